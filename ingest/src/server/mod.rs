@@ -1,0 +1,1 @@
+//! The shared HTTP server: callback routes, `/healthz`, `/metrics` (not implemented yet).

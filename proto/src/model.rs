@@ -1,0 +1,235 @@
+//! Platforms, enums and the message as the archive knows it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::TimestampMs;
+
+/// The configured connector `name` (e.g. `oa`, `shop`). Part of every message's identity, so
+/// two accounts that see the same group message each keep their own copy.
+pub type AccountId = String;
+
+/// A name that is not one of an enum's values.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown {what} `{value}` (valid: {choices})")]
+pub struct UnknownValue {
+    /// Which enum.
+    pub what: &'static str,
+    /// What was given.
+    pub value: String,
+    /// The valid names.
+    pub choices: String,
+}
+
+string_enum! {
+    /// A chat platform chatvault archives.
+    Platform {
+        /// 泛微 e-office IM (Socket.IO).
+        Eoffice => "eoffice",
+        /// 企业微信 WeCom (callbacks).
+        Wecom => "wecom",
+        /// 闲鱼 Goofish IM (LWP WebSocket).
+        Goofish => "goofish",
+        /// WorkTool robot on WeCom (callbacks).
+        Worktool => "worktool",
+        /// 云湖 Yunhu (WebSocket + protobuf).
+        Yunhu => "yunhu",
+    }
+}
+
+string_enum! {
+    /// What kind of conversation a chat is.
+    ChatType {
+        /// One-to-one.
+        Direct => "direct",
+        /// A group of people.
+        Group => "group",
+        /// A broadcast channel.
+        Channel => "channel",
+        /// A conversation with a bot.
+        Bot => "bot",
+    }
+}
+
+string_enum! {
+    /// What a message contains. `text` is always the searchable plain text.
+    ContentType {
+        /// Plain text.
+        Text => "text",
+        /// Markdown (plain text extracted for search).
+        Markdown => "markdown",
+        /// HTML (plain text extracted for search).
+        Html => "html",
+        /// An image.
+        Image => "image",
+        /// A file.
+        File => "file",
+        /// A voice message.
+        Voice => "voice",
+        /// A video.
+        Video => "video",
+        /// A link card.
+        Link => "link",
+        /// A location.
+        Location => "location",
+        /// A card (contact, item, form…).
+        Card => "card",
+        /// A sticker / emoticon.
+        Sticker => "sticker",
+        /// A mini program.
+        MiniProgram => "mini_program",
+        /// A merged chat record.
+        Merged => "merged",
+        /// A system notice.
+        System => "system",
+        /// Anything else.
+        Other => "other",
+    }
+}
+
+string_enum! {
+    /// Lifecycle state of a message.
+    MessageState {
+        /// As sent (possibly edited).
+        Active => "active",
+        /// Withdrawn / recalled by its sender.
+        Withdrawn => "withdrawn",
+        /// Deleted.
+        Deleted => "deleted",
+    }
+}
+
+/// A person or bot as the platform names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Identity {
+    /// Platform user id (or the name when the platform gives no id).
+    pub id: String,
+    /// Display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// An attachment's metadata; the bytes, when reachable, are in the blob store under `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Attachment {
+    /// File name or title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// MIME type, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    /// Size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Where the platform serves it (may expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Hex sha256 of the bytes; set when the bytes are in the blob store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Identity of a message: `(platform, account, chat_id, msg_id)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageKey {
+    /// Platform.
+    pub platform: Platform,
+    /// Configured connector name.
+    pub account: AccountId,
+    /// Chat (conversation, group, room) id.
+    pub chat_id: String,
+    /// Message id (platform's, or derived where the platform gives none).
+    pub msg_id: String,
+}
+
+impl fmt::Display for MessageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}/{}", self.platform, self.account, self.chat_id, self.msg_id)
+    }
+}
+
+/// The content of a `message` event: a message as first seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// Chat kind.
+    pub chat_type: ChatType,
+    /// Chat display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_name: Option<String>,
+    /// Whether the chat includes people outside the company.
+    #[serde(default)]
+    pub external: bool,
+    /// Sender id.
+    pub sender_id: String,
+    /// Sender display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
+    /// When it was sent (platform time; receive time where the platform sends none).
+    pub sent_at: TimestampMs,
+    /// Content kind.
+    pub content_type: ContentType,
+    /// Plain text for search; for non-text the file name, title or a short description.
+    pub text: String,
+    /// Attachments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    /// Id of the message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Mentioned user ids (or names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// Recipients, where the platform lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+}
+
+/// A message's current state: the fold of every event of its identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Identity.
+    #[serde(flatten)]
+    pub key: MessageKey,
+    /// Chat kind.
+    pub chat_type: ChatType,
+    /// Chat display name (latest known).
+    pub chat_name: Option<String>,
+    /// External chat flag.
+    pub external: bool,
+    /// Sender id.
+    pub sender_id: String,
+    /// Sender name.
+    pub sender_name: Option<String>,
+    /// Sent time (UTC ms).
+    pub sent_at: TimestampMs,
+    /// When the archive first received it (UTC ms).
+    pub received_at: TimestampMs,
+    /// Content kind (of the current revision).
+    pub content_type: ContentType,
+    /// Current text.
+    pub text: String,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// Replied-to message id.
+    pub reply_to: Option<String>,
+    /// Mentions.
+    pub mentions: Vec<String>,
+    /// Recipients.
+    pub recipients: Vec<String>,
+    /// Lifecycle state.
+    pub state: MessageState,
+    /// Number of edits and stream appends applied (0 = as first seen).
+    pub revision: u32,
+    /// Time of the latest edit.
+    pub edited_at: Option<TimestampMs>,
+    /// Time of the withdrawal.
+    pub withdrawn_at: Option<TimestampMs>,
+    /// Who withdrew it.
+    pub withdrawn_by: Option<String>,
+    /// Time of the deletion.
+    pub deleted_at: Option<TimestampMs>,
+    /// Who deleted it.
+    pub deleted_by: Option<String>,
+    /// Sequence number of the latest event applied to it.
+    pub last_seq: u64,
+}

@@ -1,0 +1,1 @@
+//! eoffice simulator (not implemented yet).

@@ -1,0 +1,1 @@
+//! goofish simulator (not implemented yet).

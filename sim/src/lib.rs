@@ -1,0 +1,15 @@
+//! Protocol-faithful simulators of the five platforms, for tests, benchmarks and
+//! `chatvault demo`. Never used by the production path.
+//!
+//! Each module is one platform: a server the connector dials (e-office Socket.IO, Goofish LWP,
+//! Yunhu WebSocket + protobuf) or a poster that calls the callback server the way the platform
+//! does (WeCom, WorkTool). Every simulator records what it sent and every acknowledgement it
+//! received, so tests can check "acked ⇒ archived", and can inject faults.
+
+pub mod corpus;
+pub mod eoffice;
+pub mod fake_store;
+pub mod goofish;
+pub mod wecom;
+pub mod worktool;
+pub mod yunhu;

@@ -1,0 +1,1 @@
+//! wecom simulator (not implemented yet).

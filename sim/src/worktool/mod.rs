@@ -1,0 +1,1 @@
+//! worktool simulator (not implemented yet).

@@ -1,0 +1,1 @@
+//! yunhu simulator (not implemented yet).

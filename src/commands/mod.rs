@@ -1,0 +1,38 @@
+//! One module per subcommand.
+
+mod audit;
+mod backup;
+mod bench;
+mod check_config;
+mod demo;
+mod export;
+mod reindex;
+mod run;
+mod search;
+mod show;
+mod sim;
+mod stats;
+mod verify;
+
+use crate::cli::{Cli, Command};
+use crate::context::Ctx;
+
+/// Runs the chosen subcommand.
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Ctx::load(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    match cli.command {
+        Command::Run(a) => run::run(&ctx, a),
+        Command::Demo(a) => demo::run(cli.data_dir.as_deref(), a),
+        Command::Search(a) => search::run(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
+        Command::Stats(a) => stats::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Backup(a) => backup::run(&ctx, a),
+        Command::Reindex => reindex::run(&ctx),
+        Command::CheckConfig => check_config::run(&ctx),
+        Command::Sim(a) => sim::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}

@@ -1,0 +1,52 @@
+//! What every command starts from: the config (if any), the data directory, the time zone.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+/// Resolved config and paths.
+pub struct Ctx {
+    /// The config file used, if any.
+    pub config_path: Option<PathBuf>,
+    /// The parsed config (defaults when there is no file).
+    pub config: config::Config,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
+impl Ctx {
+    /// Loads the config named by `-c`, else `./chatvault.toml` if present, else defaults.
+    pub fn load(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Ctx> {
+        let path = match config {
+            Some(p) => Some(p.to_path_buf()),
+            None => {
+                let p = PathBuf::from("chatvault.toml");
+                p.exists().then_some(p)
+            }
+        };
+        let cfg = match &path {
+            Some(p) => config::load(p).map_err(|e| crate::exit::usage(e.to_string()))?,
+            None => config::Config::default(),
+        };
+        let data_dir = cfg.data_dir(data_dir);
+        Ok(Ctx { config_path: path, config: cfg, data_dir })
+    }
+
+    /// The configured time zone.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.config.tz
+    }
+
+    /// Opens a reader on the archive.
+    pub fn reader(&self) -> anyhow::Result<store::StoreReader> {
+        store::StoreReader::open(&self.data_dir)
+            .with_context(|| format!("cannot open the archive in `{}`", self.data_dir.display()))
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

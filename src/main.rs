@@ -1,0 +1,20 @@
+//! The `chatvault` command line: wiring, process lifecycle, signals, logs and exit codes.
+//! Business logic lives in the crates; this binary only connects them (and is the only place
+//! that uses `anyhow`).
+
+mod cli;
+mod commands;
+mod context;
+mod exit;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    context::init_logging();
+    let code = match commands::dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => exit::report(&e),
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,41 @@
+//! The hash chain and the compact keys.
+
+use sha2::{Digest, Sha256};
+
+/// Hash of an empty chain.
+pub const ZERO: [u8; 32] = [0; 32];
+
+/// `sha256(prev ‖ seq as 8 bytes big-endian ‖ payload ‖ sha256(raw bytes))` (design §5).
+pub fn link(prev: &[u8; 32], seq: u64, payload: &[u8], raw_sha: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    h.update(payload);
+    h.update(raw_sha);
+    h.finalize().into()
+}
+
+/// sha256 of bytes.
+pub fn sha(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// First 8 bytes of a hash as an SQLite integer key.
+pub fn prefix_key(h: &[u8; 32]) -> i64 {
+    i64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+}
+
+/// 64-bit key of a message identity (collisions are probed by the caller).
+pub fn message_key(platform: &str, account: &str, chat_id: &str, msg_id: &str) -> i64 {
+    let mut h = Sha256::new();
+    for part in [platform, account, chat_id, msg_id] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    prefix_key(&h.finalize().into())
+}
+
+/// Converts a stored BLOB to a 32-byte hash.
+pub fn to32(v: &[u8]) -> Option<[u8; 32]> {
+    v.try_into().ok()
+}

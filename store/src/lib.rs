@@ -1,0 +1,41 @@
+//! The archive's storage: the only crate that speaks SQL.
+//!
+//! One SQLite file (`data_dir/chatvault.db`, WAL, `synchronous=FULL` by default) holds the
+//! append-only event log with its sha256 hash chain, the raw payloads, the rejects, the
+//! connectors' cursors and the projections (`messages`, `revisions`, `chats`, `members`) that
+//! are updated in the same transaction as the events they fold.
+//!
+//! # Layout
+//! - [`Store`] (`store.rs`): the single writer: open/migrate, [`Store::append`] of many batches
+//!   in one transaction.
+//! - `writer.rs`: [`spawn_writer`], the task that drains the bounded channel, group-commits
+//!   and fires each batch's commit notice after the commit.
+//! - [`StoreReader`] (`reader.rs`): the read side for search, export and the CLI; many readers
+//!   beside one writer (WAL).
+//! - `fold.rs`: the pure fold of a message's events into its current state; the projection
+//!   and `verify` both use it.
+//! - `schema.rs`: DDL and migrations (`PRAGMA user_version`).
+//! - `verify.rs`: recomputes the hash chain and re-folds every message.
+//! - `types.rs`: rows and reports returned to callers.
+#![deny(missing_docs)]
+
+mod chain;
+mod error;
+mod fold;
+mod queries;
+mod reader;
+mod schema;
+mod store;
+mod types;
+mod verify;
+mod writer;
+
+pub use error::StoreError;
+pub use fold::fold_message;
+pub use reader::StoreReader;
+pub use store::{Store, StoreOptions, DB_FILE};
+pub use types::*;
+pub use writer::{spawn_writer, WriterHandle, WriterOptions};
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

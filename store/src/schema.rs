@@ -1,0 +1,164 @@
+//! DDL and migrations. The version lives in `PRAGMA user_version`; the `meta` table marks the
+//! file as a chatvault archive so a foreign SQLite file is refused instead of modified.
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+/// Current schema version.
+pub const VERSION: i64 = 1;
+
+/// Value of `meta.app` in every chatvault database.
+pub const APP_MARKER: &str = "chatvault";
+
+const V1: &str = r#"
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- Payloads as received (after transport decryption), byte for byte.
+CREATE TABLE raw(
+  id INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  media_type TEXT NOT NULL,
+  bytes BLOB NOT NULL
+);
+-- The append-only event log. `payload` is the normalized event as stored; every other column
+-- is derived from it (verify checks that). hash = sha256(prev ‖ seq be64 ‖ payload ‖ sha256(raw.bytes)).
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  msg_id TEXT,
+  kind TEXT NOT NULL,
+  occurred_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  raw_id INTEGER NOT NULL,
+  mkey INTEGER,
+  hash BLOB NOT NULL
+);
+-- Non-message events per message (edits, withdrawals…): the fold reads them. Plain messages
+-- stay out of this index, which keeps the common append cheap.
+CREATE INDEX events_by_message ON events(mkey) WHERE mkey IS NOT NULL AND kind <> 'message';
+-- Dedup: k = first 8 bytes of the content hash (compact, so the B-tree stays in cache), h = the
+-- full hash to rule out a prefix collision.
+CREATE TABLE dedup(k INTEGER PRIMARY KEY, h BLOB NOT NULL);
+-- Current state, one row per message identity. mkey = 64-bit hash of the identity (probed on
+-- collision). has_message = 0 while only edits/withdrawals of an unseen message exist.
+CREATE TABLE messages(
+  mkey INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  msg_id TEXT NOT NULL,
+  has_message INTEGER NOT NULL,
+  msg_seq INTEGER,
+  chat_type TEXT,
+  chat_name TEXT,
+  external INTEGER,
+  sender_id TEXT,
+  sender_name TEXT,
+  sent_at INTEGER,
+  received_at INTEGER,
+  content_type TEXT,
+  text TEXT,
+  attachments TEXT,
+  reply_to TEXT,
+  mentions TEXT,
+  recipients TEXT,
+  state TEXT,
+  revision INTEGER,
+  edited_at INTEGER,
+  withdrawn_at INTEGER,
+  withdrawn_by TEXT,
+  deleted_at INTEGER,
+  deleted_by TEXT,
+  last_seq INTEGER NOT NULL
+);
+CREATE INDEX messages_by_last_seq ON messages(last_seq);
+CREATE INDEX messages_by_time ON messages(platform, sent_at) WHERE has_message = 1;
+CREATE INDEX messages_changed ON messages(sent_at) WHERE has_message = 1 AND (state <> 'active' OR revision > 0);
+-- Every text an edited message has had (unedited messages: the text is in `messages`).
+CREATE TABLE revisions(
+  mkey INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(mkey, revision)
+) WITHOUT ROWID;
+CREATE TABLE chats(
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  name TEXT,
+  chat_type TEXT,
+  messages INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(platform, account, chat_id)
+) WITHOUT ROWID;
+CREATE TABLE members(
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT,
+  present INTEGER NOT NULL,
+  since_seq INTEGER NOT NULL,
+  PRIMARY KEY(platform, account, chat_id, user_id)
+) WITHOUT ROWID;
+-- Payloads that could not be decoded or failed a check, with the reason.
+CREATE TABLE rejects(
+  id INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  bytes BLOB NOT NULL
+);
+CREATE TABLE cursors(
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  cursor TEXT NOT NULL,
+  updated_seq INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(platform, account)
+) WITHOUT ROWID;
+"#;
+
+/// Brings a writable database to [`VERSION`]. A non-empty database without the chatvault
+/// marker is refused untouched.
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > VERSION {
+        return Err(StoreError::TooNew { found: version, supported: VERSION });
+    }
+    if version == 0 {
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                reason: format!("it already holds {tables} schema objects and no chatvault schema version"),
+            });
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(V1)?;
+        tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
+        tx.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?1)", [proto::time::now_ms().to_string()])?;
+        tx.pragma_update(None, "user_version", VERSION)?;
+        tx.commit()?;
+    }
+    check_marker(conn, path)
+}
+
+/// Checks that the database is a chatvault archive.
+pub fn check_marker(conn: &Connection, path: &std::path::Path) -> Result<()> {
+    let app: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'app'", [], |r| r.get(0))
+        .ok();
+    if app.as_deref() != Some(APP_MARKER) {
+        return Err(StoreError::Foreign { path: path.to_path_buf(), reason: "no chatvault marker".into() });
+    }
+    Ok(())
+}
