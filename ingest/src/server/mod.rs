@@ -1,1 +1,4 @@
-//! The shared HTTP server: callback routes, `/healthz`, `/metrics` (not implemented yet).
+//! The shared HTTP server: callback routes of WeCom / WorkTool connectors, `/healthz`,
+//! `/metrics`, body limits, and the durable spool of design §3.2.
+
+pub mod body;
