@@ -23,6 +23,7 @@ pub mod batch;
 pub mod event;
 pub mod model;
 pub mod time;
+pub mod yunhu;
 
 pub use batch::{CommitError, CommitInfo, CommitNotice, EventBatch, Ingested, RawPayload};
 pub use event::{ChatEvent, ConnectorStatus, EventBody, EventKind};
