@@ -6,6 +6,8 @@ mod cli;
 mod commands;
 mod context;
 mod exit;
+mod render;
+mod timearg;
 
 use clap::Parser;
 

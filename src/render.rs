@@ -1,0 +1,1 @@
+//! Shared human-output helpers: times in the configured zone, RFC 3339 UTC for JSON, raw bytes.
