@@ -1,0 +1,187 @@
+//! What a user of the archive notices: audit history, dedup, rejects, refusing foreign files,
+//! gaps, and commit notices that tell the truth when the writer dies or a commit fails.
+
+mod common;
+
+use chatvault_store as store;
+use common::*;
+use proto::{ConnectorStatus, EventBody, MessageKey, MessageState, Platform};
+use store::{AuditFilter, StoreReader};
+
+fn key(chat: &str, id: &str) -> MessageKey {
+    MessageKey { platform: Platform::Yunhu, account: "team".into(), chat_id: chat.into(), msg_id: id.into() }
+}
+
+#[test]
+fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let b = batch(vec![
+        payload(msg("c1", "m1", "合同明天签", T0), T0 + 1),
+        payload(edit("c1", "m1", "合同后天签", T0 + 60_000), T0 + 60_001),
+        payload(edit("c1", "m1", "合同下周签", T0 + 120_000), T0 + 120_001),
+        payload(withdraw("c1", "m1", "u1", T0 + 180_000), T0 + 180_001),
+        payload(msg("c1", "m2", "无关消息", T0 + 5), T0 + 6),
+    ]);
+    s.append(&[&b]).unwrap();
+    let r = StoreReader::open(dir.path()).unwrap();
+    let mut entries = Vec::new();
+    r.audit(&AuditFilter { withdrawn: true, ..Default::default() }, &mut |e| {
+        entries.push(e);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(entries.len(), 1, "only the withdrawn message is listed");
+    let e = &entries[0];
+    assert_eq!(e.original_text, "合同明天签");
+    assert_eq!(e.record.text, "合同下周签");
+    assert_eq!(e.record.state, MessageState::Withdrawn);
+    assert_eq!(e.record.withdrawn_by.as_deref(), Some("u1"));
+    assert_eq!(e.record.withdrawn_at, Some(T0 + 180_000));
+    assert_eq!(e.record.revision, 2);
+    let texts: Vec<(&str, i64)> = e.revisions.iter().map(|r| (r.text.as_str(), r.at)).collect();
+    assert_eq!(texts, vec![("合同明天签", T0), ("合同后天签", T0 + 60_000), ("合同下周签", T0 + 120_000)]);
+    assert!(r.verify(&mut |_| {}).unwrap().ok);
+}
+
+#[test]
+fn edits_and_withdrawals_before_their_message_are_applied_when_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    s.append(&[&batch(vec![
+        payload(withdraw("c1", "m1", "u1", T0 + 9), T0 + 10),
+        payload(edit("c1", "m1", "改过的", T0 + 5), T0 + 11),
+    ])])
+    .unwrap();
+    let r = s.reader().unwrap();
+    assert!(r.messages_by_keys(&[key("c1", "m1")]).unwrap().is_empty(), "no message yet");
+    s.append(&[&batch(vec![payload(msg("c1", "m1", "原文", T0), T0 + 20)])]).unwrap();
+    let rec = r.messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap();
+    assert_eq!(rec.text, "改过的");
+    assert_eq!(rec.state, MessageState::Withdrawn);
+    assert_eq!(r.revisions(&key("c1", "m1")).unwrap().len(), 2);
+    assert!(r.verify(&mut |_| {}).unwrap().ok);
+}
+
+#[test]
+fn stream_appends_build_the_final_text_in_offset_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    s.append(&[&batch(vec![
+        payload(msg("c1", "m1", "答：", T0), T0),
+        payload(append("c1", "m1", "第二段。", 2), T0 + 2),
+        payload(append("c1", "m1", "第一段，", 1), T0 + 3),
+        payload(append("c1", "m1", "第一段，", 1), T0 + 4),
+    ])])
+    .unwrap();
+    let rec = s.reader().unwrap().messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap();
+    assert_eq!(rec.text, "答：第一段，第二段。");
+    assert_eq!(rec.revision, 0, "stream appends are not edits");
+}
+
+#[test]
+fn redelivery_is_recorded_once_but_a_recall_of_a_known_message_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let first = s.append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0)])]).unwrap();
+    assert_eq!(first[0].appended, 1);
+    // Same event, received later (a different raw receive time must not matter).
+    let again = s.append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0 + 99_000)])]).unwrap();
+    assert_eq!((again[0].appended, again[0].duplicates), (0, 1));
+    let recall = s.append(&[&batch(vec![payload(withdraw("c1", "m1", "u1", T0 + 5), T0 + 6)])]).unwrap();
+    assert_eq!(recall[0].appended, 1);
+    let stats = s.reader().unwrap().stats().unwrap();
+    assert_eq!((stats.events, stats.raw_payloads, stats.messages), (2, 2, 1));
+}
+
+#[test]
+fn invalid_events_and_rejected_payloads_land_in_rejects_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let mut bad = msg("c1", "m1", "x", T0);
+    bad.msg_id = None;
+    let mut bad_time = msg("c1", "m2", "x", T0);
+    if let EventBody::Message(m) = &mut bad_time.body {
+        m.sent_at = 12;
+    }
+    let rejected = proto::Ingested::Rejected {
+        raw: proto::RawPayload::now(proto::batch::media::TEXT, "42{garbage"),
+        reason: "malformed frame".into(),
+    };
+    let info = s
+        .append(&[&batch(vec![payload(bad, T0), payload(bad_time, T0), rejected, payload(msg("c1", "ok", "好", T0), T0)])])
+        .unwrap();
+    assert_eq!((info[0].appended, info[0].rejected), (1, 3));
+    let rejects = s.reader().unwrap().rejects(10).unwrap();
+    let reasons: Vec<&str> = rejects.iter().map(|r| r.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("without a message id")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("implausible sent_at")), "{reasons:?}");
+    assert!(reasons.contains(&"malformed frame"));
+}
+
+#[test]
+fn a_foreign_or_corrupt_file_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(store::DB_FILE);
+    std::fs::write(&db, b"this is not a database, it is a text file that happens to be here").unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let err = store::Store::open(dir.path(), Default::default()).err().expect("must refuse");
+    assert!(err.to_string().contains("not a chatvault database"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let db2 = dir2.path().join(store::DB_FILE);
+    rusqlite::Connection::open(&db2).unwrap().execute_batch("CREATE TABLE invoices(id INTEGER)").unwrap();
+    let before = std::fs::read(&db2).unwrap();
+    let err = store::Store::open(dir2.path(), Default::default()).err().expect("must refuse");
+    assert!(err.to_string().contains("left untouched"), "{err}");
+    assert_eq!(std::fs::read(&db2).unwrap(), before);
+}
+
+#[test]
+fn an_unusable_data_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = store::Store::open(&file.join("data"), Default::default()).err().expect("must fail");
+    assert!(err.to_string().contains("cannot create data directory"), "{err}");
+}
+
+#[test]
+fn files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _s = open(&data);
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(data.join(store::DB_FILE)).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn gaps_come_from_connector_state_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let state = |status, at| {
+        payload(
+            proto::ChatEvent {
+                chat_id: String::new(),
+                msg_id: None,
+                occurred_at: Some(at),
+                body: EventBody::ConnectorState { status, detail: Some("test".into()), at },
+            },
+            at,
+        )
+    };
+    s.append(&[&batch(vec![
+        state(ConnectorStatus::Connected, T0),
+        state(ConnectorStatus::Disconnected, T0 + 1000),
+        state(ConnectorStatus::AuthFailed, T0 + 1500),
+        state(ConnectorStatus::Connected, T0 + 5000),
+        state(ConnectorStatus::Kicked, T0 + 9000),
+    ])])
+    .unwrap();
+    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
+    let spans: Vec<(i64, Option<i64>)> = gaps.iter().map(|g| (g.from - T0, g.to.map(|t| t - T0))).collect();
+    assert_eq!(spans, vec![(1000, Some(5000)), (9000, None)]);
+    assert_eq!(gaps[1].status, ConnectorStatus::Kicked);
+}

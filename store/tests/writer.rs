@@ -1,0 +1,89 @@
+//! The writer task: notices fire only after commit, failures fail the notices, and a writer
+//! that dies mid-stream never leaves a notice that lies.
+
+mod common;
+
+use chatvault_store as store;
+use common::*;
+use proto::{CommitInfo, EventBatch, Platform};
+use store::{spawn_writer, WriterOptions};
+use tokio::sync::mpsc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_fire_after_commit_and_failed_commits_fail_their_notices() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    // A trigger makes any raw payload containing "POISON" fail to insert, like a disk error
+    // that hits some transactions and not others.
+    rusqlite::Connection::open(dir.path().join(store::DB_FILE))
+        .unwrap()
+        .execute_batch("CREATE TRIGGER poison BEFORE INSERT ON raw WHEN instr(CAST(NEW.bytes AS TEXT), 'POISON') > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
+        .unwrap();
+    let (tx, rx) = mpsc::channel(4);
+    let writer = spawn_writer(s, rx, WriterOptions { group_commit: std::time::Duration::ZERO, ..Default::default() });
+    let mut notices = Vec::new();
+    for i in 0..60 {
+        let text = if i % 7 == 3 { "POISON" } else { "正常" };
+        let (b, rx) = EventBatch::new(Platform::Eoffice, "oa", vec![payload(msg("c1", &format!("m{i}"), text, T0 + i), T0)], None);
+        tx.send(b).await.unwrap();
+        notices.push((i, rx));
+    }
+    drop(tx);
+    let stats = writer.join().await.unwrap();
+    let reader = store::StoreReader::open(dir.path()).unwrap();
+    let mut ok = 0;
+    for (i, rx) in notices {
+        let key = proto::MessageKey { platform: Platform::Eoffice, account: "oa".into(), chat_id: "c1".into(), msg_id: format!("m{i}") };
+        let present = !reader.messages_by_keys(&[key]).unwrap().is_empty();
+        match rx.await.expect("every notice fires") {
+            Ok(CommitInfo { appended: 1, .. }) => {
+                ok += 1;
+                assert!(present, "m{i}: notice said committed but the row is missing");
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => {
+                assert!(!present, "m{i}: notice said failed but the row exists");
+                assert!(e.message.contains("injected failure"), "{}", e.message);
+            }
+        }
+    }
+    assert!(ok > 0 && ok < 60, "some batches must fail and some succeed (ok = {ok})");
+    assert!(stats.failures > 0);
+    assert!(reader.verify(&mut |_| {}).unwrap().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_dropped_mid_stream_leaves_no_lying_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    let writer = spawn_writer(open(dir.path()), rx, WriterOptions::default());
+    let sender = tokio::spawn(async move {
+        let mut notices = Vec::new();
+        for i in 0..5000 {
+            let (b, rx) = EventBatch::new(Platform::Eoffice, "oa", vec![payload(msg("c1", &format!("m{i}"), "流", T0 + i), T0)], None);
+            if tx.send(b).await.is_err() {
+                break;
+            }
+            notices.push((i, rx));
+        }
+        notices
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    // Kill the writer: its task is dropped, the channel closes, in-flight notices are dropped.
+    drop(writer);
+    let notices = sender.await.unwrap();
+    // Give a commit already running on the blocking pool time to finish.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let reopened = open(dir.path());
+    let reader = reopened.reader().unwrap();
+    let mut fired_ok = 0;
+    for (i, mut rx) in notices {
+        if let Ok(Ok(_)) = rx.try_recv() {
+            fired_ok += 1;
+            let key = proto::MessageKey { platform: Platform::Eoffice, account: "oa".into(), chat_id: "c1".into(), msg_id: format!("m{i}") };
+            assert_eq!(reader.messages_by_keys(&[key]).unwrap().len(), 1, "m{i} acknowledged but missing after reopen");
+        }
+    }
+    assert!(reader.verify(&mut |_| {}).unwrap().ok);
+    assert!(fired_ok > 0, "the writer committed something before it was dropped");
+}
