@@ -46,4 +46,12 @@ pub enum ConfigError {
         /// What is wrong and what is valid.
         message: String,
     },
+    /// More than one value is invalid; each is listed on its own line.
+    #[error("{}", list(.0))]
+    Several(Vec<ConfigError>),
+}
+
+fn list(errors: &[ConfigError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    lines.join("\n")
 }

@@ -8,15 +8,21 @@
 //! # Layout
 //! - [`model`]: the config structs, one per section / connector kind.
 //! - [`secret`]: [`Secret`].
-//! - `load`: reading, `${ENV}` expansion, parsing, validation.
+//! - `load`: reading, parsing, turning problems into [`ConfigError`]s with lines.
+//! - `env`: `${ENV}` expansion inside string values.
+//! - `validate`: checks serde cannot express (unique names and paths, URLs, key lengths).
+//! - `locate`: lines of fields, fields of lines.
 //! - `error`: [`ConfigError`].
 
+mod env;
 mod error;
 mod load;
+mod locate;
 pub mod model;
 pub mod secret;
+mod validate;
 
 pub use error::ConfigError;
-pub use load::{load, parse};
+pub use load::{load, parse, parse_with_env};
 pub use model::*;
 pub use secret::Secret;

@@ -62,7 +62,11 @@ impl Default for Config {
 impl Config {
     /// Number of configured connectors of all kinds.
     pub fn connector_count(&self) -> usize {
-        self.eoffice.len() + self.wecom.len() + self.goofish.len() + self.worktool.len() + self.yunhu.len()
+        self.eoffice.len()
+            + self.wecom.len()
+            + self.goofish.len()
+            + self.worktool.len()
+            + self.yunhu.len()
     }
 
     /// Every configured connector, in file order per kind.
@@ -78,7 +82,9 @@ impl Config {
 
     /// The data directory: `override_dir`, else `storage.data_dir`.
     pub fn data_dir(&self, override_dir: Option<&std::path::Path>) -> PathBuf {
-        override_dir.map(PathBuf::from).unwrap_or_else(|| self.storage.data_dir.clone())
+        override_dir
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.storage.data_dir.clone())
     }
 }
 
@@ -129,7 +135,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: "127.0.0.1:8088".parse().expect("valid literal"), max_body_bytes: 10 * 1024 * 1024 }
+        ServerConfig {
+            listen: "127.0.0.1:8088".parse().expect("valid literal"),
+            max_body_bytes: 10 * 1024 * 1024,
+        }
     }
 }
 

@@ -1,0 +1,301 @@
+//! Checks on the parsed config that serde cannot express: names and callback paths unique,
+//! URLs well-formed, key lengths right, required secrets present. Every issue names its field
+//! and what would be valid, never a secret's value.
+
+use std::collections::HashMap;
+
+use crate::locate::FieldPath;
+use crate::{Config, Secret};
+
+/// One problem, placed at a field.
+#[derive(Debug)]
+pub(crate) struct Issue {
+    pub section: Option<&'static str>,
+    pub index: Option<usize>,
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn path(&self) -> FieldPath<'_> {
+        FieldPath {
+            section: self.section,
+            index: self.index,
+            key: self.key,
+        }
+    }
+}
+
+/// Routes the shared server answers itself; a callback may not take them.
+const RESERVED_PATHS: [&str; 2] = ["/healthz", "/metrics"];
+
+struct Checker {
+    issues: Vec<Issue>,
+    section: Option<&'static str>,
+    index: Option<usize>,
+}
+
+impl Checker {
+    fn at(&mut self, section: &'static str, index: usize) {
+        self.section = Some(section);
+        self.index = Some(index);
+    }
+
+    fn fail(&mut self, key: &'static str, message: impl Into<String>) {
+        self.issues.push(Issue {
+            section: self.section,
+            index: self.index,
+            key,
+            message: message.into(),
+        });
+    }
+
+    fn required(&mut self, key: &'static str, value: &str) {
+        if value.trim().is_empty() {
+            self.fail(key, "must not be empty");
+        }
+    }
+
+    fn secret(&mut self, key: &'static str, value: &Secret) {
+        if value.expose().trim().is_empty() {
+            self.fail(
+                key,
+                "must not be empty (an unset secret? write it as \"${ENV_VAR}\")",
+            );
+        }
+    }
+
+    fn url(&mut self, key: &'static str, value: &str, schemes: &[&str]) {
+        match url::Url::parse(value) {
+            Err(e) => self.fail(
+                key,
+                format!(
+                    "`{value}` is not a URL ({e}); expected e.g. {}://host",
+                    schemes[0]
+                ),
+            ),
+            Ok(u) if !schemes.contains(&u.scheme()) => self.fail(
+                key,
+                format!(
+                    "scheme `{}` is not allowed here; use {}",
+                    u.scheme(),
+                    schemes.join(" or ")
+                ),
+            ),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                self.fail(key, format!("`{value}` has no host"))
+            }
+            Ok(_) => {}
+        }
+    }
+
+    fn route(&mut self, key: &'static str, value: &str) {
+        if !value.starts_with('/') {
+            self.fail(key, format!("`{value}` must start with `/`"));
+        }
+    }
+
+    /// Latin-1 key material: each character is one byte, so the byte length is the char count.
+    fn latin1_len(&mut self, key: &'static str, value: &Secret, valid: &[usize]) {
+        let v = value.expose();
+        if v.chars().any(|c| c as u32 > 0xFF) {
+            self.fail(key, "must be Latin-1 text (one byte per character)");
+            return;
+        }
+        let n = v.chars().count();
+        if !valid.contains(&n) {
+            self.fail(
+                key,
+                format!("is {n} bytes long; must be {} bytes", one_of(valid)),
+            );
+        }
+    }
+}
+
+/// `16`, `16 or 24`, `16, 24 or 32`.
+fn one_of(valid: &[usize]) -> String {
+    match valid {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(usize::to_string).collect();
+            format!("{} or {last}", init.join(", "))
+        }
+    }
+}
+
+/// Every issue of `cfg`, in file order per section.
+pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
+    let mut c = Checker {
+        issues: Vec::new(),
+        section: None,
+        index: None,
+    };
+    if cfg.storage.channel_capacity == 0 {
+        c.section = Some("storage");
+        c.fail("channel_capacity", "must be at least 1");
+    }
+    if cfg.server.max_body_bytes == 0 {
+        c.section = Some("server");
+        c.fail("max_body_bytes", "must be at least 1");
+    }
+    names_unique(cfg, &mut c);
+    paths_unique(cfg, &mut c);
+
+    for (i, e) in cfg.eoffice.iter().enumerate() {
+        c.at("eoffice", i);
+        c.url("url", &e.url, &["http", "https"]);
+        c.route("path", &e.path);
+        c.secret("token", &e.token);
+        c.required("user_id", &e.user_id);
+        match (&e.aes_key, &e.aes_iv) {
+            (Some(k), Some(iv)) => {
+                c.latin1_len("aes_key", k, &[16, 24, 32]);
+                c.latin1_len("aes_iv", iv, &[16]);
+            }
+            (Some(_), None) => c.fail("aes_key", "is set but `aes_iv` is not; set both or neither"),
+            (None, Some(_)) => c.fail("aes_iv", "is set but `aes_key` is not; set both or neither"),
+            (None, None) => {}
+        }
+    }
+    for (i, w) in cfg.wecom.iter().enumerate() {
+        c.at("wecom", i);
+        c.required("corp_id", &w.corp_id);
+        c.secret("token", &w.token);
+        let key = w.encoding_aes_key.expose();
+        let n = key.chars().count();
+        if n != 43 {
+            c.fail(
+                "encoding_aes_key",
+                format!("is {n} characters long; WeCom's EncodingAESKey is exactly 43"),
+            );
+        } else if !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        {
+            c.fail(
+                "encoding_aes_key",
+                "must be base64 text (A-Z, a-z, 0-9, + and /)",
+            );
+        }
+        c.route("path", &w.path);
+        c.url("api_base", &w.api_base, &["https", "http"]);
+    }
+    for (i, g) in cfg.goofish.iter().enumerate() {
+        c.at("goofish", i);
+        c.url("ws_url", &g.ws_url, &["wss", "ws"]);
+        c.url("api_base", &g.api_base, &["https", "http"]);
+        c.required("device_id", &g.device_id);
+        let has = |s: &Option<Secret>| s.as_ref().is_some_and(|s| !s.expose().trim().is_empty());
+        if !has(&g.token) && !has(&g.cookies) {
+            c.fail("token", "set `token` (accessToken) or `cookies` (goofish.com login cookies); both are missing or empty");
+        }
+    }
+    for (i, w) in cfg.worktool.iter().enumerate() {
+        c.at("worktool", i);
+        c.route("path", &w.path);
+        c.secret("key", &w.key);
+        c.url("api_base", &w.api_base, &["https", "http"]);
+    }
+    for (i, y) in cfg.yunhu.iter().enumerate() {
+        c.at("yunhu", i);
+        c.url("ws_url", &y.ws_url, &["wss", "ws"]);
+        c.url("api_base", &y.api_base, &["https", "http"]);
+        c.required("user_id", &y.user_id);
+        c.secret("token", &y.token);
+        c.required("platform", &y.platform);
+        c.required("device_id", &y.device_id);
+    }
+    c.issues
+}
+
+/// Connector names are the account part of every message identity, so they must be unique
+/// across all kinds.
+fn names_unique(cfg: &Config, c: &mut Checker) {
+    let mut seen: HashMap<&str, (&'static str, usize)> = HashMap::new();
+    let all = kinds(cfg, |k| match k {
+        Kind::Eoffice(x) => Some(x.name.as_str()),
+        Kind::Wecom(x) => Some(x.name.as_str()),
+        Kind::Goofish(x) => Some(x.name.as_str()),
+        Kind::Worktool(x) => Some(x.name.as_str()),
+        Kind::Yunhu(x) => Some(x.name.as_str()),
+    });
+    for (section, index, name) in all {
+        c.at(section, index);
+        if name.trim().is_empty() {
+            c.fail("name", "must not be empty");
+        } else if let Some((s0, i0)) = seen.get(name) {
+            c.fail("name", format!("`{name}` is already the name of {s0}[{i0}]; connector names must be unique across all kinds"));
+        } else {
+            seen.insert(name, (section, index));
+        }
+    }
+}
+
+fn paths_unique(cfg: &Config, c: &mut Checker) {
+    let mut seen: HashMap<&str, (&'static str, usize)> = HashMap::new();
+    let all = kinds(cfg, |k| match k {
+        Kind::Wecom(x) => Some(x.path.as_str()),
+        Kind::Worktool(x) => Some(x.path.as_str()),
+        _ => None,
+    });
+    for (section, index, path) in all {
+        c.at(section, index);
+        if RESERVED_PATHS.contains(&path) {
+            c.fail(
+                "path",
+                format!(
+                    "`{path}` is served by chatvault itself ({}); choose another",
+                    RESERVED_PATHS.join(", ")
+                ),
+            );
+        } else if let Some((s0, i0)) = seen.get(path) {
+            c.fail("path", format!("`{path}` is already the callback path of {s0}[{i0}]; each callback needs its own path"));
+        } else {
+            seen.insert(path, (section, index));
+        }
+    }
+}
+
+enum Kind<'a> {
+    Eoffice(&'a crate::EofficeConfig),
+    Wecom(&'a crate::WecomConfig),
+    Goofish(&'a crate::GoofishConfig),
+    Worktool(&'a crate::WorktoolConfig),
+    Yunhu(&'a crate::YunhuConfig),
+}
+
+/// `(section, index, value)` for every connector `pick` returns a value for, in file order per
+/// kind.
+fn kinds<'a>(
+    cfg: &'a Config,
+    pick: impl Fn(Kind<'a>) -> Option<&'a str>,
+) -> Vec<(&'static str, usize, &'a str)> {
+    let mut v = Vec::new();
+    let mut push = |section, i, k| {
+        if let Some(s) = pick(k) {
+            v.push((section, i, s));
+        }
+    };
+    cfg.eoffice
+        .iter()
+        .enumerate()
+        .for_each(|(i, x)| push("eoffice", i, Kind::Eoffice(x)));
+    cfg.wecom
+        .iter()
+        .enumerate()
+        .for_each(|(i, x)| push("wecom", i, Kind::Wecom(x)));
+    cfg.goofish
+        .iter()
+        .enumerate()
+        .for_each(|(i, x)| push("goofish", i, Kind::Goofish(x)));
+    cfg.worktool
+        .iter()
+        .enumerate()
+        .for_each(|(i, x)| push("worktool", i, Kind::Worktool(x)));
+    cfg.yunhu
+        .iter()
+        .enumerate()
+        .for_each(|(i, x)| push("yunhu", i, Kind::Yunhu(x)));
+    v
+}
