@@ -6,8 +6,8 @@
 //! the config and no socket.
 //!
 //! # Layout
-//! - [`model`]: the config structs, one per section / connector kind.
-//! - [`secret`]: [`Secret`].
+//! - [`model`] holds the config structs, one per section / connector kind.
+//! - [`secret`]: the [`Secret`] type.
 //! - `load`: reading, parsing, turning problems into [`ConfigError`]s with lines.
 //! - `env`: `${ENV}` expansion inside string values.
 //! - `validate`: checks serde cannot express (unique names and paths, URLs, key lengths).
