@@ -19,6 +19,7 @@
 //! - `types.rs`: rows and reports returned to callers.
 #![deny(missing_docs)]
 
+mod backup;
 mod chain;
 mod error;
 mod fold;
@@ -30,6 +31,7 @@ mod types;
 mod verify;
 mod writer;
 
+pub use backup::backup;
 pub use error::StoreError;
 pub use fold::fold_message;
 pub use reader::StoreReader;
