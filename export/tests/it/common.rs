@@ -1,0 +1,344 @@
+//! Building small archives and reading exports back.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{
+    Array, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampMillisecondArray,
+};
+use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use export::{ExportOptions, ExportSummary, run_export};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proto::{
+    Attachment, ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, MessageKey,
+    MessageRecord, MessageState, NewMessage, Platform, RawPayload,
+};
+use store::{Store, StoreOptions};
+
+/// 2026-03-01T00:00:00Z.
+pub const DAY0: i64 = 1_772_323_200_000;
+pub const HOUR: i64 = 3_600_000;
+pub const DAY: i64 = 24 * HOUR;
+
+/// A temporary archive with its export directory.
+pub struct Archive {
+    pub dir: tempfile::TempDir,
+    store: Store,
+    n: u64,
+}
+
+impl Archive {
+    pub fn new() -> Archive {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("data"),
+            StoreOptions {
+                synchronous_full: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        Archive { dir, store, n: 0 }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn out_dir(&self) -> PathBuf {
+        self.dir.path().join("data/export")
+    }
+
+    /// Appends events as one payload received at `received_at`.
+    pub fn append(
+        &mut self,
+        platform: Platform,
+        account: &str,
+        received_at: i64,
+        events: Vec<ChatEvent>,
+    ) {
+        self.n += 1;
+        let raw = RawPayload {
+            received_at,
+            media_type: proto::batch::media::JSON.into(),
+            bytes: format!("{{\"n\":{}}}", self.n).into_bytes().into(),
+        };
+        let (batch, _rx) = EventBatch::new(
+            platform,
+            account,
+            vec![Ingested::Payload { raw, events }],
+            None,
+        );
+        let infos = self.store.append(&[&batch]).unwrap();
+        assert_eq!(infos[0].rejected, 0, "{infos:?}");
+    }
+
+    pub fn export(&self, tz: chrono_tz::Tz, full: bool) -> ExportSummary {
+        self.try_export(tz, full).unwrap()
+    }
+
+    pub fn try_export(&self, tz: chrono_tz::Tz, full: bool) -> export::Result<ExportSummary> {
+        let opts = ExportOptions {
+            data_dir: self.data_dir(),
+            out_dir: self.out_dir(),
+            tz,
+            full,
+        };
+        run_export(&opts, &mut |_| {})
+    }
+
+    pub fn reader(&self) -> store::StoreReader {
+        store::StoreReader::open(&self.data_dir()).unwrap()
+    }
+}
+
+pub fn new_message(sent_at: i64, text: &str) -> NewMessage {
+    NewMessage {
+        chat_type: ChatType::Group,
+        chat_name: Some("报销群".into()),
+        external: false,
+        sender_id: "zhangsan".into(),
+        sender_name: Some("张三".into()),
+        sent_at,
+        content_type: ContentType::Text,
+        text: text.into(),
+        attachments: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
+        recipients: Vec::new(),
+    }
+}
+
+pub fn msg(chat: &str, id: &str, m: NewMessage) -> ChatEvent {
+    ChatEvent::message(chat, id, EventBody::Message(m))
+}
+
+pub fn edit(chat: &str, id: &str, text: &str, at: i64) -> ChatEvent {
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::Edit {
+            text: text.into(),
+            content_type: None,
+            edited_at: Some(at),
+        },
+    )
+}
+
+pub fn withdraw(chat: &str, id: &str, by: &str, at: i64) -> ChatEvent {
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::Withdraw {
+            by: Some(by.into()),
+            at: Some(at),
+        },
+    )
+}
+
+pub fn attachment(name: &str, size: u64) -> Attachment {
+    Attachment {
+        name: Some(name.into()),
+        mime: Some("application/pdf".into()),
+        size: Some(size),
+        url: None,
+        sha256: Some("ab".repeat(32)),
+    }
+}
+
+/// Every batch of a Parquet file, and its Arrow schema.
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    b.build().unwrap().map(|r| r.unwrap()).collect()
+}
+
+fn strs(b: &RecordBatch, name: &str) -> StringArray {
+    b.column_by_name(name).unwrap().as_string::<i32>().clone()
+}
+
+fn opt_str(a: &StringArray, i: usize) -> Option<String> {
+    a.is_valid(i).then(|| a.value(i).to_string())
+}
+
+fn ts(b: &RecordBatch, name: &str) -> TimestampMillisecondArray {
+    b.column_by_name(name)
+        .unwrap()
+        .as_primitive::<TimestampMillisecondType>()
+        .clone()
+}
+
+fn opt_ts(a: &TimestampMillisecondArray, i: usize) -> Option<i64> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+fn list_strs(a: &ListArray, i: usize) -> Vec<String> {
+    let v = a.value(i);
+    let s = v.as_string::<i32>();
+    (0..s.len()).map(|j| s.value(j).to_string()).collect()
+}
+
+/// Decodes a `messages` file back into records (platform from the partition path).
+pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<MessageRecord> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (account, chat, id) = (strs(b, "account"), strs(b, "chat_id"), strs(b, "msg_id"));
+        let (chat_type, chat_name, sender_id, sender_name) = (
+            strs(b, "chat_type"),
+            strs(b, "chat_name"),
+            strs(b, "sender_id"),
+            strs(b, "sender_name"),
+        );
+        let (content_type, text, reply_to, state) = (
+            strs(b, "content_type"),
+            strs(b, "text"),
+            strs(b, "reply_to"),
+            strs(b, "state"),
+        );
+        let (withdrawn_by, deleted_by) = (strs(b, "withdrawn_by"), strs(b, "deleted_by"));
+        let external = b
+            .column_by_name("external")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .unwrap();
+        let (sent, recv, edited, withdrawn, deleted) = (
+            ts(b, "sent_at"),
+            ts(b, "received_at"),
+            ts(b, "edited_at"),
+            ts(b, "withdrawn_at"),
+            ts(b, "deleted_at"),
+        );
+        let revision = b
+            .column_by_name("revision")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        let last_seq = b
+            .column_by_name("last_seq")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        let mentions = b
+            .column_by_name("mentions")
+            .unwrap()
+            .as_list::<i32>()
+            .clone();
+        let recipients = b
+            .column_by_name("recipients")
+            .unwrap()
+            .as_list::<i32>()
+            .clone();
+        let attachments = b
+            .column_by_name("attachments")
+            .unwrap()
+            .as_list::<i32>()
+            .clone();
+        for i in 0..b.num_rows() {
+            let atts = attachments.value(i);
+            let atts = atts.as_any().downcast_ref::<StructArray>().unwrap();
+            let (an, am, asz, au, ash) = (
+                atts.column(0).as_string::<i32>(),
+                atts.column(1).as_string::<i32>(),
+                atts.column(2)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap(),
+                atts.column(3).as_string::<i32>(),
+                atts.column(4).as_string::<i32>(),
+            );
+            let attachments = (0..atts.len())
+                .map(|j| Attachment {
+                    name: opt_str(an, j),
+                    mime: opt_str(am, j),
+                    size: asz.is_valid(j).then(|| asz.value(j) as u64),
+                    url: opt_str(au, j),
+                    sha256: opt_str(ash, j),
+                })
+                .collect();
+            out.push(MessageRecord {
+                key: MessageKey {
+                    platform,
+                    account: account.value(i).into(),
+                    chat_id: chat.value(i).into(),
+                    msg_id: id.value(i).into(),
+                },
+                chat_type: chat_type.value(i).parse::<ChatType>().unwrap(),
+                chat_name: opt_str(&chat_name, i),
+                external: external.value(i),
+                sender_id: sender_id.value(i).into(),
+                sender_name: opt_str(&sender_name, i),
+                sent_at: sent.value(i),
+                received_at: recv.value(i),
+                content_type: content_type.value(i).parse::<ContentType>().unwrap(),
+                text: text.value(i).into(),
+                attachments,
+                reply_to: opt_str(&reply_to, i),
+                mentions: list_strs(&mentions, i),
+                recipients: list_strs(&recipients, i),
+                state: state.value(i).parse::<MessageState>().unwrap(),
+                revision: revision.value(i) as u32,
+                edited_at: opt_ts(&edited, i),
+                withdrawn_at: opt_ts(&withdrawn, i),
+                withdrawn_by: opt_str(&withdrawn_by, i),
+                deleted_at: opt_ts(&deleted, i),
+                deleted_by: opt_str(&deleted_by, i),
+                last_seq: last_seq.value(i) as u64,
+            });
+        }
+    }
+    out
+}
+
+/// The manifest of an export directory.
+pub fn manifest(out: &Path) -> export::Manifest {
+    export::Manifest::load(out).unwrap().expect("a manifest")
+}
+
+/// Every `.parquet` file under `dir`, relative, sorted.
+pub fn parquet_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Every file under `dir` (including hidden ones), relative, sorted.
+pub fn all_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// sha256 of a file.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}

@@ -1,0 +1,7 @@
+//! Export tests against real archives built with the store.
+
+mod common;
+mod failures;
+mod incremental;
+mod python;
+mod roundtrip;
