@@ -1,5 +1,66 @@
-//! `chatvault run`.
+//! `chatvault run`: archive until SIGINT/SIGTERM.
 
-pub fn run(_ctx: &crate::context::Ctx, _args: crate::cli::RunArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`run` is not implemented yet")
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::context::Ctx;
+use crate::pipeline::{Pipeline, PipelineOptions};
+
+pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
+    if ctx.config.connector_count() == 0 {
+        let file = ctx.config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no config file)".into());
+        return Err(crate::exit::usage(format!(
+            "no connectors configured in {file}: add an [[eoffice]], [[wecom]], [[goofish]], [[worktool]] or [[yunhu]] section (see examples/chatvault.toml), or try `chatvault demo`"
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone());
+        let pipeline = Pipeline::start(
+            PipelineOptions {
+                config: ctx.config.clone(),
+                data_dir: ctx.data_dir.clone(),
+                backfill: args.backfill,
+                drain_timeout: Duration::from_secs(10),
+            },
+            shutdown,
+        )
+        .await?;
+        tracing::info!(
+            connectors = ctx.config.connector_count(),
+            data_dir = %ctx.data_dir.display(),
+            server = ?pipeline.server_addr,
+            "archiving"
+        );
+        pipeline.wait().await?;
+        Ok(())
+    })
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn spawn_signal_handler(token: CancellationToken) {
+    tokio::spawn(async move {
+        let term = async {
+            #[cfg(unix)]
+            {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+            #[cfg(not(unix))]
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        tracing::info!("signal received");
+        token.cancel();
+    });
 }

@@ -37,7 +37,7 @@ pub use fold::fold_message;
 pub use reader::StoreReader;
 pub use store::{Store, StoreOptions, DB_FILE};
 pub use types::*;
-pub use writer::{spawn_writer, WriterHandle, WriterOptions};
+pub use writer::{spawn_writer, WriterHandle, WriterOptions, WriterStats};
 
 /// Result alias.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

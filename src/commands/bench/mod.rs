@@ -3,6 +3,7 @@
 mod export;
 mod search;
 mod store;
+pub mod util;
 
 /// Runs one benchmark and prints its markdown table.
 pub fn run(args: crate::cli::BenchArgs) -> anyhow::Result<()> {

@@ -1,0 +1,173 @@
+//! The archiving pipeline that `run` (and `demo`, and the pipeline benchmark) start:
+//! connectors → bounded channel → store writer, plus the callback server, the search indexer
+//! and the export schedule; and the shutdown order that keeps invariant 1.
+//!
+//! Shutdown: the token fires → connectors stop reading and finish their in-flight batches
+//! (acking what committed) → the server stops accepting and answers in-flight callbacks →
+//! every sender is dropped → the writer drains the channel, commits and fires the last
+//! notices → the indexer catches up and stops.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ingest::state::StateRegistry;
+use ingest::{ConnectorContext, EventSender};
+use tokio_util::sync::CancellationToken;
+
+/// Everything the pipeline needs.
+pub struct PipelineOptions {
+    /// Parsed config.
+    pub config: config::Config,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// `--backfill`.
+    pub backfill: bool,
+    /// How long connectors get to finish in-flight work after shutdown fires.
+    pub drain_timeout: Duration,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    /// Per-connector state (for `/healthz`, demo progress).
+    pub states: StateRegistry,
+    /// Where the callback server listens (when it was started).
+    pub server_addr: Option<std::net::SocketAddr>,
+    shutdown: CancellationToken,
+    connectors: Vec<(String, tokio::task::JoinHandle<()>)>,
+    server: Option<ingest::server::ServerHandle>,
+    writer: store::WriterHandle,
+    store_ready: Arc<AtomicBool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    drain_timeout: Duration,
+}
+
+/// Installs the Prometheus recorder once per process and returns its renderer.
+pub fn metrics_renderer() -> ingest::server::health::MetricsRenderer {
+    use std::sync::OnceLock;
+    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
+    let handle = HANDLE.get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()).clone();
+    Arc::new(move || handle.as_ref().map(|h| h.render()).unwrap_or_default())
+}
+
+impl Pipeline {
+    /// Opens the store and starts everything. Fails before starting anything if the store or
+    /// the server address cannot be used.
+    pub async fn start(opts: PipelineOptions, shutdown: CancellationToken) -> anyhow::Result<Pipeline> {
+        let cfg = &opts.config;
+        let store = store::Store::open(
+            &opts.data_dir,
+            store::StoreOptions { synchronous_full: cfg.storage.synchronous_full, ..Default::default() },
+        )
+        .with_context(|| format!("cannot open the archive in `{}`", opts.data_dir.display()))?;
+        let reader = store.reader()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(cfg.storage.channel_capacity.max(1));
+        let writer = store::spawn_writer(
+            store,
+            rx,
+            store::WriterOptions { group_commit: Duration::from_millis(cfg.storage.group_commit_ms), ..Default::default() },
+        );
+        let store_ready = Arc::new(AtomicBool::new(true));
+        let states = StateRegistry::new();
+        let blobs = Arc::new(ingest::blobs::BlobStore::new(opts.data_dir.join("blobs"), cfg.storage.blob_max_bytes));
+        let mut connectors = Vec::new();
+        let mut routers = Vec::new();
+        let mut to_run = Vec::new();
+        for c in cfg.connectors() {
+            let connector = ingest::build(&c);
+            let platform = c.platform();
+            let name = c.name().to_string();
+            let out = EventSender::new(platform, name.clone(), tx.clone());
+            let cx = ConnectorContext {
+                name: name.clone(),
+                platform,
+                out: out.clone(),
+                resume_from: reader.cursor(platform, &name)?,
+                shutdown: shutdown.child_token(),
+                state: ingest::state::StateReporter::new(name.clone(), platform, states.clone(), out),
+                blobs: blobs.clone(),
+                data_dir: opts.data_dir.clone(),
+                backfill: opts.backfill,
+                max_body_bytes: cfg.server.max_body_bytes,
+            };
+            if let Some(r) = connector.router(&cx) {
+                routers.push(r);
+            }
+            to_run.push((name, connector, cx));
+        }
+        drop(tx);
+        let server_shutdown = CancellationToken::new();
+        let server = if routers.is_empty() && cfg.connector_count() == 0 {
+            None
+        } else {
+            let health = ingest::server::Health::new(states.clone(), store_ready.clone(), metrics_renderer());
+            Some(
+                ingest::server::serve(
+                    ingest::server::ServerOptions { listen: cfg.server.listen, max_body_bytes: cfg.server.max_body_bytes },
+                    routers,
+                    health,
+                    server_shutdown.clone(),
+                )
+                .await?,
+            )
+        };
+        let server_addr = server.as_ref().map(|s| s.local_addr());
+        for (name, connector, cx) in to_run {
+            let n = name.clone();
+            connectors.push((
+                name,
+                tokio::spawn(async move {
+                    match connector.run(cx).await {
+                        Ok(()) | Err(ingest::ConnectorError::Shutdown) | Err(ingest::ConnectorError::Closed) => {}
+                        Err(e) => tracing::error!(connector = %n, error = %e, "connector stopped"),
+                    }
+                }),
+            ));
+        }
+        let mut background = Vec::new();
+        // The server stops after the connectors (callbacks in flight still get their commit).
+        let s = shutdown.clone();
+        background.push(tokio::spawn(async move {
+            s.cancelled().await;
+            server_shutdown.cancel();
+        }));
+        Ok(Pipeline {
+            states,
+            server_addr,
+            shutdown,
+            connectors,
+            server,
+            writer,
+            store_ready,
+            background,
+            drain_timeout: opts.drain_timeout,
+        })
+    }
+
+    /// Waits for shutdown to fire, then drains in order; returns the writer's totals.
+    pub async fn wait(self) -> anyhow::Result<store::WriterStats> {
+        self.shutdown.cancelled().await;
+        tracing::info!("shutting down: draining connectors and the store writer");
+        for (name, handle) in self.connectors {
+            let abort = handle.abort_handle();
+            if tokio::time::timeout(self.drain_timeout, handle).await.is_err() {
+                tracing::warn!(connector = %name, "connector did not stop in time; its unacknowledged data will be redelivered");
+                abort.abort();
+            }
+        }
+        if let Some(server) = self.server {
+            if let Err(e) = tokio::time::timeout(self.drain_timeout, server.join()).await.unwrap_or(Ok(())) {
+                tracing::warn!(error = %e, "callback server stopped with an error");
+            }
+        }
+        for b in self.background {
+            b.abort();
+        }
+        let stats = self.writer.join().await?;
+        self.store_ready.store(false, Ordering::SeqCst);
+        tracing::info!(commits = stats.commits, appended = stats.appended, duplicates = stats.duplicates, "store writer drained");
+        Ok(stats)
+    }
+}
