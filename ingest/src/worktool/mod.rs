@@ -1,21 +1,114 @@
-//! Worktool connector (not implemented yet).
+//! WorkTool robot callbacks (protocols.md §4, design §3.2).
+//!
+//! A WorkTool robot is a WeCom account driven by an Android app. The platform POSTs every
+//! message the robot sees, in groups and direct chats, to a URL the admin configures. It signs
+//! nothing, so the URL carries the secret: paste
+//! `https://<public host><path>?key=<key>` into WorkTool's 机器人消息回调配置, with `path` and
+//! `key` from this connector's `[[worktool]]` section, and set the robot's `replyAll` to 1:
+//! with 0 WorkTool only forwards messages that @-mention the robot. The key is compared in
+//! constant time; a missing or wrong key is answered 401 and leaves a reject row.
+//!
+//! Bodies come as JSON (`callBackRequestType` 2) or form data (1; urlencoded or multipart).
+//! The archive answers `{"code":0,"message":"success"}` only after the store committed the
+//! callback. WorkTool abandons a request after 3 s and never retries, so a callback the store
+//! cannot take within ~2 s goes to the durable spool ([`crate::server::spool`]) and is
+//! answered `code 0` once fsynced; nothing is dropped and memory stays bounded.
+//!
+//! # Mapping
+//! - chat id: the group name for groups, `dm:<contact name>` for direct chats; the account
+//!   (connector name) scopes both to the robot. `roomType` gives the chat kind and the
+//!   external flag (1 外部群, 2 外部联系人, 3 内部群, 4 内部联系人).
+//! - sender: `receivedName` (WorkTool sends names only, no user ids).
+//! - `sent_at`: the archive's receive time. **WorkTool sends no message time**, so times are
+//!   as accurate as the callback is prompt, and messages sent while the robot was offline are
+//!   never seen.
+//! - text: `rawSpoken` (with the @mentions), else `spoken`, else a placeholder such as `[图片]`;
+//!   mentions: the `@names` in `rawSpoken`, plus the robot (its `robot_id`, else the connector
+//!   name) when `atMe`. `fileBase64` (images) is decoded into the blob store and referenced as
+//!   an attachment. Unknown extra fields stay in the raw payload.
+//! - robot online (5) / offline (6) callbacks, and the optional `robotInfo/online` poll, are
+//!   recorded as `connector_state` events, so `audit --gaps` shows when the robot was not
+//!   archiving; QR-code (0), command-result (1) and unrecognised callbacks are kept as `other`.
+//!
+//! # Message ids, and "the same request twice" versus "two identical messages"
+//! WorkTool gives no message id, so one is derived:
+//! `<received_at ms>-<arrival>-<fingerprint>`, where `arrival` counts the requests this
+//! connector has received since it started and `fingerprint` is the first 12 hex digits of
+//! sha256(chat id, sender, textType, rawSpoken, spoken, sha256(fileBase64)).
+//!
+//! Because WorkTool never retries, every HTTP request it makes is a distinct message: two
+//! requests with byte-identical bodies (someone writes "好的" twice) get two ids and are two
+//! messages. Content alone can never tell them apart, and merging them would silently lose a
+//! message, so the archive never does. (Identical content within 10 s is counted as
+//! `chatvault_noticed_total{what="repeated_content"}`, so an operator can see it.)
+//!
+//! The *same* request delivered twice inside the archive (replayed from the spool after a
+//! crash, or spooled after a commit that arrived too late for the answer) carries the ids and
+//! events fixed when it was first received, so the store records it once. The id is stable
+//! from the moment a request is received; it is not recomputed on replay.
 
-use std::sync::Arc;
+pub mod codec;
+pub mod receiver;
+pub mod status;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use config::WorktoolConfig;
-use proto::Platform;
+use proto::{ConnectorStatus, Platform};
 
+use crate::server::spool::Spool;
 use crate::{Connector, ConnectorContext, ConnectorError};
+use receiver::Receiver;
+pub use receiver::Timing;
 
-/// The worktool connector.
+/// The WorkTool callback connector.
 pub struct WorktoolConnector {
     cfg: WorktoolConfig,
+    timing: Timing,
+    status_interval: Duration,
+    spool: OnceLock<Result<Arc<Spool>, String>>,
 }
 
 impl WorktoolConnector {
     /// From its config.
     pub fn new(cfg: WorktoolConfig) -> Self {
-        WorktoolConnector { cfg }
+        WorktoolConnector {
+            cfg,
+            timing: Timing::default(),
+            status_interval: status::DEFAULT_INTERVAL,
+            spool: OnceLock::new(),
+        }
+    }
+
+    /// Overrides the answer deadlines (tests, benchmarks).
+    pub fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Overrides the robot status poll interval (never below one second: 60 QPM).
+    pub fn with_status_interval(mut self, d: Duration) -> Self {
+        self.status_interval = d;
+        self
+    }
+
+    fn spool(&self, cx: &ConnectorContext) -> Result<Arc<Spool>, String> {
+        self.spool
+            .get_or_init(|| {
+                Spool::open(&cx.data_dir.join("spool"), &cx.name)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    fn robot(&self) -> String {
+        self.cfg
+            .robot_id
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| self.cfg.name.clone())
     }
 }
 
@@ -24,10 +117,63 @@ impl Connector for WorktoolConnector {
     fn platform(&self) -> Platform {
         Platform::Worktool
     }
+
     fn name(&self) -> &str {
         &self.cfg.name
     }
-    async fn run(self: Arc<Self>, _cx: ConnectorContext) -> Result<(), ConnectorError> {
-        Err(ConnectorError::Config("the worktool connector is not implemented yet".into()))
+
+    fn router(&self, cx: &ConnectorContext) -> Option<axum::Router> {
+        let spool = self
+            .spool(cx)
+            .inspect_err(|e| tracing::error!(connector = %cx.name, error = %e, "no spool: a full channel will be answered 503"))
+            .ok();
+        let rx = Receiver::new(
+            cx.name.clone(),
+            self.cfg.key.clone(),
+            self.robot(),
+            cx,
+            spool,
+            self.timing,
+        );
+        Some(Arc::new(rx).router(&self.cfg.path))
+    }
+
+    async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
+        let spool = self.spool(&cx).map_err(ConnectorError::Config)?;
+        let replay = tokio::spawn(spool.replay(cx.out.clone(), cx.shutdown.clone()));
+        let poll = self
+            .cfg
+            .robot_id
+            .clone()
+            .filter(|r| !r.is_empty())
+            .map(|robot_id| {
+                tokio::spawn(status::poll(
+                    cx.name.clone(),
+                    self.cfg.api_base.clone(),
+                    robot_id,
+                    self.status_interval,
+                    cx.state.clone(),
+                    cx.shutdown.clone(),
+                ))
+            });
+        cx.state
+            .set(
+                ConnectorStatus::Connected,
+                Some(format!("callback route {}", self.cfg.path)),
+            )
+            .await;
+        cx.shutdown.cancelled().await;
+        let _ = replay.await;
+        if let Some(p) = poll {
+            let _ = p.await;
+        }
+        // Best effort: the store writer may already be draining.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            cx.state
+                .set(ConnectorStatus::Disconnected, Some("shutting down".into())),
+        )
+        .await;
+        Ok(())
     }
 }

@@ -1,0 +1,460 @@
+//! The WorkTool callback route: key check, body limit, decoding, attachment storage, commit
+//! (or spool), and only then the answer.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use config::Secret;
+use proto::{Attachment, Ingested, RawPayload, TimestampMs, batch::media, time::now_ms};
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::codec::{self, Callback, DecodeError, MessageCx};
+use crate::blobs::{BlobStore, Stored};
+use crate::server::body::{BodyError, REJECT_HEAD_BYTES, read_limited};
+use crate::server::spool::{Delivery, Spool};
+use crate::state::StateReporter;
+use crate::{EventSender, connector::SendTimeout};
+use proto::ConnectorStatus;
+
+/// How long a callback may take before it is spooled instead (WorkTool gives up after 3 s).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Longest wait for a free channel slot.
+    pub slot_wait: Duration,
+    /// From the request's arrival to the answer, at most (commit wait included).
+    pub answer_within: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            slot_wait: Duration::from_secs(2),
+            answer_within: Duration::from_millis(2500),
+        }
+    }
+}
+
+/// Bodies read at once, at most: keeps memory bounded under a burst (each may be up to
+/// `max_body_bytes`); further requests wait for a permit with only their socket open.
+const MAX_CONCURRENT_BODIES: usize = 64;
+/// How long a content fingerprint is remembered to notice repeated identical messages.
+const REPEAT_WINDOW_MS: TimestampMs = 10_000;
+const REPEAT_MEMORY: usize = 512;
+
+/// Everything the route needs, shared by its requests.
+pub struct Receiver {
+    pub(super) name: String,
+    pub(super) key: Secret,
+    pub(super) robot: String,
+    pub(super) out: EventSender,
+    pub(super) state: StateReporter,
+    pub(super) blobs: Arc<BlobStore>,
+    pub(super) spool: Option<Arc<Spool>>,
+    pub(super) max_body: usize,
+    pub(super) timing: Timing,
+    pub(super) arrivals: AtomicU64,
+    pub(super) permits: Semaphore,
+    pub(super) recent: Mutex<VecDeque<(String, TimestampMs)>>,
+}
+
+impl Receiver {
+    /// A receiver; `spool` is `None` when the spool file could not be opened (then a full
+    /// channel is answered 503 and the failure is logged).
+    pub fn new(
+        name: String,
+        key: Secret,
+        robot: String,
+        cx: &crate::ConnectorContext,
+        spool: Option<Arc<Spool>>,
+        timing: Timing,
+    ) -> Self {
+        Receiver {
+            name,
+            key,
+            robot,
+            out: cx.out.clone(),
+            state: cx.state.clone(),
+            blobs: cx.blobs.clone(),
+            spool,
+            max_body: cx.max_body_bytes,
+            timing,
+            arrivals: AtomicU64::new(0),
+            permits: Semaphore::new(MAX_CONCURRENT_BODIES),
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The route at `path`.
+    pub fn router(self: Arc<Self>, path: &str) -> Router {
+        Router::new().route(path, post(callback)).with_state(self)
+    }
+
+    fn key_ok(&self, query: Option<&str>) -> bool {
+        let expected = self.key.expose().as_bytes();
+        if expected.is_empty() {
+            return false;
+        }
+        let given = query
+            .and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "key")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_default();
+        bool::from(given.as_bytes().ct_eq(expected))
+    }
+
+    /// Commits `items` (or spools them); `Err` carries the 503 answer.
+    async fn deliver(&self, items: Vec<Ingested>, answer_by: Instant) -> Result<(), Response> {
+        match &self.spool {
+            Some(spool) => match spool
+                .deliver(&self.out, items, self.timing.slot_wait, answer_by)
+                .await
+            {
+                Ok(Delivery::Committed(_)) => Ok(()),
+                Ok(Delivery::Spooled) => {
+                    tracing::debug!(connector = %self.name, "callback spooled");
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(connector = %self.name, error = %e, "callback neither committed nor spooled");
+                    Err(answer(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        -1,
+                        "archive cannot store the callback now",
+                    ))
+                }
+            },
+            None => {
+                let wait = self
+                    .timing
+                    .slot_wait
+                    .min(answer_by.saturating_duration_since(Instant::now()));
+                let rx = match self.out.send_timeout(items, None, wait).await {
+                    Ok(rx) => rx,
+                    Err(SendTimeout::Full(_) | SendTimeout::Closed(_)) => {
+                        return Err(answer(StatusCode::SERVICE_UNAVAILABLE, -1, "archive busy"));
+                    }
+                };
+                match tokio::time::timeout_at(answer_by, rx).await {
+                    Ok(Ok(Ok(info))) => {
+                        crate::metrics::committed(&self.name, &info);
+                        Ok(())
+                    }
+                    _ => Err(answer(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        -1,
+                        "archive did not commit in time",
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Records a refused request and builds its answer.
+    async fn refuse(
+        &self,
+        raw: RawPayload,
+        code: StatusCode,
+        reason: String,
+        answer_by: Instant,
+    ) -> Response {
+        tracing::warn!(connector = %self.name, status = code.as_u16(), %reason, "callback refused");
+        let item = Ingested::Rejected {
+            raw,
+            reason: reason.clone(),
+        };
+        match self.deliver(vec![item], answer_by).await {
+            Ok(()) => answer(code, -1, &reason),
+            Err(busy) => busy,
+        }
+    }
+
+    /// Notes a message whose content equals one seen moments ago. Both are kept (WorkTool
+    /// never retries, so a repeat is a second message); the counter lets an operator see it.
+    fn note_repeat(&self, fingerprint: &str, at: TimestampMs) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        while recent
+            .front()
+            .is_some_and(|(_, t)| at - t > REPEAT_WINDOW_MS)
+            || recent.len() >= REPEAT_MEMORY
+        {
+            recent.pop_front();
+        }
+        if recent.iter().any(|(f, _)| f == fingerprint) {
+            crate::metrics::noticed(&self.name, "repeated_content");
+        }
+        recent.push_back((fingerprint.to_string(), at));
+    }
+
+    /// Stores a decoded `fileBase64` and describes it.
+    async fn store_file(&self, bytes: Vec<u8>) -> Attachment {
+        let size = bytes.len() as u64;
+        let blobs = self.blobs.clone();
+        let stored = tokio::task::spawn_blocking(move || blobs.put(&bytes)).await;
+        let sha256 = match stored {
+            Ok(Ok(Stored::Blob(sha))) => Some(sha),
+            Ok(Ok(Stored::TooLarge(_))) => {
+                crate::metrics::noticed(&self.name, "attachment_over_cap");
+                None
+            }
+            Ok(Err(e)) => {
+                tracing::error!(connector = %self.name, error = %e, "cannot store an attachment; keeping its metadata");
+                crate::metrics::noticed(&self.name, "attachment_not_stored");
+                None
+            }
+            Err(e) => {
+                tracing::error!(connector = %self.name, error = %e, "attachment task failed");
+                None
+            }
+        };
+        Attachment {
+            name: Some("image.png".into()),
+            mime: Some("image/png".into()),
+            size: Some(size),
+            url: None,
+            sha256,
+        }
+    }
+}
+
+fn answer(code: StatusCode, app_code: i32, message: &str) -> Response {
+    (
+        code,
+        axum::Json(json!({ "code": app_code, "message": message })),
+    )
+        .into_response()
+}
+
+fn success() -> Response {
+    answer(StatusCode::OK, 0, "success")
+}
+
+enum Encoding {
+    Json,
+    UrlEncoded,
+    Multipart(String),
+}
+
+fn encoding(headers: &HeaderMap) -> (Encoding, &'static str) {
+    let raw_ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Lower-cased for the type only: the multipart boundary is case-sensitive.
+    let ct = raw_ct.to_ascii_lowercase();
+    if ct.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(raw_ct).unwrap_or_default();
+        (Encoding::Multipart(boundary), "multipart/form-data")
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        (Encoding::UrlEncoded, media::FORM)
+    } else {
+        // The seed documents JSON; a missing or odd content type is read as JSON.
+        (Encoding::Json, media::JSON)
+    }
+}
+
+async fn parse_multipart(
+    body: bytes::Bytes,
+    boundary: String,
+) -> Result<Map<String, Value>, DecodeError> {
+    let bad = |detail: String| DecodeError::Malformed {
+        what: "multipart",
+        detail,
+    };
+    if boundary.is_empty() {
+        return Err(bad("no boundary in the content type".into()));
+    }
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    let mut m = Map::new();
+    while let Some(field) = mp.next_field().await.map_err(|e| bad(e.to_string()))? {
+        let name = field.name().unwrap_or("").to_string();
+        let text = field.text().await.map_err(|e| bad(e.to_string()))?;
+        if !name.is_empty() {
+            m.insert(name, Value::String(text));
+        }
+    }
+    if m.is_empty() {
+        return Err(bad("no fields".into()));
+    }
+    Ok(m)
+}
+
+async fn callback(
+    State(rx): State<Arc<Receiver>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let answer_by = Instant::now() + rx.timing.answer_within;
+    let Ok(_permit) = rx.permits.acquire().await else {
+        return answer(StatusCode::SERVICE_UNAVAILABLE, -1, "shutting down");
+    };
+    let received_at = now_ms();
+    let (enc, media_type) = encoding(&headers);
+    let raw_of = |bytes: bytes::Bytes| RawPayload {
+        received_at,
+        media_type: media_type.into(),
+        bytes,
+    };
+    let bytes = match read_limited(body, rx.max_body).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge { head }) => {
+            let reason = format!(
+                "body larger than {} bytes (first {} KiB kept)",
+                rx.max_body,
+                REJECT_HEAD_BYTES / 1024
+            );
+            return rx
+                .refuse(
+                    raw_of(head),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    reason,
+                    answer_by,
+                )
+                .await;
+        }
+        Err(BodyError::Io(e)) => {
+            // The client went away mid-body; nobody will read an answer and there is no
+            // whole payload to keep.
+            tracing::debug!(connector = %rx.name, error = %e, "callback body not received whole");
+            return answer(StatusCode::BAD_REQUEST, -1, "incomplete body");
+        }
+    };
+    if !rx.key_ok(query.as_deref()) {
+        let head = bytes.slice(..bytes.len().min(REJECT_HEAD_BYTES));
+        return rx
+            .refuse(
+                raw_of(head),
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong `key`".into(),
+                answer_by,
+            )
+            .await;
+    }
+    let fields = match enc {
+        Encoding::Json => codec::parse_json(&bytes),
+        Encoding::UrlEncoded => codec::parse_urlencoded(&bytes),
+        Encoding::Multipart(boundary) => parse_multipart(bytes.clone(), boundary).await,
+    };
+    let callback = fields.and_then(|f| codec::classify(&f).map(|c| (f, c)));
+    let (fields, callback) = match callback {
+        Ok(x) => x,
+        Err(e) => {
+            return rx
+                .refuse(
+                    raw_of(bytes),
+                    StatusCode::BAD_REQUEST,
+                    e.to_string(),
+                    answer_by,
+                )
+                .await;
+        }
+    };
+    let raw = raw_of(bytes);
+    match callback {
+        Callback::Message(m) => {
+            let arrival = rx.arrivals.fetch_add(1, Ordering::AcqRel) + 1;
+            let mut bad_file = None;
+            let attachment = match m.file_base64.as_deref().map(codec::decode_file) {
+                Some(Ok(file)) => Some(rx.store_file(file).await),
+                Some(Err(reason)) => {
+                    bad_file = Some(reason);
+                    Some(Attachment {
+                        name: Some("image.png".into()),
+                        mime: Some("image/png".into()),
+                        ..Default::default()
+                    })
+                }
+                None => None,
+            };
+            let fp = codec::fingerprint(&m);
+            rx.note_repeat(&fp, received_at);
+            let ev = codec::message_event(
+                &m,
+                &MessageCx {
+                    received_at,
+                    arrival,
+                    robot: &rx.robot,
+                },
+                attachment,
+            );
+            let mut items = vec![Ingested::Payload {
+                raw: raw.clone(),
+                events: vec![ev],
+            }];
+            if let Some(reason) = &bad_file {
+                items.push(Ingested::Rejected {
+                    raw,
+                    reason: format!("{reason} (message archived without the image)"),
+                });
+            }
+            if let Err(busy) = rx.deliver(items, answer_by).await {
+                return busy;
+            }
+            crate::metrics::acked(&rx.name, 1);
+            rx.state.touch();
+            match bad_file {
+                Some(reason) => answer(
+                    StatusCode::BAD_REQUEST,
+                    -1,
+                    &format!("{reason}; message archived without the image"),
+                ),
+                None => success(),
+            }
+        }
+        Callback::RobotOnline | Callback::RobotOffline => {
+            let online = callback == Callback::RobotOnline;
+            if let Err(busy) = rx
+                .deliver(
+                    vec![Ingested::Payload {
+                        raw,
+                        events: vec![],
+                    }],
+                    answer_by,
+                )
+                .await
+            {
+                return busy;
+            }
+            super::status::publish(&rx.name, online);
+            let state = rx.state.clone();
+            let (status, detail) = if online {
+                (ConnectorStatus::RobotOnline, "robot online callback")
+            } else {
+                (ConnectorStatus::RobotOffline, "robot offline callback")
+            };
+            // The state event waits for its own commit; WorkTool's 3 s must not.
+            tokio::spawn(async move { state.set(status, Some(detail.into())).await });
+            success()
+        }
+        Callback::Other { subtype } => {
+            let ev = codec::other_event(&subtype, &fields);
+            if let Err(busy) = rx
+                .deliver(
+                    vec![Ingested::Payload {
+                        raw,
+                        events: vec![ev],
+                    }],
+                    answer_by,
+                )
+                .await
+            {
+                return busy;
+            }
+            success()
+        }
+    }
+}
