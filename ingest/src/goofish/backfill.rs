@@ -1,0 +1,227 @@
+//! History backfill (protocols §3.10): list every conversation with
+//! `/r/Conversation/listNewestPagination`, then page each one's history with
+//! `/r/MessageManager/listUserMessages` down to `backfill_messages_per_chat` messages.
+//!
+//! History pages carry the same messages the live stream does; they normalize to identical
+//! events (see `content.rs`), so the store records each once whichever way it came first.
+//! IM flow control (`400600001`) is answered with pauses of 2 s, 4 s and 6 s, as the published
+//! clients do; a conversation still throttled after that is skipped and logged, and backfill
+//! is retried on the next start with `--backfill`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use proto::{Cursor, Ingested, RawPayload, batch::media};
+use serde_json::{Value, json};
+
+use super::frame::Frame;
+use super::message;
+use super::session::Session;
+use crate::{ConnectorContext, ConnectorError};
+
+/// First page marker of both list calls (JavaScript's MAX_SAFE_INTEGER).
+const FIRST_PAGE: i64 = 9_007_199_254_740_991;
+/// Conversations per list page.
+const CONVERSATIONS_PER_PAGE: i64 = 50;
+/// Messages per history page.
+const MESSAGES_PER_PAGE: u32 = 50;
+/// Safety stop for a server whose `hasMore` never ends.
+const MAX_PAGES: usize = 10_000;
+
+/// Outcome of a backfill.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Conversations found.
+    pub conversations: usize,
+    /// History messages handed to the store.
+    pub messages: usize,
+    /// Conversations skipped (flow control persisted).
+    pub skipped: usize,
+}
+
+/// Runs the backfill; every page is committed with `cursor` before the next is asked for.
+pub async fn run(
+    session: &mut Session,
+    cx: &ConnectorContext,
+    depth: u32,
+    flow_delays: &[Duration],
+    cursor: &Cursor,
+) -> Result<Progress, ConnectorError> {
+    let mut progress = Progress::default();
+    let cids = conversations(session, flow_delays).await?;
+    progress.conversations = cids.len();
+    tracing::info!(connector = %cx.name, conversations = cids.len(), depth, "goofish backfill started");
+    for (i, cid) in cids.iter().enumerate() {
+        match history(session, cx, cid, depth, flow_delays, cursor).await? {
+            Ok(n) => progress.messages += n,
+            Err(Throttled) => {
+                progress.skipped += 1;
+                tracing::warn!(connector = %cx.name, conversation = %cid, "backfill skipped a conversation: flow control persisted");
+            }
+        }
+        tracing::info!(
+            connector = %cx.name,
+            done = i + 1,
+            of = cids.len(),
+            messages = progress.messages,
+            "goofish backfill progress"
+        );
+    }
+    Ok(progress)
+}
+
+/// A request answered with flow control after every pause.
+struct Throttled;
+
+async fn conversations(
+    session: &mut Session,
+    flow_delays: &[Duration],
+) -> Result<Vec<String>, ConnectorError> {
+    let mut cids = Vec::new();
+    let mut page = FIRST_PAGE;
+    for _ in 0..MAX_PAGES {
+        let resp = match request(
+            session,
+            "/r/Conversation/listNewestPagination",
+            json!([page, CONVERSATIONS_PER_PAGE]),
+            flow_delays,
+        )
+        .await?
+        {
+            Ok(r) => r,
+            Err(Throttled) => {
+                return Err(ConnectorError::Protocol(
+                    "conversation list: flow control persisted".into(),
+                ));
+            }
+        };
+        for conv in resp
+            .body
+            .get("userConvs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let single = conv.get("singleChatUserConversation");
+            let cid = single
+                .and_then(|s| s.get("singleChatConversation"))
+                .and_then(|c| c.get("cid"))
+                .or_else(|| single.and_then(|s| s.pointer("/lastMessage/message/cid")))
+                .and_then(Value::as_str);
+            if let Some(cid) = cid {
+                let bare = cid.strip_suffix("@goofish").unwrap_or(cid).to_string();
+                if !cids.contains(&bare) {
+                    cids.push(bare);
+                }
+            }
+        }
+        let next = resp.body.get("nextCursor").and_then(super::content::as_i64);
+        match (has_more(&resp.body), next) {
+            (true, Some(n)) if n != page => page = n,
+            _ => break,
+        }
+    }
+    Ok(cids)
+}
+
+/// Pages one conversation; `Ok(Err(Throttled))` when flow control persisted.
+async fn history(
+    session: &mut Session,
+    cx: &ConnectorContext,
+    cid: &str,
+    depth: u32,
+    flow_delays: &[Duration],
+    cursor: &Cursor,
+) -> Result<Result<usize, Throttled>, ConnectorError> {
+    let mut fetched = 0usize;
+    let mut page = FIRST_PAGE;
+    for _ in 0..MAX_PAGES {
+        let remaining = depth as usize - fetched.min(depth as usize);
+        if remaining == 0 {
+            break;
+        }
+        let limit = MESSAGES_PER_PAGE.min(remaining as u32);
+        let body = json!([format!("{cid}@goofish"), false, page, limit, false]);
+        let resp = match request(
+            session,
+            "/r/MessageManager/listUserMessages",
+            body,
+            flow_delays,
+        )
+        .await?
+        {
+            Ok(r) => r,
+            Err(t) => return Ok(Err(t)),
+        };
+        let models = resp
+            .body
+            .get("userMessageModels")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let items: Vec<Ingested> = models.iter().take(remaining).map(history_item).collect();
+        fetched += items.len();
+        if !items.is_empty() {
+            cx.out.commit(items, Some(cursor.clone())).await?;
+            cx.state.touch();
+        }
+        let next = resp.body.get("nextCursor").and_then(super::content::as_i64);
+        match (has_more(&resp.body), next) {
+            (true, Some(n)) if n != page && !models.is_empty() => page = n,
+            _ => break,
+        }
+    }
+    Ok(Ok(fetched))
+}
+
+fn history_item(model: &Value) -> Ingested {
+    let raw = RawPayload::now(
+        media::JSON,
+        Bytes::from(serde_json::to_vec(model).unwrap_or_default()),
+    );
+    match message::from_history(model) {
+        Ok(e) => Ingested::Payload {
+            raw,
+            events: vec![e],
+        },
+        Err(reason) => Ingested::Rejected { raw, reason },
+    }
+}
+
+/// A request with the flow-control pauses; transport errors end the session.
+async fn request(
+    session: &mut Session,
+    path: &str,
+    body: Value,
+    flow_delays: &[Duration],
+) -> Result<Result<Frame, Throttled>, ConnectorError> {
+    let mut delays = flow_delays.iter();
+    loop {
+        let resp = session.request(Frame::request(path, body.clone())).await?;
+        if resp.is_flow_control() {
+            match delays.next() {
+                Some(d) => {
+                    tracing::info!(path, pause = ?d, "goofish flow control: pausing");
+                    session.idle(*d).await?;
+                    continue;
+                }
+                None => return Ok(Err(Throttled)),
+            }
+        }
+        if resp.code != Some(200) {
+            return Err(ConnectorError::Protocol(format!(
+                "{path}: {}",
+                resp.failure()
+            )));
+        }
+        return Ok(Ok(resp));
+    }
+}
+
+fn has_more(body: &Value) -> bool {
+    match body.get("hasMore") {
+        Some(Value::Bool(b)) => *b,
+        Some(v) => super::content::as_i64(v).unwrap_or(0) != 0,
+        None => false,
+    }
+}

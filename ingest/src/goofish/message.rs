@@ -1,0 +1,228 @@
+//! Decoded sync items and history models → [`ChatEvent`]s (protocols §3.8, §3.10).
+//!
+//! Field layout of a decoded chat item (maps keyed `"1"`, `"2"`, …):
+//! `"1"."2"` conversation id `<cid>@goofish`, `"1"."3"` message id (`….PNM`), `"1"."5"` create
+//! time (ms), `"1"."6"` content, `"1"."10"` extension (`senderUserId`, `reminderTitle` = sender
+//! name, `reminderContent` = text); `"3".needPush == "false"` marks a system message. Three of
+//! four published clients read `"1"."2"` as the conversation id, so we do too.
+//!
+//! Recall (UNVERIFIED: no public source documents how an incoming recall is pushed): we
+//! recognise a chat item whose extension carries `recallFeature` (the field the conversation
+//! model uses for recalled last messages, with the operator fields `recallMessageByFeature`
+//! sends: `operatorType`, `operatorUid`, `showRecallStatusSetting`). `"1"."3"` is then the
+//! recalled message and `"1"."5"` the recall time.
+
+use proto::{ChatEvent, ChatType, EventBody, NewMessage};
+use serde_json::{Value, json};
+
+use super::content::{self, as_i64};
+
+/// Suffix of Goofish user and conversation ids on the wire.
+const SUFFIX: &str = "@goofish";
+
+/// Events of one decoded msgpack item.
+pub fn from_sync_item(v: &Value) -> Result<Vec<ChatEvent>, String> {
+    let one = v.get("1");
+    match one {
+        Some(Value::Object(_)) => {
+            let m = &v["1"];
+            let ext = m.get("10").map(ext_object).unwrap_or(Value::Null);
+            if let Some(feature) = ext.get("recallFeature") {
+                return withdraw(m, feature).map(|e| vec![e]);
+            }
+            if ext.get("reminderContent").is_some() {
+                return push_message(v, m, &ext).map(|e| vec![e]);
+            }
+            Ok(vec![other("sync_item", chat_of(m.get("2")), v)])
+        }
+        Some(Value::String(_)) => Ok(vec![other("notice", chat_of(v.get("2")), v)]),
+        Some(Value::Array(list))
+            if list
+                .first()
+                .and_then(|f| f.get("1"))
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.contains(SUFFIX)) =>
+        {
+            Ok(vec![other("typing", String::new(), v)])
+        }
+        _ => Ok(vec![other("sync_item", String::new(), v)]),
+    }
+}
+
+/// Events of one Base64(JSON) item (system and status items: kept as `other`).
+pub fn from_json_item(v: &Value) -> Vec<ChatEvent> {
+    let cid = v
+        .get("sessionInfo")
+        .and_then(|s| s.get("cid").or_else(|| s.get("sessionId")))
+        .or_else(|| v.get("cid"));
+    vec![other("system", chat_of(cid), v)]
+}
+
+/// One entry of `userMessageModels` from `/r/MessageManager/listUserMessages`.
+pub fn from_history(model: &Value) -> Result<ChatEvent, String> {
+    let msg = model
+        .get("message")
+        .ok_or("history entry without message")?;
+    let ext = msg.get("extension").map(ext_object).unwrap_or(Value::Null);
+    let chat_id = bare(msg.get("cid")).ok_or("history message without cid")?;
+    let msg_id = id_string(msg.get("messageId")).ok_or("history message without messageId")?;
+    let sent_at = msg
+        .get("createAt")
+        .and_then(as_i64)
+        .ok_or("history message without createAt")?;
+    let sender_id = ext_str(&ext, "senderUserId")
+        .map(str::to_string)
+        .or_else(|| bare(msg.get("sender").and_then(|s| s.get("uid"))))
+        .unwrap_or_default();
+    let system = is_false(ext.get("needPush"))
+        || is_false(model.get("userExtension").and_then(|u| u.get("needPush")));
+    let summary = ext_str(&ext, "reminderContent");
+    let content = msg.get("content").cloned().unwrap_or(Value::Null);
+    let c = content::interpret(&content, summary);
+    Ok(message_event(
+        chat_id,
+        msg_id,
+        sender_id,
+        sender_name(&ext),
+        sent_at,
+        c,
+        system,
+    ))
+}
+
+fn push_message(root: &Value, m: &Value, ext: &Value) -> Result<ChatEvent, String> {
+    let chat_id = bare(m.get("2")).ok_or("chat item without conversation id (\"1\".\"2\")")?;
+    let msg_id = id_string(m.get("3")).ok_or("chat item without message id (\"1\".\"3\")")?;
+    let sent_at = m
+        .get("5")
+        .and_then(as_i64)
+        .ok_or("chat item without create time (\"1\".\"5\")")?;
+    let sender_id = ext_str(ext, "senderUserId")
+        .map(str::to_string)
+        .or_else(|| bare(m.get("1")))
+        .unwrap_or_default();
+    let summary = ext_str(ext, "reminderContent");
+    let body = m.get("6");
+    let inner = body
+        .and_then(|b| b.get("3"))
+        .and_then(|c| {
+            c.get("5")
+                .and_then(Value::as_str)
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .or_else(|| c.get("1").and_then(Value::as_str).and_then(content::decode_b64_json))
+        })
+        .unwrap_or_else(|| json!({ "contentType": body.and_then(|b| b.get("1")).cloned().unwrap_or(Value::Null) }));
+    let c = content::interpret(&inner, summary);
+    let system = is_false(root.get("3").and_then(|p| p.get("needPush")));
+    Ok(message_event(
+        chat_id,
+        msg_id,
+        sender_id,
+        sender_name(ext),
+        sent_at,
+        c,
+        system,
+    ))
+}
+
+fn withdraw(m: &Value, feature: &Value) -> Result<ChatEvent, String> {
+    let chat_id = bare(m.get("2")).ok_or("recall without conversation id")?;
+    let msg_id = id_string(m.get("3")).ok_or("recall without message id")?;
+    let at = m.get("5").and_then(as_i64);
+    let feature = match feature {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    let by = bare(feature.get("operatorUid"));
+    let mut e = ChatEvent::message(chat_id, msg_id, EventBody::Withdraw { by, at });
+    e.occurred_at = at;
+    Ok(e)
+}
+
+fn message_event(
+    chat_id: String,
+    msg_id: String,
+    sender_id: String,
+    sender_name: Option<String>,
+    sent_at: i64,
+    c: content::Content,
+    system: bool,
+) -> ChatEvent {
+    let content_type = if system {
+        proto::ContentType::System
+    } else {
+        c.content_type
+    };
+    let body = EventBody::Message(NewMessage {
+        chat_type: ChatType::Direct,
+        chat_name: None,
+        // Goofish chats are with buyers and sellers outside the company.
+        external: true,
+        sender_id,
+        sender_name,
+        sent_at,
+        content_type,
+        text: c.text,
+        attachments: c.attachments,
+        reply_to: None,
+        mentions: Vec::new(),
+        recipients: Vec::new(),
+    });
+    let mut e = ChatEvent::message(chat_id, msg_id, body);
+    e.occurred_at = Some(sent_at);
+    e
+}
+
+fn other(subtype: &str, chat_id: String, detail: &Value) -> ChatEvent {
+    ChatEvent {
+        chat_id,
+        msg_id: None,
+        occurred_at: None,
+        body: EventBody::Other {
+            subtype: subtype.into(),
+            detail: detail.clone(),
+        },
+    }
+}
+
+/// The extension map; some variants send it as a JSON string.
+fn ext_object(v: &Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        other => other.clone(),
+    }
+}
+
+fn ext_str<'a>(ext: &'a Value, key: &str) -> Option<&'a str> {
+    ext.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn sender_name(ext: &Value) -> Option<String> {
+    ext_str(ext, "reminderTitle")
+        .or_else(|| ext_str(ext, "senderNick"))
+        .map(str::to_string)
+}
+
+fn is_false(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::String(s)) if s == "false") || matches!(v, Some(Value::Bool(false)))
+}
+
+/// An id without its `@goofish` suffix.
+fn bare(v: Option<&Value>) -> Option<String> {
+    let s = id_string(v)?;
+    Some(s.strip_suffix(SUFFIX).unwrap_or(&s).to_string())
+}
+
+fn chat_of(v: Option<&Value>) -> String {
+    bare(v).unwrap_or_default()
+}
+
+fn id_string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,271 @@
+//! One LWP WebSocket session: connect with the browser headers of §3.1, send frames, match
+//! responses to requests by `mid`, keep the heartbeat (§3.4), and hand everything else
+//! (pushes, garbage) to the caller in arrival order.
+//!
+//! Heartbeats are sent from the same task that reads, so a missing answer is noticed even
+//! while a request is outstanding; `/!` unanswered for `heartbeat_timeout` ends the session.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::frame::{Frame, FrameKind, UA};
+use crate::ConnectorError;
+
+/// Pushes kept while waiting for a response; more means the server floods us while we page
+/// history, and reconnecting (unacked pushes are redelivered) is safer than unbounded memory.
+const MAX_BUFFERED: usize = 10_000;
+
+/// Timing of a session.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Heartbeat period ([GC] 10 s, others 15 s).
+    pub heartbeat_interval: Duration,
+    /// How long a heartbeat may stay unanswered ([XAA] 5 s).
+    pub heartbeat_timeout: Duration,
+    /// How long a request may wait for its response ([GC] 20 s).
+    pub request_timeout: Duration,
+    /// TCP + TLS + WebSocket handshake limit.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat_interval: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Something the server sent that is not a response we wait for.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A server push (`/s/…`).
+    Push(Frame),
+    /// A response nobody waits for (late answer to a timed-out request).
+    Response(Frame),
+    /// A frame we could not read: kept as a reject.
+    Garbage {
+        /// The frame as received.
+        bytes: Bytes,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An open session.
+pub struct Session {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    buffered: VecDeque<Incoming>,
+    timing: Timing,
+    next_heartbeat: Instant,
+    awaiting: Option<(String, Instant)>,
+}
+
+impl Session {
+    /// Opens the WebSocket. `cookies`, when given, go in the `Cookie` header.
+    pub async fn connect(
+        url: &str,
+        cookies: Option<&str>,
+        timing: Timing,
+    ) -> Result<Session, ConnectorError> {
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| ConnectorError::Config(format!("goofish ws_url: {e}")))?;
+        let h = req.headers_mut();
+        h.insert(
+            "origin",
+            HeaderValue::from_static("https://www.goofish.com"),
+        );
+        h.insert("user-agent", HeaderValue::from_static(UA));
+        if let Some(c) = cookies.filter(|c| !c.is_empty()) {
+            let v = HeaderValue::from_str(c).map_err(|_| {
+                ConnectorError::Config("goofish cookies are not a valid header value".into())
+            })?;
+            h.insert("cookie", v);
+        }
+        let (ws, _) = tokio::time::timeout(
+            timing.connect_timeout,
+            tokio_tungstenite::connect_async(req),
+        )
+        .await
+        .map_err(|_| ConnectorError::Transport("connect timed out".into()))?
+        .map_err(|e| ConnectorError::Transport(format!("connect: {e}")))?;
+        Ok(Session {
+            ws,
+            buffered: VecDeque::new(),
+            timing,
+            next_heartbeat: Instant::now() + timing.heartbeat_interval,
+            awaiting: None,
+        })
+    }
+
+    /// Sends one frame.
+    pub async fn send(&mut self, frame: &Frame) -> Result<(), ConnectorError> {
+        self.ws
+            .send(Message::text(frame.to_text()))
+            .await
+            .map_err(|e| ConnectorError::Transport(format!("send: {e}")))
+    }
+
+    /// Sends a request and waits for its response, buffering pushes that arrive meanwhile.
+    pub async fn request(&mut self, frame: Frame) -> Result<Frame, ConnectorError> {
+        let mid = frame.mid().unwrap_or_default().to_string();
+        let path = frame.lwp.clone().unwrap_or_default();
+        self.send(&frame).await?;
+        let deadline = Instant::now() + self.timing.request_timeout;
+        loop {
+            tokio::select! {
+                _ = sleep_until(self.heartbeat_due()) => self.heartbeat_tick().await?,
+                _ = sleep_until(deadline) => {
+                    return Err(ConnectorError::Transport(format!("{path}: no response within {:?}", self.timing.request_timeout)));
+                }
+                got = self.read_one() => match got? {
+                    Some(Incoming::Response(f)) if f.mid() == Some(mid.as_str()) => return Ok(f),
+                    Some(other) => {
+                        if self.buffered.len() >= MAX_BUFFERED {
+                            return Err(ConnectorError::Protocol("too many pushes while waiting for a response".into()));
+                        }
+                        self.buffered.push_back(other);
+                    }
+                    None => {}
+                },
+            }
+        }
+    }
+
+    /// Waits `d` while keeping the heartbeat and buffering whatever arrives (flow-control
+    /// pauses during backfill).
+    pub async fn idle(&mut self, d: Duration) -> Result<(), ConnectorError> {
+        let until = Instant::now() + d;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => return Ok(()),
+                _ = sleep_until(self.heartbeat_due()) => self.heartbeat_tick().await?,
+                got = self.read_one() => {
+                    if let Some(i) = got? {
+                        if self.buffered.len() >= MAX_BUFFERED {
+                            return Err(ConnectorError::Protocol("too many pushes while paused".into()));
+                        }
+                        self.buffered.push_back(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next push / garbage frame (buffered ones first). Cancel-safe.
+    pub async fn next(&mut self) -> Result<Incoming, ConnectorError> {
+        if let Some(i) = self.buffered.pop_front() {
+            return Ok(i);
+        }
+        loop {
+            if let Some(i) = self.read_one().await? {
+                return Ok(i);
+            }
+        }
+    }
+
+    /// When the heartbeat needs attention (send one, or give up on an unanswered one).
+    pub fn heartbeat_due(&self) -> Instant {
+        match &self.awaiting {
+            Some((_, sent)) => *sent + self.timing.heartbeat_timeout,
+            None => self.next_heartbeat,
+        }
+    }
+
+    /// Sends a heartbeat, or fails if the last one went unanswered.
+    pub async fn heartbeat_tick(&mut self) -> Result<(), ConnectorError> {
+        let now = Instant::now();
+        if let Some((_, sent)) = &self.awaiting {
+            if now >= *sent + self.timing.heartbeat_timeout {
+                return Err(ConnectorError::Transport(format!(
+                    "heartbeat unanswered for {:?}",
+                    self.timing.heartbeat_timeout
+                )));
+            }
+            return Ok(());
+        }
+        if now < self.next_heartbeat {
+            return Ok(());
+        }
+        let hb = Frame::heartbeat();
+        self.awaiting = Some((hb.mid().unwrap_or_default().to_string(), now));
+        self.next_heartbeat = now + self.timing.heartbeat_interval;
+        self.send(&hb).await
+    }
+
+    /// Closes politely (errors ignored: the peer may already be gone).
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.ws.close(None)).await;
+    }
+
+    /// Reads one WebSocket message; `None` for frames consumed here (heartbeat answers,
+    /// pings). Cancel-safe: the only await is the stream's `next`.
+    async fn read_one(&mut self) -> Result<Option<Incoming>, ConnectorError> {
+        let msg = match self.ws.next().await {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Err(ConnectorError::Transport(format!("receive: {e}"))),
+            None => {
+                return Err(ConnectorError::Transport(
+                    "connection closed by the server".into(),
+                ));
+            }
+        };
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Binary(b) => {
+                return Ok(Some(Incoming::Garbage {
+                    bytes: b,
+                    reason: "binary frame on an LWP text channel".into(),
+                }));
+            }
+            Message::Close(_) => {
+                return Err(ConnectorError::Transport(
+                    "connection closed by the server".into(),
+                ));
+            }
+            _ => return Ok(None),
+        };
+        let frame = match Frame::parse(text.as_str()) {
+            Ok(f) => f,
+            Err(e) => {
+                let bytes = Bytes::copy_from_slice(text.as_bytes());
+                return Ok(Some(Incoming::Garbage {
+                    bytes,
+                    reason: format!("frame is not LWP JSON: {e}"),
+                }));
+            }
+        };
+        Ok(match frame.kind() {
+            FrameKind::Response => {
+                if self
+                    .awaiting
+                    .as_ref()
+                    .is_some_and(|(mid, _)| frame.mid() == Some(mid.as_str()))
+                {
+                    self.awaiting = None;
+                    None
+                } else {
+                    Some(Incoming::Response(frame))
+                }
+            }
+            FrameKind::Push => Some(Incoming::Push(frame)),
+            FrameKind::Other => Some(Incoming::Garbage {
+                bytes: Bytes::copy_from_slice(text.as_bytes()),
+                reason: "frame is neither a push nor a response".into(),
+            }),
+        })
+    }
+}
