@@ -24,5 +24,6 @@ mod validate;
 
 pub use error::ConfigError;
 pub use load::{load, parse, parse_with_env};
+pub use locate::field_line;
 pub use model::*;
 pub use secret::Secret;

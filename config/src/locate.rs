@@ -90,6 +90,19 @@ pub(crate) fn line_of(text: &str, field: FieldPath<'_>) -> usize {
         .map_or(0, |s| s.line)
 }
 
+/// The line of `key` in `section` (`[[section]]` element `index`), for checks made outside this
+/// crate (e.g. the export schedule); 0 when it cannot be placed.
+pub fn field_line(text: &str, section: Option<&str>, index: Option<usize>, key: &str) -> usize {
+    line_of(
+        text,
+        FieldPath {
+            section,
+            index,
+            key,
+        },
+    )
+}
+
 /// The dotted field path written on `line`, if it holds a key (for TOML errors, which come
 /// with a position but not a name).
 pub(crate) fn field_at(text: &str, line: usize) -> Option<String> {
