@@ -1,3 +1,5 @@
 //! End-to-end tests: the compiled `chatvault` binary against real archives and simulators.
 
 mod read_commands;
+mod run_e2e;
+mod support;

@@ -1,0 +1,56 @@
+//! `chatvault run` against the simulators: what the platforms saw acknowledged is archived,
+//! SIGTERM drains and exits 0, and the read commands agree with what was sent.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
+    let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = write_config(dir.path(), &data, free_port(), &[sim.config_section("oa")]);
+    let run = Running::start(&cfg, dir.path());
+    let done = sim
+        .wait_until(Duration::from_secs(60), |s| s.pending_offline() == 0 && s.live_remaining() == 0)
+        .await;
+    assert!(done, "the simulator's script did not finish; log:\n{}", run.log_text());
+    // Live pushes have no ack: give the last ones a moment to commit before stopping.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    run.signal("TERM");
+    let (status, log) = run.wait(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status:?}; log:\n{log}");
+    assert!(log.contains("store writer drained"), "{log}");
+
+    // Every offline message the server saw acknowledged is in the archive, once.
+    let acked = sim.acked_ids();
+    assert!(!acked.is_empty());
+    for id in &acked {
+        let n = count(&data, &format!("SELECT count(*) FROM messages WHERE platform = 'eoffice' AND msg_id = '{id}' AND has_message = 1"));
+        assert_eq!(n, 1, "acked message {id} archived {n} times");
+    }
+    // Every message the simulator sent is archived exactly once (redeliveries deduplicated).
+    let mut sent = sim.sent_ids();
+    sent.sort();
+    sent.dedup();
+    let archived = count(&data, "SELECT count(DISTINCT msg_id) FROM messages WHERE platform = 'eoffice' AND has_message = 1");
+    assert_eq!(archived as usize, sent.len(), "sent {sent:?}");
+
+    let verify = cv(&cfg, &["verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let stats = cv(&cfg, &["stats", "--json"]);
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&stats)).expect("stats --json is JSON");
+    assert!(v.to_string().contains("eoffice"), "{v}");
+}
+
+#[test]
+fn run_without_connectors_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &dir.path().join("data"), free_port(), &[]);
+    let out = cv(&cfg, &["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no connectors configured"), "{err}");
+}

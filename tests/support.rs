@@ -1,0 +1,102 @@
+//! Helpers for the end-to-end tests: the compiled binary, config files, process control.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The compiled `chatvault` binary.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chatvault"));
+    c.env("RUST_LOG", "info");
+    c
+}
+
+/// Runs `chatvault -c CONFIG ARGS…` to completion.
+pub fn cv(config: &Path, args: &[&str]) -> Output {
+    bin().arg("-c").arg(config).args(args).output().expect("run chatvault")
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Writes a config file with `data_dir` and the given sections; returns its path.
+pub fn write_config(dir: &Path, data_dir: &Path, listen_port: u16, sections: &[String]) -> PathBuf {
+    let mut s = format!(
+        "timezone = \"Asia/Shanghai\"\n\n[storage]\ndata_dir = \"{}\"\ngroup_commit_ms = 2\n\n[server]\nlisten = \"127.0.0.1:{listen_port}\"\n\n",
+        data_dir.display()
+    );
+    for sec in sections {
+        s.push_str(sec);
+        s.push('\n');
+    }
+    let path = dir.join("chatvault.toml");
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `chatvault run` in the background, logs captured to a file.
+pub struct Running {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Running {
+    pub fn start(config: &Path, log_dir: &Path) -> Running {
+        let log = log_dir.join("run.log");
+        let f = std::fs::File::create(&log).unwrap();
+        let child = bin()
+            .arg("-c")
+            .arg(config)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(f)
+            .spawn()
+            .expect("spawn chatvault run");
+        Running { child, log }
+    }
+
+    /// Sends a signal by name (TERM, KILL).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for exit; panics after `timeout`.
+    pub fn wait(mut self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return (st, log);
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("chatvault run did not exit within {timeout:?}; log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Counts rows in the archive with a plain SQLite query (read-only).
+pub fn count(data_dir: &Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        data_dir.join("chatvault.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
