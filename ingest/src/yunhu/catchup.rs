@@ -1,0 +1,232 @@
+//! Missing-message catch-up after every (re)connect, through the history API.
+//!
+//! For every chat in the conversation list and in the cursor, the messages after the
+//! chat's archived seq are listed page by page (`list-message-by-seq`), plus a look-back
+//! window of already archived messages, whose edits and recalls may have happened while
+//! the connector was away. Edited messages get their edit records, so every revision is
+//! kept: the `message` event carries the original text, one `edit` event per edit follows.
+//! Streams that were still growing when the connection dropped get their missing tail.
+//! Everything the live push would also produce normalizes to the same events, so the store
+//! records it once.
+
+use proto::yunhu::list_msg_response::MsgData;
+use proto::{ChatEvent, Ingested, RawPayload, batch::media};
+
+use super::api::{Api, ApiError};
+use super::codec::{Incoming, edit_event, message_event, stream_event, withdraw_event};
+use super::content::Parts;
+use super::cursor::Position;
+use super::pipeline::Pipeline;
+use crate::ConnectorError;
+use crate::connector::ConnectorContext;
+
+/// Already archived messages re-read per chat to pick up edits and recalls made offline.
+pub const LOOK_BACK: u64 = 50;
+/// Pages read per chat and catch-up at most (a runaway server cannot keep us here forever).
+const MAX_PAGES: usize = 10_000;
+
+/// What a catch-up did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CatchUpStats {
+    /// Chats listed.
+    pub chats: usize,
+    /// History rows read.
+    pub rows: usize,
+    /// Events produced (before deduplication by the store).
+    pub events: usize,
+}
+
+impl From<ApiError> for ConnectorError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Unauthorized { .. } => ConnectorError::Auth(e.to_string()),
+            ApiError::Decode { .. } | ApiError::Status { .. } => {
+                ConnectorError::Protocol(e.to_string())
+            }
+            _ => ConnectorError::Transport(e.to_string()),
+        }
+    }
+}
+
+/// Runs one catch-up. `skip_unknown`: chats without a position are not backfilled (first
+/// start without `--backfill`; their live messages start them).
+pub async fn catch_up(
+    api: &Api,
+    cx: &ConnectorContext,
+    pos: &mut Position,
+    pipe: &mut Pipeline,
+    skip_unknown: bool,
+) -> Result<CatchUpStats, ConnectorError> {
+    let mut stats = CatchUpStats::default();
+    let mut chats: Vec<(String, u64)> = api
+        .conversations()
+        .await?
+        .into_iter()
+        .map(|c| (c.chat_id, c.chat_type.max(0) as u64))
+        .collect();
+    for (id, p) in &pos.chats {
+        if !chats.iter().any(|(c, _)| c == id) {
+            chats.push((id.clone(), p.chat_type));
+        }
+    }
+    stats.chats = chats.len();
+    for (chat_id, chat_type) in chats {
+        if chat_id.is_empty() {
+            continue;
+        }
+        let known_seq = pos.seq(&chat_id);
+        if known_seq == 0 && skip_unknown && !pos.chats.contains_key(&chat_id) {
+            continue;
+        }
+        let mut from = known_seq.saturating_sub(LOOK_BACK);
+        for _ in 0..MAX_PAGES {
+            let page = api.after_seq(&chat_id, chat_type, from).await?;
+            if page.value.is_empty() {
+                break;
+            }
+            let mut rows = page.value;
+            rows.sort_by_key(|r| r.msg_seq);
+            let mut events = Vec::new();
+            let mut extra = Vec::new();
+            let top = rows.last().map_or(from, |r| r.msg_seq);
+            for row in &rows {
+                let (evs, edit_raw) =
+                    row_events(api, &chat_id, chat_type, row, row.msg_seq <= known_seq).await?;
+                events.extend(evs.0);
+                if let Some(raw) = edit_raw {
+                    extra.push(Ingested::Payload {
+                        raw: RawPayload::now(media::JSON, raw),
+                        events: evs.1,
+                    });
+                } else {
+                    events.extend(evs.1);
+                }
+            }
+            stats.rows += rows.len();
+            pos.advance(&chat_id, chat_type, top);
+            stats.events += events.len() + extra.iter().map(count).sum::<usize>();
+            let mut items = vec![Ingested::Payload {
+                raw: RawPayload::now(media::PROTOBUF, page.raw),
+                events,
+            }];
+            items.extend(extra);
+            pipe.send(&cx.out, &cx.state, items, pos).await?;
+            if top <= from {
+                break;
+            }
+            from = top;
+        }
+    }
+    stats.events += finish_streams(api, cx, pos, pipe).await?;
+    Ok(stats)
+}
+
+fn count(i: &Ingested) -> usize {
+    match i {
+        Ingested::Payload { events, .. } => events.len(),
+        Ingested::Rejected { .. } => 0,
+    }
+}
+
+/// A history row as the live push would describe it.
+pub fn incoming(chat_id: &str, chat_type: u64, row: &MsgData) -> Incoming {
+    let sender = row.sender.clone().unwrap_or_default();
+    Incoming {
+        msg_id: row.msg_id.clone(),
+        chat_id: chat_id.to_string(),
+        chat_type,
+        sender_id: sender.chat_id,
+        sender_name: sender.name,
+        sender_type: sender.chat_type.max(0) as u64,
+        content_type: row.content_type.max(0) as u64,
+        parts: row
+            .msg_content
+            .as_ref()
+            .map(Parts::from)
+            .unwrap_or_default(),
+        sent_at: row.send_time,
+        quote_msg_id: row.quote_msg_id.clone(),
+        seq: row.msg_seq,
+        recalled_at: row.recall_time,
+    }
+}
+
+/// Events of one history row: `(row events, edit events)` and the raw edit-record body the
+/// edit events came from. `archived`: the message itself is already in the archive.
+async fn row_events(
+    api: &Api,
+    chat_id: &str,
+    chat_type: u64,
+    row: &MsgData,
+    archived: bool,
+) -> Result<((Vec<ChatEvent>, Vec<ChatEvent>), Option<bytes::Bytes>), ConnectorError> {
+    let m = incoming(chat_id, chat_type, row);
+    let mut edits = Vec::new();
+    let mut original: Option<(u64, String)> = None;
+    let mut raw = None;
+    if row.edit_time > 0 {
+        let fetched = api.edit_records(&m.msg_id).await?;
+        let mut recs = fetched.value;
+        recs.sort_by_key(|r| (r.msg_time, r.id));
+        raw = Some(fetched.raw);
+        if let Some(first) = recs.first() {
+            original = Some((first.content_type, first.old_text()));
+        }
+        for (k, rec) in recs.iter().enumerate() {
+            let (ct, text) = match recs.get(k + 1) {
+                Some(next) => (next.content_type, next.old_text()),
+                None => (m.content_type, m.parts.text.clone()),
+            };
+            edits.push(edit_event(chat_id, &m.msg_id, ct, &text, rec.msg_time));
+        }
+        if recs.is_empty() {
+            edits.push(edit_event(
+                chat_id,
+                &m.msg_id,
+                m.content_type,
+                &m.parts.text,
+                row.edit_time,
+            ));
+        }
+    }
+    let mut evs = Vec::new();
+    if !archived {
+        evs.push(message_event(
+            &m,
+            original.as_ref().map(|(ct, t)| (*ct, t.as_str())),
+        ));
+    }
+    if m.recalled_at > 0 {
+        evs.push(withdraw_event(chat_id, &m.msg_id, m.recalled_at));
+    }
+    Ok(((evs, edits), raw))
+}
+
+/// Fetches every remembered stream and appends what was streamed while we were away.
+async fn finish_streams(
+    api: &Api,
+    cx: &ConnectorContext,
+    pos: &mut Position,
+    pipe: &mut Pipeline,
+) -> Result<usize, ConnectorError> {
+    let mut n = 0;
+    for s in pos.streams.clone() {
+        let fetched = api.message(&s.chat_id, s.chat_type, &s.msg_id).await?;
+        let Some(row) = fetched.value else { continue };
+        let text = row.msg_content.map(|c| c.text).unwrap_or_default();
+        let have = s.len as usize;
+        if text.len() <= have || !text.is_char_boundary(have) {
+            continue;
+        }
+        let tail = &text[have..];
+        let ev = stream_event(&s.chat_id, &s.msg_id, tail, s.len);
+        pos.append_stream(&s.msg_id, &s.chat_id, tail.len() as u64);
+        n += 1;
+        let item = Ingested::Payload {
+            raw: RawPayload::now(media::PROTOBUF, fetched.raw),
+            events: vec![ev],
+        };
+        pipe.send(&cx.out, &cx.state, vec![item], pos).await?;
+    }
+    Ok(n)
+}

@@ -1,0 +1,517 @@
+//! Server frames → canonical events. Pure: no I/O; the only state is the resume
+//! [`Position`] (chat seqs and stream lengths), which the caller commits with the batch.
+//!
+//! Every binary frame is decoded first as `heartbeat_ack_info` (field 1 = `{seq, cmd}`,
+//! wire-identical to `INFO`) to read the `cmd`, then as the message that `cmd` names.
+
+use prost::Message as _;
+use proto::yunhu::{
+    DraftInput, EditMessage, FileSendMessage, HeartbeatAckInfo, LiveVideoUserHangUp, PushMessage,
+    StreamMessage, edit_message, file_send_message, live_video_user_hang_up, push_message,
+    stream_message,
+};
+use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, NewMessage, TimestampMs};
+use sha2::{Digest, Sha256};
+
+use super::content::{Parts, edited_text, normalize};
+use super::cursor::Position;
+
+/// Why a frame could not be turned into events. Becomes the reason of a `rejects` row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// Not protobuf, or not the shape its `cmd` names.
+    #[error("undecodable yunhu frame: {0}")]
+    Undecodable(String),
+    /// A `cmd` this connector does not know.
+    #[error("unknown yunhu cmd `{0}`")]
+    UnknownCmd(String),
+    /// A required field is empty.
+    #[error("yunhu `{cmd}` frame without {field}")]
+    Missing {
+        /// The frame's cmd.
+        cmd: &'static str,
+        /// The missing field.
+        field: &'static str,
+    },
+}
+
+/// A decoded server frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// Answer to our heartbeat.
+    HeartbeatAck {
+        /// Echo of the heartbeat's seq.
+        seq: String,
+    },
+    /// A new message, or a recall (`delete_timestamp` set).
+    Push(push_message::data::Msg),
+    /// New text for a message.
+    Edit(edit_message::Msg),
+    /// Text appended to a streamed message.
+    Stream(stream_message::data::StreamMsg),
+    /// 超级文件分享: a file shared to this account.
+    FileSend(file_send_message::data::Sender),
+    /// Draft sync: someone (this account on another device) is typing.
+    Draft {
+        /// The chat.
+        chat_id: String,
+        /// Draft text.
+        input: String,
+    },
+    /// "Someone invited me" (no details on the wire).
+    InviteApply {
+        /// Frame seq (tells two invitations apart).
+        seq: String,
+    },
+    /// A live video participant hung up.
+    HangUp {
+        /// Frame seq.
+        seq: String,
+        /// The frame's message.
+        msg: live_video_user_hang_up::data::UserHangUpMsg,
+    },
+    /// A bot board update (schema not public; the raw bytes are kept).
+    BotBoard {
+        /// Frame seq.
+        seq: String,
+    },
+}
+
+/// Decodes one binary frame.
+pub fn decode(bytes: &[u8]) -> Result<Frame, CodecError> {
+    let head =
+        HeartbeatAckInfo::decode(bytes).map_err(|e| CodecError::Undecodable(e.to_string()))?;
+    let info = head.data.unwrap_or_default();
+    let bad = |e: prost::DecodeError| CodecError::Undecodable(format!("{}: {e}", info.cmd));
+    Ok(match info.cmd.as_str() {
+        "heartbeat_ack" => Frame::HeartbeatAck { seq: info.id },
+        "push_message" => {
+            let m = PushMessage::decode(bytes).map_err(bad)?;
+            let msg = m.data.and_then(|d| d.msg).ok_or(CodecError::Missing {
+                cmd: "push_message",
+                field: "data.msg",
+            })?;
+            require("push_message", &msg.msg_id, "msg_id")?;
+            require("push_message", &msg.chat_id, "chat_id")?;
+            Frame::Push(msg)
+        }
+        "edit_message" => {
+            let m = EditMessage::decode(bytes).map_err(bad)?;
+            let msg = m.data.and_then(|d| d.msg).ok_or(CodecError::Missing {
+                cmd: "edit_message",
+                field: "data.msg",
+            })?;
+            require("edit_message", &msg.msg_id, "msg_id")?;
+            require("edit_message", &msg.chat_id, "chat_id")?;
+            Frame::Edit(msg)
+        }
+        "stream_message" => {
+            let m = StreamMessage::decode(bytes).map_err(bad)?;
+            let msg = m.data.and_then(|d| d.msg).ok_or(CodecError::Missing {
+                cmd: "stream_message",
+                field: "data.msg",
+            })?;
+            require("stream_message", &msg.msg_id, "msg_id")?;
+            require("stream_message", &msg.chat_id, "chat_id")?;
+            Frame::Stream(msg)
+        }
+        "file_send_message" => {
+            let m = FileSendMessage::decode(bytes).map_err(bad)?;
+            let s = m.data.and_then(|d| d.sender).ok_or(CodecError::Missing {
+                cmd: "file_send_message",
+                field: "data.sender",
+            })?;
+            require("file_send_message", &s.send_user_id, "send_user_id")?;
+            Frame::FileSend(s)
+        }
+        "draft_input" => {
+            let m = DraftInput::decode(bytes).map_err(bad)?;
+            let d = m.data.and_then(|d| d.draft).ok_or(CodecError::Missing {
+                cmd: "draft_input",
+                field: "data.draft",
+            })?;
+            require("draft_input", &d.chat_id, "chat_id")?;
+            Frame::Draft {
+                chat_id: d.chat_id,
+                input: d.input,
+            }
+        }
+        "invite_apply" => Frame::InviteApply { seq: info.id },
+        "live_video_user_hang_up" => {
+            let m = LiveVideoUserHangUp::decode(bytes).map_err(bad)?;
+            Frame::HangUp {
+                seq: info.id,
+                msg: m.data.and_then(|d| d.msg).unwrap_or_default(),
+            }
+        }
+        "bot_board_message" => Frame::BotBoard { seq: info.id },
+        "" => return Err(CodecError::Undecodable("frame without cmd".into())),
+        other => return Err(CodecError::UnknownCmd(other.chars().take(64).collect())),
+    })
+}
+
+fn require(cmd: &'static str, v: &str, field: &'static str) -> Result<(), CodecError> {
+    if v.is_empty() {
+        Err(CodecError::Missing { cmd, field })
+    } else {
+        Ok(())
+    }
+}
+
+/// A message as both the live push and the history API describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub msg_id: String,
+    pub chat_id: String,
+    /// 1 user, 2 group, 3 bot.
+    pub chat_type: u64,
+    pub sender_id: String,
+    pub sender_name: String,
+    /// Sender kind (3 = bot: its replies may be streamed).
+    pub sender_type: u64,
+    pub content_type: u64,
+    pub parts: Parts,
+    /// Send time, ms.
+    pub sent_at: u64,
+    pub quote_msg_id: String,
+    pub seq: u64,
+    /// Recall time, ms (0 = not recalled).
+    pub recalled_at: u64,
+}
+
+impl From<&push_message::data::Msg> for Incoming {
+    fn from(m: &push_message::data::Msg) -> Self {
+        let sender = m.sender.clone().unwrap_or_default();
+        Incoming {
+            msg_id: m.msg_id.clone(),
+            chat_id: m.chat_id.clone(),
+            chat_type: m.chat_type,
+            sender_id: sender.chat_id,
+            sender_name: sender.name,
+            sender_type: sender.chat_type,
+            content_type: m.content_type,
+            parts: m.content.as_ref().map(Parts::from).unwrap_or_default(),
+            sent_at: m.timestamp,
+            quote_msg_id: m.quote_msg_id.clone(),
+            seq: m.msg_seq,
+            recalled_at: m.delete_timestamp,
+        }
+    }
+}
+
+fn chat_type(t: u64) -> ChatType {
+    match t {
+        2 => ChatType::Group,
+        3 => ChatType::Bot,
+        _ => ChatType::Direct,
+    }
+}
+
+/// The `message` event of a message as first sent. `text` overrides the content's text
+/// (history gives the current text of an edited message; the original comes from its edit
+/// records).
+pub fn message_event(m: &Incoming, original: Option<(u64, &str)>) -> ChatEvent {
+    let n = match original {
+        Some((ct, text)) => normalize(
+            ct,
+            &Parts {
+                text: text.to_string(),
+                ..m.parts.clone()
+            },
+        ),
+        None => normalize(m.content_type, &m.parts),
+    };
+    let body = NewMessage {
+        chat_type: chat_type(m.chat_type),
+        chat_name: None,
+        external: false,
+        sender_id: m.sender_id.clone(),
+        sender_name: (!m.sender_name.is_empty()).then(|| m.sender_name.clone()),
+        sent_at: m.sent_at as TimestampMs,
+        content_type: n.content_type,
+        text: n.text,
+        attachments: n.attachments,
+        reply_to: (!m.quote_msg_id.is_empty()).then(|| m.quote_msg_id.clone()),
+        mentions: m.parts.mentions.clone(),
+        recipients: Vec::new(),
+    };
+    ChatEvent {
+        chat_id: m.chat_id.clone(),
+        msg_id: Some(m.msg_id.clone()),
+        occurred_at: Some(m.sent_at as TimestampMs),
+        body: EventBody::Message(body),
+    }
+}
+
+/// A recall (`withdraw`) at platform time `at`.
+pub fn withdraw_event(chat_id: &str, msg_id: &str, at: u64) -> ChatEvent {
+    ChatEvent {
+        chat_id: chat_id.to_string(),
+        msg_id: Some(msg_id.to_string()),
+        occurred_at: Some(at as TimestampMs),
+        body: EventBody::Withdraw {
+            by: None,
+            at: Some(at as TimestampMs),
+        },
+    }
+}
+
+/// An edit to `text` (Yunhu content type `content_type`) at platform time `edit_time`.
+pub fn edit_event(
+    chat_id: &str,
+    msg_id: &str,
+    content_type: u64,
+    text: &str,
+    edit_time: u64,
+) -> ChatEvent {
+    let (ct, text) = edited_text(content_type, text);
+    let at = (edit_time > 0).then_some(edit_time as TimestampMs);
+    ChatEvent {
+        chat_id: chat_id.to_string(),
+        msg_id: Some(msg_id.to_string()),
+        occurred_at: at,
+        body: EventBody::Edit {
+            text,
+            content_type: Some(ct),
+            edited_at: at,
+        },
+    }
+}
+
+/// A stream chunk at byte `offset` of the message's content.
+pub fn stream_event(chat_id: &str, msg_id: &str, chunk: &str, offset: u64) -> ChatEvent {
+    ChatEvent::message(
+        chat_id,
+        msg_id,
+        EventBody::StreamAppend {
+            chunk: chunk.to_string(),
+            offset,
+        },
+    )
+}
+
+/// Turns a decoded frame into events, advancing `pos`. `received_at` is used only where the
+/// platform sends no time at all (file shares).
+pub fn frame_events(frame: &Frame, pos: &mut Position, received_at: TimestampMs) -> Vec<ChatEvent> {
+    match frame {
+        Frame::HeartbeatAck { .. } => Vec::new(),
+        Frame::Push(msg) => {
+            let m = Incoming::from(msg);
+            pos.advance(&m.chat_id, m.chat_type, m.seq);
+            if m.recalled_at > 0 {
+                return vec![withdraw_event(&m.chat_id, &m.msg_id, m.recalled_at)];
+            }
+            if m.sender_type == 3 {
+                pos.open_stream(
+                    &m.msg_id,
+                    &m.chat_id,
+                    m.chat_type,
+                    m.parts.text.len() as u64,
+                );
+            }
+            vec![message_event(&m, None)]
+        }
+        Frame::Edit(e) => {
+            let text = e.content.as_ref().map(|c| c.text.as_str()).unwrap_or("");
+            vec![edit_event(
+                &e.chat_id,
+                &e.msg_id,
+                e.content_type,
+                text,
+                e.edit_time,
+            )]
+        }
+        Frame::Stream(s) => {
+            if s.content.is_empty() {
+                return Vec::new();
+            }
+            let (offset, _known) = pos.append_stream(&s.msg_id, &s.chat_id, s.content.len() as u64);
+            vec![stream_event(&s.chat_id, &s.msg_id, &s.content, offset)]
+        }
+        Frame::FileSend(s) => vec![file_send_event(s, received_at)],
+        Frame::Draft { chat_id, input } => vec![ChatEvent {
+            chat_id: chat_id.clone(),
+            msg_id: None,
+            occurred_at: None,
+            body: EventBody::Other {
+                subtype: "typing".into(),
+                detail: serde_json::json!({ "input": input }),
+            },
+        }],
+        Frame::InviteApply { seq } => {
+            vec![other("invite_apply", serde_json::json!({ "seq": seq }))]
+        }
+        Frame::HangUp { seq, msg } => vec![other(
+            "live_video_user_hang_up",
+            serde_json::json!({ "seq": seq, "msg_id": msg.msg_id, "cmd": msg.cmd }),
+        )],
+        Frame::BotBoard { seq } => vec![other(
+            "bot_board_message",
+            serde_json::json!({ "seq": seq }),
+        )],
+    }
+}
+
+fn other(subtype: &str, detail: serde_json::Value) -> ChatEvent {
+    ChatEvent {
+        chat_id: String::new(),
+        msg_id: None,
+        occurred_at: None,
+        body: EventBody::Other {
+            subtype: subtype.into(),
+            detail,
+        },
+    }
+}
+
+/// A 超级文件分享 as a file message from the sharer. Yunhu gives it no id and no time: the id is
+/// derived from every field (so the same share is recognised), the time is the receive time.
+fn file_send_event(s: &file_send_message::data::Sender, received_at: TimestampMs) -> ChatEvent {
+    let mut h = Sha256::new();
+    for part in [
+        &s.send_user_id,
+        &s.user_id,
+        &s.temp_code.to_string(),
+        &s.send_type,
+        &s.data,
+        &s.send_device_id,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let msg_id = format!("file_send:{}", &hex::encode(h.finalize())[..24]);
+    let data: serde_json::Value = serde_json::from_str(&s.data).unwrap_or(serde_json::Value::Null);
+    let pick = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| data.get(*k).and_then(|v| v.as_str()).map(str::to_string))
+    };
+    let name = pick(&["fileName", "file_name", "name"]);
+    let url = pick(&["fileUrl", "file_url", "url"]);
+    let size = ["fileSize", "file_size", "size"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(|v| v.as_u64()));
+    let body = NewMessage {
+        chat_type: ChatType::Direct,
+        chat_name: None,
+        external: false,
+        sender_id: s.send_user_id.clone(),
+        sender_name: None,
+        sent_at: received_at,
+        content_type: ContentType::File,
+        text: name
+            .clone()
+            .unwrap_or_else(|| format!("[超级文件分享 {}]", s.send_type)),
+        attachments: vec![Attachment {
+            name,
+            mime: None,
+            size,
+            url,
+            sha256: None,
+        }],
+        reply_to: None,
+        mentions: Vec::new(),
+        recipients: (!s.user_id.is_empty())
+            .then(|| vec![s.user_id.clone()])
+            .unwrap_or_default(),
+    };
+    ChatEvent {
+        chat_id: s.send_user_id.clone(),
+        msg_id: Some(msg_id),
+        occurred_at: None,
+        body: EventBody::Message(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::yunhu::Info;
+
+    fn push(msg: push_message::data::Msg) -> Vec<u8> {
+        PushMessage {
+            info: Some(Info {
+                seq: "s1".into(),
+                cmd: "push_message".into(),
+            }),
+            data: Some(push_message::Data {
+                any: "type.googleapis.com/proto.PushMessage".into(),
+                msg: Some(msg),
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn garbage_and_unknown_cmds_are_errors_not_panics() {
+        assert!(matches!(
+            decode(b"\xff\xff\xff"),
+            Err(CodecError::Undecodable(_))
+        ));
+        let unknown = proto::yunhu::InfoOnly {
+            info: Some(Info {
+                seq: "1".into(),
+                cmd: "mystery".into(),
+            }),
+        };
+        assert_eq!(
+            decode(&unknown.encode_to_vec()),
+            Err(CodecError::UnknownCmd("mystery".into()))
+        );
+        let empty = push(push_message::data::Msg::default());
+        assert_eq!(
+            decode(&empty),
+            Err(CodecError::Missing {
+                cmd: "push_message",
+                field: "msg_id"
+            })
+        );
+    }
+
+    #[test]
+    fn bot_push_then_chunks_get_byte_offsets() {
+        let mut pos = Position::default();
+        let msg = push_message::data::Msg {
+            msg_id: "m1".into(),
+            chat_id: "b1".into(),
+            chat_type: 3,
+            sender: Some(push_message::data::msg::Sender {
+                chat_id: "bot".into(),
+                chat_type: 3,
+                ..Default::default()
+            }),
+            content: Some(push_message::data::msg::Content {
+                text: "你好".into(),
+                ..Default::default()
+            }),
+            content_type: 1,
+            timestamp: 1_767_000_000_000,
+            msg_seq: 9,
+            ..Default::default()
+        };
+        let f = decode(&push(msg)).unwrap();
+        assert_eq!(frame_events(&f, &mut pos, 0).len(), 1);
+        assert_eq!(pos.seq("b1"), 9);
+        let chunk = Frame::Stream(stream_message::data::StreamMsg {
+            msg_id: "m1".into(),
+            chat_id: "b1".into(),
+            content: "世界".into(),
+            ..Default::default()
+        });
+        let ev = frame_events(&chunk, &mut pos, 0);
+        assert_eq!(
+            ev[0].body,
+            EventBody::StreamAppend {
+                chunk: "世界".into(),
+                offset: 6
+            }
+        );
+        let ev = frame_events(&chunk, &mut pos, 0);
+        assert_eq!(
+            ev[0].body,
+            EventBody::StreamAppend {
+                chunk: "世界".into(),
+                offset: 12
+            }
+        );
+    }
+}

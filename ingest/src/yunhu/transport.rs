@@ -1,0 +1,89 @@
+//! The chat-ws-go WebSocket session: connect, JSON text frames out (`login`, `heartbeat`),
+//! binary protobuf frames in.
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use config::YunhuConfig;
+
+use crate::ConnectorError;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// Write half.
+pub type Sink = SplitSink<Ws, Message>;
+/// Read half.
+pub type Stream = SplitStream<Ws>;
+
+/// Opens the WebSocket.
+pub async fn connect(url: &str) -> Result<(Sink, Stream), ConnectorError> {
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| ConnectorError::Transport(format!("connect {}: {e}", redact_url(url))))?;
+    Ok(ws.split())
+}
+
+/// The `login` frame. Contains the token: never log it.
+pub fn login_frame(cfg: &YunhuConfig, seq: &str) -> String {
+    serde_json::json!({
+        "seq": seq,
+        "cmd": "login",
+        "data": {
+            "userId": cfg.user_id,
+            "token": cfg.token.expose(),
+            "platform": cfg.platform,
+            "deviceId": cfg.device_id,
+        }
+    })
+    .to_string()
+}
+
+/// A `heartbeat` frame.
+pub fn heartbeat_frame(seq: &str) -> String {
+    serde_json::json!({ "seq": seq, "cmd": "heartbeat", "data": {} }).to_string()
+}
+
+/// Sends a text frame.
+pub async fn send_text(sink: &mut Sink, text: String) -> Result<(), ConnectorError> {
+    sink.send(Message::text(text))
+        .await
+        .map_err(|e| ConnectorError::Transport(format!("send: {e}")))
+}
+
+/// The URL without query string or user info (they may hold credentials).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "<invalid url>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_the_documented_json() {
+        let cfg: YunhuConfig = serde_json::from_value(serde_json::json!({
+            "name": "team", "user_id": "123", "token": "tok", "device_id": "dev"
+        }))
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&login_frame(&cfg, "1")).unwrap();
+        assert_eq!(v["cmd"], "login");
+        assert_eq!(v["data"]["userId"], "123");
+        assert_eq!(v["data"]["platform"], "windows");
+        let h: serde_json::Value = serde_json::from_str(&heartbeat_frame("7")).unwrap();
+        assert_eq!(
+            h,
+            serde_json::json!({"seq": "7", "cmd": "heartbeat", "data": {}})
+        );
+        assert_eq!(redact_url("ws://u:p@h:1/ws?token=x"), "ws://h:1/ws");
+    }
+}
