@@ -286,7 +286,19 @@ fn message(f: &Inner, tree: &Value, at: TimestampMs) -> ChatEvent {
             };
             (ContentType::Link, text, vec![card])
         }
-        other => return other_event(format!("msgtype.{other}"), tree, at, String::new()),
+        other => {
+            // Unknown message types keep their chat and MsgId so a later version can map them.
+            let mut ev = other_event(
+                format!("msgtype.{other}"),
+                tree,
+                at,
+                app_chat_id(&f.agent_id, &f.from),
+            );
+            if !f.msg_id.is_empty() {
+                ev.msg_id = Some(f.msg_id.clone());
+            }
+            return ev;
+        }
     };
     let msg_id = if f.msg_id.is_empty() {
         derived_id(tree)

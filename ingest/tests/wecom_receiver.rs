@@ -1,0 +1,457 @@
+//! The WeCom receiver against the simulator and against PyPI `wechatpy`: answers of design
+//! §3.2, commit before 200, retries recorded once, refusals recorded, API lookups.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatvault_ingest::blobs::BlobStore;
+use chatvault_ingest::state::{StateRegistry, StateReporter};
+use chatvault_ingest::wecom::api::WecomApi;
+use chatvault_ingest::wecom::{Timing, WecomConnector};
+use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use config::{Secret, WecomConfig};
+use proto::{ContentType, EventBody, Platform};
+use sha2::{Digest, Sha256};
+use sim::fake_store::FakeStore;
+use sim::wecom::{self, FakeApi, Fault, Script, WecomPoster};
+use tokio_util::sync::CancellationToken;
+
+const PATH: &str = "/callback/wecom/corp";
+const MAX_BODY: usize = 256 * 1024;
+
+struct Running {
+    store: FakeStore,
+    url: String,
+    blobs: Arc<BlobStore>,
+    poster: WecomPoster,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn fast() -> Timing {
+    Timing {
+        slot_wait: Duration::from_millis(300),
+        answer_within: Duration::from_millis(1500),
+        lookup_budget: Duration::from_secs(2),
+    }
+}
+
+async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
+    let (tx, store) = FakeStore::channel(cap);
+    let out = EventSender::new(Platform::Wecom, "corp", tx);
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20));
+    let cfg = WecomConfig {
+        name: "corp".into(),
+        corp_id: wecom::CORP_ID.into(),
+        token: Secret::new(wecom::TOKEN),
+        encoding_aes_key: Secret::new(wecom::ENCODING_AES_KEY),
+        path: PATH.into(),
+        secret: api.map(|_| Secret::new(wecom::SECRET)),
+        api_base: api
+            .map(FakeApi::base_url)
+            .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+    };
+    let mut connector = WecomConnector::new(cfg).with_timing(timing);
+    if let Some(api) = api {
+        let client =
+            WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
+        connector = connector.with_api(client.with_token_min_interval(Duration::ZERO));
+    }
+    let shutdown = CancellationToken::new();
+    let cx = ConnectorContext {
+        name: "corp".into(),
+        platform: Platform::Wecom,
+        out: out.clone(),
+        resume_from: None,
+        shutdown: shutdown.clone(),
+        state: StateReporter::new("corp", Platform::Wecom, StateRegistry::new(), out),
+        blobs: blobs.clone(),
+        data_dir: dir.path().to_path_buf(),
+        backfill: false,
+        max_body_bytes: MAX_BODY,
+    };
+    let router = connector.router(&cx).expect("wecom router");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .unwrap();
+    });
+    let poster = WecomPoster::sim(&url).with_retry_pause(Duration::from_millis(50));
+    Running {
+        store,
+        url,
+        blobs,
+        poster,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+fn msg_ids(store: &FakeStore) -> Vec<String> {
+    store
+        .events()
+        .iter()
+        .filter_map(|c| c.event.msg_id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn url_verification_answers_the_decrypted_echostr() {
+    let r = start(8, fast(), None).await;
+    let a = r.poster.verify_url("1616140317555161061").await;
+    assert_eq!((a.status, a.body.as_str()), (200, "1616140317555161061"));
+    // A signature for another token is refused and recorded.
+    let other = WecomPoster::new(
+        &r.url,
+        "another-token",
+        wecom::ENCODING_AES_KEY,
+        wecom::CORP_ID,
+    )
+    .unwrap();
+    assert_eq!(other.verify_url("x").await.status, 403);
+    assert_eq!(r.store.rejects().len(), 1);
+}
+
+#[tokio::test]
+async fn the_demo_day_is_archived_and_every_ack_follows_its_commit() {
+    let r = start(8, fast(), None).await;
+    r.store.set_delay(Duration::from_millis(20));
+    let callbacks = Script::DemoDay.callbacks(wecom::CORP_ID);
+    assert!((15..=40).contains(&callbacks.len()));
+    for (i, cb) in callbacks.iter().enumerate() {
+        let a = r.poster.deliver(cb).await;
+        assert!(a.acked(), "{} answered {} {}", cb.kind, a.status, a.body);
+        // Acknowledged ⇒ already committed, checked at the moment the answer arrived.
+        assert_eq!(
+            r.store.events().len(),
+            i + 1,
+            "{} acked before its commit",
+            cb.kind
+        );
+        if let Some(id) = &cb.msg_id {
+            assert!(msg_ids(&r.store).contains(id));
+        }
+    }
+    let events = r.store.events();
+    let kinds: Vec<String> = events.iter().map(|c| c.event.kind().to_string()).collect();
+    for k in [
+        "message",
+        "contact_changed",
+        "group_created",
+        "member_join",
+        "member_leave",
+        "group_dissolved",
+        "other",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "no {k} event");
+    }
+    let text = events
+        .iter()
+        .find_map(|c| match &c.event.body {
+            EventBody::Message(m) if m.text.contains("农业局项目") => {
+                Some((c.event.chat_id.clone(), m.clone()))
+            }
+            _ => None,
+        })
+        .expect("the 农业局 message");
+    assert_eq!(text.0, "1000002:zhangsan");
+    assert_eq!(text.1.sender_id, "zhangsan");
+    assert_eq!(text.1.sent_at, (wecom::DEMO_DAY_START + 120) * 1000);
+    let joined = events.iter().find_map(|c| match &c.event.body {
+        EventBody::MemberJoin { members, .. } => {
+            Some(members.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+        }
+        _ => None,
+    });
+    assert_eq!(
+        joined.unwrap(),
+        vec!["wmOgQhDgAAuXFJGwbve4g4iQknfOAAAA", "lisi"]
+    );
+    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::Other { subtype, .. } if subtype == "sys_approval_change")));
+    assert!(r.store.rejects().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_of_the_same_payload_is_recorded_once() {
+    let r = start(8, fast(), None).await;
+    let cb = wecom::text(
+        wecom::CORP_ID,
+        "lisi",
+        wecom::DEMO_DAY_START,
+        42,
+        "报销单已提交",
+    );
+    let signed = r.poster.sign(&cb.xml, None);
+    for n in 1..=3 {
+        assert!(r.poster.send(&cb, &signed, n, None).await.acked());
+    }
+    assert_eq!(r.store.events().len(), 1);
+    assert_eq!(r.store.duplicates(), 2);
+    // An event (no MsgId) retried is recognised the same way, through its derived id.
+    let ev = &Script::DemoDay.callbacks(wecom::CORP_ID)[0];
+    let signed = r.poster.sign(&ev.xml, None);
+    assert!(r.poster.send(ev, &signed, 1, None).await.acked());
+    assert!(r.poster.send(ev, &signed, 2, None).await.acked());
+    assert_eq!(r.store.events().len(), 2);
+}
+
+#[tokio::test]
+async fn a_slow_store_gets_503_and_the_wecom_retry_is_recorded_once() {
+    let timing = Timing {
+        answer_within: Duration::from_millis(300),
+        ..fast()
+    };
+    let r = start(8, timing, None).await;
+    r.store.set_delay(Duration::from_millis(700));
+    let cb = wecom::text(
+        wecom::CORP_ID,
+        "wangwu",
+        wecom::DEMO_DAY_START,
+        77,
+        "合同原件我带着",
+    );
+    let signed = r.poster.sign(&cb.xml, None);
+    let first = r.poster.send(&cb, &signed, 1, None).await;
+    assert_eq!(first.status, 503, "{}", first.body);
+    assert!(first.answered_at - first.sent_at < Duration::from_millis(600));
+    r.store.set_delay(Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let retry = r.poster.send(&cb, &signed, 2, None).await;
+    assert!(retry.acked());
+    assert_eq!(r.store.events().len(), 1);
+    assert_eq!(r.store.duplicates(), 1);
+}
+
+#[tokio::test]
+async fn a_full_channel_answers_503_quickly_instead_of_hanging() {
+    let timing = Timing {
+        slot_wait: Duration::from_millis(100),
+        answer_within: Duration::from_millis(400),
+        ..fast()
+    };
+    let r = start(1, timing, None).await;
+    r.store.set_delay(Duration::from_secs(3));
+    let callbacks = Script::Bulk(4).callbacks(wecom::CORP_ID);
+    let mut tasks = Vec::new();
+    for cb in callbacks {
+        let p = r.poster.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = p.sign(&cb.xml, None);
+            p.send(&cb, &s, 1, None).await
+        }));
+    }
+    for t in tasks {
+        let a = t.await.unwrap();
+        assert_eq!(a.status, 503);
+        assert!(a.answered_at - a.sent_at < Duration::from_secs(1));
+    }
+}
+
+#[tokio::test]
+async fn refused_callbacks_get_their_status_and_a_reject_row() {
+    let r = start(8, fast(), None).await;
+    let cb = wecom::text(
+        wecom::CORP_ID,
+        "zhangsan",
+        wecom::DEMO_DAY_START,
+        9,
+        "会议纪要",
+    );
+    let cases = [
+        (Fault::BadSignature, 403, "msg_signature"),
+        (Fault::WrongCorpId, 403, "receive id"),
+        (Fault::TruncatedXml, 400, "message XML"),
+        (Fault::Oversized(MAX_BODY + 10), 413, "larger than"),
+        (Fault::MissingParams, 400, "missing msg_signature"),
+    ];
+    for (i, (fault, status, reason)) in cases.into_iter().enumerate() {
+        let a = r.poster.deliver_with(&cb, Some(fault)).await;
+        assert_eq!(a.status, status, "{fault:?}");
+        assert_eq!(a.attempt, 1, "a 4xx is not retried");
+        let rejects = r.store.rejects();
+        assert_eq!(rejects.len(), i + 1, "{fault:?} not recorded");
+        assert!(rejects[i].0.contains(reason), "{fault:?}: {}", rejects[i].0);
+        assert!(
+            !rejects[i].0.contains(wecom::TOKEN) && !rejects[i].0.contains(wecom::ENCODING_AES_KEY)
+        );
+    }
+    let (_, head) = &r.store.rejects()[3];
+    assert_eq!(
+        head.len(),
+        64 * 1024,
+        "an oversized body keeps its first 64 KiB"
+    );
+    assert!(r.store.events().is_empty());
+    // Not XML at all.
+    let resp = reqwest::Client::new()
+        .post(format!("{}?msg_signature=a&timestamp=1&nonce=2", r.url))
+        .body(vec![0xffu8, 0x00, 0x13])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // The receiver still works afterwards.
+    assert!(r.poster.deliver(&cb).await.acked());
+}
+
+#[tokio::test]
+async fn names_groups_and_media_are_looked_up_when_a_secret_is_set() {
+    let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
+    let r = start(8, fast(), Some(&api)).await;
+    let callbacks = Script::DemoDay.callbacks(wecom::CORP_ID);
+    // The token dies after the first lookups: the connector fetches a new one and goes on.
+    for (i, cb) in callbacks.iter().enumerate() {
+        if i == 4 {
+            api.expire_token(1);
+        }
+        assert!(r.poster.deliver(cb).await.acked());
+    }
+    let events = r.store.events();
+    let image = events
+        .iter()
+        .find_map(|c| match &c.event.body {
+            EventBody::Message(m) if m.content_type == ContentType::Image => Some(m.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(image.sender_name.as_deref(), Some("李四"));
+    let bytes = wecom::media_bytes("MEDIA_receipt_001");
+    let sha = hex::encode(Sha256::digest(&bytes));
+    assert_eq!(image.attachments[0].sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!(r.blobs.get(&sha).unwrap(), bytes);
+    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::GroupRenamed { name, .. } if name == "农业局项目对接群")));
+    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::GroupCreated { name: Some(n), .. } if n == "农业局项目对接群")));
+    assert_eq!(
+        api.gettoken_calls(),
+        2,
+        "one fetch, one refresh after 42001"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_keeps_the_events_of_its_first_attempt_even_if_lookups_now_succeed() {
+    let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
+    let r = start(8, fast(), Some(&api)).await;
+    let cb = wecom::text(
+        wecom::CORP_ID,
+        "zhaoliu",
+        wecom::DEMO_DAY_START,
+        555,
+        "发票明天寄出",
+    );
+    let signed = r.poster.sign(&cb.xml, None);
+    api.busy(1000);
+    assert!(r.poster.send(&cb, &signed, 1, None).await.acked());
+    api.busy(0);
+    assert!(r.poster.send(&cb, &signed, 2, None).await.acked());
+    assert_eq!(r.store.events().len(), 1);
+    assert_eq!(r.store.duplicates(), 1);
+}
+
+// ---- interoperability with PyPI wechatpy -------------------------------------------------
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn python() -> PathBuf {
+    let py = workspace_root().join(".venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: create it with `python3 -m venv .venv && .venv/bin/pip install -r tests/requirements.txt` \
+         in the workspace root (the wechatpy interoperability test needs it)",
+        py.display()
+    );
+    py
+}
+
+#[tokio::test]
+async fn payloads_signed_and_encrypted_by_wechatpy_are_accepted() {
+    let py = python();
+    let r = start(8, fast(), None).await;
+    let url = r.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(py)
+            .arg(workspace_root().join("tests/interop/wecom_post.py"))
+            .args([
+                "--url",
+                &url,
+                "--token",
+                wecom::TOKEN,
+                "--key",
+                wecom::ENCODING_AES_KEY,
+                "--corp-id",
+                wecom::CORP_ID,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wecom_post.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let status = |case: &str| {
+        results
+            .iter()
+            .find(|v| v["case"] == case)
+            .unwrap_or_else(|| panic!("no case {case}"))["status"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(status("echostr"), 200);
+    let echo = results.iter().find(|v| v["case"] == "echostr").unwrap();
+    assert_eq!(echo["body"], echo["expected"]);
+    for case in [
+        "text",
+        "change_contact",
+        "change_external_contact",
+        "change_external_chat",
+        "sys_approval_change",
+        "text_retry",
+    ] {
+        assert_eq!(status(case), 200, "{case}");
+        assert_eq!(
+            results.iter().find(|v| v["case"] == case).unwrap()["body"],
+            "success"
+        );
+    }
+    assert_eq!(status("bad_signature"), 403);
+    let events = r.store.events();
+    assert_eq!(events.len(), 5, "the retry is recorded once");
+    assert_eq!(r.store.duplicates(), 1);
+    assert!(events.iter().any(
+        |c| matches!(&c.event.body, EventBody::Message(m) if m.text == "wechatpy 你好 & <ok>")
+    ));
+    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::ContactChanged { change, .. } if change == "create_user")));
+    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::ContactChanged { change, .. } if change == "add_external_contact")));
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(c.event.body, EventBody::GroupCreated { .. }))
+    );
+    assert_eq!(r.store.rejects().len(), 1);
+}

@@ -1,0 +1,190 @@
+//! A fake WeCom server API for the connector's lookups: `gettoken`, `user/get`,
+//! `externalcontact/groupchat/get`, `media/get`, with faults (expired token, system busy).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::SimError;
+use super::script::{DEMO_GROUP, MEMBERS};
+
+#[derive(Default)]
+struct Counters {
+    gettoken: AtomicU64,
+    calls: AtomicU64,
+    token_gen: AtomicU64,
+    expire_next: AtomicU32,
+    busy_next: AtomicU32,
+}
+
+/// A running fake API.
+#[derive(Clone)]
+pub struct FakeApi {
+    addr: SocketAddr,
+    state: Arc<Counters>,
+    secret: String,
+}
+
+impl FakeApi {
+    /// Starts on `127.0.0.1:port` (0 = any free port), accepting `secret`.
+    pub async fn start(port: u16, secret: &str) -> Result<FakeApi, SimError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(SimError::Io)?;
+        let addr = listener.local_addr().map_err(SimError::Io)?;
+        let api = FakeApi {
+            addr,
+            state: Arc::default(),
+            secret: secret.to_string(),
+        };
+        let app = Router::new()
+            .route("/cgi-bin/gettoken", get(gettoken))
+            .route("/cgi-bin/user/get", get(user_get))
+            .route(
+                "/cgi-bin/externalcontact/groupchat/get",
+                post(groupchat_get),
+            )
+            .route("/cgi-bin/media/get", get(media_get))
+            .with_state(api.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "fake wecom API stopped");
+            }
+        });
+        Ok(api)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `gettoken` calls served.
+    pub fn gettoken_calls(&self) -> u64 {
+        self.state.gettoken.load(Ordering::SeqCst)
+    }
+
+    /// Other API calls served (including refused ones).
+    pub fn api_calls(&self) -> u64 {
+        self.state.calls.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` API calls answer 42001 (token expired) and the current token dies.
+    pub fn expire_token(&self, n: u32) {
+        self.state.expire_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` API calls answer -1 (system busy).
+    pub fn busy(&self, n: u32) {
+        self.state.busy_next.store(n, Ordering::SeqCst);
+    }
+
+    fn current_token(&self) -> String {
+        format!("simtoken{:06}", self.state.token_gen.load(Ordering::SeqCst))
+    }
+
+    /// Checks token and faults; `Err` is the error answer.
+    fn admit(&self, q: &HashMap<String, String>) -> Result<(), Response> {
+        self.state.calls.fetch_add(1, Ordering::SeqCst);
+        if take(&self.state.busy_next) {
+            return Err(Json(json!({"errcode": -1, "errmsg": "system busy"})).into_response());
+        }
+        if take(&self.state.expire_next) {
+            self.state.token_gen.fetch_add(1, Ordering::SeqCst);
+            return Err(
+                Json(json!({"errcode": 42001, "errmsg": "access_token expired"})).into_response(),
+            );
+        }
+        if q.get("access_token").map(String::as_str) != Some(self.current_token().as_str()) {
+            return Err(
+                Json(json!({"errcode": 40014, "errmsg": "invalid access_token"})).into_response(),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn take(n: &AtomicU32) -> bool {
+    n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+        .is_ok()
+}
+
+async fn gettoken(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    api.state.gettoken.fetch_add(1, Ordering::SeqCst);
+    if q.get("corpsecret") != Some(&api.secret)
+        || q.get("corpid").map(String::as_str) != Some(super::CORP_ID)
+    {
+        return Json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
+    }
+    Json(
+        json!({"errcode": 0, "errmsg": "ok", "access_token": api.current_token(), "expires_in": 7200}),
+    )
+}
+
+async fn user_get(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = api.admit(&q) {
+        return r;
+    }
+    let id = q.get("userid").cloned().unwrap_or_default();
+    match MEMBERS.iter().find(|(u, _)| *u == id) {
+        Some((u, name)) => Json(
+            json!({"errcode": 0, "errmsg": "ok", "userid": u, "name": name, "department": [1]}),
+        )
+        .into_response(),
+        None => Json(json!({"errcode": 60111, "errmsg": "userid not found"})).into_response(),
+    }
+}
+
+async fn groupchat_get(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = api.admit(&q) {
+        return r;
+    }
+    let (gid, name) = DEMO_GROUP;
+    if body["chat_id"] == gid {
+        Json(json!({"errcode": 0, "errmsg": "ok", "group_chat": {"chat_id": gid, "name": name, "owner": "zhangsan"}})).into_response()
+    } else {
+        Json(json!({"errcode": 86001, "errmsg": "chat not exist"})).into_response()
+    }
+}
+
+/// Bytes served for a media id: deterministic, so tests can check the blob's sha256.
+pub fn media_bytes(media_id: &str) -> Vec<u8> {
+    format!("chatvault simulated media {media_id}\n")
+        .repeat(16)
+        .into_bytes()
+}
+
+async fn media_get(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = api.admit(&q) {
+        return r;
+    }
+    match q.get("media_id") {
+        Some(id) if id.starts_with("MEDIA_") => (
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            media_bytes(id),
+        )
+            .into_response(),
+        _ => Json(json!({"errcode": 40007, "errmsg": "invalid media_id"})).into_response(),
+    }
+}
