@@ -165,7 +165,7 @@ pub fn run_export(
         (Some(m), false) => m.files.clone(),
         _ => Vec::new(),
     };
-    remove_unlisted(
+    let leftovers = remove_unlisted(
         out,
         previous
             .as_ref()
@@ -294,7 +294,7 @@ pub fn run_export(
         files: files.into_values().collect(),
     };
     manifest.save(out)?;
-    summary.files_removed = remove_unlisted(out, Some(&manifest.files))?;
+    summary.files_removed = leftovers + remove_unlisted(out, Some(&manifest.files))?;
     progress(&Progress {
         stage: Stage::Finishing,
         done: 1,

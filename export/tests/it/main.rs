@@ -1,5 +1,8 @@
 //! Export tests against real archives built with the store.
 
+// The crate under the name the rest of the workspace uses.
+extern crate chatvault_export as export;
+
 mod common;
 mod failures;
 mod incremental;

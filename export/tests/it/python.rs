@@ -69,18 +69,18 @@ out = sys.argv[1]
 con = duckdb.connect()
 m = f"read_parquet('{out}/messages/**/*.parquet', hive_partitioning=true)"
 e = f"read_parquet('{out}/events/**/*.parquet', hive_partitioning=true)"
-print("messages", con.sql(f"SELECT count(*) FROM {m}").fetchone()[0])
-print("events", con.sql(f"SELECT count(*) FROM {e}").fetchone()[0])
-for row in con.sql(f"SELECT platform, count(*) FROM {m} GROUP BY 1 ORDER BY 1").fetchall():
+print("messages", con.execute(f"SELECT count(*) FROM {m}").fetchone()[0])
+print("events", con.execute(f"SELECT count(*) FROM {e}").fetchone()[0])
+for row in con.execute(f"SELECT platform, count(*) FROM {m} GROUP BY 1 ORDER BY 1").fetchall():
     print("platform", row[0], row[1])
-types = dict((r[0], r[1]) for r in con.sql(f"DESCRIBE SELECT * FROM {m}").fetchall())
+types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {m}").fetchall())
 print("sent_at", types["sent_at"])
 print("date", types["date"])
 print("mentions", types["mentions"])
-print("withdrawn", con.sql(f"SELECT count(*) FROM {m} WHERE state = 'withdrawn' AND withdrawn_at IS NOT NULL").fetchone()[0])
-print("first", con.sql(f"SELECT strftime(min(sent_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM {m}").fetchone()[0])
-print("attachment", con.sql(f"SELECT attachments[1].name FROM {m} LIMIT 1").fetchone()[0])
-print("kinds", con.sql(f"SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM {e}").fetchone()[0])
+print("withdrawn", con.execute(f"SELECT count(*) FROM {m} WHERE state = 'withdrawn' AND withdrawn_at IS NOT NULL").fetchone()[0])
+print("first", con.execute(f"SELECT strftime(min(sent_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM {m}").fetchone()[0])
+print("attachment", con.execute(f"SELECT attachments[1].name FROM {m} LIMIT 1").fetchone()[0])
+print("kinds", con.execute(f"SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM {e}").fetchone()[0])
 "#;
     let stdout = run_python(script, &a.out_dir());
     let lines: Vec<&str> = stdout.lines().collect();
