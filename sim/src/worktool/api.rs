@@ -1,0 +1,91 @@
+//! A fake WorkTool API: `GET /robot/robotInfo/online?robotId=` (answers
+//! `{"code":200,"message":"操作成功","data":<bool>}`) and `GET /robot/robotInfo/get`, with a
+//! switch for the robot's state and a request counter (to check the 60 QPM budget).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::{ROBOT_ID, WorktoolSimError};
+
+#[derive(Default)]
+struct Inner {
+    online: AtomicBool,
+    polls: AtomicU64,
+}
+
+/// A running fake API.
+#[derive(Clone)]
+pub struct FakeApi {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl FakeApi {
+    /// Starts on `127.0.0.1:port` (0 = any free port) with the robot online.
+    pub async fn start(port: u16) -> Result<FakeApi, WorktoolSimError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(WorktoolSimError::Io)?;
+        let addr = listener.local_addr().map_err(WorktoolSimError::Io)?;
+        let api = FakeApi {
+            addr,
+            inner: Arc::default(),
+        };
+        api.set_online(true);
+        let app = Router::new()
+            .route("/robot/robotInfo/online", get(online))
+            .route("/robot/robotInfo/get", get(info))
+            .with_state(api.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "fake worktool API stopped");
+            }
+        });
+        Ok(api)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets what `robotInfo/online` answers.
+    pub fn set_online(&self, online: bool) {
+        self.inner.online.store(online, Ordering::Release);
+    }
+
+    /// `robotInfo/online` requests served.
+    pub fn polls(&self) -> u64 {
+        self.inner.polls.load(Ordering::Acquire)
+    }
+}
+
+async fn online(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    api.inner.polls.fetch_add(1, Ordering::AcqRel);
+    if q.get("robotId").map(String::as_str) != Some(ROBOT_ID) {
+        // The documented answer for an unknown robot: an empty object.
+        return Json(json!({}));
+    }
+    Json(
+        json!({ "code": 200, "message": "操作成功", "data": api.inner.online.load(Ordering::Acquire) }),
+    )
+}
+
+async fn info(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
+    let robot = q.get("robotId").cloned().unwrap_or_default();
+    Json(json!({ "code": 200, "message": "操作成功", "data": {
+        "robotId": robot, "name": "小助手", "openCallback": 1, "encryptType": 0, "replyAll": 1,
+        "robotKeyCheck": 0, "callBackRequestType": 2, "robotType": 0, "enableAdd": false,
+        "createTime": "2026-01-05 10:00:00"
+    }}))
+}
