@@ -136,19 +136,19 @@ impl WecomApi {
     /// time; callers waiting meanwhile get its result.
     pub async fn token(&self) -> Result<String, ApiError> {
         let mut st = self.token.lock().await;
-        if let Some(t) = &st.token {
-            if Instant::now() < t.refresh_at {
-                return Ok(t.value.clone());
-            }
+        if let Some(t) = &st.token
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.value.clone());
         }
-        if let Some(last) = st.last_fetch {
-            if last.elapsed() < self.token_min_interval {
-                // A token fetched moments ago is still better than none while it lasts.
-                return match &st.token {
-                    Some(t) => Ok(t.value.clone()),
-                    None => Err(ApiError::TokenThrottled(self.token_min_interval)),
-                };
-            }
+        if let Some(last) = st.last_fetch
+            && last.elapsed() < self.token_min_interval
+        {
+            // A token fetched moments ago is still better than none while it lasts.
+            return match &st.token {
+                Some(t) => Ok(t.value.clone()),
+                None => Err(ApiError::TokenThrottled(self.token_min_interval)),
+            };
         }
         st.last_fetch = Some(Instant::now());
         let url = format!("{}/cgi-bin/gettoken", self.base);
