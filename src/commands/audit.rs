@@ -173,8 +173,8 @@ fn entry_human(e: &AuditEntry, tz: Tz) -> String {
         .map(|n| format!("{n} "))
         .unwrap_or_default();
     s.push_str(&format!(
-        "{} {}{}({}) msg {}: {}\n",
-        r.key.platform, chat, r.key.account, r.key.chat_id, r.key.msg_id, r.state
+        "{}/{} {chat}({}) msg {}: {}\n",
+        r.key.platform, r.key.account, r.key.chat_id, r.key.msg_id, r.state
     ));
     s.push_str(&format!(
         "  sent {} by {sender}({})\n",

@@ -20,15 +20,15 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         ));
     };
     let cfg = &ctx.config;
-    if let Some(expr) = &cfg.export.schedule {
-        if let Err(e) = export::Schedule::parse(expr, cfg.tz) {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let line = config::field_line(&text, Some("export"), None, "schedule");
-            return Err(crate::exit::usage(format!(
-                "{}:{line}: `export.schedule`: {e}",
-                path.display()
-            )));
-        }
+    if let Some(expr) = &cfg.export.schedule
+        && let Err(e) = export::Schedule::parse(expr, cfg.tz)
+    {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let line = config::field_line(&text, Some("export"), None, "schedule");
+        return Err(crate::exit::usage(format!(
+            "{}:{line}: `export.schedule`: {e}",
+            path.display()
+        )));
     }
     print!(
         "{}",

@@ -91,7 +91,7 @@ fn human(stats: &Stats, coverage: &BTreeMap<Platform, Vec<String>>, tz: chrono_t
         s.push('\n');
     };
     line(format!(
-        "{} messages, {} events, {} raw payloads, {} rejected payloads",
+        "{} messages, {} events, {} raw payloads, rejected payloads: {}",
         stats.messages, stats.events, stats.raw_payloads, stats.rejects
     ));
     match &stats.head {
@@ -216,7 +216,7 @@ mod tests {
         ]);
         let s = human(&sample(), &cov, chrono_tz::Asia::Shanghai);
         assert!(
-            s.starts_with("3 messages, 5 events, 4 raw payloads, 1 rejected payloads\n"),
+            s.starts_with("3 messages, 5 events, 4 raw payloads, rejected payloads: 1\n"),
             "{s}"
         );
         assert!(
