@@ -1,0 +1,292 @@
+//! Turns a parsed query and filters into a tantivy query.
+//!
+//! A term is scanned into units exactly as the index is (see `tokenizer`), then:
+//! - one CJK character alone → a term on the unigram field;
+//! - one Latin word alone → that word (ranked) or any word starting with it (`ship` finds
+//!   `shipping`);
+//! - otherwise the phrase of its tokens at consecutive positions, which for CJK bigrams is
+//!   exact substring semantics. At the phrase's edges a lone CJK character may be part of a
+//!   longer run in the text, so the first position also accepts a bigram ending with it and
+//!   the last one a bigram starting with it (`3合` finds `Q3合同`); a Latin word at the end is a
+//!   prefix.
+
+use std::ops::Bound;
+
+use tantivy::Term;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query,
+    RangeQuery, RegexPhraseQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+
+use crate::SearchError;
+use crate::query::ParsedQuery;
+use crate::schema::Fields;
+use crate::tokenizer::{UnitKind, units};
+
+/// Limits a term's regex expansions; past it the query fails loudly rather than missing hits.
+const MAX_EXPANSIONS: u32 = 1 << 16;
+
+/// Filters applied besides the text query; empty lists mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Platform ordinals.
+    pub platforms: Vec<u64>,
+    /// Chat keys (`platform␟account␟chat_id`).
+    pub chats: Vec<String>,
+    /// Sender keys (`platform␟sender_id`).
+    pub senders: Vec<String>,
+    /// Sent at or after (UTC ms).
+    pub since: Option<i64>,
+    /// Sent before (UTC ms).
+    pub until: Option<i64>,
+    /// Content type ordinals.
+    pub content_types: Vec<u64>,
+    /// State ordinals.
+    pub states: Vec<u64>,
+}
+
+/// One position of a phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pos {
+    Exact(String),
+    Regex(String),
+}
+
+/// How one term is searched on a pair of (bigram, unigram) fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    Unigram(String),
+    Word(String),
+    Phrase(Vec<Pos>),
+    Nothing,
+}
+
+fn plan(term: &str) -> Plan {
+    let us = units(term);
+    if us.is_empty() {
+        return Plan::Nothing;
+    }
+    if us.len() == 1 {
+        let u = &us[0];
+        match u.kind {
+            UnitKind::Cjk if u.chars.len() == 1 => return Plan::Unigram(u.text()),
+            UnitKind::Word => return Plan::Word(u.text()),
+            _ => {}
+        }
+    }
+    let last = us.len() - 1;
+    let mut positions = Vec::new();
+    for (i, u) in us.iter().enumerate() {
+        let text = u.text();
+        match u.kind {
+            UnitKind::Cjk if u.chars.len() >= 2 => {
+                let cs: Vec<char> = u.chars.iter().map(|&(_, c)| c).collect();
+                positions.extend(cs.windows(2).map(|w| Pos::Exact(w.iter().collect())));
+            }
+            UnitKind::Cjk if i == 0 => {
+                positions.push(Pos::Regex(format!(".?{}", regex::escape(&text))))
+            }
+            UnitKind::Cjk if i == last => {
+                positions.push(Pos::Regex(format!("{}.?", regex::escape(&text))))
+            }
+            UnitKind::Word if i == last => {
+                positions.push(Pos::Regex(format!("{}.*", regex::escape(&text))))
+            }
+            _ => positions.push(Pos::Exact(text)),
+        }
+    }
+    Plan::Phrase(positions)
+}
+
+fn term_query(field: Field, text: &str, record: IndexRecordOption) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, text), record))
+}
+
+fn regex_query(field: Field, pattern: &str) -> Result<Box<dyn Query>, SearchError> {
+    RegexQuery::from_pattern(pattern, field)
+        .map(|q| Box::new(q) as Box<dyn Query>)
+        .map_err(|e| SearchError::Query(format!("cannot search for `{pattern}`: {e}")))
+}
+
+/// The query for one term on one (bigram, unigram) field pair.
+fn term_on(term: &str, bigram: Field, unigram: Field) -> Result<Box<dyn Query>, SearchError> {
+    Ok(match plan(term) {
+        Plan::Nothing => Box::new(EmptyQuery),
+        Plan::Unigram(c) => term_query(unigram, &c, IndexRecordOption::WithFreqs),
+        Plan::Word(w) => {
+            let exact = term_query(bigram, &w, IndexRecordOption::WithFreqs);
+            let prefix = regex_query(bigram, &format!("{}.+", regex::escape(&w)))?;
+            Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(exact, 2.0)) as Box<dyn Query>,
+                ),
+                (Occur::Should, prefix),
+            ]))
+        }
+        Plan::Phrase(ps) if ps.len() == 1 => match &ps[0] {
+            Pos::Exact(t) => term_query(bigram, t, IndexRecordOption::WithFreqs),
+            Pos::Regex(r) => regex_query(bigram, r)?,
+        },
+        Plan::Phrase(ps) if ps.iter().all(|p| matches!(p, Pos::Exact(_))) => {
+            let terms = ps
+                .iter()
+                .map(|p| match p {
+                    Pos::Exact(t) => Term::from_field_text(bigram, t),
+                    Pos::Regex(_) => unreachable!("all exact"),
+                })
+                .collect();
+            Box::new(PhraseQuery::new(terms))
+        }
+        Plan::Phrase(ps) => {
+            let pats = ps
+                .into_iter()
+                .map(|p| match p {
+                    Pos::Exact(t) => regex::escape(&t),
+                    Pos::Regex(r) => r,
+                })
+                .collect();
+            let mut q = RegexPhraseQuery::new(bigram, pats);
+            q.set_max_expansions(MAX_EXPANSIONS);
+            Box::new(q)
+        }
+    })
+}
+
+/// Whether a term has anything searchable in it (letters, digits, CJK, emoji).
+pub fn is_searchable(term: &str) -> bool {
+    plan(term) != Plan::Nothing
+}
+
+fn one_of(field: Field, values: &[u64]) -> Box<dyn Query> {
+    let qs = values
+        .iter()
+        .map(|&v| {
+            (
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(field, v),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>,
+            )
+        })
+        .collect();
+    Box::new(BooleanQuery::new(qs))
+}
+
+fn one_of_str(field: Field, values: &[String]) -> Box<dyn Query> {
+    let qs = values
+        .iter()
+        .map(|v| {
+            (
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, v),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>,
+            )
+        })
+        .collect();
+    Box::new(BooleanQuery::new(qs))
+}
+
+/// Builds the whole query. `all_revisions` also matches earlier texts of edited messages.
+pub fn build(
+    f: &Fields,
+    q: &ParsedQuery,
+    filters: &Filters,
+    all_revisions: bool,
+) -> Result<Box<dyn Query>, SearchError> {
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for clause in &q.clauses {
+        let mut alts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &clause.any {
+            if !is_searchable(term) {
+                return Err(SearchError::Query(format!(
+                    "`{term}` has nothing to search for (only punctuation or spaces)"
+                )));
+            }
+            alts.push((Occur::Should, term_on(term, f.text, f.text1)?));
+            if all_revisions {
+                alts.push((Occur::Should, term_on(term, f.old_text, f.old_text1)?));
+            }
+        }
+        let q: Box<dyn Query> = if alts.len() == 1 {
+            alts.pop().expect("one").1
+        } else {
+            Box::new(BooleanQuery::new(alts))
+        };
+        must.push((
+            if clause.negated {
+                Occur::MustNot
+            } else {
+                Occur::Must
+            },
+            q,
+        ));
+    }
+    // Filters never change the ranking: they score 0, only the text clauses score.
+    let mut filter = |q: Box<dyn Query>| {
+        must.push((
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
+        ))
+    };
+    if !filters.platforms.is_empty() {
+        filter(one_of(f.platform, &filters.platforms));
+    }
+    if !filters.content_types.is_empty() {
+        filter(one_of(f.content_type, &filters.content_types));
+    }
+    if !filters.states.is_empty() {
+        filter(one_of(f.state, &filters.states));
+    }
+    if !filters.chats.is_empty() {
+        filter(one_of_str(f.chat, &filters.chats));
+    }
+    if !filters.senders.is_empty() {
+        filter(one_of_str(f.sender, &filters.senders));
+    }
+    if filters.since.is_some() || filters.until.is_some() {
+        let lo = filters.since.map_or(Bound::Unbounded, |v| {
+            Bound::Included(Term::from_field_i64(f.sent_at, v))
+        });
+        let hi = filters.until.map_or(Bound::Unbounded, |v| {
+            Bound::Excluded(Term::from_field_i64(f.sent_at, v))
+        });
+        filter(Box::new(RangeQuery::new(lo, hi)));
+    }
+    if !must.iter().any(|(o, _)| *o == Occur::Must) {
+        must.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Ok(Box::new(BooleanQuery::new(must)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans() {
+        assert_eq!(plan("报"), Plan::Unigram("报".into()));
+        assert_eq!(plan("Ship"), Plan::Word("ship".into()));
+        assert_eq!(plan("，。"), Plan::Nothing);
+        assert_eq!(
+            plan("农业局"),
+            Plan::Phrase(vec![Pos::Exact("农业".into()), Pos::Exact("业局".into())])
+        );
+        assert_eq!(
+            plan("3合"),
+            Plan::Phrase(vec![Pos::Exact("3".into()), Pos::Regex("合.?".into())])
+        );
+        assert_eq!(
+            plan("合3"),
+            Plan::Phrase(vec![Pos::Regex(".?合".into()), Pos::Exact("3".into())])
+        );
+        assert_eq!(
+            plan("iPhone15"),
+            Plan::Phrase(vec![Pos::Exact("iphone".into()), Pos::Exact("15".into())])
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! Running a search: the query and filters against the committed index, ranked by relevance
+//! with newer messages first among equal scores, or newest first.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use proto::MessageKey;
+use tantivy::collector::TopDocs;
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
+use tantivy::schema::{Field, Value};
+use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument};
+
+use crate::SearchError;
+use crate::compile::{self, Filters};
+use crate::index::SearchIndex;
+use crate::query::ParsedQuery;
+use crate::schema::{self, SEP};
+
+/// Result order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Best match first; newer first among equal scores.
+    #[default]
+    Relevance,
+    /// Newest first.
+    Time,
+}
+
+/// What to search for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Parsed query (empty = every message matching the filters).
+    pub query: ParsedQuery,
+    /// Filters.
+    pub filters: Filters,
+    /// Also match earlier texts of edited messages.
+    pub all_revisions: bool,
+    /// Order.
+    pub sort: Sort,
+    /// Most results.
+    pub limit: usize,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The message.
+    pub key: MessageKey,
+    /// Relevance (`None` when sorted by time).
+    pub score: Option<f32>,
+    /// Sent time (UTC ms).
+    pub sent_at: i64,
+}
+
+/// A chat or sender known to the index, for `--chat` / `--sender` resolution.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Named {
+    /// The filter key (`platform␟account␟chat_id` or `platform␟sender_id`).
+    pub key: String,
+    /// Id on its platform.
+    pub id: String,
+    /// Names seen for it.
+    pub names: Vec<String>,
+}
+
+/// A reader on the committed index.
+pub struct Searcher {
+    ix: SearchIndex,
+    reader: IndexReader,
+}
+
+impl std::fmt::Debug for Searcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Searcher").field("index", &self.ix).finish()
+    }
+}
+
+impl Searcher {
+    /// Opens the index in `data_dir` for reading (see [`SearchIndex::open`] for errors).
+    pub fn open(data_dir: &Path) -> Result<Searcher, SearchError> {
+        Self::new(SearchIndex::open(data_dir)?)
+    }
+
+    /// A reader on an opened index.
+    pub fn new(ix: SearchIndex) -> Result<Searcher, SearchError> {
+        let reader = ix
+            .index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Searcher { ix, reader })
+    }
+
+    /// Sees the latest commit.
+    pub fn reload(&self) -> Result<(), SearchError> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// The index.
+    pub fn index(&self) -> &SearchIndex {
+        &self.ix
+    }
+
+    /// Number of indexed messages.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>, SearchError> {
+        if req.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let f = &self.ix.fields;
+        let query = compile::build(f, &req.query, &req.filters, req.all_revisions)?;
+        let searcher = self.reader.searcher();
+        let scored = !req.query.clauses.is_empty() && req.sort == Sort::Relevance;
+        let hits: Vec<(Option<f32>, Option<i64>, DocAddress)> = if scored {
+            let collector = TopDocs::with_limit(req.limit).order_by((
+                (SortBySimilarityScore, Order::Desc),
+                (
+                    SortByStaticFastValue::<i64>::for_field("sent_at"),
+                    Order::Desc,
+                ),
+            ));
+            searcher
+                .search(&query, &collector)?
+                .into_iter()
+                .map(|((s, t), a)| (Some(s), t, a))
+                .collect()
+        } else {
+            let collector =
+                TopDocs::with_limit(req.limit).order_by_fast_field::<i64>("sent_at", Order::Desc);
+            searcher
+                .search(&query, &collector)?
+                .into_iter()
+                .map(|(t, a)| (None, t, a))
+                .collect()
+        };
+        let mut out = Vec::with_capacity(hits.len());
+        for (score, sent_at, addr) in hits {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let key = doc
+                .get_first(f.key)
+                .and_then(|v| v.as_str())
+                .and_then(schema::parse_key)
+                .ok_or_else(|| SearchError::Corrupt {
+                    path: self.ix.path().to_path_buf(),
+                    reason: "a document has no readable message key".into(),
+                })?;
+            out.push(Hit {
+                key,
+                score,
+                sent_at: sent_at.unwrap_or(0),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of messages matching (no ranking).
+    pub fn count(&self, req: &SearchRequest) -> Result<usize, SearchError> {
+        let query = compile::build(&self.ix.fields, &req.query, &req.filters, req.all_revisions)?;
+        Ok(self
+            .reader
+            .searcher()
+            .search(&query, &tantivy::collector::Count)?)
+    }
+
+    /// Every chat in the index with the names seen on its messages.
+    pub fn chats(&self) -> Result<Vec<Named>, SearchError> {
+        self.named(self.ix.fields.chat_ref, 3)
+    }
+
+    /// Every sender in the index with the names seen on their messages.
+    pub fn senders(&self) -> Result<Vec<Named>, SearchError> {
+        self.named(self.ix.fields.sender_ref, 2)
+    }
+
+    /// Reads a `…␟id␟name` term dictionary: `key_parts` parts form the key, the last of them
+    /// is the id, the rest of the term is the name.
+    fn named(&self, field: Field, key_parts: usize) -> Result<Vec<Named>, SearchError> {
+        let mut by_key: BTreeMap<String, Named> = BTreeMap::new();
+        for seg in self.reader.searcher().segment_readers() {
+            let inv = seg.inverted_index(field)?;
+            let mut stream = inv.terms().stream().map_err(|source| SearchError::Io {
+                path: self.ix.path().to_path_buf(),
+                source,
+            })?;
+            while stream.advance() {
+                let Ok(term) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                let parts: Vec<&str> = term.splitn(key_parts + 1, SEP).collect();
+                if parts.len() < key_parts {
+                    continue;
+                }
+                let key = parts[..key_parts].join(&SEP.to_string());
+                let id = parts[key_parts - 1].to_string();
+                let name = parts.get(key_parts).copied().unwrap_or("");
+                let e = by_key.entry(key.clone()).or_insert_with(|| Named {
+                    key,
+                    id,
+                    names: Vec::new(),
+                });
+                if !name.is_empty() && !e.names.iter().any(|n| n == name) {
+                    e.names.push(name.to_string());
+                }
+            }
+        }
+        Ok(by_key.into_values().collect())
+    }
+}
+
+/// `--chat` / `--sender` resolution: the entries whose id equals `spec`, else those with a
+/// name containing it (case-insensitive, full-width folded). Empty when nothing matches.
+pub fn resolve<'a>(entries: &'a [Named], spec: &str) -> Vec<&'a Named> {
+    let exact: Vec<&Named> = entries.iter().filter(|e| e.id == spec).collect();
+    if !exact.is_empty() {
+        return exact;
+    }
+    let needle = fold_str(spec);
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    entries
+        .iter()
+        .filter(|e| e.names.iter().any(|n| fold_str(n).contains(&needle)))
+        .collect()
+}
+
+fn fold_str(s: &str) -> String {
+    s.chars()
+        .map(crate::tokenizer::fold)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
