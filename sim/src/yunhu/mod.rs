@@ -1,1 +1,180 @@
-//! yunhu simulator (not implemented yet).
+//! 云湖 Yunhu simulator: a chat-ws-go WebSocket server (JSON text frames in, protobuf binary
+//! frames out, using the same prost types as the connector) and the HTTP history API.
+//!
+//! # API
+//! - [`YunhuSim::start`]`(Script) -> Result<YunhuSim, SimError>`: WebSocket and API servers on
+//!   loopback, port 0. [`YunhuSim::ws_url`], [`YunhuSim::api_base`] say where.
+//! - [`Script::DemoDay`] (a Chinese company chat day: edits, a streamed bot reply, recalls,
+//!   files, a dropped connection with offline activity), [`Script::Bulk`]`(n)` (corpus text
+//!   for benchmarks), [`Script::Steps`] (explicit [`Step`]s, including faults: `Garbage`,
+//!   `UnknownCmd`, `Drop`).
+//! - [`YunhuSim::faults`]: refuse logins, stop answering heartbeats, fail API calls.
+//! - [`YunhuSim::sent`] (every frame pushed), [`YunhuSim::received`] (logins, heartbeats, API
+//!   calls: Yunhu clients acknowledge no message, so this is all a client sends),
+//!   [`YunhuSim::wait_done`], [`YunhuSim::wait_logins`].
+//! - [`YunhuSim::config_toml`]`(name)`: the `[[yunhu]]` section pointing a connector here.
+//! - [`run_standalone`]`(port)`: DemoDay until Ctrl-C (WebSocket on `port`, API on
+//!   `port + 1`).
+//!
+//! The script starts at the first accepted login and continues across reconnects; a
+//! `Drop` closes the connection after applying its offline steps to history only.
+
+mod script;
+mod server;
+mod world;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use script::{DEMO_START_MS, DEVICE_ID, Script, Step, TOKEN, USER_ID, post};
+pub use server::{Faults, PAGE, Received, SentFrame};
+pub use world::{Post, SimContent};
+
+/// Why the simulator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// Binding or serving failed.
+    #[error("yunhu simulator: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running simulator; stops when dropped.
+pub struct YunhuSim {
+    ws_addr: SocketAddr,
+    api_addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl YunhuSim {
+    /// Starts on loopback with OS-chosen ports.
+    pub async fn start(script: Script) -> Result<YunhuSim, SimError> {
+        Self::start_on(script, 0, 0).await
+    }
+
+    async fn start_on(script: Script, ws_port: u16, api_port: u16) -> Result<YunhuSim, SimError> {
+        let shared = server::Shared::new(script.steps());
+        let ws = TcpListener::bind(("127.0.0.1", ws_port)).await?;
+        let api = TcpListener::bind(("127.0.0.1", api_port)).await?;
+        let (ws_addr, api_addr) = (ws.local_addr()?, api.local_addr()?);
+        let router = server::router(shared.clone());
+        let tasks = vec![
+            tokio::spawn(server::serve_ws(ws, shared.clone())),
+            tokio::spawn(async move {
+                let _ = axum::serve(api, router).await;
+            }),
+        ];
+        Ok(YunhuSim {
+            ws_addr,
+            api_addr,
+            shared,
+            tasks,
+        })
+    }
+
+    /// `ws://127.0.0.1:<port>/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.ws_addr)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// The `[[yunhu]]` config section for a connector named `name`.
+    pub fn config_toml(&self, name: &str) -> String {
+        format!(
+            "[[yunhu]]\nname = \"{name}\"\nws_url = \"{}\"\napi_base = \"{}\"\nuser_id = \"{USER_ID}\"\ntoken = \"{TOKEN}\"\nplatform = \"windows\"\ndevice_id = \"{DEVICE_ID}\"\n",
+            self.ws_url(),
+            self.api_base()
+        )
+    }
+
+    /// Fault switches.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Waits this long before each step (demo pacing).
+    pub fn set_pace(&self, d: Duration) {
+        *self.shared.pace.lock().unwrap() = d;
+    }
+
+    /// Every frame pushed so far.
+    pub fn sent(&self) -> Vec<SentFrame> {
+        self.shared.sent.lock().unwrap().clone()
+    }
+
+    /// Number of frames pushed so far.
+    pub fn sent_count(&self) -> usize {
+        self.shared.sent.lock().unwrap().len()
+    }
+
+    /// Everything clients sent (logins, heartbeats, API calls).
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Current text of a message in the server's history (after edits and stream chunks).
+    pub fn current_text(&self, msg_id: &str) -> Option<String> {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .find(msg_id)
+            .map(|m| m.post.content.text.clone())
+    }
+
+    /// Waits until every step was executed (or `timeout`); returns whether it was.
+    pub async fn wait_done(&self, timeout: Duration) -> bool {
+        let mut rx = self.shared.done.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|d| *d))
+            .await
+            .is_ok()
+    }
+
+    /// Waits until `n` logins were accepted (or `timeout`); returns the count.
+    pub async fn wait_logins(&self, n: u32, timeout: Duration) -> u32 {
+        let mut rx = self.shared.logins_ok.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|c| *c >= n)).await;
+        *rx.borrow()
+    }
+
+    /// Refuses the next `n` logins.
+    pub fn refuse_logins(&self, n: u32) {
+        self.shared.faults.refuse_logins.store(n, Ordering::SeqCst);
+    }
+}
+
+impl Drop for YunhuSim {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Runs DemoDay for manual testing until Ctrl-C, printing where it listens and the config
+/// section to use.
+pub async fn run_standalone(port: Option<u16>) -> Result<(), SimError> {
+    let (ws, api) = match port {
+        Some(p) => (p, p.checked_add(1).unwrap_or(0)),
+        None => (0, 0),
+    };
+    let sim = YunhuSim::start_on(Script::DemoDay, ws, api).await?;
+    sim.set_pace(Duration::from_millis(500));
+    eprintln!(
+        "yunhu simulator: websocket {} , history api {}",
+        sim.ws_url(),
+        sim.api_base()
+    );
+    eprintln!("config section:\n\n{}", sim.config_toml("yunhu-sim"));
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
