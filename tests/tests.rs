@@ -1,5 +1,6 @@
 //! End-to-end tests: the compiled `chatvault` binary against real archives and simulators.
 
+mod export_cli;
 mod read_commands;
 mod run_e2e;
 mod support;

@@ -125,6 +125,12 @@ pub struct ExportSummary {
     /// Part of `elapsed` spent building Arrow batches and encoding Parquet (the rest is mostly
     /// reading the archive and fsync).
     pub encode_time: Duration,
+    /// Wall time of the `messages` stage (read, encode, stage files).
+    pub messages_time: Duration,
+    /// Of which building Arrow batches and encoding Parquet.
+    pub messages_encode_time: Duration,
+    /// Wall time of the `events` stage.
+    pub events_time: Duration,
     /// Nothing changed since the last export; no file was touched.
     pub up_to_date: bool,
 }
@@ -198,6 +204,7 @@ pub fn run_export(
     summary.head_hash = head.hash.clone();
 
     // Messages.
+    let stage_started = Instant::now();
     progress(&Progress {
         stage: Stage::Scanning,
         done: 0,
@@ -219,7 +226,7 @@ pub fn run_export(
                 rows,
             });
         })?;
-        summary.encode_time += outcome.encode;
+        summary.messages_encode_time += outcome.encode;
         let rel = format!(
             "{MESSAGES_TABLE}/{}/data.parquet",
             key.rel_dir().to_string_lossy().replace('\\', "/")
@@ -244,7 +251,11 @@ pub fn run_export(
         });
     }
 
+    summary.messages_time = stage_started.elapsed();
+    summary.encode_time = summary.messages_encode_time;
+
     // Events.
+    let stage_started = Instant::now();
     let mut events = EventFiles::new(out, opts.tz);
     let total = head.seq - from_seq;
     let mut after = from_seq;
@@ -263,6 +274,7 @@ pub fn run_export(
     }
     let (event_files, encode) = events.finish()?;
     summary.encode_time += encode;
+    summary.events_time = stage_started.elapsed();
     for (file, f) in event_files {
         summary.event_files_written += 1;
         summary.event_rows_written += f.rows;
@@ -338,6 +350,9 @@ fn empty_summary(out: &Path, full: bool) -> ExportSummary {
         total_bytes: 0,
         elapsed: Duration::ZERO,
         encode_time: Duration::ZERO,
+        messages_time: Duration::ZERO,
+        messages_encode_time: Duration::ZERO,
+        events_time: Duration::ZERO,
         up_to_date: false,
     }
 }
