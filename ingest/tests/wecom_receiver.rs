@@ -455,3 +455,18 @@ async fn payloads_signed_and_encrypted_by_wechatpy_are_accepted() {
     );
     assert_eq!(r.store.rejects().len(), 1);
 }
+
+#[test]
+fn the_simulators_config_section_is_a_valid_config() {
+    let toml = wecom::config_toml("corp", PATH, Some("http://127.0.0.1:18080"));
+    let cfg =
+        config::parse(&toml, Path::new("chatvault.toml")).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let w = &cfg.wecom[0];
+    assert_eq!(
+        (w.name.as_str(), w.corp_id.as_str(), w.path.as_str()),
+        ("corp", wecom::CORP_ID, PATH)
+    );
+    assert_eq!(w.token.expose(), wecom::TOKEN);
+    assert_eq!(w.secret.as_ref().map(Secret::expose), Some(wecom::SECRET));
+    assert_eq!(w.api_base, "http://127.0.0.1:18080");
+}
