@@ -50,3 +50,8 @@ pub fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
+
+/// Events committed so far in `data_dir` (0 if the archive cannot be read yet); for progress.
+pub fn count_events(data_dir: &Path) -> u64 {
+    store::StoreReader::open(data_dir).and_then(|r| r.head()).map(|h| h.seq).unwrap_or(0)
+}

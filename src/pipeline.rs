@@ -27,6 +27,8 @@ pub struct PipelineOptions {
     pub backfill: bool,
     /// How long connectors get to finish in-flight work after shutdown fires.
     pub drain_timeout: Duration,
+    /// Run the search indexer beside the writer.
+    pub index: bool,
 }
 
 /// A running pipeline.
@@ -41,6 +43,7 @@ pub struct Pipeline {
     writer: store::WriterHandle,
     store_ready: Arc<AtomicBool>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    indexer: Option<(Arc<AtomicBool>, std::thread::JoinHandle<Result<(), search::SearchError>>)>,
     drain_timeout: Duration,
 }
 
@@ -97,6 +100,8 @@ impl Pipeline {
             }
             to_run.push((name, connector, cx));
         }
+        let mut background = Vec::new();
+        background.push(tokio::spawn(sample_channel_depth(tx.clone())));
         drop(tx);
         let server_shutdown = CancellationToken::new();
         let server = if routers.is_empty() && cfg.connector_count() == 0 {
@@ -126,15 +131,40 @@ impl Pipeline {
                 }),
             ));
         }
-        let mut background = Vec::new();
         // The server stops after the connectors (callbacks in flight still get their commit).
         let s = shutdown.clone();
         background.push(tokio::spawn(async move {
             s.cancelled().await;
             server_shutdown.cancel();
         }));
+        if let Some(expr) = &cfg.export.schedule {
+            match export::Schedule::parse(expr, cfg.tz) {
+                Ok(schedule) => {
+                    let opts = export::ExportOptions {
+                        data_dir: opts.data_dir.clone(),
+                        out_dir: export::ExportOptions::resolve_out_dir(&opts.data_dir, cfg.export.dir.as_deref()),
+                        tz: cfg.tz,
+                        full: false,
+                    };
+                    background.push(tokio::spawn(scheduled_exports(schedule, opts, shutdown.clone())));
+                }
+                // A bad schedule must not stop archiving: say so loudly and go on.
+                Err(e) => tracing::error!(error = %e, "export schedule disabled"),
+            }
+        }
+        let indexer = if opts.index {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (dir, s) = (opts.data_dir.clone(), stop.clone());
+            let handle = std::thread::Builder::new()
+                .name("search-indexer".into())
+                .spawn(move || search::follow(&dir, s, Duration::from_millis(500)))?;
+            Some((stop, handle))
+        } else {
+            None
+        };
         Ok(Pipeline {
             states,
+            indexer,
             server_addr,
             shutdown,
             connectors,
@@ -167,7 +197,64 @@ impl Pipeline {
         }
         let stats = self.writer.join().await?;
         self.store_ready.store(false, Ordering::SeqCst);
+        if let Some((stop, handle)) = self.indexer {
+            stop.store(true, Ordering::SeqCst);
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "search indexer stopped with an error; `chatvault reindex` rebuilds the index"),
+                Err(_) => tracing::warn!("search indexer thread panicked; `chatvault reindex` rebuilds the index"),
+            }
+        }
         tracing::info!(commits = stats.commits, appended = stats.appended, duplicates = stats.duplicates, "store writer drained");
         Ok(stats)
+    }
+}
+
+/// Publishes how full the ingest → store channel is (`chatvault_channel_depth`).
+async fn sample_channel_depth(tx: tokio::sync::mpsc::Sender<proto::EventBatch>) {
+    let max = tx.max_capacity();
+    loop {
+        metrics::gauge!("chatvault_channel_depth").set((max - tx.capacity()) as f64);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if tx.is_closed() {
+            return;
+        }
+    }
+}
+
+/// Runs exports on the cron schedule until shutdown; runs never overlap (one loop), and a
+/// failed export is logged while archiving goes on.
+async fn scheduled_exports(schedule: export::Schedule, opts: export::ExportOptions, shutdown: CancellationToken) {
+    loop {
+        let now = chrono::Utc::now();
+        let Some(next) = schedule.next_after(now) else {
+            tracing::warn!("export schedule has no future run");
+            return;
+        };
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let o = opts.clone();
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || export::run_export(&o, &mut |_| {})).await;
+        let secs = started.elapsed().as_secs_f64();
+        metrics::counter!("chatvault_export_runs_total").increment(1);
+        metrics::histogram!("chatvault_export_seconds").record(secs);
+        match result {
+            Ok(Ok(s)) => tracing::info!(
+                partitions = s.partitions_written,
+                event_files = s.event_files_written,
+                to_seq = s.to_seq,
+                seconds = secs,
+                "scheduled export finished"
+            ),
+            Ok(Err(e)) => {
+                metrics::counter!("chatvault_export_failures_total").increment(1);
+                tracing::error!(error = %e, "scheduled export failed; the previous export is intact and archiving continues")
+            }
+            Err(e) => tracing::error!(error = %e, "scheduled export task failed"),
+        }
     }
 }

@@ -25,6 +25,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
                 data_dir: ctx.data_dir.clone(),
                 backfill: args.backfill,
                 drain_timeout: Duration::from_secs(10),
+                index: true,
             },
             shutdown,
         )
