@@ -14,7 +14,13 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
-    context::init_logging();
+    // The demo and the read commands print for people: only warnings in between, unless
+    // RUST_LOG asks for more. A service (`run`) logs at info.
+    let default_level = match cli.command {
+        cli::Command::Run(_) | cli::Command::Sim(_) => "info",
+        _ => "warn",
+    };
+    context::init_logging(default_level);
     let code = match commands::dispatch(cli) {
         Ok(()) => 0,
         Err(e) => exit::report(&e),
