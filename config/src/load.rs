@@ -55,6 +55,12 @@ pub fn parse_with_env(
             .map_or(0, |s| locate::line_at_offset(&text, s.start));
         let message = e.message().trim_end().to_string();
         let message = match locate::field_at(&text, line) {
+            // serde's socket address error does not say what it wants.
+            Some(field) if field == "server.listen" => {
+                format!(
+                    "`{field}`: {message}; expected IP:port such as 127.0.0.1:8088 or [::1]:8088"
+                )
+            }
             Some(field) => format!("`{field}`: {message}"),
             None => message,
         };

@@ -66,6 +66,14 @@ impl Checker {
     }
 
     fn url(&mut self, key: &'static str, value: &str, schemes: &[&str]) {
+        if !value.contains("://") {
+            let example = format!("{}://{}", schemes[0], value.trim_start_matches('/'));
+            self.fail(
+                key,
+                format!("`{value}` is not a URL: it needs a scheme, e.g. `{example}`"),
+            );
+            return;
+        }
         match url::Url::parse(value) {
             Err(e) => self.fail(
                 key,

@@ -103,6 +103,15 @@ fn unknown_time_zone_suggests_iana_names() {
 }
 
 #[test]
+fn listen_address_says_what_it_expects() {
+    let e = error("[server]\nlisten = \"localhost\"\n");
+    assert_eq!(
+        e,
+        "conf/chatvault.toml:2: `server.listen`: invalid socket address syntax; expected IP:port such as 127.0.0.1:8088 or [::1]:8088"
+    );
+}
+
+#[test]
 fn toml_syntax_error_has_a_line() {
     let e = error("timezone = \"UTC\"\n[storage\ndata_dir = \"x\"\n");
     assert!(e.starts_with("conf/chatvault.toml:2: "), "{e}");
@@ -247,9 +256,14 @@ fn goofish_needs_token_or_cookies() {
 #[test]
 fn urls_are_parsed_with_their_scheme() {
     let e = error(&EOFFICE.replace("http://oa.example.com:3000", "oa.example.com:3000"));
-    assert!(
-        e.starts_with("conf/chatvault.toml:3: `eoffice[0].url`: "),
-        "{e}"
+    assert_eq!(
+        e,
+        "conf/chatvault.toml:3: `eoffice[0].url`: `oa.example.com:3000` is not a URL: it needs a scheme, e.g. `http://oa.example.com:3000`"
+    );
+    let e = error(&EOFFICE.replace("http://oa.example.com:3000", "http://"));
+    assert_eq!(
+        e,
+        "conf/chatvault.toml:3: `eoffice[0].url`: `http://` is not a URL (empty host); expected e.g. http://host"
     );
     let e = error(
         "[[yunhu]]\nname = \"t\"\nws_url = \"https://chat.example.com/ws\"\nuser_id = \"1\"\ntoken = \"${YUNHU_TOKEN}\"\ndevice_id = \"d\"\n",
