@@ -39,10 +39,10 @@ impl DayMapper {
 
     /// The local date of `ms`.
     pub fn date(&mut self, ms: TimestampMs) -> NaiveDate {
-        if let Some((from, to, d)) = self.cached {
-            if (from..to).contains(&ms) {
-                return d;
-            }
+        if let Some((from, to, d)) = self.cached
+            && (from..to).contains(&ms)
+        {
+            return d;
         }
         let d = date_of(ms, self.tz);
         let (from, to) = day_range(d, self.tz);
