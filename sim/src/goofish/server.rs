@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_util::sync::CancellationToken;
 
-use super::script::{SELF_UID, SimConversation, SimMessage};
+use super::script::{SELF_UID, SimContent, SimConversation, SimMessage};
 use super::{AckRecord, PushRecord, SimOptions, wire};
 
 /// First pts the simulator hands out (microsecond-like, as the real service's are).
@@ -430,8 +430,13 @@ async fn push_loop(
                         end,
                         proto::time::now_ms(),
                     );
-                    let msg_ids: Vec<String> =
-                        batch.iter().map(|(_, m)| m.msg_id.clone()).collect();
+                    let msg_ids: Vec<String> = batch
+                        .iter()
+                        .map(|(_, m)| match &m.content {
+                            SimContent::Recall { target } => target.clone(),
+                            _ => m.msg_id.clone(),
+                        })
+                        .collect();
                     let text = frame.to_string();
                     st.unacked.insert(
                         mid.clone(),

@@ -1,0 +1,657 @@
+//! The Goofish connector against `sim goofish`: registration sequence, backfill, catch-up,
+//! ack-after-commit, reconnects without loss or duplicates, bad input, token expiry and the
+//! heartbeat timeout (with paused time).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chatvault_ingest::backoff::Backoff;
+use chatvault_ingest::blobs::BlobStore;
+use chatvault_ingest::goofish::cursor::SyncCursor;
+use chatvault_ingest::goofish::{GoofishConnector, Tuning};
+use chatvault_ingest::state::{StateRegistry, StateReporter};
+use chatvault_ingest::{Connector, ConnectorContext, ConnectorError, EventSender};
+use config::{GoofishConfig, Secret};
+use proto::{ConnectorStatus, EventBatch, EventBody, Platform};
+use sim::fake_store::FakeStore;
+use sim::goofish::{
+    GoofishSim, SIM_COOKIES, SIM_DEVICE_ID, SIM_TOKEN, Script, SimContent, SimMessage, SimOptions,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+enum Login {
+    Cookies,
+    Token(&'static str),
+}
+
+fn config(sim: &GoofishSim, login: Login) -> GoofishConfig {
+    let (token, cookies) = match login {
+        Login::Cookies => (None, Some(Secret::new(SIM_COOKIES))),
+        Login::Token(t) => (Some(Secret::new(t)), None),
+    };
+    GoofishConfig {
+        name: "shop".into(),
+        ws_url: sim.ws_url(),
+        token,
+        cookies,
+        device_id: SIM_DEVICE_ID.into(),
+        api_base: sim.api_base(),
+        backfill_messages_per_chat: 200,
+    }
+}
+
+fn tuning() -> Tuning {
+    Tuning {
+        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(400))
+            .with_fixed(Duration::from_millis(50), 5),
+        flow_control_pauses: vec![
+            Duration::from_millis(20),
+            Duration::from_millis(40),
+            Duration::from_millis(60),
+        ],
+        ..Tuning::default()
+    }
+}
+
+struct Running {
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), ConnectorError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let r = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("stops in time");
+        r.expect("no panic").expect("clean stop");
+    }
+}
+
+fn start(
+    cfg: GoofishConfig,
+    tuning: Tuning,
+    tx: &mpsc::Sender<EventBatch>,
+    resume: Option<serde_json::Value>,
+) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let out = EventSender::new(Platform::Goofish, "shop", tx.clone());
+    let shutdown = CancellationToken::new();
+    let cx = ConnectorContext {
+        name: "shop".into(),
+        platform: Platform::Goofish,
+        state: StateReporter::new("shop", Platform::Goofish, StateRegistry::new(), out.clone()),
+        out,
+        resume_from: resume,
+        shutdown: shutdown.clone(),
+        blobs: Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20)),
+        data_dir: dir.path().to_path_buf(),
+        backfill: false,
+        max_body_bytes: 1 << 20,
+    };
+    let connector = Arc::new(GoofishConnector::with_tuning(cfg, tuning));
+    let task = tokio::spawn(async move { connector.run(cx).await });
+    Running {
+        shutdown,
+        task,
+        _dir: dir,
+    }
+}
+
+async fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    f()
+}
+
+/// Message events per message id.
+fn message_counts(store: &FakeStore) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for c in store.events() {
+        if let EventBody::Message(_) = c.event.body {
+            *m.entry(c.event.msg_id.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    m
+}
+
+fn states(store: &FakeStore) -> Vec<(ConnectorStatus, String)> {
+    store
+        .events()
+        .into_iter()
+        .filter_map(|c| match c.event.body {
+            EventBody::ConnectorState { status, detail, .. } => {
+                Some((status, detail.unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn script_ids(sim: &GoofishSim) -> HashSet<String> {
+    sim.messages()
+        .iter()
+        .filter(|m| m.is_message())
+        .map(|m| m.msg_id.clone())
+        .collect()
+}
+
+fn all_archived(sim: &GoofishSim, store: &FakeStore, total: usize) -> bool {
+    let have = message_counts(store);
+    sim.live_remaining() == 0
+        && sim.messages().len() == total
+        && script_ids(sim).iter().all(|id| have.contains_key(id))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_day_registration_backfill_and_live_pushes() {
+    let mut opts = SimOptions::new(Script::DemoDay);
+    opts.live_interval = Duration::from_millis(15);
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let total = Script::DemoDay.build().1.len();
+    let (tx, store) = FakeStore::channel(64);
+    let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(20), || all_archived(
+            &sim, &store, total
+        ))
+        .await,
+        "{:?}",
+        message_counts(&store)
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || sim.pushes().len()
+            == sim.acks().len())
+        .await,
+        "every push acked"
+    );
+
+    // Registration sequence of §3.3, then backfill of every conversation.
+    let req = sim.requests();
+    assert_eq!(
+        &req[..4],
+        [
+            "/reg",
+            "/r/SyncStatus/getState",
+            "/r/SyncStatus/ackDiff",
+            "/r/Conversation/listNewestPagination"
+        ]
+    );
+    assert!(
+        req.iter()
+            .filter(|r| *r == "/r/MessageManager/listUserMessages")
+            .count()
+            >= 2
+    );
+    let reg = &sim.reg_headers()[0];
+    assert_eq!(
+        reg["token"], "sim-im-token-1",
+        "token obtained from the cookies"
+    );
+    assert_eq!(reg["did"], SIM_DEVICE_ID);
+    assert_eq!(reg["app-key"], "444e9908a51d1cb236a27862abc769c9");
+    assert_eq!(reg["wv"], "im:3,au:3,sy:6");
+    let hs: HashMap<_, _> = sim.handshakes()[0].iter().cloned().collect();
+    assert_eq!(hs["origin"], "https://www.goofish.com");
+    assert!(hs["cookie"].contains("unb="));
+
+    // Each message once, with content and sender; the recall became a withdraw.
+    let counts = message_counts(&store);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    let events = store.events();
+    let image = events
+        .iter()
+        .find_map(|c| match &c.event.body {
+            EventBody::Message(m) if m.content_type == proto::ContentType::Image => Some(m.clone()),
+            _ => None,
+        })
+        .expect("an image");
+    assert!(
+        image.attachments[0]
+            .url
+            .as_deref()
+            .unwrap()
+            .starts_with("https://img.alicdn.com/")
+    );
+    let recalled = sim
+        .messages()
+        .iter()
+        .find_map(|m| match &m.content {
+            SimContent::Recall { target } => Some(target.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(c.event.body, EventBody::Withdraw { .. })
+                && c.event.msg_id.as_deref() == Some(&recalled))
+    );
+    let wang = events
+        .iter()
+        .find(|c| matches!(&c.event.body, EventBody::Message(m) if m.text.contains("小刀")))
+        .unwrap();
+    let EventBody::Message(m) = &wang.event.body else {
+        unreachable!()
+    };
+    assert_eq!(
+        (m.sender_id.as_str(), m.sender_name.as_deref()),
+        ("2200087654321", Some("王采购"))
+    );
+    assert!(store.rejects().is_empty(), "{:?}", store.rejects());
+
+    // Acked ⇒ archived; the cursor records the position and the finished backfill.
+    let archived: HashSet<String> = counts.keys().cloned().collect();
+    for id in sim.acked_ids() {
+        assert!(
+            archived.contains(&id) || id == recalled,
+            "{id} acked but not archived"
+        );
+    }
+    let cursor = SyncCursor::from_stored(store.last_cursor("shop").as_ref()).unwrap();
+    assert!(cursor.backfilled);
+    assert!(cursor.pts > 1_700_000_000_000_000);
+    assert!(
+        states(&store)
+            .iter()
+            .any(|(s, _)| *s == ConnectorStatus::Connected)
+    );
+    run.stop().await;
+    assert_eq!(
+        states(&store).last().unwrap().0,
+        ConnectorStatus::Disconnected
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_come_only_after_the_commit() {
+    let mut opts = SimOptions::new(Script::Bulk(80));
+    opts.items_per_push = 2;
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let (tx, store) = FakeStore::channel(8);
+    store.set_delay(Duration::from_millis(15));
+    let violations = Arc::new(Mutex::new(Vec::new()));
+    let (s, v) = (store.clone(), violations.clone());
+    sim.on_ack(move |ack| {
+        let have = message_counts(&s);
+        for id in &ack.msg_ids {
+            if !have.contains_key(id) {
+                v.lock().unwrap().push(id.clone());
+            }
+        }
+    });
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(20), || sim.acked_ids().len() == 80).await,
+        "acked {}",
+        sim.acked_ids().len()
+    );
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "acked before commit: {:?}",
+        violations.lock().unwrap()
+    );
+    // Pipelining: the store delay did not serialise reading, pushes were in flight together.
+    let acks = sim.acks();
+    assert_eq!(
+        acks.iter().map(|a| a.mid.clone()).collect::<Vec<_>>(),
+        sim.pushes()
+            .iter()
+            .map(|p| p.mid.clone())
+            .collect::<Vec<_>>(),
+        "acked in push order"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_is_never_acked() {
+    let mut opts = SimOptions::new(Script::Bulk(10));
+    opts.live_interval = Duration::from_millis(30);
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let (tx, store) = FakeStore::channel(8);
+    let violations = Arc::new(Mutex::new(Vec::new()));
+    let (s, v) = (store.clone(), violations.clone());
+    sim.on_ack(move |ack| {
+        let have = message_counts(&s);
+        v.lock().unwrap().extend(
+            ack.msg_ids
+                .iter()
+                .filter(|id| !have.contains_key(*id))
+                .cloned(),
+        );
+    });
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(10), || message_counts(&store).len()
+            >= 2)
+        .await
+    );
+    // The next two pushes' batches fail in the store.
+    store.fail_next(2);
+    assert!(
+        wait_until(Duration::from_secs(20), || message_counts(&store).len()
+            == 10)
+        .await
+    );
+    assert!(wait_until(Duration::from_secs(5), || sim.acked_ids().len() >= 10).await);
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
+    assert!(
+        sim.connections() >= 2,
+        "a failed commit ends the session; redelivery brings the pushes back"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_lose_and_duplicate_nothing() {
+    let mut opts = SimOptions::new(Script::Bulk(400));
+    opts.items_per_push = 5;
+    opts.window = 16;
+    let sim = GoofishSim::start(opts).await.unwrap();
+    sim.drop_after_pushes(7);
+    let (tx, store) = FakeStore::channel(16);
+    store.set_delay(Duration::from_millis(2));
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(20), || message_counts(&store).len()
+            >= 150)
+        .await
+    );
+    sim.drop_connections();
+    assert!(
+        wait_until(Duration::from_secs(30), || message_counts(&store).len()
+            == 400)
+        .await,
+        "{}",
+        message_counts(&store).len()
+    );
+    assert!(wait_until(Duration::from_secs(5), || sim.acked_ids().len() >= 400).await);
+    let counts = message_counts(&store);
+    assert!(counts.values().all(|n| *n == 1));
+    assert!(sim.connections() >= 3, "connections {}", sim.connections());
+    assert!(
+        sim.pushes().iter().any(|p| p.redelivery),
+        "unacked pushes were redelivered"
+    );
+    let disconnects = states(&store)
+        .iter()
+        .filter(|(s, _)| *s == ConnectorStatus::Disconnected)
+        .count();
+    assert!(disconnects >= 2);
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_from_the_cursor_and_catches_up() {
+    let mut opts = SimOptions::new(Script::DemoDay);
+    opts.live_interval = Duration::from_millis(5);
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let total = Script::DemoDay.build().1.len();
+    let (tx, store) = FakeStore::channel(64);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(20), || all_archived(
+            &sim, &store, total
+        ))
+        .await
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || sim.pushes().len()
+            == sim.acks().len())
+        .await
+    );
+    run.stop().await;
+
+    // Messages that arrive while the archive is down.
+    for i in 0..3 {
+        sim.add_message(SimMessage {
+            cid: "48011000001".into(),
+            msg_id: format!("77700000000{i}.PNM"),
+            sender_id: "2200087654321".into(),
+            sender_name: "王采购".into(),
+            sent_at: 1_795_500_000_000 + i,
+            content: SimContent::Text(format!("离线期间的第{i}条：发票收到了吗？")),
+        });
+    }
+    let resume = store.last_cursor("shop");
+    let before = sim.requests().len();
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, resume);
+    assert!(
+        wait_until(Duration::from_secs(20), || (0..3)
+            .all(
+                |i| message_counts(&store).contains_key(&format!("77700000000{i}.PNM"))
+            ))
+        .await
+    );
+    let second: Vec<String> = sim.requests()[before..].to_vec();
+    assert_eq!(
+        &second[..3],
+        ["/reg", "/r/SyncStatus/getState", "/r/SyncStatus/ackDiff"]
+    );
+    assert!(
+        !second.iter().any(|r| r.contains("listNewestPagination")),
+        "no second backfill: {second:?}"
+    );
+    let caught_up: Vec<_> = sim
+        .pushes()
+        .into_iter()
+        .filter(|p| p.connection == 2)
+        .flat_map(|p| p.msg_ids)
+        .collect();
+    assert_eq!(
+        caught_up.len(),
+        3,
+        "only what arrived after the cursor: {caught_up:?}"
+    );
+    assert!(message_counts(&store).values().all(|n| *n == 1));
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_is_rejected_and_the_push_is_still_acked() {
+    let mut opts = SimOptions::new(Script::Bulk(6));
+    opts.items_per_push = 2;
+    opts.offline = Some(0);
+    let sim = GoofishSim::start(opts).await.unwrap();
+    sim.inject_garbage();
+    let (tx, store) = FakeStore::channel(8);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(20), || message_counts(&store).len()
+            == 6)
+        .await
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || sim.acked_ids().len() == 6).await,
+        "the push with bad items was acked"
+    );
+    let rejects = store.rejects();
+    assert_eq!(rejects.len(), 3, "{rejects:?}");
+    assert!(
+        rejects
+            .iter()
+            .any(|(r, raw)| r.contains("not LWP JSON") && raw.contains("not an LWP frame"))
+    );
+    assert!(rejects.iter().any(|(r, _)| r.contains("Base64")));
+    assert!(rejects.iter().any(|(r, _)| r.contains("MessagePack")));
+    assert_eq!(
+        sim.connections(),
+        1,
+        "bad input does not cost the connection"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_from_the_cookies() {
+    let mut opts = SimOptions::new(Script::Bulk(20));
+    opts.live_interval = Duration::from_millis(20);
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let (tx, store) = FakeStore::channel(16);
+    let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(10), || message_counts(&store).len()
+            >= 5)
+        .await
+    );
+    sim.expire_tokens();
+    sim.drop_connections();
+    assert!(
+        wait_until(Duration::from_secs(20), || message_counts(&store).len()
+            == 20)
+        .await
+    );
+    assert!(sim.token_calls() >= 2, "token fetched again");
+    let regs = sim.reg_headers();
+    assert!(
+        regs.len() >= 3,
+        "refused once, then registered with the new token"
+    );
+    assert_ne!(regs[0]["token"], regs.last().unwrap()["token"]);
+    assert!(
+        !states(&store)
+            .iter()
+            .any(|(s, _)| *s == ConnectorStatus::AuthFailed)
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
+    let sim = GoofishSim::start(SimOptions::new(Script::Empty))
+        .await
+        .unwrap();
+    sim.set_cookies_valid(false);
+    let (tx, store) = FakeStore::channel(16);
+    let mut t = tuning();
+    t.backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2))
+        .with_fixed(Duration::from_millis(200), 5);
+    let run = start(config(&sim, Login::Cookies), t, &tx, None);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let calls = sim.token_calls();
+    assert!(
+        (2..=7).contains(&calls),
+        "token calls in 1.1 s with 200 ms backoff: {calls}"
+    );
+    assert_eq!(sim.connections(), 0, "no WebSocket without a token");
+    let st = states(&store);
+    assert_eq!(
+        st.iter()
+            .filter(|(s, _)| *s == ConnectorStatus::AuthFailed)
+            .count(),
+        1,
+        "recorded once: {st:?}"
+    );
+    let detail = &st
+        .iter()
+        .find(|(s, _)| *s == ConnectorStatus::AuthFailed)
+        .unwrap()
+        .1;
+    assert!(
+        detail.contains("SESSION_EXPIRED") && !detail.contains("sim-cookie2"),
+        "{detail}"
+    );
+    run.stop().await;
+
+    // A configured token the server refuses, without cookies: same state, clear reason.
+    let (tx, store) = FakeStore::channel(16);
+    let run = start(
+        config(&sim, Login::Token("revoked-token")),
+        tuning(),
+        &tx,
+        None,
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || states(&store)
+            .iter()
+            .any(|(s, _)| *s == ConnectorStatus::AuthFailed))
+        .await
+    );
+    let st = states(&store);
+    let detail = &st
+        .iter()
+        .find(|(s, _)| *s == ConnectorStatus::AuthFailed)
+        .unwrap()
+        .1;
+    assert!(
+        detail.contains("registration refused") && !detail.contains("revoked-token"),
+        "{detail}"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_rides_out_flow_control() {
+    let mut opts = SimOptions::new(Script::DemoDay);
+    opts.live_interval = Duration::from_millis(5);
+    let sim = GoofishSim::start(opts).await.unwrap();
+    sim.flow_control_next(2);
+    let total = Script::DemoDay.build().1.len();
+    let (tx, store) = FakeStore::channel(64);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    assert!(
+        wait_until(Duration::from_secs(20), || all_archived(
+            &sim, &store, total
+        ))
+        .await
+    );
+    let lists = sim
+        .requests()
+        .iter()
+        .filter(|r| r.contains("listNewestPagination"))
+        .count();
+    assert_eq!(lists, 3, "two throttled answers, then the list");
+    assert_eq!(sim.connections(), 1);
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_heartbeat_ends_the_session() {
+    let sim = GoofishSim::start(SimOptions::new(Script::Empty))
+        .await
+        .unwrap();
+    sim.set_answer_heartbeats(false);
+    let (tx, store) = FakeStore::channel(16);
+    let started = tokio::time::Instant::now();
+    let run = start(
+        config(&sim, Login::Token(SIM_TOKEN)),
+        Tuning::default(),
+        &tx,
+        None,
+    );
+    assert!(wait_until(Duration::from_secs(120), || sim.connections() >= 2).await);
+    assert!(
+        started.elapsed() >= Duration::from_secs(15),
+        "not before interval + timeout: {:?}",
+        started.elapsed()
+    );
+    let st = states(&store);
+    assert!(st.iter().any(|(s, d)| *s == ConnectorStatus::Disconnected && d.contains("heartbeat unanswered")), "{st:?}");
+
+    // Answered heartbeats keep the session up.
+    sim.set_answer_heartbeats(true);
+    let (conns, beats) = (sim.connections(), sim.heartbeats());
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(
+        sim.connections(),
+        conns,
+        "no reconnect while heartbeats are answered"
+    );
+    assert!(sim.heartbeats() >= beats + 5, "a heartbeat every 10 s");
+    run.stop().await;
+}
