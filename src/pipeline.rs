@@ -33,8 +33,6 @@ pub struct PipelineOptions {
 
 /// A running pipeline.
 pub struct Pipeline {
-    /// Per-connector state (for `/healthz`, demo progress).
-    pub states: StateRegistry,
     /// Where the callback server listens (when it was started).
     pub server_addr: Option<std::net::SocketAddr>,
     shutdown: CancellationToken,
@@ -163,7 +161,6 @@ impl Pipeline {
             None
         };
         Ok(Pipeline {
-            states,
             indexer,
             server_addr,
             shutdown,
