@@ -301,16 +301,12 @@ fn frames(shared: &Shared, step: &Step) -> Vec<(String, Vec<u8>, Option<String>)
     let mut w = shared.world.lock().unwrap();
     match step {
         Step::Post(p) => {
-            w.post(p.clone());
-            let m = w.find(&p.msg_id).cloned();
-            m.map(|m| {
-                vec![(
-                    "push_message".into(),
-                    push_frame(seq, &m, &p.content, false),
-                    Some(p.msg_id.clone()),
-                )]
-            })
-            .unwrap_or_default()
+            let m = w.post(p.clone());
+            vec![(
+                "push_message".into(),
+                push_frame(seq, &m, &p.content, false),
+                Some(p.msg_id.clone()),
+            )]
         }
         Step::Edit {
             msg_id,

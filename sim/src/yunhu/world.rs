@@ -1,7 +1,7 @@
 //! What the simulated Yunhu server knows: chats, messages with per-chat `msg_seq`, edit
 //! records, recalls, and the wire forms of each (push frames and history rows).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use prost::Message as _;
 use proto::yunhu::{
@@ -90,6 +90,8 @@ pub struct Stored {
 pub struct World {
     /// chat id → messages in seq order.
     pub chats: BTreeMap<String, Vec<Stored>>,
+    /// msg id → (chat id, index in the chat).
+    index: HashMap<String, (String, usize)>,
     next_edit_id: u64,
 }
 
