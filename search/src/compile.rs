@@ -20,6 +20,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::SearchError;
+use crate::materialize::Materialized;
 use crate::query::ParsedQuery;
 use crate::schema::Fields;
 use crate::tokenizer::{UnitKind, units};
@@ -217,14 +218,11 @@ pub fn build(
         } else {
             Box::new(BooleanQuery::new(alts))
         };
-        must.push((
-            if clause.negated {
-                Occur::MustNot
-            } else {
-                Occur::Must
-            },
-            q,
-        ));
+        if clause.negated {
+            must.push((Occur::MustNot, Box::new(Materialized(q))));
+        } else {
+            must.push((Occur::Must, q));
+        }
     }
     // Filters never change the ranking: they score 0, only the text clauses score.
     let mut filter = |q: Box<dyn Query>| {

@@ -24,6 +24,7 @@ pub mod highlight;
 mod index;
 mod indexer;
 mod lock;
+mod materialize;
 pub mod query;
 pub mod schema;
 mod searcher;
