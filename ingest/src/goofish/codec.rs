@@ -87,10 +87,10 @@ pub fn decode_sync_push(body: &Value, received_at: TimestampMs) -> Result<Decode
         .iter()
         .map(|item| {
             let ingested = decode_item(item, received_at);
-            if let Ingested::Payload { events, .. } = &ingested {
-                if events.iter().any(|e| e.body.targets_message()) {
-                    messages += 1;
-                }
+            if let Ingested::Payload { events, .. } = &ingested
+                && events.iter().any(|e| e.body.targets_message())
+            {
+                messages += 1;
             }
             ingested
         })
@@ -171,10 +171,10 @@ pub enum Decoded {
 /// JSON first (as the published clients do), then every concatenated MessagePack value; each
 /// must be a map, so random bytes that happen to parse as small integers are refused.
 pub fn decode_bytes(bytes: &[u8]) -> Result<Decoded, CodecError> {
-    if matches!(bytes.first(), Some(b'{') | Some(b'[')) {
-        if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-            return Ok(Decoded::Json(v));
-        }
+    if matches!(bytes.first(), Some(b'{') | Some(b'['))
+        && let Ok(v) = serde_json::from_slice::<Value>(bytes)
+    {
+        return Ok(Decoded::Json(v));
     }
     let mut rd = bytes;
     let mut values = Vec::new();

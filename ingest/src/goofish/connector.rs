@@ -99,34 +99,25 @@ impl GoofishConnector {
             s = Session::connect(&self.cfg.ws_url, run.auth.cookies(), self.tuning.timing) => s?,
             _ = cx.shutdown.cancelled() => return Err(ConnectorError::Shutdown),
         };
-        let reg = loop {
-            let reg = session
+        let mut reg = session
+            .request(frame::register(token.expose(), &self.cfg.device_id))
+            .await?;
+        // A refused token may only be stale: with cookies, fetch a new one once.
+        if reg.code != Some(200) && run.auth.refused() {
+            token = run.auth.token().await?;
+            reg = session
                 .request(frame::register(token.expose(), &self.cfg.device_id))
                 .await?;
-            if reg.code == Some(200) {
-                break reg;
-            }
-            // A refused token may only be stale: with cookies, fetch a new one once.
-            if run.auth.refused() {
-                token = run.auth.token().await?;
-                let again = session
-                    .request(frame::register(token.expose(), &self.cfg.device_id))
-                    .await?;
-                if again.code == Some(200) {
-                    break again;
-                }
+            if reg.code != Some(200) {
                 run.auth.refused();
-                return Err(ConnectorError::Auth(format!(
-                    "registration refused: {}",
-                    again.failure()
-                )));
             }
+        }
+        if reg.code != Some(200) {
             return Err(ConnectorError::Auth(format!(
                 "registration refused: {}",
                 reg.failure()
             )));
-        };
-        drop(reg);
+        }
         cx.state.set(ConnectorStatus::Connected, None).await;
         backoff.connected();
 
@@ -190,7 +181,7 @@ impl GoofishConnector {
             refresh_at,
         )
         .await;
-        if matches!(exit, Ok(_)) {
+        if exit.is_ok() {
             session.close().await;
         }
         exit

@@ -75,10 +75,10 @@ fn custom(inner: &Value, summary: Option<&str>) -> Content {
         .and_then(decode_b64_json);
     match decoded {
         Some(mut v) => {
-            if v.get("contentType").is_none() {
-                if let (Some(t), Some(obj)) = (c.get("type").cloned(), v.as_object_mut()) {
-                    obj.insert("contentType".into(), t);
-                }
+            if v.get("contentType").is_none()
+                && let (Some(t), Some(obj)) = (c.get("type").cloned(), v.as_object_mut())
+            {
+                obj.insert("contentType".into(), t);
             }
             // A custom payload wrapping another custom payload would recurse forever.
             if v.get("contentType").and_then(as_i64) == Some(101) {

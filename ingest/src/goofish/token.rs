@@ -186,11 +186,11 @@ impl TokenSource {
         {
             let mut changed = false;
             for kv in &renewed {
-                if let Some((k, v)) = kv.split_once('=') {
-                    if k.trim() == "_m_h5_tk" || k.trim() == "_m_h5_tk_enc" {
-                        self.cookies = set_cookie(&self.cookies, k.trim(), v.trim());
-                        changed = true;
-                    }
+                if let Some((k, v)) = kv.split_once('=')
+                    && (k.trim() == "_m_h5_tk" || k.trim() == "_m_h5_tk_enc")
+                {
+                    self.cookies = set_cookie(&self.cookies, k.trim(), v.trim());
+                    changed = true;
                 }
             }
             if changed {

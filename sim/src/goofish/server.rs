@@ -68,6 +68,9 @@ impl State {
     }
 }
 
+/// Called when an ack arrives.
+pub(crate) type AckObserver = Arc<dyn Fn(&AckRecord) + Send + Sync>;
+
 /// Shared between the listener, connections, the live clock and the handle.
 pub struct Shared {
     state: Mutex<State>,
@@ -77,7 +80,7 @@ pub struct Shared {
     pub(crate) kill: watch::Sender<u64>,
     pub(crate) opts: SimOptions,
     pub(crate) convs: Vec<SimConversation>,
-    pub(crate) observer: Mutex<Option<Arc<dyn Fn(&AckRecord) + Send + Sync>>>,
+    pub(crate) observer: Mutex<Option<AckObserver>>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -161,6 +164,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
 async fn connection(shared: Arc<Shared>, stream: TcpStream) {
     let headers = Arc::new(Mutex::new(Vec::new()));
     let h = headers.clone();
+    // The callback signature (and its large error type) is tungstenite's.
+    #[allow(clippy::result_large_err)]
     let cb = move |req: &Request, resp: Response| {
         let mut g = h.lock().unwrap_or_else(|e| e.into_inner());
         for (k, v) in req.headers() {
@@ -560,7 +565,7 @@ fn conversations(convs: &[SimConversation], st: &State, body: &Value) -> Value {
         })
         .filter(|(t, _, _)| *t < cursor)
         .collect();
-    list.sort_by(|a, b| b.0.cmp(&a.0));
+    list.sort_by_key(|b| std::cmp::Reverse(b.0));
     let has_more = list.len() > limit;
     list.truncate(limit);
     let next = list.last().map(|(t, _, _)| *t).unwrap_or(0);
@@ -583,7 +588,7 @@ fn history(st: &State, body: &Value) -> Value {
         .map(|(_, m)| m)
         .filter(|m| m.cid == cid && m.is_message() && m.sent_at < cursor)
         .collect();
-    older.sort_by(|a, b| b.sent_at.cmp(&a.sent_at));
+    older.sort_by_key(|b| std::cmp::Reverse(b.sent_at));
     let has_more = older.len() > limit;
     older.truncate(limit);
     let next = older.last().map(|m| m.sent_at).unwrap_or(0);
