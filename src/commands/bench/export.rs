@@ -11,10 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use proto::{
-    ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, RawPayload,
-    batch::media,
-};
+use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, RawPayload, batch::media};
 use sim::corpus::{Corpus, Row};
 
 use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
@@ -43,20 +40,9 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     reset_peak_rss();
     let s = export::run_export(&opts, &mut |_| {})?;
     let rss = peak_rss_mib();
-    let m = export::Manifest::load(&out)?
-        .ok_or_else(|| anyhow::anyhow!("no manifest after the export"))?;
-    let msg_bytes: u64 = m
-        .files
-        .iter()
-        .filter(|f| f.table == "messages")
-        .map(|f| f.bytes)
-        .sum();
-    let ev_bytes: u64 = m
-        .files
-        .iter()
-        .filter(|f| f.table == "events")
-        .map(|f| f.bytes)
-        .sum();
+    let m = export::Manifest::load(&out)?.ok_or_else(|| anyhow::anyhow!("no manifest after the export"))?;
+    let msg_bytes: u64 = m.files.iter().filter(|f| f.table == "messages").map(|f| f.bytes).sum();
+    let ev_bytes: u64 = m.files.iter().filter(|f| f.table == "events").map(|f| f.bytes).sum();
     let rows = s.message_rows_written as f64;
     let msg_secs = s.messages_time.as_secs_f64();
     let enc_secs = s.messages_encode_time.as_secs_f64();
@@ -104,10 +90,7 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
         .arg(dir.path())
         .output()?;
     if !o.status.success() {
-        anyhow::bail!(
-            "Python baseline failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        anyhow::bail!("Python baseline failed: {}", String::from_utf8_lossy(&o.stderr));
     }
     let b: serde_json::Value = serde_json::from_slice(&o.stdout)?;
     let f = |k: &str| b[k].as_f64().unwrap_or(f64::NAN);
@@ -236,7 +219,8 @@ while True:
     if not chunk:
         break
     rows += len(chunk)
-    arrays = [pa.array(list(col), type=schema.field(i).type) for i, col in enumerate(zip(*chunk))]
+    arrays = [pa.array(col, type=pa.int8()).cast(pa.bool_()) if schema.field(i).type == pa.bool_()
+              else pa.array(col, type=schema.field(i).type) for i, col in enumerate(zip(*chunk))]
     writer.write_batch(pa.record_batch(arrays, schema=schema), row_group_size=128 * 1024)
 writer.close()
 res["py_e2e_secs"] = time.perf_counter() - t0
