@@ -4,4 +4,5 @@ mod export_cli;
 mod five_platforms;
 mod read_commands;
 mod run_e2e;
+mod search_cli;
 mod support;
