@@ -49,9 +49,7 @@ impl Running {
             .events()
             .into_iter()
             .filter_map(|c| match c.event.body {
-                EventBody::ConnectorState { status, detail, .. } => {
-                    Some((status, detail.unwrap_or_default()))
-                }
+                EventBody::ConnectorState { status, detail, .. } => Some((status, detail.unwrap_or_default())),
                 _ => None,
             })
             .collect()
@@ -60,11 +58,9 @@ impl Running {
 
 fn connector_for(sim: &EofficeSim) -> EofficeConnector {
     let toml = sim.config_section("oa");
-    let cfg =
-        config::parse(&toml, Path::new("eoffice-test.toml")).expect("sim config section parses");
-    EofficeConnector::new(cfg.eoffice[0].clone()).with_backoff(
-        Backoff::new(Duration::from_millis(50), Duration::from_millis(400)).with_jitter(0.0),
-    )
+    let cfg = config::parse(&toml, Path::new("eoffice-test.toml")).expect("sim config section parses");
+    EofficeConnector::new(cfg.eoffice[0].clone())
+        .with_backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(400)).with_jitter(0.0))
 }
 
 fn start(connector: EofficeConnector, store_delay: Duration) -> Running {
@@ -92,10 +88,7 @@ fn start_with(connector: EofficeConnector, store_delay: Duration, fail_next: u32
         max_body_bytes: 64 * 1024,
     };
     let task = tokio::spawn(async move {
-        Arc::new(connector)
-            .run(cx)
-            .await
-            .expect("connector ends cleanly");
+        Arc::new(connector).run(cx).await.expect("connector ends cleanly");
     });
     Running {
         store,
@@ -111,11 +104,7 @@ fn check_ack_after_commit(sim: &EofficeSim, store: &FakeStore) -> Arc<Mutex<Vec<
     let violations = Arc::new(Mutex::new(Vec::new()));
     let (v, s) = (violations.clone(), store.clone());
     sim.on_ack(move |ids| {
-        let committed: HashSet<String> = s
-            .events()
-            .into_iter()
-            .filter_map(|c| c.event.msg_id)
-            .collect();
+        let committed: HashSet<String> = s.events().into_iter().filter_map(|c| c.event.msg_id).collect();
         for id in ids {
             if !committed.contains(id) {
                 v.lock().unwrap().push(id.clone());
@@ -127,15 +116,12 @@ fn check_ack_after_commit(sim: &EofficeSim, store: &FakeStore) -> Arc<Mutex<Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_day_is_archived_and_offline_feed_acked_only_after_commit() {
-    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay))
-        .await
-        .unwrap();
+    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
     let run = start(connector_for(&sim), Duration::from_millis(30));
     let violations = check_ack_after_commit(&sim, &run.store);
 
     assert!(
-        sim.wait_until(WAIT, |s| s.acked_ids().len() == 6
-            && s.live_remaining() == 0)
+        sim.wait_until(WAIT, |s| s.acked_ids().len() == 6 && s.live_remaining() == 0)
             .await
     );
     // 27 messages, 3 presence, 3 chat names, read, withdraw, delete, join, leave, work status,
@@ -158,19 +144,14 @@ async fn demo_day_is_archived_and_offline_feed_acked_only_after_commit() {
     let events = run.store.events();
     let text_of = |needle: &str| {
         events.iter().find_map(|c| match &c.event.body {
-            EventBody::Message(m) if m.text.contains(needle) => {
-                Some((c.event.chat_id.clone(), m.clone()))
-            }
+            EventBody::Message(m) if m.text.contains(needle) => Some((c.event.chat_id.clone(), m.clone())),
             _ => None,
         })
     };
     // Decrypted from message_content, group chat by room_id, mentions from at_list.
     let (chat, m) = text_of("请审阅合同第5条").expect("contract message archived");
     assert_eq!(chat, "grp_contract");
-    assert_eq!(
-        m.mentions,
-        vec!["zhangsan".to_string(), "wangwu".to_string()]
-    );
+    assert_eq!(m.mentions, vec!["zhangsan".to_string(), "wangwu".to_string()]);
     assert_eq!(m.chat_name.as_deref(), Some("合同评审群"));
     // The corrupt ciphertext fell back to text_message_content.
     let (chat, _) = text_of("明天上午九点出发去农业局").expect("fallback message archived");
@@ -197,16 +178,9 @@ async fn demo_day_is_archived_and_offline_feed_acked_only_after_commit() {
         EventKind::GroupRenamed,
         EventKind::Other,
     ] {
-        assert!(
-            events.iter().any(|c| c.event.kind() == kind),
-            "no {kind} event"
-        );
+        assert!(events.iter().any(|c| c.event.kind() == kind), "no {kind} event");
     }
-    assert!(
-        run.states()
-            .iter()
-            .any(|(s, _)| *s == ConnectorStatus::Connected)
-    );
+    assert!(run.states().iter().any(|(s, _)| *s == ConnectorStatus::Connected));
     assert!(run.store.rejects().is_empty(), "{:?}", run.store.rejects());
     run.stop().await;
 }
@@ -231,15 +205,7 @@ async fn unacked_offline_batches_are_redelivered_and_recorded_once() {
     let offline_sent = sim
         .log()
         .iter()
-        .filter(|e| {
-            matches!(
-                &e.event,
-                SimEvent::Sent {
-                    ack_id: Some(_),
-                    ..
-                }
-            )
-        })
+        .filter(|e| matches!(&e.event, SimEvent::Sent { ack_id: Some(_), .. }))
         .count();
     assert!(
         offline_sent >= 4,
@@ -262,14 +228,15 @@ async fn unacked_offline_batches_are_redelivered_and_recorded_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_is_never_acknowledged() {
-    let sim = EofficeSim::start(SimOptions::new(Script::Empty))
-        .await
-        .unwrap();
+    let sim = EofficeSim::start(SimOptions::new(Script::Empty)).await.unwrap();
     let k = sim.content_key().unwrap();
     for i in 0..3 {
-        sim.add_offline(false, json!({"message_id": format!("off{i}"), "sender": "zhangsan", "to": "admin",
+        sim.add_offline(
+            false,
+            json!({"message_id": format!("off{i}"), "sender": "zhangsan", "to": "admin",
             "chat_object_id": "admin_zhangsan", "send_time": 1_795_395_600_000u64 + i,
-            "message_content": k.encrypt("报销单"), "text_message_content": "报销单", "type": "user"}));
+            "message_content": k.encrypt("报销单"), "text_message_content": "报销单", "type": "user"}),
+        );
     }
     // Batch 1 is the `connected` state, batch 2 the offline feed: both fail.
     let run = start_with(connector_for(&sim), Duration::ZERO, 2);
@@ -310,15 +277,17 @@ async fn reconnects_after_the_server_drops_the_connection() {
     sim.drop_connections();
     assert!(sim.wait_until(WAIT, |s| s.logins() == 2).await);
     assert!(sim.wait_until(WAIT, |s| s.live_remaining() == 0).await);
-    sim.push("private message", json!({"message_id": "after-drop", "sender": "lisi", "to": "admin",
-        "chat_object_id": "admin_lisi", "send_time": 1_795_399_200_000u64, "text_message_content": "重连后的消息"}));
+    sim.push(
+        "private message",
+        json!({"message_id": "after-drop", "sender": "lisi", "to": "admin",
+        "chat_object_id": "admin_lisi", "send_time": 1_795_399_200_000u64, "text_message_content": "重连后的消息"}),
+    );
     let store = run.store.clone();
     assert!(
-        sim.wait_until(WAIT, move |_| store.events().iter().any(|c| c
-            .event
-            .msg_id
-            .as_deref()
-            == Some("after-drop")))
+        sim.wait_until(WAIT, move |_| store
+            .events()
+            .iter()
+            .any(|c| c.event.msg_id.as_deref() == Some("after-drop")))
             .await
     );
     let states: Vec<ConnectorStatus> = run.states().into_iter().map(|(s, _)| s).collect();
@@ -342,10 +311,7 @@ async fn silence_from_the_server_is_a_ping_timeout() {
     sim.set_pinging(false);
     let started = tokio::time::Instant::now();
     let run = start(connector_for(&sim), Duration::ZERO);
-    assert!(
-        sim.wait_until(Duration::from_secs(120), |s| s.logins() >= 2)
-            .await
-    );
+    assert!(sim.wait_until(Duration::from_secs(120), |s| s.logins() >= 2).await);
     let states = run.states();
     let timeout = states
         .iter()
@@ -371,9 +337,7 @@ async fn silence_from_the_server_is_a_ping_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_token_backs_off_then_recovers() {
-    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay))
-        .await
-        .unwrap();
+    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
     sim.refuse_logins(3);
     let started = std::time::Instant::now();
     let run = start(connector_for(&sim), Duration::ZERO);
@@ -403,16 +367,11 @@ async fn a_refused_token_backs_off_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kick_is_recorded_and_followed_by_a_reconnect() {
-    let sim = EofficeSim::start(SimOptions::new(Script::Empty))
-        .await
-        .unwrap();
+    let sim = EofficeSim::start(SimOptions::new(Script::Empty)).await.unwrap();
     let run = start(connector_for(&sim), Duration::ZERO);
     assert!(sim.wait_until(WAIT, |s| s.logins() == 1).await);
     let store = run.store.clone();
-    assert!(
-        sim.wait_until(WAIT, move |_| !store.events().is_empty())
-            .await
-    );
+    assert!(sim.wait_until(WAIT, move |_| !store.events().is_empty()).await);
     sim.kick();
     assert!(sim.wait_until(WAIT, |s| s.logins() == 2).await);
     let states = run.states();
@@ -426,9 +385,7 @@ async fn a_kick_is_recorded_and_followed_by_a_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_rejected_and_archiving_continues() {
-    let sim = EofficeSim::start(SimOptions::new(Script::Empty))
-        .await
-        .unwrap();
+    let sim = EofficeSim::start(SimOptions::new(Script::Empty)).await.unwrap();
     let connector = connector_for(&sim).with_limits(Limits {
         max_frame_bytes: 4096,
         ..Limits::default()
@@ -444,10 +401,7 @@ async fn bad_input_is_rejected_and_archiving_continues() {
         "长".repeat(3000)
     ));
     let store = run.store.clone();
-    assert!(
-        sim.wait_until(WAIT, move |_| store.rejects().len() == 3)
-            .await
-    );
+    assert!(sim.wait_until(WAIT, move |_| store.rejects().len() == 3).await);
     assert_eq!(sim.logins(), 1, "payload errors do not reconnect");
 
     // Broken framing: rejected, then a fresh session.
@@ -461,15 +415,17 @@ async fn bad_input_is_rejected_and_archiving_continues() {
             "reconnect after {garbage}"
         );
     }
-    sim.push("group message", json!({"message_id": "ok-1", "sender": "wangwu", "room_id": "grp_agri",
-        "type": "personal_group", "send_time": 1_795_399_200_000u64, "text_message_content": "还在正常归档"}));
+    sim.push(
+        "group message",
+        json!({"message_id": "ok-1", "sender": "wangwu", "room_id": "grp_agri",
+        "type": "personal_group", "send_time": 1_795_399_200_000u64, "text_message_content": "还在正常归档"}),
+    );
     let store = run.store.clone();
     assert!(
-        sim.wait_until(WAIT, move |_| store.events().iter().any(|c| c
-            .event
-            .msg_id
-            .as_deref()
-            == Some("ok-1")))
+        sim.wait_until(WAIT, move |_| store
+            .events()
+            .iter()
+            .any(|c| c.event.msg_id.as_deref() == Some("ok-1")))
             .await
     );
 
@@ -480,24 +436,13 @@ async fn bad_input_is_rejected_and_archiving_continues() {
         reasons[1].contains("no aes_key") || reasons[1].contains("not base64"),
         "{reasons:?}"
     );
+    assert!(reasons[2].contains("exceeds the 4096-byte limit"), "{reasons:?}");
     assert!(
-        reasons[2].contains("exceeds the 4096-byte limit"),
+        reasons.iter().any(|r| r.contains("unknown engine.io packet type")),
         "{reasons:?}"
     );
-    assert!(
-        reasons
-            .iter()
-            .any(|r| r.contains("unknown engine.io packet type")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("EVENT payload")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("CONNECT payload")),
-        "{reasons:?}"
-    );
+    assert!(reasons.iter().any(|r| r.contains("EVENT payload")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("CONNECT payload")), "{reasons:?}");
     assert_eq!(rejects.len(), 7, "{reasons:?}");
     run.stop().await;
 }

@@ -29,9 +29,7 @@ fn interop_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
     assert!(
         dir.join("node_modules/socket.io/package.json").exists()
-            && dir
-                .join("node_modules/socket.io-client/package.json")
-                .exists(),
+            && dir.join("node_modules/socket.io-client/package.json").exists(),
         "the reference socket.io packages are not installed: run `npm ci --prefix tests/interop`"
     );
     dir
@@ -60,20 +58,13 @@ async fn next_json(lines: &mut Lines<BufReader<ChildStdout>>) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("node peer printed {line:?}: {e}"))
 }
 
-fn run_connector(
-    url: &str,
-    token: &str,
-) -> (FakeStore, CancellationToken, tokio::task::JoinHandle<()>) {
+fn run_connector(url: &str, token: &str) -> (FakeStore, CancellationToken, tokio::task::JoinHandle<()>) {
     let toml = format!(
         "[[eoffice]]\nname = \"ref\"\nurl = \"{url}\"\ntoken = \"{token}\"\nuser_id = \"admin\"\nconnect_type = \"client\"\n"
     );
-    let cfg = config::parse(&toml, Path::new("interop.toml"))
-        .unwrap()
-        .eoffice[0]
-        .clone();
-    let connector = EofficeConnector::new(cfg).with_backoff(
-        Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).with_jitter(0.0),
-    );
+    let cfg = config::parse(&toml, Path::new("interop.toml")).unwrap().eoffice[0].clone();
+    let connector = EofficeConnector::new(cfg)
+        .with_backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).with_jitter(0.0));
     let (tx, store) = FakeStore::channel(8);
     store.set_delay(Duration::from_millis(20));
     let out = EventSender::new(Platform::Eoffice, "ref", tx);
@@ -104,8 +95,7 @@ async fn connector_archives_and_acks_a_reference_socket_io_server() {
     let port = next_json(&mut lines).await["listening"]
         .as_u64()
         .expect("listening line");
-    let (store, shutdown, task) =
-        run_connector(&format!("http://127.0.0.1:{port}"), "interop-token");
+    let (store, shutdown, task) = run_connector(&format!("http://127.0.0.1:{port}"), "interop-token");
 
     let connected = next_json(&mut lines).await;
     assert_eq!(connected["connected"], "admin");
@@ -114,17 +104,9 @@ async fn connector_archives_and_acks_a_reference_socket_io_server() {
     while acked.len() < 2 {
         let line = next_json(&mut lines).await;
         if let Some(event) = line["acked"].as_str() {
-            assert_eq!(
-                line["args"],
-                serde_json::json!(["success"]),
-                "ack payload for {event}"
-            );
+            assert_eq!(line["args"], serde_json::json!(["success"]), "ack payload for {event}");
             // The server saw the ack, so the batch must already be committed.
-            let committed: Vec<String> = store
-                .events()
-                .into_iter()
-                .filter_map(|c| c.event.msg_id)
-                .collect();
+            let committed: Vec<String> = store.events().into_iter().filter_map(|c| c.event.msg_id).collect();
             for id in line["ids"].as_array().unwrap() {
                 assert!(
                     committed.contains(&id.as_str().unwrap().to_string()),
@@ -141,20 +123,14 @@ async fn connector_archives_and_acks_a_reference_socket_io_server() {
         loop {
             let ev = s.events();
             if ev.iter().any(|c| c.event.kind() == EventKind::Withdraw)
-                && ev
-                    .iter()
-                    .filter(|c| c.event.kind() == EventKind::Message)
-                    .count()
-                    == 5
+                && ev.iter().filter(|c| c.event.kind() == EventKind::Message).count() == 5
             {
                 return ev;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let events = tokio::time::timeout(WAIT, all_in)
-        .await
-        .expect("live events archived");
+    let events = tokio::time::timeout(WAIT, all_in).await.expect("live events archived");
     let group = events
         .iter()
         .find_map(|c| match &c.event.body {
@@ -166,10 +142,7 @@ async fn connector_archives_and_acks_a_reference_socket_io_server() {
         .unwrap();
     assert_eq!(group.0, "pub_finance");
     assert_eq!(group.1.mentions, vec!["admin".to_string()]);
-    let withdraw = events
-        .iter()
-        .find(|c| c.event.kind() == EventKind::Withdraw)
-        .unwrap();
+    let withdraw = events.iter().find(|c| c.event.kind() == EventKind::Withdraw).unwrap();
     assert_eq!(withdraw.event.msg_id.as_deref(), Some("ref-live-2"));
     assert!(store.rejects().is_empty(), "{:?}", store.rejects());
 
@@ -227,9 +200,7 @@ async fn reference_server_refusing_the_token_is_an_auth_failure() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let detail = tokio::time::timeout(WAIT, failed)
-        .await
-        .expect("auth failure recorded");
+    let detail = tokio::time::timeout(WAIT, failed).await.expect("auth failure recorded");
     assert!(detail.contains("Not authorized"), "{detail}");
     assert!(!detail.contains("wrong-token"));
     shutdown.cancel();
@@ -238,14 +209,9 @@ async fn reference_server_refusing_the_token_is_an_auth_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_client_reads_and_acks_the_simulator() {
-    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay))
-        .await
-        .unwrap();
+    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
     let url = sim.url();
-    let client = node(
-        "eoffice_client.js",
-        &[&url, sim::eoffice::SIM_TOKEN, "admin", "21"],
-    );
+    let client = node("eoffice_client.js", &[&url, sim::eoffice::SIM_TOKEN, "admin", "21"]);
     let output = tokio::time::timeout(WAIT, client.wait_with_output())
         .await
         .expect("client finished")
@@ -273,9 +239,7 @@ async fn reference_client_reads_and_acks_the_simulator() {
     assert_eq!(summary["withdrawn"].as_array().unwrap().len(), 1);
     let opened = sim.log().into_iter().find_map(|e| match e.event {
         SimEvent::Opened {
-            user_id,
-            connect_type,
-            ..
+            user_id, connect_type, ..
         } => Some((user_id, connect_type)),
         _ => None,
     });
@@ -284,13 +248,8 @@ async fn reference_client_reads_and_acks_the_simulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_client_gets_the_simulators_connect_error() {
-    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay))
-        .await
-        .unwrap();
-    let client = node(
-        "eoffice_client.js",
-        &[&sim.url(), "not-the-token", "admin", "1"],
-    );
+    let sim = EofficeSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
+    let client = node("eoffice_client.js", &[&sim.url(), "not-the-token", "admin", "1"]);
     let output = tokio::time::timeout(WAIT, client.wait_with_output())
         .await
         .expect("client finished")
@@ -298,9 +257,5 @@ async fn reference_client_gets_the_simulators_connect_error() {
     let summary: Value = serde_json::from_slice(&output.stdout).expect("client summary");
     assert_eq!(summary["connect_error"], "Not authorized", "{summary}");
     assert_eq!(summary["connected"], false);
-    assert!(
-        sim.log()
-            .iter()
-            .any(|e| matches!(e.event, SimEvent::Refused { .. }))
-    );
+    assert!(sim.log().iter().any(|e| matches!(e.event, SimEvent::Refused { .. })));
 }

@@ -66,12 +66,7 @@ impl Codec {
 
     /// Decodes one event. `received_at` is the archive's receive time, used only where the
     /// platform gives no time of its own (presence).
-    pub fn decode(
-        &self,
-        name: &str,
-        args: &[Value],
-        received_at: TimestampMs,
-    ) -> Result<Decoded, CodecError> {
+    pub fn decode(&self, name: &str, args: &[Value], received_at: TimestampMs) -> Result<Decoded, CodecError> {
         let err = |why: &str| CodecError {
             event: name.to_string(),
             why: why.to_string(),
@@ -85,33 +80,20 @@ impl Codec {
         let mut out = Decoded::default();
         match name {
             "private message" | "group message" => {
-                let d = message::decode(
-                    obj()?,
-                    name == "group message",
-                    self.key.as_ref(),
-                    received_at,
-                )
-                .map_err(|why| err(&why))?;
+                let d = message::decode(obj()?, name == "group message", self.key.as_ref(), received_at)
+                    .map_err(|why| err(&why))?;
                 out.aes_fallbacks += u32::from(d.aes_fallback);
                 out.events = d.events;
             }
             "user offline info" | "group offline info" => {
-                let list =
-                    offline_list(first).ok_or_else(|| err("argument is not a list of messages"))?;
+                let list = offline_list(first).ok_or_else(|| err("argument is not a list of messages"))?;
                 for m in list {
-                    match message::decode(
-                        m,
-                        name == "group offline info",
-                        self.key.as_ref(),
-                        received_at,
-                    ) {
+                    match message::decode(m, name == "group offline info", self.key.as_ref(), received_at) {
                         Ok(d) => {
                             out.aes_fallbacks += u32::from(d.aes_fallback);
                             out.events.extend(d.events);
                         }
-                        Err(why) => out
-                            .rejects
-                            .push((m.to_string(), format!("`{name}` member: {why}"))),
+                        Err(why) => out.rejects.push((m.to_string(), format!("`{name}` member: {why}"))),
                     }
                 }
             }
@@ -158,10 +140,7 @@ impl Codec {
                     "user add group" => EventBody::MemberJoin { members, at: None },
                     "group delete user" => EventBody::MemberLeave { members, at: None },
                     _ => EventBody::GroupCreated {
-                        name: v
-                            .get("group_name")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
+                        name: v.get("group_name").and_then(Value::as_str).map(str::to_string),
                         members,
                         at: None,
                     },
@@ -192,11 +171,8 @@ impl Codec {
                         ("client", "clientUsers"),
                     ] {
                         for (user_id, _) in user_ids(side.get(list)) {
-                            out.events.push(presence(
-                                user_id,
-                                format!("{state}:{device}"),
-                                received_at,
-                            ));
+                            out.events
+                                .push(presence(user_id, format!("{state}:{device}"), received_at));
                         }
                     }
                 }
@@ -222,11 +198,7 @@ impl Codec {
                         .find_map(|k| id_field(chat, k));
                     let label = ["group_name", "chat_name", "name", "user_name"]
                         .iter()
-                        .find_map(|k| {
-                            chat.get(*k)
-                                .and_then(Value::as_str)
-                                .filter(|s| !s.is_empty())
-                        });
+                        .find_map(|k| chat.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
                     if let (Some(chat_id), Some(label)) = (id, label) {
                         let body = EventBody::GroupRenamed {
                             name: label.to_string(),
@@ -247,11 +219,7 @@ impl Codec {
             "refresh page" => {
                 let detail = match first {
                     Some(Value::String(s)) => s.clone(),
-                    Some(v) => v
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    Some(v) => v.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
                     None => String::new(),
                 };
                 let detail: String = detail.chars().take(200).collect();
@@ -275,11 +243,7 @@ fn presence(user_id: String, status: String, at: TimestampMs) -> ChatEvent {
         chat_id: String::new(),
         msg_id: None,
         occurred_at: Some(at),
-        body: EventBody::Presence {
-            user_id,
-            status,
-            at,
-        },
+        body: EventBody::Presence { user_id, status, at },
     }
 }
 
@@ -339,66 +303,54 @@ mod tests {
             {"sender": "a"},
             {"message_id": "3", "sender": "b", "chat_object_id": "a_b", "text_message_content": "收到", "send_time": 1789000000001u64}
         ]);
-        let d = Codec::default()
-            .decode("user offline info", &[msgs], RX)
-            .unwrap();
+        let d = Codec::default().decode("user offline info", &[msgs], RX).unwrap();
         assert_eq!(d.events.len(), 2);
         assert_eq!(d.rejects.len(), 1);
         assert!(d.rejects[0].1.contains("message_id"), "{:?}", d.rejects);
-        assert!(
-            Codec::default()
-                .decode("user offline info", &[json!("x")], RX)
-                .is_err()
-        );
+        assert!(Codec::default().decode("user offline info", &[json!("x")], RX).is_err());
     }
 
     #[test]
     fn maps_the_catalogue() {
         let c = Codec::default();
-        let d = c.decode("message have read", &[json!({"type": "user", "chat_id": "a_b", "read_time": 1789000000000u64, "user_id": "b"})], RX).unwrap();
+        let d = c
+            .decode(
+                "message have read",
+                &[json!({"type": "user", "chat_id": "a_b", "read_time": 1789000000000u64, "user_id": "b"})],
+                RX,
+            )
+            .unwrap();
         assert_eq!(kinds(&d), [EventKind::Read]);
-        let d = c.decode("withdraw msg", &[json!({"chat_id": "r1", "message_id": 9, "type": "group", "toUserId": "x", "at_list": []})], RX).unwrap();
+        let d = c
+            .decode(
+                "withdraw msg",
+                &[json!({"chat_id": "r1", "message_id": 9, "type": "group", "toUserId": "x", "at_list": []})],
+                RX,
+            )
+            .unwrap();
         assert_eq!(
             (kinds(&d), d.events[0].msg_id.as_deref()),
             (vec![EventKind::Withdraw], Some("9"))
         );
         let d = c
-            .decode(
-                "delete msg",
-                &[json!({"chat_id": "r1", "message_id": "9"})],
-                RX,
-            )
+            .decode("delete msg", &[json!({"chat_id": "r1", "message_id": "9"})], RX)
             .unwrap();
         assert_eq!(kinds(&d), [EventKind::Delete]);
         let d = c
-            .decode(
-                "user add group",
-                &[json!({"room_id": "r1", "members": ["c", "d"]})],
-                RX,
-            )
+            .decode("user add group", &[json!({"room_id": "r1", "members": ["c", "d"]})], RX)
             .unwrap();
         let EventBody::MemberJoin { members, .. } = &d.events[0].body else {
             panic!()
         };
         assert_eq!(members.len(), 2);
         let d = c
-            .decode(
-                "group delete user",
-                &[json!({"room_id": "r1", "members": ["c"]})],
-                RX,
-            )
+            .decode("group delete user", &[json!({"room_id": "r1", "members": ["c"]})], RX)
             .unwrap();
         assert_eq!(kinds(&d), [EventKind::MemberLeave]);
-        let d = c
-            .decode("delete group", &[json!({"room_id": "r1"})], RX)
-            .unwrap();
+        let d = c.decode("delete group", &[json!({"room_id": "r1"})], RX).unwrap();
         assert_eq!(kinds(&d), [EventKind::GroupDissolved]);
         let d = c
-            .decode(
-                "change work status",
-                &[json!({"userId": "a", "workStatus": 2})],
-                RX,
-            )
+            .decode("change work status", &[json!({"userId": "a", "workStatus": 2})], RX)
             .unwrap();
         let EventBody::Presence { status, .. } = &d.events[0].body else {
             panic!()
@@ -411,16 +363,11 @@ mod tests {
             .events
             .iter()
             .map(|e| match &e.body {
-                EventBody::Presence {
-                    user_id, status, ..
-                } => format!("{user_id}={status}"),
+                EventBody::Presence { user_id, status, .. } => format!("{user_id}={status}"),
                 _ => String::new(),
             })
             .collect();
-        assert_eq!(
-            statuses,
-            ["a=online:web", "b=online:client", "c=offline:web"]
-        );
+        assert_eq!(statuses, ["a=online:web", "b=online:client", "c=offline:web"]);
         let d = c
             .decode(
                 "sync chat list",
@@ -445,10 +392,7 @@ mod tests {
         let EventBody::Other { subtype, detail } = &d.events[0].body else {
             panic!()
         };
-        assert_eq!(
-            (subtype.as_str(), detail),
-            ("brand_new_thing", &json!([{"a": 1}]))
-        );
+        assert_eq!((subtype.as_str(), detail), ("brand_new_thing", &json!([{"a": 1}])));
         let d = c.decode("queue monitor", &[json!(1)], RX).unwrap();
         assert!(!d.unknown);
     }

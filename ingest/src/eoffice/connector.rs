@@ -115,8 +115,7 @@ async fn next_notice(
 
 async fn send_acks(s: &mut Session, ids: &[u64], name: &str) -> Result<(), SessionError> {
     for id in ids {
-        s.send(SioPacket::ack(*id, vec![json!("success")]).to_frame())
-            .await?;
+        s.send(SioPacket::ack(*id, vec![json!("success")]).to_frame()).await?;
     }
     if !ids.is_empty() {
         metrics::acked(name, ids.len() as u64);
@@ -157,9 +156,7 @@ async fn on_ws(
 ) -> Result<(), SessionError> {
     let text = match frame {
         None => {
-            p.end = Some(SessionError::Closed(
-                "connection closed by the server".into(),
-            ));
+            p.end = Some(SessionError::Closed("connection closed by the server".into()));
             return Ok(());
         }
         Some(Err(e)) => {
@@ -177,9 +174,7 @@ async fn on_ws(
             return Ok(());
         }
         Some(Ok(Message::Close(_))) => {
-            p.end = Some(SessionError::Closed(
-                "websocket closed by the server".into(),
-            ));
+            p.end = Some(SessionError::Closed("websocket closed by the server".into()));
             return Ok(());
         }
         Some(Ok(_)) => return Ok(()),
@@ -213,29 +208,17 @@ async fn on_ws(
             s.send(engineio::encode(&EioPacket::Pong(payload))).await?;
         }
         EioPacket::Pong(_) | EioPacket::Noop | EioPacket::Upgrade => {}
-        EioPacket::Close => {
-            p.end = Some(SessionError::Closed(
-                "server closed the engine.io session".into(),
-            ))
-        }
+        EioPacket::Close => p.end = Some(SessionError::Closed("server closed the engine.io session".into())),
         EioPacket::Open(_) => {
             reject(p, raw, "second engine.io open packet".into());
-            p.end = Some(SessionError::Protocol(
-                "second engine.io open packet".into(),
-            ));
+            p.end = Some(SessionError::Protocol("second engine.io open packet".into()));
         }
         EioPacket::Message(m) => on_socketio(m, raw.clone(), codec, cx, p)?,
     }
     Ok(())
 }
 
-fn on_socketio(
-    m: &str,
-    raw: Bytes,
-    codec: &Codec,
-    cx: &ConnectorContext,
-    p: &mut Pending,
-) -> Result<(), SessionError> {
+fn on_socketio(m: &str, raw: Bytes, codec: &Codec, cx: &ConnectorContext, p: &mut Pending) -> Result<(), SessionError> {
     let packet = match socketio::decode(m) {
         Ok(pk) => pk,
         Err(e) => {
@@ -283,16 +266,9 @@ fn on_socketio(
             }
         }
         Kind::Ack | Kind::Connect => {}
-        Kind::Disconnect => {
-            p.end = Some(SessionError::Closed(
-                "server disconnected the namespace".into(),
-            ))
-        }
+        Kind::Disconnect => p.end = Some(SessionError::Closed("server disconnected the namespace".into())),
         Kind::ConnectError => {
-            let why = packet
-                .error_message()
-                .unwrap_or("connection refused")
-                .to_string();
+            let why = packet.error_message().unwrap_or("connection refused").to_string();
             p.end = Some(SessionError::Auth(why));
         }
         Kind::BinaryEvent | Kind::BinaryAck => {

@@ -4,9 +4,7 @@
 //! since an explicit key means no passphrase salt).
 
 use aes::cipher::block_padding::Pkcs7;
-use aes::cipher::{
-    BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit,
-};
+use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -69,9 +67,7 @@ impl ContentKey {
 
     /// Decrypts a Base64 ciphertext to text.
     pub fn decrypt(&self, b64: &str) -> Result<String, CryptoError> {
-        let ct = STANDARD
-            .decode(b64.trim())
-            .map_err(|_| CryptoError::Base64)?;
+        let ct = STANDARD.decode(b64.trim()).map_err(|_| CryptoError::Base64)?;
         let pt = match self.key.len() {
             16 => dec::<aes::Aes128>(&self.key, &self.iv, &ct),
             24 => dec::<aes::Aes192>(&self.key, &self.iv, &ct),
@@ -95,10 +91,8 @@ fn dec<C>(key: &[u8], iv: &[u8; 16], ct: &[u8]) -> Result<Vec<u8>, CryptoError>
 where
     C: BlockCipherDecrypt + KeyInit,
 {
-    let d = cbc::Decryptor::<C>::new_from_slices(key, iv)
-        .map_err(|_| CryptoError::KeyLength(key.len()))?;
-    d.decrypt_padded_vec::<Pkcs7>(ct)
-        .map_err(|_| CryptoError::Decrypt)
+    let d = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::KeyLength(key.len()))?;
+    d.decrypt_padded_vec::<Pkcs7>(ct).map_err(|_| CryptoError::Decrypt)
 }
 
 fn enc<C>(key: &[u8], iv: &[u8; 16], pt: &[u8]) -> Vec<u8>
@@ -130,11 +124,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_key_size_and_chinese() {
-        for key in [
-            KEY16,
-            "0123456789abcdef01234567",
-            "0123456789abcdef0123456789abcdef",
-        ] {
+        for key in [KEY16, "0123456789abcdef01234567", "0123456789abcdef0123456789abcdef"] {
             let k = ContentKey::new(key, IV).unwrap();
             let ct = k.encrypt("报销单已提交，请审批 ✓");
             assert_eq!(k.decrypt(&ct).unwrap(), "报销单已提交，请审批 ✓");
@@ -153,23 +143,13 @@ mod tests {
 
     #[test]
     fn refuses_bad_keys_and_ciphertexts() {
-        assert_eq!(
-            ContentKey::new("short", IV).unwrap_err(),
-            CryptoError::KeyLength(5)
-        );
-        assert_eq!(
-            ContentKey::new(KEY16, "iv").unwrap_err(),
-            CryptoError::IvLength(2)
-        );
+        assert_eq!(ContentKey::new("short", IV).unwrap_err(), CryptoError::KeyLength(5));
+        assert_eq!(ContentKey::new(KEY16, "iv").unwrap_err(), CryptoError::IvLength(2));
         let k = ContentKey::new(KEY16, IV).unwrap();
         assert_eq!(k.decrypt("not base64!!"), Err(CryptoError::Base64));
         assert_eq!(k.decrypt("aGVsbG8="), Err(CryptoError::Decrypt));
         let other = ContentKey::new("fedcba9876543210", KEY16).unwrap();
-        assert!(
-            other
-                .decrypt(&k.encrypt("some longer text to decrypt"))
-                .is_err()
-        );
+        assert!(other.decrypt(&k.encrypt("some longer text to decrypt")).is_err());
     }
 
     #[test]

@@ -111,8 +111,7 @@ pub fn encode(packet: &Packet<'_>) -> String {
 /// pairs, percent-encoded.
 pub fn query(extra: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("EIO", "4")
-        .append_pair("transport", "websocket");
+    q.append_pair("EIO", "4").append_pair("transport", "websocket");
     for (k, v) in extra {
         q.append_pair(k, v);
     }
@@ -183,14 +182,8 @@ mod tests {
         assert_eq!(decode("x2"), Err(FrameError::UnknownType('x')));
         assert_eq!(decode("中"), Err(FrameError::UnknownType('中')));
         assert!(matches!(decode("0"), Err(FrameError::BadOpen(_))));
-        assert!(matches!(
-            decode("0{\"sid\":1}"),
-            Err(FrameError::BadOpen(_))
-        ));
-        assert!(matches!(
-            decode("0{\"sid\":\"a\"}"),
-            Err(FrameError::BadOpen(_))
-        ));
+        assert!(matches!(decode("0{\"sid\":1}"), Err(FrameError::BadOpen(_))));
+        assert!(matches!(decode("0{\"sid\":\"a\"}"), Err(FrameError::BadOpen(_))));
         assert_eq!(decode("1x"), Err(FrameError::UnexpectedPayload('1')));
         assert_eq!(decode("6 "), Err(FrameError::UnexpectedPayload('6')));
     }

@@ -113,50 +113,32 @@ pub fn decode(
     let attachments = match content_type {
         ContentType::Image | ContentType::File if !text.is_empty() => vec![Attachment {
             name: Some(text.clone()),
-            url: (text.starts_with("http://") || text.starts_with("https://"))
-                .then(|| text.clone()),
+            url: (text.starts_with("http://") || text.starts_with("https://")).then(|| text.clone()),
             ..Attachment::default()
         }],
         _ => vec![],
     };
     let sent_at = time_field(v, "send_time").unwrap_or(received_at);
-    let mut recipients: Vec<String> = user_ids(v.get("members"))
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    if let Some(to) = id_field(v, "to") {
-        if !recipients.contains(&to) {
-            recipients.push(to);
-        }
+    let mut recipients: Vec<String> = user_ids(v.get("members")).into_iter().map(|(id, _)| id).collect();
+    if let Some(to) = id_field(v, "to")
+        && !recipients.contains(&to)
+    {
+        recipients.push(to);
     }
     let message = NewMessage {
-        chat_type: if group {
-            ChatType::Group
-        } else {
-            ChatType::Direct
-        },
+        chat_type: if group { ChatType::Group } else { ChatType::Direct },
         chat_name: group
-            .then(|| {
-                v.get("group_name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
+            .then(|| v.get("group_name").and_then(Value::as_str).map(str::to_string))
             .flatten(),
         external: false,
         sender_id: sender.clone(),
-        sender_name: v
-            .get("sender_name")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        sender_name: v.get("sender_name").and_then(Value::as_str).map(str::to_string),
         sent_at,
         content_type,
         text,
         attachments,
         reply_to: id_field(v, "reply_message_id"),
-        mentions: user_ids(v.get("at_list"))
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect(),
+        mentions: user_ids(v.get("at_list")).into_iter().map(|(id, _)| id).collect(),
         recipients,
     };
     let mut events = vec![ChatEvent {
@@ -179,16 +161,10 @@ pub fn decode(
         events.push(ChatEvent::message(
             &chat_id,
             &msg_id,
-            EventBody::Delete {
-                by: Some(by),
-                at: None,
-            },
+            EventBody::Delete { by: Some(by), at: None },
         ));
     }
-    Ok(DecodedMessage {
-        events,
-        aes_fallback,
-    })
+    Ok(DecodedMessage { events, aes_fallback })
 }
 
 /// The message text: decrypted `message_content` when a key is configured, else (or when it
@@ -209,7 +185,9 @@ fn text(v: &Value, key: Option<&ContentKey>) -> Result<(String, bool), String> {
         },
         (None, Some(_)) => match plain {
             Some(p) => Ok((p.to_string(), false)),
-            None => Err("message_content is encrypted, no aes_key is configured and there is no text_message_content".into()),
+            None => Err(
+                "message_content is encrypted, no aes_key is configured and there is no text_message_content".into(),
+            ),
         },
         (_, None) => match plain {
             Some(p) => Ok((p.to_string(), false)),
@@ -246,9 +224,7 @@ mod tests {
             (e.chat_id.as_str(), e.msg_id.as_deref()),
             ("lisi_zhangsan", Some("1789000000123"))
         );
-        let EventBody::Message(m) = &e.body else {
-            panic!()
-        };
+        let EventBody::Message(m) = &e.body else { panic!() };
         assert_eq!(
             (m.chat_type, m.text.as_str(), m.sent_at),
             (ChatType::Direct, "合同已盖章", 1789000000123)
@@ -271,9 +247,7 @@ mod tests {
         let d = decode(&v, false, None, RX).unwrap();
         let e = &d.events[0];
         assert_eq!(e.chat_id, "room42");
-        let EventBody::Message(m) = &e.body else {
-            panic!()
-        };
+        let EventBody::Message(m) = &e.body else { panic!() };
         assert_eq!(
             (m.chat_type, m.chat_name.as_deref()),
             (ChatType::Group, Some("农业局项目组"))
@@ -296,16 +270,8 @@ mod tests {
     #[test]
     fn unusable_content_is_an_error() {
         let v = json!({"message_id": "1", "sender": "a", "chat_object_id": "a_b", "message_content": "%%%"});
-        assert!(
-            decode(&v, false, Some(&key()), RX)
-                .unwrap_err()
-                .contains("not base64")
-        );
-        assert!(
-            decode(&v, false, None, RX)
-                .unwrap_err()
-                .contains("no aes_key")
-        );
+        assert!(decode(&v, false, Some(&key()), RX).unwrap_err().contains("not base64"));
+        assert!(decode(&v, false, None, RX).unwrap_err().contains("no aes_key"));
         assert!(
             decode(&json!({"sender": "a"}), false, None, RX)
                 .unwrap_err()
@@ -326,9 +292,6 @@ mod tests {
         let EventBody::Message(m) = &d.events[0].body else {
             panic!()
         };
-        assert_eq!(
-            (m.content_type, m.attachments.len()),
-            (ContentType::File, 1)
-        );
+        assert_eq!((m.content_type, m.attachments.len()), (ContentType::File, 1));
     }
 }

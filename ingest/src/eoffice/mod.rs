@@ -113,11 +113,10 @@ impl EofficeConnector {
 
     fn codec(&self) -> Result<Codec, ConnectorError> {
         let key = match (&self.cfg.aes_key, &self.cfg.aes_iv) {
-            (Some(k), Some(iv)) if !k.is_empty() => {
-                Some(ContentKey::new(k.expose(), iv.expose()).map_err(|e| {
-                    ConnectorError::Config(format!("[[eoffice]] `{}`: {e}", self.cfg.name))
-                })?)
-            }
+            (Some(k), Some(iv)) if !k.is_empty() => Some(
+                ContentKey::new(k.expose(), iv.expose())
+                    .map_err(|e| ConnectorError::Config(format!("[[eoffice]] `{}`: {e}", self.cfg.name)))?,
+            ),
             (Some(k), None) if !k.is_empty() => {
                 return Err(ConnectorError::Config(format!(
                     "[[eoffice]] `{}`: aes_key needs aes_iv",

@@ -111,9 +111,7 @@ pub fn decode(s: &str) -> Result<Packet, PacketError> {
     let mut attachments = None;
     if matches!(kind, Kind::BinaryEvent | Kind::BinaryAck) {
         let dash = rest.find('-').ok_or(PacketError::BadAttachments)?;
-        let n: u32 = rest[..dash]
-            .parse()
-            .map_err(|_| PacketError::BadAttachments)?;
+        let n: u32 = rest[..dash].parse().map_err(|_| PacketError::BadAttachments)?;
         attachments = Some(n);
         rest = &rest[dash + 1..];
     }
@@ -253,10 +251,11 @@ impl Packet {
         format!("4{}", encode(self))
     }
 
-    /// For EVENT packets: the event name and its arguments.
+    /// For EVENT packets: the event name and its arguments. `None` for BINARY_EVENT too,
+    /// whose arguments hold placeholders for attachments that follow in other frames.
     pub fn event_parts(&self) -> Option<(&str, &[Value])> {
         match (&self.kind, &self.data) {
-            (Kind::Event | Kind::BinaryEvent, Some(Value::Array(a))) => match a.split_first() {
+            (Kind::Event, Some(Value::Array(a))) => match a.split_first() {
                 Some((Value::String(name), args)) => Some((name.as_str(), args)),
                 _ => None,
             },
@@ -333,11 +332,7 @@ mod tests {
             Packet::connect(None),
             Packet::connect_error("Not authorized"),
             Packet::event("get offline info", vec![], None),
-            Packet::event(
-                "user offline info",
-                vec![json!([{"message_id": "1"}])],
-                Some(7),
-            ),
+            Packet::event("user offline info", vec![json!([{"message_id": "1"}])], Some(7)),
             Packet::ack(7, vec![json!("success")]),
             Packet::ack(0, vec![]),
             Packet {
@@ -348,10 +343,7 @@ mod tests {
             let s = encode(&p);
             assert_eq!(decode(&s).unwrap(), p, "{s}");
         }
-        assert_eq!(
-            Packet::ack(3, vec![json!("success")]).to_frame(),
-            r#"433["success"]"#
-        );
+        assert_eq!(Packet::ack(3, vec![json!("success")]).to_frame(), r#"433["success"]"#);
         assert_eq!(
             Packet::event("get offline info", vec![], None).to_frame(),
             r#"42["get offline info"]"#
@@ -365,10 +357,7 @@ mod tests {
     #[test]
     fn keeps_unicode_payloads_intact() {
         let p = decode(r#"2["private message",{"text_message_content":"报销单 ✓"}]"#).unwrap();
-        assert_eq!(
-            p.event_parts().unwrap().1[0]["text_message_content"],
-            "报销单 ✓"
-        );
+        assert_eq!(p.event_parts().unwrap().1[0]["text_message_content"], "报销单 ✓");
     }
 
     #[test]
@@ -396,10 +385,7 @@ mod tests {
             decode("2"),
             Err(PacketError::BadPayload { kind: "EVENT", .. })
         ));
-        assert!(matches!(
-            decode("2abc[\"a\"]"),
-            Err(PacketError::BadJson(_))
-        ));
+        assert!(matches!(decode("2abc[\"a\"]"), Err(PacketError::BadJson(_))));
         assert!(matches!(decode("2[\"a\""), Err(PacketError::BadJson(_))));
         assert!(matches!(
             decode("3[]"),
@@ -411,17 +397,11 @@ mod tests {
         ));
         assert!(matches!(
             decode("0[]"),
-            Err(PacketError::BadPayload {
-                kind: "CONNECT",
-                ..
-            })
+            Err(PacketError::BadPayload { kind: "CONNECT", .. })
         ));
         assert!(matches!(
             decode("1{}"),
-            Err(PacketError::BadPayload {
-                kind: "DISCONNECT",
-                ..
-            })
+            Err(PacketError::BadPayload { kind: "DISCONNECT", .. })
         ));
         assert!(matches!(
             decode("4"),
@@ -433,9 +413,6 @@ mod tests {
         assert_eq!(decode("5[\"a\"]"), Err(PacketError::BadAttachments));
         assert_eq!(decode("5x-[\"a\"]"), Err(PacketError::BadAttachments));
         assert_eq!(decode("2/admin[\"a\"]"), Err(PacketError::BadNamespace));
-        assert_eq!(
-            decode("299999999999999999999999[\"a\"]"),
-            Err(PacketError::BadAckId)
-        );
+        assert_eq!(decode("299999999999999999999999[\"a\"]"), Err(PacketError::BadAckId));
     }
 }

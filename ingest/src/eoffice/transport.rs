@@ -76,41 +76,29 @@ impl Endpoint {
         } else {
             format!("/{}", self.path)
         };
-        let q = engineio::query(&[
-            ("connectType", &self.connect_type),
-            ("loginUserId", &self.user_id),
-        ]);
+        let q = engineio::query(&[("connectType", &self.connect_type), ("loginUserId", &self.user_id)]);
         format!("{base}{path}?{q}")
     }
 }
 
 impl Session {
     /// Dials and completes the Engine.IO and Socket.IO handshakes.
-    pub async fn connect(
-        ep: &Endpoint,
-        token: &str,
-        limits: &Limits,
-    ) -> Result<Session, SessionError> {
+    pub async fn connect(ep: &Endpoint, token: &str, limits: &Limits) -> Result<Session, SessionError> {
         tokio::time::timeout(limits.connect_timeout, Self::handshake(ep, token, limits))
             .await
             .map_err(|_| SessionError::Connect("handshake timed out".into()))?
     }
 
-    async fn handshake(
-        ep: &Endpoint,
-        token: &str,
-        limits: &Limits,
-    ) -> Result<Session, SessionError> {
+    async fn handshake(ep: &Endpoint, token: &str, limits: &Limits) -> Result<Session, SessionError> {
         // tungstenite's own cap sits above ours so an oversized frame still reaches the
         // connector, which keeps its head in `rejects` instead of losing the connection.
         let cap = limits.max_frame_bytes.saturating_mul(4).max(1 << 20);
         let config = WebSocketConfig::default()
             .max_message_size(Some(cap))
             .max_frame_size(Some(cap));
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async_with_config(ep.ws_url(), Some(config), true)
-                .await
-                .map_err(|e| SessionError::Connect(e.to_string()))?;
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ep.ws_url(), Some(config), true)
+            .await
+            .map_err(|e| SessionError::Connect(e.to_string()))?;
 
         let handshake = loop {
             let t = next_text(&mut ws).await?;
@@ -118,9 +106,7 @@ impl Session {
                 Ok(engineio::Packet::Open(h)) => break h,
                 Ok(engineio::Packet::Noop) => continue,
                 Ok(_) => {
-                    return Err(SessionError::Protocol(
-                        "first packet is not an engine.io open".into(),
-                    ));
+                    return Err(SessionError::Protocol("first packet is not an engine.io open".into()));
                 }
                 Err(e) => return Err(SessionError::Protocol(e.to_string())),
             }
@@ -143,29 +129,21 @@ impl Session {
                         .map_err(|e| SessionError::Connect(e.to_string()))?;
                 }
                 engineio::Packet::Message(m) => {
-                    let p =
-                        socketio::decode(m).map_err(|e| SessionError::Protocol(e.to_string()))?;
+                    let p = socketio::decode(m).map_err(|e| SessionError::Protocol(e.to_string()))?;
                     match p.kind {
                         Kind::Connect if p.nsp == "/" => break,
                         Kind::ConnectError => {
-                            let why = p
-                                .error_message()
-                                .unwrap_or("connection refused")
-                                .to_string();
+                            let why = p.error_message().unwrap_or("connection refused").to_string();
                             let _ = ws.close(None).await;
                             return Err(SessionError::Auth(why));
                         }
                         _ => {
-                            return Err(SessionError::Protocol(
-                                "unexpected packet before CONNECT answer".into(),
-                            ));
+                            return Err(SessionError::Protocol("unexpected packet before CONNECT answer".into()));
                         }
                     }
                 }
                 engineio::Packet::Close => {
-                    return Err(SessionError::Closed(
-                        "server closed during handshake".into(),
-                    ));
+                    return Err(SessionError::Closed("server closed during handshake".into()));
                 }
                 _ => {}
             }
@@ -205,9 +183,7 @@ async fn next_text(ws: &mut Ws) -> Result<String, SessionError> {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_string()),
             Some(Ok(Message::Close(_))) | None => {
-                return Err(SessionError::Closed(
-                    "connection closed during handshake".into(),
-                ));
+                return Err(SessionError::Closed("connection closed during handshake".into()));
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(SessionError::Connect(e.to_string())),
