@@ -1,8 +1,10 @@
 //! End-to-end tests: the compiled `chatvault` binary against real archives and simulators.
 
 mod export_cli;
+mod crash;
 mod five_platforms;
 mod read_commands;
 mod run_e2e;
 mod search_cli;
+mod secrets;
 mod support;
