@@ -166,6 +166,22 @@ impl Searcher {
             .search(&query, &tantivy::collector::Count)?)
     }
 
+    /// `sent_at` of every matching message, unordered (recall checks against a ground
+    /// truth that has no message keys at hand, e.g. benchmarks with unique send times).
+    pub fn matching_sent_at(&self, req: &SearchRequest) -> Result<Vec<i64>, SearchError> {
+        let query = compile::build(&self.ix.fields, &req.query, &req.filters, req.all_revisions)?;
+        let searcher = self.reader.searcher();
+        let docs = searcher.search(&query, &tantivy::collector::DocSetCollector)?;
+        let mut columns = Vec::new();
+        for seg in searcher.segment_readers() {
+            columns.push(seg.fast_fields().i64("sent_at")?);
+        }
+        Ok(docs
+            .into_iter()
+            .filter_map(|a| columns[a.segment_ord as usize].first(a.doc_id))
+            .collect())
+    }
+
     /// Every chat in the index with the names seen on its messages.
     pub fn chats(&self) -> Result<Vec<Named>, SearchError> {
         self.named(self.ix.fields.chat_ref, 3)
