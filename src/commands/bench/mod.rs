@@ -1,6 +1,7 @@
 //! `chatvault bench`: benchmarks, each beside a baseline measured in the same run.
 
 mod export;
+mod pipeline;
 mod search;
 mod store;
 pub mod util;
@@ -11,6 +12,7 @@ pub fn run(args: crate::cli::BenchArgs) -> anyhow::Result<()> {
         "store" => store::run(&args),
         "search" => search::run(&args),
         "export" => export::run(&args),
-        other => Err(crate::exit::usage(format!("unknown benchmark `{other}` (valid: store, search, export)"))),
+        "pipeline" => pipeline::run(&args),
+        other => Err(crate::exit::usage(format!("unknown benchmark `{other}` (valid: store, search, export, pipeline)"))),
     }
 }

@@ -126,7 +126,7 @@ fn store_replay(dir: &std::path::Path, n: usize) -> anyhow::Result<f64> {
     drive(dir, Corpus::new(42).take(n))
 }
 
-fn baseline(path: &std::path::Path, n: usize) -> anyhow::Result<(f64, f64)> {
+pub(super) fn baseline(path: &std::path::Path, n: usize) -> anyhow::Result<(f64, f64)> {
     let mut conn = rusqlite::Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
