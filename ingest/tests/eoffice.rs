@@ -446,3 +446,22 @@ async fn bad_input_is_rejected_and_archiving_continues() {
     assert_eq!(rejects.len(), 7, "{reasons:?}");
     run.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_refuses_what_the_reference_server_refuses() {
+    use tokio_tungstenite::tungstenite::Error;
+    let sim = EofficeSim::start(SimOptions::new(Script::Empty)).await.unwrap();
+    let base = format!("ws://{}", sim.addr());
+    for bad in [
+        format!("{base}/socket.io/?EIO=3&transport=websocket"),
+        format!("{base}/socket.io/?EIO=4&transport=polling"),
+        format!("{base}/other/?EIO=4&transport=websocket"),
+    ] {
+        match tokio_tungstenite::connect_async(&bad).await {
+            Err(Error::Http(resp)) => assert_eq!(resp.status(), 400, "{bad}"),
+            other => panic!("{bad}: expected HTTP 400, got {:?}", other.map(|_| ())),
+        }
+    }
+    let good = format!("{base}/socket.io/?EIO=4&transport=websocket&loginUserId=admin&connectType=web");
+    assert!(tokio_tungstenite::connect_async(&good).await.is_ok());
+}

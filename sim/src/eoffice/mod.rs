@@ -200,9 +200,7 @@ impl EofficeSim {
         self.log()
             .into_iter()
             .filter_map(|e| match e.event {
-                SimEvent::Acked {
-                    payload, msg_ids, ..
-                } if payload == r#"["success"]"# => Some(msg_ids),
+                SimEvent::Acked { payload, msg_ids, .. } if payload == r#"["success"]"# => Some(msg_ids),
                 _ => None,
             })
             .flatten()
@@ -246,19 +244,11 @@ impl EofficeSim {
 
     /// Runs `f` with the acknowledged message ids at the moment each ack arrives.
     pub fn on_ack(&self, f: impl Fn(&[String]) + Send + Sync + 'static) {
-        *self
-            .shared
-            .observer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(f));
+        *self.shared.observer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(f));
     }
 
     fn control(&self, c: Control) {
-        let mut list = self
-            .shared
-            .controls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut list = self.shared.controls.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|tx| !tx.is_closed());
         for tx in list.iter() {
             let _ = tx.try_send(c.clone());
@@ -287,10 +277,7 @@ impl EofficeSim {
 
     /// Fault: tells the client it was logged in elsewhere (`refresh page`).
     pub fn kick(&self) {
-        self.push(
-            "refresh page",
-            json!({"message": "您的账号已在其他地方登录"}),
-        );
+        self.push("refresh page", json!({"message": "您的账号已在其他地方登录"}));
     }
 
     /// Pushes an event to every open connection now.
@@ -338,8 +325,7 @@ impl EofficeSim {
 pub async fn run_standalone(port: Option<u16>) -> Result<(), SimError> {
     let mut opts = SimOptions::new(Script::DemoDay);
     opts.live_interval = Duration::from_millis(500);
-    let sim =
-        EofficeSim::start_on(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))), opts).await?;
+    let sim = EofficeSim::start_on(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))), opts).await?;
     eprintln!(
         "e-office simulator listening on {} (Socket.IO path /socket.io/)",
         sim.url()

@@ -62,11 +62,7 @@ const USERS: &[(&str, &str)] = &[
 ];
 
 fn name_of(id: &str) -> &'static str {
-    USERS
-        .iter()
-        .find(|(u, _)| *u == id)
-        .map(|(_, n)| *n)
-        .unwrap_or("未知")
+    USERS.iter().find(|(u, _)| *u == id).map(|(_, n)| *n).unwrap_or("未知")
 }
 
 /// Builds message objects the way the e-office client sends them.
@@ -95,15 +91,7 @@ impl Writer<'_> {
         })
     }
 
-    fn group(
-        &mut self,
-        minute: i64,
-        room: (&str, &str),
-        from: &str,
-        kind: u8,
-        text: &str,
-        at: &[&str],
-    ) -> Value {
+    fn group(&mut self, minute: i64, room: (&str, &str), from: &str, kind: u8, text: &str, at: &[&str]) -> Value {
         self.n += 1;
         let at_list: Vec<Value> = at
             .iter()
@@ -141,33 +129,13 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
     let mut f = Feed::default();
     // Overnight, while the archive was offline.
     let offline_direct = [
-        w.direct(
-            -600,
-            "zhangsan",
-            "admin",
-            1,
-            "昨天的报销单我已经提交了，麻烦审批一下",
-        ),
+        w.direct(-600, "zhangsan", "admin", 1, "昨天的报销单我已经提交了，麻烦审批一下"),
         w.direct(-590, "lisi", "admin", 1, "合同扫描件明早发你"),
         w.direct(-580, "zhangsan", "admin", 3, "差旅费用报销明细.xlsx"),
     ];
     let offline_group = [
-        w.group(
-            -620,
-            FINANCE,
-            "zhaoliu",
-            1,
-            "请各部门本周五前提交十一月报销单",
-            &[],
-        ),
-        w.group(
-            -615,
-            AGRI,
-            "wangwu",
-            1,
-            "农业局的报告初稿已经上传到共享盘",
-            &[],
-        ),
+        w.group(-620, FINANCE, "zhaoliu", 1, "请各部门本周五前提交十一月报销单", &[]),
+        w.group(-615, AGRI, "wangwu", 1, "农业局的报告初稿已经上传到共享盘", &[]),
         w.group(-610, AGRI, "lisi", 2, "现场照片.jpg", &[]),
     ];
     for m in offline_direct {
@@ -192,19 +160,19 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
             "offline": {"webUsers": [], "mobileUsers": [], "clientUsers": []}
         }),
     ));
-    f.live.push(live("sync chat list", json!([
-        {"room_id": FINANCE.0, "group_name": FINANCE.1}, {"room_id": AGRI.0, "group_name": AGRI.1},
-        {"room_id": CONTRACT.0, "group_name": CONTRACT.1}
-    ])));
+    f.live.push(live(
+        "sync chat list",
+        json!([
+            {"room_id": FINANCE.0, "group_name": FINANCE.1}, {"room_id": AGRI.0, "group_name": AGRI.1},
+            {"room_id": CONTRACT.0, "group_name": CONTRACT.1}
+        ]),
+    ));
     let msgs = [
         (
             "private message",
             w.direct(0, "zhangsan", "admin", 1, "早上好，报销单审批了吗？"),
         ),
-        (
-            "private message",
-            w.direct(2, "admin", "zhangsan", 1, "上午处理，稍等"),
-        ),
+        ("private message", w.direct(2, "admin", "zhangsan", 1, "上午处理，稍等")),
         (
             "group message",
             w.group(
@@ -216,10 +184,7 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
                 &["lisi"],
             ),
         ),
-        (
-            "group message",
-            w.group(7, AGRI, "lisi", 1, "收到，下午发到群里", &[]),
-        ),
+        ("group message", w.group(7, AGRI, "lisi", 1, "收到，下午发到群里", &[])),
         (
             "group message",
             w.group(10, CONTRACT, "zhaoliu", 3, "采购合同v3.pdf", &[]),
@@ -260,14 +225,7 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
         ),
         (
             "group message",
-            w.group(
-                30,
-                FINANCE,
-                "zhaoliu",
-                1,
-                "差旅费用报销需要附上发票原件",
-                &[],
-            ),
+            w.group(30, FINANCE, "zhaoliu", 1, "差旅费用报销需要附上发票原件", &[]),
         ),
         (
             "group message",
@@ -279,23 +237,13 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
         ),
         (
             "group message",
-            w.group(
-                40,
-                AGRI,
-                "admin",
-                1,
-                "农业局项目进度需要更新，周五前完成测试",
-                &[],
-            ),
+            w.group(40, AGRI, "admin", 1, "农业局项目进度需要更新，周五前完成测试", &[]),
         ),
         (
             "private message",
             w.direct(45, "wangwu", "admin", 1, "预算已经超支了，需要财务部门审核"),
         ),
-        (
-            "private message",
-            w.direct(46, "wangwu", "admin", 1, "这条不小心发的"),
-        ),
+        ("private message", w.direct(46, "wangwu", "admin", 1, "这条不小心发的")),
         (
             "group message",
             w.group(
@@ -307,10 +255,7 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
                 &[],
             ),
         ),
-        (
-            "group message",
-            w.group(62, AGRI, "wangwu", 1, "OK, thanks 李四", &[]),
-        ),
+        ("group message", w.group(62, AGRI, "wangwu", 1, "OK, thanks 李四", &[])),
         (
             "private message",
             w.direct(70, "zhangsan", "admin", 1, "报销单已审批，谢谢老板"),
@@ -348,12 +293,13 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
 
     f.live.push(live("message have read", json!({"type": "user", "chat_id": "admin_zhangsan", "read_time": DEMO_DAY_START_MS + 3 * 60_000, "user_id": "zhangsan"})));
     let (withdrawn, room) = &ids[12];
-    f.live.push(live("withdraw msg", json!({"chat_id": room, "message_id": withdrawn, "type": "group", "toUserId": FINANCE.0, "at_list": []})));
-    let (deleted, chat) = &ids[15];
     f.live.push(live(
-        "delete msg",
-        json!({"chat_id": chat, "message_id": deleted}),
+        "withdraw msg",
+        json!({"chat_id": room, "message_id": withdrawn, "type": "group", "toUserId": FINANCE.0, "at_list": []}),
     ));
+    let (deleted, chat) = &ids[15];
+    f.live
+        .push(live("delete msg", json!({"chat_id": chat, "message_id": deleted})));
     f.live.push(live(
         "user add group",
         json!({"room_id": AGRI.0, "members": ["zhaoliu"]}),
@@ -362,16 +308,11 @@ pub fn demo_day(key: Option<&ContentKey>) -> Feed {
         "group delete user",
         json!({"room_id": CONTRACT.0, "members": ["wangwu"]}),
     ));
-    f.live.push(live(
-        "change work status",
-        json!({"userId": "lisi", "workStatus": 2}),
-    ));
     f.live
-        .push(live("delete group", json!({"room_id": "grp_old_project"})));
-    f.live.push(live(
-        "queue monitor",
-        json!({"queue": "export", "length": 0}),
-    ));
+        .push(live("change work status", json!({"userId": "lisi", "workStatus": 2})));
+    f.live.push(live("delete group", json!({"room_id": "grp_old_project"})));
+    f.live
+        .push(live("queue monitor", json!({"queue": "export", "length": 0})));
     f
 }
 
@@ -389,19 +330,22 @@ pub fn bulk(n: usize, key: Option<&ContentKey>) -> Feed {
             if chat_no % 2 == 0 {
                 m["type"] = json!("public_group");
                 m["room_id"] = json!(row.chat_id);
-                LivePush { event: "group message".into(), body: m }
+                LivePush {
+                    event: "group message".into(),
+                    body: m,
+                }
             } else {
                 m["type"] = json!("user");
                 m["chat_object_id"] = json!(row.chat_id);
                 m["to"] = json!(LOGIN_USER);
-                LivePush { event: "private message".into(), body: m }
+                LivePush {
+                    event: "private message".into(),
+                    body: m,
+                }
             }
         })
         .collect();
-    Feed {
-        offline: vec![],
-        live,
-    }
+    Feed { offline: vec![], live }
 }
 
 /// The feed of a script.

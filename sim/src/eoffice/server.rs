@@ -28,6 +28,9 @@ use super::script::{LivePush, OfflineMessage};
 /// Callback run when the client acknowledges offline messages (their ids).
 pub type AckObserver = Arc<dyn Fn(&[String]) + Send + Sync>;
 
+/// The reference server's `connectTimeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
+
 /// Live frames sent per loop turn, so pings and client frames interleave with a bulk push.
 const LIVE_BURST: usize = 64;
 
@@ -112,9 +115,7 @@ fn check_request(req: &Request, path: &str) -> Result<(String, String), String> 
         return Err(format!("unknown path {}", req.uri().path()));
     }
     let q = req.uri().query().unwrap_or("");
-    let pairs: HashMap<String, String> = url::form_urlencoded::parse(q.as_bytes())
-        .into_owned()
-        .collect();
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
     if pairs.get("EIO").map(String::as_str) != Some("4") {
         return Err("unsupported protocol version".into());
     }
@@ -131,9 +132,7 @@ type Ws = WebSocketStream<TcpStream>;
 
 async fn send(ws: &mut Ws, shared: &Shared, frame: String) -> Result<(), String> {
     shared.lock().frames_sent += 1;
-    ws.send(Message::text(frame))
-        .await
-        .map_err(|e| e.to_string())
+    ws.send(Message::text(frame)).await.map_err(|e| e.to_string())
 }
 
 /// Serves one connection; returns why it closed (`None` when dropped on purpose).
@@ -145,8 +144,7 @@ async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<Str
         match &query {
             Ok(_) => Ok(resp),
             Err(why) => {
-                let mut r =
-                    ErrorResponse::new(Some(format!("{{\"code\":0,\"message\":\"{why}\"}}")));
+                let mut r = ErrorResponse::new(Some(format!("{{\"code\":0,\"message\":\"{why}\"}}")));
                 *r.status_mut() = http::StatusCode::BAD_REQUEST;
                 Err(r)
             }
@@ -175,20 +173,17 @@ async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<Str
         return Some(e);
     }
     let (ctl_tx, mut ctl_rx) = mpsc::channel(64);
-    shared
-        .controls
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(ctl_tx);
+    shared.controls.lock().unwrap_or_else(|e| e.into_inner()).push(ctl_tx);
 
     let mut conn_state = Conn {
         conn,
         authed: false,
         live_on: false,
     };
-    let mut ping =
-        tokio::time::interval_at(Instant::now() + opts.ping_interval, opts.ping_interval);
+    let mut ping = tokio::time::interval_at(Instant::now() + opts.ping_interval, opts.ping_interval);
     let mut pong_deadline: Option<Instant> = None;
+    // The reference server closes a connection that never joins a namespace.
+    let connect_deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         let live_ready = conn_state.live_on && !shared.lock().live.is_empty();
         tokio::select! {
@@ -204,6 +199,10 @@ async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<Str
                     }
                     pong_deadline.get_or_insert(Instant::now() + opts.ping_timeout);
                 }
+            }
+            _ = tokio::time::sleep_until(connect_deadline), if !conn_state.authed => {
+                let _ = ws.close(None).await;
+                return Some("no CONNECT within the connect timeout".into());
             }
             _ = sleep_opt(pong_deadline) => {
                 shared.log(SimEvent::PongTimeout { conn });
@@ -322,12 +321,7 @@ async fn offline_feed(ws: &mut Ws, shared: &Shared, conn: u32) -> Result<(), Str
                 id
             };
             let list = Value::Array(chunk.iter().map(|m| m.body.clone()).collect());
-            send(
-                ws,
-                shared,
-                Sio::event(event, vec![list], Some(id)).to_frame(),
-            )
-            .await?;
+            send(ws, shared, Sio::event(event, vec![list], Some(id)).to_frame()).await?;
             shared.log(SimEvent::Sent {
                 conn,
                 event: event.into(),
@@ -421,12 +415,7 @@ async fn on_frame(
                 }
                 "sync chat list" => {
                     let list = shared.lock().chat_list.clone();
-                    send(
-                        ws,
-                        shared,
-                        Sio::event("sync chat list", vec![list], None).to_frame(),
-                    )
-                    .await?;
+                    send(ws, shared, Sio::event("sync chat list", vec![list], None).to_frame()).await?;
                 }
                 _ => {}
             }
@@ -437,11 +426,7 @@ async fn on_frame(
             let payload = p.data.as_ref().map(Value::to_string).unwrap_or_default();
             let ids = shared.lock().outstanding.remove(&id).unwrap_or_default();
             if payload == r#"["success"]"# && !ids.is_empty() {
-                let observer = shared
-                    .observer
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
+                let observer = shared.observer.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 if let Some(f) = observer {
                     f(&ids);
                 }
