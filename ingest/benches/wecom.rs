@@ -27,10 +27,7 @@ use tokio_util::sync::CancellationToken;
 const PATH: &str = "/callback/wecom/bench";
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let n = args.first().copied().unwrap_or(20_000);
     let conc = args.get(1).copied().unwrap_or(16);
     let callbacks = Script::Bulk(n).callbacks(wecom::CORP_ID);
@@ -42,11 +39,7 @@ fn main() {
     let (decode_time, items) = decode_all(&callbacks);
     let (fake_time, fake_lat) = rt.block_on(through_http(&callbacks, conc, None));
     let dir = tempfile::tempdir().expect("scratch");
-    let (real_time, real_lat) = rt.block_on(through_http(
-        &callbacks,
-        conc,
-        Some(&dir.path().join("http")),
-    ));
+    let (real_time, real_lat) = rt.block_on(through_http(&callbacks, conc, Some(&dir.path().join("http"))));
     let store_time = rt.block_on(store_only(items, conc, &dir.path().join("direct")));
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
@@ -92,35 +85,17 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 /// Encrypts every callback like WeCom, then times the receiver's pure path over them.
 fn decode_all(callbacks: &[wecom::Callback]) -> (Duration, Vec<Ingested>) {
-    let crypto =
-        WecomCrypto::new(wecom::TOKEN, wecom::ENCODING_AES_KEY, wecom::CORP_ID).expect("sim key");
+    let crypto = WecomCrypto::new(wecom::TOKEN, wecom::ENCODING_AES_KEY, wecom::CORP_ID).expect("sim key");
     let poster = WecomPoster::sim("http://127.0.0.1:9");
-    let signed: Vec<_> = callbacks
-        .iter()
-        .map(|cb| poster.sign(&cb.xml, None))
-        .collect();
+    let signed: Vec<_> = callbacks.iter().map(|cb| poster.sign(&cb.xml, None)).collect();
     let started = Instant::now();
     let mut items = Vec::with_capacity(signed.len());
     for s in &signed {
-        let q: Vec<(&str, &str)> = s
-            .query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .collect();
-        let get = |k: &str| {
-            q.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| *v)
-                .unwrap_or_default()
-        };
+        let q: Vec<(&str, &str)> = s.query.split('&').filter_map(|kv| kv.split_once('=')).collect();
+        let get = |k: &str| q.iter().find(|(n, _)| *n == k).map(|(_, v)| *v).unwrap_or_default();
         let env = codec::parse_envelope(s.body.as_bytes()).expect("envelope");
         crypto
-            .verify(
-                get("msg_signature"),
-                get("timestamp"),
-                get("nonce"),
-                &env.encrypt,
-            )
+            .verify(get("msg_signature"), get("timestamp"), get("nonce"), &env.encrypt)
             .expect("signature");
         let plain = crypto.decrypt(&env.encrypt).expect("decrypt");
         let events = codec::decode(&plain).expect("decode").events;
@@ -139,12 +114,9 @@ async fn through_http(
     conc: usize,
     store_dir: Option<&Path>,
 ) -> (Duration, Vec<Duration>) {
-    let cfg = config::parse(
-        &wecom::config_toml("bench", PATH, None),
-        Path::new("bench.toml"),
-    )
-    .expect("config")
-    .wecom[0]
+    let cfg = config::parse(&wecom::config_toml("bench", PATH, None), Path::new("bench.toml"))
+        .expect("config")
+        .wecom[0]
         .clone();
     let (tx, rx) = mpsc::channel(64);
     let out = EventSender::new(Platform::Wecom, "bench", tx);
@@ -165,23 +137,16 @@ async fn through_http(
     let (fake, writer) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),
         Some(dir) => {
-            let store =
-                store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
+            let store = store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
             (
                 None,
-                Some(store::spawn_writer(
-                    store,
-                    rx,
-                    store::WriterOptions::default(),
-                )),
+                Some(store::spawn_writer(store, rx, store::WriterOptions::default())),
             )
         }
     };
     let router = WecomConnector::new(cfg).router(&cx).expect("router");
     drop(cx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}{PATH}", listener.local_addr().expect("addr"));
     let stop = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -195,17 +160,9 @@ async fn through_http(
     let elapsed = started.elapsed();
     assert_eq!(acked, callbacks.len(), "every callback acknowledged");
     if let Some(fake) = &fake {
-        assert_eq!(
-            fake.events().len(),
-            callbacks.len(),
-            "every callback archived"
-        );
+        assert_eq!(fake.events().len(), callbacks.len(), "every callback archived");
     }
-    let mut lat: Vec<Duration> = poster
-        .log()
-        .iter()
-        .map(|a| a.answered_at - a.sent_at)
-        .collect();
+    let mut lat: Vec<Duration> = poster.log().iter().map(|a| a.answered_at - a.sent_at).collect();
     lat.sort();
     shutdown.cancel();
     let _ = server.await;
@@ -226,10 +183,10 @@ async fn store_only(items: Vec<Ingested>, conc: usize, dir: &Path) -> Duration {
         let (batch, notice) = EventBatch::new(Platform::Wecom, "bench", vec![item], None);
         tx.send(batch).await.expect("writer running");
         pending.push_back(notice);
-        if pending.len() >= conc {
-            if let Some(n) = pending.pop_front() {
-                n.await.expect("notice").expect("committed");
-            }
+        if pending.len() >= conc
+            && let Some(n) = pending.pop_front()
+        {
+            n.await.expect("notice").expect("committed");
         }
     }
     for n in pending {

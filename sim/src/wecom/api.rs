@@ -48,10 +48,7 @@ impl FakeApi {
         let app = Router::new()
             .route("/cgi-bin/gettoken", get(gettoken))
             .route("/cgi-bin/user/get", get(user_get))
-            .route(
-                "/cgi-bin/externalcontact/groupchat/get",
-                post(groupchat_get),
-            )
+            .route("/cgi-bin/externalcontact/groupchat/get", post(groupchat_get))
             .route("/cgi-bin/media/get", get(media_get))
             .with_state(api.clone());
         tokio::spawn(async move {
@@ -91,24 +88,20 @@ impl FakeApi {
         format!("simtoken{:06}", self.state.token_gen.load(Ordering::SeqCst))
     }
 
-    /// Checks token and faults; `Err` is the error answer.
-    fn admit(&self, q: &HashMap<String, String>) -> Result<(), Response> {
+    /// Checks token and faults; `Some` is the error answer.
+    fn refusal(&self, q: &HashMap<String, String>) -> Option<Response> {
         self.state.calls.fetch_add(1, Ordering::SeqCst);
         if take(&self.state.busy_next) {
-            return Err(Json(json!({"errcode": -1, "errmsg": "system busy"})).into_response());
+            return Some(Json(json!({"errcode": -1, "errmsg": "system busy"})).into_response());
         }
         if take(&self.state.expire_next) {
             self.state.token_gen.fetch_add(1, Ordering::SeqCst);
-            return Err(
-                Json(json!({"errcode": 42001, "errmsg": "access_token expired"})).into_response(),
-            );
+            return Some(Json(json!({"errcode": 42001, "errmsg": "access_token expired"})).into_response());
         }
         if q.get("access_token").map(String::as_str) != Some(self.current_token().as_str()) {
-            return Err(
-                Json(json!({"errcode": 40014, "errmsg": "invalid access_token"})).into_response(),
-            );
+            return Some(Json(json!({"errcode": 40014, "errmsg": "invalid access_token"})).into_response());
         }
-        Ok(())
+        None
     }
 }
 
@@ -117,34 +110,23 @@ fn take(n: &AtomicU32) -> bool {
         .is_ok()
 }
 
-async fn gettoken(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Json<Value> {
+async fn gettoken(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     api.state.gettoken.fetch_add(1, Ordering::SeqCst);
-    if q.get("corpsecret") != Some(&api.secret)
-        || q.get("corpid").map(String::as_str) != Some(super::CORP_ID)
-    {
+    if q.get("corpsecret") != Some(&api.secret) || q.get("corpid").map(String::as_str) != Some(super::CORP_ID) {
         return Json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
     }
-    Json(
-        json!({"errcode": 0, "errmsg": "ok", "access_token": api.current_token(), "expires_in": 7200}),
-    )
+    Json(json!({"errcode": 0, "errmsg": "ok", "access_token": api.current_token(), "expires_in": 7200}))
 }
 
-async fn user_get(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = api.admit(&q) {
+async fn user_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = api.refusal(&q) {
         return r;
     }
     let id = q.get("userid").cloned().unwrap_or_default();
     match MEMBERS.iter().find(|(u, _)| *u == id) {
-        Some((u, name)) => Json(
-            json!({"errcode": 0, "errmsg": "ok", "userid": u, "name": name, "department": [1]}),
-        )
-        .into_response(),
+        Some((u, name)) => {
+            Json(json!({"errcode": 0, "errmsg": "ok", "userid": u, "name": name, "department": [1]})).into_response()
+        }
         None => Json(json!({"errcode": 60111, "errmsg": "userid not found"})).into_response(),
     }
 }
@@ -154,12 +136,13 @@ async fn groupchat_get(
     Query(q): Query<HashMap<String, String>>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = api.admit(&q) {
+    if let Some(r) = api.refusal(&q) {
         return r;
     }
     let (gid, name) = DEMO_GROUP;
     if body["chat_id"] == gid {
-        Json(json!({"errcode": 0, "errmsg": "ok", "group_chat": {"chat_id": gid, "name": name, "owner": "zhangsan"}})).into_response()
+        Json(json!({"errcode": 0, "errmsg": "ok", "group_chat": {"chat_id": gid, "name": name, "owner": "zhangsan"}}))
+            .into_response()
     } else {
         Json(json!({"errcode": 86001, "errmsg": "chat not exist"})).into_response()
     }
@@ -172,19 +155,14 @@ pub fn media_bytes(media_id: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-async fn media_get(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = api.admit(&q) {
+async fn media_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = api.refusal(&q) {
         return r;
     }
     match q.get("media_id") {
-        Some(id) if id.starts_with("MEDIA_") => (
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            media_bytes(id),
-        )
-            .into_response(),
+        Some(id) if id.starts_with("MEDIA_") => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], media_bytes(id)).into_response()
+        }
         _ => Json(json!({"errcode": 40007, "errmsg": "invalid media_id"})).into_response(),
     }
 }

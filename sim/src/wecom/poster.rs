@@ -81,14 +81,8 @@ pub struct WecomPoster {
 
 impl WecomPoster {
     /// A poster for `url` (scheme, host, port and path) with the given credentials.
-    pub fn new(
-        url: &str,
-        token: &str,
-        encoding_aes_key: &str,
-        corp_id: &str,
-    ) -> Result<Self, SimError> {
-        let crypto = WecomCrypto::new(token, encoding_aes_key, corp_id)
-            .map_err(|e| SimError::Config(e.to_string()))?;
+    pub fn new(url: &str, token: &str, encoding_aes_key: &str, corp_id: &str) -> Result<Self, SimError> {
+        let crypto = WecomCrypto::new(token, encoding_aes_key, corp_id).map_err(|e| SimError::Config(e.to_string()))?;
         let http = reqwest::Client::builder()
             .timeout(DEADLINE)
             .build()
@@ -107,8 +101,7 @@ impl WecomPoster {
     /// A poster with the simulator's own credentials ([`super::TOKEN`] etc.).
     pub fn sim(url: &str) -> Self {
         // The built-in credentials are valid constants.
-        Self::new(url, super::TOKEN, super::ENCODING_AES_KEY, super::CORP_ID)
-            .expect("simulator credentials are valid")
+        Self::new(url, super::TOKEN, super::ENCODING_AES_KEY, super::CORP_ID).expect("simulator credentials are valid")
     }
 
     /// Pause between attempts (WeCom waits a few seconds; tests shorten it).
@@ -139,19 +132,14 @@ impl WecomPoster {
             _ => xml,
         };
         let encrypt = match fault {
-            Some(Fault::WrongCorpId) => {
-                self.crypto
-                    .encrypt_for(plain.as_bytes(), &random, b"wwsomeoneelse00000")
-            }
+            Some(Fault::WrongCorpId) => self
+                .crypto
+                .encrypt_for(plain.as_bytes(), &random, b"wwsomeoneelse00000"),
             _ => self.crypto.encrypt_with_random(plain.as_bytes(), &random),
         };
         let signature = match fault {
             Some(Fault::BadSignature) => {
-                let other = WecomCrypto::new(
-                    &format!("{}x", self.token),
-                    super::ENCODING_AES_KEY,
-                    &self.corp_id,
-                );
+                let other = WecomCrypto::new(&format!("{}x", self.token), super::ENCODING_AES_KEY, &self.corp_id);
                 other
                     .map(|o| o.signature(&timestamp, &nonce, &encrypt))
                     .unwrap_or_default()
@@ -206,13 +194,7 @@ impl WecomPoster {
     }
 
     /// Sends one prepared request once.
-    pub async fn send(
-        &self,
-        cb: &Callback,
-        signed: &Signed,
-        attempt: u32,
-        fault: Option<Fault>,
-    ) -> Attempt {
+    pub async fn send(&self, cb: &Callback, signed: &Signed, attempt: u32, fault: Option<Fault>) -> Attempt {
         let url = format!("{}?{}", self.url, signed.query);
         let sent_at = Instant::now();
         let (status, body) = match self.http.post(url).body(signed.body.clone()).send().await {
@@ -267,7 +249,9 @@ impl WecomPoster {
     /// Delivers callbacks with `concurrency` requests in flight (a burst); returns how many
     /// were acknowledged.
     pub async fn burst(&self, callbacks: &[Callback], concurrency: usize) -> usize {
-        let queue = Arc::new(Mutex::new(callbacks.to_vec().into_iter()));
+        let queue = Arc::new(Mutex::new(
+            callbacks.iter().cloned().collect::<std::collections::VecDeque<_>>(),
+        ));
         let mut tasks = Vec::new();
         for _ in 0..concurrency.max(1) {
             let me = self.clone();
@@ -275,7 +259,7 @@ impl WecomPoster {
             tasks.push(tokio::spawn(async move {
                 let mut acked = 0;
                 loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(cb) = next else { break };
                     if me.deliver(&cb).await.acked() {
                         acked += 1;

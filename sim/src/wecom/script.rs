@@ -74,14 +74,7 @@ pub fn text(corp_id: &str, from: &str, t: i64, msg_id: u64, content: &str) -> Ca
     }
 }
 
-fn message(
-    corp_id: &str,
-    from: &str,
-    t: i64,
-    msg_id: u64,
-    msg_type: &str,
-    fields: &str,
-) -> Callback {
+fn message(corp_id: &str, from: &str, t: i64, msg_id: u64, msg_type: &str, fields: &str) -> Callback {
     let xml = format!(
         "{}{fields}<MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>",
         head(corp_id, from, t, msg_type)
@@ -184,9 +177,7 @@ fn demo_day(c: &str) -> Vec<Callback> {
             "sys",
             t(33),
             "change_external_chat",
-            &format!(
-                "<ChatId><![CDATA[{gid}]]></ChatId><ChangeType><![CDATA[create]]></ChangeType>"
-            ),
+            &format!("<ChatId><![CDATA[{gid}]]></ChatId><ChangeType><![CDATA[create]]></ChangeType>"),
         ),
         event(
             c,
@@ -282,13 +273,7 @@ fn demo_day(c: &str) -> Vec<Callback> {
             "change_contact",
             "<ChangeType>update_party</ChangeType><Id>2</Id><Name><![CDATA[农业事业部]]></Name>",
         ),
-        text(
-            c,
-            "wangwu",
-            t(500),
-            next(),
-            "明天上午九点出发去农业局，合同原件我带着",
-        ),
+        text(c, "wangwu", t(500), next(), "明天上午九点出发去农业局，合同原件我带着"),
         event(
             c,
             "zhangsan",
@@ -301,9 +286,7 @@ fn demo_day(c: &str) -> Vec<Callback> {
             "sys",
             t(600),
             "change_external_chat",
-            &format!(
-                "<ChatId><![CDATA[{gid}]]></ChatId><ChangeType><![CDATA[dismiss]]></ChangeType>"
-            ),
+            &format!("<ChatId><![CDATA[{gid}]]></ChatId><ChangeType><![CDATA[dismiss]]></ChangeType>"),
         ),
     ]
 }
@@ -311,14 +294,6 @@ fn demo_day(c: &str) -> Vec<Callback> {
 fn bulk(c: &str, n: usize) -> Vec<Callback> {
     Corpus::new(42)
         .take(n)
-        .map(|row| {
-            text(
-                c,
-                &row.sender,
-                row.sent_at / 1000,
-                1_000_000_000 + row.i,
-                &row.text,
-            )
-        })
+        .map(|row| text(c, &row.sender, row.sent_at / 1000, 1_000_000_000 + row.i, &row.text))
         .collect()
 }
