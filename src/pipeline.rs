@@ -100,6 +100,7 @@ impl Pipeline {
         }
         let mut background = Vec::new();
         background.push(tokio::spawn(sample_channel_depth(tx.clone())));
+        background.push(tokio::spawn(sample_health(states.clone(), opts.data_dir.clone(), opts.index)));
         drop(tx);
         let server_shutdown = CancellationToken::new();
         let server = if routers.is_empty() && cfg.connector_count() == 0 {
@@ -253,5 +254,24 @@ async fn scheduled_exports(schedule: export::Schedule, opts: export::ExportOptio
             }
             Err(e) => tracing::error!(error = %e, "scheduled export task failed"),
         }
+    }
+}
+
+/// Publishes per-connector state (`chatvault_connector_up`, 1 = archiving) and the search
+/// index lag in events (`chatvault_index_lag_events`).
+async fn sample_health(states: StateRegistry, data_dir: PathBuf, index: bool) {
+    loop {
+        for (name, st) in states.snapshot() {
+            let up = st.status.map(|s| s.is_up()).unwrap_or(false);
+            metrics::gauge!("chatvault_connector_up", "connector" => name.clone(), "platform" => st.platform.as_str())
+                .set(if up { 1.0 } else { 0.0 });
+        }
+        if index {
+            let dir = data_dir.clone();
+            if let Ok(Ok(lag)) = tokio::task::spawn_blocking(move || search::index_lag(&dir)).await {
+                metrics::gauge!("chatvault_index_lag_events").set(lag as f64);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }

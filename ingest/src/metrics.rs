@@ -17,6 +17,10 @@ pub fn received(account: &str, batch: &EventBatch) {
 pub fn committed(account: &str, info: &CommitInfo) {
     metrics::counter!("chatvault_committed_total", "connector" => account.to_string()).increment(info.appended);
     metrics::counter!("chatvault_duplicates_total", "connector" => account.to_string()).increment(info.duplicates);
+    if info.appended > 0 {
+        let now = proto::time::now_ms() as f64 / 1000.0;
+        metrics::gauge!("chatvault_last_event_timestamp_seconds", "connector" => account.to_string()).set(now);
+    }
 }
 
 /// Counts acknowledgements sent to the platform.
