@@ -57,9 +57,7 @@ impl Running {
         self.events()
             .into_iter()
             .filter_map(|e| match e.body {
-                EventBody::ConnectorState { status, detail, .. } => {
-                    Some((status, detail.unwrap_or_default()))
-                }
+                EventBody::ConnectorState { status, detail, .. } => Some((status, detail.unwrap_or_default())),
                 _ => None,
             })
             .collect()
@@ -82,15 +80,13 @@ fn timing() -> Timing {
     Timing {
         heartbeat: Duration::from_millis(300),
         login_timeout: Duration::from_secs(3),
-        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(300))
-            .with_jitter(0.0),
+        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(300)).with_jitter(0.0),
         max_in_flight: 8,
     }
 }
 
 fn start(sim: &YunhuSim, resume_from: Option<serde_json::Value>) -> Running {
-    let cfg = config::parse(&sim.config_toml("team"), Path::new("yunhu-test.toml"))
-        .expect("sim config parses");
+    let cfg = config::parse(&sim.config_toml("team"), Path::new("yunhu-test.toml")).expect("sim config parses");
     let connector = YunhuConnector::new(cfg.yunhu[0].clone()).with_timing(timing());
     let (tx, store) = FakeStore::channel(8);
     let dir = tempfile::tempdir().unwrap();
@@ -110,10 +106,7 @@ fn start(sim: &YunhuSim, resume_from: Option<serde_json::Value>) -> Running {
         max_body_bytes: 64 * 1024,
     };
     let task = tokio::spawn(async move {
-        Arc::new(connector)
-            .run(cx)
-            .await
-            .expect("connector ends cleanly");
+        Arc::new(connector).run(cx).await.expect("connector ends cleanly");
     });
     Running {
         store,
@@ -145,9 +138,7 @@ fn fold(events: &[ChatEvent]) -> (Vec<String>, Option<i64>) {
     let mut edits: Vec<(i64, String)> = events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Edit {
-                text, edited_at, ..
-            } => Some((edited_at.unwrap_or(0), text.clone())),
+            EventBody::Edit { text, edited_at, .. } => Some((edited_at.unwrap_or(0), text.clone())),
             _ => None,
         })
         .collect();
@@ -175,9 +166,7 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
         .until(|r| {
             let ids = r.message_ids();
             all.iter().all(|id| ids.contains(id))
-                && r.of("yh-d012")
-                    .iter()
-                    .any(|e| e.kind() == EventKind::Withdraw)
+                && r.of("yh-d012").iter().any(|e| e.kind() == EventKind::Withdraw)
                 && r.of("yh-d008").iter().any(|e| e.kind() == EventKind::Edit)
         })
         .await;
@@ -198,10 +187,7 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
     let (revs, withdrawn) = fold(&run.of("yh-d006"));
     assert_eq!(
         revs,
-        vec![
-            "下午三点在会议室开会，记得带合同",
-            "下午三点半在会议室开会，记得带合同"
-        ]
+        vec!["下午三点在会议室开会，记得带合同", "下午三点半在会议室开会，记得带合同"]
     );
     assert_eq!(withdrawn, Some(minute(45)));
     let (revs, _) = fold(&run.of("yh-d008"));
@@ -210,11 +196,7 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
         "Please review the contract draft before 3pm, thanks!"
     );
     assert_eq!(fold(&run.of("yh-d009")).1, Some(minute(34)));
-    assert_eq!(
-        fold(&run.of("yh-d012")).1,
-        Some(minute(66)),
-        "recall made offline"
-    );
+    assert_eq!(fold(&run.of("yh-d012")).1, Some(minute(66)), "recall made offline");
 
     // The streamed bot reply ends as the server's final text.
     let (revs, _) = fold(&run.of("yh-d007"));
@@ -250,10 +232,7 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
     let file = msg("yh-d005").unwrap();
     assert_eq!(file.content_type, ContentType::File);
     assert_eq!(file.attachments[0].size, Some(482_133));
-    assert_eq!(
-        msg("yh-d001").unwrap().mentions,
-        vec!["7356002".to_string()]
-    );
+    assert_eq!(msg("yh-d001").unwrap().mentions, vec!["7356002".to_string()]);
     assert_eq!(msg("yh-d017").unwrap().reply_to.as_deref(), Some("yh-d010"));
     assert_eq!(msg("yh-d015").unwrap().content_type, ContentType::Voice);
     assert_eq!(msg("yh-d016").unwrap().content_type, ContentType::Sticker);
@@ -269,24 +248,13 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
         .into_iter()
         .filter_map(|e| match e.body {
             EventBody::Other { subtype, .. } => Some((subtype, e.chat_id)),
-            EventBody::Message(m) if m.text == "报销制度2026.docx" => {
-                Some(("file_send".into(), e.chat_id))
-            }
+            EventBody::Message(m) if m.text == "报销制度2026.docx" => Some(("file_send".into(), e.chat_id)),
             _ => None,
         })
         .collect();
-    assert!(
-        others.contains(&("typing".into(), "7356001".into())),
-        "{others:?}"
-    );
-    assert!(
-        others.iter().any(|(s, _)| s == "invite_apply"),
-        "{others:?}"
-    );
-    assert!(
-        others.contains(&("file_send".into(), "7356001".into())),
-        "{others:?}"
-    );
+    assert!(others.contains(&("typing".into(), "7356001".into())), "{others:?}");
+    assert!(others.iter().any(|(s, _)| s == "invite_apply"), "{others:?}");
+    assert!(others.contains(&("file_send".into(), "7356001".into())), "{others:?}");
 
     assert!(run.store.rejects().is_empty(), "{:?}", run.store.rejects());
     let states: Vec<ConnectorStatus> = run.states().into_iter().map(|s| s.0).collect();
@@ -333,19 +301,12 @@ async fn edits_and_recall_made_offline_keep_every_revision() {
     ];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     let run = start(&sim, None);
-    assert!(
-        run.until(|r| r.of("m1").len() >= 4).await,
-        "{:?}",
-        run.of("m1")
-    );
+    assert!(run.until(|r| r.of("m1").len() >= 4).await, "{:?}", run.of("m1"));
     let (revs, withdrawn) = fold(&run.of("m1"));
     assert_eq!(revs, vec!["合同初稿", "合同二稿", "合同终稿"]);
     assert_eq!(withdrawn, Some(minute(3)));
     let kinds: Vec<EventKind> = run.of("m1").iter().map(|e| e.kind()).collect();
-    assert_eq!(
-        kinds.iter().filter(|k| **k == EventKind::Message).count(),
-        1
-    );
+    assert_eq!(kinds.iter().filter(|k| **k == EventKind::Message).count(), 1);
     run.stop().await;
 }
 
@@ -357,14 +318,7 @@ async fn catch_up_after_a_drop_loses_nothing_and_duplicates_nothing() {
     let mut next = |chat: &str| {
         n += 1;
         let text = corpus.text();
-        Step::Post(post(
-            &format!("c{n:04}"),
-            (chat, 2),
-            ("u9", "李四"),
-            1,
-            &text,
-            n,
-        ))
+        Step::Post(post(&format!("c{n:04}"), (chat, 2), ("u9", "李四"), 1, &text, n))
     };
     for i in 0..60 {
         steps.push(next(["ga", "gb", "gc"][i % 3]));
@@ -383,9 +337,7 @@ async fn catch_up_after_a_drop_loses_nothing_and_duplicates_nothing() {
     });
     steps.push(Step::Pause(Duration::from_millis(300)));
     // 250 offline messages: more than two history pages in chat `ga`.
-    let mut offline: Vec<Step> = (0..250)
-        .map(|i| next(if i % 5 == 0 { "gb" } else { "ga" }))
-        .collect();
+    let mut offline: Vec<Step> = (0..250).map(|i| next(if i % 5 == 0 { "gb" } else { "ga" })).collect();
     offline.push(Step::Stream {
         msg_id: "bot-1".into(),
         chunk: "超支了".into(),
@@ -404,7 +356,15 @@ async fn catch_up_after_a_drop_loses_nothing_and_duplicates_nothing() {
     let run = start(&sim, None);
     assert!(sim.wait_done(WAIT).await);
     let ok = run
-        .until(|r| r.message_ids().len() >= 341 && r.of("c0001").len() >= 2)
+        .until(|r| {
+            r.message_ids().len() >= 341
+                && r.of("c0001").len() >= 2
+                && r.of("bot-1")
+                    .iter()
+                    .filter(|e| e.kind() == EventKind::StreamAppend)
+                    .count()
+                    >= 2
+        })
         .await;
     let ids = run.message_ids();
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
@@ -429,10 +389,7 @@ async fn resumes_after_the_committed_cursor() {
     let offline: Vec<Step> = (1..=5)
         .map(|i| Step::Post(post(&format!("r{i}"), chat, who, 1, &format!("第{i}条"), i)))
         .collect();
-    let steps = vec![
-        Step::Pause(Duration::from_millis(300)),
-        Step::Drop { offline },
-    ];
+    let steps = vec![Step::Pause(Duration::from_millis(300)), Step::Drop { offline }];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     let cursor = serde_json::json!({ "chats": { "g-r": { "t": 2, "seq": 3 } } });
     let run = start(&sim, Some(cursor));
@@ -459,10 +416,7 @@ async fn bad_frames_are_rejected_and_archiving_goes_on() {
             .await
     );
     let reasons: Vec<String> = run.store.rejects().into_iter().map(|r| r.0).collect();
-    assert!(
-        reasons[0].starts_with("undecodable yunhu frame"),
-        "{reasons:?}"
-    );
+    assert!(reasons[0].starts_with("undecodable yunhu frame"), "{reasons:?}");
     assert_eq!(reasons[1], "unknown yunhu cmd `mystery_cmd`");
     assert_eq!(run.states().len(), 1, "no reconnect: {:?}", run.states());
     run.stop().await;
@@ -470,21 +424,11 @@ async fn bad_frames_are_rejected_and_archiving_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_login_is_recorded_and_retried() {
-    let steps = vec![Step::Post(post(
-        "a1",
-        ("g-a", 2),
-        ("u1", "张三"),
-        1,
-        "登录后第一条",
-        1,
-    ))];
+    let steps = vec![Step::Post(post("a1", ("g-a", 2), ("u1", "张三"), 1, "登录后第一条", 1))];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     sim.refuse_logins(2);
     let run = start(&sim, None);
-    assert!(
-        run.until(|r| r.message_ids() == vec!["a1".to_string()])
-            .await
-    );
+    assert!(run.until(|r| r.message_ids() == vec!["a1".to_string()]).await);
     let states = run.states();
     assert_eq!(states[0].0, ConnectorStatus::AuthFailed);
     assert!(states[0].1.contains("数据不合法"), "{states:?}");
@@ -507,14 +451,7 @@ async fn refused_login_is_recorded_and_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_is_detected_and_reconnected() {
-    let steps = vec![Step::Post(post(
-        "s1",
-        ("g-s", 2),
-        ("u1", "张三"),
-        1,
-        "心跳测试",
-        1,
-    ))];
+    let steps = vec![Step::Post(post("s1", ("g-s", 2), ("u1", "张三"), 1, "心跳测试", 1))];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     let run = start(&sim, None);
     assert!(run.until(|r| !r.message_ids().is_empty()).await);
@@ -522,10 +459,7 @@ async fn a_silent_server_is_detected_and_reconnected() {
         .silent_heartbeats
         .store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(
-        run.until(|r| r
-            .states()
-            .iter()
-            .any(|s| s.0 == ConnectorStatus::Disconnected))
+        run.until(|r| r.states().iter().any(|s| s.0 == ConnectorStatus::Disconnected))
             .await
     );
     let detail = run
@@ -543,13 +477,10 @@ async fn a_silent_server_is_detected_and_reconnected() {
         run.until(|r| r.states().last().map(|s| s.0) == Some(ConnectorStatus::Connected))
             .await
     );
-    let ids: BTreeMap<String, usize> =
-        run.message_ids()
-            .into_iter()
-            .fold(BTreeMap::new(), |mut m, id| {
-                *m.entry(id).or_default() += 1;
-                m
-            });
+    let ids: BTreeMap<String, usize> = run.message_ids().into_iter().fold(BTreeMap::new(), |mut m, id| {
+        *m.entry(id).or_default() += 1;
+        m
+    });
     assert_eq!(ids.get("s1"), Some(&1));
     run.stop().await;
 }

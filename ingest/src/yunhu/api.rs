@@ -6,9 +6,8 @@ use bytes::Bytes;
 use config::Secret;
 use prost::Message as _;
 use proto::yunhu::{
-    ChatType, ConversationListRequest, ConversationListResponse, ListMsgByMidSeqRequest,
-    ListMsgBySeqRequest, ListMsgResponse, Status, conversation_list_response,
-    list_msg_response::MsgData,
+    ChatType, ConversationListRequest, ConversationListResponse, ListMsgByMidSeqRequest, ListMsgBySeqRequest,
+    ListMsgResponse, Status, conversation_list_response, list_msg_response::MsgData,
 };
 use serde::Deserialize;
 
@@ -253,11 +252,10 @@ impl Api {
         for page in 1..=100u64 {
             let body = serde_json::json!({ "msgId": msg_id, "size": EDIT_PAGE, "page": page });
             let raw = self.post(PATH, body.to_string().into_bytes(), true).await?;
-            let r: EditRecordResponse =
-                serde_json::from_slice(&raw).map_err(|e| ApiError::Decode {
-                    path: PATH,
-                    message: e.to_string(),
-                })?;
+            let r: EditRecordResponse = serde_json::from_slice(&raw).map_err(|e| ApiError::Decode {
+                path: PATH,
+                message: e.to_string(),
+            })?;
             if r.code != 1 {
                 return Err(ApiError::Status {
                     path: PATH,

@@ -40,9 +40,7 @@ impl From<ApiError> for ConnectorError {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::Unauthorized { .. } => ConnectorError::Auth(e.to_string()),
-            ApiError::Decode { .. } | ApiError::Status { .. } => {
-                ConnectorError::Protocol(e.to_string())
-            }
+            ApiError::Decode { .. } | ApiError::Status { .. } => ConnectorError::Protocol(e.to_string()),
             _ => ConnectorError::Transport(e.to_string()),
         }
     }
@@ -90,8 +88,7 @@ pub async fn catch_up(
             let mut extra = Vec::new();
             let top = rows.last().map_or(from, |r| r.msg_seq);
             for row in &rows {
-                let (evs, edit_raw) =
-                    row_events(api, &chat_id, chat_type, row, row.msg_seq <= known_seq).await?;
+                let (evs, edit_raw) = row_events(api, &chat_id, chat_type, row, row.msg_seq <= known_seq).await?;
                 events.extend(evs.0);
                 if let Some(raw) = edit_raw {
                     extra.push(Ingested::Payload {
@@ -139,11 +136,7 @@ pub fn incoming(chat_id: &str, chat_type: u64, row: &MsgData) -> Incoming {
         sender_name: sender.name,
         sender_type: sender.chat_type.max(0) as u64,
         content_type: row.content_type.max(0) as u64,
-        parts: row
-            .msg_content
-            .as_ref()
-            .map(Parts::from)
-            .unwrap_or_default(),
+        parts: row.msg_content.as_ref().map(Parts::from).unwrap_or_default(),
         sent_at: row.send_time,
         quote_msg_id: row.quote_msg_id.clone(),
         seq: row.msg_seq,
@@ -191,10 +184,7 @@ async fn row_events(
     }
     let mut evs = Vec::new();
     if !archived {
-        evs.push(message_event(
-            &m,
-            original.as_ref().map(|(ct, t)| (*ct, t.as_str())),
-        ));
+        evs.push(message_event(&m, original.as_ref().map(|(ct, t)| (*ct, t.as_str()))));
     }
     if m.recalled_at > 0 {
         evs.push(withdraw_event(chat_id, &m.msg_id, m.recalled_at));

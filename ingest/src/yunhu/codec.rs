@@ -6,9 +6,8 @@
 
 use prost::Message as _;
 use proto::yunhu::{
-    DraftInput, EditMessage, FileSendMessage, HeartbeatAckInfo, LiveVideoUserHangUp, PushMessage,
-    StreamMessage, edit_message, file_send_message, live_video_user_hang_up, push_message,
-    stream_message,
+    DraftInput, EditMessage, FileSendMessage, HeartbeatAckInfo, LiveVideoUserHangUp, PushMessage, StreamMessage,
+    edit_message, file_send_message, live_video_user_hang_up, push_message, stream_message,
 };
 use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, NewMessage, TimestampMs};
 use sha2::{Digest, Sha256};
@@ -43,8 +42,9 @@ pub enum Frame {
         /// Echo of the heartbeat's seq.
         seq: String,
     },
-    /// A new message, or a recall (`delete_timestamp` set).
-    Push(push_message::data::Msg),
+    /// A new message, or a recall (`delete_timestamp` set). Boxed: it is by far the
+    /// largest variant.
+    Push(Box<push_message::data::Msg>),
     /// New text for a message.
     Edit(edit_message::Msg),
     /// Text appended to a streamed message.
@@ -79,8 +79,7 @@ pub enum Frame {
 
 /// Decodes one binary frame.
 pub fn decode(bytes: &[u8]) -> Result<Frame, CodecError> {
-    let head =
-        HeartbeatAckInfo::decode(bytes).map_err(|e| CodecError::Undecodable(e.to_string()))?;
+    let head = HeartbeatAckInfo::decode(bytes).map_err(|e| CodecError::Undecodable(e.to_string()))?;
     let info = head.data.unwrap_or_default();
     let bad = |e: prost::DecodeError| CodecError::Undecodable(format!("{}: {e}", info.cmd));
     Ok(match info.cmd.as_str() {
@@ -93,7 +92,7 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, CodecError> {
             })?;
             require("push_message", &msg.msg_id, "msg_id")?;
             require("push_message", &msg.chat_id, "chat_id")?;
-            Frame::Push(msg)
+            Frame::Push(Box::new(msg))
         }
         "edit_message" => {
             let m = EditMessage::decode(bytes).map_err(bad)?;
@@ -257,13 +256,7 @@ pub fn withdraw_event(chat_id: &str, msg_id: &str, at: u64) -> ChatEvent {
 }
 
 /// An edit to `text` (Yunhu content type `content_type`) at platform time `edit_time`.
-pub fn edit_event(
-    chat_id: &str,
-    msg_id: &str,
-    content_type: u64,
-    text: &str,
-    edit_time: u64,
-) -> ChatEvent {
+pub fn edit_event(chat_id: &str, msg_id: &str, content_type: u64, text: &str, edit_time: u64) -> ChatEvent {
     let (ct, text) = edited_text(content_type, text);
     let at = (edit_time > 0).then_some(edit_time as TimestampMs);
     ChatEvent {
@@ -296,30 +289,19 @@ pub fn frame_events(frame: &Frame, pos: &mut Position, received_at: TimestampMs)
     match frame {
         Frame::HeartbeatAck { .. } => Vec::new(),
         Frame::Push(msg) => {
-            let m = Incoming::from(msg);
+            let m = Incoming::from(msg.as_ref());
             pos.advance(&m.chat_id, m.chat_type, m.seq);
             if m.recalled_at > 0 {
                 return vec![withdraw_event(&m.chat_id, &m.msg_id, m.recalled_at)];
             }
             if m.sender_type == 3 {
-                pos.open_stream(
-                    &m.msg_id,
-                    &m.chat_id,
-                    m.chat_type,
-                    m.parts.text.len() as u64,
-                );
+                pos.open_stream(&m.msg_id, &m.chat_id, m.chat_type, m.parts.text.len() as u64);
             }
             vec![message_event(&m, None)]
         }
         Frame::Edit(e) => {
             let text = e.content.as_ref().map(|c| c.text.as_str()).unwrap_or("");
-            vec![edit_event(
-                &e.chat_id,
-                &e.msg_id,
-                e.content_type,
-                text,
-                e.edit_time,
-            )]
+            vec![edit_event(&e.chat_id, &e.msg_id, e.content_type, text, e.edit_time)]
         }
         Frame::Stream(s) => {
             if s.content.is_empty() {
@@ -345,10 +327,7 @@ pub fn frame_events(frame: &Frame, pos: &mut Position, received_at: TimestampMs)
             "live_video_user_hang_up",
             serde_json::json!({ "seq": seq, "msg_id": msg.msg_id, "cmd": msg.cmd }),
         )],
-        Frame::BotBoard { seq } => vec![other(
-            "bot_board_message",
-            serde_json::json!({ "seq": seq }),
-        )],
+        Frame::BotBoard { seq } => vec![other("bot_board_message", serde_json::json!({ "seq": seq }))],
     }
 }
 
@@ -410,9 +389,11 @@ fn file_send_event(s: &file_send_message::data::Sender, received_at: TimestampMs
         }],
         reply_to: None,
         mentions: Vec::new(),
-        recipients: (!s.user_id.is_empty())
-            .then(|| vec![s.user_id.clone()])
-            .unwrap_or_default(),
+        recipients: if s.user_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![s.user_id.clone()]
+        },
     };
     ChatEvent {
         chat_id: s.send_user_id.clone(),
@@ -443,10 +424,7 @@ mod tests {
 
     #[test]
     fn garbage_and_unknown_cmds_are_errors_not_panics() {
-        assert!(matches!(
-            decode(b"\xff\xff\xff"),
-            Err(CodecError::Undecodable(_))
-        ));
+        assert!(matches!(decode(b"\xff\xff\xff"), Err(CodecError::Undecodable(_))));
         let unknown = proto::yunhu::InfoOnly {
             info: Some(Info {
                 seq: "1".into(),

@@ -228,10 +228,7 @@ mod tests {
             ..Parts::default()
         };
         let n = normalize(4, &file);
-        assert_eq!(
-            (n.content_type, n.text.as_str()),
-            (ContentType::File, "合同.pdf")
-        );
+        assert_eq!((n.content_type, n.text.as_str()), (ContentType::File, "合同.pdf"));
         assert_eq!(n.attachments[0].size, Some(42));
         assert_eq!(
             normalize(
@@ -245,10 +242,7 @@ mod tests {
             .text,
             "[语音 7s]"
         );
-        assert_eq!(
-            normalize(7, &Parts::default()).content_type,
-            ContentType::Sticker
-        );
+        assert_eq!(normalize(7, &Parts::default()).content_type, ContentType::Sticker);
         assert_eq!(
             normalize(
                 10,

@@ -54,10 +54,7 @@ impl Position {
             None => (Position::default(), None),
             Some(v) => match serde_json::from_value(v.clone()) {
                 Ok(p) => (p, None),
-                Err(e) => (
-                    Position::default(),
-                    Some(format!("unreadable cursor ignored: {e}")),
-                ),
+                Err(e) => (Position::default(), Some(format!("unreadable cursor ignored: {e}"))),
             },
         }
     }

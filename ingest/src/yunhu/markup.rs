@@ -14,7 +14,9 @@ pub fn html_to_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]));
         let after = &rest[lt + 1..];
-        let Some(gt) = after.find('>') else {
+        let starts_tag = after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        let gt = after.find('>').filter(|_| starts_tag);
+        let Some(gt) = gt else {
             // A lone `<` is text (e.g. "a < b"), not a tag.
             out.push('<');
             rest = after;
@@ -31,29 +33,14 @@ pub fn html_to_text(html: &str) -> String {
         if !tag.starts_with('/') && (name == "script" || name == "style") {
             let close = format!("</{name}");
             rest = match find_ascii_ci(rest, &close) {
-                Some(i) => rest[i..]
-                    .find('>')
-                    .map(|j| &rest[i + j + 1..])
-                    .unwrap_or(""),
+                Some(i) => rest[i..].find('>').map(|j| &rest[i + j + 1..]).unwrap_or(""),
                 None => "",
             };
             continue;
         }
         if matches!(
             name.as_str(),
-            "br" | "p"
-                | "div"
-                | "li"
-                | "tr"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "pre"
-                | "blockquote"
-                | "table"
+            "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "pre" | "blockquote" | "table"
         ) {
             out.push('\n');
         } else if matches!(name.as_str(), "td" | "th") {
@@ -130,10 +117,7 @@ fn inline_markdown(s: &str) -> String {
                 continue;
             }
             // `_` inside words (snake_case, file names) is text; around words it is emphasis.
-            '_' if out.is_empty()
-                || out.ends_with(' ')
-                || rest[1..].starts_with(' ')
-                || rest.len() == 1 => {}
+            '_' if out.is_empty() || out.ends_with(' ') || rest[1..].starts_with(' ') || rest.len() == 1 => {}
             '\\' if rest.len() > 1 => {
                 let next = rest[1..].chars().next().unwrap_or(' ');
                 out.push(next);
@@ -167,9 +151,7 @@ fn decode_entities(s: &str) -> String {
                 "apos" => '\'',
                 "nbsp" => ' ',
                 _ => {
-                    let code = if let Some(h) =
-                        name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
-                    {
+                    let code = if let Some(h) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
                         u32::from_str_radix(h, 16).ok()
                     } else {
                         name.strip_prefix('#').and_then(|d| d.parse().ok())
@@ -216,19 +198,13 @@ mod tests {
     #[test]
     fn html_keeps_words_and_drops_markup() {
         let html = "<p>请查看<b>农业局</b>项目&amp;合同</p><script>alert(1)</script><ul><li>第一条</li><li>second &lt;item&gt;</li></ul>";
-        assert_eq!(
-            html_to_text(html),
-            "请查看农业局项目&合同\n第一条\nsecond <item>"
-        );
+        assert_eq!(html_to_text(html), "请查看农业局项目&合同\n第一条\nsecond <item>");
     }
 
     #[test]
     fn html_lone_angle_bracket_is_text() {
         assert_eq!(html_to_text("a < b and c > d"), "a < b and c > d");
-        assert_eq!(
-            html_to_text("&#20013;&#x6587; &unknown; &"),
-            "中文 &unknown; &"
-        );
+        assert_eq!(html_to_text("&#20013;&#x6587; &unknown; &"), "中文 &unknown; &");
     }
 
     #[test]

@@ -125,18 +125,8 @@ impl Connector for YunhuConnector {
             if cx.shutdown.is_cancelled() {
                 return Ok(());
             }
-            let mut pipe =
-                pipeline::Pipeline::new(&self.cfg.name, pos.clone(), self.timing.max_in_flight);
-            let result = session::run(
-                &self,
-                &cx,
-                &api,
-                &mut pos,
-                &mut pipe,
-                &mut skip_unknown,
-                &mut backoff,
-            )
-            .await;
+            let mut pipe = pipeline::Pipeline::new(&self.cfg.name, pos.clone(), self.timing.max_in_flight);
+            let result = session::run(&self, &cx, &api, &mut pos, &mut pipe, &mut skip_unknown, &mut backoff).await;
             match result {
                 Ok(session::End::Shutdown) => {
                     cx.state

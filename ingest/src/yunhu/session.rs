@@ -77,17 +77,10 @@ pub async fn run(
     let mut last_seen = Instant::now();
     let mut items = Vec::new();
     for bytes in early {
-        handle(
-            conn,
-            Message::Binary(bytes),
-            pos,
-            &mut items,
-            &mut last_seen,
-        )?;
+        handle(conn, Message::Binary(bytes), pos, &mut items, &mut last_seen)?;
     }
     if !items.is_empty() {
-        pipe.send(&cx.out, &cx.state, std::mem::take(&mut items), pos)
-            .await?;
+        pipe.send(&cx.out, &cx.state, std::mem::take(&mut items), pos).await?;
     }
     last_seen = Instant::now();
     loop {
@@ -172,9 +165,7 @@ async fn await_login(stream: &mut Stream, wait: Duration) -> Result<Vec<Bytes>, 
             }
             Ok(Some(Ok(Message::Binary(b)))) => {
                 if b.as_ref() == NOT_LOGGED_IN.as_bytes() {
-                    return Err(ConnectorError::Auth(format!(
-                        "login refused: {NOT_LOGGED_IN}"
-                    )));
+                    return Err(ConnectorError::Auth(format!("login refused: {NOT_LOGGED_IN}")));
                 }
                 match decode(&b) {
                     Ok(Frame::HeartbeatAck { .. }) => return Ok(early),
@@ -186,9 +177,7 @@ async fn await_login(stream: &mut Stream, wait: Duration) -> Result<Vec<Bytes>, 
                 }
             }
             Ok(Some(Ok(Message::Close(_)))) => {
-                return Err(ConnectorError::Auth(
-                    "server closed the connection after login".into(),
-                ));
+                return Err(ConnectorError::Auth("server closed the connection after login".into()));
             }
             Ok(Some(Ok(_))) => {}
         }
@@ -220,9 +209,7 @@ fn handle(
                 }
                 Err(e) => {
                     if raw.bytes.as_ref() == NOT_LOGGED_IN.as_bytes() {
-                        return Err(ConnectorError::Auth(format!(
-                            "session refused: {NOT_LOGGED_IN}"
-                        )));
+                        return Err(ConnectorError::Auth(format!("session refused: {NOT_LOGGED_IN}")));
                     }
                     crate::metrics::noticed(&conn.cfg.name, "yunhu_bad_frame");
                     tracing::warn!(connector = %conn.cfg.name, error = %e, "rejected frame");
@@ -235,9 +222,7 @@ fn handle(
         }
         Message::Text(t) => {
             if t.as_str() == NOT_LOGGED_IN {
-                return Err(ConnectorError::Auth(format!(
-                    "session refused: {NOT_LOGGED_IN}"
-                )));
+                return Err(ConnectorError::Auth(format!("session refused: {NOT_LOGGED_IN}")));
             }
             let raw = RawPayload {
                 received_at,
@@ -250,9 +235,7 @@ fn handle(
             });
         }
         Message::Close(_) => {
-            return Err(ConnectorError::Transport(
-                "server closed the connection".into(),
-            ));
+            return Err(ConnectorError::Transport("server closed the connection".into()));
         }
         _ => {}
     }

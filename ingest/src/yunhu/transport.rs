@@ -80,10 +80,7 @@ mod tests {
         assert_eq!(v["data"]["userId"], "123");
         assert_eq!(v["data"]["platform"], "windows");
         let h: serde_json::Value = serde_json::from_str(&heartbeat_frame("7")).unwrap();
-        assert_eq!(
-            h,
-            serde_json::json!({"seq": "7", "cmd": "heartbeat", "data": {}})
-        );
+        assert_eq!(h, serde_json::json!({"seq": "7", "cmd": "heartbeat", "data": {}}));
         assert_eq!(redact_url("ws://u:p@h:1/ws?token=x"), "ws://h:1/ws");
     }
 }

@@ -134,9 +134,7 @@ impl YunhuSim {
     /// Waits until every step was executed (or `timeout`); returns whether it was.
     pub async fn wait_done(&self, timeout: Duration) -> bool {
         let mut rx = self.shared.done.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|d| *d))
-            .await
-            .is_ok()
+        tokio::time::timeout(timeout, rx.wait_for(|d| *d)).await.is_ok()
     }
 
     /// Waits until `n` logins were accepted (or `timeout`); returns the count.

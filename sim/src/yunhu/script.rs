@@ -13,6 +13,8 @@ pub const TOKEN: &str = "sim-yunhu-token-2026";
 pub const DEVICE_ID: &str = "chatvault-sim";
 
 /// One scripted action.
+// Scripts are built once per run; boxing `Post` would only make them harder to write.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// A new message, pushed live (`push_message`).
@@ -105,14 +107,7 @@ const WANG: (&str, &str) = ("7356003", "王五");
 const BOT: (&str, &str) = ("9000001", "项目助手");
 
 /// A text-like post helper.
-pub fn post(
-    msg_id: &str,
-    chat: (&str, u64),
-    sender: (&str, &str),
-    content_type: u64,
-    text: &str,
-    minute: u64,
-) -> Post {
+pub fn post(msg_id: &str, chat: (&str, u64), sender: (&str, &str), content_type: u64, text: &str, minute: u64) -> Post {
     Post {
         msg_id: msg_id.into(),
         chat_id: chat.0.into(),
@@ -195,14 +190,7 @@ fn demo_day() -> Vec<Step> {
         chat_id: ZHANG.0.into(),
         input: "好的，我会准时".into(),
     });
-    s.push(Step::Post(post(
-        "yh-d007",
-        bot,
-        BOT,
-        3,
-        "根据会议纪要，",
-        25,
-    )));
+    s.push(Step::Post(post("yh-d007", bot, BOT, 3, "根据会议纪要，", 25)));
     s.push(Step::Stream {
         msg_id: "yh-d007".into(),
         chunk: "农业局项目下一步：\n1. 提交预算；".into(),
@@ -256,14 +244,7 @@ fn demo_day() -> Vec<Step> {
     });
     s.push(Step::Drop {
         offline: vec![
-            Step::Post(post(
-                "yh-d011",
-                finance,
-                LI,
-                1,
-                "报销单已经提交，请审核",
-                60,
-            )),
+            Step::Post(post("yh-d011", finance, LI, 1, "报销单已经提交，请审核", 60)),
             Step::Edit {
                 msg_id: "yh-d008".into(),
                 content_type: 1,
@@ -278,14 +259,7 @@ fn demo_day() -> Vec<Step> {
                 "会议纪要已经发到群里，请各部门负责人签字确认",
                 63,
             )),
-            Step::Post(post(
-                "yh-d013",
-                li_dm,
-                LI,
-                1,
-                "新员工入职培训资料在群文件里",
-                65,
-            )),
+            Step::Post(post("yh-d013", li_dm, LI, 1, "新员工入职培训资料在群文件里", 65)),
             Step::Recall {
                 msg_id: "yh-d012".into(),
                 at: at(66),

@@ -12,9 +12,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use proto::yunhu::{
-    ConversationListResponse, DraftInput, FileSendMessage, HeartbeatAckInfo, Info, InfoOnly,
-    ListMsgByMidSeqRequest, ListMsgBySeqRequest, ListMsgResponse, Status,
-    conversation_list_response, draft_input, file_send_message, heartbeat_ack_info,
+    ConversationListResponse, DraftInput, FileSendMessage, HeartbeatAckInfo, Info, InfoOnly, ListMsgByMidSeqRequest,
+    ListMsgBySeqRequest, ListMsgResponse, Status, conversation_list_response, draft_input, file_send_message,
+    heartbeat_ack_info,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -127,16 +127,11 @@ pub(crate) async fn serve_ws(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn connection(
-    tcp: TcpStream,
-    shared: Arc<Shared>,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+async fn connection(tcp: TcpStream, shared: Arc<Shared>) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let ws = tokio_tungstenite::accept_async(tcp).await?;
     let (mut sink, mut stream) = ws.split();
     let login = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-        Ok(Some(Ok(Message::Text(t)))) => {
-            serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap_or_default()
-        }
+        Ok(Some(Ok(Message::Text(t)))) => serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap_or_default(),
         _ => serde_json::Value::Null,
     };
     let data = &login["data"];
@@ -147,20 +142,13 @@ async fn connection(
         .refuse_logins
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
-    let valid_platform = [
-        "windows", "macos", "android", "linux", "ios", "fuchsia", "Web",
-    ]
-    .contains(&platform.as_str());
+    let valid_platform = ["windows", "macos", "android", "linux", "ios", "fuchsia", "Web"].contains(&platform.as_str());
     let ok = !refused
         && login["cmd"] == "login"
         && user_id == USER_ID
         && data["token"].as_str() == Some(TOKEN)
         && valid_platform;
-    shared.record(Received::Login {
-        user_id,
-        platform,
-        ok,
-    });
+    shared.record(Received::Login { user_id, platform, ok });
     if !ok {
         sink.send(Message::text("数据不合法")).await?;
         let _ = sink.close().await;
@@ -314,11 +302,7 @@ fn frames(shared: &Shared, step: &Step) -> Vec<(String, Vec<u8>, Option<String>)
             text,
             at,
         } => match w.edit(msg_id, *content_type, text, *at) {
-            Some(m) => vec![(
-                "edit_message".into(),
-                edit_frame(seq, &m),
-                Some(msg_id.clone()),
-            )],
+            Some(m) => vec![("edit_message".into(), edit_frame(seq, &m), Some(msg_id.clone()))],
             None => Vec::new(),
         },
         Step::Stream { msg_id, chunk } => match w.stream(msg_id, chunk) {
@@ -408,13 +392,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
         .with_state(shared)
 }
 
-fn gate(shared: &Shared, headers: &HeaderMap, path: &str, target: &str) -> Result<(), Response> {
+fn gate(shared: &Shared, headers: &HeaderMap, path: &str, target: &str) -> Result<(), StatusCode> {
     shared.record(Received::Api {
         path: path.into(),
         target: target.into(),
     });
     if headers.get("token").and_then(|v| v.to_str().ok()) != Some(TOKEN) {
-        return Err(StatusCode::UNAUTHORIZED.into_response());
+        return Err(StatusCode::UNAUTHORIZED);
     }
     if shared
         .faults
@@ -422,7 +406,7 @@ fn gate(shared: &Shared, headers: &HeaderMap, path: &str, target: &str) -> Resul
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
-        return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        return Err(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Ok(())
 }
@@ -441,7 +425,7 @@ fn proto_response(bytes: Vec<u8>) -> Response {
 
 async fn conversations(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Err(r) = gate(&shared, &headers, "/v1/conversation/list", "") {
-        return r;
+        return r.into_response();
     }
     let w = shared.world.lock().unwrap();
     let data: Vec<_> = w
@@ -476,13 +460,8 @@ async fn by_seq(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let Ok(req) = ListMsgBySeqRequest::decode(body.as_ref()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if let Err(r) = gate(
-        &shared,
-        &headers,
-        "/v1/msg/list-message-by-seq",
-        &req.chat_id,
-    ) {
-        return r;
+    if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-by-seq", &req.chat_id) {
+        return r.into_response();
     }
     let w = shared.world.lock().unwrap();
     let data: Vec<_> = w
@@ -511,13 +490,8 @@ async fn by_mid(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let Ok(req) = ListMsgByMidSeqRequest::decode(body.as_ref()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if let Err(r) = gate(
-        &shared,
-        &headers,
-        "/v1/msg/list-message-by-mid-seq",
-        &req.msg_id,
-    ) {
-        return r;
+    if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-by-mid-seq", &req.msg_id) {
+        return r.into_response();
     }
     let w = shared.world.lock().unwrap();
     let data: Vec<_> = w
@@ -542,20 +516,11 @@ async fn by_mid(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     )
 }
 
-async fn edit_records(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn edit_records(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let msg_id = req["msgId"].as_str().unwrap_or("").to_string();
-    if let Err(r) = gate(
-        &shared,
-        &headers,
-        "/v1/msg/list-message-edit-record",
-        &msg_id,
-    ) {
-        return r;
+    if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-edit-record", &msg_id) {
+        return r.into_response();
     }
     let size = req["size"].as_u64().unwrap_or(10).clamp(1, 100) as usize;
     let page = req["page"].as_u64().unwrap_or(1).max(1) as usize;

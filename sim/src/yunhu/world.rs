@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use prost::Message as _;
 use proto::yunhu::{
-    ChatType, EditMessage, Info, MsgContent, PushMessage, StreamMessage, edit_message,
-    list_msg_response, push_message, stream_message,
+    ChatType, EditMessage, Info, MsgContent, PushMessage, StreamMessage, edit_message, list_msg_response, push_message,
+    stream_message,
 };
 
 /// Content of a simulated message.
@@ -96,34 +96,32 @@ pub struct World {
 }
 
 impl World {
-    /// Stores a new message and returns its seq.
-    pub fn post(&mut self, p: Post) -> u64 {
+    /// Stores a new message (next seq of its chat) and returns it.
+    pub fn post(&mut self, p: Post) -> Stored {
         let msgs = self.chats.entry(p.chat_id.clone()).or_default();
         let seq = msgs.last().map_or(0, |m| m.seq) + 1;
-        msgs.push(Stored {
+        self.index.insert(p.msg_id.clone(), (p.chat_id.clone(), msgs.len()));
+        let stored = Stored {
             post: p,
             seq,
             recall_time: 0,
             edit_time: 0,
             edits: Vec::new(),
-        });
-        seq
+        };
+        msgs.push(stored.clone());
+        stored
     }
 
     /// A stored message by id.
     pub fn find_mut(&mut self, msg_id: &str) -> Option<&mut Stored> {
-        self.chats
-            .values_mut()
-            .flat_map(|v| v.iter_mut())
-            .find(|m| m.post.msg_id == msg_id)
+        let (chat, i) = self.index.get(msg_id)?;
+        self.chats.get_mut(chat)?.get_mut(*i)
     }
 
     /// A stored message by id.
     pub fn find(&self, msg_id: &str) -> Option<&Stored> {
-        self.chats
-            .values()
-            .flat_map(|v| v.iter())
-            .find(|m| m.post.msg_id == msg_id)
+        let (chat, i) = self.index.get(msg_id)?;
+        self.chats.get(chat)?.get(*i)
     }
 
     /// Edits a message (keeping an edit record); `None` if unknown.
