@@ -10,7 +10,8 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = write_config(dir.path(), &data, free_port(), &[sim.config_section("oa")]);
+    let port = free_port();
+    let cfg = write_config(dir.path(), &data, port, &[sim.config_section("oa")]);
     let run = Running::start(&cfg, dir.path());
     let done = sim
         .wait_until(Duration::from_secs(60), |s| s.pending_offline() == 0 && s.live_remaining() == 0)
@@ -18,6 +19,25 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     assert!(done, "the simulator's script did not finish; log:\n{}", run.log_text());
     // Live pushes have no ack: give the last ones a moment to commit before stopping.
     tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // /healthz: ready, with the connector's state; /metrics: the per-connector counters.
+    let health = http_get(port, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"ready\":true") && health.contains("\"oa\"") && health.contains("connected"), "{health}");
+    tokio::time::sleep(Duration::from_secs(5)).await; // one sampling period of the gauges
+    let metrics = http_get(port, "/metrics").await;
+    for needle in [
+        "chatvault_received_total{connector=\"oa\"}",
+        "chatvault_committed_total{connector=\"oa\"}",
+        "chatvault_acked_total{connector=\"oa\"}",
+        "chatvault_store_commit_seconds",
+        "chatvault_connector_up{connector=\"oa\",platform=\"eoffice\"} 1",
+        "chatvault_channel_depth",
+        "chatvault_last_event_timestamp_seconds{connector=\"oa\"}",
+        "chatvault_index_lag_events",
+    ] {
+        assert!(metrics.contains(needle), "/metrics lacks {needle}:\n{metrics}");
+    }
     run.signal("TERM");
     let (status, log) = run.wait(Duration::from_secs(30));
     assert!(status.success(), "exit status {status:?}; log:\n{log}");
@@ -53,4 +73,14 @@ fn run_without_connectors_says_so() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no connectors configured"), "{err}");
+}
+
+/// A plain HTTP/1.1 GET on loopback (the root package has no HTTP client of its own).
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
 }
