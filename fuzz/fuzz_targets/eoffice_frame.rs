@@ -1,0 +1,41 @@
+//! e-office WebSocket text frames: Engine.IO packet → Socket.IO packet → event mapping (with
+//! AES content decryption), the same chain the connector runs on every frame it reads.
+
+#![no_main]
+
+use ingest::eoffice::codec::Codec;
+use ingest::eoffice::crypto::ContentKey;
+use ingest::eoffice::engineio::{self, Packet as Eio};
+use ingest::eoffice::socketio;
+use libfuzzer_sys::fuzz_target;
+
+const RECEIVED_AT: i64 = 1_772_413_260_000;
+
+fuzz_target!(|data: &[u8]| {
+    // WebSocket text frames are UTF-8 by the time they reach the decoder.
+    let Ok(frame) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(packet) = engineio::decode(frame) else {
+        return;
+    };
+    // Every packet but the handshake re-encodes to the frame it came from.
+    if !matches!(packet, Eio::Open(_)) {
+        assert_eq!(engineio::encode(&packet), frame);
+    }
+    let Eio::Message(m) = packet else {
+        return;
+    };
+    let Ok(sio) = socketio::decode(m) else {
+        return;
+    };
+    // What the encoder writes, the decoder reads back as the same packet.
+    let again = socketio::decode(&socketio::encode(&sio)).expect("re-encoded packet decodes");
+    assert_eq!(again, sio);
+    let _ = sio.error_message();
+    if let Some((name, args)) = sio.event_parts() {
+        let key = ContentKey::new("0123456789abcdef", "fedcba9876543210").expect("valid key");
+        let _ = Codec::new(Some(key)).decode(name, args, RECEIVED_AT);
+        let _ = Codec::new(None).decode(name, args, RECEIVED_AT);
+    }
+});

@@ -1,0 +1,33 @@
+//! Goofish LWP WebSocket text frames: frame JSON → kind, ack, failure text, and for
+//! `/s/sync` pushes the whole push (every `data[]` item: Base64 → JSON or MessagePack →
+//! events); any JSON object is also tried as a history-page message model (backfill).
+
+#![no_main]
+
+use ingest::goofish::codec::decode_sync_push;
+use ingest::goofish::frame::{Frame, FrameKind, SYNC_PUSH};
+use ingest::goofish::message::from_history;
+use libfuzzer_sys::fuzz_target;
+
+const RECEIVED_AT: i64 = 1_772_413_260_000;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(frame) = Frame::parse(text) else {
+        return;
+    };
+    let _ = frame.mid();
+    let _ = frame.is_flow_control();
+    let _ = frame.failure();
+    // What we send back must parse as a frame again.
+    Frame::parse(&frame.ack().to_text()).expect("ack parses");
+    assert_eq!(Frame::parse(&frame.to_text()).as_ref().ok(), Some(&frame));
+    if frame.kind() == FrameKind::Push && frame.lwp.as_deref() == Some(SYNC_PUSH) {
+        if let Ok(push) = decode_sync_push(&frame.body, RECEIVED_AT) {
+            assert!(push.messages <= push.items.len());
+        }
+    }
+    let _ = from_history(&frame.body);
+});

@@ -1,0 +1,27 @@
+//! Yunhu binary WebSocket frames: protobuf → frame by `cmd` → canonical events, advancing a
+//! resume position that must still serialize as a cursor. Each input is decoded twice
+//! against the same position, as a redelivered frame would be.
+
+#![no_main]
+
+use ingest::yunhu::codec::{decode, frame_events};
+use ingest::yunhu::cursor::Position;
+use libfuzzer_sys::fuzz_target;
+
+const RECEIVED_AT: i64 = 1_772_413_260_000;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(frame) = decode(data) else {
+        return;
+    };
+    let mut pos = Position::default();
+    for _ in 0..2 {
+        for e in frame_events(&frame, &mut pos, RECEIVED_AT) {
+            serde_json::to_vec(&e).expect("event serializes");
+        }
+    }
+    let cursor = pos.to_cursor();
+    let (back, warning) = Position::from_cursor(Some(&cursor));
+    assert!(warning.is_none(), "own cursor reads back");
+    assert_eq!(back, pos);
+});
