@@ -15,9 +15,7 @@ use chatvault_ingest::{Connector, ConnectorContext, ConnectorError, EventSender}
 use config::{GoofishConfig, Secret};
 use proto::{ConnectorStatus, EventBatch, EventBody, Platform};
 use sim::fake_store::FakeStore;
-use sim::goofish::{
-    GoofishSim, SIM_COOKIES, SIM_DEVICE_ID, SIM_TOKEN, Script, SimContent, SimMessage, SimOptions,
-};
+use sim::goofish::{GoofishSim, SIM_COOKIES, SIM_DEVICE_ID, SIM_TOKEN, Script, SimContent, SimMessage, SimOptions};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -118,8 +116,7 @@ fn message_counts(store: &FakeStore) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for c in store.events() {
         if let EventBody::Message(_) = c.event.body {
-            *m.entry(c.event.msg_id.clone().unwrap_or_default())
-                .or_default() += 1;
+            *m.entry(c.event.msg_id.clone().unwrap_or_default()).or_default() += 1;
         }
     }
     m
@@ -130,9 +127,7 @@ fn states(store: &FakeStore) -> Vec<(ConnectorStatus, String)> {
         .events()
         .into_iter()
         .filter_map(|c| match c.event.body {
-            EventBody::ConnectorState { status, detail, .. } => {
-                Some((status, detail.unwrap_or_default()))
-            }
+            EventBody::ConnectorState { status, detail, .. } => Some((status, detail.unwrap_or_default())),
             _ => None,
         })
         .collect()
@@ -148,9 +143,7 @@ fn script_ids(sim: &GoofishSim) -> HashSet<String> {
 
 fn all_archived(sim: &GoofishSim, store: &FakeStore, total: usize) -> bool {
     let have = message_counts(store);
-    sim.live_remaining() == 0
-        && sim.messages().len() == total
-        && script_ids(sim).iter().all(|id| have.contains_key(id))
+    sim.live_remaining() == 0 && sim.messages().len() == total && script_ids(sim).iter().all(|id| have.contains_key(id))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,17 +155,12 @@ async fn demo_day_registration_backfill_and_live_pushes() {
     let (tx, store) = FakeStore::channel(64);
     let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
     assert!(
-        wait_until(Duration::from_secs(20), || all_archived(
-            &sim, &store, total
-        ))
-        .await,
+        wait_until(Duration::from_secs(20), || all_archived(&sim, &store, total)).await,
         "{:?}",
         message_counts(&store)
     );
     assert!(
-        wait_until(Duration::from_secs(5), || sim.pushes().len()
-            == sim.acks().len())
-        .await,
+        wait_until(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await,
         "every push acked"
     );
 
@@ -194,10 +182,7 @@ async fn demo_day_registration_backfill_and_live_pushes() {
             >= 2
     );
     let reg = &sim.reg_headers()[0];
-    assert_eq!(
-        reg["token"], "sim-im-token-1",
-        "token obtained from the cookies"
-    );
+    assert_eq!(reg["token"], "sim-im-token-1", "token obtained from the cookies");
     assert_eq!(reg["did"], SIM_DEVICE_ID);
     assert_eq!(reg["app-key"], "444e9908a51d1cb236a27862abc769c9");
     assert_eq!(reg["wv"], "im:3,au:3,sy:6");
@@ -253,24 +238,14 @@ async fn demo_day_registration_backfill_and_live_pushes() {
     // Acked ⇒ archived; the cursor records the position and the finished backfill.
     let archived: HashSet<String> = counts.keys().cloned().collect();
     for id in sim.acked_ids() {
-        assert!(
-            archived.contains(&id) || id == recalled,
-            "{id} acked but not archived"
-        );
+        assert!(archived.contains(&id) || id == recalled, "{id} acked but not archived");
     }
     let cursor = SyncCursor::from_stored(store.last_cursor("shop").as_ref()).unwrap();
     assert!(cursor.backfilled);
     assert!(cursor.pts > 1_700_000_000_000_000);
-    assert!(
-        states(&store)
-            .iter()
-            .any(|(s, _)| *s == ConnectorStatus::Connected)
-    );
+    assert!(states(&store).iter().any(|(s, _)| *s == ConnectorStatus::Connected));
     run.stop().await;
-    assert_eq!(
-        states(&store).last().unwrap().0,
-        ConnectorStatus::Disconnected
-    );
+    assert_eq!(states(&store).last().unwrap().0, ConnectorStatus::Disconnected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,10 +280,7 @@ async fn acks_come_only_after_the_commit() {
     let acks = sim.acks();
     assert_eq!(
         acks.iter().map(|a| a.mid.clone()).collect::<Vec<_>>(),
-        sim.pushes()
-            .iter()
-            .map(|p| p.mid.clone())
-            .collect::<Vec<_>>(),
+        sim.pushes().iter().map(|p| p.mid.clone()).collect::<Vec<_>>(),
         "acked in push order"
     );
     run.stop().await;
@@ -324,26 +296,15 @@ async fn a_failed_commit_is_never_acked() {
     let (s, v) = (store.clone(), violations.clone());
     sim.on_ack(move |ack| {
         let have = message_counts(&s);
-        v.lock().unwrap().extend(
-            ack.msg_ids
-                .iter()
-                .filter(|id| !have.contains_key(*id))
-                .cloned(),
-        );
+        v.lock()
+            .unwrap()
+            .extend(ack.msg_ids.iter().filter(|id| !have.contains_key(*id)).cloned());
     });
     let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(
-        wait_until(Duration::from_secs(10), || message_counts(&store).len()
-            >= 2)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(10), || message_counts(&store).len() >= 2).await);
     // The next two pushes' batches fail in the store.
     store.fail_next(2);
-    assert!(
-        wait_until(Duration::from_secs(20), || message_counts(&store).len()
-            == 10)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 10).await);
     assert!(wait_until(Duration::from_secs(5), || sim.acked_ids().len() >= 10).await);
     assert!(
         violations.lock().unwrap().is_empty(),
@@ -367,16 +328,10 @@ async fn reconnects_lose_and_duplicate_nothing() {
     let (tx, store) = FakeStore::channel(16);
     store.set_delay(Duration::from_millis(2));
     let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(
-        wait_until(Duration::from_secs(20), || message_counts(&store).len()
-            >= 150)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() >= 150).await);
     sim.drop_connections();
     assert!(
-        wait_until(Duration::from_secs(30), || message_counts(&store).len()
-            == 400)
-        .await,
+        wait_until(Duration::from_secs(30), || message_counts(&store).len() == 400).await,
         "{}",
         message_counts(&store).len()
     );
@@ -404,17 +359,8 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
     let total = Script::DemoDay.build().1.len();
     let (tx, store) = FakeStore::channel(64);
     let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(
-        wait_until(Duration::from_secs(20), || all_archived(
-            &sim, &store, total
-        ))
-        .await
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || sim.pushes().len()
-            == sim.acks().len())
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    assert!(wait_until(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await);
     run.stop().await;
 
     // Messages that arrive while the archive is down.
@@ -433,9 +379,7 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
     let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, resume);
     assert!(
         wait_until(Duration::from_secs(20), || (0..3)
-            .all(
-                |i| message_counts(&store).contains_key(&format!("77700000000{i}.PNM"))
-            ))
+            .all(|i| message_counts(&store).contains_key(&format!("77700000000{i}.PNM"))))
         .await
     );
     let second: Vec<String> = sim.requests()[before..].to_vec();
@@ -453,11 +397,7 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
         .filter(|p| p.connection == 2)
         .flat_map(|p| p.msg_ids)
         .collect();
-    assert_eq!(
-        caught_up.len(),
-        3,
-        "only what arrived after the cursor: {caught_up:?}"
-    );
+    assert_eq!(caught_up.len(), 3, "only what arrived after the cursor: {caught_up:?}");
     assert!(message_counts(&store).values().all(|n| *n == 1));
     run.stop().await;
 }
@@ -471,11 +411,7 @@ async fn garbage_is_rejected_and_the_push_is_still_acked() {
     sim.inject_garbage();
     let (tx, store) = FakeStore::channel(8);
     let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(
-        wait_until(Duration::from_secs(20), || message_counts(&store).len()
-            == 6)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 6).await);
     assert!(
         wait_until(Duration::from_secs(5), || sim.acked_ids().len() == 6).await,
         "the push with bad items was acked"
@@ -489,11 +425,7 @@ async fn garbage_is_rejected_and_the_push_is_still_acked() {
     );
     assert!(rejects.iter().any(|(r, _)| r.contains("Base64")));
     assert!(rejects.iter().any(|(r, _)| r.contains("MessagePack")));
-    assert_eq!(
-        sim.connections(),
-        1,
-        "bad input does not cost the connection"
-    );
+    assert_eq!(sim.connections(), 1, "bad input does not cost the connection");
     run.stop().await;
 }
 
@@ -504,43 +436,49 @@ async fn an_expired_token_is_refreshed_from_the_cookies() {
     let sim = GoofishSim::start(opts).await.unwrap();
     let (tx, store) = FakeStore::channel(16);
     let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
-    assert!(
-        wait_until(Duration::from_secs(10), || message_counts(&store).len()
-            >= 5)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(10), || message_counts(&store).len() >= 5).await);
     sim.expire_tokens();
     sim.drop_connections();
-    assert!(
-        wait_until(Duration::from_secs(20), || message_counts(&store).len()
-            == 20)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 20).await);
     assert!(sim.token_calls() >= 2, "token fetched again");
     let regs = sim.reg_headers();
-    assert!(
-        regs.len() >= 3,
-        "refused once, then registered with the new token"
-    );
+    assert!(regs.len() >= 3, "refused once, then registered with the new token");
     assert_ne!(regs[0]["token"], regs.last().unwrap()["token"]);
-    assert!(
-        !states(&store)
-            .iter()
-            .any(|(s, _)| *s == ConnectorStatus::AuthFailed)
-    );
+    assert!(!states(&store).iter().any(|(s, _)| *s == ConnectorStatus::AuthFailed));
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_refreshed_before_it_expires() {
+    let mut opts = SimOptions::new(Script::Bulk(40));
+    opts.live_interval = Duration::from_millis(60);
+    opts.token_lifetime_ms = 1_500;
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let (tx, store) = FakeStore::channel(16);
+    let started = std::time::Instant::now();
+    let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
+    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 40).await);
+    assert!(started.elapsed() >= Duration::from_millis(2_000));
+    assert!(sim.token_calls() >= 2, "token calls {}", sim.token_calls());
+    let tokens: HashSet<String> = sim
+        .reg_headers()
+        .iter()
+        .map(|h| h["token"].as_str().unwrap().to_string())
+        .collect();
+    assert!(tokens.len() >= 2, "re-registered with a fresh token: {tokens:?}");
+    assert!(message_counts(&store).values().all(|n| *n == 1));
+    assert!(!states(&store).iter().any(|(s, _)| *s == ConnectorStatus::AuthFailed));
     run.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
-    let sim = GoofishSim::start(SimOptions::new(Script::Empty))
-        .await
-        .unwrap();
+    let sim = GoofishSim::start(SimOptions::new(Script::Empty)).await.unwrap();
     sim.set_cookies_valid(false);
     let (tx, store) = FakeStore::channel(16);
     let mut t = tuning();
-    t.backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2))
-        .with_fixed(Duration::from_millis(200), 5);
+    t.backoff =
+        Backoff::new(Duration::from_millis(200), Duration::from_secs(2)).with_fixed(Duration::from_millis(200), 5);
     let run = start(config(&sim, Login::Cookies), t, &tx, None);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let calls = sim.token_calls();
@@ -551,17 +489,11 @@ async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
     assert_eq!(sim.connections(), 0, "no WebSocket without a token");
     let st = states(&store);
     assert_eq!(
-        st.iter()
-            .filter(|(s, _)| *s == ConnectorStatus::AuthFailed)
-            .count(),
+        st.iter().filter(|(s, _)| *s == ConnectorStatus::AuthFailed).count(),
         1,
         "recorded once: {st:?}"
     );
-    let detail = &st
-        .iter()
-        .find(|(s, _)| *s == ConnectorStatus::AuthFailed)
-        .unwrap()
-        .1;
+    let detail = &st.iter().find(|(s, _)| *s == ConnectorStatus::AuthFailed).unwrap().1;
     assert!(
         detail.contains("SESSION_EXPIRED") && !detail.contains("sim-cookie2"),
         "{detail}"
@@ -570,12 +502,7 @@ async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
 
     // A configured token the server refuses, without cookies: same state, clear reason.
     let (tx, store) = FakeStore::channel(16);
-    let run = start(
-        config(&sim, Login::Token("revoked-token")),
-        tuning(),
-        &tx,
-        None,
-    );
+    let run = start(config(&sim, Login::Token("revoked-token")), tuning(), &tx, None);
     assert!(
         wait_until(Duration::from_secs(5), || states(&store)
             .iter()
@@ -583,11 +510,7 @@ async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
         .await
     );
     let st = states(&store);
-    let detail = &st
-        .iter()
-        .find(|(s, _)| *s == ConnectorStatus::AuthFailed)
-        .unwrap()
-        .1;
+    let detail = &st.iter().find(|(s, _)| *s == ConnectorStatus::AuthFailed).unwrap().1;
     assert!(
         detail.contains("registration refused") && !detail.contains("revoked-token"),
         "{detail}"
@@ -604,12 +527,7 @@ async fn backfill_rides_out_flow_control() {
     let total = Script::DemoDay.build().1.len();
     let (tx, store) = FakeStore::channel(64);
     let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(
-        wait_until(Duration::from_secs(20), || all_archived(
-            &sim, &store, total
-        ))
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
     let lists = sim
         .requests()
         .iter()
@@ -622,18 +540,11 @@ async fn backfill_rides_out_flow_control() {
 
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_heartbeat_ends_the_session() {
-    let sim = GoofishSim::start(SimOptions::new(Script::Empty))
-        .await
-        .unwrap();
+    let sim = GoofishSim::start(SimOptions::new(Script::Empty)).await.unwrap();
     sim.set_answer_heartbeats(false);
     let (tx, store) = FakeStore::channel(16);
     let started = tokio::time::Instant::now();
-    let run = start(
-        config(&sim, Login::Token(SIM_TOKEN)),
-        Tuning::default(),
-        &tx,
-        None,
-    );
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), Tuning::default(), &tx, None);
     assert!(wait_until(Duration::from_secs(120), || sim.connections() >= 2).await);
     assert!(
         started.elapsed() >= Duration::from_secs(15),
@@ -641,17 +552,17 @@ async fn an_unanswered_heartbeat_ends_the_session() {
         started.elapsed()
     );
     let st = states(&store);
-    assert!(st.iter().any(|(s, d)| *s == ConnectorStatus::Disconnected && d.contains("heartbeat unanswered")), "{st:?}");
+    assert!(
+        st.iter()
+            .any(|(s, d)| *s == ConnectorStatus::Disconnected && d.contains("heartbeat unanswered")),
+        "{st:?}"
+    );
 
     // Answered heartbeats keep the session up.
     sim.set_answer_heartbeats(true);
     let (conns, beats) = (sim.connections(), sim.heartbeats());
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert_eq!(
-        sim.connections(),
-        conns,
-        "no reconnect while heartbeats are answered"
-    );
+    assert_eq!(sim.connections(), conns, "no reconnect while heartbeats are answered");
     assert!(sim.heartbeats() >= beats + 5, "a heartbeat every 10 s");
     run.stop().await;
 }

@@ -44,7 +44,9 @@ impl Auth {
         };
         if stale {
             let Some(source) = self.source.as_mut() else {
-                return Err(ConnectorError::Auth("the configured access token has expired and no cookies are configured to refresh it".into()));
+                return Err(ConnectorError::Auth(
+                    "the configured access token has expired and no cookies are configured to refresh it".into(),
+                ));
             };
             let (token, lifetime) = source.fetch().await.map_err(|e| match e {
                 TokenError::Auth(m) => ConnectorError::Auth(format!("token refresh refused: {m}")),
@@ -53,14 +55,10 @@ impl Auth {
             })?;
             tracing::info!("goofish access token obtained from the login cookies");
             self.current = Some(token);
-            self.lifetime_ms = lifetime.max(60_000);
+            self.lifetime_ms = lifetime;
         }
         // Just set or still fresh.
-        Ok(self
-            .current
-            .as_ref()
-            .map(|t| t.value.clone())
-            .unwrap_or_default())
+        Ok(self.current.as_ref().map(|t| t.value.clone()).unwrap_or_default())
     }
 
     /// `/reg` refused the token: forget it. Returns whether a new one can be obtained.
@@ -80,7 +78,9 @@ impl Auth {
         let at = t.expires_at?;
         self.source.as_ref()?;
         let margin = (self.lifetime_ms / 10).min(3_600_000);
-        let in_ms = (at - margin - proto::time::now_ms()).max(0) as u64;
+        // At least a second, so a service handing out (nearly) expired tokens cannot make us
+        // re-register in a tight loop.
+        let in_ms = (at - margin - proto::time::now_ms()).max(1_000) as u64;
         Some(Instant::now() + std::time::Duration::from_millis(in_ms))
     }
 }

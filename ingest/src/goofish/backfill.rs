@@ -73,10 +73,7 @@ pub async fn run(
 /// A request answered with flow control after every pause.
 struct Throttled;
 
-async fn conversations(
-    session: &mut Session,
-    flow_delays: &[Duration],
-) -> Result<Vec<String>, ConnectorError> {
+async fn conversations(session: &mut Session, flow_delays: &[Duration]) -> Result<Vec<String>, ConnectorError> {
     let mut cids = Vec::new();
     let mut page = FIRST_PAGE;
     for _ in 0..MAX_PAGES {
@@ -142,14 +139,7 @@ async fn history(
         }
         let limit = MESSAGES_PER_PAGE.min(remaining as u32);
         let body = json!([format!("{cid}@goofish"), false, page, limit, false]);
-        let resp = match request(
-            session,
-            "/r/MessageManager/listUserMessages",
-            body,
-            flow_delays,
-        )
-        .await?
-        {
+        let resp = match request(session, "/r/MessageManager/listUserMessages", body, flow_delays).await? {
             Ok(r) => r,
             Err(t) => return Ok(Err(t)),
         };
@@ -175,15 +165,9 @@ async fn history(
 }
 
 fn history_item(model: &Value) -> Ingested {
-    let raw = RawPayload::now(
-        media::JSON,
-        Bytes::from(serde_json::to_vec(model).unwrap_or_default()),
-    );
+    let raw = RawPayload::now(media::JSON, Bytes::from(serde_json::to_vec(model).unwrap_or_default()));
     match message::from_history(model) {
-        Ok(e) => Ingested::Payload {
-            raw,
-            events: vec![e],
-        },
+        Ok(e) => Ingested::Payload { raw, events: vec![e] },
         Err(reason) => Ingested::Rejected { raw, reason },
     }
 }
@@ -209,10 +193,7 @@ async fn request(
             }
         }
         if resp.code != Some(200) {
-            return Err(ConnectorError::Protocol(format!(
-                "{path}: {}",
-                resp.failure()
-            )));
+            return Err(ConnectorError::Protocol(format!("{path}: {}", resp.failure())));
         }
         return Ok(Ok(resp));
     }

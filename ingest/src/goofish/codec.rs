@@ -114,10 +114,7 @@ pub fn decode_item(item: &Value, received_at: TimestampMs) -> Ingested {
         bytes: Bytes::from(serde_json::to_vec(item).unwrap_or_default()),
     };
     let Some(data) = item.get("data").and_then(Value::as_str) else {
-        return reject(
-            CodecError::Layout("item without a data string".into()),
-            as_received(),
-        );
+        return reject(CodecError::Layout("item without a data string".into()), as_received());
     };
     let bytes = match decode_b64(data) {
         Ok(b) if !b.is_empty() => b,
@@ -179,8 +176,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Decoded, CodecError> {
     let mut rd = bytes;
     let mut values = Vec::new();
     while !rd.is_empty() {
-        let v =
-            rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+        let v = rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::Msgpack(e.to_string()))?;
         if !v.is_map() {
             return Err(CodecError::Msgpack(format!(
                 "top-level value {} is not a map",
@@ -210,9 +206,7 @@ pub fn to_json(v: rmpv::Value) -> Value {
             .map(Value::Number)
             .unwrap_or(Value::Null),
         rmpv::Value::String(s) => Value::String(s.into_str().unwrap_or_default()),
-        rmpv::Value::Binary(b) => {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(b))
-        }
+        rmpv::Value::Binary(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
         rmpv::Value::Array(a) => Value::Array(a.into_iter().map(to_json).collect()),
         rmpv::Value::Map(m) => Value::Object(
             m.into_iter()
@@ -225,8 +219,6 @@ pub fn to_json(v: rmpv::Value) -> Value {
                 })
                 .collect(),
         ),
-        rmpv::Value::Ext(_, b) => {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(b))
-        }
+        rmpv::Value::Ext(_, b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
     }
 }

@@ -27,10 +27,7 @@ struct Run {
 }
 
 impl GoofishConnector {
-    pub(super) async fn run_loop(
-        self: Arc<Self>,
-        cx: ConnectorContext,
-    ) -> Result<(), ConnectorError> {
+    pub(super) async fn run_loop(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let stored = cx.resume_from.as_ref();
         let cursor = SyncCursor::from_stored(stored).unwrap_or_else(|| {
             if stored.is_some() {
@@ -64,21 +61,15 @@ impl GoofishConnector {
                 }
                 Err(ConnectorError::Auth(reason)) => {
                     tracing::error!(connector = %cx.name, %reason, "goofish authentication failed; renew `cookies` or `token`");
-                    cx.state
-                        .set(ConnectorStatus::AuthFailed, Some(reason))
-                        .await;
+                    cx.state.set(ConnectorStatus::AuthFailed, Some(reason)).await;
                 }
                 Err(e) if !e.retryable() => {
-                    cx.state
-                        .set(ConnectorStatus::Disconnected, Some(e.to_string()))
-                        .await;
+                    cx.state.set(ConnectorStatus::Disconnected, Some(e.to_string())).await;
                     return Err(e);
                 }
                 Err(e) => {
                     tracing::warn!(connector = %cx.name, error = %e, "goofish session ended");
-                    cx.state
-                        .set(ConnectorStatus::Disconnected, Some(e.to_string()))
-                        .await;
+                    cx.state.set(ConnectorStatus::Disconnected, Some(e.to_string())).await;
                 }
             }
             crate::metrics::reconnect(&cx.name);
@@ -113,20 +104,14 @@ impl GoofishConnector {
             }
         }
         if reg.code != Some(200) {
-            return Err(ConnectorError::Auth(format!(
-                "registration refused: {}",
-                reg.failure()
-            )));
+            return Err(ConnectorError::Auth(format!("registration refused: {}", reg.failure())));
         }
         cx.state.set(ConnectorStatus::Connected, None).await;
         backoff.connected();
 
         let state = checked(
             session
-                .request(Frame::request(
-                    "/r/SyncStatus/getState",
-                    json!([{"topic": "sync"}]),
-                ))
+                .request(Frame::request("/r/SyncStatus/getState", json!([{"topic": "sync"}])))
                 .await?,
         )?;
         if !run.cursor.has_position() {
@@ -139,9 +124,7 @@ impl GoofishConnector {
                 .await?,
         )?;
         if run.cursor != run.committed {
-            cx.out
-                .commit(Vec::new(), Some(run.cursor.to_json()))
-                .await?;
+            cx.out.commit(Vec::new(), Some(run.cursor.to_json())).await?;
             run.committed = run.cursor;
         }
 
@@ -156,9 +139,7 @@ impl GoofishConnector {
             )
             .await?;
             run.cursor.backfilled = true;
-            cx.out
-                .commit(Vec::new(), Some(run.cursor.to_json()))
-                .await?;
+            cx.out.commit(Vec::new(), Some(run.cursor.to_json())).await?;
             run.committed.backfilled = true;
             run.want_backfill = false;
             tracing::info!(

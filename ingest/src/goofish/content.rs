@@ -69,10 +69,7 @@ fn custom(inner: &Value, summary: Option<&str>) -> Content {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .or(summary);
-    let decoded = c
-        .get("data")
-        .and_then(Value::as_str)
-        .and_then(decode_b64_json);
+    let decoded = c.get("data").and_then(Value::as_str).and_then(decode_b64_json);
     match decoded {
         Some(mut v) => {
             if v.get("contentType").is_none()
@@ -180,14 +177,8 @@ mod tests {
 
     #[test]
     fn text_image_voice_and_custom() {
-        let t = interpret(
-            &json!({"contentType":1,"text":{"text":"可以小刀吗"}}),
-            Some("x"),
-        );
-        assert_eq!(
-            (t.content_type, t.text.as_str()),
-            (ContentType::Text, "可以小刀吗")
-        );
+        let t = interpret(&json!({"contentType":1,"text":{"text":"可以小刀吗"}}), Some("x"));
+        assert_eq!((t.content_type, t.text.as_str()), (ContentType::Text, "可以小刀吗"));
 
         let i = interpret(
             &json!({"contentType":2,"image":{"pics":[{"type":0,"url":"https://img/a.jpg","width":800,"height":600}]}}),
@@ -196,38 +187,19 @@ mod tests {
         assert_eq!(i.content_type, ContentType::Image);
         assert_eq!(i.attachments[0].url.as_deref(), Some("https://img/a.jpg"));
 
-        let v = interpret(
-            &json!({"contentType":3,"audio":{"url":"https://a/1.amr"}}),
-            None,
-        );
-        assert_eq!(
-            (v.content_type, v.text.as_str()),
-            (ContentType::Voice, "[语音]")
-        );
+        let v = interpret(&json!({"contentType":3,"audio":{"url":"https://a/1.amr"}}), None);
+        assert_eq!((v.content_type, v.text.as_str()), (ContentType::Voice, "[语音]"));
 
-        let data =
-            base64::engine::general_purpose::STANDARD.encode(r#"{"text":{"text":"包邮吗"}}"#);
-        let c = interpret(
-            &json!({"contentType":101,"custom":{"type":1,"data":data}}),
-            None,
-        );
-        assert_eq!(
-            (c.content_type, c.text.as_str()),
-            (ContentType::Text, "包邮吗")
-        );
+        let data = base64::engine::general_purpose::STANDARD.encode(r#"{"text":{"text":"包邮吗"}}"#);
+        let c = interpret(&json!({"contentType":101,"custom":{"type":1,"data":data}}), None);
+        assert_eq!((c.content_type, c.text.as_str()), (ContentType::Text, "包邮吗"));
     }
 
     #[test]
     fn unknown_content_keeps_the_summary_and_cards_their_title() {
         let o = interpret(&json!({"contentType":77}), Some("[订单消息]"));
-        assert_eq!(
-            (o.content_type, o.text.as_str()),
-            (ContentType::Other, "[订单消息]")
-        );
-        let c = interpret(
-            &json!({"contentType":6,"title":"ThinkPad X1 商品卡片"}),
-            None,
-        );
+        assert_eq!((o.content_type, o.text.as_str()), (ContentType::Other, "[订单消息]"));
+        let c = interpret(&json!({"contentType":6,"title":"ThinkPad X1 商品卡片"}), None);
         assert_eq!(
             (c.content_type, c.text.as_str()),
             (ContentType::Card, "ThinkPad X1 商品卡片")

@@ -96,17 +96,11 @@ impl Frame {
         let mut headers = Map::new();
         headers.insert(
             "mid".into(),
-            self.headers
-                .get("mid")
-                .cloned()
-                .unwrap_or(Value::String(String::new())),
+            self.headers.get("mid").cloned().unwrap_or(Value::String(String::new())),
         );
         headers.insert(
             "sid".into(),
-            self.headers
-                .get("sid")
-                .cloned()
-                .unwrap_or(Value::String(String::new())),
+            self.headers.get("sid").cloned().unwrap_or(Value::String(String::new())),
         );
         for key in ["app-key", "ua", "dt"] {
             if let Some(v) = self.headers.get(key) {
@@ -137,21 +131,11 @@ impl Frame {
     /// A short description of a failed response for errors and logs (`reason` / `moreInfo`
     /// fields; never headers, which may carry the token).
     pub fn failure(&self) -> String {
-        let reason = self
-            .body
-            .get("reason")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let more = self
-            .body
-            .get("moreInfo")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let reason = self.body.get("reason").and_then(Value::as_str).unwrap_or("");
+        let more = self.body.get("moreInfo").and_then(Value::as_str).unwrap_or("");
         format!(
             "code {} {reason} {more}",
-            self.code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "-".into())
+            self.code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
         )
         .trim_end()
         .to_string()
@@ -188,18 +172,13 @@ mod tests {
         let mid = new_mid();
         let (num, zero) = mid.split_once(' ').unwrap();
         assert_eq!(zero, "0");
-        assert!(
-            num.len() >= 13 && num.chars().all(|c| c.is_ascii_digit()),
-            "{mid}"
-        );
+        assert!(num.len() >= 13 && num.chars().all(|c| c.is_ascii_digit()), "{mid}");
     }
 
     #[test]
     fn ack_echoes_mid_and_sid_only_with_code_200() {
-        let push = Frame::parse(
-            r#"{"lwp":"/s/sync","headers":{"mid":"12 0","sid":"s1","token":"t"},"body":{}}"#,
-        )
-        .unwrap();
+        let push =
+            Frame::parse(r#"{"lwp":"/s/sync","headers":{"mid":"12 0","sid":"s1","token":"t"},"body":{}}"#).unwrap();
         assert_eq!(push.kind(), FrameKind::Push);
         let ack = push.ack();
         assert_eq!(ack.code, Some(200));
@@ -211,10 +190,8 @@ mod tests {
 
     #[test]
     fn flow_control_is_recognised_in_body_or_code() {
-        let a = Frame::parse(r#"{"code":400,"headers":{"mid":"1 0"},"body":{"code":"400600001"}}"#)
-            .unwrap();
-        let b = Frame::parse(r#"{"code":200,"headers":{"mid":"1 0"},"body":{"userConvs":[]}}"#)
-            .unwrap();
+        let a = Frame::parse(r#"{"code":400,"headers":{"mid":"1 0"},"body":{"code":"400600001"}}"#).unwrap();
+        let b = Frame::parse(r#"{"code":200,"headers":{"mid":"1 0"},"body":{"userConvs":[]}}"#).unwrap();
         assert!(a.is_flow_control());
         assert!(!b.is_flow_control());
     }

@@ -2,7 +2,8 @@
 //! previous one to commit, and acknowledge the platform in push order as commit notices
 //! come back Ok (invariant 1: nothing is acked before it is committed).
 //!
-//! An ordered queue holds `(commit notice, ack frame, cursor)` per push; its head is awaited
+//! An ordered queue holds `(commit notice, ack frames, cursor)` per batch (one push, or the
+//! burst of pushes that were already waiting when it was read); its head is awaited
 //! beside the socket, so reading continues while the store works. The queue is bounded
 //! (`max_in_flight`); when full the loop stops reading, TCP pushes back, and the platform
 //! holds further pushes until acks arrive.
@@ -11,8 +12,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use proto::{CommitInfo, Ingested, RawPayload, batch::media};
 use tokio::time::{Instant, sleep_until};
 
@@ -31,17 +32,11 @@ pub enum Exit {
     Refresh,
 }
 
-type Pending = Pin<
-    Box<
-        dyn Future<
-                Output = (
-                    Result<CommitInfo, ConnectorError>,
-                    Option<Frame>,
-                    SyncCursor,
-                ),
-            > + Send,
-    >,
->;
+type Pending = Pin<Box<dyn Future<Output = (Result<CommitInfo, ConnectorError>, Vec<Frame>, SyncCursor)> + Send>>;
+
+/// Items gathered into one batch at most, from frames that are already waiting (a burst of
+/// pushes costs the store one batch, not one each; a lone push is sent at once).
+const MAX_ITEMS_PER_BATCH: usize = 256;
 
 /// Runs until shutdown, token refresh or an error. `cursor` is the in-flight position;
 /// `committed` follows the commit notices (the position a reconnect resumes from).
@@ -62,8 +57,8 @@ pub async fn run(
                 drain(session, cx, &mut pending, committed).await;
                 return Ok(Exit::Shutdown);
             }
-            Some((res, ack, cur)) = pending.next(), if !pending.is_empty() => {
-                settle(session, cx, res, ack, cur, committed).await?;
+            Some((res, acks, cur)) = pending.next(), if !pending.is_empty() => {
+                settle(session, cx, res, acks, cur, committed).await?;
             }
             _ = sleep_until(session.heartbeat_due()) => session.heartbeat_tick().await?,
             _ = sleep_until(refresh_at.unwrap_or(far)), if refresh_at.is_some() => {
@@ -71,7 +66,23 @@ pub async fn run(
                 return Ok(Exit::Refresh);
             }
             got = session.next(), if pending.len() < max_in_flight => {
-                let Some((items, ack)) = classify(got?, cursor) else { continue };
+                let mut items = Vec::new();
+                let mut acks = Vec::new();
+                let mut next = Some(got);
+                while let Some(got) = next.take() {
+                    if let Some((mut more, ack)) = classify(got?, cursor) {
+                        items.append(&mut more);
+                        acks.extend(ack);
+                    }
+                    if items.len() < MAX_ITEMS_PER_BATCH {
+                        // Only what is already here: `next` is cancel-safe, so giving up on
+                        // a pending read loses nothing.
+                        next = session.next().now_or_never();
+                    }
+                }
+                if items.is_empty() && acks.is_empty() {
+                    continue;
+                }
                 let snapshot = *cursor;
                 let rx = cx.out.send(items, Some(snapshot.to_json())).await?;
                 pending.push_back(Box::pin(async move {
@@ -80,7 +91,7 @@ pub async fn run(
                         Ok(Err(e)) => Err(ConnectorError::Store(e)),
                         Err(_) => Err(ConnectorError::Closed),
                     };
-                    (res, ack, snapshot)
+                    (res, acks, snapshot)
                 }));
             }
         }
@@ -93,7 +104,7 @@ async fn settle(
     session: &mut Session,
     cx: &ConnectorContext,
     res: Result<CommitInfo, ConnectorError>,
-    ack: Option<Frame>,
+    acks: Vec<Frame>,
     cur: SyncCursor,
     committed: &mut SyncCursor,
 ) -> Result<(), ConnectorError> {
@@ -101,10 +112,8 @@ async fn settle(
     crate::metrics::committed(&cx.name, &info);
     cx.state.touch();
     *committed = cur;
-    if let Some(ack) = ack {
-        session.send(&ack).await?;
-        crate::metrics::acked(&cx.name, 1);
-    }
+    session.send_all(&acks).await?;
+    crate::metrics::acked(&cx.name, acks.len() as u64);
     Ok(())
 }
 
@@ -119,8 +128,8 @@ async fn drain(
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     while !pending.is_empty() {
         match tokio::time::timeout_at(deadline, pending.next()).await {
-            Ok(Some((res, ack, cur))) => {
-                if settle(session, cx, res, ack, cur, committed).await.is_err() {
+            Ok(Some((res, acks, cur))) => {
+                if settle(session, cx, res, acks, cur, committed).await.is_err() {
                     return;
                 }
             }

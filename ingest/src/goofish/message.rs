@@ -12,6 +12,8 @@
 //! sends: `operatorType`, `operatorUid`, `showRecallStatusSetting`). `"1"."3"` is then the
 //! recalled message and `"1"."5"` the recall time.
 
+use std::borrow::Cow;
+
 use proto::{ChatEvent, ChatType, EventBody, NewMessage};
 use serde_json::{Value, json};
 
@@ -26,7 +28,7 @@ pub fn from_sync_item(v: &Value) -> Result<Vec<ChatEvent>, String> {
     match one {
         Some(Value::Object(_)) => {
             let m = &v["1"];
-            let ext = m.get("10").map(ext_object).unwrap_or(Value::Null);
+            let ext = m.get("10").map(ext_object).unwrap_or(Cow::Owned(Value::Null));
             if let Some(feature) = ext.get("recallFeature") {
                 return withdraw(m, feature).map(|e| vec![e]);
             }
@@ -60,10 +62,8 @@ pub fn from_json_item(v: &Value) -> Vec<ChatEvent> {
 
 /// One entry of `userMessageModels` from `/r/MessageManager/listUserMessages`.
 pub fn from_history(model: &Value) -> Result<ChatEvent, String> {
-    let msg = model
-        .get("message")
-        .ok_or("history entry without message")?;
-    let ext = msg.get("extension").map(ext_object).unwrap_or(Value::Null);
+    let msg = model.get("message").ok_or("history entry without message")?;
+    let ext = msg.get("extension").map(ext_object).unwrap_or(Cow::Owned(Value::Null));
     let chat_id = bare(msg.get("cid")).ok_or("history message without cid")?;
     let msg_id = id_string(msg.get("messageId")).ok_or("history message without messageId")?;
     let sent_at = msg
@@ -74,8 +74,7 @@ pub fn from_history(model: &Value) -> Result<ChatEvent, String> {
         .map(str::to_string)
         .or_else(|| bare(msg.get("sender").and_then(|s| s.get("uid"))))
         .unwrap_or_default();
-    let system = is_false(ext.get("needPush"))
-        || is_false(model.get("userExtension").and_then(|u| u.get("needPush")));
+    let system = is_false(ext.get("needPush")) || is_false(model.get("userExtension").and_then(|u| u.get("needPush")));
     let summary = ext_str(&ext, "reminderContent");
     let content = msg.get("content").cloned().unwrap_or(Value::Null);
     let c = content::interpret(&content, summary);
@@ -186,17 +185,15 @@ fn other(subtype: &str, chat_id: String, detail: &Value) -> ChatEvent {
 }
 
 /// The extension map; some variants send it as a JSON string.
-fn ext_object(v: &Value) -> Value {
+fn ext_object(v: &Value) -> Cow<'_, Value> {
     match v {
-        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
-        other => other.clone(),
+        Value::String(s) => Cow::Owned(serde_json::from_str(s).unwrap_or(Value::Null)),
+        other => Cow::Borrowed(other),
     }
 }
 
 fn ext_str<'a>(ext: &'a Value, key: &str) -> Option<&'a str> {
-    ext.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    ext.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 fn sender_name(ext: &Value) -> Option<String> {

@@ -65,11 +65,7 @@ impl Default for Tuning {
             // 3 s × 5, then exponential with jitter up to 5 minutes.
             backoff: Backoff::new(Duration::from_secs(3), Duration::from_secs(300))
                 .with_fixed(Duration::from_secs(3), 5),
-            flow_control_pauses: vec![
-                Duration::from_secs(2),
-                Duration::from_secs(4),
-                Duration::from_secs(6),
-            ],
+            flow_control_pauses: vec![Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(6)],
         }
     }
 }

@@ -75,33 +75,22 @@ pub struct Session {
 
 impl Session {
     /// Opens the WebSocket. `cookies`, when given, go in the `Cookie` header.
-    pub async fn connect(
-        url: &str,
-        cookies: Option<&str>,
-        timing: Timing,
-    ) -> Result<Session, ConnectorError> {
+    pub async fn connect(url: &str, cookies: Option<&str>, timing: Timing) -> Result<Session, ConnectorError> {
         let mut req = url
             .into_client_request()
             .map_err(|e| ConnectorError::Config(format!("goofish ws_url: {e}")))?;
         let h = req.headers_mut();
-        h.insert(
-            "origin",
-            HeaderValue::from_static("https://www.goofish.com"),
-        );
+        h.insert("origin", HeaderValue::from_static("https://www.goofish.com"));
         h.insert("user-agent", HeaderValue::from_static(UA));
         if let Some(c) = cookies.filter(|c| !c.is_empty()) {
-            let v = HeaderValue::from_str(c).map_err(|_| {
-                ConnectorError::Config("goofish cookies are not a valid header value".into())
-            })?;
+            let v = HeaderValue::from_str(c)
+                .map_err(|_| ConnectorError::Config("goofish cookies are not a valid header value".into()))?;
             h.insert("cookie", v);
         }
-        let (ws, _) = tokio::time::timeout(
-            timing.connect_timeout,
-            tokio_tungstenite::connect_async(req),
-        )
-        .await
-        .map_err(|_| ConnectorError::Transport("connect timed out".into()))?
-        .map_err(|e| ConnectorError::Transport(format!("connect: {e}")))?;
+        let (ws, _) = tokio::time::timeout(timing.connect_timeout, tokio_tungstenite::connect_async(req))
+            .await
+            .map_err(|_| ConnectorError::Transport("connect timed out".into()))?
+            .map_err(|e| ConnectorError::Transport(format!("connect: {e}")))?;
         Ok(Session {
             ws,
             buffered: VecDeque::new(),
@@ -115,6 +104,20 @@ impl Session {
     pub async fn send(&mut self, frame: &Frame) -> Result<(), ConnectorError> {
         self.ws
             .send(Message::text(frame.to_text()))
+            .await
+            .map_err(|e| ConnectorError::Transport(format!("send: {e}")))
+    }
+
+    /// Sends several frames with one flush.
+    pub async fn send_all(&mut self, frames: &[Frame]) -> Result<(), ConnectorError> {
+        for f in frames {
+            self.ws
+                .feed(Message::text(f.to_text()))
+                .await
+                .map_err(|e| ConnectorError::Transport(format!("send: {e}")))?;
+        }
+        self.ws
+            .flush()
             .await
             .map_err(|e| ConnectorError::Transport(format!("send: {e}")))
     }
@@ -218,9 +221,7 @@ impl Session {
             Some(Ok(m)) => m,
             Some(Err(e)) => return Err(ConnectorError::Transport(format!("receive: {e}"))),
             None => {
-                return Err(ConnectorError::Transport(
-                    "connection closed by the server".into(),
-                ));
+                return Err(ConnectorError::Transport("connection closed by the server".into()));
             }
         };
         let text = match msg {
@@ -232,9 +233,7 @@ impl Session {
                 }));
             }
             Message::Close(_) => {
-                return Err(ConnectorError::Transport(
-                    "connection closed by the server".into(),
-                ));
+                return Err(ConnectorError::Transport("connection closed by the server".into()));
             }
             _ => return Ok(None),
         };

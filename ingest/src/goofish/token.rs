@@ -103,8 +103,7 @@ impl TokenSource {
             super::frame::APP_KEY,
             self.device_id
         );
-        let tk = cookie(&self.cookies, "_m_h5_tk")
-            .map(|v| v.split('_').next().unwrap_or("").to_string());
+        let tk = cookie(&self.cookies, "_m_h5_tk").map(|v| v.split('_').next().unwrap_or("").to_string());
         let sign = sign(tk.as_deref().unwrap_or(""), &t, &data);
         let url = format!("{}/h5/{API}/1.0/", self.api_base);
         let resp = self
@@ -146,29 +145,20 @@ impl TokenSource {
         let ret = body
             .get("ret")
             .and_then(Value::as_array)
-            .map(|r| {
-                r.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
+            .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
             .unwrap_or_default();
         if ret.starts_with("SUCCESS") {
-            let data = body
-                .get("data")
-                .ok_or_else(|| TokenError::Protocol("no data".into()))?;
+            let data = body.get("data").ok_or_else(|| TokenError::Protocol("no data".into()))?;
             let token = data
                 .get("accessToken")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| TokenError::Protocol("no accessToken".into()))?;
             let now = proto::time::now_ms();
-            let given = data
-                .get("accessTokenExpiredTime")
-                .and_then(super::content::as_i64);
+            let given = data.get("accessTokenExpiredTime").and_then(super::content::as_i64);
             // The documented value is a duration (86400000); an absolute time is accepted too.
             let (expires_at, lifetime) = match given {
-                Some(v) if v > proto::time::MIN_PLAUSIBLE_MS => (v, v - now),
+                Some(v) if v > proto::time::MIN_PLAUSIBLE_MS && v > now => (v, v - now),
                 Some(v) if v > 0 => (now + v, v),
                 _ => (now + DEFAULT_LIFETIME_MS, DEFAULT_LIFETIME_MS),
             };
@@ -212,9 +202,7 @@ enum Answer {
 
 /// The mtop signature: lowercase hex MD5 of `token&t&appKey&data`.
 pub fn sign(token: &str, t: &str, data: &str) -> String {
-    hex::encode(Md5::digest(
-        format!("{token}&{t}&{MTOP_APP_KEY}&{data}").as_bytes(),
-    ))
+    hex::encode(Md5::digest(format!("{token}&{t}&{MTOP_APP_KEY}&{data}").as_bytes()))
 }
 
 /// A cookie's value from a `Cookie` header string.
