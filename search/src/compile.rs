@@ -14,8 +14,8 @@ use std::ops::Bound;
 
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query,
-    RangeQuery, RegexPhraseQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery,
+    RegexPhraseQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
@@ -85,15 +85,9 @@ fn plan(term: &str) -> Plan {
                 let cs: Vec<char> = u.chars.iter().map(|&(_, c)| c).collect();
                 positions.extend(cs.windows(2).map(|w| Pos::Exact(w.iter().collect())));
             }
-            UnitKind::Cjk if i == 0 => {
-                positions.push(Pos::Regex(format!(".?{}", regex::escape(&text))))
-            }
-            UnitKind::Cjk if i == last => {
-                positions.push(Pos::Regex(format!("{}.?", regex::escape(&text))))
-            }
-            UnitKind::Word if i == last => {
-                positions.push(Pos::Regex(format!("{}.*", regex::escape(&text))))
-            }
+            UnitKind::Cjk if i == 0 => positions.push(Pos::Regex(format!(".?{}", regex::escape(&text)))),
+            UnitKind::Cjk if i == last => positions.push(Pos::Regex(format!("{}.?", regex::escape(&text)))),
+            UnitKind::Word if i == last => positions.push(Pos::Regex(format!("{}.*", regex::escape(&text)))),
             _ => positions.push(Pos::Exact(text)),
         }
     }
@@ -119,10 +113,7 @@ fn term_on(term: &str, bigram: Field, unigram: Field) -> Result<Box<dyn Query>, 
             let exact = term_query(bigram, &w, IndexRecordOption::WithFreqs);
             let prefix = regex_query(bigram, &format!("{}.+", regex::escape(&w)))?;
             Box::new(BooleanQuery::new(vec![
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(exact, 2.0)) as Box<dyn Query>,
-                ),
+                (Occur::Should, Box::new(BoostQuery::new(exact, 2.0)) as Box<dyn Query>),
                 (Occur::Should, prefix),
             ]))
         }
@@ -166,10 +157,7 @@ fn one_of(field: Field, values: &[u64]) -> Box<dyn Query> {
         .map(|&v| {
             (
                 Occur::Should,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(field, v),
-                    IndexRecordOption::Basic,
-                )) as Box<dyn Query>,
+                Box::new(TermQuery::new(Term::from_field_u64(field, v), IndexRecordOption::Basic)) as Box<dyn Query>,
             )
         })
         .collect();
@@ -225,12 +213,8 @@ pub fn build(
         }
     }
     // Filters never change the ranking: they score 0, only the text clauses score.
-    let mut filter = |q: Box<dyn Query>| {
-        must.push((
-            Occur::Must,
-            Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
-        ))
-    };
+    let mut filter =
+        |q: Box<dyn Query>| must.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>));
     if !filters.platforms.is_empty() {
         filter(one_of(f.platform, &filters.platforms));
     }

@@ -15,9 +15,7 @@ pub enum SearchError {
     #[error("there is no search index in `{0}`; run `chatvault reindex` to build it")]
     Missing(PathBuf),
     /// The index cannot be read, or was built by another version or for another archive.
-    #[error(
-        "the search index in `{path}` cannot be used ({reason}); run `chatvault reindex` to rebuild it"
-    )]
+    #[error("the search index in `{path}` cannot be used ({reason}); run `chatvault reindex` to rebuild it")]
     Corrupt {
         /// Index directory.
         path: PathBuf,

@@ -54,19 +54,13 @@ pub fn hit_ranges<'a>(text: &str, terms: impl IntoIterator<Item = &'a str>) -> V
 
 /// `text` cut to about `max_chars` around the first hit (with `…` where cut), split into
 /// highlighted and plain segments. Line breaks become spaces (one result per line).
-pub fn highlight<'a>(
-    text: &str,
-    terms: impl IntoIterator<Item = &'a str>,
-    max_chars: usize,
-) -> Vec<Segment> {
+pub fn highlight<'a>(text: &str, terms: impl IntoIterator<Item = &'a str>, max_chars: usize) -> Vec<Segment> {
     let ranges = hit_ranges(text, terms);
     let total = text.chars().count();
     let (from, to) = if total <= max_chars {
         (0, text.len())
     } else {
-        let first = ranges
-            .first()
-            .map_or(0, |r| text[..r.start].chars().count());
+        let first = ranges.first().map_or(0, |r| text[..r.start].chars().count());
         let start_char = first.saturating_sub(max_chars / 4).min(total - max_chars);
         let byte = |n: usize| text.char_indices().nth(n).map_or(text.len(), |(o, _)| o);
         (byte(start_char), byte(start_char + max_chars))
@@ -116,26 +110,14 @@ mod tests {
     fn marked(text: &str, terms: &[&str], max: usize) -> String {
         highlight(text, terms.iter().copied(), max)
             .into_iter()
-            .map(|s| {
-                if s.hit {
-                    format!("[{}]", s.text)
-                } else {
-                    s.text
-                }
-            })
+            .map(|s| if s.hit { format!("[{}]", s.text) } else { s.text })
             .collect()
     }
 
     #[test]
     fn marks_cjk_latin_and_full_width() {
-        assert_eq!(
-            marked("中国农业发展银行", &["农业"], 100),
-            "中国[农业]发展银行"
-        );
-        assert_eq!(
-            marked("New iPhone15 到货", &["iphone15"], 100),
-            "New [iPhone15] 到货"
-        );
+        assert_eq!(marked("中国农业发展银行", &["农业"], 100), "中国[农业]发展银行");
+        assert_eq!(marked("New iPhone15 到货", &["iphone15"], 100), "New [iPhone15] 到货");
         assert_eq!(marked("ＡＢＣ合同", &["abc"], 100), "[ＡＢＣ]合同");
     }
 

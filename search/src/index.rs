@@ -32,9 +32,7 @@ pub struct SearchIndex {
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("SearchIndex").field("path", &self.path).finish()
     }
 }
 
@@ -97,11 +95,7 @@ impl SearchIndex {
         })?;
         let index = Index::create(dir, schema, Default::default())?;
         schema::register_tokenizers(&index);
-        Ok(SearchIndex {
-            index,
-            fields,
-            path,
-        })
+        Ok(SearchIndex { index, fields, path })
     }
 
     /// The recorded payload of the last commit.
@@ -110,15 +104,11 @@ impl SearchIndex {
             path: self.path.clone(),
             reason,
         };
-        let metas = self
-            .index
-            .load_metas()
-            .map_err(|e| corrupt(e.to_string()))?;
+        let metas = self.index.load_metas().map_err(|e| corrupt(e.to_string()))?;
         let text = metas
             .payload
             .ok_or_else(|| corrupt("it records no position in the event log".into()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| corrupt(format!("its commit payload does not decode: {e}")))
+        serde_json::from_str(&text).map_err(|e| corrupt(format!("its commit payload does not decode: {e}")))
     }
 
     /// Last event `seq` in the index.

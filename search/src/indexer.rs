@@ -95,10 +95,7 @@ impl Indexer {
 
     /// Like [`Indexer::open`] but only when the lock is free; `Ok(None)` when another
     /// process holds it.
-    pub fn try_open(
-        data_dir: &Path,
-        opts: IndexerOptions,
-    ) -> Result<Option<(Indexer, Opened)>, SearchError> {
+    pub fn try_open(data_dir: &Path, opts: IndexerOptions) -> Result<Option<(Indexer, Opened)>, SearchError> {
         match WriterLock::try_acquire(data_dir)? {
             Some(lock) => Self::open_locked(data_dir, opts, lock, false).map(Some),
             None => Ok(None),
@@ -128,10 +125,9 @@ impl Indexer {
         let (ix, opened) = match SearchIndex::open(data_dir) {
             Ok(ix) => (ix, Opened::Existing),
             Err(SearchError::Missing(_)) => (SearchIndex::create_fresh(data_dir)?, Opened::Created),
-            Err(SearchError::Corrupt { reason, .. }) => (
-                SearchIndex::create_fresh(data_dir)?,
-                Opened::Replaced(reason),
-            ),
+            Err(SearchError::Corrupt { reason, .. }) => {
+                (SearchIndex::create_fresh(data_dir)?, Opened::Replaced(reason))
+            }
             Err(e) => return Err(e),
         };
         let seq = if opened == Opened::Existing {
@@ -184,10 +180,10 @@ impl Indexer {
                     | EventKind::Withdraw
                     | EventKind::Delete
             );
-            if let (true, Some(k)) = (targets, ev.message_key()) {
-                if seen.insert(k.clone()) {
-                    keys.push(k);
-                }
+            if let (true, Some(k)) = (targets, ev.message_key())
+                && seen.insert(k.clone())
+            {
+                keys.push(k);
             }
         }
         for chunk in keys.chunks(KEYS_PER_FETCH) {
@@ -204,15 +200,13 @@ impl Indexer {
     pub fn put(&mut self, r: &MessageRecord, earlier_texts: &[String]) -> Result<(), SearchError> {
         let f = self.ix.fields;
         self.writer.delete_term(schema::key_term(&f, &r.key));
-        self.writer
-            .add_document(schema::document(&f, r, earlier_texts))?;
+        self.writer.add_document(schema::document(&f, r, earlier_texts))?;
         Ok(())
     }
 
     /// Adds a document without deleting an older one (bulk loads of new messages only).
     pub fn add_new(&mut self, r: &MessageRecord) -> Result<(), SearchError> {
-        self.writer
-            .add_document(schema::document(&self.ix.fields, r, &[]))?;
+        self.writer.add_document(schema::document(&self.ix.fields, r, &[]))?;
         Ok(())
     }
 
@@ -298,11 +292,7 @@ fn earlier_texts(store: &StoreReader, r: &MessageRecord) -> Result<Vec<String>, 
 /// writer lock (failing with the holder's pid), catches up from the last indexed `seq` and
 /// then polls every `interval`, committing at least every `interval` while busy, so the
 /// index lags the archive by about `interval`. Blocking; run it on its own thread.
-pub fn follow(
-    data_dir: &Path,
-    stop: Arc<AtomicBool>,
-    interval: Duration,
-) -> Result<(), SearchError> {
+pub fn follow(data_dir: &Path, stop: Arc<AtomicBool>, interval: Duration) -> Result<(), SearchError> {
     let (mut ix, opened) = Indexer::open(data_dir, IndexerOptions::default())?;
     match &opened {
         Opened::Existing => tracing::info!(seq = ix.seq(), "search index opened"),

@@ -54,9 +54,7 @@ impl WriterLock {
     pub fn acquire(data_dir: &Path) -> Result<WriterLock, SearchError> {
         match Self::try_acquire(data_dir)? {
             Some(l) => Ok(l),
-            None => Err(SearchError::Locked {
-                pid: holder(data_dir),
-            }),
+            None => Err(SearchError::Locked { pid: holder(data_dir) }),
         }
     }
 
@@ -76,10 +74,7 @@ impl Drop for WriterLock {
 /// The pid written by the current holder, if readable.
 pub fn holder(data_dir: &Path) -> Option<u32> {
     let mut s = String::new();
-    File::open(data_dir.join(LOCK_FILE))
-        .ok()?
-        .read_to_string(&mut s)
-        .ok()?;
+    File::open(data_dir.join(LOCK_FILE)).ok()?.read_to_string(&mut s).ok()?;
     s.trim().parse().ok()
 }
 

@@ -5,9 +5,7 @@
 //! rejects (a debug assertion; release builds happen to return the right answer). A bitset
 //! answers any probe in any order, and an exclusion never needs scores.
 
-use tantivy::query::{
-    BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight,
-};
+use tantivy::query::{BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::{BitSet, DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
 /// Wraps a query; matches are the same, scores are 0.

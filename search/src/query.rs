@@ -32,11 +32,7 @@ impl ParsedQuery {
 
 #[derive(Debug, PartialEq)]
 enum Lexeme {
-    Term {
-        text: String,
-        negated: bool,
-        quoted: bool,
-    },
+    Term { text: String, negated: bool, quoted: bool },
     Or,
 }
 
@@ -127,11 +123,7 @@ pub fn parse(input: &str) -> Result<ParsedQuery, SearchError> {
                 }
                 pending_or = true;
             }
-            Lexeme::Term {
-                text,
-                negated,
-                quoted,
-            } => {
+            Lexeme::Term { text, negated, quoted } => {
                 if text.trim().is_empty() {
                     if quoted {
                         return Err(SearchError::Query("empty quoted phrase \"\"".into()));
@@ -190,10 +182,7 @@ mod tests {
     #[test]
     fn chinese_quotes_and_negated_phrase() {
         let q = parse("“审批 流程” -\"测试 数据\"").unwrap();
-        assert_eq!(
-            q.clauses,
-            vec![c(false, &["审批 流程"]), c(true, &["测试 数据"])]
-        );
+        assert_eq!(q.clauses, vec![c(false, &["审批 流程"]), c(true, &["测试 数据"])]);
     }
 
     #[test]
@@ -216,12 +205,7 @@ mod tests {
             let e = parse(bad).unwrap_err();
             assert!(matches!(e, SearchError::Query(_)), "{bad}: {e}");
         }
-        assert!(
-            parse("\"合同")
-                .unwrap_err()
-                .to_string()
-                .contains("unbalanced quote")
-        );
+        assert!(parse("\"合同").unwrap_err().to_string().contains("unbalanced quote"));
     }
 
     #[test]

@@ -4,8 +4,7 @@
 //! store's current record, so the index stays below the size of the text it covers.
 
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions,
+    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{Index, TantivyDocument, Term};
 
@@ -114,10 +113,7 @@ pub fn state_ord(s: MessageState) -> u64 {
 
 /// The stored key of a message.
 pub fn key_string(k: &MessageKey) -> String {
-    format!(
-        "{}{SEP}{}{SEP}{}{SEP}{}",
-        k.platform, k.account, k.chat_id, k.msg_id
-    )
+    format!("{}{SEP}{}{SEP}{}{SEP}{}", k.platform, k.account, k.chat_id, k.msg_id)
 }
 
 /// Parses a stored key.

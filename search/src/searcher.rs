@@ -118,10 +118,7 @@ impl Searcher {
         let hits: Vec<(Option<f32>, Option<i64>, DocAddress)> = if scored {
             let collector = TopDocs::with_limit(req.limit).order_by((
                 (SortBySimilarityScore, Order::Desc),
-                (
-                    SortByStaticFastValue::<i64>::for_field("sent_at"),
-                    Order::Desc,
-                ),
+                (SortByStaticFastValue::<i64>::for_field("sent_at"), Order::Desc),
             ));
             searcher
                 .search(&query, &collector)?
@@ -129,8 +126,7 @@ impl Searcher {
                 .map(|((s, t), a)| (Some(s), t, a))
                 .collect()
         } else {
-            let collector =
-                TopDocs::with_limit(req.limit).order_by_fast_field::<i64>("sent_at", Order::Desc);
+            let collector = TopDocs::with_limit(req.limit).order_by_fast_field::<i64>("sent_at", Order::Desc);
             searcher
                 .search(&query, &collector)?
                 .into_iter()
@@ -160,10 +156,7 @@ impl Searcher {
     /// Number of messages matching (no ranking).
     pub fn count(&self, req: &SearchRequest) -> Result<usize, SearchError> {
         let query = compile::build(&self.ix.fields, &req.query, &req.filters, req.all_revisions)?;
-        Ok(self
-            .reader
-            .searcher()
-            .search(&query, &tantivy::collector::Count)?)
+        Ok(self.reader.searcher().search(&query, &tantivy::collector::Count)?)
     }
 
     /// `sent_at` of every matching message, unordered (recall checks against a ground

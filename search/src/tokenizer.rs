@@ -134,6 +134,9 @@ fn class(c: char) -> Class {
     }
 }
 
+/// Receives `(kind, chars, end)` for each unit (see [`Unit`]).
+pub type UnitSink<'a> = dyn FnMut(UnitKind, &[(usize, char)], usize) + 'a;
+
 /// Splits `text` into units, in order.
 pub fn units(text: &str) -> Vec<Unit> {
     let mut out = Vec::new();
@@ -148,13 +151,10 @@ pub fn units(text: &str) -> Vec<Unit> {
 }
 
 /// Calls `f(kind, chars, end)` for every unit of `text`; `chars` is reused between calls.
-pub fn scan(text: &str, f: &mut dyn FnMut(UnitKind, &[(usize, char)], usize)) {
+pub fn scan(text: &str, f: &mut UnitSink<'_>) {
     let mut buf: Vec<(usize, char)> = Vec::with_capacity(32);
     let mut cur = Class::Sep;
-    let flush = |cur: Class,
-                 buf: &mut Vec<(usize, char)>,
-                 end: usize,
-                 f: &mut dyn FnMut(UnitKind, &[(usize, char)], usize)| {
+    let flush = |cur: Class, buf: &mut Vec<(usize, char)>, end: usize, f: &mut UnitSink<'_>| {
         if buf.is_empty() {
             return;
         }
@@ -185,13 +185,7 @@ pub fn scan(text: &str, f: &mut dyn FnMut(UnitKind, &[(usize, char)], usize)) {
 }
 
 /// Tokens of the text field for one unit, appended to `out` with positions from `*pos`.
-fn bigram_tokens(
-    kind: UnitKind,
-    chars: &[(usize, char)],
-    end: usize,
-    pos: &mut usize,
-    out: &mut Vec<Token>,
-) {
+fn bigram_tokens(kind: UnitKind, chars: &[(usize, char)], end: usize, pos: &mut usize, out: &mut Vec<Token>) {
     let mut push = |from: usize, to: usize, text: String, pos: &mut usize| {
         out.push(Token {
             offset_from: from,
@@ -209,12 +203,7 @@ fn bigram_tokens(
                 push(w[0].0, to, [w[0].1, w[1].1].iter().collect(), pos);
             }
         }
-        _ => push(
-            chars[0].0,
-            end,
-            chars.iter().map(|&(_, c)| c).collect(),
-            pos,
-        ),
+        _ => push(chars[0].0, end, chars.iter().map(|&(_, c)| c).collect(), pos),
     }
 }
 
@@ -222,9 +211,7 @@ fn bigram_tokens(
 pub fn bigram_token_texts(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut pos = 0;
-    scan(text, &mut |k, c, e| {
-        bigram_tokens(k, c, e, &mut pos, &mut out)
-    });
+    scan(text, &mut |k, c, e| bigram_tokens(k, c, e, &mut pos, &mut out));
     out.into_iter().map(|t| t.text).collect()
 }
 
@@ -256,9 +243,7 @@ impl Tokenizer for BigramTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
         let mut tokens = Vec::with_capacity(text.len() / 2);
         let mut pos = 0;
-        scan(text, &mut |k, c, e| {
-            bigram_tokens(k, c, e, &mut pos, &mut tokens)
-        });
+        scan(text, &mut |k, c, e| bigram_tokens(k, c, e, &mut pos, &mut tokens));
         VecTokenStream { tokens, next: 0 }
     }
 }
@@ -312,33 +297,22 @@ mod tests {
 
     #[test]
     fn latin_words_are_lowercased_and_split_from_digits() {
-        let t: Vec<String> = toks("iPhone15到货了 Q3合同 v2.3.1")
-            .into_iter()
-            .map(|t| t.0)
-            .collect();
+        let t: Vec<String> = toks("iPhone15到货了 Q3合同 v2.3.1").into_iter().map(|t| t.0).collect();
         assert_eq!(
             t,
-            [
-                "iphone", "15", "到货", "货了", "q", "3", "合同", "v", "2", "3", "1"
-            ]
+            ["iphone", "15", "到货", "货了", "q", "3", "合同", "v", "2", "3", "1"]
         );
     }
 
     #[test]
     fn full_width_is_folded_and_emoji_are_tokens() {
-        let t: Vec<String> = toks("ＡＢＣ１２３　好的👍🏻，收到")
-            .into_iter()
-            .map(|t| t.0)
-            .collect();
+        let t: Vec<String> = toks("ＡＢＣ１２３　好的👍🏻，收到").into_iter().map(|t| t.0).collect();
         assert_eq!(t, ["abc", "123", "好的", "👍", "收到"]);
     }
 
     #[test]
     fn separators_take_no_position() {
-        assert_eq!(
-            toks("好的，收到"),
-            vec![("好的".into(), 0), ("收到".into(), 1)]
-        );
+        assert_eq!(toks("好的，收到"), vec![("好的".into(), 0), ("收到".into(), 1)]);
     }
 
     #[test]

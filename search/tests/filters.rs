@@ -5,9 +5,7 @@ mod support;
 
 use chatvault_search as search;
 use proto::{ChatEvent, ContentType, EventBody, MessageState, Platform};
-use search::{
-    Filters, Indexer, IndexerOptions, SearchError, SearchRequest, Searcher, Sort, schema,
-};
+use search::{Filters, Indexer, IndexerOptions, SearchError, SearchRequest, Searcher, Sort, schema};
 use support::{Archive, Msg, T0, ids, ids_with};
 
 const HOUR: i64 = 3_600_000;
@@ -76,23 +74,14 @@ fn platform_type_chat_sender_and_time_filters() {
 
     // --chat: an id exactly, else names containing the text (several → all).
     let chats = s.chats().unwrap();
-    let by_name: Vec<&str> = search::resolve(&chats, "报销")
-        .iter()
-        .map(|n| n.id.as_str())
-        .collect();
+    let by_name: Vec<&str> = search::resolve(&chats, "报销").iter().map(|n| n.id.as_str()).collect();
     assert_eq!(by_name, ["c-fin", "c-fin2"]);
     let f = Filters {
-        chats: search::resolve(&chats, "报销")
-            .iter()
-            .map(|n| n.key.clone())
-            .collect(),
+        chats: search::resolve(&chats, "报销").iter().map(|n| n.key.clone()).collect(),
         ..Default::default()
     };
     assert_eq!(filtered(&s, "合同", f), ["a1", "a3"]);
-    let exact: Vec<&str> = search::resolve(&chats, "c-fin")
-        .iter()
-        .map(|n| n.id.as_str())
-        .collect();
+    let exact: Vec<&str> = search::resolve(&chats, "c-fin").iter().map(|n| n.id.as_str()).collect();
     assert_eq!(exact, ["c-fin"], "an exact id wins over name matches");
 
     // --sender by name substring: 张三 matches 张三 and 张三丰.
@@ -147,20 +136,14 @@ fn relevance_ties_go_to_the_newest_and_time_sort_is_newest_first() {
             .map(|h| h.key.msg_id)
             .collect::<Vec<_>>()
     };
-    assert_eq!(
-        run(Sort::Relevance),
-        ["dense", "t4", "t3", "t2", "t1", "t0"]
-    );
+    assert_eq!(run(Sort::Relevance), ["dense", "t4", "t3", "t2", "t1", "t0"]);
     assert_eq!(run(Sort::Time), ["t4", "t3", "t2", "t1", "t0", "dense"]);
 }
 
 #[test]
 fn edits_reindex_and_withdrawn_messages_stay_findable() {
     let mut a = Archive::new();
-    a.add(&[
-        Msg::text("e1", "明天上午九点出发"),
-        Msg::text("w1", "预算已经超支了"),
-    ]);
+    a.add(&[Msg::text("e1", "明天上午九点出发"), Msg::text("w1", "预算已经超支了")]);
     let s = a.index();
     assert_eq!(ids(&s, "九点"), ["e1"]);
 
@@ -184,20 +167,13 @@ fn edits_reindex_and_withdrawn_messages_stay_findable() {
     a.append(Platform::Yunhu, vec![edit, withdraw]);
     let s = a.index();
     assert_eq!(ids(&s, "三点"), ["e1"], "the current text is indexed");
-    assert!(
-        ids(&s, "九点").is_empty(),
-        "the old text is not matched by default"
-    );
+    assert!(ids(&s, "九点").is_empty(), "the old text is not matched by default");
     assert_eq!(
         ids_with(&s, "九点", Filters::default(), true),
         ["e1"],
         "--all-revisions finds earlier texts"
     );
-    assert_eq!(
-        ids(&s, "超支"),
-        ["w1"],
-        "withdrawn messages stay searchable"
-    );
+    assert_eq!(ids(&s, "超支"), ["w1"], "withdrawn messages stay searchable");
     let f = Filters {
         states: vec![schema::state_ord(MessageState::Withdrawn)],
         ..Default::default()

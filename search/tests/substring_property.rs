@@ -9,18 +9,14 @@ use support::{Archive, Msg, ids};
 
 /// A small alphabet so substrings repeat across texts and straddle every boundary; with
 /// punctuation, a space and a Latin letter so runs are cut in different places.
-const ALPHABET: &[char] = &[
-    '农', '业', '局', '处', '理', '中', '报', '销', '，', ' ', 'a',
-];
+const ALPHABET: &[char] = &['农', '业', '局', '处', '理', '中', '报', '销', '，', ' ', 'a'];
 
 fn text() -> impl Strategy<Value = String> {
-    proptest::collection::vec(proptest::sample::select(ALPHABET), 0..24)
-        .prop_map(|v| v.into_iter().collect())
+    proptest::collection::vec(proptest::sample::select(ALPHABET), 0..24).prop_map(|v| v.into_iter().collect())
 }
 
 fn needle() -> impl Strategy<Value = String> {
-    proptest::collection::vec(proptest::sample::select(&ALPHABET[..8]), 2..=4)
-        .prop_map(|v| v.into_iter().collect())
+    proptest::collection::vec(proptest::sample::select(&ALPHABET[..8]), 2..=4).prop_map(|v| v.into_iter().collect())
 }
 
 proptest! {

@@ -7,10 +7,7 @@ use std::path::Path;
 use chatvault_search as search;
 
 use proto::batch::media;
-use proto::{
-    ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform,
-    RawPayload,
-};
+use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
 use search::{Indexer, IndexerOptions, Searcher};
 use store::{Store, StoreOptions};
 
@@ -126,12 +123,7 @@ pub fn ids(s: &Searcher, query: &str) -> Vec<String> {
     ids_with(s, query, search::Filters::default(), false)
 }
 
-pub fn ids_with(
-    s: &Searcher,
-    query: &str,
-    filters: search::Filters,
-    all_revisions: bool,
-) -> Vec<String> {
+pub fn ids_with(s: &Searcher, query: &str, filters: search::Filters, all_revisions: bool) -> Vec<String> {
     let req = search::SearchRequest {
         query: search::parse(query).unwrap(),
         filters,
@@ -139,12 +131,7 @@ pub fn ids_with(
         sort: search::Sort::Relevance,
         limit: 1000,
     };
-    let mut v: Vec<String> = s
-        .search(&req)
-        .unwrap()
-        .into_iter()
-        .map(|h| h.key.msg_id)
-        .collect();
+    let mut v: Vec<String> = s.search(&req).unwrap().into_iter().map(|h| h.key.msg_id).collect();
     v.sort();
     v
 }
