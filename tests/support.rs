@@ -112,3 +112,16 @@ pub fn count(data_dir: &Path, sql: &str) -> i64 {
     .unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
+
+/// `(msg_id → rows)` of one platform's messages, in one query.
+pub fn message_ids(data_dir: &Path, platform: &str) -> std::collections::HashMap<String, i64> {
+    let conn = rusqlite::Connection::open_with_flags(
+        data_dir.join("chatvault.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = conn
+        .prepare("SELECT msg_id, count(*) FROM messages WHERE platform = ?1 AND has_message = 1 GROUP BY msg_id")
+        .unwrap();
+    st.query_map([platform], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+}

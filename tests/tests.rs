@@ -2,6 +2,7 @@
 
 mod export_cli;
 mod crash;
+mod disk_faults;
 mod five_platforms;
 mod read_commands;
 mod run_e2e;
