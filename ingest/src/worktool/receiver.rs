@@ -265,7 +265,9 @@ fn encoding(headers: &HeaderMap) -> (Encoding, &'static str) {
     }
 }
 
-async fn parse_multipart(
+/// Reads a `multipart/form-data` body into its text fields (public for the fuzz targets and
+/// the never-panic tests).
+pub async fn parse_multipart(
     body: bytes::Bytes,
     boundary: String,
 ) -> Result<Map<String, Value>, DecodeError> {
