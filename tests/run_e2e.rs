@@ -38,6 +38,11 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     ] {
         assert!(metrics.contains(needle), "/metrics lacks {needle}:\n{metrics}");
     }
+    // An online backup while run keeps writing: the copy verifies on its own.
+    let backup = dir.path().join("backup.db");
+    let b = cv(&cfg, &["backup", backup.to_str().unwrap()]);
+    assert!(b.status.success(), "backup: {}", String::from_utf8_lossy(&b.stderr));
+    assert!(stdout(&b).contains("verified"), "{}", stdout(&b));
     run.signal("TERM");
     let (status, log) = run.wait(Duration::from_secs(30));
     assert!(status.success(), "exit status {status:?}; log:\n{log}");
