@@ -77,10 +77,10 @@ impl Backoff {
 
     /// The delay before the next attempt (and counts the attempt).
     pub fn next_delay(&mut self) -> Duration {
-        if let Some(at) = self.connected_at.take() {
-            if at.elapsed() >= self.reset_after {
-                self.attempt = 0;
-            }
+        if let Some(at) = self.connected_at.take()
+            && at.elapsed() >= self.reset_after
+        {
+            self.attempt = 0;
         }
         let n = self.attempt;
         self.attempt = self.attempt.saturating_add(1);

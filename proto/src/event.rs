@@ -279,15 +279,15 @@ impl ChatEvent {
                 return Err(format!("{} event without a chat id", self.kind()));
             }
         }
-        if let Some(ts) = self.occurred_at {
-            if !crate::time::plausible(ts) {
-                return Err(format!("implausible occurred_at {ts}"));
-            }
+        if let Some(ts) = self.occurred_at
+            && !crate::time::plausible(ts)
+        {
+            return Err(format!("implausible occurred_at {ts}"));
         }
-        if let EventBody::Message(m) = &self.body {
-            if !crate::time::plausible(m.sent_at) {
-                return Err(format!("implausible sent_at {}", m.sent_at));
-            }
+        if let EventBody::Message(m) = &self.body
+            && !crate::time::plausible(m.sent_at)
+        {
+            return Err(format!("implausible sent_at {}", m.sent_at));
         }
         Ok(())
     }

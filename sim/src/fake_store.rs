@@ -176,8 +176,7 @@ impl FakeStore {
             }
         })
         .await;
-        let n = *rx.borrow();
-        n
+        *rx.borrow()
     }
 }
 

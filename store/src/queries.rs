@@ -261,8 +261,8 @@ pub(crate) fn q_gaps(
                 g.to = Some(at);
                 gaps.push(g);
             }
-        } else if !open.contains_key(&k) {
-            open.insert(k, Gap { platform, account, status, detail, from: at, to: None });
+        } else {
+            open.entry(k).or_insert(Gap { platform, account, status, detail, from: at, to: None });
         }
     }
     gaps.extend(open.into_values());

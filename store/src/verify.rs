@@ -64,7 +64,7 @@ fn verify_chain(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<(u64
         prev = hash;
         expected_seq = seq + 1;
         count += 1;
-        if count % 10_000 == 0 {
+        if count.is_multiple_of(10_000) {
             progress(seq);
         }
     }

@@ -51,7 +51,10 @@ fn archive(dir: &std::path::Path, events: &[(usize, ChatEvent)], cuts: &[usize])
     s
 }
 
-fn records(s: &store::Store, n: usize) -> Vec<(MessageRecord, Vec<(u32, String, i64)>)> {
+/// A message's current state and its revisions as (revision, text, time).
+type Folded = (MessageRecord, Vec<(u32, String, i64)>);
+
+fn records(s: &store::Store, n: usize) -> Vec<Folded> {
     let r = s.reader().unwrap();
     (0..n)
         .filter_map(|i| {
