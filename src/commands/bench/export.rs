@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, RawPayload, batch::media};
-use sim::corpus::{Corpus, Row};
+use proto::EventBatch;
+use sim::corpus::Corpus;
 
 use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
 
@@ -128,40 +128,6 @@ fn mb(b: u64) -> String {
     format!("{:.1} MB", b as f64 / 1e6)
 }
 
-fn event(r: &Row) -> Ingested {
-    let ev = ChatEvent::message(
-        r.chat_id.clone(),
-        r.msg_id.clone(),
-        EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
-            chat_name: None,
-            external: false,
-            sender_id: r.sender.clone(),
-            sender_name: None,
-            sent_at: r.sent_at,
-            content_type: ContentType::Text,
-            text: r.text.clone(),
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-        }),
-    );
-    let raw = serde_json::to_vec(&serde_json::json!({
-        "chat_id": r.chat_id, "msg_id": r.msg_id, "sender": r.sender, "sent_at": r.sent_at, "text": r.text,
-    }))
-    .unwrap_or_default();
-    Ingested::Payload {
-        // Received a second after sending, so event partitions follow the message dates.
-        raw: RawPayload {
-            received_at: r.sent_at + 1_000,
-            media_type: media::JSON.into(),
-            bytes: raw.into(),
-        },
-        events: vec![ev],
-    }
-}
-
 /// Appends the corpus, one batch per platform of up to [`BATCH`] payloads. Durability is
 /// `NORMAL`: this measures the export, not ingest.
 fn build_archive(data: &Path, n: usize) -> anyhow::Result<f64> {
@@ -174,20 +140,8 @@ fn build_archive(data: &Path, n: usize) -> anyhow::Result<f64> {
         },
     )?;
     let mut rows = Corpus::new(42).take(n).peekable();
-    while rows.peek().is_some() {
-        let mut per: Vec<Vec<Ingested>> = vec![Vec::new(); 5];
-        for r in rows.by_ref().take(BATCH * 5) {
-            per[(r.i % 5) as usize].push(event(&r));
-        }
-        let batches: Vec<EventBatch> = per
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, items)| {
-                let p: proto::Platform = sim::corpus::PLATFORMS[i].parse().expect("known platform");
-                EventBatch::new(p, "bench", items, None).0
-            })
-            .collect();
+    // Received a second after sending, so event partitions follow the message dates.
+    while let Some(batches) = super::util::next_platform_batches(&mut rows, BATCH, |r| r.sent_at + 1_000) {
         let refs: Vec<&EventBatch> = batches.iter().collect();
         st.append(&refs)?;
     }

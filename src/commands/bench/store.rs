@@ -5,10 +5,10 @@
 
 use std::time::Instant;
 
-use proto::{batch::media, ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, RawPayload};
+use proto::EventBatch;
 use sim::corpus::{Corpus, Row};
 
-use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{fmt_rate, next_platform_batches, peak_rss_mib, reset_peak_rss, scratch_dir};
 
 const BATCH: usize = 500;
 
@@ -36,58 +36,6 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn event(r: &Row) -> (ChatEvent, Vec<u8>) {
-    let ev = ChatEvent::message(
-        r.chat_id.clone(),
-        r.msg_id.clone(),
-        EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
-            chat_name: None,
-            external: false,
-            sender_id: r.sender.clone(),
-            sender_name: None,
-            sent_at: r.sent_at,
-            content_type: ContentType::Text,
-            text: r.text.clone(),
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-        }),
-    );
-    let raw = serde_json::to_vec(&serde_json::json!({
-        "platform": r.platform, "chat_id": r.chat_id, "msg_id": r.msg_id, "sender": r.sender, "sent_at": r.sent_at, "text": r.text,
-    }))
-    .unwrap_or_default();
-    (ev, raw)
-}
-
-fn batches(rows: impl Iterator<Item = Row>, received_at: i64) -> impl Iterator<Item = Vec<EventBatch>> {
-    let mut rows = rows.peekable();
-    std::iter::from_fn(move || {
-        rows.peek()?;
-        // One batch per platform of up to BATCH payloads, like five connectors would send.
-        let mut per: Vec<Vec<Ingested>> = vec![Vec::new(); 5];
-        for r in rows.by_ref().take(BATCH * 5) {
-            let (ev, raw) = event(&r);
-            per[(r.i % 5) as usize].push(Ingested::Payload {
-                raw: RawPayload { received_at, media_type: media::JSON.into(), bytes: raw.into() },
-                events: vec![ev],
-            });
-        }
-        let out = per
-            .into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, items)| {
-                let p: proto::Platform = sim::corpus::PLATFORMS[i].parse().expect("known platform");
-                EventBatch::new(p, "bench", items, None).0
-            })
-            .collect();
-        Some(out)
-    })
-}
-
 fn drive(dir: &std::path::Path, rows: impl Iterator<Item = Row> + Send + 'static) -> anyhow::Result<f64> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
@@ -97,7 +45,9 @@ fn drive(dir: &std::path::Path, rows: impl Iterator<Item = Row> + Send + 'static
         let started = Instant::now();
         let producer = tokio::task::spawn_blocking(move || {
             let mut notices = Vec::new();
-            for group in batches(rows, proto::time::now_ms()) {
+            let now = proto::time::now_ms();
+            let mut rows = rows.peekable();
+            while let Some(group) = next_platform_batches(&mut rows, BATCH, |_| now) {
                 for b in group {
                     let (b2, rx) = EventBatch::new(b.platform, b.account, b.items, None);
                     if tx.blocking_send(b2).is_err() {

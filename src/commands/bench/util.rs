@@ -39,3 +39,58 @@ pub fn fmt_rate(x: f64) -> String {
     }
     out
 }
+
+/// A corpus row as a platform would deliver it: a `message` event and its raw JSON payload.
+pub fn corpus_payload(r: &sim::corpus::Row, received_at: i64) -> proto::Ingested {
+    use proto::{ChatEvent, ChatType, ContentType, EventBody, NewMessage};
+    let ev = ChatEvent::message(
+        r.chat_id.clone(),
+        r.msg_id.clone(),
+        EventBody::Message(NewMessage {
+            chat_type: ChatType::Group,
+            chat_name: None,
+            external: false,
+            sender_id: r.sender.clone(),
+            sender_name: None,
+            sent_at: r.sent_at,
+            content_type: ContentType::Text,
+            text: r.text.clone(),
+            attachments: vec![],
+            reply_to: None,
+            mentions: vec![],
+            recipients: vec![],
+        }),
+    );
+    let raw = serde_json::to_vec(&serde_json::json!({
+        "platform": r.platform, "chat_id": r.chat_id, "msg_id": r.msg_id, "sender": r.sender, "sent_at": r.sent_at, "text": r.text,
+    }))
+    .unwrap_or_default();
+    proto::Ingested::Payload {
+        raw: proto::RawPayload { received_at, media_type: proto::batch::media::JSON.into(), bytes: raw.into() },
+        events: vec![ev],
+    }
+}
+
+/// Up to `per_platform` rows per platform from `rows` as one batch per platform, like five
+/// connectors would send them; `None` when `rows` is exhausted.
+pub fn next_platform_batches(
+    rows: &mut std::iter::Peekable<impl Iterator<Item = sim::corpus::Row>>,
+    per_platform: usize,
+    received_at: impl Fn(&sim::corpus::Row) -> i64,
+) -> Option<Vec<proto::EventBatch>> {
+    rows.peek()?;
+    let mut per: Vec<Vec<proto::Ingested>> = vec![Vec::new(); 5];
+    for r in rows.by_ref().take(per_platform * 5) {
+        per[(r.i % 5) as usize].push(corpus_payload(&r, received_at(&r)));
+    }
+    Some(
+        per.into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, items)| {
+                let p: proto::Platform = sim::corpus::PLATFORMS[i].parse().expect("known platform");
+                proto::EventBatch::new(p, "bench", items, None).0
+            })
+            .collect(),
+    )
+}
