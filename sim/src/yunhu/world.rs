@@ -305,3 +305,25 @@ pub fn chat_type_enum(t: u64) -> ChatType {
         _ => ChatType::Unknown1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yunhu::script::post;
+
+    #[test]
+    fn seqs_are_per_chat_and_edits_keep_the_old_text() {
+        let mut w = World::default();
+        assert_eq!(w.post(post("a", ("g1", 2), ("u", "张三"), 1, "一", 0)).seq, 1);
+        assert_eq!(w.post(post("b", ("g2", 2), ("u", "张三"), 1, "二", 1)).seq, 1);
+        assert_eq!(w.post(post("c", ("g1", 2), ("u", "张三"), 1, "三", 2)).seq, 2);
+        let m = w.edit("a", 3, "**一改**", 99).unwrap();
+        assert_eq!(
+            (m.edit_time, m.edits[0].old_text.as_str(), m.edits[0].content_type),
+            (99, "一", 1)
+        );
+        let row = history_row(w.find("a").unwrap(), "me");
+        assert_eq!((row.msg_seq, row.edit_time, row.content_type), (1, 99, 3));
+        assert!(w.edit("missing", 1, "x", 1).is_none());
+    }
+}
