@@ -42,12 +42,13 @@ fn eoffice_frame(bytes: &[u8]) {
         return;
     };
     let _ = packet.error_message();
-    if let Some((name, args)) = packet.event_parts() {
-        if let Ok(d) = Codec::new(Some(eoffice_key())).decode(name, args, RECEIVED_AT) {
-            for (_, reason) in &d.rejects {
-                assert!(!reason.is_empty());
-            }
+    if let Some((name, args)) = packet.event_parts()
+        && let Ok(d) = Codec::new(Some(eoffice_key())).decode(name, args, RECEIVED_AT)
+    {
+        for (_, reason) in &d.rejects {
+            assert!(!reason.is_empty());
         }
+        d.events.iter().for_each(reads_back);
     }
 }
 
@@ -58,8 +59,10 @@ fn wecom_body(crypto: &WecomCrypto, body: &[u8]) {
     };
     let sig = crypto.signature("1409659813", "1372623149", &env.encrypt);
     assert!(crypto.verify(&sig, "1409659813", "1372623149", &env.encrypt).is_ok());
-    if let Ok(plain) = crypto.decrypt(&env.encrypt) {
-        let _ = wecom::decode(&plain);
+    if let Ok(plain) = crypto.decrypt(&env.encrypt)
+        && let Ok(d) = wecom::decode(&plain)
+    {
+        d.events.iter().for_each(reads_back);
     }
 }
 
@@ -83,8 +86,9 @@ fn goofish_frame(bytes: &[u8]) {
     LwpFrame::parse(&frame.ack().to_text()).expect("our ack parses");
     if let Ok(push) = decode_sync_push(&frame.body, RECEIVED_AT) {
         for item in &push.items {
-            if let Ingested::Rejected { reason, .. } = item {
-                assert!(!reason.is_empty());
+            match item {
+                Ingested::Rejected { reason, .. } => assert!(!reason.is_empty()),
+                Ingested::Payload { events, .. } => events.iter().for_each(reads_back),
             }
         }
     }
@@ -95,7 +99,7 @@ fn goofish_frame(bytes: &[u8]) {
 fn goofish_item(bytes: &[u8]) {
     let _ = decode_bytes(bytes);
     match decode_item(&json!({ "data": STANDARD.encode(bytes) }), RECEIVED_AT) {
-        Ingested::Payload { .. } => {}
+        Ingested::Payload { events, .. } => events.iter().for_each(reads_back),
         Ingested::Rejected { reason, .. } => assert!(!reason.is_empty()),
     }
     let _ = decode_item(&json!({ "data": String::from_utf8_lossy(bytes) }), RECEIVED_AT);
@@ -117,17 +121,22 @@ fn worktool_body(encoding: u8, bytes: &[u8]) {
     let Ok(fields) = fields else {
         return;
     };
-    if let Ok(Callback::Message(m)) = worktool::classify(&fields) {
-        if let Some(b64) = &m.file_base64 {
-            let _ = worktool::decode_file(b64);
+    match worktool::classify(&fields) {
+        Ok(Callback::Message(m)) => {
+            if let Some(b64) = &m.file_base64 {
+                let _ = worktool::decode_file(b64);
+            }
+            let cx = MessageCx {
+                received_at: RECEIVED_AT,
+                arrival: 1,
+                robot: "robot",
+            };
+            let ev = worktool::message_event(&m, &cx, None);
+            assert!(!ev.chat_id.is_empty());
+            reads_back(&ev);
         }
-        let cx = MessageCx {
-            received_at: RECEIVED_AT,
-            arrival: 1,
-            robot: "robot",
-        };
-        let ev = worktool::message_event(&m, &cx, None);
-        assert!(!ev.chat_id.is_empty());
+        Ok(Callback::Other { subtype }) => reads_back(&worktool::other_event(&subtype, &fields)),
+        Ok(_) | Err(_) => {}
     }
 }
 
@@ -138,11 +147,27 @@ fn yunhu_frame(bytes: &[u8]) {
     };
     let mut pos = Position::default();
     for _ in 0..2 {
-        let _ = frame_events(&frame, &mut pos, RECEIVED_AT);
+        frame_events(&frame, &mut pos, RECEIVED_AT).iter().for_each(reads_back);
     }
     let (back, warning) = Position::from_cursor(Some(&pos.to_cursor()));
     assert!(warning.is_none());
     assert_eq!(back, pos);
+}
+
+/// An event as the store writes it reads back: its envelope (envelope → event → body →
+/// detail) stays within serde_json's nesting limit.
+fn reads_back(e: &proto::ChatEvent) {
+    let env = store::Envelope {
+        v: proto::SCHEMA_VERSION,
+        platform: proto::Platform::Eoffice,
+        account: "acct".into(),
+        received_at: RECEIVED_AT,
+        event: e.clone(),
+    };
+    let bytes = serde_json::to_vec(&env).expect("event serializes");
+    if let Err(err) = serde_json::from_slice::<store::Envelope>(&bytes) {
+        panic!("stored event does not read back: {err}");
+    }
 }
 
 // ----- valid samples and their mutations -----
@@ -333,10 +358,10 @@ proptest! {
     ]), (i, edits) in mutation(8)) {
         // The sample's arguments, edited as bytes, under every event name.
         let sample = apply(&eoffice_samples()[i], &edits);
-        if let Some(start) = sample.iter().position(|&c| c == b'[') {
-            if let Ok(Value::Array(a)) = serde_json::from_slice::<Value>(&sample[start..]) {
-                let _ = Codec::new(Some(eoffice_key())).decode(name, a.get(1..).unwrap_or(&[]), RECEIVED_AT);
-            }
+        if let Some(start) = sample.iter().position(|&c| c == b'[')
+            && let Ok(Value::Array(a)) = serde_json::from_slice::<Value>(&sample[start..])
+        {
+            let _ = Codec::new(Some(eoffice_key())).decode(name, a.get(1..).unwrap_or(&[]), RECEIVED_AT);
         }
     }
 
@@ -479,4 +504,65 @@ fn every_sample_decodes_to_events() {
         // The last sample is a heartbeat ack, which carries no event.
         assert_eq!(events.is_empty(), i == 7, "yunhu sample {i}");
     }
+}
+
+/// Found by reading what the fuzz targets emit: a value nested close to serde_json's limit of
+/// 128 levels passed the decoders, was archived, and then could not be read back from its
+/// store envelope (`event seq N does not decode: recursion limit exceeded`), so `verify`
+/// failed. Each decoder that keeps platform fields in `detail` now bounds their depth.
+#[test]
+fn deeply_nested_platform_values_read_back_from_the_store() {
+    let arr = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    // e-office: an event outside the catalogue, its arguments nested 126 deep.
+    let frame = format!("42[\"hello\",{}]", arr(126));
+    let engineio::Packet::Message(m) = engineio::decode(&frame).unwrap() else {
+        panic!("not a message packet");
+    };
+    let packet = socketio::decode(m).unwrap();
+    let (name, args) = packet.event_parts().unwrap();
+    let d = Codec::new(None).decode(name, args, RECEIVED_AT).unwrap();
+    assert_eq!(d.events.len(), 1);
+    d.events.iter().for_each(reads_back);
+
+    // WorkTool: an unrecognised callback whose fields nest 127 deep.
+    let body = format!("{{\"type\":9,\"x\":{}}}", arr(126));
+    let fields = worktool::parse_json(body.as_bytes()).unwrap();
+    let Callback::Other { subtype } = worktool::classify(&fields).unwrap() else {
+        panic!("not an `other` callback");
+    };
+    reads_back(&worktool::other_event(&subtype, &fields));
+
+    // Goofish: a JSON system item and a MessagePack chat item 127 levels deep decode and read
+    // back; a MessagePack item 500 deep (within rmpv's own limit) is rejected. All on a
+    // stack the size of a tokio worker's (2 MiB), where the 500-deep item used to overflow
+    // the stack and abort the process.
+    let json_item = format!("{{\"x\":{}}}", arr(126));
+    let msgpack_item = |levels: usize| {
+        let mut b = b"\x81\xa11".to_vec();
+        b.extend(std::iter::repeat_n(0x91u8, levels - 1));
+        b.push(0xc0);
+        b
+    };
+    let (ok, too_deep) = (msgpack_item(127), msgpack_item(500));
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for bytes in [json_item.into_bytes(), ok] {
+                let item = json!({ "data": STANDARD.encode(&bytes) });
+                let events = match decode_item(&item, RECEIVED_AT) {
+                    Ingested::Payload { events, .. } => events,
+                    Ingested::Rejected { reason, .. } => panic!("item rejected: {reason}"),
+                };
+                assert_eq!(events.len(), 1);
+                events.iter().for_each(reads_back);
+            }
+            let item = json!({ "data": STANDARD.encode(&too_deep) });
+            let Ingested::Rejected { reason, .. } = decode_item(&item, RECEIVED_AT) else {
+                panic!("500-deep item accepted");
+            };
+            assert!(reason.contains("depth"), "{reason}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }

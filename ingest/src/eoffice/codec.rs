@@ -255,7 +255,7 @@ fn other(name: &str, args: &[Value]) -> ChatEvent {
         occurred_at: None,
         body: EventBody::Other {
             subtype,
-            detail: Value::Array(args.to_vec()),
+            detail: crate::detail::bounded(Value::Array(args.to_vec())),
         },
     }
 }

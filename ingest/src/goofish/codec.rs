@@ -165,6 +165,12 @@ pub enum Decoded {
     Msgpack(Vec<Value>),
 }
 
+/// Deepest MessagePack nesting decoded: 128 container levels, as serde_json allows for JSON
+/// items (rmpv counts two steps per container). rmpv's default (512 levels) lets a corrupt
+/// item recurse through the decoder deep enough to overflow a tokio worker's stack and abort
+/// the process.
+const MAX_MSGPACK_DEPTH: usize = 2 * 128 + 2;
+
 /// JSON first (as the published clients do), then every concatenated MessagePack value; each
 /// must be a map, so random bytes that happen to parse as small integers are refused.
 pub fn decode_bytes(bytes: &[u8]) -> Result<Decoded, CodecError> {
@@ -176,7 +182,8 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Decoded, CodecError> {
     let mut rd = bytes;
     let mut values = Vec::new();
     while !rd.is_empty() {
-        let v = rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+        let v = rmpv::decode::read_value_with_max_depth(&mut rd, MAX_MSGPACK_DEPTH)
+            .map_err(|e| CodecError::Msgpack(e.to_string()))?;
         if !v.is_map() {
             return Err(CodecError::Msgpack(format!(
                 "top-level value {} is not a map",

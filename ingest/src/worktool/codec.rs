@@ -381,7 +381,7 @@ pub fn other_event(subtype: &str, fields: &Map<String, Value>) -> ChatEvent {
         occurred_at: None,
         body: EventBody::Other {
             subtype: subtype.to_string(),
-            detail: Value::Object(fields.clone()),
+            detail: crate::detail::bounded(Value::Object(fields.clone())),
         },
     }
 }
