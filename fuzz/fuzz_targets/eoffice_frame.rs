@@ -3,6 +3,7 @@
 
 #![no_main]
 
+use chatvault_fuzz::reads_back;
 use ingest::eoffice::codec::Codec;
 use ingest::eoffice::crypto::ContentKey;
 use ingest::eoffice::engineio::{self, Packet as Eio};
@@ -40,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = sio.error_message();
     if let Some((name, args)) = sio.event_parts() {
         let key = ContentKey::new("0123456789abcdef", "fedcba9876543210").expect("valid key");
-        let _ = Codec::new(Some(key)).decode(name, args, RECEIVED_AT);
-        let _ = Codec::new(None).decode(name, args, RECEIVED_AT);
+        for codec in [Codec::new(Some(key)), Codec::new(None)] {
+            if let Ok(d) = codec.decode(name, args, RECEIVED_AT) {
+                d.events.iter().for_each(reads_back);
+            }
+        }
     }
 });

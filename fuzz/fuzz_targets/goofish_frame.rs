@@ -4,10 +4,12 @@
 
 #![no_main]
 
+use chatvault_fuzz::reads_back;
 use ingest::goofish::codec::decode_sync_push;
 use ingest::goofish::frame::{Frame, FrameKind, SYNC_PUSH};
 use ingest::goofish::message::from_history;
 use libfuzzer_sys::fuzz_target;
+use proto::Ingested;
 
 const RECEIVED_AT: i64 = 1_772_413_260_000;
 
@@ -34,7 +36,14 @@ fuzz_target!(|data: &[u8]| {
     if frame.kind() == FrameKind::Push && frame.lwp.as_deref() == Some(SYNC_PUSH) {
         if let Ok(push) = decode_sync_push(&frame.body, RECEIVED_AT) {
             assert!(push.messages <= push.items.len());
+            for item in &push.items {
+                if let Ingested::Payload { events, .. } = item {
+                    events.iter().for_each(reads_back);
+                }
+            }
         }
     }
-    let _ = from_history(&frame.body);
+    if let Ok(e) = from_history(&frame.body) {
+        reads_back(&e);
+    }
 });

@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chatvault_fuzz::reads_back;
 use ingest::goofish::codec::{decode_bytes, decode_item};
 use ingest::goofish::content::{decode_b64, decode_b64_json};
 use libfuzzer_sys::fuzz_target;
@@ -17,9 +18,7 @@ const RECEIVED_AT: i64 = 1_772_413_260_000;
 fn check(item: &serde_json::Value) {
     match decode_item(item, RECEIVED_AT) {
         Ingested::Payload { events, .. } => {
-            for e in &events {
-                serde_json::to_vec(e).expect("event serializes");
-            }
+            events.iter().for_each(reads_back);
         }
         Ingested::Rejected { reason, .. } => assert!(!reason.is_empty()),
     }

@@ -9,6 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use chatvault_fuzz::reads_back;
 use ingest::wecom::codec;
 use ingest::wecom::crypto::WecomCrypto;
 use libfuzzer_sys::fuzz_target;
@@ -28,7 +29,9 @@ fn receive(crypto: &WecomCrypto, body: &[u8]) -> Option<codec::Decoded> {
         .verify(&sig, TS, NONCE, &env.encrypt)
         .expect("own signature verifies");
     let plain = crypto.decrypt(&env.encrypt).ok()?;
-    codec::decode(&plain).ok()
+    let d = codec::decode(&plain).ok()?;
+    d.events.iter().for_each(reads_back);
+    Some(d)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -3,6 +3,7 @@
 
 #![no_main]
 
+use chatvault_fuzz::reads_back;
 use ingest::wecom::{codec, xml};
 use libfuzzer_sys::fuzz_target;
 
@@ -13,8 +14,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = codec::parse_envelope(data);
     if let Ok(d) = codec::decode(data) {
         assert_eq!(d.events.len(), 1, "one callback, one event");
-        for e in &d.events {
-            serde_json::to_vec(e).expect("event serializes");
-        }
+        d.events.iter().for_each(reads_back);
     }
 });

@@ -3,6 +3,7 @@
 
 #![no_main]
 
+use chatvault_fuzz::reads_back;
 use ingest::worktool::codec::{self, Callback, MessageCx};
 use ingest::worktool::receiver::parse_multipart;
 use libfuzzer_sys::fuzz_target;
@@ -34,12 +35,11 @@ fuzz_target!(|data: &[u8]| {
             };
             let ev = codec::message_event(&m, &cx, None);
             assert!(!ev.chat_id.is_empty(), "a message always has a chat");
-            serde_json::to_vec(&ev).expect("event serializes");
+            reads_back(&ev);
             let _ = attachment;
         }
         Ok(Callback::Other { subtype }) => {
-            let ev = codec::other_event(&subtype, &fields);
-            serde_json::to_vec(&ev).expect("event serializes");
+            reads_back(&codec::other_event(&subtype, &fields));
         }
         Ok(_) | Err(_) => {}
     }

@@ -4,6 +4,7 @@
 
 #![no_main]
 
+use chatvault_fuzz::reads_back;
 use ingest::yunhu::codec::{decode, frame_events};
 use ingest::yunhu::cursor::Position;
 use libfuzzer_sys::fuzz_target;
@@ -16,9 +17,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut pos = Position::default();
     for _ in 0..2 {
-        for e in frame_events(&frame, &mut pos, RECEIVED_AT) {
-            serde_json::to_vec(&e).expect("event serializes");
-        }
+        frame_events(&frame, &mut pos, RECEIVED_AT).iter().for_each(reads_back);
     }
     let cursor = pos.to_cursor();
     let (back, warning) = Position::from_cursor(Some(&cursor));
