@@ -29,7 +29,11 @@ impl Ctx {
             None => config::Config::default(),
         };
         let data_dir = cfg.data_dir(data_dir);
-        Ok(Ctx { config_path: path, config: cfg, data_dir })
+        Ok(Ctx {
+            config_path: path,
+            config: cfg,
+            data_dir,
+        })
     }
 
     /// The configured time zone.
@@ -48,10 +52,16 @@ impl Ctx {
 pub fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Events committed so far in `data_dir` (0 if the archive cannot be read yet); for progress.
 pub fn count_events(data_dir: &Path) -> u64 {
-    store::StoreReader::open(data_dir).and_then(|r| r.head()).map(|h| h.seq).unwrap_or(0)
+    store::StoreReader::open(data_dir)
+        .and_then(|r| r.head())
+        .map(|h| h.seq)
+        .unwrap_or(0)
 }

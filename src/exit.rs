@@ -19,12 +19,20 @@ pub struct Coded {
 
 /// A usage error (exit 2).
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    Coded { code: USAGE, message: message.into() }.into()
+    Coded {
+        code: USAGE,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// A failed check (exit 3).
 pub fn check_failed(message: impl Into<String>) -> anyhow::Error {
-    Coded { code: CHECK_FAILED, message: message.into() }.into()
+    Coded {
+        code: CHECK_FAILED,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// Prints `e` with its causes and returns the exit code.

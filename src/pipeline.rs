@@ -8,8 +8,8 @@
 //! notices → the indexer catches up and stops.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -41,7 +41,10 @@ pub struct Pipeline {
     writer: store::WriterHandle,
     store_ready: Arc<AtomicBool>,
     background: Vec<tokio::task::JoinHandle<()>>,
-    indexer: Option<(Arc<AtomicBool>, std::thread::JoinHandle<Result<(), search::SearchError>>)>,
+    indexer: Option<(
+        Arc<AtomicBool>,
+        std::thread::JoinHandle<Result<(), search::SearchError>>,
+    )>,
     drain_timeout: Duration,
 }
 
@@ -49,7 +52,13 @@ pub struct Pipeline {
 pub fn metrics_renderer() -> ingest::server::health::MetricsRenderer {
     use std::sync::OnceLock;
     static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
-    let handle = HANDLE.get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()).clone();
+    let handle = HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .ok()
+        })
+        .clone();
     Arc::new(move || handle.as_ref().map(|h| h.render()).unwrap_or_default())
 }
 
@@ -60,7 +69,10 @@ impl Pipeline {
         let cfg = &opts.config;
         let store = store::Store::open(
             &opts.data_dir,
-            store::StoreOptions { synchronous_full: cfg.storage.synchronous_full, ..Default::default() },
+            store::StoreOptions {
+                synchronous_full: cfg.storage.synchronous_full,
+                ..Default::default()
+            },
         )
         .with_context(|| format!("cannot open the archive in `{}`", opts.data_dir.display()))?;
         let reader = store.reader()?;
@@ -68,11 +80,17 @@ impl Pipeline {
         let writer = store::spawn_writer(
             store,
             rx,
-            store::WriterOptions { group_commit: Duration::from_millis(cfg.storage.group_commit_ms), ..Default::default() },
+            store::WriterOptions {
+                group_commit: Duration::from_millis(cfg.storage.group_commit_ms),
+                ..Default::default()
+            },
         );
         let store_ready = Arc::new(AtomicBool::new(true));
         let states = StateRegistry::new();
-        let blobs = Arc::new(ingest::blobs::BlobStore::new(opts.data_dir.join("blobs"), cfg.storage.blob_max_bytes));
+        let blobs = Arc::new(ingest::blobs::BlobStore::new(
+            opts.data_dir.join("blobs"),
+            cfg.storage.blob_max_bytes,
+        ));
         let mut connectors = Vec::new();
         let mut routers = Vec::new();
         let mut to_run = Vec::new();
@@ -100,7 +118,11 @@ impl Pipeline {
         }
         let mut background = Vec::new();
         background.push(tokio::spawn(sample_channel_depth(tx.clone())));
-        background.push(tokio::spawn(sample_health(states.clone(), opts.data_dir.clone(), opts.index)));
+        background.push(tokio::spawn(sample_health(
+            states.clone(),
+            opts.data_dir.clone(),
+            opts.index,
+        )));
         drop(tx);
         let server_shutdown = CancellationToken::new();
         let server = if routers.is_empty() && cfg.connector_count() == 0 {
@@ -109,7 +131,10 @@ impl Pipeline {
             let health = ingest::server::Health::new(states.clone(), store_ready.clone(), metrics_renderer());
             Some(
                 ingest::server::serve(
-                    ingest::server::ServerOptions { listen: cfg.server.listen, max_body_bytes: cfg.server.max_body_bytes },
+                    ingest::server::ServerOptions {
+                        listen: cfg.server.listen,
+                        max_body_bytes: cfg.server.max_body_bytes,
+                    },
                     routers,
                     health,
                     server_shutdown.clone(),
@@ -186,7 +211,10 @@ impl Pipeline {
             }
         }
         if let Some(server) = self.server {
-            if let Err(e) = tokio::time::timeout(self.drain_timeout, server.join()).await.unwrap_or(Ok(())) {
+            if let Err(e) = tokio::time::timeout(self.drain_timeout, server.join())
+                .await
+                .unwrap_or(Ok(()))
+            {
                 tracing::warn!(error = %e, "callback server stopped with an error");
             }
         }
@@ -199,11 +227,18 @@ impl Pipeline {
             stop.store(true, Ordering::SeqCst);
             match handle.join() {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "search indexer stopped with an error; `chatvault reindex` rebuilds the index"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "search indexer stopped with an error; `chatvault reindex` rebuilds the index")
+                }
                 Err(_) => tracing::warn!("search indexer thread panicked; `chatvault reindex` rebuilds the index"),
             }
         }
-        tracing::info!(commits = stats.commits, appended = stats.appended, duplicates = stats.duplicates, "store writer drained");
+        tracing::info!(
+            commits = stats.commits,
+            appended = stats.appended,
+            duplicates = stats.duplicates,
+            "store writer drained"
+        );
         Ok(stats)
     }
 }

@@ -11,10 +11,7 @@ use proto::Platform;
 /// A UTC ms timestamp as local wall time with the zone's abbreviation, for people.
 pub fn local(ms: i64, tz: Tz) -> String {
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => t
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S %Z")
-            .to_string(),
+        Some(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
         None => format!("{ms} (not a valid time)"),
     }
 }
@@ -34,20 +31,13 @@ pub fn utc(ms: i64) -> String {
 
 /// [`utc`] of an optional timestamp; JSON `null` when absent.
 pub fn utc_opt(ms: Option<i64>) -> serde_json::Value {
-    ms.map_or(serde_json::Value::Null, |ms| {
-        serde_json::Value::String(utc(ms))
-    })
+    ms.map_or(serde_json::Value::Null, |ms| serde_json::Value::String(utc(ms)))
 }
 
 /// A span in ms as `3d 4h`, `2h 5m`, `12m 3s` or `850ms`.
 pub fn duration(ms: i64) -> String {
     let ms = ms.max(0);
-    let (d, h, m, s) = (
-        ms / 86_400_000,
-        ms / 3_600_000 % 24,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-    );
+    let (d, h, m, s) = (ms / 86_400_000, ms / 3_600_000 % 24, ms / 60_000 % 60, ms / 1000 % 60);
     match (d, h, m) {
         (0, 0, 0) if s == 0 => format!("{ms}ms"),
         (0, 0, 0) => format!("{s}s"),
@@ -71,16 +61,10 @@ pub struct RawText {
 /// as text would garble the terminal, so it goes out as base64 too.
 pub fn raw_text(bytes: &[u8]) -> RawText {
     match std::str::from_utf8(bytes) {
-        Ok(s)
-            if !s
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            RawText {
-                encoding: "utf8",
-                data: s.to_string(),
-            }
-        }
+        Ok(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => RawText {
+            encoding: "utf8",
+            data: s.to_string(),
+        },
         _ => RawText {
             encoding: "base64",
             data: base64::engine::general_purpose::STANDARD.encode(bytes),
@@ -100,27 +84,19 @@ pub fn coverage(p: Platform) -> &'static str {
              NOT employees' chats with each other (that needs WeCom 会话存档); nothing sent while \
              the archive was down is resent"
         }
-        Platform::Goofish => {
-            "every conversation of the logged-in account, incl. history with `run --backfill`"
-        }
+        Platform::Goofish => "every conversation of the logged-in account, incl. history with `run --backfill`",
         Platform::Worktool => {
             "every message in chats the robot is in when its replyAll = 1 (otherwise only @-mentions); \
              no platform message ids or times; nothing sent while the archive was down is resent"
         }
-        Platform::Yunhu => {
-            "every chat of the logged-in account, incl. edits, streamed bot replies, recalls, history"
-        }
+        Platform::Yunhu => "every chat of the logged-in account, incl. edits, streamed bot replies, recalls, history",
     }
 }
 
 /// Parses `--platform`, or a usage error (exit 2) listing the valid values.
 pub fn platform_arg(p: &str) -> anyhow::Result<Platform> {
-    p.parse::<Platform>().map_err(|_| {
-        crate::exit::usage(format!(
-            "unknown platform `{p}` (valid: {})",
-            Platform::choices()
-        ))
-    })
+    p.parse::<Platform>()
+        .map_err(|_| crate::exit::usage(format!("unknown platform `{p}` (valid: {})", Platform::choices())))
 }
 
 /// A message record as JSON with its times as RFC 3339 UTC (JSON output is always UTC).
@@ -152,10 +128,7 @@ pub fn lifecycle(r: &proto::MessageRecord, tz: Tz) -> Vec<String> {
         ));
     }
     let who = |w: &Option<String>| w.clone().unwrap_or_else(|| "(not recorded)".into());
-    if r.withdrawn_at.is_some()
-        || r.withdrawn_by.is_some()
-        || r.state == proto::MessageState::Withdrawn
-    {
+    if r.withdrawn_at.is_some() || r.withdrawn_by.is_some() || r.state == proto::MessageState::Withdrawn {
         v.push(format!(
             "withdrawn by {} at {}",
             who(&r.withdrawn_by),
@@ -180,10 +153,7 @@ pub fn json_line(out: &mut impl Write, v: &serde_json::Value) -> std::io::Result
 
 /// Indents every line of `text` by `pad` (multi-line message texts under a heading).
 pub fn indent(text: &str, pad: &str) -> String {
-    text.lines()
-        .map(|l| format!("{pad}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -194,10 +164,7 @@ mod tests {
 
     #[test]
     fn times_in_zone_and_utc() {
-        assert_eq!(
-            local(T, chrono_tz::Asia::Shanghai),
-            "2026-03-01 22:00:05 CST"
-        );
+        assert_eq!(local(T, chrono_tz::Asia::Shanghai), "2026-03-01 22:00:05 CST");
         assert_eq!(local(T, chrono_tz::UTC), "2026-03-01 14:00:05 UTC");
         assert_eq!(utc(T), "2026-03-01T14:00:05.123Z");
         assert_eq!(utc_opt(None), serde_json::Value::Null);
@@ -239,9 +206,6 @@ mod tests {
             e.to_string(),
             "unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu)"
         );
-        assert_eq!(
-            e.downcast_ref::<crate::exit::Coded>().unwrap().code,
-            crate::exit::USAGE
-        );
+        assert_eq!(e.downcast_ref::<crate::exit::Coded>().unwrap().code, crate::exit::USAGE);
     }
 }

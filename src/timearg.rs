@@ -51,9 +51,7 @@ fn parse_relative(s: &str, now: DateTime<Utc>) -> Result<Option<i64>, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);
     }
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}`: number too large"))?;
+    let n: i64 = digits.parse().map_err(|_| format!("`{s}`: number too large"))?;
     let span = match unit {
         's' => Duration::try_seconds(n),
         'm' => Duration::try_minutes(n),
@@ -61,9 +59,7 @@ fn parse_relative(s: &str, now: DateTime<Utc>) -> Result<Option<i64>, String> {
         'd' => Duration::try_days(n),
         'w' => Duration::try_weeks(n),
         _ => {
-            return Err(format!(
-                "`{s}`: unknown unit `{unit}` (use s, m, h, d or w)"
-            ));
+            return Err(format!("`{s}`: unknown unit `{unit}` (use s, m, h, d or w)"));
         }
     };
     let at = span
@@ -78,9 +74,7 @@ fn local_to_ms(s: &str, t: NaiveDateTime, tz: Tz) -> Result<i64, String> {
         // A wall time seen twice (clocks set back): the first one is the one a reader means
         // by "since".
         LocalResult::Ambiguous(first, _) => Ok(first.timestamp_millis()),
-        LocalResult::None => Err(format!(
-            "`{s}` does not exist in {tz} (skipped by a clock change)"
-        )),
+        LocalResult::None => Err(format!("`{s}` does not exist in {tz} (skipped by a clock change)")),
     }
 }
 
@@ -93,9 +87,7 @@ mod tests {
     }
 
     fn ms(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .unwrap()
-            .timestamp_millis()
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis()
     }
 
     #[test]
@@ -113,14 +105,8 @@ mod tests {
     #[test]
     fn local_date_time_forms() {
         let sh = chrono_tz::Asia::Shanghai;
-        assert_eq!(
-            parse_time("2026-03-01 14:00", sh, now()),
-            Ok(ms(2026, 3, 1, 6, 0))
-        );
-        assert_eq!(
-            parse_time("2026-03-01T14:00", sh, now()),
-            Ok(ms(2026, 3, 1, 6, 0))
-        );
+        assert_eq!(parse_time("2026-03-01 14:00", sh, now()), Ok(ms(2026, 3, 1, 6, 0)));
+        assert_eq!(parse_time("2026-03-01T14:00", sh, now()), Ok(ms(2026, 3, 1, 6, 0)));
         assert_eq!(
             parse_time("2026-03-01 14:00:30", sh, now()),
             Ok(ms(2026, 3, 1, 6, 0) + 30_000)
@@ -130,10 +116,7 @@ mod tests {
     #[test]
     fn rfc3339_ignores_configured_zone() {
         let want = ms(2026, 3, 1, 6, 0);
-        assert_eq!(
-            parse_time("2026-03-01T14:00:00+08:00", chrono_tz::UTC, now()),
-            Ok(want)
-        );
+        assert_eq!(parse_time("2026-03-01T14:00:00+08:00", chrono_tz::UTC, now()), Ok(want));
         assert_eq!(
             parse_time("2026-03-01T06:00:00Z", chrono_tz::Asia::Shanghai, now()),
             Ok(want)
@@ -178,9 +161,6 @@ mod tests {
         let e = parse_time("2026-03-08 02:30", ny, now()).unwrap_err();
         assert!(e.contains("does not exist"), "{e}");
         // 2026-11-01 01:30 happens twice; the earlier one (EDT, UTC-4) is taken.
-        assert_eq!(
-            parse_time("2026-11-01 01:30", ny, now()),
-            Ok(ms(2026, 11, 1, 5, 30))
-        );
+        assert_eq!(parse_time("2026-11-01 01:30", ny, now()), Ok(ms(2026, 11, 1, 5, 30)));
     }
 }

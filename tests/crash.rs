@@ -14,8 +14,14 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_loses_nothing_acknowledged() {
     use sim::{goofish, wecom};
-    let k: usize = std::env::var("CHATVAULT_CRASH_K").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let seed: u64 = std::env::var("CHATVAULT_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rand::random);
+    let k: usize = std::env::var("CHATVAULT_CRASH_K")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let seed: u64 = std::env::var("CHATVAULT_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(rand::random);
     eprintln!("crash test: K = {k}, seed = {seed}");
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
 
@@ -30,7 +36,10 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         dir.path(),
         &data,
         port,
-        &[gf.config_section("shop"), wecom::config_toml("corp", wecom::DEFAULT_PATH, None)],
+        &[
+            gf.config_section("shop"),
+            wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
+        ],
     );
     // WeCom keeps posting throughout (it retries an unanswered callback 3 times, as WeCom does).
     let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
@@ -52,13 +61,25 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         tokio::time::sleep(alive).await;
         run.signal("KILL");
         let (status, log) = run.wait(Duration::from_secs(10));
-        assert!(!status.success(), "round {round}: SIGKILL should end the process abnormally; log:\n{log}");
+        assert!(
+            !status.success(),
+            "round {round}: SIGKILL should end the process abnormally; log:\n{log}"
+        );
     }
-    eprintln!("crash test: {k} kills in {:.1} s; acked so far: goofish {}, wecom {}", started.elapsed().as_secs_f64(), gf.acked_ids().len(), poster.log().iter().filter(|a| a.acked()).count());
+    eprintln!(
+        "crash test: {k} kills in {:.1} s; acked so far: goofish {}, wecom {}",
+        started.elapsed().as_secs_f64(),
+        gf.acked_ids().len(),
+        poster.log().iter().filter(|a| a.acked()).count()
+    );
 
     // Last run: let the streams finish, then SIGTERM while WeCom may still be posting.
     let run = Running::start(&cfg, dir.path());
-    assert!(run.wait_for_log("archiving", Duration::from_secs(30)), "run did not start; log:\n{}", run.log_text());
+    assert!(
+        run.wait_for_log("archiving", Duration::from_secs(30)),
+        "run did not start; log:\n{}",
+        run.log_text()
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline && (gf.live_remaining() > 0 || gf.acked_ids().len() < n_goofish) {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -66,8 +87,14 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
     let stop_at = Instant::now();
     run.signal("TERM");
     let (status, log) = run.wait(Duration::from_secs(30));
-    assert!(status.success(), "SIGTERM under load must drain and exit 0; log:\n{log}");
-    eprintln!("crash test: SIGTERM drained in {:.2} s", stop_at.elapsed().as_secs_f64());
+    assert!(
+        status.success(),
+        "SIGTERM under load must drain and exit 0; log:\n{log}"
+    );
+    eprintln!(
+        "crash test: SIGTERM drained in {:.2} s",
+        stop_at.elapsed().as_secs_f64()
+    );
     poster_task.abort();
 
     let q = |sql: &str| count(&data, sql);
@@ -83,22 +110,42 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         assert_eq!(goofish_ids.get(id), Some(&1), "goofish {id}");
     }
     // WeCom: every callback answered 200 is archived once.
-    let mut wc_ids: Vec<String> = poster.log().into_iter().filter(|a| a.acked()).filter_map(|a| a.msg_id).collect();
+    let mut wc_ids: Vec<String> = poster
+        .log()
+        .into_iter()
+        .filter(|a| a.acked())
+        .filter_map(|a| a.msg_id)
+        .collect();
     wc_ids.sort();
     wc_ids.dedup();
     let wecom_ids = message_ids(&data, "wecom");
     for id in &wc_ids {
         assert_eq!(wecom_ids.get(id), Some(&1), "wecom {id}");
     }
-    eprintln!("crash test: goofish {} acked / {} archived; wecom {} acked / {} archived", acked.len(), archived_goofish, wc_ids.len(), q("SELECT count(*) FROM messages WHERE platform='wecom'"));
+    eprintln!(
+        "crash test: goofish {} acked / {} archived; wecom {} acked / {} archived",
+        acked.len(),
+        archived_goofish,
+        wc_ids.len(),
+        q("SELECT count(*) FROM messages WHERE platform='wecom'")
+    );
 
     let v = cv(&cfg, &["verify"]);
-    assert!(v.status.success(), "verify after crashes: {}{}", stdout(&v), String::from_utf8_lossy(&v.stderr));
+    assert!(
+        v.status.success(),
+        "verify after crashes: {}{}",
+        stdout(&v),
+        String::from_utf8_lossy(&v.stderr)
+    );
     // Search agrees with the store (the index was killed too; search catches up first).
     let sr = cv(&cfg, &["search", "合同", "--json", "--limit", "100000"]);
     assert!(sr.status.success(), "{}", String::from_utf8_lossy(&sr.stderr));
     let hits = stdout(&sr).lines().count() as i64;
-    assert_eq!(hits, q("SELECT count(*) FROM messages WHERE has_message=1 AND instr(text, '合同') > 0"), "search vs store");
+    assert_eq!(
+        hits,
+        q("SELECT count(*) FROM messages WHERE has_message=1 AND instr(text, '合同') > 0"),
+        "search vs store"
+    );
     // Export agrees with the store.
     let ex = cv(&cfg, &["export"]);
     assert!(ex.status.success(), "{}", String::from_utf8_lossy(&ex.stderr));
@@ -113,5 +160,9 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
                 .sum()
         })
         .unwrap_or(-1);
-    assert_eq!(rows, q("SELECT count(*) FROM messages WHERE has_message=1"), "export rows vs store; manifest: {manifest}");
+    assert_eq!(
+        rows,
+        q("SELECT count(*) FROM messages WHERE has_message=1"),
+        "export rows vs store; manifest: {manifest}"
+    );
 }

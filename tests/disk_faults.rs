@@ -25,7 +25,9 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
     // 600 KiB per file; SIGXFSZ ignored so the write fails with EFBIG instead of killing us.
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!("trap '' XFSZ; ulimit -S -f 600; exec \"$0\" -c \"$1\" run 2> \"$2\""))
+        .arg(format!(
+            "trap '' XFSZ; ulimit -S -f 600; exec \"$0\" -c \"$1\" run 2> \"$2\""
+        ))
         .arg(env!("CARGO_BIN_EXE_chatvault"))
         .arg(&cfg)
         .arg(&log_path)
@@ -39,7 +41,10 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let text = log();
-    assert!(text.contains("store commit failed"), "the size limit was never hit; log:\n{text}");
+    assert!(
+        text.contains("store commit failed"),
+        "the size limit was never hit; log:\n{text}"
+    );
     assert!(
         text.contains("File too large") || text.contains("disk is full") || text.contains("disk I/O error"),
         "the error says what happened; log:\n{text}"
@@ -49,11 +54,23 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
     let acked_while_full: Vec<String> = gf.acked_ids();
     let archived = message_ids(&data, "goofish");
     for id in &acked_while_full {
-        assert!(archived.contains_key(id), "{id} was acknowledged while the disk was full but is not committed");
+        assert!(
+            archived.contains_key(id),
+            "{id} was acknowledged while the disk was full but is not committed"
+        );
     }
-    assert!(acked_while_full.len() < n, "the fault stopped acknowledgements ({} of {n})", acked_while_full.len());
+    assert!(
+        acked_while_full.len() < n,
+        "the fault stopped acknowledgements ({} of {n})",
+        acked_while_full.len()
+    );
     // Space returns.
-    let st = Command::new("prlimit").arg("--pid").arg(child.id().to_string()).arg("--fsize=unlimited:unlimited").status().unwrap();
+    let st = Command::new("prlimit")
+        .arg("--pid")
+        .arg(child.id().to_string())
+        .arg("--fsize=unlimited:unlimited")
+        .status()
+        .unwrap();
     assert!(st.success());
     let deadline = Instant::now() + Duration::from_secs(120);
     while message_ids(&data, "goofish").len() < n && Instant::now() < deadline {
@@ -63,7 +80,12 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
     let status = child.wait().unwrap();
     assert!(status.success(), "exit after recovery; log:\n{}", log());
     let archived = message_ids(&data, "goofish");
-    assert_eq!(archived.len(), n, "every message archived after recovery; log tail:\n{}", log().lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+    assert_eq!(
+        archived.len(),
+        n,
+        "every message archived after recovery; log tail:\n{}",
+        log().lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    );
     assert!(archived.values().all(|c| *c == 1), "no duplicates");
     let v = cv(&cfg, &["verify"]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));

@@ -3,10 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proto::{
-    ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform,
-    RawPayload,
-};
+use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
 
 /// 2026-03-01T00:00:00Z.
 const DAY0: i64 = 1_772_323_200_000;
@@ -77,8 +74,7 @@ fn export_then_up_to_date_then_full() {
     assert!(out.contains("exported seq 0..300"), "{out}");
     assert!(out.contains("300 messages, 300 events"), "{out}");
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.join("export/_manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(data.join("export/_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["seq"], 300);
     // 300 messages ≈ 83 hours from 1 March: four daily partitions.
     assert!(
@@ -88,23 +84,12 @@ fn export_then_up_to_date_then_full() {
 
     let o = chatvault(dir.path(), &["--data-dir", d, "export"]);
     assert!(o.status.success());
-    assert!(
-        text(&o.stdout).contains("up to date (seq 300)"),
-        "{}",
-        text(&o.stdout)
-    );
+    assert!(text(&o.stdout).contains("up to date (seq 300)"), "{}", text(&o.stdout));
 
     let custom = dir.path().join("elsewhere");
     let o = chatvault(
         dir.path(),
-        &[
-            "--data-dir",
-            d,
-            "export",
-            "--full",
-            "--out",
-            custom.to_str().unwrap(),
-        ],
+        &["--data-dir", d, "export", "--full", "--out", custom.to_str().unwrap()],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("(full)"), "{}", text(&o.stdout));
@@ -141,10 +126,7 @@ fn concurrent_export_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = archive(dir.path(), 10);
     let _held = export::ExportLock::acquire(&data.join("export")).unwrap();
-    let o = chatvault(
-        dir.path(),
-        &["--data-dir", data.to_str().unwrap(), "export"],
-    );
+    let o = chatvault(dir.path(), &["--data-dir", data.to_str().unwrap(), "export"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("another export is running"),
@@ -161,17 +143,10 @@ fn a_full_disk_leaves_the_previous_export_intact() {
     let dir = tempfile::tempdir().unwrap();
     let data = archive(dir.path(), 50);
     let d = data.to_str().unwrap();
-    assert!(
-        chatvault(dir.path(), &["--data-dir", d, "export"])
-            .status
-            .success()
-    );
+    assert!(chatvault(dir.path(), &["--data-dir", d, "export"]).status.success());
     let manifest = std::fs::read(data.join("export/_manifest.json")).unwrap();
     let listing = |p: &Path| {
-        let mut v: Vec<String> = walk(p)
-            .into_iter()
-            .filter(|f| !f.ends_with(".export.lock"))
-            .collect();
+        let mut v: Vec<String> = walk(p).into_iter().filter(|f| !f.ends_with(".export.lock")).collect();
         v.sort();
         v
     };
@@ -193,14 +168,8 @@ fn a_full_disk_leaves_the_previous_export_intact() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let err = text(&o.stderr);
-    assert!(
-        err.contains("cannot write") && err.contains("File too large"),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(data.join("export/_manifest.json")).unwrap(),
-        manifest
-    );
+    assert!(err.contains("cannot write") && err.contains("File too large"), "{err}");
+    assert_eq!(std::fs::read(data.join("export/_manifest.json")).unwrap(), manifest);
     assert_eq!(
         listing(&data.join("export")),
         before,
@@ -210,11 +179,7 @@ fn a_full_disk_leaves_the_previous_export_intact() {
     // With room again, the next export completes the job.
     let o = chatvault(dir.path(), &["--data-dir", d, "export"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stdout).contains("exported seq 50..4050"),
-        "{}",
-        text(&o.stdout)
-    );
+    assert!(text(&o.stdout).contains("exported seq 50..4050"), "{}", text(&o.stdout));
 }
 
 fn walk(dir: &Path) -> Vec<String> {
@@ -224,11 +189,7 @@ fn walk(dir: &Path) -> Vec<String> {
         if p.is_dir() {
             out.extend(walk(&p));
         } else {
-            out.push(format!(
-                "{} {}",
-                p.display(),
-                std::fs::metadata(&p).unwrap().len()
-            ));
+            out.push(format!("{} {}", p.display(), std::fs::metadata(&p).unwrap().len()));
         }
     }
     out

@@ -8,8 +8,12 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_platforms_archive_search_audit_export_verify() {
     use sim::{eoffice, goofish, wecom, worktool, yunhu};
-    let eo = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::DemoDay)).await.unwrap();
-    let gf = goofish::GoofishSim::start(goofish::SimOptions::new(goofish::Script::DemoDay)).await.unwrap();
+    let eo = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::DemoDay))
+        .await
+        .unwrap();
+    let gf = goofish::GoofishSim::start(goofish::SimOptions::new(goofish::Script::DemoDay))
+        .await
+        .unwrap();
     let yh = yunhu::YunhuSim::start(yunhu::Script::DemoDay).await.unwrap();
     let wc_api = wecom::FakeApi::start(0, wecom::SECRET).await.unwrap();
     let wt_api = worktool::FakeApi::start(0).await.unwrap();
@@ -39,10 +43,22 @@ async fn five_platforms_archive_search_audit_export_verify() {
     let wt_script = worktool::Script::DemoDay.callbacks();
     let wc_acked = wc.run(&wc_script).await;
     let wt_acked = wt.run(&wt_script).await;
-    assert_eq!(wc_acked, wc_script.len(), "every WeCom callback answered 200 after commit");
+    assert_eq!(
+        wc_acked,
+        wc_script.len(),
+        "every WeCom callback answered 200 after commit"
+    );
     assert_eq!(wt_acked, wt_script.len(), "every WorkTool callback answered code 0");
-    assert!(eo.wait_until(Duration::from_secs(60), |s| s.pending_offline() == 0 && s.live_remaining() == 0).await);
-    assert!(yh.wait_done(Duration::from_secs(60)).await, "yunhu script; log:\n{}", run.log_text());
+    assert!(
+        eo.wait_until(Duration::from_secs(60), |s| s.pending_offline() == 0
+            && s.live_remaining() == 0)
+            .await
+    );
+    assert!(
+        yh.wait_done(Duration::from_secs(60)).await,
+        "yunhu script; log:\n{}",
+        run.log_text()
+    );
     for _ in 0..600 {
         if gf.live_remaining() == 0 {
             break;
@@ -57,27 +73,51 @@ async fn five_platforms_archive_search_audit_export_verify() {
     let q = |sql: &str| count(&data, sql);
     // e-office: acked ⇒ archived once; everything sent archived once.
     for id in eo.acked_ids() {
-        assert_eq!(q(&format!("SELECT count(*) FROM messages WHERE platform='eoffice' AND msg_id='{id}' AND has_message=1")), 1, "eoffice {id}");
+        assert_eq!(
+            q(&format!(
+                "SELECT count(*) FROM messages WHERE platform='eoffice' AND msg_id='{id}' AND has_message=1"
+            )),
+            1,
+            "eoffice {id}"
+        );
     }
     // Goofish: every push the server saw acknowledged is archived.
     for id in gf.acked_ids() {
         assert!(
-            q(&format!("SELECT count(*) FROM events WHERE platform='goofish' AND msg_id='{id}'")) >= 1
-                || q(&format!("SELECT count(*) FROM raw WHERE platform='goofish' AND instr(CAST(bytes AS TEXT), '{id}') > 0")) >= 1,
+            q(&format!(
+                "SELECT count(*) FROM events WHERE platform='goofish' AND msg_id='{id}'"
+            )) >= 1
+                || q(&format!(
+                    "SELECT count(*) FROM raw WHERE platform='goofish' AND instr(CAST(bytes AS TEXT), '{id}') > 0"
+                )) >= 1,
             "goofish acked {id} is not in the archive"
         );
     }
     // WeCom: every app message (MsgId) answered 200 is archived once.
-    let mut wc_ids: Vec<String> = wc.log().into_iter().filter(|a| a.acked()).filter_map(|a| a.msg_id).collect();
+    let mut wc_ids: Vec<String> = wc
+        .log()
+        .into_iter()
+        .filter(|a| a.acked())
+        .filter_map(|a| a.msg_id)
+        .collect();
     wc_ids.sort();
     wc_ids.dedup();
     assert!(!wc_ids.is_empty());
     for id in &wc_ids {
-        assert_eq!(q(&format!("SELECT count(*) FROM messages WHERE platform='wecom' AND msg_id='{id}'")), 1, "wecom {id}");
+        assert_eq!(
+            q(&format!(
+                "SELECT count(*) FROM messages WHERE platform='wecom' AND msg_id='{id}'"
+            )),
+            1,
+            "wecom {id}"
+        );
     }
     // WorkTool: one archived message per message callback (no ids on the wire).
     let wt_messages = wt_script.iter().filter(|c| c.fields.contains_key("spoken")).count();
-    assert_eq!(q("SELECT count(*) FROM messages WHERE platform='worktool' AND has_message=1") as usize, wt_messages);
+    assert_eq!(
+        q("SELECT count(*) FROM messages WHERE platform='worktool' AND has_message=1") as usize,
+        wt_messages
+    );
     // Yunhu: every chat message pushed is archived; edits and a recall are in the history.
     assert!(q("SELECT count(*) FROM messages WHERE platform='yunhu' AND has_message=1") > 0);
     assert!(q("SELECT count(*) FROM events WHERE platform='yunhu' AND kind='edit'") > 0);
@@ -85,13 +125,21 @@ async fn five_platforms_archive_search_audit_export_verify() {
 
     // verify
     let v = cv(&cfg, &["verify"]);
-    assert!(v.status.success(), "verify: {}{}", stdout(&v), String::from_utf8_lossy(&v.stderr));
+    assert!(
+        v.status.success(),
+        "verify: {}{}",
+        stdout(&v),
+        String::from_utf8_lossy(&v.stderr)
+    );
     // stats --json agrees with the store.
     let s = cv(&cfg, &["stats", "--json"]);
     assert!(s.status.success());
     let stats: serde_json::Value = serde_json::from_str(&stdout(&s)).unwrap();
     let total = q("SELECT count(*) FROM messages WHERE has_message=1");
-    assert!(stats.to_string().contains(&format!("\"messages\":{total}")), "stats {stats} vs {total}");
+    assert!(
+        stats.to_string().contains(&format!("\"messages\":{total}")),
+        "stats {stats} vs {total}"
+    );
     // search --json: exactly the messages that contain the fragment.
     let sr = cv(&cfg, &["search", "农业", "--json", "--limit", "1000"]);
     assert!(sr.status.success(), "{}", String::from_utf8_lossy(&sr.stderr));
@@ -106,14 +154,25 @@ async fn five_platforms_archive_search_audit_export_verify() {
     let au = cv(&cfg, &["audit", "--withdrawn", "--json"]);
     assert!(au.status.success(), "{}", String::from_utf8_lossy(&au.stderr));
     let lines = stdout(&au).lines().count() as i64;
-    assert_eq!(lines, q("SELECT count(*) FROM messages WHERE has_message=1 AND (state='withdrawn' OR withdrawn_at IS NOT NULL)"));
+    assert_eq!(
+        lines,
+        q("SELECT count(*) FROM messages WHERE has_message=1 AND (state='withdrawn' OR withdrawn_at IS NOT NULL)")
+    );
     // export: files and manifest rows agree with the store.
     let ex = cv(&cfg, &["export"]);
     assert!(ex.status.success(), "{}", String::from_utf8_lossy(&ex.stderr));
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("export/_manifest.json")).unwrap()).unwrap();
-    assert!(manifest.to_string().contains(&format!("{}", q("SELECT max(seq) FROM events"))), "manifest watermark");
-    assert!(std::fs::read_dir(data.join("export/messages")).unwrap().count() >= 5, "one platform= folder per platform");
+    assert!(
+        manifest
+            .to_string()
+            .contains(&format!("{}", q("SELECT max(seq) FROM events"))),
+        "manifest watermark"
+    );
+    assert!(
+        std::fs::read_dir(data.join("export/messages")).unwrap().count() >= 5,
+        "one platform= folder per platform"
+    );
 }
 
 /// Polls `/healthz` until the server answers.

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use proto::{
-    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Ingested, NewMessage,
-    Platform, RawPayload, batch::media,
+    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform,
+    RawPayload, batch::media,
 };
 use serde_json::Value;
 
@@ -80,10 +80,7 @@ fn archive() -> Archive {
     .unwrap();
     let m1 = "c1";
     let items = vec![
-        payload(
-            state(ConnectorStatus::Connected, "logged in", T0 - MIN),
-            T0 - MIN,
-        ),
+        payload(state(ConnectorStatus::Connected, "logged in", T0 - MIN), T0 - MIN),
         payload(message(m1, "m1", "周五下午三点开会", T0), T0 + 1),
         payload(
             ChatEvent::message(
@@ -157,12 +154,7 @@ fn archive() -> Archive {
             reason: "truncated protobuf frame".into(),
         },
     ];
-    let (b, _rx) = EventBatch::new(
-        Platform::Yunhu,
-        "team",
-        items,
-        Some(serde_json::json!({"seq": 42})),
-    );
+    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", items, Some(serde_json::json!({"seq": 42})));
     store.append(&[&b]).unwrap();
     drop(store);
     let config = tmp.path().join("chatvault.toml");
@@ -204,10 +196,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn json_lines(o: &Output) -> Vec<Value> {
-    stdout(o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    stdout(o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 #[test]
@@ -249,39 +238,24 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
     let o = cv(&["audit", "--withdrawn"], Some(&a.config));
     let s = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        s.contains("sent 2026-03-01 14:00:00 CST by 张三 (u1)"),
-        "{s}"
-    );
+    assert!(s.contains("sent 2026-03-01 14:00:00 CST by 张三 (u1)"), "{s}");
     assert!(
         s.contains("周五下午三点开会")
             && s.contains("revision 1 at 2026-03-01 14:02:00 CST")
             && s.contains("周六上午开会"),
         "{s}"
     );
-    assert!(
-        s.contains("withdrawn by u1 at 2026-03-01 14:05:00 CST"),
-        "{s}"
-    );
-    assert!(
-        !s.contains("m2"),
-        "--withdrawn lists only withdrawn messages: {s}"
-    );
+    assert!(s.contains("withdrawn by u1 at 2026-03-01 14:05:00 CST"), "{s}");
+    assert!(!s.contains("m2"), "--withdrawn lists only withdrawn messages: {s}");
 }
 
 #[test]
 fn audit_filters_by_time_and_platform() {
     let a = archive();
-    let o = cv(
-        &["audit", "--json", "--since", "2026-03-01 14:08"],
-        Some(&a.config),
-    );
+    let o = cv(&["audit", "--json", "--since", "2026-03-01 14:08"], Some(&a.config));
     let ids: Vec<Value> = json_lines(&o).iter().map(|v| v["msg_id"].clone()).collect();
     assert_eq!(ids, ["m2"]);
-    let o = cv(
-        &["audit", "--json", "--until", "2026-03-01T06:05:00Z"],
-        Some(&a.config),
-    );
+    let o = cv(&["audit", "--json", "--until", "2026-03-01T06:05:00Z"], Some(&a.config));
     assert_eq!(json_lines(&o).len(), 1);
     let o = cv(&["audit", "--platform", "wecom"], Some(&a.config));
     assert!(
@@ -293,9 +267,7 @@ fn audit_filters_by_time_and_platform() {
     let o = cv(&["audit", "--platform", "wechat"], Some(&a.config));
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains(
-            "unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu)"
-        ),
+        stderr(&o).contains("unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu)"),
         "{}",
         stderr(&o)
     );
@@ -344,23 +316,18 @@ fn show_prints_history_and_raw_payloads() {
     assert_eq!(kinds, ["message", "edit", "edit", "withdraw"]);
     assert_eq!(v["raw"].as_array().unwrap().len(), 4);
     assert_eq!(v["raw"][0]["encoding"], "utf8");
-    assert!(
-        v["raw"][0]["data"]
-            .as_str()
-            .unwrap()
-            .contains("周五下午三点开会")
-    );
+    assert!(v["raw"][0]["data"].as_str().unwrap().contains("周五下午三点开会"));
 
     let s = stdout(&cv(
         &["show", "--account", "team", "yunhu", "c1", "m1"],
         Some(&a.config),
     ));
     assert!(s.starts_with("yunhu/team/c1/m1\n"), "{s}");
-    assert!(s.contains("state:    withdrawn, edited 2 time(s), last at 2026-03-01 14:03:00 CST, withdrawn by u1"), "{s}");
     assert!(
-        s.contains("events (4):") && s.contains("raw payloads (4):"),
+        s.contains("state:    withdrawn, edited 2 time(s), last at 2026-03-01 14:03:00 CST, withdrawn by u1"),
         "{s}"
     );
+    assert!(s.contains("events (4):") && s.contains("raw payloads (4):"), "{s}");
 
     let o = cv(&["show", "yunhu", "c1", "nope"], Some(&a.config));
     assert_eq!(o.status.code(), Some(1));
@@ -369,10 +336,7 @@ fn show_prints_history_and_raw_payloads() {
         "{}",
         stderr(&o)
     );
-    let o = cv(
-        &["show", "--account", "other", "yunhu", "c1", "m1"],
-        Some(&a.config),
-    );
+    let o = cv(&["show", "--account", "other", "yunhu", "c1", "m1"], Some(&a.config));
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -387,10 +351,7 @@ fn stats_counts_rejects_connectors_and_coverage() {
     assert_eq!(v["by_state"]["deleted"], 1);
     assert_eq!(v["by_state"]["active"], 1);
     assert_eq!(v["rejects"], 1);
-    assert_eq!(
-        v["rejects_by_connector"][0]["last_reason"],
-        "truncated protobuf frame"
-    );
+    assert_eq!(v["rejects_by_connector"][0]["last_reason"], "truncated protobuf frame");
     assert_eq!(v["connectors"][0]["state"], "connected");
     assert_eq!(v["connectors"][0]["cursor"]["seq"], 42);
     assert!(
@@ -402,18 +363,9 @@ fn stats_counts_rejects_connectors_and_coverage() {
 
     let s = stdout(&cv(&["stats"], Some(&a.config)));
     assert!(s.starts_with("3 messages, "), "{s}");
-    assert!(
-        s.contains("state: connected since 2026-03-01 14:50:00 CST"),
-        "{s}"
-    );
-    assert!(
-        s.contains("yunhu/team: 1, latest: truncated protobuf frame"),
-        "{s}"
-    );
-    assert!(
-        s.contains("what the archive can see:\n  yunhu (team): "),
-        "{s}"
-    );
+    assert!(s.contains("state: connected since 2026-03-01 14:50:00 CST"), "{s}");
+    assert!(s.contains("yunhu/team: 1, latest: truncated protobuf frame"), "{s}");
+    assert!(s.contains("what the archive can see:\n  yunhu (team): "), "{s}");
 }
 
 #[test]
@@ -430,16 +382,9 @@ fn verify_passes_then_catches_tampering() {
     let (seq, hash) = head.split_once(' ').unwrap();
     assert_eq!(seq, "10");
     assert_eq!(hash.len(), 64);
-    assert!(
-        cv(&["verify", "--expect-head", hash], Some(&a.config))
-            .status
-            .success()
-    );
+    assert!(cv(&["verify", "--expect-head", hash], Some(&a.config)).status.success());
 
-    let o = cv(
-        &["verify", "--expect-head", &"0".repeat(64)],
-        Some(&a.config),
-    );
+    let o = cv(&["verify", "--expect-head", &"0".repeat(64)], Some(&a.config));
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("expected 0000"), "{}", stderr(&o));
 
@@ -451,44 +396,25 @@ fn verify_passes_then_catches_tampering() {
     let forged = String::from_utf8(payload)
         .unwrap()
         .replace("周五下午四点开会", "周五下午五点开会");
-    db.execute(
-        "UPDATE events SET payload = ?1 WHERE seq = 3",
-        [forged.into_bytes()],
-    )
-    .unwrap();
+    db.execute("UPDATE events SET payload = ?1 WHERE seq = 3", [forged.into_bytes()])
+        .unwrap();
     drop(db);
     let o = cv(&["verify"], Some(&a.config));
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("the hash chain breaks at seq 3"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("the hash chain breaks at seq 3"), "{}", stderr(&o));
 }
 
 #[test]
 fn missing_archive_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let nowhere = tmp.path().join("nothing-here");
-    for cmd in [
-        &["stats"][..],
-        &["verify"],
-        &["audit"],
-        &["show", "yunhu", "c", "m"],
-    ] {
+    for cmd in [&["stats"][..], &["verify"], &["audit"], &["show", "yunhu", "c", "m"]] {
         let mut args = vec!["--data-dir", nowhere.to_str().unwrap()];
         args.extend_from_slice(cmd);
         let o = cv(&args, None);
         assert_eq!(o.status.code(), Some(1), "{cmd:?}: {}", stderr(&o));
-        assert!(
-            stderr(&o).contains("no archive at"),
-            "{cmd:?}: {}",
-            stderr(&o)
-        );
-        assert!(
-            !nowhere.exists(),
-            "a read command must not create the archive"
-        );
+        assert!(stderr(&o).contains("no archive at"), "{cmd:?}: {}", stderr(&o));
+        assert!(!nowhere.exists(), "a read command must not create the archive");
     }
 }
 
@@ -501,10 +427,7 @@ fn check_config_summarises_or_names_the_problem() {
         ("EOFFICE_AES_KEY", "0123456789abcdef"),
         ("EOFFICE_AES_IV", "0123456789abcdef"),
         ("WECOM_TOKEN", "t"),
-        (
-            "WECOM_AES_KEY",
-            "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-        ),
+        ("WECOM_AES_KEY", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"),
         ("WECOM_SECRET", "s"),
         ("GOOFISH_TOKEN", "t"),
         ("GOOFISH_COOKIES", "c"),
@@ -513,10 +436,7 @@ fn check_config_summarises_or_names_the_problem() {
     ];
     let run = |cfg: &Path, with_env: bool| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_chatvault"));
-        c.arg("check-config")
-            .arg("-c")
-            .arg(cfg)
-            .current_dir(tmp.path());
+        c.arg("check-config").arg("-c").arg(cfg).current_dir(tmp.path());
         if with_env {
             c.envs(envs);
         }
@@ -543,16 +463,8 @@ fn check_config_summarises_or_names_the_problem() {
     );
 
     let bad = tmp.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        "timezone = \"UTC\"\n[export]\nschedule = \"every hour\"\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "timezone = \"UTC\"\n[export]\nschedule = \"every hour\"\n").unwrap();
     let o = run(&bad, false);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("bad.toml:3: `export.schedule`"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("bad.toml:3: `export.schedule`"), "{}", stderr(&o));
 }

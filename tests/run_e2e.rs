@@ -7,14 +7,18 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
-    let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay)).await.unwrap();
+    let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
     let cfg = write_config(dir.path(), &data, port, &[sim.config_section("oa")]);
     let run = Running::start(&cfg, dir.path());
     let done = sim
-        .wait_until(Duration::from_secs(60), |s| s.pending_offline() == 0 && s.live_remaining() == 0)
+        .wait_until(Duration::from_secs(60), |s| {
+            s.pending_offline() == 0 && s.live_remaining() == 0
+        })
         .await;
     assert!(done, "the simulator's script did not finish; log:\n{}", run.log_text());
     // Live pushes have no ack: give the last ones a moment to commit before stopping.
@@ -23,7 +27,10 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     // /healthz: ready, with the connector's state; /metrics: the per-connector counters.
     let health = http_get(port, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(health.contains("\"ready\":true") && health.contains("\"oa\"") && health.contains("connected"), "{health}");
+    assert!(
+        health.contains("\"ready\":true") && health.contains("\"oa\"") && health.contains("connected"),
+        "{health}"
+    );
     tokio::time::sleep(Duration::from_secs(5)).await; // one sampling period of the gauges
     let metrics = http_get(port, "/metrics").await;
     for needle in [
@@ -52,14 +59,22 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     let acked = sim.acked_ids();
     assert!(!acked.is_empty());
     for id in &acked {
-        let n = count(&data, &format!("SELECT count(*) FROM messages WHERE platform = 'eoffice' AND msg_id = '{id}' AND has_message = 1"));
+        let n = count(
+            &data,
+            &format!(
+                "SELECT count(*) FROM messages WHERE platform = 'eoffice' AND msg_id = '{id}' AND has_message = 1"
+            ),
+        );
         assert_eq!(n, 1, "acked message {id} archived {n} times");
     }
     // Every message the simulator sent is archived exactly once (redeliveries deduplicated).
     let mut sent = sim.sent_ids();
     sent.sort();
     sent.dedup();
-    let archived = count(&data, "SELECT count(DISTINCT msg_id) FROM messages WHERE platform = 'eoffice' AND has_message = 1");
+    let archived = count(
+        &data,
+        "SELECT count(DISTINCT msg_id) FROM messages WHERE platform = 'eoffice' AND has_message = 1",
+    );
     assert_eq!(archived as usize, sent.len(), "sent {sent:?}");
 
     let verify = cv(&cfg, &["verify"]);
@@ -84,7 +99,9 @@ fn run_without_connectors_says_so() {
 async fn http_get(port: u16, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     String::from_utf8_lossy(&out).into_owned()

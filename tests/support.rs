@@ -39,7 +39,11 @@ pub fn write_config(dir: &Path, data_dir: &Path, listen_port: u16, sections: &[S
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `chatvault run` in the background, logs captured to a file.
@@ -65,7 +69,11 @@ impl Running {
 
     /// Sends a signal by name (TERM, KILL).
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -123,5 +131,8 @@ pub fn message_ids(data_dir: &Path, platform: &str) -> std::collections::HashMap
     let mut st = conn
         .prepare("SELECT msg_id, count(*) FROM messages WHERE platform = ?1 AND has_message = 1 GROUP BY msg_id")
         .unwrap();
-    st.query_map([platform], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    st.query_map([platform], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }

@@ -1,8 +1,8 @@
 //! End-to-end tests: the compiled `chatvault` binary against real archives and simulators.
 
-mod export_cli;
 mod crash;
 mod disk_faults;
+mod export_cli;
 mod five_platforms;
 mod read_commands;
 mod run_e2e;

@@ -30,10 +30,7 @@ enum Mode {
 }
 
 /// Expands every `${NAME}` in string values of `text`, looking names up with `lookup`.
-pub(crate) fn expand(
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, EnvError> {
+pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, EnvError> {
     let mut out = String::with_capacity(text.len());
     let mut mode = Mode::Normal;
     let mut line = 1;
@@ -223,10 +220,7 @@ mod tests {
             expand("a = \"${1X}\"\n", &env).unwrap_err(),
             EnvError::Syntax { line: 1 }
         );
-        assert_eq!(
-            expand("a = \"$${TOKEN}\"\n", &env).unwrap(),
-            "a = \"${TOKEN}\"\n"
-        );
+        assert_eq!(expand("a = \"$${TOKEN}\"\n", &env).unwrap(), "a = \"${TOKEN}\"\n");
         assert_eq!(
             expand("a = '${APOS}'\n", &env).unwrap_err(),
             EnvError::Unquotable {

@@ -20,11 +20,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// [`parse`] with `${VAR}` looked up in `lookup` instead of the process environment.
-pub fn parse_with_env(
-    text: &str,
-    path: &Path,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
+pub fn parse_with_env(text: &str, path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let path = path.to_path_buf();
     let text = env::expand(text, lookup).map_err(|e| match e {
         EnvError::Missing { line, var } => ConfigError::MissingEnv {
@@ -50,16 +46,12 @@ pub fn parse_with_env(
     })?;
 
     let mut cfg: Config = toml::from_str(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map_or(0, |s| locate::line_at_offset(&text, s.start));
+        let line = e.span().map_or(0, |s| locate::line_at_offset(&text, s.start));
         let message = e.message().trim_end().to_string();
         let message = match locate::field_at(&text, line) {
             // serde's socket address error does not say what it wants.
             Some(field) if field == "server.listen" => {
-                format!(
-                    "`{field}`: {message}; expected IP:port such as 127.0.0.1:8088 or [::1]:8088"
-                )
+                format!("`{field}`: {message}; expected IP:port such as 127.0.0.1:8088 or [::1]:8088")
             }
             Some(field) => format!("`{field}`: {message}"),
             None => message,

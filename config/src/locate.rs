@@ -63,9 +63,7 @@ fn scan(text: &str) -> Vec<Scan<'_>> {
             index = None;
             header = true;
         } else if !l.starts_with('#') {
-            key = l
-                .split_once('=')
-                .map(|(k, _)| k.trim().trim_matches(['"', '\'']));
+            key = l.split_once('=').map(|(k, _)| k.trim().trim_matches(['"', '\'']));
         }
         out.push(Scan {
             line: n + 1,
@@ -93,14 +91,7 @@ pub(crate) fn line_of(text: &str, field: FieldPath<'_>) -> usize {
 /// The line of `key` in `section` (`[[section]]` element `index`), for checks made outside this
 /// crate (e.g. the export schedule); 0 when it cannot be placed.
 pub fn field_line(text: &str, section: Option<&str>, index: Option<usize>, key: &str) -> usize {
-    line_of(
-        text,
-        FieldPath {
-            section,
-            index,
-            key,
-        },
-    )
+    line_of(text, FieldPath { section, index, key })
 }
 
 /// The dotted field path written on `line`, if it holds a key (for TOML errors, which come
@@ -128,11 +119,7 @@ pub(crate) fn field_at(text: &str, line: usize) -> Option<String> {
 /// 1-based line of a byte offset.
 pub(crate) fn line_at_offset(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 #[cfg(test)]
@@ -143,16 +130,7 @@ mod tests {
 
     #[test]
     fn finds_keys_in_the_right_array_element() {
-        let f = |section, index, key| {
-            line_of(
-                TEXT,
-                FieldPath {
-                    section,
-                    index,
-                    key,
-                },
-            )
-        };
+        let f = |section, index, key| line_of(TEXT, FieldPath { section, index, key });
         assert_eq!(f(None, None, "timezone"), 1);
         assert_eq!(f(Some("eoffice"), Some(0), "name"), 4);
         assert_eq!(f(Some("eoffice"), Some(1), "name"), 7);

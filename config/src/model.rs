@@ -62,11 +62,7 @@ impl Default for Config {
 impl Config {
     /// Number of configured connectors of all kinds.
     pub fn connector_count(&self) -> usize {
-        self.eoffice.len()
-            + self.wecom.len()
-            + self.goofish.len()
-            + self.worktool.len()
-            + self.yunhu.len()
+        self.eoffice.len() + self.wecom.len() + self.goofish.len() + self.worktool.len() + self.yunhu.len()
     }
 
     /// Every configured connector, in file order per kind.

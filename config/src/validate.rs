@@ -58,10 +58,7 @@ impl Checker {
 
     fn secret(&mut self, key: &'static str, value: &Secret) {
         if value.expose().trim().is_empty() {
-            self.fail(
-                key,
-                "must not be empty (an unset secret? write it as \"${ENV_VAR}\")",
-            );
+            self.fail(key, "must not be empty (an unset secret? write it as \"${ENV_VAR}\")");
         }
     }
 
@@ -77,10 +74,7 @@ impl Checker {
         match url::Url::parse(value) {
             Err(e) => self.fail(
                 key,
-                format!(
-                    "`{value}` is not a URL ({e}); expected e.g. {}://host",
-                    schemes[0]
-                ),
+                format!("`{value}` is not a URL ({e}); expected e.g. {}://host", schemes[0]),
             ),
             Ok(u) if !schemes.contains(&u.scheme()) => self.fail(
                 key,
@@ -90,9 +84,7 @@ impl Checker {
                     schemes.join(" or ")
                 ),
             ),
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                self.fail(key, format!("`{value}` has no host"))
-            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => self.fail(key, format!("`{value}` has no host")),
             Ok(_) => {}
         }
     }
@@ -112,10 +104,7 @@ impl Checker {
         }
         let n = v.chars().count();
         if !valid.contains(&n) {
-            self.fail(
-                key,
-                format!("is {n} bytes long; must be {} bytes", one_of(valid)),
-            );
+            self.fail(key, format!("is {n} bytes long; must be {} bytes", one_of(valid)));
         }
     }
 }
@@ -177,14 +166,8 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
                 "encoding_aes_key",
                 format!("is {n} characters long; WeCom's EncodingAESKey is exactly 43"),
             );
-        } else if !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-        {
-            c.fail(
-                "encoding_aes_key",
-                "must be base64 text (A-Z, a-z, 0-9, + and /)",
-            );
+        } else if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
+            c.fail("encoding_aes_key", "must be base64 text (A-Z, a-z, 0-9, + and /)");
         }
         c.route("path", &w.path);
         c.url("api_base", &w.api_base, &["https", "http"]);
@@ -196,7 +179,10 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
         c.required("device_id", &g.device_id);
         let has = |s: &Option<Secret>| s.as_ref().is_some_and(|s| !s.expose().trim().is_empty());
         if !has(&g.token) && !has(&g.cookies) {
-            c.fail("token", "set `token` (accessToken) or `cookies` (goofish.com login cookies); both are missing or empty");
+            c.fail(
+                "token",
+                "set `token` (accessToken) or `cookies` (goofish.com login cookies); both are missing or empty",
+            );
         }
     }
     for (i, w) in cfg.worktool.iter().enumerate() {
@@ -233,7 +219,10 @@ fn names_unique(cfg: &Config, c: &mut Checker) {
         if name.trim().is_empty() {
             c.fail("name", "must not be empty");
         } else if let Some((s0, i0)) = seen.get(name) {
-            c.fail("name", format!("`{name}` is already the name of {s0}[{i0}]; connector names must be unique across all kinds"));
+            c.fail(
+                "name",
+                format!("`{name}` is already the name of {s0}[{i0}]; connector names must be unique across all kinds"),
+            );
         } else {
             seen.insert(name, (section, index));
         }
@@ -258,7 +247,10 @@ fn paths_unique(cfg: &Config, c: &mut Checker) {
                 ),
             );
         } else if let Some((s0, i0)) = seen.get(path) {
-            c.fail("path", format!("`{path}` is already the callback path of {s0}[{i0}]; each callback needs its own path"));
+            c.fail(
+                "path",
+                format!("`{path}` is already the callback path of {s0}[{i0}]; each callback needs its own path"),
+            );
         } else {
             seen.insert(path, (section, index));
         }
@@ -275,10 +267,7 @@ enum Kind<'a> {
 
 /// `(section, index, value)` for every connector `pick` returns a value for, in file order per
 /// kind.
-fn kinds<'a>(
-    cfg: &'a Config,
-    pick: impl Fn(Kind<'a>) -> Option<&'a str>,
-) -> Vec<(&'static str, usize, &'a str)> {
+fn kinds<'a>(cfg: &'a Config, pick: impl Fn(Kind<'a>) -> Option<&'a str>) -> Vec<(&'static str, usize, &'a str)> {
     let mut v = Vec::new();
     let mut push = |section, i, k| {
         if let Some(s) = pick(k) {

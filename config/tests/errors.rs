@@ -30,9 +30,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 
 /// The message of the error `text` produces; also checks that no secret leaked into it.
 fn error(text: &str) -> String {
-    let e = parse(text)
-        .expect_err("config should be rejected")
-        .to_string();
+    let e = parse(text).expect_err("config should be rejected").to_string();
     assert!(!e.contains("SECRET"), "a secret leaked into the error: {e}");
     e
 }
@@ -51,10 +49,7 @@ fn the_example_is_valid_and_expanded() {
     assert_eq!(cfg.connector_count(), 5);
     assert_eq!(cfg.eoffice[0].token.expose(), "eo-SECRET-token");
     assert_eq!(cfg.wecom[0].encoding_aes_key.expose().len(), 43);
-    assert_eq!(
-        cfg.goofish[0].cookies.as_ref().unwrap().expose(),
-        "cna=SECRET; unb=1"
-    );
+    assert_eq!(cfg.goofish[0].cookies.as_ref().unwrap().expose(), "cna=SECRET; unb=1");
     assert_eq!(cfg.export.schedule.as_deref(), Some("0 * * * *"));
     // Debug output of the whole config prints no secret.
     assert!(!format!("{cfg:?}").contains("SECRET"));
@@ -121,24 +116,17 @@ fn toml_syntax_error_has_a_line() {
 fn unknown_field_lists_the_valid_ones() {
     let e = error(&format!("{EOFFICE}usr_id = \"x\"\n"));
     assert!(
-        e.starts_with(
-            "conf/chatvault.toml:6: `eoffice[0].usr_id`: unknown field `usr_id`, expected one of"
-        ),
+        e.starts_with("conf/chatvault.toml:6: `eoffice[0].usr_id`: unknown field `usr_id`, expected one of"),
         "{e}"
     );
-    assert!(
-        e.contains("`user_id`") && e.contains("`connect_type`"),
-        "{e}"
-    );
+    assert!(e.contains("`user_id`") && e.contains("`connect_type`"), "{e}");
 }
 
 #[test]
 fn bad_enum_value_lists_the_choices() {
     let e = error(&format!("{EOFFICE}connect_type = \"desktop\"\n"));
     assert!(
-        e.starts_with(
-            "conf/chatvault.toml:6: `eoffice[0].connect_type`: unknown variant `desktop`"
-        ),
+        e.starts_with("conf/chatvault.toml:6: `eoffice[0].connect_type`: unknown variant `desktop`"),
         "{e}"
     );
     assert!(
@@ -159,7 +147,10 @@ fn missing_required_field_is_named() {
 #[test]
 fn a_secret_of_the_wrong_type_is_not_echoed() {
     let e = error("[[worktool]]\nname = \"r\"\npath = \"/wt\"\nkey = 987654321\n");
-    assert!(e.starts_with("conf/chatvault.toml:4: `worktool[0].key`: invalid type: a number, expected a quoted string"), "{e}");
+    assert!(
+        e.starts_with("conf/chatvault.toml:4: `worktool[0].key`: invalid type: a number, expected a quoted string"),
+        "{e}"
+    );
     assert!(!e.contains("987654321"), "{e}");
 }
 
@@ -188,15 +179,9 @@ fn duplicate_callback_paths() {
 #[test]
 fn callback_path_must_be_absolute_and_not_reserved() {
     let e = error("[[worktool]]\nname = \"b\"\npath = \"cb\"\nkey = \"${WORKTOOL_KEY}\"\n");
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:3: `worktool[0].path`: `cb` must start with `/`"
-    );
+    assert_eq!(e, "conf/chatvault.toml:3: `worktool[0].path`: `cb` must start with `/`");
     let e = error("[[worktool]]\nname = \"b\"\npath = \"/healthz\"\nkey = \"${WORKTOOL_KEY}\"\n");
-    assert!(
-        e.contains("`/healthz` is served by chatvault itself"),
-        "{e}"
-    );
+    assert!(e.contains("`/healthz` is served by chatvault itself"), "{e}");
 }
 
 #[test]
@@ -212,9 +197,7 @@ fn eoffice_aes_lengths() {
 
 #[test]
 fn eoffice_aes_key_length_and_iv_length() {
-    let text = format!(
-        "{EOFFICE}aes_key = \"${{EOFFICE_AES_KEY}}x\"\naes_iv = \"${{EOFFICE_AES_KEY}}!\"\n"
-    );
+    let text = format!("{EOFFICE}aes_key = \"${{EOFFICE_AES_KEY}}x\"\naes_iv = \"${{EOFFICE_AES_KEY}}!\"\n");
     let e = error(&text);
     assert_eq!(
         e,
@@ -249,8 +232,7 @@ fn goofish_needs_token_or_cookies() {
         "conf/chatvault.toml:1: `goofish[0].token`: set `token` (accessToken) or `cookies` (goofish.com login cookies); both are missing or empty"
     );
     // Either one is enough.
-    parse("[[goofish]]\nname = \"shop\"\ndevice_id = \"d\"\ncookies = \"${GOOFISH_COOKIES}\"\n")
-        .unwrap();
+    parse("[[goofish]]\nname = \"shop\"\ndevice_id = \"d\"\ncookies = \"${GOOFISH_COOKIES}\"\n").unwrap();
 }
 
 #[test]
@@ -288,10 +270,7 @@ fn every_problem_is_listed() {
     let e = error("timezone = \"Mars/Olympus\"\n[storage]\nchannel_capacity = 0\n");
     let lines: Vec<&str> = e.lines().collect();
     assert_eq!(lines.len(), 2, "{e}");
-    assert!(
-        lines[0].starts_with("conf/chatvault.toml:1: `timezone`"),
-        "{e}"
-    );
+    assert!(lines[0].starts_with("conf/chatvault.toml:1: `timezone`"), "{e}");
     assert_eq!(
         lines[1],
         "conf/chatvault.toml:3: `storage.channel_capacity`: must be at least 1"

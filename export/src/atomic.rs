@@ -65,10 +65,7 @@ impl AtomicFile {
     /// failure while writing (disk full) from changing what readers see.
     pub fn stage(mut self, path: &Path) -> Result<Staged> {
         let Some(out) = self.out.take() else {
-            return Err(ExportError::io(
-                &self.tmp,
-                io::Error::other("file already staged"),
-            ));
+            return Err(ExportError::io(&self.tmp, io::Error::other("file already staged")));
         };
         let file = out
             .into_inner()

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int64Array, Int64Builder, ListArray, RecordBatch, StringArray,
-    StringBuilder, StructArray, TimestampMillisecondArray,
+    ArrayRef, BooleanBuilder, Int64Array, Int64Builder, ListArray, RecordBatch, StringArray, StringBuilder,
+    StructArray, TimestampMillisecondArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field};
@@ -90,32 +90,18 @@ pub fn events_batch(rows: &[&StoredEvent]) -> Result<RecordBatch> {
         Arc::new(b.finish())
     };
     let ts_col = |f: &dyn Fn(&StoredEvent) -> i64| -> ArrayRef {
-        Arc::new(
-            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| f(r)))
-                .with_timezone("UTC"),
-        )
+        Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| f(r))).with_timezone("UTC"))
     };
-    let payload: StringArray = rows
-        .iter()
-        .map(|r| Some(String::from_utf8_lossy(&r.payload)))
-        .collect();
+    let payload: StringArray = rows.iter().map(|r| Some(String::from_utf8_lossy(&r.payload))).collect();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|r| seq_i64(r.seq)),
-        )),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| seq_i64(r.seq)))),
         str_col(&|r| &r.account),
         str_col(&|r| &r.chat_id),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.msg_id.as_deref())
-                .collect::<StringArray>(),
-        ),
+        Arc::new(rows.iter().map(|r| r.msg_id.as_deref()).collect::<StringArray>()),
         str_col(&|r| r.kind.as_str()),
         ts_col(&|r| r.occurred_at),
         ts_col(&|r| r.received_at),
-        Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|r| seq_i64(r.raw_id)),
-        )),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| seq_i64(r.raw_id)))),
         str_col(&|r| &r.hash),
         Arc::new(payload),
     ];
@@ -156,11 +142,7 @@ fn attachments(rows: &[MessageRecord]) -> ArrayRef {
         Arc::new(all().map(|a| a.sha256.as_deref()).collect::<StringArray>()),
     ];
     let values = StructArray::new(attachment_fields(), children, None);
-    let field = Arc::new(Field::new(
-        "item",
-        DataType::Struct(attachment_fields()),
-        true,
-    ));
+    let field = Arc::new(Field::new("item", DataType::Struct(attachment_fields()), true));
     Arc::new(ListArray::new(
         field,
         offsets(rows.iter().map(|r| r.attachments.len())),

@@ -32,9 +32,7 @@ pub enum ExportError {
     #[error("another export is running on `{0}` (lock held); try again when it has finished")]
     Locked(PathBuf),
     /// The manifest of the previous export does not parse.
-    #[error(
-        "the export manifest `{path}` is unreadable ({reason}); remove it or run `chatvault export --full`"
-    )]
+    #[error("the export manifest `{path}` is unreadable ({reason}); remove it or run `chatvault export --full`")]
     Manifest {
         /// The manifest file.
         path: PathBuf,
@@ -63,18 +61,16 @@ impl ExportError {
         // The Parquet writer wraps I/O failures of its sink; surface them as I/O so that
         // "No space left on device" reads as a write failure, not an encoding one.
         match source {
-            parquet::errors::ParquetError::External(inner) => {
-                match inner.downcast::<std::io::Error>() {
-                    Ok(io) => ExportError::Io {
-                        path: path.into(),
-                        source: *io,
-                    },
-                    Err(other) => ExportError::Parquet {
-                        path: path.into(),
-                        source: parquet::errors::ParquetError::External(other),
-                    },
-                }
-            }
+            parquet::errors::ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+                Ok(io) => ExportError::Io {
+                    path: path.into(),
+                    source: *io,
+                },
+                Err(other) => ExportError::Parquet {
+                    path: path.into(),
+                    source: parquet::errors::ParquetError::External(other),
+                },
+            },
             source => ExportError::Parquet {
                 path: path.into(),
                 source,

@@ -74,10 +74,7 @@ impl<'a> EventFiles<'a> {
                 }
                 let dir = partition_dir(self.out, EVENTS_TABLE, &key);
                 let first = rows[0].seq;
-                let file = ParquetFile::create(
-                    &dir.join(format!("part-{first}.parquet")),
-                    events_schema(),
-                )?;
+                let file = ParquetFile::create(&dir.join(format!("part-{first}.parquet")), events_schema())?;
                 self.open.insert(
                     key,
                     OpenFile {
@@ -104,12 +101,7 @@ impl<'a> EventFiles<'a> {
     }
 
     fn close_least_recent(&mut self) -> Result<()> {
-        let Some(key) = self
-            .open
-            .iter()
-            .min_by_key(|(_, f)| f.last_use)
-            .map(|(k, _)| *k)
-        else {
+        let Some(key) = self.open.iter().min_by_key(|(_, f)| f.last_use).map(|(k, _)| *k) else {
             return Ok(());
         };
         self.close(key)

@@ -40,9 +40,7 @@ impl ExportLock {
             Err(TryLockError::Error(e)) => return Err(ExportError::io(&path, e)),
         }
         // Who holds it, for an operator looking at the directory.
-        let _ = file
-            .set_len(0)
-            .and_then(|()| writeln!(file, "{}", std::process::id()));
+        let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
         Ok(ExportLock { _file: file, path })
     }
 
@@ -62,10 +60,7 @@ mod tests {
         let first = ExportLock::acquire(dir.path()).unwrap();
         let err = ExportLock::acquire(dir.path()).unwrap_err();
         assert!(matches!(err, ExportError::Locked(_)));
-        assert!(
-            err.to_string().contains("another export is running"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("another export is running"), "{err}");
         drop(first);
         ExportLock::acquire(dir.path()).unwrap();
     }

@@ -95,10 +95,6 @@ impl Manifest {
 
     /// Total rows of one table.
     pub fn rows(&self, table: &str) -> u64 {
-        self.files
-            .iter()
-            .filter(|f| f.table == table)
-            .map(|f| f.rows)
-            .sum()
+        self.files.iter().filter(|f| f.table == table).map(|f| f.rows).sum()
     }
 }

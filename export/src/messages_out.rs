@@ -22,11 +22,7 @@ pub const MESSAGES_TABLE: &str = "messages";
 const CHUNK: usize = 16 * 1024;
 
 /// Partitions holding a message changed after `after_seq` (0 = every partition).
-pub fn touched_partitions(
-    reader: &StoreReader,
-    after_seq: u64,
-    tz: chrono_tz::Tz,
-) -> Result<BTreeSet<PartitionKey>> {
+pub fn touched_partitions(reader: &StoreReader, after_seq: u64, tz: chrono_tz::Tz) -> Result<BTreeSet<PartitionKey>> {
     let mut days = DayMapper::new(tz);
     let mut keys = BTreeSet::new();
     reader.messages_touched_since(after_seq, &mut |platform, sent_at| {

@@ -25,8 +25,7 @@ impl ParquetFile {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<ParquetFile> {
         let file = AtomicFile::create(path)?;
         let props = writer_properties(&schema);
-        let writer = ArrowWriter::try_new(file, schema, Some(props))
-            .map_err(|e| ExportError::parquet(path, e))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| ExportError::parquet(path, e))?;
         Ok(ParquetFile {
             path: path.to_path_buf(),
             writer,
@@ -67,10 +66,7 @@ impl ParquetFile {
     pub fn finish(self, final_path: Option<&Path>) -> Result<(Staged, Duration)> {
         let t = Instant::now();
         let path = self.path;
-        let file = self
-            .writer
-            .into_inner()
-            .map_err(|e| ExportError::parquet(&path, e))?;
+        let file = self.writer.into_inner().map_err(|e| ExportError::parquet(&path, e))?;
         let encode = self.encode + t.elapsed();
         let staged = file.stage(final_path.unwrap_or(&path))?;
         Ok((staged, encode))

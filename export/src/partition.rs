@@ -18,8 +18,7 @@ pub struct PartitionKey {
 impl PartitionKey {
     /// `platform=<p>/date=<YYYY-MM-DD>`, relative.
     pub fn rel_dir(&self) -> PathBuf {
-        PathBuf::from(format!("platform={}", self.platform))
-            .join(format!("date={}", self.date.format("%Y-%m-%d")))
+        PathBuf::from(format!("platform={}", self.platform)).join(format!("date={}", self.date.format("%Y-%m-%d")))
     }
 }
 
@@ -99,10 +98,7 @@ mod tests {
             date_of(ms, chrono_tz::Asia::Shanghai),
             NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
         );
-        let (from, to) = day_range(
-            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-            chrono_tz::Asia::Shanghai,
-        );
+        let (from, to) = day_range(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(), chrono_tz::Asia::Shanghai);
         assert!((from..to).contains(&ms));
         assert_eq!(to - from, 86_400_000);
     }

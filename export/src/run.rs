@@ -137,10 +137,7 @@ pub struct ExportSummary {
 
 /// Runs one export. Takes the export lock itself: a second concurrent export on the same
 /// directory fails with [`ExportError::Locked`].
-pub fn run_export(
-    opts: &ExportOptions,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<ExportSummary> {
+pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> Result<ExportSummary> {
     let started = Instant::now();
     let out = opts.out_dir.as_path();
     let _lock = ExportLock::acquire(out)?;
@@ -171,13 +168,7 @@ pub fn run_export(
         (Some(m), false) => m.files.clone(),
         _ => Vec::new(),
     };
-    let leftovers = remove_unlisted(
-        out,
-        previous
-            .as_ref()
-            .filter(|_| !full)
-            .map(|m| m.files.as_slice()),
-    )?;
+    let leftovers = remove_unlisted(out, previous.as_ref().filter(|_| !full).map(|m| m.files.as_slice()))?;
 
     let from_seq = if full {
         0
@@ -196,8 +187,7 @@ pub fn run_export(
         });
     }
 
-    let mut files: BTreeMap<String, FileEntry> =
-        kept.into_iter().map(|f| (f.path.clone(), f)).collect();
+    let mut files: BTreeMap<String, FileEntry> = kept.into_iter().map(|f| (f.path.clone(), f)).collect();
     let mut summary = empty_summary(out, full);
     summary.from_seq = from_seq;
     summary.to_seq = head.seq;
@@ -371,8 +361,7 @@ fn summarize(m: &Manifest, out: &Path) -> ExportSummary {
 /// partition directory that it does not list. Only `<table>/platform=*/date=*/` is touched, so
 /// nothing else a user keeps in the directory is at risk. Returns the data files removed.
 fn remove_unlisted(out: &Path, listed: Option<&[FileEntry]>) -> Result<usize> {
-    let listed: Option<std::collections::HashSet<&str>> =
-        listed.map(|l| l.iter().map(|f| f.path.as_str()).collect());
+    let listed: Option<std::collections::HashSet<&str>> = listed.map(|l| l.iter().map(|f| f.path.as_str()).collect());
     let mut removed = 0;
     for table in [MESSAGES_TABLE, EVENTS_TABLE] {
         for platform_dir in hive_dirs(&out.join(table), "platform=")? {
@@ -388,8 +377,7 @@ fn remove_unlisted(out: &Path, listed: Option<&[FileEntry]>) -> Result<usize> {
                         .to_string_lossy()
                         .replace('\\', "/");
                     let stale = is_temporary(&name)
-                        || (name.ends_with(".parquet")
-                            && listed.as_ref().is_some_and(|l| !l.contains(rel.as_str())));
+                        || (name.ends_with(".parquet") && listed.as_ref().is_some_and(|l| !l.contains(rel.as_str())));
                     if stale {
                         fs::remove_file(&path).map_err(|e| ExportError::io(&path, e))?;
                         removed += usize::from(!is_temporary(&name));

@@ -50,7 +50,8 @@ impl Schedule {
             "@hourly" => "0 * * * *",
             s if s.starts_with('@') => {
                 return Err(invalid(
-                    "unknown shorthand (valid: @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually)".into(),
+                    "unknown shorthand (valid: @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually)"
+                        .into(),
                 ));
             }
             s => s,
@@ -124,10 +125,11 @@ fn days_of_week(field: &str) -> std::result::Result<Option<String>, String> {
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => {
-                let step: usize =
-                    s.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                        format!("day-of-week step `{s}` is not a positive number")
-                    })?;
+                let step: usize = s
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("day-of-week step `{s}` is not a positive number"))?;
                 (r, step)
             }
             None => (item, 1),
@@ -180,9 +182,7 @@ fn day_number(s: &str) -> std::result::Result<usize, String> {
     ];
     FULL.iter()
         .position(|full| lower.len() >= 3 && full.starts_with(&lower))
-        .ok_or_else(|| {
-            format!("`{s}` is not a day of the week (0-7, 0 and 7 = Sunday, or SUN-SAT)")
-        })
+        .ok_or_else(|| format!("`{s}` is not a day of the week (0-7, 0 and 7 = Sunday, or SUN-SAT)"))
 }
 
 #[cfg(test)]
@@ -195,10 +195,7 @@ mod tests {
     }
 
     fn next(expr: &str, tz: Tz, from: &str) -> DateTime<Utc> {
-        Schedule::parse(expr, tz)
-            .unwrap()
-            .next_after(utc(from))
-            .unwrap()
+        Schedule::parse(expr, tz).unwrap().next_after(utc(from)).unwrap()
     }
 
     /// Saturday 2026-03-07 12:00 UTC.
@@ -215,10 +212,7 @@ mod tests {
 
     #[test]
     fn crontab_one_is_monday_and_ranges_are_weekdays() {
-        assert_eq!(
-            next("0 3 * * 1", chrono_tz::UTC, SATURDAY_NOON).weekday(),
-            Weekday::Mon
-        );
+        assert_eq!(next("0 3 * * 1", chrono_tz::UTC, SATURDAY_NOON).weekday(), Weekday::Mon);
         assert_eq!(
             next("0 3 * * 6", chrono_tz::UTC, SATURDAY_NOON),
             utc("2026-03-14T03:00:00Z")
@@ -272,11 +266,7 @@ mod tests {
     #[test]
     fn evaluated_in_the_configured_time_zone() {
         // 03:00 in Shanghai (UTC+8) is 19:00 UTC the day before.
-        let t = next(
-            "0 3 * * *",
-            chrono_tz::Asia::Shanghai,
-            "2026-03-01T00:00:00Z",
-        );
+        let t = next("0 3 * * *", chrono_tz::Asia::Shanghai, "2026-03-01T00:00:00Z");
         assert_eq!(t, utc("2026-03-01T19:00:00Z"));
         let local = t.with_timezone(&chrono_tz::Asia::Shanghai);
         assert_eq!((local.hour(), local.day()), (3, 2));
@@ -286,12 +276,7 @@ mod tests {
         // Across a DST change the wall-clock hour is kept.
         let ny = chrono_tz::America::New_York;
         let t = next("0 3 * * *", ny, "2026-03-08T12:00:00Z");
-        assert_eq!(
-            t,
-            ny.with_ymd_and_hms(2026, 3, 9, 3, 0, 0)
-                .unwrap()
-                .with_timezone(&Utc)
-        );
+        assert_eq!(t, ny.with_ymd_and_hms(2026, 3, 9, 3, 0, 0).unwrap().with_timezone(&Utc));
     }
 
     #[test]
@@ -318,10 +303,7 @@ mod tests {
             next("@hourly", chrono_tz::UTC, SATURDAY_NOON),
             utc("2026-03-07T13:00:00Z")
         );
-        assert_eq!(
-            next("@weekly", chrono_tz::UTC, SATURDAY_NOON).weekday(),
-            Weekday::Sun
-        );
+        assert_eq!(next("@weekly", chrono_tz::UTC, SATURDAY_NOON).weekday(), Weekday::Sun);
     }
 
     #[test]
@@ -338,9 +320,7 @@ mod tests {
             ("@reboot", "shorthand"),
             ("0 0 30 2 *", "never fires"),
         ] {
-            let err = Schedule::parse(expr, chrono_tz::UTC)
-                .unwrap_err()
-                .to_string();
+            let err = Schedule::parse(expr, chrono_tz::UTC).unwrap_err().to_string();
             assert!(err.contains(&format!("`{expr}`")), "{err}");
             assert!(err.contains(needle), "{expr}: {err}");
         }

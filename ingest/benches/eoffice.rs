@@ -31,10 +31,7 @@ use tokio_util::sync::CancellationToken;
 const FRAMES_PER_BATCH: usize = 256;
 
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200_000);
+    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000);
     let key = ContentKey::new(SIM_AES_KEY, SIM_AES_IV).expect("sim key");
     let frames: Vec<String> = bulk(n, Some(&key))
         .live
@@ -68,10 +65,7 @@ fn main() {
     let scratch = tempfile::tempdir().expect("scratch dir");
     let (fake_time, frames_sent) = rt.block_on(through_connector(n, None));
     let store_time = rt.block_on(store_only(items, &scratch.path().join("store-only")));
-    let (real_time, _) = rt.block_on(through_connector(
-        n,
-        Some(&scratch.path().join("connector")),
-    ));
+    let (real_time, _) = rt.block_on(through_connector(n, Some(&scratch.path().join("connector"))));
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!(
@@ -112,10 +106,7 @@ fn decode(codec: &Codec, frame: &str) -> Ingested {
     };
     let p = socketio::decode(m).expect("socket.io packet");
     let (name, args) = p.event_parts().expect("event");
-    let events = codec
-        .decode(name, args, proto::time::now_ms())
-        .expect("decodes")
-        .events;
+    let events = codec.decode(name, args, proto::time::now_ms()).expect("decodes").events;
     Ingested::Payload {
         raw: RawPayload::now(media::TEXT, frame.to_string()),
         events,
@@ -162,12 +153,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, u64
     let cx = ConnectorContext {
         name: "bench".into(),
         platform: Platform::Eoffice,
-        state: StateReporter::new(
-            "bench",
-            Platform::Eoffice,
-            StateRegistry::new(),
-            out.clone(),
-        ),
+        state: StateReporter::new("bench", Platform::Eoffice, StateRegistry::new(), out.clone()),
         out,
         resume_from: None,
         shutdown: shutdown.clone(),
@@ -180,8 +166,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, u64
     let (fake, real) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),
         Some(dir) => {
-            let store =
-                store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
+            let store = store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
             let writer = store::spawn_writer(store, rx, store::WriterOptions::default());
             (
                 None,

@@ -23,10 +23,7 @@ use sim::worktool::{Script, WorktoolPoster};
 use tokio_util::sync::CancellationToken;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn report(label: &str, poster: &WorktoolPoster, acked: usize, elapsed: Duration) {
@@ -102,9 +99,7 @@ fn main() {
         };
         let conn = Arc::new(WorktoolConnector::new(cfg));
         let router = conn.router(&cx).expect("routes");
-        let server = serve(opts, vec![router], health(), token.clone())
-            .await
-            .expect("serve");
+        let server = serve(opts, vec![router], health(), token.clone()).await.expect("serve");
         tokio::spawn(conn.run(cx));
         let poster = WorktoolPoster::sim(&format!("http://{}/cb/wt", server.local_addr()));
         let t = Instant::now();

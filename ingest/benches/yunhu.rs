@@ -28,10 +28,7 @@ use tokio_util::sync::CancellationToken;
 const FRAMES_PER_BATCH: usize = 512;
 
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200_000);
+    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -60,15 +57,10 @@ fn main() {
 
     let scratch = tempfile::tempdir().expect("scratch dir");
     let store_time = rt.block_on(store_only(items, &scratch.path().join("store-only")));
-    let (real_time, _) = rt.block_on(through_connector(
-        n,
-        Some(&scratch.path().join("connector")),
-    ));
+    let (real_time, _) = rt.block_on(through_connector(n, Some(&scratch.path().join("connector"))));
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!(
-        "\n### Yunhu ingest, {n} messages (protobuf push_message, corpus seed 42, one message per frame)\n"
-    );
+    println!("\n### Yunhu ingest, {n} messages (protobuf push_message, corpus seed 42, one message per frame)\n");
     println!("| stage | time | rate |");
     println!("|---|---|---|");
     println!(
@@ -149,8 +141,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, Vec
     let (fake, real) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),
         Some(dir) => {
-            let store =
-                store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
+            let store = store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
             let writer = store::spawn_writer(store, rx, store::WriterOptions::default());
             (
                 None,

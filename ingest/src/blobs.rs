@@ -34,7 +34,10 @@ impl Stored {
 impl BlobStore {
     /// A store under `dir` (created on first write) with a per-blob size cap.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
-        BlobStore { dir: dir.into(), max_bytes }
+        BlobStore {
+            dir: dir.into(),
+            max_bytes,
+        }
     }
 
     /// The directory.

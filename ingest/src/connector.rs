@@ -56,7 +56,10 @@ pub enum ConnectorError {
 impl ConnectorError {
     /// Whether reconnecting after a backoff may help.
     pub fn retryable(&self) -> bool {
-        !matches!(self, ConnectorError::Closed | ConnectorError::Shutdown | ConnectorError::Config(_))
+        !matches!(
+            self,
+            ConnectorError::Closed | ConnectorError::Shutdown | ConnectorError::Config(_)
+        )
     }
 }
 
@@ -71,7 +74,11 @@ pub struct EventSender {
 impl EventSender {
     /// Wraps a bounded sender.
     pub fn new(platform: Platform, account: impl Into<String>, tx: mpsc::Sender<EventBatch>) -> Self {
-        EventSender { platform, account: account.into(), tx }
+        EventSender {
+            platform,
+            account: account.into(),
+            tx,
+        }
     }
 
     /// Sends a batch (waits for a slot: this is the backpressure point) and returns the

@@ -5,7 +5,11 @@ use proto::{CommitInfo, EventBatch, Ingested};
 
 /// Counts a batch handed to the store writer.
 pub fn received(account: &str, batch: &EventBatch) {
-    let payloads = batch.items.iter().filter(|i| matches!(i, Ingested::Payload { .. })).count();
+    let payloads = batch
+        .items
+        .iter()
+        .filter(|i| matches!(i, Ingested::Payload { .. }))
+        .count();
     let rejected = batch.items.len() - payloads;
     metrics::counter!("chatvault_received_total", "connector" => account.to_string()).increment(payloads as u64);
     if rejected > 0 {

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use proto::{
-    ChatEvent, ConnectorStatus, EventBody, Ingested, Platform, RawPayload, TimestampMs, batch::media,
-    time::now_ms,
+    ChatEvent, ConnectorStatus, EventBody, Ingested, Platform, RawPayload, TimestampMs, batch::media, time::now_ms,
 };
 use serde::Serialize;
 
@@ -101,7 +100,12 @@ impl StateReporter {
     pub fn new(name: impl Into<String>, platform: Platform, registry: StateRegistry, out: EventSender) -> Self {
         let name = name.into();
         registry.register(&name, platform);
-        StateReporter { name, platform, registry, out }
+        StateReporter {
+            name,
+            platform,
+            registry,
+            out,
+        }
     }
 
     /// Records a new state. Only a change is recorded; the event is committed before this
@@ -114,7 +118,9 @@ impl StateReporter {
             ConnectorStatus::Connected | ConnectorStatus::RobotOnline => {
                 tracing::info!(connector = %self.name, %status, "connector state")
             }
-            _ => tracing::warn!(connector = %self.name, %status, detail = detail.as_deref().unwrap_or(""), "connector state"),
+            _ => {
+                tracing::warn!(connector = %self.name, %status, detail = detail.as_deref().unwrap_or(""), "connector state")
+            }
         }
         let at = now_ms();
         let event = ChatEvent {
@@ -124,7 +130,10 @@ impl StateReporter {
             body: EventBody::ConnectorState { status, detail, at },
         };
         let raw_json = serde_json::to_vec(&event).unwrap_or_default();
-        let item = Ingested::Payload { raw: RawPayload::now(media::JSON, raw_json), events: vec![event] };
+        let item = Ingested::Payload {
+            raw: RawPayload::now(media::JSON, raw_json),
+            events: vec![event],
+        };
         if let Err(e) = self.out.commit(vec![item], None).await {
             tracing::warn!(connector = %self.name, error = %e, "could not record connector state");
         }

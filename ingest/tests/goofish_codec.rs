@@ -6,10 +6,7 @@ use chatvault_ingest::goofish::message::from_history;
 use proto::{ChatEvent, ContentType, EventBody, Ingested, NewMessage};
 
 fn fixture(name: &str) -> Frame {
-    let path = format!(
-        "{}/tests/fixtures/goofish/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/goofish/{name}", env!("CARGO_MANIFEST_DIR"));
     Frame::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -65,10 +62,7 @@ fn bad_items_are_rejected_and_the_rest_of_the_push_survives() {
     assert_eq!(img.content_type, ContentType::Image);
     assert_eq!(img.text, "[图片]");
     assert_eq!(img.sent_at, 1_795_395_660_000, "string create time is read");
-    assert_eq!(
-        img.attachments[0].url.as_deref(),
-        Some("https://img.alicdn.com/x1.jpg")
-    );
+    assert_eq!(img.attachments[0].url.as_deref(), Some("https://img.alicdn.com/x1.jpg"));
 
     let Ingested::Rejected { reason, raw } = &d.items[2] else {
         panic!("not-Base64 item must be rejected")
@@ -106,9 +100,7 @@ fn recall_typing_and_order_notice() {
             at: Some(1_795_395_800_000)
         }
     );
-    assert!(
-        matches!(&events(&d.items[1])[0].body, EventBody::Other { subtype, .. } if subtype == "typing")
-    );
+    assert!(matches!(&events(&d.items[1])[0].body, EventBody::Other { subtype, .. } if subtype == "typing"));
     let order = &events(&d.items[2])[0];
     assert!(matches!(&order.body, EventBody::Other { subtype, .. } if subtype == "notice"));
     assert_eq!(order.chat_id, "48011000001");
@@ -120,10 +112,7 @@ fn history_and_push_normalize_to_the_same_event() {
     let models = page.body["userMessageModels"].as_array().unwrap();
     let image = from_history(&models[0]).unwrap();
     let text = from_history(&models[1]).unwrap();
-    assert!(
-        from_history(&models[2]).is_err(),
-        "entry without ids is refused"
-    );
+    assert!(from_history(&models[2]).is_err(), "entry without ids is refused");
 
     let live_text = decode_sync_push(&fixture("push_text.json").body, 1).unwrap();
     assert_eq!(
@@ -139,11 +128,10 @@ fn history_and_push_normalize_to_the_same_event() {
 fn a_push_without_a_sync_package_is_an_error_not_a_panic() {
     let f = Frame::parse(r#"{"lwp":"/s/sync","headers":{"mid":"1 0"},"body":{"nope":1}}"#).unwrap();
     assert!(decode_sync_push(&f.body, 1).is_err());
-    let f = Frame::parse(r#"{"lwp":"/s/sync","headers":{"mid":"1 0"},"body":{"syncPushPackage":{"data":[{"data":""}, 5]}}}"#).unwrap();
+    let f = Frame::parse(
+        r#"{"lwp":"/s/sync","headers":{"mid":"1 0"},"body":{"syncPushPackage":{"data":[{"data":""}, 5]}}}"#,
+    )
+    .unwrap();
     let d = decode_sync_push(&f.body, 1).unwrap();
-    assert!(
-        d.items
-            .iter()
-            .all(|i| matches!(i, Ingested::Rejected { .. }))
-    );
+    assert!(d.items.iter().all(|i| matches!(i, Ingested::Rejected { .. })));
 }

@@ -29,11 +29,7 @@ fn opts() -> ServerOptions {
 fn health(ready: bool, registry: StateRegistry) -> (Health, Arc<AtomicBool>) {
     let flag = Arc::new(AtomicBool::new(ready));
     (
-        Health::new(
-            registry,
-            flag.clone(),
-            Arc::new(|| "chatvault_up 1\n".to_string()),
-        ),
+        Health::new(registry, flag.clone(), Arc::new(|| "chatvault_up 1\n".to_string())),
         flag,
     )
 }
@@ -45,10 +41,7 @@ async fn healthz_reports_readiness_and_connector_state() {
     let out = EventSender::new(Platform::Worktool, "robot1", tx);
     let reporter = StateReporter::new("robot1", Platform::Worktool, registry.clone(), out);
     reporter
-        .set(
-            ConnectorStatus::RobotOffline,
-            Some("robot offline callback".into()),
-        )
+        .set(ConnectorStatus::RobotOffline, Some("robot offline callback".into()))
         .await;
     let (h, flag) = health(false, registry);
     let token = CancellationToken::new();
@@ -60,21 +53,13 @@ async fn healthz_reports_readiness_and_connector_state() {
     assert_eq!(v["ready"], false);
     assert_eq!(v["connectors"]["robot1"]["platform"], "worktool");
     assert_eq!(v["connectors"]["robot1"]["status"], "robot_offline");
-    assert_eq!(
-        v["connectors"]["robot1"]["detail"],
-        "robot offline callback"
-    );
+    assert_eq!(v["connectors"]["robot1"]["detail"], "robot offline callback");
     assert!(v["connectors"]["robot1"]["since"].as_i64().unwrap() > 0);
     flag.store(true, Ordering::Release);
     let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(r.status(), 200);
     let m = reqwest::get(format!("{base}/metrics")).await.unwrap();
-    assert!(
-        m.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(m.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     assert_eq!(m.text().await.unwrap(), "chatvault_up 1\n");
     token.cancel();
     server.join().await.unwrap();
@@ -92,14 +77,9 @@ async fn bodies_above_two_megabytes_reach_the_handler() {
         }),
     );
     let token = CancellationToken::new();
-    let server = serve(
-        opts(),
-        vec![route],
-        health(true, StateRegistry::new()).0,
-        token.clone(),
-    )
-    .await
-    .unwrap();
+    let server = serve(opts(), vec![route], health(true, StateRegistry::new()).0, token.clone())
+        .await
+        .unwrap();
     let url = format!("http://{}/cb/big", server.local_addr());
     let client = reqwest::Client::new();
     let r = client
@@ -242,19 +222,16 @@ async fn a_crash_mid_replay_loses_nothing() {
     let (tx, store) = FakeStore::channel(1);
     store.set_delay(Duration::from_millis(30));
     let token = CancellationToken::new();
-    let replay = tokio::spawn(spool.clone().replay(
-        EventSender::new(Platform::Worktool, "robot1", tx),
-        token.clone(),
-    ));
+    let replay = tokio::spawn(
+        spool
+            .clone()
+            .replay(EventSender::new(Platform::Worktool, "robot1", tx), token.clone()),
+    );
     store.wait_for(64, Duration::from_secs(20)).await;
     token.cancel();
     replay.await.unwrap();
     let first = committed_order(&store);
-    assert!(
-        first.len() < 200,
-        "cancelled part-way ({} committed)",
-        first.len()
-    );
+    assert!(first.len() < 200, "cancelled part-way ({} committed)", first.len());
     drop(spool);
 
     // Second run from disk into the same store: everything arrives, nothing twice.
@@ -262,15 +239,15 @@ async fn a_crash_mid_replay_loses_nothing() {
     assert!(spool.pending() > 0 && spool.pending() <= 200 - 64);
     let (tx2, mut rx2) = tokio::sync::mpsc::channel(1);
     let token = CancellationToken::new();
-    let replay = tokio::spawn(spool.clone().replay(
-        EventSender::new(Platform::Worktool, "robot1", tx2),
-        token.clone(),
-    ));
+    let replay = tokio::spawn(
+        spool
+            .clone()
+            .replay(EventSender::new(Platform::Worktool, "robot1", tx2), token.clone()),
+    );
     // Forward into a fresh fake store that already holds the first run's events.
     let (tx3, store2) = FakeStore::channel(1);
     for i in &first {
-        let (b, _rx) =
-            proto::EventBatch::new(Platform::Worktool, "robot1", vec![message_item(*i)], None);
+        let (b, _rx) = proto::EventBatch::new(Platform::Worktool, "robot1", vec![message_item(*i)], None);
         tx3.send(b).await.unwrap();
     }
     let fwd = tokio::spawn(async move {

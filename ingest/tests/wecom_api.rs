@@ -9,8 +9,7 @@ use sim::wecom::{self, FakeApi};
 
 async fn api() -> (FakeApi, WecomApi) {
     let fake = FakeApi::start(0, wecom::SECRET).await.unwrap();
-    let client =
-        WecomApi::new(&fake.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
+    let client = WecomApi::new(&fake.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
     (fake, client)
 }
 
@@ -61,44 +60,25 @@ async fn an_expired_token_is_refreshed_once_not_in_a_loop() {
 #[tokio::test]
 async fn errors_name_the_code_and_never_the_secret_or_token() {
     let fake = FakeApi::start(0, wecom::SECRET).await.unwrap();
-    let wrong = WecomApi::new(
-        &fake.base_url(),
-        wecom::CORP_ID,
-        Secret::new("wrong-secret-value"),
-    )
-    .unwrap();
+    let wrong = WecomApi::new(&fake.base_url(), wecom::CORP_ID, Secret::new("wrong-secret-value")).unwrap();
     let e = wrong.token().await.unwrap_err();
     assert!(e.is_auth());
     let text = e.to_string();
-    assert!(
-        text.contains("40001") && text.contains("secret 不合法"),
-        "{text}"
-    );
+    assert!(text.contains("40001") && text.contains("secret 不合法"), "{text}");
     assert!(!text.contains("wrong-secret-value"));
     let (_, api) = api().await;
     let e = api.user_name("nobody").await.unwrap_err();
     assert!(e.to_string().contains("60111"), "{e}");
     // Unreachable API: the transport error carries no URL (which would hold the secret).
-    let dead = WecomApi::new(
-        "http://127.0.0.1:9",
-        wecom::CORP_ID,
-        Secret::new(wecom::SECRET),
-    )
-    .unwrap();
+    let dead = WecomApi::new("http://127.0.0.1:9", wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
     let text = dead.token().await.unwrap_err().to_string();
-    assert!(
-        !text.contains(wecom::SECRET) && !text.contains("corpsecret"),
-        "{text}"
-    );
+    assert!(!text.contains(wecom::SECRET) && !text.contains("corpsecret"), "{text}");
 }
 
 #[tokio::test]
 async fn media_bytes_are_downloaded_and_json_errors_reported() {
     let (_, api) = api().await;
-    assert_eq!(
-        api.media("MEDIA_x").await.unwrap(),
-        wecom::media_bytes("MEDIA_x")
-    );
+    assert_eq!(api.media("MEDIA_x").await.unwrap(), wecom::media_bytes("MEDIA_x"));
     let e = api.media("expired").await.unwrap_err();
     assert!(matches!(e, ApiError::Platform { code: 40007, .. }), "{e}");
 }

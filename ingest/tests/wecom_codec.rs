@@ -10,28 +10,18 @@ use chatvault_ingest::wecom::codec::{self, DecodeError};
 fn fixtures_decode_to_their_expected_events() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wecom");
     let mut checked = 0;
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
-    for xml_path in names
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
-    {
-        let decoded = codec::decode(&std::fs::read(&xml_path).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", xml_path.display()));
+    for xml_path in names.into_iter().filter(|p| p.extension().is_some_and(|e| e == "xml")) {
+        let decoded =
+            codec::decode(&std::fs::read(&xml_path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", xml_path.display()));
         let actual = serde_json::to_string_pretty(&decoded.events).unwrap() + "\n";
         let expected_path = xml_path.with_extension("expected.json");
         if std::env::var_os("UPDATE_EXPECT").is_some() {
             std::fs::write(&expected_path, &actual).unwrap();
         }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-            panic!(
-                "{} missing; run with UPDATE_EXPECT=1",
-                expected_path.display()
-            )
-        });
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{} missing; run with UPDATE_EXPECT=1", expected_path.display()));
         assert_eq!(actual, expected, "{}", xml_path.display());
         checked += 1;
     }
@@ -79,10 +69,7 @@ fn bad_payloads_are_errors() {
             ..
         })
     ));
-    assert_eq!(
-        codec::decode(b"<html></html>"),
-        Err(DecodeError::Root("html".into()))
-    );
+    assert_eq!(codec::decode(b"<html></html>"), Err(DecodeError::Root("html".into())));
     assert_eq!(codec::decode(&[0xff, 0xfe]), Err(DecodeError::Utf8));
     assert_eq!(
         codec::parse_envelope(b"<xml><ToUserName>x</ToUserName></xml>"),

@@ -62,8 +62,7 @@ async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
     };
     let mut connector = WecomConnector::new(cfg).with_timing(timing);
     if let Some(api) = api {
-        let client =
-            WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
+        let client = WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
         connector = connector.with_api(client.with_token_min_interval(Duration::ZERO));
     }
     let shutdown = CancellationToken::new();
@@ -101,11 +100,7 @@ async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
 }
 
 fn msg_ids(store: &FakeStore) -> Vec<String> {
-    store
-        .events()
-        .iter()
-        .filter_map(|c| c.event.msg_id.clone())
-        .collect()
+    store.events().iter().filter_map(|c| c.event.msg_id.clone()).collect()
 }
 
 #[tokio::test]
@@ -114,13 +109,7 @@ async fn url_verification_answers_the_decrypted_echostr() {
     let a = r.poster.verify_url("1616140317555161061").await;
     assert_eq!((a.status, a.body.as_str()), (200, "1616140317555161061"));
     // A signature for another token is refused and recorded.
-    let other = WecomPoster::new(
-        &r.url,
-        "another-token",
-        wecom::ENCODING_AES_KEY,
-        wecom::CORP_ID,
-    )
-    .unwrap();
+    let other = WecomPoster::new(&r.url, "another-token", wecom::ENCODING_AES_KEY, wecom::CORP_ID).unwrap();
     assert_eq!(other.verify_url("x").await.status, 403);
     assert_eq!(r.store.rejects().len(), 1);
 }
@@ -135,12 +124,7 @@ async fn the_demo_day_is_archived_and_every_ack_follows_its_commit() {
         let a = r.poster.deliver(cb).await;
         assert!(a.acked(), "{} answered {} {}", cb.kind, a.status, a.body);
         // Acknowledged ⇒ already committed, checked at the moment the answer arrived.
-        assert_eq!(
-            r.store.events().len(),
-            i + 1,
-            "{} acked before its commit",
-            cb.kind
-        );
+        assert_eq!(r.store.events().len(), i + 1, "{} acked before its commit", cb.kind);
         if let Some(id) = &cb.msg_id {
             assert!(msg_ids(&r.store).contains(id));
         }
@@ -161,9 +145,7 @@ async fn the_demo_day_is_archived_and_every_ack_follows_its_commit() {
     let text = events
         .iter()
         .find_map(|c| match &c.event.body {
-            EventBody::Message(m) if m.text.contains("农业局项目") => {
-                Some((c.event.chat_id.clone(), m.clone()))
-            }
+            EventBody::Message(m) if m.text.contains("农业局项目") => Some((c.event.chat_id.clone(), m.clone())),
             _ => None,
         })
         .expect("the 农业局 message");
@@ -171,29 +153,22 @@ async fn the_demo_day_is_archived_and_every_ack_follows_its_commit() {
     assert_eq!(text.1.sender_id, "zhangsan");
     assert_eq!(text.1.sent_at, (wecom::DEMO_DAY_START + 120) * 1000);
     let joined = events.iter().find_map(|c| match &c.event.body {
-        EventBody::MemberJoin { members, .. } => {
-            Some(members.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-        }
+        EventBody::MemberJoin { members, .. } => Some(members.iter().map(|m| m.id.clone()).collect::<Vec<_>>()),
         _ => None,
     });
-    assert_eq!(
-        joined.unwrap(),
-        vec!["wmOgQhDgAAuXFJGwbve4g4iQknfOAAAA", "lisi"]
+    assert_eq!(joined.unwrap(), vec!["wmOgQhDgAAuXFJGwbve4g4iQknfOAAAA", "lisi"]);
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(&c.event.body, EventBody::Other { subtype, .. } if subtype == "sys_approval_change"))
     );
-    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::Other { subtype, .. } if subtype == "sys_approval_change")));
     assert!(r.store.rejects().is_empty());
 }
 
 #[tokio::test]
 async fn a_retry_of_the_same_payload_is_recorded_once() {
     let r = start(8, fast(), None).await;
-    let cb = wecom::text(
-        wecom::CORP_ID,
-        "lisi",
-        wecom::DEMO_DAY_START,
-        42,
-        "报销单已提交",
-    );
+    let cb = wecom::text(wecom::CORP_ID, "lisi", wecom::DEMO_DAY_START, 42, "报销单已提交");
     let signed = r.poster.sign(&cb.xml, None);
     for n in 1..=3 {
         assert!(r.poster.send(&cb, &signed, n, None).await.acked());
@@ -216,13 +191,7 @@ async fn a_slow_store_gets_503_and_the_wecom_retry_is_recorded_once() {
     };
     let r = start(8, timing, None).await;
     r.store.set_delay(Duration::from_millis(700));
-    let cb = wecom::text(
-        wecom::CORP_ID,
-        "wangwu",
-        wecom::DEMO_DAY_START,
-        77,
-        "合同原件我带着",
-    );
+    let cb = wecom::text(wecom::CORP_ID, "wangwu", wecom::DEMO_DAY_START, 77, "合同原件我带着");
     let signed = r.poster.sign(&cb.xml, None);
     let first = r.poster.send(&cb, &signed, 1, None).await;
     assert_eq!(first.status, 503, "{}", first.body);
@@ -263,13 +232,7 @@ async fn a_full_channel_answers_503_quickly_instead_of_hanging() {
 #[tokio::test]
 async fn refused_callbacks_get_their_status_and_a_reject_row() {
     let r = start(8, fast(), None).await;
-    let cb = wecom::text(
-        wecom::CORP_ID,
-        "zhangsan",
-        wecom::DEMO_DAY_START,
-        9,
-        "会议纪要",
-    );
+    let cb = wecom::text(wecom::CORP_ID, "zhangsan", wecom::DEMO_DAY_START, 9, "会议纪要");
     let cases = [
         (Fault::BadSignature, 403, "msg_signature"),
         (Fault::WrongCorpId, 403, "receive id"),
@@ -284,16 +247,10 @@ async fn refused_callbacks_get_their_status_and_a_reject_row() {
         let rejects = r.store.rejects();
         assert_eq!(rejects.len(), i + 1, "{fault:?} not recorded");
         assert!(rejects[i].0.contains(reason), "{fault:?}: {}", rejects[i].0);
-        assert!(
-            !rejects[i].0.contains(wecom::TOKEN) && !rejects[i].0.contains(wecom::ENCODING_AES_KEY)
-        );
+        assert!(!rejects[i].0.contains(wecom::TOKEN) && !rejects[i].0.contains(wecom::ENCODING_AES_KEY));
     }
     let (_, head) = &r.store.rejects()[3];
-    assert_eq!(
-        head.len(),
-        64 * 1024,
-        "an oversized body keeps its first 64 KiB"
-    );
+    assert_eq!(head.len(), 64 * 1024, "an oversized body keeps its first 64 KiB");
     assert!(r.store.events().is_empty());
     // Not XML at all.
     let resp = reqwest::Client::new()
@@ -332,26 +289,24 @@ async fn names_groups_and_media_are_looked_up_when_a_secret_is_set() {
     let sha = hex::encode(Sha256::digest(&bytes));
     assert_eq!(image.attachments[0].sha256.as_deref(), Some(sha.as_str()));
     assert_eq!(r.blobs.get(&sha).unwrap(), bytes);
-    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::GroupRenamed { name, .. } if name == "农业局项目对接群")));
-    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::GroupCreated { name: Some(n), .. } if n == "农业局项目对接群")));
-    assert_eq!(
-        api.gettoken_calls(),
-        2,
-        "one fetch, one refresh after 42001"
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(&c.event.body, EventBody::GroupRenamed { name, .. } if name == "农业局项目对接群"))
     );
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(&c.event.body, EventBody::GroupCreated { name: Some(n), .. } if n == "农业局项目对接群"))
+    );
+    assert_eq!(api.gettoken_calls(), 2, "one fetch, one refresh after 42001");
 }
 
 #[tokio::test]
 async fn a_retry_keeps_the_events_of_its_first_attempt_even_if_lookups_now_succeed() {
     let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
     let r = start(8, fast(), Some(&api)).await;
-    let cb = wecom::text(
-        wecom::CORP_ID,
-        "zhaoliu",
-        wecom::DEMO_DAY_START,
-        555,
-        "发票明天寄出",
-    );
+    let cb = wecom::text(wecom::CORP_ID, "zhaoliu", wecom::DEMO_DAY_START, 555, "发票明天寄出");
     let signed = r.poster.sign(&cb.xml, None);
     api.busy(1000);
     assert!(r.poster.send(&cb, &signed, 1, None).await.acked());
@@ -364,10 +319,7 @@ async fn a_retry_keeps_the_events_of_its_first_attempt_even_if_lookups_now_succe
 // ---- interoperability with PyPI wechatpy -------------------------------------------------
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn python() -> PathBuf {
@@ -410,10 +362,7 @@ async fn payloads_signed_and_encrypted_by_wechatpy_are_accepted() {
         "wecom_post.py failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let results: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let results: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let status = |case: &str| {
         results
             .iter()
@@ -434,20 +383,25 @@ async fn payloads_signed_and_encrypted_by_wechatpy_are_accepted() {
         "text_retry",
     ] {
         assert_eq!(status(case), 200, "{case}");
-        assert_eq!(
-            results.iter().find(|v| v["case"] == case).unwrap()["body"],
-            "success"
-        );
+        assert_eq!(results.iter().find(|v| v["case"] == case).unwrap()["body"], "success");
     }
     assert_eq!(status("bad_signature"), 403);
     let events = r.store.events();
     assert_eq!(events.len(), 5, "the retry is recorded once");
     assert_eq!(r.store.duplicates(), 1);
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(&c.event.body, EventBody::Message(m) if m.text == "wechatpy 你好 & <ok>"))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|c| matches!(&c.event.body, EventBody::ContactChanged { change, .. } if change == "create_user"))
+    );
     assert!(events.iter().any(
-        |c| matches!(&c.event.body, EventBody::Message(m) if m.text == "wechatpy 你好 & <ok>")
+        |c| matches!(&c.event.body, EventBody::ContactChanged { change, .. } if change == "add_external_contact")
     ));
-    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::ContactChanged { change, .. } if change == "create_user")));
-    assert!(events.iter().any(|c| matches!(&c.event.body, EventBody::ContactChanged { change, .. } if change == "add_external_contact")));
     assert!(
         events
             .iter()
@@ -459,8 +413,7 @@ async fn payloads_signed_and_encrypted_by_wechatpy_are_accepted() {
 #[test]
 fn the_simulators_config_section_is_a_valid_config() {
     let toml = wecom::config_toml("corp", PATH, Some("http://127.0.0.1:18080"));
-    let cfg =
-        config::parse(&toml, Path::new("chatvault.toml")).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let cfg = config::parse(&toml, Path::new("chatvault.toml")).unwrap_or_else(|e| panic!("{e}\n{toml}"));
     let w = &cfg.wecom[0];
     assert_eq!(
         (w.name.as_str(), w.corp_id.as_str(), w.path.as_str()),

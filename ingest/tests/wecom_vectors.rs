@@ -8,13 +8,7 @@ struct Vector {
     token: &'static str,
     key: &'static str,
     corp_id: &'static str,
-    get: (
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-    ),
+    get: (&'static str, &'static str, &'static str, &'static str, &'static str),
     post: (&'static str, &'static str, &'static str, &'static str),
     plain: &'static str,
 }
@@ -70,10 +64,7 @@ fn official_get_vectors_verify_and_decrypt() {
         let (sig, ts, nonce, echostr, expected) = v.get;
         assert_eq!(c.signature(ts, nonce, echostr), sig);
         c.verify(sig, ts, nonce, echostr).unwrap();
-        assert_eq!(
-            String::from_utf8(c.decrypt(echostr).unwrap()).unwrap(),
-            expected
-        );
+        assert_eq!(String::from_utf8(c.decrypt(echostr).unwrap()).unwrap(), expected);
     }
 }
 
@@ -93,14 +84,8 @@ fn official_post_vectors_verify_and_decrypt() {
 #[test]
 fn encrypting_with_the_published_random_prefix_gives_the_published_ciphertext() {
     let a = crypto(&A);
-    assert_eq!(
-        a.encrypt_with_random(A.plain.as_bytes(), b"0960688932c47ef1"),
-        A.post.3
-    );
-    assert_eq!(
-        a.encrypt_with_random(A.get.4.as_bytes(), b"c41b64491c2468d0"),
-        A.get.3
-    );
+    assert_eq!(a.encrypt_with_random(A.plain.as_bytes(), b"0960688932c47ef1"), A.post.3);
+    assert_eq!(a.encrypt_with_random(A.get.4.as_bytes(), b"c41b64491c2468d0"), A.get.3);
     // Vector B publishes no prefix; it is the first 16 bytes of its own plaintext.
     let b = crypto(&B);
     for (cipher, plain) in [(B.post.3, B.plain), (B.get.3, B.get.4)] {
@@ -117,14 +102,11 @@ fn first_block(encoding_aes_key: &str, cipher: &str) -> [u8; 16] {
     use base64::Engine;
     let key = base64::engine::general_purpose::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
-        base64::engine::general_purpose::GeneralPurposeConfig::new()
-            .with_decode_allow_trailing_bits(true),
+        base64::engine::general_purpose::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
     )
     .decode(format!("{encoding_aes_key}="))
     .unwrap();
-    let ct = base64::engine::general_purpose::STANDARD
-        .decode(cipher)
-        .unwrap();
+    let ct = base64::engine::general_purpose::STANDARD.decode(cipher).unwrap();
     let aes = aes::Aes256::new_from_slice(&key).unwrap();
     let mut block = aes::cipher::Array::try_from(&ct[..16]).unwrap();
     aes.decrypt_block(&mut block);
@@ -141,10 +123,7 @@ fn signatures_and_corp_ids_are_checked() {
     let (sig, ts, nonce, encrypt) = A.post;
     let mut bad = sig.to_string();
     bad.replace_range(0..1, "0");
-    assert_eq!(
-        c.verify(&bad, ts, nonce, encrypt),
-        Err(CryptoError::BadSignature)
-    );
+    assert_eq!(c.verify(&bad, ts, nonce, encrypt), Err(CryptoError::BadSignature));
     assert_eq!(
         c.verify(sig, "1409659814", nonce, encrypt),
         Err(CryptoError::BadSignature)

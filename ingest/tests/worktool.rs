@@ -73,16 +73,10 @@ pub async fn rig(opts: Opts) -> Rig {
     };
     let cfg = WorktoolConfig {
         name: NAME.into(),
-        robot_id: opts
-            .api_base
-            .as_ref()
-            .map(|_| sim::worktool::ROBOT_ID.to_string()),
+        robot_id: opts.api_base.as_ref().map(|_| sim::worktool::ROBOT_ID.to_string()),
         path: PATH.into(),
         key: Secret::new(sim::worktool::KEY),
-        api_base: opts
-            .api_base
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        api_base: opts.api_base.clone().unwrap_or_else(|| "http://127.0.0.1:9".into()),
     };
     let conn = Arc::new(
         WorktoolConnector::new(cfg)
@@ -90,11 +84,7 @@ pub async fn rig(opts: Opts) -> Rig {
             .with_status_interval(opts.status_interval),
     );
     let router = conn.router(&cx).expect("a callback connector has routes");
-    let health = Health::new(
-        registry.clone(),
-        Arc::new(AtomicBool::new(true)),
-        Arc::new(String::new),
-    );
+    let health = Health::new(registry.clone(), Arc::new(AtomicBool::new(true)), Arc::new(String::new));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = serve(
         ServerOptions {
@@ -182,17 +172,11 @@ async fn demo_day_maps_every_field() {
     // Texts in order, including both identical "好的" (two requests = two messages).
     let texts: Vec<&str> = msgs.iter().map(|(_, m)| m.text.as_str()).collect();
     assert_eq!(texts.iter().filter(|t| **t == "好的").count(), 2);
-    let ids: std::collections::HashSet<_> = msgs
-        .iter()
-        .map(|(e, _)| e.msg_id.clone().unwrap())
-        .collect();
+    let ids: std::collections::HashSet<_> = msgs.iter().map(|(e, _)| e.msg_id.clone().unwrap()).collect();
     assert_eq!(ids.len(), msgs.len(), "every message has its own id");
 
     // Group chat: id = group name, internal, @mention parsed, robot mention from atMe.
-    let (ev, m) = msgs
-        .iter()
-        .find(|(_, m)| m.text.contains("待处理的报销单"))
-        .unwrap();
+    let (ev, m) = msgs.iter().find(|(_, m)| m.text.contains("待处理的报销单")).unwrap();
     assert_eq!(ev.chat_id, sim::worktool::DEMO_GROUP);
     assert_eq!((m.chat_type, m.external), (ChatType::Group, false));
     assert_eq!(m.chat_name.as_deref(), Some(sim::worktool::DEMO_GROUP));
@@ -203,46 +187,29 @@ async fn demo_day_maps_every_field() {
         "{:?}",
         m.mentions
     );
-    assert_eq!(
-        m.sent_at,
-        ev.occurred_at.unwrap(),
-        "sent_at is the receive time"
-    );
-    let (_, m) = msgs
-        .iter()
-        .find(|(_, m)| m.text.starts_with("@张三"))
-        .unwrap();
+    assert_eq!(m.sent_at, ev.occurred_at.unwrap(), "sent_at is the receive time");
+    let (_, m) = msgs.iter().find(|(_, m)| m.text.starts_with("@张三")).unwrap();
     assert_eq!(m.mentions, ["张三"]);
 
     // External group and direct chats.
-    let (ev, m) = msgs
-        .iter()
-        .find(|(_, m)| m.text.contains("农业局的报告"))
-        .unwrap();
+    let (ev, m) = msgs.iter().find(|(_, m)| m.text.contains("农业局的报告")).unwrap();
     assert_eq!(
         (ev.chat_id.as_str(), m.chat_type, m.external),
         (sim::worktool::DEMO_EXTERNAL_GROUP, ChatType::Group, true)
     );
-    let (ev, m) = msgs
-        .iter()
-        .find(|(_, m)| m.text.contains("付款节点"))
-        .unwrap();
+    let (ev, m) = msgs.iter().find(|(_, m)| m.text.contains("付款节点")).unwrap();
     assert_eq!(
         (ev.chat_id.as_str(), m.chat_type, m.external),
         ("dm:李经理", ChatType::Direct, true)
     );
-    let (ev, m) = msgs
-        .iter()
-        .find(|(_, m)| m.text.contains("上个月的报销进度"))
-        .unwrap();
+    let (ev, m) = msgs.iter().find(|(_, m)| m.text.contains("上个月的报销进度")).unwrap();
     assert_eq!(
         (ev.chat_id.as_str(), m.chat_type, m.external),
         ("dm:王芳", ChatType::Direct, false)
     );
 
     // Content types of every textType in the script.
-    let types: std::collections::HashSet<ContentType> =
-        msgs.iter().map(|(_, m)| m.content_type).collect();
+    let types: std::collections::HashSet<ContentType> = msgs.iter().map(|(_, m)| m.content_type).collect();
     for t in [
         ContentType::Text,
         ContentType::Image,
@@ -255,10 +222,7 @@ async fn demo_day_maps_every_field() {
     ] {
         assert!(types.contains(&t), "{t} missing");
     }
-    let (_, voice) = msgs
-        .iter()
-        .find(|(_, m)| m.content_type == ContentType::Voice)
-        .unwrap();
+    let (_, voice) = msgs.iter().find(|(_, m)| m.content_type == ContentType::Voice).unwrap();
     assert_eq!(voice.text, "[语音]");
 
     // Images: stored once in the blob store, readable, referenced from both messages.
@@ -288,14 +252,8 @@ async fn demo_day_maps_every_field() {
         .await
     );
     let st = states(&rig.store);
-    let off = st
-        .iter()
-        .position(|s| *s == ConnectorStatus::RobotOffline)
-        .unwrap();
-    assert!(
-        st[off + 1..].contains(&ConnectorStatus::RobotOnline),
-        "{st:?}"
-    );
+    let off = st.iter().position(|s| *s == ConnectorStatus::RobotOffline).unwrap();
+    assert!(st[off + 1..].contains(&ConnectorStatus::RobotOnline), "{st:?}");
     let others: Vec<String> = rig
         .store
         .events()
@@ -343,11 +301,7 @@ async fn form_encodings_map_like_json() {
             poster.log().last().map(|a| a.body.clone())
         );
         results.push(normalized(&rig.store));
-        assert!(
-            rig.store.rejects().is_empty(),
-            "{enc:?}: {:?}",
-            rig.store.rejects()
-        );
+        assert!(rig.store.rejects().is_empty(), "{enc:?}: {:?}", rig.store.rejects());
     }
     assert_eq!(results[0], results[1], "urlencoded differs from JSON");
     assert_eq!(results[0], results[2], "multipart differs from JSON");
@@ -368,13 +322,8 @@ async fn key_is_checked_and_refusals_leave_reject_rows() {
     assert!(!wrong.acked());
     let malformed = poster.deliver_with(&cb, Some(Fault::MalformedJson)).await;
     let types = poster.deliver_with(&cb, Some(Fault::WrongTypes)).await;
-    let huge = poster
-        .deliver_with(&cb, Some(Fault::Huge(200 * 1024)))
-        .await;
-    assert_eq!(
-        (malformed.status, types.status, huge.status),
-        (400, 400, 413)
-    );
+    let huge = poster.deliver_with(&cb, Some(Fault::Huge(200 * 1024))).await;
+    assert_eq!((malformed.status, types.status, huge.status), (400, 400, 413));
     assert!(
         messages(&rig.store).is_empty(),
         "nothing refused was archived as a message"
@@ -383,13 +332,14 @@ async fn key_is_checked_and_refusals_leave_reject_rows() {
     assert_eq!(rejects.len(), 5, "{rejects:?}");
     assert!(rejects[0].0.contains("key") && rejects[1].0.contains("key"));
     assert!(
-        !rejects
-            .iter()
-            .any(|(reason, _)| reason.contains(sim::worktool::KEY)),
+        !rejects.iter().any(|(reason, _)| reason.contains(sim::worktool::KEY)),
         "the key never appears"
     );
     // The fake store shows raw bytes lossily: a character cut at 64 KiB becomes one U+FFFD.
-    assert!(rejects[4].1.len() <= 64 * 1024 + 3, "oversized body keeps its head only");
+    assert!(
+        rejects[4].1.len() <= 64 * 1024 + 3,
+        "oversized body keeps its head only"
+    );
     assert!(rejects[4].1.len() >= 60 * 1024);
 
     // Invalid base64: the message is kept (without the image), the bad attachment is a reject.
@@ -437,11 +387,7 @@ async fn answered_only_after_commit_also_under_a_burst() {
         "an answer arrived before its commit"
     );
     let msgs = messages(&rig.store);
-    assert_eq!(
-        msgs.len(),
-        script.len(),
-        "every acknowledged callback archived once"
-    );
+    assert_eq!(msgs.len(), script.len(), "every acknowledged callback archived once");
     // Identical requests stay distinct: the same script twice doubles the archive.
     assert_eq!(poster.run(&script[..10]).await, 10);
     assert_eq!(messages(&rig.store).len(), script.len() + 10);
@@ -466,22 +412,14 @@ async fn a_stalled_store_spools_and_replays_everything_once() {
     let poster = WorktoolPoster::sim(&rig.url);
     let acked = poster.burst(&script, 8).await;
     assert_eq!(acked, script.len(), "spooled callbacks are answered code 0");
-    assert!(
-        poster
-            .log()
-            .iter()
-            .all(|a| a.latency() < Duration::from_secs(3))
-    );
+    assert!(poster.log().iter().all(|a| a.latency() < Duration::from_secs(3)));
     assert!(std::fs::metadata(rig.dir.path().join("spool/robot1.log")).is_ok());
     rig.store.set_delay(Duration::ZERO);
-    let want: std::collections::HashSet<String> =
-        script.iter().map(|c| c.text().to_string()).collect();
+    let want: std::collections::HashSet<String> = script.iter().map(|c| c.text().to_string()).collect();
     assert!(
         eventually(Duration::from_secs(20), || {
-            let got: std::collections::HashSet<String> = messages(&rig.store)
-                .into_iter()
-                .map(|(_, m)| m.text)
-                .collect();
+            let got: std::collections::HashSet<String> =
+                messages(&rig.store).into_iter().map(|(_, m)| m.text).collect();
             got == want
         })
         .await,
@@ -525,10 +463,6 @@ async fn robot_status_poll_records_online_and_offline() {
     );
     let snap = rig.registry.snapshot();
     assert_eq!(snap[NAME].status, Some(ConnectorStatus::RobotOffline));
-    assert!(
-        api.polls() >= 2 && api.polls() <= 8,
-        "polled {} times",
-        api.polls()
-    );
+    assert!(api.polls() >= 2 && api.polls() <= 8, "polled {} times", api.polls());
     rig.shutdown.cancel();
 }

@@ -19,9 +19,7 @@ fn fixtures() -> Vec<(String, Vec<u8>, serde_json::Value)> {
         }
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
-        let expected =
-            serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap())
-                .unwrap();
+        let expected = serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap()).unwrap();
         out.push((name, bytes, expected));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));

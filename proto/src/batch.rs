@@ -121,7 +121,13 @@ impl EventBatch {
     ) -> (Self, oneshot::Receiver<Result<CommitInfo, CommitError>>) {
         let (tx, rx) = oneshot::channel();
         (
-            EventBatch { account: account.into(), platform, items, cursor, committed: tx },
+            EventBatch {
+                account: account.into(),
+                platform,
+                items,
+                cursor,
+                committed: tx,
+            },
             rx,
         )
     }

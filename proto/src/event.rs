@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ContentType, Identity, NewMessage};
 use crate::TimestampMs;
+use crate::model::{ContentType, Identity, NewMessage};
 
 string_enum! {
     /// The kind of an event, as stored in the log's `kind` column.
@@ -247,11 +247,7 @@ impl EventBody {
     pub fn targets_message(&self) -> bool {
         matches!(
             self.kind(),
-            EventKind::Message
-                | EventKind::Edit
-                | EventKind::StreamAppend
-                | EventKind::Withdraw
-                | EventKind::Delete
+            EventKind::Message | EventKind::Edit | EventKind::StreamAppend | EventKind::Withdraw | EventKind::Delete
         )
     }
 }
@@ -259,7 +255,12 @@ impl EventBody {
 impl ChatEvent {
     /// A message-level event.
     pub fn message(chat_id: impl Into<String>, msg_id: impl Into<String>, body: EventBody) -> Self {
-        ChatEvent { chat_id: chat_id.into(), msg_id: Some(msg_id.into()), occurred_at: None, body }
+        ChatEvent {
+            chat_id: chat_id.into(),
+            msg_id: Some(msg_id.into()),
+            occurred_at: None,
+            body,
+        }
     }
 
     /// The kind tag.

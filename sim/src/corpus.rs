@@ -7,23 +7,82 @@ use rand::{Rng, SeedableRng};
 
 /// Chinese business / chat phrases.
 pub const PHRASES: [&str; 40] = [
-    "农业局的报告已经提交", "这个问题正在处理中", "合同审批流程已完成", "麻烦把发票发一下",
-    "下午三点在会议室开会", "请各部门负责人签字确认", "好的收到", "可以小刀吗", "亲，还在吗",
-    "中国农业发展银行的贷款", "待处理的报销单", "会议纪要已经发到群里", "项目进度需要更新",
-    "客户反馈产品质量问题", "明天上午九点出发", "请尽快回复邮件", "这个方案还需要修改",
-    "预算已经超支了", "周五之前完成测试", "系统升级通知", "新员工入职培训", "年终总结报告",
-    "供应商报价单", "物流已经发货", "仓库库存不足", "财务部门审核通过", "销售数据统计",
-    "市场推广活动方案", "技术支持热线", "售后服务流程", "质量检测报告", "安全生产检查",
-    "工程进度款支付", "在建工程验收", "人事调动通知", "办公用品采购", "差旅费用报销",
-    "合同续签事宜", "谢谢老板", "包邮吗",
+    "农业局的报告已经提交",
+    "这个问题正在处理中",
+    "合同审批流程已完成",
+    "麻烦把发票发一下",
+    "下午三点在会议室开会",
+    "请各部门负责人签字确认",
+    "好的收到",
+    "可以小刀吗",
+    "亲，还在吗",
+    "中国农业发展银行的贷款",
+    "待处理的报销单",
+    "会议纪要已经发到群里",
+    "项目进度需要更新",
+    "客户反馈产品质量问题",
+    "明天上午九点出发",
+    "请尽快回复邮件",
+    "这个方案还需要修改",
+    "预算已经超支了",
+    "周五之前完成测试",
+    "系统升级通知",
+    "新员工入职培训",
+    "年终总结报告",
+    "供应商报价单",
+    "物流已经发货",
+    "仓库库存不足",
+    "财务部门审核通过",
+    "销售数据统计",
+    "市场推广活动方案",
+    "技术支持热线",
+    "售后服务流程",
+    "质量检测报告",
+    "安全生产检查",
+    "工程进度款支付",
+    "在建工程验收",
+    "人事调动通知",
+    "办公用品采购",
+    "差旅费用报销",
+    "合同续签事宜",
+    "谢谢老板",
+    "包邮吗",
 ];
 
 /// Latin / mixed tokens.
 pub const TOKENS: [&str; 32] = [
-    "meeting", "invoice", "deploy", "v2.3.1", "API", "SKU", "https://example.com/doc/123", "@张三",
-    "#项目A", "[图片]", "[文件]", "ERP", "KPI", "OK", "shipping", "order", "Q3", "iPhone15", "PDF",
-    "Excel", "review", "urgent", "ASAP", "budget", "report", "CRM", "release", "hotfix", "sprint",
-    "demo", "feedback", "follow-up",
+    "meeting",
+    "invoice",
+    "deploy",
+    "v2.3.1",
+    "API",
+    "SKU",
+    "https://example.com/doc/123",
+    "@张三",
+    "#项目A",
+    "[图片]",
+    "[文件]",
+    "ERP",
+    "KPI",
+    "OK",
+    "shipping",
+    "order",
+    "Q3",
+    "iPhone15",
+    "PDF",
+    "Excel",
+    "review",
+    "urgent",
+    "ASAP",
+    "budget",
+    "report",
+    "CRM",
+    "release",
+    "hotfix",
+    "sprint",
+    "demo",
+    "feedback",
+    "follow-up",
 ];
 
 /// Platforms in row order (`i % 5`).
@@ -57,7 +116,10 @@ pub struct Corpus {
 impl Corpus {
     /// Generator with a seed.
     pub fn new(seed: u64) -> Self {
-        Corpus { rng: StdRng::seed_from_u64(seed), i: 0 }
+        Corpus {
+            rng: StdRng::seed_from_u64(seed),
+            i: 0,
+        }
     }
 
     /// The next text only.
@@ -69,7 +131,10 @@ impl Corpus {
                 PHRASES[self.rng.random_range(0..PHRASES.len())].to_string()
             } else {
                 let n = self.rng.random_range(1..=4);
-                (0..n).map(|_| TOKENS[self.rng.random_range(0..TOKENS.len())]).collect::<Vec<_>>().join(" ")
+                (0..n)
+                    .map(|_| TOKENS[self.rng.random_range(0..TOKENS.len())])
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
             len += piece.len() + 3;
             pieces.push(piece);
@@ -109,7 +174,10 @@ mod tests {
     fn is_deterministic_and_mixed() {
         let a: Vec<Row> = Corpus::new(42).take(200).collect();
         let b: Vec<Row> = Corpus::new(42).take(200).collect();
-        assert_eq!(a.iter().map(|r| &r.text).collect::<Vec<_>>(), b.iter().map(|r| &r.text).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|r| &r.text).collect::<Vec<_>>(),
+            b.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
         let mean = a.iter().map(|r| r.text.len()).sum::<usize>() / a.len();
         assert!((120..260).contains(&mean), "mean text length {mean}");
         assert!(a.iter().any(|r| r.text.contains("农业")));

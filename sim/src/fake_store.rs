@@ -78,14 +78,17 @@ impl FakeStore {
         g.batches += 1;
         if g.fail_next > 0 {
             g.fail_next -= 1;
-            return Err(CommitError { message: "injected failure".into() });
+            return Err(CommitError {
+                message: "injected failure".into(),
+            });
         }
         let mut info = CommitInfo::default();
         for item in &batch.items {
             match item {
                 Ingested::Rejected { reason, raw } => {
                     info.rejected += 1;
-                    g.rejects.push((reason.clone(), String::from_utf8_lossy(&raw.bytes).into_owned()));
+                    g.rejects
+                        .push((reason.clone(), String::from_utf8_lossy(&raw.bytes).into_owned()));
                 }
                 Ingested::Payload { events, .. } => {
                     for ev in events {
@@ -149,7 +152,14 @@ impl FakeStore {
 
     /// The last committed cursor of `account`.
     pub fn last_cursor(&self, account: &str) -> Option<serde_json::Value> {
-        self.inner.lock().unwrap().cursors.iter().rev().find(|(a, _)| a == account).map(|(_, c)| c.clone())
+        self.inner
+            .lock()
+            .unwrap()
+            .cursors
+            .iter()
+            .rev()
+            .find(|(a, _)| a == account)
+            .map(|(_, c)| c.clone())
     }
 
     /// Events recognised as duplicates.
@@ -182,5 +192,9 @@ impl FakeStore {
 
 fn dedup_key(platform: Platform, account: &str, ev: &ChatEvent) -> String {
     let body = serde_json::to_string(&ev.body).unwrap_or_default();
-    format!("{platform}\u{0}{account}\u{0}{}\u{0}{}\u{0}{body}", ev.chat_id, ev.msg_id.as_deref().unwrap_or(""))
+    format!(
+        "{platform}\u{0}{account}\u{0}{}\u{0}{}\u{0}{body}",
+        ev.chat_id,
+        ev.msg_id.as_deref().unwrap_or("")
+    )
 }

@@ -19,18 +19,12 @@ pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
-            .map(|s| {
-                parse_time(s, tz, now).map_err(|e| crate::exit::usage(format!("--{flag}: {e}")))
-            })
+            .map(|s| parse_time(s, tz, now).map_err(|e| crate::exit::usage(format!("--{flag}: {e}"))))
             .transpose()
     };
     let since = time("since", &args.since)?;
     let until = time("until", &args.until)?;
-    let platform = args
-        .platform
-        .as_deref()
-        .map(render::platform_arg)
-        .transpose()?;
+    let platform = args.platform.as_deref().map(render::platform_arg).transpose()?;
     let reader = ctx.reader()?;
 
     let mut out = std::io::stdout().lock();
@@ -66,12 +60,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
         }
         scan?;
         if count == 0 && !args.json {
-            writeln!(
-                out,
-                "no {} messages{}",
-                kinds(&args),
-                range(since, until, tz)
-            )?;
+            writeln!(out, "no {} messages{}", kinds(&args), range(since, until, tz))?;
         }
     }
     if args.gaps {
@@ -88,11 +77,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
             }
         }
         if gaps.is_empty() && !args.json {
-            writeln!(
-                out,
-                "no connector downtime recorded{}",
-                range(since, until, tz)
-            )?;
+            writeln!(out, "no connector downtime recorded{}", range(since, until, tz))?;
         }
     }
     out.flush()?;
@@ -122,11 +107,7 @@ fn range(since: Option<i64>, until: Option<i64>, tz: Tz) -> String {
         (None, None) => String::new(),
         (Some(a), None) => format!(" since {}", render::local(a, tz)),
         (None, Some(b)) => format!(" before {}", render::local(b, tz)),
-        (Some(a), Some(b)) => format!(
-            " between {} and {}",
-            render::local(a, tz),
-            render::local(b, tz)
-        ),
+        (Some(a), Some(b)) => format!(" between {} and {}", render::local(a, tz), render::local(b, tz)),
     }
 }
 
@@ -162,16 +143,8 @@ fn entry_json(e: &AuditEntry) -> Value {
 fn entry_human(e: &AuditEntry, tz: Tz) -> String {
     let r = &e.record;
     let mut s = String::new();
-    let chat = r
-        .chat_name
-        .as_deref()
-        .map(|n| format!("「{n}」 "))
-        .unwrap_or_default();
-    let sender = r
-        .sender_name
-        .as_deref()
-        .map(|n| format!("{n} "))
-        .unwrap_or_default();
+    let chat = r.chat_name.as_deref().map(|n| format!("「{n}」 ")).unwrap_or_default();
+    let sender = r.sender_name.as_deref().map(|n| format!("{n} ")).unwrap_or_default();
     s.push_str(&format!(
         "{}/{} {chat}({}) msg {}: {}\n",
         r.key.platform, r.key.account, r.key.chat_id, r.key.msg_id, r.state
@@ -185,11 +158,7 @@ fn entry_human(e: &AuditEntry, tz: Tz) -> String {
     s.push_str(&render::indent(&e.original_text, "    "));
     s.push('\n');
     for v in e.revisions.iter().filter(|v| v.revision > 0) {
-        s.push_str(&format!(
-            "  revision {} at {}:\n",
-            v.revision,
-            render::local(v.at, tz)
-        ));
+        s.push_str(&format!("  revision {} at {}:\n", v.revision, render::local(v.at, tz)));
         s.push_str(&render::indent(&v.text, "    "));
         s.push('\n');
     }
@@ -198,10 +167,7 @@ fn entry_human(e: &AuditEntry, tz: Tz) -> String {
         s.push_str(&render::indent(&r.text, "    "));
         s.push('\n');
     }
-    for l in render::lifecycle(r, tz)
-        .iter()
-        .filter(|l| !l.starts_with("edited"))
-    {
+    for l in render::lifecycle(r, tz).iter().filter(|l| !l.starts_with("edited")) {
         s.push_str(&format!("  {l}\n"));
     }
     s.push('\n');
@@ -222,11 +188,7 @@ fn gap_json(g: &Gap) -> Value {
 }
 
 fn gap_human(g: &Gap, tz: Tz, now_ms: i64) -> String {
-    let detail = g
-        .detail
-        .as_deref()
-        .map(|d| format!(": {d}"))
-        .unwrap_or_default();
+    let detail = g.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
     match g.to {
         Some(to) => format!(
             "{}/{} not archiving from {} to {} ({}), {}{detail}",

@@ -18,8 +18,17 @@ pub fn run(ctx: &crate::context::Ctx, args: crate::cli::BackupArgs) -> anyhow::R
     std::fs::copy(&args.dest, dir.path().join(store::DB_FILE))?;
     let report = store::StoreReader::open(dir.path())?.verify(&mut |_| {})?;
     if !report.ok {
-        return Err(crate::exit::check_failed(format!("the backup at `{}` does not verify", args.dest.display())));
+        return Err(crate::exit::check_failed(format!(
+            "the backup at `{}` does not verify",
+            args.dest.display()
+        )));
     }
-    println!("backup written to {} (verified: {} events, head {} {})", args.dest.display(), report.events, report.head.seq, report.head.hash);
+    println!(
+        "backup written to {} (verified: {} events, head {} {})",
+        args.dest.display(),
+        report.events,
+        report.head.seq,
+        report.head.hash
+    );
     Ok(())
 }

@@ -30,10 +30,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             path.display()
         )));
     }
-    print!(
-        "{}",
-        summary(&path.display().to_string(), cfg, &ctx.data_dir)
-    );
+    print!("{}", summary(&path.display().to_string(), cfg, &ctx.data_dir));
     Ok(())
 }
 
@@ -65,17 +62,11 @@ fn summary(path: &str, cfg: &Config, data_dir: &std::path::Path) -> String {
     );
     let _ = match &cfg.export.schedule {
         Some(expr) => writeln!(s, "  export:     `{expr}` in {}", cfg.tz.name()),
-        None => writeln!(
-            s,
-            "  export:     no schedule (run `chatvault export` by hand)"
-        ),
+        None => writeln!(s, "  export:     no schedule (run `chatvault export` by hand)"),
     };
     let connectors = cfg.connectors();
     if connectors.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nNo connectors configured: `chatvault run` would archive nothing."
-        );
+        let _ = writeln!(s, "\nNo connectors configured: `chatvault run` would archive nothing.");
         return s;
     }
     let _ = writeln!(s, "\n{} connector(s):", connectors.len());
@@ -130,10 +121,7 @@ fn source(c: &ConnectorConfig, cfg: &Config) -> String {
                 ""
             }
         ),
-        ConnectorConfig::Yunhu(y) => format!(
-            "WebSocket {} as user {} ({})",
-            y.ws_url, y.user_id, y.platform
-        ),
+        ConnectorConfig::Yunhu(y) => format!("WebSocket {} as user {} ({})", y.ws_url, y.user_id, y.platform),
     }
 }
 
@@ -149,10 +137,7 @@ mod tests {
             [[worktool]]\nname = \"robot\"\npath = \"/cb/wt\"\nkey = \"key-SECRET\"\n";
         let cfg = config::parse(text, std::path::Path::new("c.toml")).unwrap();
         let s = summary("c.toml", &cfg, std::path::Path::new("/data"));
-        assert!(
-            s.starts_with("c.toml: valid\n  time zone:  Asia/Shanghai\n"),
-            "{s}"
-        );
+        assert!(s.starts_with("c.toml: valid\n  time zone:  Asia/Shanghai\n"), "{s}");
         assert!(
             s.contains("corp (wecom): callback http://127.0.0.1:8088/cb/wecom for corp ww1"),
             "{s}"

@@ -16,11 +16,17 @@ use crate::pipeline::{Pipeline, PipelineOptions};
 const CONFIG_FILE: &str = "chatvault-demo.toml";
 
 pub fn run(data_dir: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
-    let dir = data_dir.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./chatvault-demo"));
+    let dir = data_dir
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("./chatvault-demo"));
     prepare_dir(&dir)?;
     let config_path = dir.join(CONFIG_FILE);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(archive_demo_day(&dir, &config_path, Duration::from_secs(args.seconds.max(5))))?;
+    rt.block_on(archive_demo_day(
+        &dir,
+        &config_path,
+        Duration::from_secs(args.seconds.max(5)),
+    ))?;
     drop(rt);
     tour(&config_path)
 }
@@ -38,7 +44,15 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
         }
         // WorkTool sends no message ids or times, so replaying the same script into an old
         // archive would (correctly) archive the messages again; start from a clean demo.
-        for entry in ["chatvault.db", "chatvault.db-wal", "chatvault.db-shm", "index", "export", "blobs", "spool"] {
+        for entry in [
+            "chatvault.db",
+            "chatvault.db-wal",
+            "chatvault.db-shm",
+            "index",
+            "export",
+            "blobs",
+            "spool",
+        ] {
             let p = dir.join(entry);
             if p.is_dir() {
                 std::fs::remove_dir_all(&p)?;
@@ -107,7 +121,9 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
     let mut posters = Some(posters);
     loop {
         let events = crate::context::count_events(&data_dir);
-        eprint!("\rarchiving a scripted day from e-office, WeCom, Goofish, WorkTool and Yunhu … {events} events committed ");
+        eprint!(
+            "\rarchiving a scripted day from e-office, WeCom, Goofish, WorkTool and Yunhu … {events} events committed "
+        );
         let _ = std::io::stderr().flush();
         if let Some(p) = posters.as_ref() {
             if p.is_finished() {
@@ -138,7 +154,10 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
     if let Some((wecom_acked, worktool_acked)) = posted {
         eprintln!("callbacks answered after commit: WeCom {wecom_acked}, WorkTool {worktool_acked}");
     }
-    eprintln!("e-office offline messages acknowledged after commit: {}", eo.acked_ids().len());
+    eprintln!(
+        "e-office offline messages acknowledged after commit: {}",
+        eo.acked_ids().len()
+    );
     Ok(())
 }
 
@@ -150,7 +169,10 @@ fn tour(config_path: &Path) -> anyhow::Result<()> {
     let ctx = Ctx::load(Some(config_path), None)?;
     heading("chatvault stats");
     crate::commands::stats::run(&ctx, StatsArgs { json: false })?;
-    for (q, note) in [("农业", "a 2-character fragment finds 农业局 and 农业局项目"), ("合同", "contracts, across platforms")] {
+    for (q, note) in [
+        ("农业", "a 2-character fragment finds 农业局 and 农业局项目"),
+        ("合同", "contracts, across platforms"),
+    ] {
         heading(&format!("chatvault search {q}   ({note})"));
         crate::commands::search::run(&ctx, search_args(q))?;
     }
@@ -177,7 +199,10 @@ fn tour(config_path: &Path) -> anyhow::Result<()> {
         export_dir.display()
     );
     println!("\nThe demo's config is {}; try for example:", config_path.display());
-    println!("  chatvault -c {} search 报销 --platform worktool", config_path.display());
+    println!(
+        "  chatvault -c {} search 报销 --platform worktool",
+        config_path.display()
+    );
     println!("  chatvault -c {} audit --gaps", config_path.display());
     Ok(())
 }

@@ -10,9 +10,7 @@ use crate::context::Ctx;
 pub fn run(ctx: &Ctx, args: crate::cli::ExportArgs) -> anyhow::Result<()> {
     let out_dir = match args.out {
         Some(p) => p,
-        None => {
-            export::ExportOptions::resolve_out_dir(&ctx.data_dir, ctx.config.export.dir.as_deref())
-        }
+        None => export::ExportOptions::resolve_out_dir(&ctx.data_dir, ctx.config.export.dir.as_deref()),
     };
     let opts = export::ExportOptions {
         data_dir: ctx.data_dir.clone(),
@@ -32,10 +30,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::ExportArgs) -> anyhow::Result<()> {
                 export::Stage::Events => "events   {bar:30} {pos}/{len} events",
                 export::Stage::Finishing => "publishing files and manifest…",
             };
-            bar.set_style(
-                ProgressStyle::with_template(template)
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
             bar.reset();
         }
         bar.set_length(p.total);
@@ -77,10 +72,7 @@ fn render(s: &export::ExportSummary) -> String {
         rows as f64 / secs,
     );
     if s.files_removed > 0 {
-        out.push_str(&format!(
-            "\n  removed:  {} replaced or leftover files",
-            s.files_removed
-        ));
+        out.push_str(&format!("\n  removed:  {} replaced or leftover files", s.files_removed));
     }
     out.push_str(&format!(
         "\n  total:    {} messages, {} events in {} files, {}\n  head:     seq {} {}",

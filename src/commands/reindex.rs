@@ -15,16 +15,13 @@ use crate::context::Ctx;
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let store = ctx.reader()?;
     let started = Instant::now();
-    let mut ix =
-        Indexer::open_for_rebuild(&ctx.data_dir, IndexerOptions::bulk()).map_err(cli_error)?;
+    let mut ix = Indexer::open_for_rebuild(&ctx.data_dir, IndexerOptions::bulk()).map_err(cli_error)?;
     let head = store.head()?.seq;
     // indicatif draws only when stderr is a terminal, so piped output stays clean.
     let bar = ProgressBar::new(head);
     bar.set_style(
-        ProgressStyle::with_template(
-            "indexing {bar:40} {pos}/{len} events ({per_sec}, {eta} left)",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("indexing {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     // One commit at the end: a search meanwhile sees the old index, never a half-built one.
     ix.catch_up(&store, usize::MAX, &mut |seq, _| bar.set_position(seq))

@@ -10,7 +10,11 @@ use crate::pipeline::{Pipeline, PipelineOptions};
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
     if ctx.config.connector_count() == 0 {
-        let file = ctx.config_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no config file)".into());
+        let file = ctx
+            .config_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(no config file)".into());
         return Err(crate::exit::usage(format!(
             "no connectors configured in {file}: add an [[eoffice]], [[wecom]], [[goofish]], [[worktool]] or [[yunhu]] section (see examples/chatvault.toml), or try `chatvault demo`"
         )));

@@ -43,9 +43,7 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
             let t: ContentType = v
                 .parse()
                 .map_err(|e: proto::model::UnknownValue| exit::usage(unknown("type", &e)))?;
-            filters
-                .content_types
-                .push(search::schema::content_type_ord(t));
+            filters.content_types.push(search::schema::content_type_ord(t));
         }
     }
     if let Some(s) = &args.state {
@@ -59,10 +57,7 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
-            .map(|s| {
-                timearg::parse_time(s, ctx.tz(), now)
-                    .map_err(|e| exit::usage(format!("--{flag}: {e}")))
-            })
+            .map(|s| timearg::parse_time(s, ctx.tz(), now).map_err(|e| exit::usage(format!("--{flag}: {e}"))))
             .transpose()
     };
     filters.since = time("since", &args.since)?;
@@ -71,9 +66,7 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
         "relevance" => Sort::Relevance,
         "time" => Sort::Time,
         other => {
-            return Err(exit::usage(format!(
-                "unknown sort `{other}` (valid: relevance, time)"
-            )));
+            return Err(exit::usage(format!("unknown sort `{other}` (valid: relevance, time)")));
         }
     };
 
@@ -134,8 +127,7 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
 
 /// Indexes what the index has not seen yet, unless another process (`run`) holds the writer.
 fn catch_up_tail(ctx: &Ctx, store: &store::StoreReader) -> anyhow::Result<()> {
-    let Some((mut ix, _)) =
-        search::Indexer::try_open(&ctx.data_dir, IndexerOptions::default()).map_err(cli_error)?
+    let Some((mut ix, _)) = search::Indexer::try_open(&ctx.data_dir, IndexerOptions::default()).map_err(cli_error)?
     else {
         return Ok(());
     };
@@ -143,8 +135,7 @@ fn catch_up_tail(ctx: &Ctx, store: &store::StoreReader) -> anyhow::Result<()> {
     if behind > 50_000 {
         eprintln!("indexing {behind} new events first…");
     }
-    ix.catch_up(store, 200_000, &mut |_, _| {})
-        .map_err(cli_error)?;
+    ix.catch_up(store, 200_000, &mut |_, _| {}).map_err(cli_error)?;
     Ok(())
 }
 

@@ -16,12 +16,7 @@ use crate::render;
 pub fn run(ctx: &Ctx, args: crate::cli::ShowArgs) -> anyhow::Result<()> {
     let platform = render::platform_arg(&args.platform)?;
     let reader = ctx.reader()?;
-    let keys = reader.find_keys(
-        platform,
-        &args.chat_id,
-        &args.msg_id,
-        args.account.as_deref(),
-    )?;
+    let keys = reader.find_keys(platform, &args.chat_id, &args.msg_id, args.account.as_deref())?;
     if keys.is_empty() {
         let account = args
             .account
@@ -107,28 +102,14 @@ fn human(key: &proto::MessageKey, h: &MessageHistory, tz: Tz) -> String {
     line(format!("{key}"));
     match &h.record {
         Some(r) => {
-            let chat = r
-                .chat_name
-                .as_deref()
-                .map(|n| format!(" 「{n}」"))
-                .unwrap_or_default();
-            line(format!(
-                "  chat:     {} ({}){chat}",
-                r.key.chat_id, r.chat_type
-            ));
-            let name = r
-                .sender_name
-                .as_deref()
-                .map(|n| format!("{n} "))
-                .unwrap_or_default();
+            let chat = r.chat_name.as_deref().map(|n| format!(" 「{n}」")).unwrap_or_default();
+            line(format!("  chat:     {} ({}){chat}", r.key.chat_id, r.chat_type));
+            let name = r.sender_name.as_deref().map(|n| format!("{n} ")).unwrap_or_default();
             line(format!("  from:     {name}({})", r.sender_id));
             line(format!("  sent:     {}", render::local(r.sent_at, tz)));
             line(format!("  received: {}", render::local(r.received_at, tz)));
             line(format!("  type:     {}", r.content_type));
-            let life: String = render::lifecycle(r, tz)
-                .iter()
-                .map(|l| format!(", {l}"))
-                .collect();
+            let life: String = render::lifecycle(r, tz).iter().map(|l| format!(", {l}")).collect();
             line(format!("  state:    {}{life}", r.state));
             line("  text:".into());
             line(render::indent(&r.text, "    "));
@@ -141,10 +122,7 @@ fn human(key: &proto::MessageKey, h: &MessageHistory, tz: Tz) -> String {
                 line(format!("  attachment: {name} ({})", stored));
             }
         }
-        None => line(
-            "  (the message itself has not arrived; only later events about it are archived)"
-                .into(),
-        ),
+        None => line("  (the message itself has not arrived; only later events about it are archived)".into()),
     }
     if h.revisions.len() > 1 {
         line(format!("revisions ({}):", h.revisions.len()));

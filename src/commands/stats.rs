@@ -31,9 +31,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::StatsArgs) -> anyhow::Result<()> {
 fn coverage(ctx: &Ctx, stats: &Stats) -> BTreeMap<Platform, Vec<String>> {
     let mut m: BTreeMap<Platform, Vec<String>> = BTreeMap::new();
     for c in ctx.config.connectors() {
-        m.entry(c.platform())
-            .or_default()
-            .push(c.name().to_string());
+        m.entry(c.platform()).or_default().push(c.name().to_string());
     }
     for c in &stats.connectors {
         if let Ok(p) = c.platform.parse::<Platform>() {
@@ -47,8 +45,7 @@ fn coverage(ctx: &Ctx, stats: &Stats) -> BTreeMap<Platform, Vec<String>> {
 }
 
 fn to_json(stats: &Stats, coverage: &BTreeMap<Platform, Vec<String>>) -> Value {
-    let counts =
-        |v: &[(String, u64)]| Value::Object(v.iter().map(|(k, n)| (k.clone(), json!(n))).collect());
+    let counts = |v: &[(String, u64)]| Value::Object(v.iter().map(|(k, n)| (k.clone(), json!(n))).collect());
     let connectors: Vec<Value> = stats
         .connectors
         .iter()
@@ -108,11 +105,7 @@ fn human(stats: &Stats, coverage: &BTreeMap<Platform, Vec<String>>, tz: chrono_t
             continue;
         }
         line(format!("\n{title}:"));
-        let width = rows
-            .iter()
-            .map(|(k, _)| k.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
         for (k, n) in rows {
             line(format!("  {k:<width$}  {n:>10}"));
         }
@@ -131,10 +124,7 @@ fn human(stats: &Stats, coverage: &BTreeMap<Platform, Vec<String>>, tz: chrono_t
             render::local_opt(c.last_event_at, tz)
         ));
         match (&c.state, c.state_since) {
-            (Some(st), since) => line(format!(
-                "      state: {st} since {}",
-                render::local_opt(since, tz)
-            )),
+            (Some(st), since) => line(format!("      state: {st} since {}", render::local_opt(since, tz))),
             (None, _) => line("      state: never reported".into()),
         }
         match &c.cursor {
@@ -156,11 +146,7 @@ fn human(stats: &Stats, coverage: &BTreeMap<Platform, Vec<String>>, tz: chrono_t
     if !coverage.is_empty() {
         line("\nwhat the archive can see:".into());
         for (p, accounts) in coverage {
-            line(format!(
-                "  {p} ({}): {}",
-                accounts.join(", "),
-                render::coverage(*p)
-            ));
+            line(format!("  {p} ({}): {}", accounts.join(", "), render::coverage(*p)));
         }
         line("  periods a connector was down are listed by `chatvault audit --gaps`".into());
     }
@@ -223,30 +209,21 @@ mod tests {
             s.contains("  yunhu/team: 5 events, last event 2026-03-01 22:00:05 CST"),
             "{s}"
         );
-        assert!(
-            s.contains("state: connected since 2026-03-01 22:00:00 CST"),
-            "{s}"
-        );
+        assert!(s.contains("state: connected since 2026-03-01 22:00:00 CST"), "{s}");
         assert!(s.contains("cursor: {\"seq\":42}"), "{s}");
         assert!(
             s.lines()
                 .any(|l| l.trim_start().starts_with("withdrawn ") && l.ends_with(" 1")),
             "{s}"
         );
-        assert!(
-            s.contains("yunhu/team: 1, latest: truncated protobuf frame"),
-            "{s}"
-        );
+        assert!(s.contains("yunhu/team: 1, latest: truncated protobuf frame"), "{s}");
         assert!(s.contains("wecom (corp): messages sent to the app"), "{s}");
     }
 
     #[test]
     fn json_times_are_utc() {
         let v = to_json(&sample(), &BTreeMap::new());
-        assert_eq!(
-            v["connectors"][0]["last_event_at"],
-            "2026-03-01T14:00:05.123Z"
-        );
+        assert_eq!(v["connectors"][0]["last_event_at"], "2026-03-01T14:00:05.123Z");
         assert_eq!(v["by_state"]["withdrawn"], 1);
         assert_eq!(v["head"]["seq"], 5);
     }

@@ -21,10 +21,8 @@ pub fn run(ctx: &Ctx, args: crate::cli::VerifyArgs) -> anyhow::Result<()> {
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template(
-            "verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("verifying {bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let report = reader.verify(&mut |seq| bar.set_position(seq))?;
     bar.finish_and_clear();
@@ -50,11 +48,7 @@ fn outcome(r: &VerifyReport, expect: Option<&str>) -> (String, Option<String>) {
         ));
     }
     if !r.projection_mismatches.is_empty() {
-        let list: Vec<String> = r
-            .projection_mismatches
-            .iter()
-            .map(|m| format!("  {m}"))
-            .collect();
+        let list: Vec<String> = r.projection_mismatches.iter().map(|m| format!("  {m}")).collect();
         failures.push(format!(
             "current state differs from the fold of the event log:\n{}",
             list.join("\n")
@@ -104,10 +98,7 @@ mod tests {
     fn clean_log_passes_and_prints_head() {
         let (text, fail) = outcome(&report(None, vec![]), Some(&"AB".repeat(32)));
         assert!(fail.is_none());
-        assert!(
-            text.contains(&format!("head: seq 10 {}", "ab".repeat(32))),
-            "{text}"
-        );
+        assert!(text.contains(&format!("head: seq 10 {}", "ab".repeat(32))), "{text}");
         assert!(text.ends_with("head as expected"), "{text}");
     }
 
@@ -115,10 +106,7 @@ mod tests {
     fn tamper_names_the_first_bad_seq() {
         let (_, fail) = outcome(&report(Some(7), vec![]), None);
         assert!(fail.unwrap().contains("breaks at seq 7"));
-        let (_, fail) = outcome(
-            &report(None, vec!["message yunhu/team/c/m differs".into()]),
-            None,
-        );
+        let (_, fail) = outcome(&report(None, vec!["message yunhu/team/c/m differs".into()]), None);
         assert!(fail.unwrap().contains("  message yunhu/team/c/m differs"));
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Result, StoreError, DB_FILE};
+use crate::{DB_FILE, Result, StoreError};
 
 /// Copies the archive in `data_dir` to the file `dest` page by page; the writer keeps
 /// committing meanwhile (pages it changes are copied again). `progress(remaining, total)`.
@@ -31,7 +31,9 @@ pub fn backup(data_dir: &Path, dest: &Path, progress: &mut dyn FnMut(i32, i32)) 
             match r {
                 StepResult::Done => break,
                 // The writer holds a lock or changed pages: back off briefly and go on.
-                StepResult::More | StepResult::Busy | StepResult::Locked => std::thread::sleep(Duration::from_millis(5)),
+                StepResult::More | StepResult::Busy | StepResult::Locked => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 _ => std::thread::sleep(Duration::from_millis(5)),
             }
         }

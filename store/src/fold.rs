@@ -9,9 +9,7 @@
 //! - a withdrawal sets `withdrawn`, a deletion sets `deleted` (deleted wins over withdrawn);
 //!   the earliest time of each is kept.
 
-use proto::{
-    ChatEvent, ContentType, EventBody, MessageKey, MessageRecord, MessageState, NewMessage, TimestampMs,
-};
+use proto::{ChatEvent, ContentType, EventBody, MessageKey, MessageRecord, MessageState, NewMessage, TimestampMs};
 
 use crate::types::Revision;
 
@@ -50,9 +48,11 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
     for i in inputs {
         match &i.event.body {
             EventBody::StreamAppend { chunk, offset } => chunks.push((*offset, i.seq, chunk)),
-            EventBody::Edit { text, content_type, edited_at } => {
-                edits.push((edited_at.unwrap_or(i.occurred_at), i.seq, text, *content_type))
-            }
+            EventBody::Edit {
+                text,
+                content_type,
+                edited_at,
+            } => edits.push((edited_at.unwrap_or(i.occurred_at), i.seq, text, *content_type)),
             EventBody::Withdraw { by, at } => {
                 let t = at.unwrap_or(i.occurred_at);
                 if withdrawn.is_none_or(|(w, _)| t < w) {
@@ -78,14 +78,24 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
     let mut content_type = base.content_type;
     let mut revisions = Vec::new();
     if !edits.is_empty() {
-        revisions.push(Revision { revision: 0, text: text.clone(), at: base.sent_at, seq: base_in.seq });
+        revisions.push(Revision {
+            revision: 0,
+            text: text.clone(),
+            at: base.sent_at,
+            seq: base_in.seq,
+        });
     }
     for (n, (at, seq, t, ct)) in edits.iter().enumerate() {
         text = (*t).to_string();
         if let Some(ct) = ct {
             content_type = *ct;
         }
-        revisions.push(Revision { revision: n as u32 + 1, text: text.clone(), at: *at, seq: *seq });
+        revisions.push(Revision {
+            revision: n as u32 + 1,
+            text: text.clone(),
+            at: *at,
+            seq: *seq,
+        });
     }
     let state = if deleted.is_some() {
         MessageState::Deleted

@@ -35,9 +35,9 @@ pub use backup::backup;
 pub use error::StoreError;
 pub use fold::fold_message;
 pub use reader::StoreReader;
-pub use store::{Store, StoreOptions, DB_FILE};
+pub use store::{DB_FILE, Store, StoreOptions};
 pub use types::*;
-pub use writer::{spawn_writer, WriterHandle, WriterOptions, WriterStats};
+pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
 
 /// Result alias.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

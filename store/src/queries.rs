@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use proto::{ChatType, ContentType, Cursor, EventBody, MessageKey, MessageRecord, MessageState, Platform, TimestampMs};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::types::*;
 use crate::{Result, StoreError};
@@ -59,7 +59,8 @@ pub(crate) fn record_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
     })
 }
 
-const EVENT_COLS: &str = "seq, platform, account, chat_id, msg_id, kind, occurred_at, received_at, payload, raw_id, hash";
+const EVENT_COLS: &str =
+    "seq, platform, account, chat_id, msg_id, kind, occurred_at, received_at, payload, raw_id, hash";
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
@@ -78,7 +79,9 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
 }
 
 pub(crate) fn q_events_since(conn: &Connection, after_seq: u64, limit: usize) -> Result<Vec<StoredEvent>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {EVENT_COLS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
     let rows = st.query_map(params![after_seq as i64, limit as i64], event_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -123,7 +126,9 @@ pub(crate) fn q_messages_in_range(
 
 pub(crate) fn q_messages_by_keys(conn: &Connection, keys: &[MessageKey]) -> Result<Vec<MessageRecord>> {
     let mut out = Vec::with_capacity(keys.len());
-    let mut st = conn.prepare_cached(&format!("SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"))?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"
+    ))?;
     for key in keys {
         let (mkey, exists) = crate::store::resolve(conn, key)?;
         if exists.is_none() {
@@ -145,9 +150,15 @@ pub(crate) fn q_revisions(conn: &Connection, key: &MessageKey) -> Result<Vec<Rev
 }
 
 fn revisions_of(conn: &Connection, mkey: i64) -> Result<Vec<Revision>> {
-    let mut st = conn.prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
+    let mut st =
+        conn.prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
     let rows = st.query_map([mkey], |r| {
-        Ok(Revision { revision: r.get(0)?, text: r.get(1)?, at: r.get(2)?, seq: r.get::<_, i64>(3)? as u64 })
+        Ok(Revision {
+            revision: r.get(0)?,
+            text: r.get(1)?,
+            at: r.get(2)?,
+            seq: r.get::<_, i64>(3)? as u64,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -162,10 +173,17 @@ pub(crate) fn q_find_keys(
     let mut st = conn.prepare_cached(
         "SELECT DISTINCT account FROM events WHERE platform = ?1 AND chat_id = ?2 AND msg_id = ?3 AND (?4 IS NULL OR account = ?4)",
     )?;
-    let rows = st.query_map(params![platform.as_str(), chat_id, msg_id, account], |r| r.get::<_, String>(0))?;
+    let rows = st.query_map(params![platform.as_str(), chat_id, msg_id, account], |r| {
+        r.get::<_, String>(0)
+    })?;
     let mut out = Vec::new();
     for a in rows {
-        out.push(MessageKey { platform, account: a?, chat_id: chat_id.into(), msg_id: msg_id.into() });
+        out.push(MessageKey {
+            platform,
+            account: a?,
+            chat_id: chat_id.into(),
+            msg_id: msg_id.into(),
+        });
     }
     Ok(out)
 }
@@ -175,7 +193,10 @@ pub(crate) fn q_message(conn: &Connection, key: &MessageKey) -> Result<Option<Me
         "SELECT {EVENT_COLS} FROM events WHERE platform = ?1 AND account = ?2 AND chat_id = ?3 AND msg_id = ?4 ORDER BY seq"
     ))?;
     let events = st
-        .query_map(params![key.platform.as_str(), key.account, key.chat_id, key.msg_id], event_from_row)?
+        .query_map(
+            params![key.platform.as_str(), key.account, key.chat_id, key.msg_id],
+            event_from_row,
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     if events.is_empty() {
         return Ok(None);
@@ -184,7 +205,8 @@ pub(crate) fn q_message(conn: &Connection, key: &MessageKey) -> Result<Option<Me
     let revisions = q_revisions(conn, key)?;
     let mut raws = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    let mut rst = conn.prepare_cached("SELECT id, platform, account, received_at, media_type, bytes FROM raw WHERE id = ?1")?;
+    let mut rst =
+        conn.prepare_cached("SELECT id, platform, account, received_at, media_type, bytes FROM raw WHERE id = ?1")?;
     for e in &events {
         if seen.insert(e.raw_id) {
             let raw = rst.query_row([e.raw_id as i64], |r| {
@@ -200,10 +222,19 @@ pub(crate) fn q_message(conn: &Connection, key: &MessageKey) -> Result<Option<Me
             raws.push(raw);
         }
     }
-    Ok(Some(MessageHistory { record, revisions, events, raws }))
+    Ok(Some(MessageHistory {
+        record,
+        revisions,
+        events,
+        raws,
+    }))
 }
 
-pub(crate) fn q_audit(conn: &Connection, filter: &AuditFilter, f: &mut dyn FnMut(AuditEntry) -> Result<()>) -> Result<()> {
+pub(crate) fn q_audit(
+    conn: &Connection,
+    filter: &AuditFilter,
+    f: &mut dyn FnMut(AuditEntry) -> Result<()>,
+) -> Result<()> {
     let any = !(filter.withdrawn || filter.edited || filter.deleted);
     let mut conds = Vec::new();
     if any || filter.withdrawn {
@@ -228,8 +259,15 @@ pub(crate) fn q_audit(conn: &Connection, filter: &AuditFilter, f: &mut dyn FnMut
         let mkey: i64 = r.get(25)?;
         let record = record_from_row(r)?;
         let revisions = revisions_of(conn, mkey)?;
-        let original_text = revisions.first().map(|r| r.text.clone()).unwrap_or_else(|| record.text.clone());
-        f(AuditEntry { record, original_text, revisions })?;
+        let original_text = revisions
+            .first()
+            .map(|r| r.text.clone())
+            .unwrap_or_else(|| record.text.clone());
+        f(AuditEntry {
+            record,
+            original_text,
+            revisions,
+        })?;
     }
     Ok(())
 }
@@ -254,7 +292,9 @@ pub(crate) fn q_gaps(
         let payload: Vec<u8> = r.get(3)?;
         let env: Envelope = serde_json::from_slice(&payload)
             .map_err(|e| StoreError::Corrupt(format!("event seq {seq} does not decode: {e}")))?;
-        let EventBody::ConnectorState { status, detail, at } = env.event.body else { continue };
+        let EventBody::ConnectorState { status, detail, at } = env.event.body else {
+            continue;
+        };
         let k = (platform.to_string(), account.clone());
         if status.is_up() {
             if let Some(mut g) = open.remove(&k) {
@@ -262,7 +302,14 @@ pub(crate) fn q_gaps(
                 gaps.push(g);
             }
         } else {
-            open.entry(k).or_insert(Gap { platform, account, status, detail, from: at, to: None });
+            open.entry(k).or_insert(Gap {
+                platform,
+                account,
+                status,
+                detail,
+                from: at,
+                to: None,
+            });
         }
     }
     gaps.extend(open.into_values());
@@ -272,7 +319,9 @@ pub(crate) fn q_gaps(
 }
 
 pub(crate) fn q_chats(conn: &Connection) -> Result<Vec<ChatRow>> {
-    let mut st = conn.prepare_cached("SELECT platform, account, chat_id, name, chat_type, messages FROM chats ORDER BY platform, account, chat_id")?;
+    let mut st = conn.prepare_cached(
+        "SELECT platform, account, chat_id, name, chat_type, messages FROM chats ORDER BY platform, account, chat_id",
+    )?;
     let rows = st.query_map([], |r| {
         Ok(ChatRow {
             platform: parse(&r.get::<_, String>(0)?, "platform")?,
@@ -314,11 +363,19 @@ pub(crate) fn q_rejects(conn: &Connection, limit: usize) -> Result<Vec<RejectRow
 
 pub(crate) fn q_head(conn: &Connection) -> Result<ChainHead> {
     let row: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     Ok(match row {
-        None => ChainHead { seq: 0, hash: hex::encode([0u8; 32]) },
-        Some((seq, h)) => ChainHead { seq: seq as u64, hash: hex::encode(h) },
+        None => ChainHead {
+            seq: 0,
+            hash: hex::encode([0u8; 32]),
+        },
+        Some((seq, h)) => ChainHead {
+            seq: seq as u64,
+            hash: hex::encode(h),
+        },
     })
 }
 
@@ -335,9 +392,18 @@ pub(crate) fn q_stats(conn: &Connection) -> Result<Stats> {
         messages: one("SELECT count(*) FROM messages WHERE has_message = 1")?,
         raw_payloads: one("SELECT count(*) FROM raw")?,
         rejects: one("SELECT count(*) FROM rejects")?,
-        by_platform: counts(conn, "SELECT platform, count(*) FROM messages WHERE has_message = 1 GROUP BY platform ORDER BY platform")?,
-        by_chat_type: counts(conn, "SELECT chat_type, count(*) FROM messages WHERE has_message = 1 GROUP BY chat_type ORDER BY chat_type")?,
-        by_state: counts(conn, "SELECT state, count(*) FROM messages WHERE has_message = 1 GROUP BY state ORDER BY state")?,
+        by_platform: counts(
+            conn,
+            "SELECT platform, count(*) FROM messages WHERE has_message = 1 GROUP BY platform ORDER BY platform",
+        )?,
+        by_chat_type: counts(
+            conn,
+            "SELECT chat_type, count(*) FROM messages WHERE has_message = 1 GROUP BY chat_type ORDER BY chat_type",
+        )?,
+        by_state: counts(
+            conn,
+            "SELECT state, count(*) FROM messages WHERE has_message = 1 GROUP BY state ORDER BY state",
+        )?,
         by_kind: counts(conn, "SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")?,
         ..Default::default()
     };
@@ -347,7 +413,12 @@ pub(crate) fn q_stats(conn: &Connection) -> Result<Stats> {
     )?;
     stats.rejects_by_connector = st
         .query_map([], |r| {
-            Ok(RejectSummary { platform: r.get(0)?, account: r.get(1)?, count: r.get::<_, i64>(2)? as u64, last_reason: r.get(3)? })
+            Ok(RejectSummary {
+                platform: r.get(0)?,
+                account: r.get(1)?,
+                count: r.get::<_, i64>(2)? as u64,
+                last_reason: r.get(3)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     // Per connector: events, last receive time, last state, cursor. The log has few accounts,
@@ -356,7 +427,14 @@ pub(crate) fn q_stats(conn: &Connection) -> Result<Stats> {
         "SELECT platform, account, count(*), max(received_at) FROM events GROUP BY platform, account ORDER BY platform, account",
     )?;
     let pairs = st
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?)))?
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (platform, account, events, last) in pairs {
         let state: Option<(Vec<u8>,)> = conn
@@ -366,9 +444,14 @@ pub(crate) fn q_stats(conn: &Connection) -> Result<Stats> {
             .query_row(params![platform, account], |r| Ok((r.get(0)?,)))
             .optional()?;
         let (state, state_since) = match state.and_then(|(p,)| serde_json::from_slice::<Envelope>(&p).ok()) {
-            Some(Envelope { event: proto::ChatEvent { body: EventBody::ConnectorState { status, at, .. }, .. }, .. }) => {
-                (Some(status.to_string()), Some(at))
-            }
+            Some(Envelope {
+                event:
+                    proto::ChatEvent {
+                        body: EventBody::ConnectorState { status, at, .. },
+                        ..
+                    },
+                ..
+            }) => (Some(status.to_string()), Some(at)),
             _ => (None, None),
         };
         let cursor: Option<String> = conn

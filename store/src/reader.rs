@@ -5,8 +5,8 @@ use std::path::Path;
 
 use proto::{Cursor, MessageKey, MessageRecord, Platform, TimestampMs};
 
-use crate::types::*;
 use crate::Result;
+use crate::types::*;
 
 /// A read-only view of the archive.
 pub struct StoreReader {
@@ -55,7 +55,13 @@ impl StoreReader {
     }
 
     /// Messages matching `platform`/`chat_id`/`msg_id` in any account (for `show`).
-    pub fn find_keys(&self, platform: Platform, chat_id: &str, msg_id: &str, account: Option<&str>) -> Result<Vec<MessageKey>> {
+    pub fn find_keys(
+        &self,
+        platform: Platform,
+        chat_id: &str,
+        msg_id: &str,
+        account: Option<&str>,
+    ) -> Result<Vec<MessageKey>> {
         crate::queries::q_find_keys(&self.conn, platform, chat_id, msg_id, account)
     }
 
@@ -70,7 +76,12 @@ impl StoreReader {
     }
 
     /// Periods connectors were not archiving, from `connector_state` events.
-    pub fn gaps(&self, since: Option<TimestampMs>, until: Option<TimestampMs>, platform: Option<Platform>) -> Result<Vec<Gap>> {
+    pub fn gaps(
+        &self,
+        since: Option<TimestampMs>,
+        until: Option<TimestampMs>,
+        platform: Option<Platform>,
+    ) -> Result<Vec<Gap>> {
         crate::queries::q_gaps(&self.conn, since, until, platform)
     }
 

@@ -132,7 +132,10 @@ CREATE TABLE cursors(
 pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > VERSION {
-        return Err(StoreError::TooNew { found: version, supported: VERSION });
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: VERSION,
+        });
     }
     if version == 0 {
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
@@ -145,7 +148,10 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
         let tx = conn.transaction()?;
         tx.execute_batch(V1)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
-        tx.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?1)", [proto::time::now_ms().to_string()])?;
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('created_at', ?1)",
+            [proto::time::now_ms().to_string()],
+        )?;
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
     }
@@ -158,7 +164,10 @@ pub fn check_marker(conn: &Connection, path: &std::path::Path) -> Result<()> {
         .query_row("SELECT value FROM meta WHERE key = 'app'", [], |r| r.get(0))
         .ok();
     if app.as_deref() != Some(APP_MARKER) {
-        return Err(StoreError::Foreign { path: path.to_path_buf(), reason: "no chatvault marker".into() });
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            reason: "no chatvault marker".into(),
+        });
     }
     Ok(())
 }

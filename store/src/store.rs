@@ -5,17 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use proto::{
-    ChatEvent, CommitInfo, EventBatch, EventBody, Identity, Ingested, MessageKey, NewMessage,
-    Platform, RawPayload,
+    ChatEvent, CommitInfo, EventBatch, EventBody, Identity, Ingested, MessageKey, NewMessage, Platform, RawPayload,
 };
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::chain;
-use crate::fold::{fold_message, FoldInput};
+use crate::fold::{FoldInput, fold_message};
 use crate::reader::StoreReader;
 use crate::types::{Envelope, Revision};
-use crate::{schema, Result, StoreError};
+use crate::{Result, StoreError, schema};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "chatvault.db";
@@ -32,7 +31,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { synchronous_full: true, cache_mib: 256 }
+        StoreOptions {
+            synchronous_full: true,
+            cache_mib: 256,
+        }
     }
 }
 
@@ -53,8 +55,8 @@ impl Store {
         if !path.exists() {
             create_private_file(&path)?;
         }
-        let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| foreign_or(e, &path))?;
+        let mut conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| foreign_or(e, &path))?;
         // Read before anything writes: a file that is not SQLite fails here, untouched.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -74,13 +76,22 @@ impl Store {
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", if opts.synchronous_full { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if opts.synchronous_full { "FULL" } else { "NORMAL" },
+        )?;
         conn.pragma_update(None, "cache_size", -(i64::from(opts.cache_mib) * 1024))?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn, &path)?;
         let (head_seq, head_hash) = read_head(&conn)?;
-        Ok(Store { conn, dir: data_dir.to_path_buf(), head_seq, head_hash })
+        Ok(Store {
+            conn,
+            dir: data_dir.to_path_buf(),
+            head_seq,
+            head_hash,
+        })
     }
 
     /// A reader on the same archive.
@@ -102,7 +113,11 @@ impl Store {
     /// error nothing of the call is committed.
     pub fn append(&mut self, batches: &[&EventBatch]) -> Result<Vec<CommitInfo>> {
         let tx = self.conn.transaction()?;
-        let mut ap = Appender { tx: &tx, seq: self.head_seq, prev: self.head_hash };
+        let mut ap = Appender {
+            tx: &tx,
+            seq: self.head_seq,
+            prev: self.head_hash,
+        };
         let mut infos = Vec::with_capacity(batches.len());
         for batch in batches {
             let mut info = CommitInfo::default();
@@ -214,8 +229,10 @@ impl Appender<'_, '_> {
         if inserted == 1 {
             return Ok(false);
         }
-        let existing: Vec<u8> =
-            self.tx.prepare_cached("SELECT h FROM dedup WHERE k = ?1")?.query_row([k], |r| r.get(0))?;
+        let existing: Vec<u8> = self
+            .tx
+            .prepare_cached("SELECT h FROM dedup WHERE k = ?1")?
+            .query_row([k], |r| r.get(0))?;
         // A different full hash under the same 64-bit prefix is a collision, not a duplicate:
         // the event is kept (its later redeliveries are then kept too, which loses nothing).
         Ok(existing == h)
@@ -223,8 +240,16 @@ impl Appender<'_, '_> {
 
     fn insert_raw(&self, platform: Platform, account: &str, raw: &RawPayload) -> Result<(i64, [u8; 32])> {
         self.tx
-            .prepare_cached("INSERT INTO raw(platform, account, received_at, media_type, bytes) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![platform.as_str(), account, raw.received_at, &*raw.media_type, &raw.bytes[..]])?;
+            .prepare_cached(
+                "INSERT INTO raw(platform, account, received_at, media_type, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                platform.as_str(),
+                account,
+                raw.received_at,
+                &*raw.media_type,
+                &raw.bytes[..]
+            ])?;
         Ok((self.tx.last_insert_rowid(), chain::sha(&raw.bytes)))
     }
 
@@ -347,12 +372,22 @@ impl Appender<'_, '_> {
                  name = coalesce(excluded.name, name), present = excluded.present, since_seq = excluded.since_seq",
             )?;
             for m in list {
-                st.execute(params![platform.as_str(), account, ev.chat_id, m.id, m.name, present, seq as i64])?;
+                st.execute(params![
+                    platform.as_str(),
+                    account,
+                    ev.chat_id,
+                    m.id,
+                    m.name,
+                    present,
+                    seq as i64
+                ])?;
             }
             Ok(())
         };
         match &ev.body {
-            EventBody::GroupCreated { name, members: list, .. } => {
+            EventBody::GroupCreated {
+                name, members: list, ..
+            } => {
                 if let Some(n) = name {
                     set_name(n)?;
                 }
@@ -374,9 +409,8 @@ pub(crate) struct ExistingRow {
 /// The 64-bit key of `key`, probing past collisions, and the row if one exists.
 pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Option<ExistingRow>)> {
     let mut mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
-    let mut st = conn.prepare_cached(
-        "SELECT platform, account, chat_id, msg_id, has_message FROM messages WHERE mkey = ?1",
-    )?;
+    let mut st =
+        conn.prepare_cached("SELECT platform, account, chat_id, msg_id, has_message FROM messages WHERE mkey = ?1")?;
     loop {
         let row = st
             .query_row([mkey], |r| {
@@ -453,7 +487,13 @@ fn bump_chat(tx: &Connection, key: &MessageKey, m: &NewMessage) -> Result<()> {
          ON CONFLICT(platform, account, chat_id) DO UPDATE SET messages = messages + 1,
          name = coalesce(excluded.name, name), chat_type = coalesce(excluded.chat_type, chat_type)",
     )?
-    .execute(params![key.platform.as_str(), key.account, key.chat_id, m.chat_name, m.chat_type.as_str()])?;
+    .execute(params![
+        key.platform.as_str(),
+        key.account,
+        key.chat_id,
+        m.chat_name,
+        m.chat_type.as_str()
+    ])?;
     Ok(())
 }
 
@@ -466,13 +506,23 @@ pub(crate) fn load_fold_inputs(conn: &Connection, mkey: i64) -> Result<Vec<FoldI
          SELECT seq, occurred_at, received_at, payload FROM events WHERE mkey = ?1 AND kind <> 'message'",
     )?;
     let rows = st.query_map([mkey], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+        ))
     })?;
     for row in rows {
         let (seq, occurred_at, received_at, payload) = row?;
         let env: Envelope = serde_json::from_slice(&payload)
             .map_err(|e| StoreError::Corrupt(format!("event seq {seq} does not decode: {e}")))?;
-        out.push(FoldInput { seq: seq as u64, occurred_at, received_at, event: env.event });
+        out.push(FoldInput {
+            seq: seq as u64,
+            occurred_at,
+            received_at,
+            event: env.event,
+        });
     }
     Ok(out)
 }
@@ -515,8 +565,10 @@ pub(crate) fn write_record(
         rec.deleted_by,
         rec.last_seq as i64,
     ])?;
-    tx.prepare_cached("DELETE FROM revisions WHERE mkey = ?1")?.execute([mkey])?;
-    let mut st = tx.prepare_cached("INSERT INTO revisions(mkey, revision, text, at, seq) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    tx.prepare_cached("DELETE FROM revisions WHERE mkey = ?1")?
+        .execute([mkey])?;
+    let mut st =
+        tx.prepare_cached("INSERT INTO revisions(mkey, revision, text, at, seq) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for r in revisions {
         st.execute(params![mkey, r.revision, r.text, r.at, r.seq as i64])?;
     }
@@ -525,7 +577,9 @@ pub(crate) fn write_record(
 
 fn read_head(conn: &Connection) -> Result<(u64, [u8; 32])> {
     let row: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     match row {
         None => Ok((0, chain::ZERO)),
@@ -542,16 +596,26 @@ pub(crate) fn open_reader(data_dir: &Path) -> Result<StoreReader> {
     if !path.exists() {
         return Err(StoreError::NotFound(data_dir.to_path_buf()));
     }
-    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| foreign_or(e, &path))?;
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| foreign_or(e, &path))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    let version: i64 =
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| foreign_or(e, &path))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| foreign_or(e, &path))?;
     if version == 0 {
-        return Err(StoreError::Foreign { path, reason: "no chatvault schema version".into() });
+        return Err(StoreError::Foreign {
+            path,
+            reason: "no chatvault schema version".into(),
+        });
     }
     if version > schema::VERSION {
-        return Err(StoreError::TooNew { found: version, supported: schema::VERSION });
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: schema::VERSION,
+        });
     }
     schema::check_marker(&conn, &path)?;
     conn.pragma_update(None, "cache_size", -65536)?;
@@ -562,10 +626,19 @@ pub(crate) fn open_reader(data_dir: &Path) -> Result<StoreReader> {
 fn foreign_or(e: rusqlite::Error, path: &Path) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, _) = &e {
         if matches!(f.code, rusqlite::ErrorCode::NotADatabase) {
-            return StoreError::Foreign { path: path.to_path_buf(), reason: "not an SQLite database".into() };
+            return StoreError::Foreign {
+                path: path.to_path_buf(),
+                reason: "not an SQLite database".into(),
+            };
         }
-        if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::PermissionDenied) {
-            return StoreError::io(format!("cannot open `{}`", path.display()), std::io::Error::other(e.to_string()));
+        if matches!(
+            f.code,
+            rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::PermissionDenied
+        ) {
+            return StoreError::io(
+                format!("cannot open `{}`", path.display()),
+                std::io::Error::other(e.to_string()),
+            );
         }
     }
     StoreError::Sqlite(e)
@@ -579,7 +652,8 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(dir).map_err(|e| StoreError::io(format!("cannot create data directory `{}`", dir.display()), e))?;
+    b.create(dir)
+        .map_err(|e| StoreError::io(format!("cannot create data directory `{}`", dir.display()), e))?;
     // Probe writability now, with a clear message, rather than at the first commit.
     let probe = dir.join(".chatvault-write-test");
     std::fs::write(&probe, b"")
@@ -595,6 +669,7 @@ fn create_private_file(path: &Path) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         o.mode(0o600);
     }
-    o.open(path).map_err(|e| StoreError::io(format!("cannot create `{}`", path.display()), e))?;
+    o.open(path)
+        .map_err(|e| StoreError::io(format!("cannot create `{}`", path.display()), e))?;
     Ok(())
 }

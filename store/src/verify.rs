@@ -4,8 +4,8 @@ use proto::{EventKind, MessageKey};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::chain;
-use crate::fold::{fold_message, FoldInput};
-use crate::queries::{record_from_row, RECORD_COLS};
+use crate::fold::{FoldInput, fold_message};
+use crate::queries::{RECORD_COLS, record_from_row};
 use crate::types::{ChainHead, Envelope, Revision, VerifyReport};
 use crate::{Result, StoreError};
 
@@ -44,7 +44,9 @@ fn verify_chain(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<(u64
         let raw_sha = chain::sha(raw.as_deref().unwrap_or_default());
         let hash = chain::link(&prev, seq, &payload, &raw_sha);
         let columns_ok = (|| -> rusqlite::Result<bool> {
-            let Ok(env) = serde_json::from_slice::<Envelope>(&payload) else { return Ok(false) };
+            let Ok(env) = serde_json::from_slice::<Envelope>(&payload) else {
+                return Ok(false);
+            };
             let ev = &env.event;
             Ok(raw.is_some()
                 && r.get::<_, String>(1)? == env.platform.as_str()
@@ -69,15 +71,28 @@ fn verify_chain(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<(u64
         }
     }
     progress(expected_seq - 1);
-    Ok((count, ChainHead { seq: expected_seq - 1, hash: hex::encode(prev) }, first_bad))
+    Ok((
+        count,
+        ChainHead {
+            seq: expected_seq - 1,
+            hash: hex::encode(prev),
+        },
+        first_bad,
+    ))
 }
 
 /// Re-folds every message from the log (sorted by identity, not through the projection's own
 /// indexes) and compares with `messages` and `revisions`.
 fn verify_projection(conn: &Connection, mismatches: &mut Vec<String>) -> Result<u64> {
-    let kinds = [EventKind::Message, EventKind::Edit, EventKind::StreamAppend, EventKind::Withdraw, EventKind::Delete]
-        .map(|k| format!("'{}'", k.as_str()))
-        .join(",");
+    let kinds = [
+        EventKind::Message,
+        EventKind::Edit,
+        EventKind::StreamAppend,
+        EventKind::Withdraw,
+        EventKind::Delete,
+    ]
+    .map(|k| format!("'{}'", k.as_str()))
+    .join(",");
     let mut st = conn.prepare(&format!(
         "SELECT seq, occurred_at, received_at, payload FROM events WHERE kind IN ({kinds})
          ORDER BY platform, account, chat_id, msg_id, seq"
@@ -122,7 +137,12 @@ fn verify_projection(conn: &Connection, mismatches: &mut Vec<String>) -> Result<
             group.clear();
             group_key = Some(key);
         }
-        group.push(FoldInput { seq, occurred_at: r.get(1)?, received_at: r.get(2)?, event: env.event });
+        group.push(FoldInput {
+            seq,
+            occurred_at: r.get(1)?,
+            received_at: r.get(2)?,
+            event: env.event,
+        });
     }
     if let Some(k) = group_key.take() {
         check(&k, &group, mismatches)?;
@@ -143,16 +163,23 @@ fn load_actual(conn: &Connection, key: &MessageKey) -> Result<Option<(proto::Mes
         return Ok(None);
     }
     let rec = conn
-        .prepare_cached(&format!("SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"))?
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"
+        ))?
         .query_row([mkey], record_from_row)
         .optional()?;
     let Some(rec) = rec else { return Ok(None) };
-    let mut st = conn.prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
+    let mut st =
+        conn.prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
     let revs = st
         .query_map([mkey], |r| {
-            Ok(Revision { revision: r.get(0)?, text: r.get(1)?, at: r.get(2)?, seq: r.get::<_, i64>(3)? as u64 })
+            Ok(Revision {
+                revision: r.get(0)?,
+                text: r.get(1)?,
+                at: r.get(2)?,
+                seq: r.get::<_, i64>(3)? as u64,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some((rec, revs)))
 }
-

@@ -28,7 +28,11 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { group_commit: Duration::from_millis(5), max_batches: 1024, max_events: 20_000 }
+        WriterOptions {
+            group_commit: Duration::from_millis(5),
+            max_batches: 1024,
+            max_events: 20_000,
+        }
     }
 }
 
@@ -64,7 +68,9 @@ impl WriterHandle {
 
 /// Spawns the writer on the current tokio runtime; the SQLite work runs on the blocking pool.
 pub fn spawn_writer(store: Store, rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> WriterHandle {
-    WriterHandle { join: tokio::spawn(writer_loop(store, rx, opts)) }
+    WriterHandle {
+        join: tokio::spawn(writer_loop(store, rx, opts)),
+    }
 }
 
 async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> Result<WriterStats> {
@@ -118,7 +124,9 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
                 tracing::error!(error = %e, batches = group.len(), "store commit failed; nothing in these batches is acknowledged");
                 let message = e.to_string();
                 for batch in group {
-                    let _ = batch.committed.send(Err(CommitError { message: message.clone() }));
+                    let _ = batch.committed.send(Err(CommitError {
+                        message: message.clone(),
+                    }));
                 }
             }
         }

@@ -58,10 +58,20 @@ fn records(s: &store::Store, n: usize) -> Vec<Folded> {
     let r = s.reader().unwrap();
     (0..n)
         .filter_map(|i| {
-            let key = MessageKey { platform: Platform::Yunhu, account: "team".into(), chat_id: "c1".into(), msg_id: format!("m{i}") };
+            let key = MessageKey {
+                platform: Platform::Yunhu,
+                account: "team".into(),
+                chat_id: "c1".into(),
+                msg_id: format!("m{i}"),
+            };
             let mut rec = r.messages_by_keys(std::slice::from_ref(&key)).unwrap().pop()?;
             rec.last_seq = 0; // depends on interleaving with other messages
-            let revs = r.revisions(&key).unwrap().into_iter().map(|v| (v.revision, v.text, v.at)).collect();
+            let revs = r
+                .revisions(&key)
+                .unwrap()
+                .into_iter()
+                .map(|v| (v.revision, v.text, v.at))
+                .collect();
             Some((rec, revs))
         })
         .collect()
@@ -150,10 +160,16 @@ proptest! {
 #[test]
 fn verify_names_the_first_bad_seq() {
     let d = tempfile::tempdir().unwrap();
-    let evs: Vec<(usize, ChatEvent)> = (0..10).map(|i| (i, msg("c1", &format!("m{i}"), "文本", T0 + i as i64))).collect();
+    let evs: Vec<(usize, ChatEvent)> = (0..10)
+        .map(|i| (i, msg("c1", &format!("m{i}"), "文本", T0 + i as i64)))
+        .collect();
     drop(archive(d.path(), &evs, &[]));
     let conn = rusqlite::Connection::open(d.path().join(store::DB_FILE)).unwrap();
-    conn.execute("UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), '文本', '假的') AS BLOB) WHERE seq = 7", []).unwrap();
+    conn.execute(
+        "UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), '文本', '假的') AS BLOB) WHERE seq = 7",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let report = store::StoreReader::open(d.path()).unwrap().verify(&mut |_| {}).unwrap();
     assert_eq!(report.first_bad_seq, Some(7));

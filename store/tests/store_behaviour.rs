@@ -9,7 +9,12 @@ use proto::{ConnectorStatus, EventBody, MessageKey, MessageState, Platform};
 use store::{AuditFilter, StoreReader};
 
 fn key(chat: &str, id: &str) -> MessageKey {
-    MessageKey { platform: Platform::Yunhu, account: "team".into(), chat_id: chat.into(), msg_id: id.into() }
+    MessageKey {
+        platform: Platform::Yunhu,
+        account: "team".into(),
+        chat_id: chat.into(),
+        msg_id: id.into(),
+    }
 }
 
 #[test]
@@ -26,10 +31,16 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
     s.append(&[&b]).unwrap();
     let r = StoreReader::open(dir.path()).unwrap();
     let mut entries = Vec::new();
-    r.audit(&AuditFilter { withdrawn: true, ..Default::default() }, &mut |e| {
-        entries.push(e);
-        Ok(())
-    })
+    r.audit(
+        &AuditFilter {
+            withdrawn: true,
+            ..Default::default()
+        },
+        &mut |e| {
+            entries.push(e);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(entries.len(), 1, "only the withdrawn message is listed");
     let e = &entries[0];
@@ -40,7 +51,14 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
     assert_eq!(e.record.withdrawn_at, Some(T0 + 180_000));
     assert_eq!(e.record.revision, 2);
     let texts: Vec<(&str, i64)> = e.revisions.iter().map(|r| (r.text.as_str(), r.at)).collect();
-    assert_eq!(texts, vec![("合同明天签", T0), ("合同后天签", T0 + 60_000), ("合同下周签", T0 + 120_000)]);
+    assert_eq!(
+        texts,
+        vec![
+            ("合同明天签", T0),
+            ("合同后天签", T0 + 60_000),
+            ("合同下周签", T0 + 120_000)
+        ]
+    );
     assert!(r.verify(&mut |_| {}).unwrap().ok);
 }
 
@@ -54,8 +72,12 @@ fn edits_and_withdrawals_before_their_message_are_applied_when_it_arrives() {
     ])])
     .unwrap();
     let r = s.reader().unwrap();
-    assert!(r.messages_by_keys(&[key("c1", "m1")]).unwrap().is_empty(), "no message yet");
-    s.append(&[&batch(vec![payload(msg("c1", "m1", "原文", T0), T0 + 20)])]).unwrap();
+    assert!(
+        r.messages_by_keys(&[key("c1", "m1")]).unwrap().is_empty(),
+        "no message yet"
+    );
+    s.append(&[&batch(vec![payload(msg("c1", "m1", "原文", T0), T0 + 20)])])
+        .unwrap();
     let rec = r.messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap();
     assert_eq!(rec.text, "改过的");
     assert_eq!(rec.state, MessageState::Withdrawn);
@@ -74,7 +96,13 @@ fn stream_appends_build_the_final_text_in_offset_order() {
         payload(append("c1", "m1", "第一段，", 1), T0 + 4),
     ])])
     .unwrap();
-    let rec = s.reader().unwrap().messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap();
+    let rec = s
+        .reader()
+        .unwrap()
+        .messages_by_keys(&[key("c1", "m1")])
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(rec.text, "答：第一段，第二段。");
     assert_eq!(rec.revision, 0, "stream appends are not edits");
 }
@@ -83,12 +111,18 @@ fn stream_appends_build_the_final_text_in_offset_order() {
 fn redelivery_is_recorded_once_but_a_recall_of_a_known_message_is_new() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());
-    let first = s.append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0)])]).unwrap();
+    let first = s
+        .append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0)])])
+        .unwrap();
     assert_eq!(first[0].appended, 1);
     // Same event, received later (a different raw receive time must not matter).
-    let again = s.append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0 + 99_000)])]).unwrap();
+    let again = s
+        .append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0 + 99_000)])])
+        .unwrap();
     assert_eq!((again[0].appended, again[0].duplicates), (0, 1));
-    let recall = s.append(&[&batch(vec![payload(withdraw("c1", "m1", "u1", T0 + 5), T0 + 6)])]).unwrap();
+    let recall = s
+        .append(&[&batch(vec![payload(withdraw("c1", "m1", "u1", T0 + 5), T0 + 6)])])
+        .unwrap();
     assert_eq!(recall[0].appended, 1);
     let stats = s.reader().unwrap().stats().unwrap();
     assert_eq!((stats.events, stats.raw_payloads, stats.messages), (2, 2, 1));
@@ -109,12 +143,20 @@ fn invalid_events_and_rejected_payloads_land_in_rejects_with_the_reason() {
         reason: "malformed frame".into(),
     };
     let info = s
-        .append(&[&batch(vec![payload(bad, T0), payload(bad_time, T0), rejected, payload(msg("c1", "ok", "好", T0), T0)])])
+        .append(&[&batch(vec![
+            payload(bad, T0),
+            payload(bad_time, T0),
+            rejected,
+            payload(msg("c1", "ok", "好", T0), T0),
+        ])])
         .unwrap();
     assert_eq!((info[0].appended, info[0].rejected), (1, 3));
     let rejects = s.reader().unwrap().rejects(10).unwrap();
     let reasons: Vec<&str> = rejects.iter().map(|r| r.reason.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.contains("without a message id")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("without a message id")),
+        "{reasons:?}"
+    );
     assert!(reasons.iter().any(|r| r.contains("implausible sent_at")), "{reasons:?}");
     assert!(reasons.contains(&"malformed frame"));
 }
@@ -123,17 +165,28 @@ fn invalid_events_and_rejected_payloads_land_in_rejects_with_the_reason() {
 fn a_foreign_or_corrupt_file_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join(store::DB_FILE);
-    std::fs::write(&db, b"this is not a database, it is a text file that happens to be here").unwrap();
+    std::fs::write(
+        &db,
+        b"this is not a database, it is a text file that happens to be here",
+    )
+    .unwrap();
     let before = std::fs::read(&db).unwrap();
-    let err = store::Store::open(dir.path(), Default::default()).err().expect("must refuse");
+    let err = store::Store::open(dir.path(), Default::default())
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("not a chatvault database"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
 
     let dir2 = tempfile::tempdir().unwrap();
     let db2 = dir2.path().join(store::DB_FILE);
-    rusqlite::Connection::open(&db2).unwrap().execute_batch("CREATE TABLE invoices(id INTEGER)").unwrap();
+    rusqlite::Connection::open(&db2)
+        .unwrap()
+        .execute_batch("CREATE TABLE invoices(id INTEGER)")
+        .unwrap();
     let before = std::fs::read(&db2).unwrap();
-    let err = store::Store::open(dir2.path(), Default::default()).err().expect("must refuse");
+    let err = store::Store::open(dir2.path(), Default::default())
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("left untouched"), "{err}");
     assert_eq!(std::fs::read(&db2).unwrap(), before);
 }
@@ -143,7 +196,9 @@ fn an_unusable_data_dir_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = store::Store::open(&file.join("data"), Default::default()).err().expect("must fail");
+    let err = store::Store::open(&file.join("data"), Default::default())
+        .err()
+        .expect("must fail");
     assert!(err.to_string().contains("cannot create data directory"), "{err}");
 }
 
@@ -154,7 +209,14 @@ fn files_are_private() {
     let data = dir.path().join("data");
     let _s = open(&data);
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
-    assert_eq!(std::fs::metadata(data.join(store::DB_FILE)).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(data.join(store::DB_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
 }
 
 #[test]
@@ -167,7 +229,11 @@ fn gaps_come_from_connector_state_events() {
                 chat_id: String::new(),
                 msg_id: None,
                 occurred_at: Some(at),
-                body: EventBody::ConnectorState { status, detail: Some("test".into()), at },
+                body: EventBody::ConnectorState {
+                    status,
+                    detail: Some("test".into()),
+                    at,
+                },
             },
             at,
         )

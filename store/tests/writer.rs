@@ -6,7 +6,7 @@ mod common;
 use chatvault_store as store;
 use common::*;
 use proto::{CommitInfo, EventBatch, Platform};
-use store::{spawn_writer, WriterOptions};
+use store::{WriterOptions, spawn_writer};
 use tokio::sync::mpsc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,11 +20,23 @@ async fn notices_fire_after_commit_and_failed_commits_fail_their_notices() {
         .execute_batch("CREATE TRIGGER poison BEFORE INSERT ON raw WHEN instr(CAST(NEW.bytes AS TEXT), 'POISON') > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
         .unwrap();
     let (tx, rx) = mpsc::channel(4);
-    let writer = spawn_writer(s, rx, WriterOptions { group_commit: std::time::Duration::ZERO, ..Default::default() });
+    let writer = spawn_writer(
+        s,
+        rx,
+        WriterOptions {
+            group_commit: std::time::Duration::ZERO,
+            ..Default::default()
+        },
+    );
     let mut notices = Vec::new();
     for i in 0..60 {
         let text = if i % 7 == 3 { "POISON" } else { "正常" };
-        let (b, rx) = EventBatch::new(Platform::Eoffice, "oa", vec![payload(msg("c1", &format!("m{i}"), text, T0 + i), T0)], None);
+        let (b, rx) = EventBatch::new(
+            Platform::Eoffice,
+            "oa",
+            vec![payload(msg("c1", &format!("m{i}"), text, T0 + i), T0)],
+            None,
+        );
         tx.send(b).await.unwrap();
         notices.push((i, rx));
     }
@@ -33,7 +45,12 @@ async fn notices_fire_after_commit_and_failed_commits_fail_their_notices() {
     let reader = store::StoreReader::open(dir.path()).unwrap();
     let mut ok = 0;
     for (i, rx) in notices {
-        let key = proto::MessageKey { platform: Platform::Eoffice, account: "oa".into(), chat_id: "c1".into(), msg_id: format!("m{i}") };
+        let key = proto::MessageKey {
+            platform: Platform::Eoffice,
+            account: "oa".into(),
+            chat_id: "c1".into(),
+            msg_id: format!("m{i}"),
+        };
         let present = !reader.messages_by_keys(&[key]).unwrap().is_empty();
         match rx.await.expect("every notice fires") {
             Ok(CommitInfo { appended: 1, .. }) => {
@@ -60,7 +77,12 @@ async fn a_writer_dropped_mid_stream_leaves_no_lying_notice() {
     let sender = tokio::spawn(async move {
         let mut notices = Vec::new();
         for i in 0..5000 {
-            let (b, rx) = EventBatch::new(Platform::Eoffice, "oa", vec![payload(msg("c1", &format!("m{i}"), "流", T0 + i), T0)], None);
+            let (b, rx) = EventBatch::new(
+                Platform::Eoffice,
+                "oa",
+                vec![payload(msg("c1", &format!("m{i}"), "流", T0 + i), T0)],
+                None,
+            );
             if tx.send(b).await.is_err() {
                 break;
             }
@@ -80,8 +102,17 @@ async fn a_writer_dropped_mid_stream_leaves_no_lying_notice() {
     for (i, mut rx) in notices {
         if let Ok(Ok(_)) = rx.try_recv() {
             fired_ok += 1;
-            let key = proto::MessageKey { platform: Platform::Eoffice, account: "oa".into(), chat_id: "c1".into(), msg_id: format!("m{i}") };
-            assert_eq!(reader.messages_by_keys(&[key]).unwrap().len(), 1, "m{i} acknowledged but missing after reopen");
+            let key = proto::MessageKey {
+                platform: Platform::Eoffice,
+                account: "oa".into(),
+                chat_id: "c1".into(),
+                msg_id: format!("m{i}"),
+            };
+            assert_eq!(
+                reader.messages_by_keys(&[key]).unwrap().len(),
+                1,
+                "m{i} acknowledged but missing after reopen"
+            );
         }
     }
     assert!(reader.verify(&mut |_| {}).unwrap().ok);

@@ -11,8 +11,8 @@ use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use export::{ExportOptions, ExportSummary, run_export};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proto::{
-    Attachment, ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, MessageKey,
-    MessageRecord, MessageState, NewMessage, Platform, RawPayload,
+    Attachment, ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, MessageKey, MessageRecord,
+    MessageState, NewMessage, Platform, RawPayload,
 };
 use store::{Store, StoreOptions};
 
@@ -51,25 +51,14 @@ impl Archive {
     }
 
     /// Appends events as one payload received at `received_at`.
-    pub fn append(
-        &mut self,
-        platform: Platform,
-        account: &str,
-        received_at: i64,
-        events: Vec<ChatEvent>,
-    ) {
+    pub fn append(&mut self, platform: Platform, account: &str, received_at: i64, events: Vec<ChatEvent>) {
         self.n += 1;
         let raw = RawPayload {
             received_at,
             media_type: proto::batch::media::JSON.into(),
             bytes: format!("{{\"n\":{}}}", self.n).into_bytes().into(),
         };
-        let (batch, _rx) = EventBatch::new(
-            platform,
-            account,
-            vec![Ingested::Payload { raw, events }],
-            None,
-        );
+        let (batch, _rx) = EventBatch::new(platform, account, vec![Ingested::Payload { raw, events }], None);
         let infos = self.store.append(&[&batch]).unwrap();
         assert_eq!(infos[0].rejected, 0, "{infos:?}");
     }
@@ -219,31 +208,16 @@ pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<Messa
             .unwrap()
             .as_primitive::<Int64Type>()
             .clone();
-        let mentions = b
-            .column_by_name("mentions")
-            .unwrap()
-            .as_list::<i32>()
-            .clone();
-        let recipients = b
-            .column_by_name("recipients")
-            .unwrap()
-            .as_list::<i32>()
-            .clone();
-        let attachments = b
-            .column_by_name("attachments")
-            .unwrap()
-            .as_list::<i32>()
-            .clone();
+        let mentions = b.column_by_name("mentions").unwrap().as_list::<i32>().clone();
+        let recipients = b.column_by_name("recipients").unwrap().as_list::<i32>().clone();
+        let attachments = b.column_by_name("attachments").unwrap().as_list::<i32>().clone();
         for i in 0..b.num_rows() {
             let atts = attachments.value(i);
             let atts = atts.as_any().downcast_ref::<StructArray>().unwrap();
             let (an, am, asz, au, ash) = (
                 atts.column(0).as_string::<i32>(),
                 atts.column(1).as_string::<i32>(),
-                atts.column(2)
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .unwrap(),
+                atts.column(2).as_any().downcast_ref::<Int64Array>().unwrap(),
                 atts.column(3).as_string::<i32>(),
                 atts.column(4).as_string::<i32>(),
             );

@@ -34,12 +34,7 @@ fn assert_intact(out: &std::path::Path, manifest_bytes: &[u8]) {
     );
     let m = manifest(out);
     for f in &m.files {
-        assert_eq!(
-            sha256_file(&out.join(&f.path)),
-            f.sha256,
-            "{} changed",
-            f.path
-        );
+        assert_eq!(sha256_file(&out.join(&f.path)), f.sha256, "{} changed", f.path);
     }
     assert_eq!(
         parquet_files(out),
@@ -66,10 +61,7 @@ fn unwritable_export_dir_is_a_clear_error() {
     let err = export::run_export(&opts, &mut |_| {}).unwrap_err();
     assert!(matches!(err, ExportError::Io { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(
-        msg.contains("cannot write") && msg.contains("not-a-dir"),
-        "{msg}"
-    );
+    assert!(msg.contains("cannot write") && msg.contains("not-a-dir"), "{msg}");
 }
 
 #[test]

@@ -25,21 +25,13 @@ fn three_days() -> Archive {
         Platform::Eoffice,
         "oa",
         DAY0 + 7 * HOUR,
-        vec![msg(
-            "g2",
-            "e1",
-            new_message(DAY0 + 7 * HOUR, "下午三点在会议室开会"),
-        )],
+        vec![msg("g2", "e1", new_message(DAY0 + 7 * HOUR, "下午三点在会议室开会"))],
     );
     a
 }
 
 fn shas(out: &std::path::Path) -> BTreeMap<String, String> {
-    manifest(out)
-        .files
-        .into_iter()
-        .map(|f| (f.path, f.sha256))
-        .collect()
+    manifest(out).files.into_iter().map(|f| (f.path, f.sha256)).collect()
 }
 
 #[test]
@@ -47,11 +39,7 @@ fn edits_rewrite_only_their_partitions_and_append_events() {
     let mut a = three_days();
     let first = a.export(chrono_tz::UTC, false);
     assert_eq!(
-        (
-            first.partitions_written,
-            first.event_rows_written,
-            first.to_seq
-        ),
+        (first.partitions_written, first.event_rows_written, first.to_seq),
         (4, 16, 16)
     );
     let out = a.out_dir();
@@ -77,17 +65,11 @@ fn edits_rewrite_only_their_partitions_and_append_events() {
     assert_eq!((second.from_seq, second.to_seq), (16, 18));
     assert_eq!(second.partitions_written, 2);
     assert_eq!(second.message_rows_written, 10);
-    assert_eq!(
-        (second.event_files_written, second.event_rows_written),
-        (1, 2)
-    );
+    assert_eq!((second.event_files_written, second.event_rows_written), (1, 2));
     assert_eq!((second.total_messages, second.total_events), (16, 18));
 
     let after = shas(&out);
-    let changed: Vec<&String> = after
-        .keys()
-        .filter(|k| before.get(*k) != after.get(*k))
-        .collect();
+    let changed: Vec<&String> = after.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
     assert_eq!(
         changed,
         vec![
@@ -97,10 +79,7 @@ fn edits_rewrite_only_their_partitions_and_append_events() {
         ]
     );
     // Untouched partitions were not even rewritten.
-    assert_eq!(
-        std::fs::metadata(&day1).unwrap().modified().unwrap(),
-        day1_mtime
-    );
+    assert_eq!(std::fs::metadata(&day1).unwrap().modified().unwrap(), day1_mtime);
     assert!(
         before.keys().all(|k| after.contains_key(k)),
         "earlier event files are kept"
@@ -137,10 +116,7 @@ fn nothing_new_means_nothing_rewritten() {
         ),
         (0, 0, 16)
     );
-    assert_eq!(
-        std::fs::read(a.out_dir().join("_manifest.json")).unwrap(),
-        before
-    );
+    assert_eq!(std::fs::read(a.out_dir().join("_manifest.json")).unwrap(), before);
 }
 
 #[test]

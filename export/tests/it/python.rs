@@ -90,10 +90,7 @@ print("kinds", con.execute(f"SELECT string_agg(DISTINCT kind, ',' ORDER BY kind)
         lines.contains(&"platform goofish 2") && lines.contains(&"platform wecom 3"),
         "{stdout}"
     );
-    assert!(
-        lines.contains(&"sent_at TIMESTAMP WITH TIME ZONE"),
-        "{stdout}"
-    );
+    assert!(lines.contains(&"sent_at TIMESTAMP WITH TIME ZONE"), "{stdout}");
     assert!(lines.contains(&"date DATE"), "{stdout}");
     assert!(lines.contains(&"mentions VARCHAR[]"), "{stdout}");
     assert!(lines.contains(&"withdrawn 1"), "{stdout}");
@@ -116,14 +113,8 @@ print("dates", ",".join(sorted(set(str(d) for d in t.column("date").to_pylist())
 "#;
     let stdout = run_python(script, &a.out_dir());
     assert!(stdout.contains("rows 5\n"), "{stdout}");
-    assert!(
-        stdout.contains("sent_at timestamp[ms, tz=UTC]\n"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("sent_at timestamp[ms, tz=UTC]\n"), "{stdout}");
     assert!(stdout.contains("platforms goofish,wecom\n"), "{stdout}");
     // Sent at 00:00 UTC = 08:00 in Shanghai: dates in the configured zone.
-    assert!(
-        stdout.contains("dates 2026-03-01,2026-03-02,2026-03-03\n"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("dates 2026-03-01,2026-03-02,2026-03-03\n"), "{stdout}");
 }

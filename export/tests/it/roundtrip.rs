@@ -29,12 +29,7 @@ fn build() -> Archive {
         Platform::Wecom,
         "corp",
         DAY0 + 3 * HOUR,
-        vec![edit(
-            "g1",
-            "m1",
-            "合同审批流程已完成（已盖章）",
-            DAY0 + 3 * HOUR,
-        )],
+        vec![edit("g1", "m1", "合同审批流程已完成（已盖章）", DAY0 + 3 * HOUR)],
     );
     a.append(
         Platform::Wecom,
@@ -81,14 +76,8 @@ fn every_message_field_round_trips() {
 
     let reader = a.reader();
     for (platform, file) in [
-        (
-            Platform::Wecom,
-            "messages/platform=wecom/date=2026-03-01/data.parquet",
-        ),
-        (
-            Platform::Yunhu,
-            "messages/platform=yunhu/date=2026-03-02/data.parquet",
-        ),
+        (Platform::Wecom, "messages/platform=wecom/date=2026-03-01/data.parquet"),
+        (Platform::Yunhu, "messages/platform=yunhu/date=2026-03-02/data.parquet"),
     ] {
         let batches = read_parquet(&out.join(file));
         // The file carries the declared schema, timestamps in ms UTC, no partition columns.
@@ -98,9 +87,7 @@ fn every_message_field_round_trips() {
             schema.field_with_name("sent_at").unwrap().data_type(),
             &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
         );
-        assert!(
-            schema.field_with_name("platform").is_err() && schema.field_with_name("date").is_err()
-        );
+        assert!(schema.field_with_name("platform").is_err() && schema.field_with_name("date").is_err());
 
         let got = decode_messages(platform, &batches);
         let keys: Vec<_> = got.iter().map(|r| r.key.clone()).collect();
@@ -158,10 +145,7 @@ fn event_log_round_trips_partitioned_by_receive_date() {
     let mut seen = 0;
     for file in parquet_files(&out.join("events")) {
         for b in read_parquet(&out.join("events").join(&file)) {
-            assert_eq!(
-                b.schema().fields(),
-                export::schema::events_schema().fields()
-            );
+            assert_eq!(b.schema().fields(), export::schema::events_schema().fields());
             let seq = b
                 .column_by_name("seq")
                 .unwrap()
@@ -246,11 +230,7 @@ fn dates_are_local_to_the_configured_time_zone() {
         Platform::Goofish,
         "shop",
         DAY0 + 15 * HOUR,
-        vec![msg(
-            "c",
-            "early",
-            new_message(DAY0 + 15 * HOUR, "可以小刀吗"),
-        )],
+        vec![msg("c", "early", new_message(DAY0 + 15 * HOUR, "可以小刀吗"))],
     );
     a.export(chrono_tz::Asia::Shanghai, false);
     assert_eq!(

@@ -31,9 +31,7 @@ pub async fn read_limited(body: Body, max: usize) -> Result<Bytes, BodyError> {
             let room = REJECT_HEAD_BYTES.saturating_sub(head.len());
             head.extend_from_slice(&chunk[..chunk.len().min(room)]);
             head.truncate(REJECT_HEAD_BYTES);
-            return Err(BodyError::TooLarge {
-                head: head.freeze(),
-            });
+            return Err(BodyError::TooLarge { head: head.freeze() });
         }
         buf.extend_from_slice(&chunk);
     }

@@ -33,11 +33,7 @@ pub struct Health {
 
 impl Health {
     /// A health source; `store_ready` starts as given.
-    pub fn new(
-        states: StateRegistry,
-        store_ready: Arc<AtomicBool>,
-        metrics: MetricsRenderer,
-    ) -> Self {
+    pub fn new(states: StateRegistry, store_ready: Arc<AtomicBool>, metrics: MetricsRenderer) -> Self {
         Health {
             states,
             store_ready,
@@ -79,10 +75,7 @@ async fn healthz(State(h): State<Health>) -> Response {
 async fn metrics(State(h): State<Health>) -> Response {
     let body = (h.metrics)();
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,
     )
         .into_response()

@@ -24,9 +24,7 @@ pub fn merge_all(routers: Vec<Router>) -> Result<Router, ServerError> {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "two routers claim the same route".into());
-            ServerError::RouteConflict(format!(
-                "{msg} (each callback connector needs its own `path`)"
-            ))
+            ServerError::RouteConflict(format!("{msg} (each callback connector needs its own `path`)"))
         })?;
     }
     Ok(app)

@@ -249,8 +249,7 @@ impl Spool {
             self.append_async(items).await?;
             return Ok(Delivery::Spooled);
         }
-        let slot_wait =
-            slot_wait.min(answer_by.saturating_duration_since(tokio::time::Instant::now()));
+        let slot_wait = slot_wait.min(answer_by.saturating_duration_since(tokio::time::Instant::now()));
         // Items are cheap to clone (raw bytes are reference-counted) and must survive a failed
         // or late commit so they can be spooled.
         let rx = match out.send_timeout(items.clone(), None, slot_wait).await {
@@ -324,9 +323,7 @@ impl Spool {
                 Ok(info) => {
                     crate::metrics::committed(&self.name, &info);
                     let me = self.clone();
-                    let advanced =
-                        tokio::task::spawn_blocking(move || me.advance(chunk.end, chunk.records))
-                            .await;
+                    let advanced = tokio::task::spawn_blocking(move || me.advance(chunk.end, chunk.records)).await;
                     match advanced {
                         Ok(Ok(())) => backoff.connected(),
                         Ok(Err(e)) => {
@@ -367,9 +364,7 @@ impl Spool {
             records: 0,
         };
         let mut bytes = 0usize;
-        while chunk.end < len
-            && chunk.records < REPLAY_MAX_RECORDS
-            && (chunk.records == 0 || bytes < REPLAY_MAX_BYTES)
+        while chunk.end < len && chunk.records < REPLAY_MAX_RECORDS && (chunk.records == 0 || bytes < REPLAY_MAX_BYTES)
         {
             let remaining = len - chunk.end;
             match read_record(&mut g.reader, remaining).map_err(io)? {
@@ -396,10 +391,9 @@ impl Spool {
                         .read_to_end(&mut rest)
                         .map_err(io)?;
                     chunk.end = len;
-                    chunk.items.push(corrupt(
-                        rest,
-                        "spool record with an impossible length".into(),
-                    ));
+                    chunk
+                        .items
+                        .push(corrupt(rest, "spool record with an impossible length".into()));
                 }
             }
             chunk.records += 1;
@@ -431,11 +425,9 @@ impl Spool {
             g.read_pos = end;
         }
         drop(g);
-        let _ = self
-            .pending
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
-                Some(p.saturating_sub(records as u64))
-            });
+        let _ = self.pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+            Some(p.saturating_sub(records as u64))
+        });
         Ok(())
     }
 
@@ -521,8 +513,7 @@ fn encode(items: &[Ingested]) -> Result<Vec<u8>, SpoolError> {
                 received_at: raw.received_at,
                 media_type: raw.media_type.to_string(),
                 raw: raw.bytes.to_vec(),
-                events_json: serde_json::to_vec(events)
-                    .map_err(|e| SpoolError::Encode(e.to_string()))?,
+                events_json: serde_json::to_vec(events).map_err(|e| SpoolError::Encode(e.to_string()))?,
                 reason: None,
             },
             Ingested::Rejected { raw, reason } => Item {
@@ -538,8 +529,7 @@ fn encode(items: &[Ingested]) -> Result<Vec<u8>, SpoolError> {
 }
 
 fn decode(payload: &[u8]) -> Result<Vec<Ingested>, String> {
-    let items: Vec<Item> =
-        rmp_serde::from_slice(payload).map_err(|e| format!("unreadable spool record: {e}"))?;
+    let items: Vec<Item> = rmp_serde::from_slice(payload).map_err(|e| format!("unreadable spool record: {e}"))?;
     items
         .into_iter()
         .map(|it| {

@@ -152,10 +152,10 @@ impl WecomApi {
         }
         st.last_fetch = Some(Instant::now());
         let url = format!("{}/cgi-bin/gettoken", self.base);
-        let req = self.http.get(url).query(&[
-            ("corpid", self.corp_id.as_str()),
-            ("corpsecret", self.secret.expose()),
-        ]);
+        let req = self
+            .http
+            .get(url)
+            .query(&[("corpid", self.corp_id.as_str()), ("corpsecret", self.secret.expose())]);
         let v = self.send_json("gettoken", req).await?;
         check("gettoken", &v)?;
         let value = v["access_token"]
@@ -201,10 +201,7 @@ impl WecomApi {
         let body = serde_json::json!({ "chat_id": chat_id, "need_name": 1 });
         let v = self
             .call("groupchat/get", |token| {
-                self.http
-                    .post(&url)
-                    .query(&[("access_token", token)])
-                    .json(&body)
+                self.http.post(&url).query(&[("access_token", token)]).json(&body)
             })
             .await?;
         string_at("groupchat/get", &v, &["group_chat", "name"])
@@ -228,9 +225,7 @@ impl WecomApi {
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| {
-                    ct.starts_with("application/json") || ct.starts_with("text/plain")
-                });
+                .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/plain"));
             if !is_json && resp.status().is_success() {
                 let mut buf = Vec::new();
                 while let Some(chunk) = resp.chunk().await.map_err(|e| http_err(API, e))? {
@@ -263,11 +258,7 @@ impl WecomApi {
     }
 
     /// One JSON API call with the token and busy-retry policy.
-    async fn call(
-        &self,
-        api: &'static str,
-        req: impl Fn(&str) -> reqwest::RequestBuilder,
-    ) -> Result<Value, ApiError> {
+    async fn call(&self, api: &'static str, req: impl Fn(&str) -> reqwest::RequestBuilder) -> Result<Value, ApiError> {
         let mut busy = self.busy.clone();
         let mut refreshed = false;
         loop {
@@ -283,11 +274,7 @@ impl WecomApi {
         }
     }
 
-    async fn send_json(
-        &self,
-        api: &'static str,
-        req: reqwest::RequestBuilder,
-    ) -> Result<Value, ApiError> {
+    async fn send_json(&self, api: &'static str, req: reqwest::RequestBuilder) -> Result<Value, ApiError> {
         let resp = req.send().await.map_err(|e| http_err(api, e))?;
         if !resp.status().is_success() {
             return Err(ApiError::Http {

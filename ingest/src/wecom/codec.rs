@@ -16,9 +16,7 @@
 //!
 //! Events carry no `MsgId`, so their message id is derived (see [`derived_id`]).
 
-use proto::{
-    Attachment, ChatEvent, ChatType, ContentType, EventBody, Identity, NewMessage, TimestampMs,
-};
+use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, Identity, NewMessage, TimestampMs};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -243,19 +241,10 @@ fn message(f: &Inner, tree: &Value, at: TimestampMs) -> ChatEvent {
             vec![media(None, Some(f.pic_url.clone()))],
         ),
         "voice" => {
-            let mime =
-                (!f.format.is_empty()).then(|| format!("audio/{}", f.format.to_ascii_lowercase()));
-            (
-                ContentType::Voice,
-                "[语音]".to_string(),
-                vec![media(mime, None)],
-            )
+            let mime = (!f.format.is_empty()).then(|| format!("audio/{}", f.format.to_ascii_lowercase()));
+            (ContentType::Voice, "[语音]".to_string(), vec![media(mime, None)])
         }
-        "video" | "shortvideo" => (
-            ContentType::Video,
-            "[视频]".to_string(),
-            vec![media(None, None)],
-        ),
+        "video" | "shortvideo" => (ContentType::Video, "[视频]".to_string(), vec![media(None, None)]),
         "file" => {
             let name = if f.file_name.is_empty() {
                 "[文件]".to_string()
@@ -288,12 +277,7 @@ fn message(f: &Inner, tree: &Value, at: TimestampMs) -> ChatEvent {
         }
         other => {
             // Unknown message types keep their chat and MsgId so a later version can map them.
-            let mut ev = other_event(
-                format!("msgtype.{other}"),
-                tree,
-                at,
-                app_chat_id(&f.agent_id, &f.from),
-            );
+            let mut ev = other_event(format!("msgtype.{other}"), tree, at, app_chat_id(&f.agent_id, &f.from));
             if !f.msg_id.is_empty() {
                 ev.msg_id = Some(f.msg_id.clone());
             }
@@ -385,20 +369,10 @@ fn external_chat(f: &Inner, tree: &Value, at: TimestampMs) -> ChatEvent {
             at: Some(at),
         },
         ("update", detail) => {
-            return other_event(
-                format!("change_external_chat.{detail}"),
-                tree,
-                at,
-                f.chat_id.clone(),
-            );
+            return other_event(format!("change_external_chat.{detail}"), tree, at, f.chat_id.clone());
         }
         (change, _) => {
-            return other_event(
-                format!("change_external_chat.{change}"),
-                tree,
-                at,
-                f.chat_id.clone(),
-            );
+            return other_event(format!("change_external_chat.{change}"), tree, at, f.chat_id.clone());
         }
     };
     ChatEvent {

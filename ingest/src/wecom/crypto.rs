@@ -106,13 +106,7 @@ impl WecomCrypto {
     }
 
     /// Checks `msg_signature` in constant time.
-    pub fn verify(
-        &self,
-        signature: &str,
-        timestamp: &str,
-        nonce: &str,
-        encrypted: &str,
-    ) -> Result<(), CryptoError> {
+    pub fn verify(&self, signature: &str, timestamp: &str, nonce: &str, encrypted: &str) -> Result<(), CryptoError> {
         let expected = self.signature(timestamp, nonce, encrypted);
         // Hex is case-insensitive in meaning; WeCom sends lowercase, so compare as sent.
         if expected.as_bytes().ct_eq(signature.as_bytes()).into() {
@@ -135,9 +129,7 @@ impl WecomCrypto {
 
     /// Decrypts without checking the receive id; returns `(msg, receive_id)`.
     pub fn decrypt_unchecked(&self, encrypted: &str) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
-        let ct = STANDARD
-            .decode(encrypted.trim())
-            .map_err(|_| CryptoError::BadBase64)?;
+        let ct = STANDARD.decode(encrypted.trim()).map_err(|_| CryptoError::BadBase64)?;
         if ct.is_empty() || ct.len() % 16 != 0 {
             return Err(CryptoError::BadLength(ct.len()));
         }
@@ -150,13 +142,9 @@ impl WecomCrypto {
             Some(&n) if (1..=PAD_BLOCK as u8).contains(&n) => n as usize,
             _ => 0,
         };
-        let body = plain
-            .get(..plain.len().saturating_sub(pad))
-            .unwrap_or_default();
+        let body = plain.get(..plain.len().saturating_sub(pad)).unwrap_or_default();
         if body.len() < RANDOM_LEN + 4 {
-            return Err(CryptoError::BadLayout(
-                "shorter than the random prefix and length",
-            ));
+            return Err(CryptoError::BadLayout("shorter than the random prefix and length"));
         }
         let len_bytes: [u8; 4] = body[RANDOM_LEN..RANDOM_LEN + 4]
             .try_into()
@@ -164,9 +152,7 @@ impl WecomCrypto {
         let msg_len = u32::from_be_bytes(len_bytes) as usize;
         let rest = &body[RANDOM_LEN + 4..];
         if msg_len > rest.len() {
-            return Err(CryptoError::BadLayout(
-                "message length exceeds the plaintext",
-            ));
+            return Err(CryptoError::BadLayout("message length exceeds the plaintext"));
         }
         Ok((rest[..msg_len].to_vec(), rest[msg_len..].to_vec()))
     }
@@ -179,8 +165,7 @@ impl WecomCrypto {
 
     /// Like [`WecomCrypto::encrypt_with_random`] with another receive id (fault injection).
     pub fn encrypt_for(&self, msg: &[u8], random: &[u8; RANDOM_LEN], receive_id: &[u8]) -> String {
-        let mut plain =
-            Vec::with_capacity(RANDOM_LEN + 4 + msg.len() + receive_id.len() + PAD_BLOCK);
+        let mut plain = Vec::with_capacity(RANDOM_LEN + 4 + msg.len() + receive_id.len() + PAD_BLOCK);
         plain.extend_from_slice(random);
         plain.extend_from_slice(&(msg.len() as u32).to_be_bytes());
         plain.extend_from_slice(msg);
@@ -219,20 +204,12 @@ mod tests {
 
     #[test]
     fn refuses_a_short_key() {
-        assert_eq!(
-            WecomCrypto::new("t", "abc", "ww1").unwrap_err(),
-            CryptoError::BadKey
-        );
+        assert_eq!(WecomCrypto::new("t", "abc", "ww1").unwrap_err(), CryptoError::BadKey);
     }
 
     #[test]
     fn round_trips_and_pads_an_aligned_plaintext_with_a_full_block() {
-        let c = WecomCrypto::new(
-            "t",
-            "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-            "ww12345678901",
-        )
-        .unwrap();
+        let c = WecomCrypto::new("t", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "ww12345678901").unwrap();
         // 16 + 4 + 12 + 13 = 45 → pad 19; try every length around a block boundary too.
         for n in 0..70 {
             let msg = vec![b'a'; n];
@@ -243,8 +220,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        let c =
-            WecomCrypto::new("t", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "ww1").unwrap();
+        let c = WecomCrypto::new("t", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "ww1").unwrap();
         assert_eq!(c.decrypt("%%%"), Err(CryptoError::BadBase64));
         assert_eq!(c.decrypt("AAAA"), Err(CryptoError::BadLength(3)));
         assert!(c.decrypt(&STANDARD.encode([7u8; 32])).is_err());

@@ -110,8 +110,7 @@ impl Enricher {
                         Ok(bytes) => {
                             a.size = Some(bytes.len() as u64);
                             let blobs = self.blobs.clone();
-                            let stored =
-                                tokio::task::spawn_blocking(move || blobs.put(&bytes)).await;
+                            let stored = tokio::task::spawn_blocking(move || blobs.put(&bytes)).await;
                             match stored {
                                 Ok(Ok(s)) => a.sha256 = s.sha256().map(str::to_string),
                                 Ok(Err(e)) => {

@@ -77,9 +77,7 @@ fn params(query: Option<&str>) -> Params {
     let mut p = Params::default();
     for pair in query.unwrap_or("").split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_encoding::percent_decode_str(v)
-            .decode_utf8_lossy()
-            .into_owned();
+        let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned();
         match k {
             "msg_signature" => p.msg_signature = Some(v),
             "timestamp" => p.timestamp = Some(v),
@@ -140,11 +138,7 @@ impl Receiver {
         let reason = format!("wecom callback answered {}: {reason}", status.as_u16());
         match me
             .out
-            .send_timeout(
-                vec![Ingested::Rejected { raw, reason }],
-                None,
-                me.timing.slot_wait,
-            )
+            .send_timeout(vec![Ingested::Rejected { raw, reason }], None, me.timing.slot_wait)
             .await
         {
             Ok(rx) => match tokio::time::timeout(me.timing.answer_within, rx).await {
@@ -170,9 +164,7 @@ impl Receiver {
         let (sig, ts, nonce) = match p.signed() {
             Ok(v) => v,
             Err(why) => {
-                return self
-                    .refuse(StatusCode::BAD_REQUEST, raw(), why.into())
-                    .await;
+                return self.refuse(StatusCode::BAD_REQUEST, raw(), why.into()).await;
             }
         };
         let Some(echostr) = p.echostr.as_deref() else {
@@ -200,17 +192,9 @@ impl Receiver {
         let body = match read_limited(body, me.max_body).await {
             Ok(b) => b,
             Err(BodyError::TooLarge { head }) => {
-                let why = format!(
-                    "body larger than {} bytes (first {} kept)",
-                    me.max_body,
-                    head.len()
-                );
+                let why = format!("body larger than {} bytes (first {} kept)", me.max_body, head.len());
                 return self
-                    .refuse(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        RawPayload::now(media::XML, head),
-                        why,
-                    )
+                    .refuse(StatusCode::PAYLOAD_TOO_LARGE, RawPayload::now(media::XML, head), why)
                     .await;
             }
             // The client went away: nobody is left to answer.
@@ -224,34 +208,24 @@ impl Receiver {
         let (sig, ts, nonce) = match p.signed() {
             Ok(v) => v,
             Err(why) => {
-                return self
-                    .refuse(StatusCode::BAD_REQUEST, raw_body(), why.into())
-                    .await;
+                return self.refuse(StatusCode::BAD_REQUEST, raw_body(), why.into()).await;
             }
         };
         let env = match codec::parse_envelope(&body) {
             Ok(e) => e,
             Err(e) => {
                 return self
-                    .refuse(
-                        StatusCode::BAD_REQUEST,
-                        raw_body(),
-                        format!("envelope: {e}"),
-                    )
+                    .refuse(StatusCode::BAD_REQUEST, raw_body(), format!("envelope: {e}"))
                     .await;
             }
         };
         if let Err(e) = me.crypto.verify(sig, ts, nonce, &env.encrypt) {
-            return self
-                .refuse(crypto_status(&e), raw_body(), e.to_string())
-                .await;
+            return self.refuse(crypto_status(&e), raw_body(), e.to_string()).await;
         }
         let plain = match me.crypto.decrypt(&env.encrypt) {
             Ok(p) => Bytes::from(p),
             Err(e) => {
-                return self
-                    .refuse(crypto_status(&e), raw_body(), e.to_string())
-                    .await;
+                return self.refuse(crypto_status(&e), raw_body(), e.to_string()).await;
             }
         };
         let decoded = match codec::decode(&plain) {
@@ -271,11 +245,7 @@ impl Receiver {
             raw: RawPayload::now(media::XML, plain),
             events,
         };
-        let rx = match me
-            .out
-            .send_timeout(vec![item], None, me.timing.slot_wait)
-            .await
-        {
+        let rx = match me.out.send_timeout(vec![item], None, me.timing.slot_wait).await {
             Ok(rx) => rx,
             Err(SendTimeout::Full(_)) => {
                 crate::metrics::noticed(&me.name, "store_busy");
@@ -313,13 +283,8 @@ pub fn router(path: &str, receiver: Receiver) -> axum::Router {
     axum::Router::new()
         .route(
             path,
-            get(
-                |State(r): State<Receiver>, RawQuery(q): RawQuery| async move { r.verify(q).await },
-            )
-            .post(
-                |State(r): State<Receiver>, RawQuery(q): RawQuery, body: Body| async move {
-                    r.receive(q, body).await
-                },
+            get(|State(r): State<Receiver>, RawQuery(q): RawQuery| async move { r.verify(q).await }).post(
+                |State(r): State<Receiver>, RawQuery(q): RawQuery, body: Body| async move { r.receive(q, body).await },
             ),
         )
         .with_state(receiver)
@@ -331,9 +296,7 @@ mod tests {
 
     #[test]
     fn keeps_plus_signs_and_decodes_percent_escapes() {
-        let p = params(Some(
-            "msg_signature=ab&timestamp=1&nonce=2&echostr=a+b%2Fc%3D%3D",
-        ));
+        let p = params(Some("msg_signature=ab&timestamp=1&nonce=2&echostr=a+b%2Fc%3D%3D"));
         assert_eq!(p.echostr.as_deref(), Some("a+b/c=="));
         assert_eq!(p.signed().unwrap(), ("ab", "1", "2"));
         assert!(params(Some("timestamp=1")).signed().is_err());

@@ -75,9 +75,7 @@ pub fn parse(xml: &str) -> Result<(String, Value), XmlError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<(String, Value)> = None;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| XmlError::Syntax(e.to_string()))?;
+        let event = reader.read_event().map_err(|e| XmlError::Syntax(e.to_string()))?;
         match event {
             Event::Start(e) => {
                 if root.is_some() {
@@ -91,9 +89,7 @@ pub fn parse(xml: &str) -> Result<(String, Value), XmlError> {
             Event::Empty(e) => {
                 let name = e.name().as_ref().to_string();
                 match stack.last_mut() {
-                    Some(parent) => {
-                        insert(&mut parent.children, name, Value::String(String::new()))
-                    }
+                    Some(parent) => insert(&mut parent.children, name, Value::String(String::new())),
                     None if root.is_none() => root = Some((name, Value::Object(Map::new()))),
                     None => return Err(XmlError::Syntax("content after the root element".into())),
                 }
@@ -112,10 +108,7 @@ pub fn parse(xml: &str) -> Result<(String, Value), XmlError> {
             Event::Text(t) => push_text(&mut stack, &t.xml10_content())?,
             Event::CData(t) => push_text(&mut stack, &t.xml10_content())?,
             Event::GeneralRef(r) => {
-                let ch = match r
-                    .resolve_char_ref()
-                    .map_err(|e| XmlError::Syntax(e.to_string()))?
-                {
+                let ch = match r.resolve_char_ref().map_err(|e| XmlError::Syntax(e.to_string()))? {
                     Some(c) => c.to_string(),
                     None => {
                         let name = r.xml10_content().into_owned();
@@ -155,10 +148,8 @@ mod tests {
 
     #[test]
     fn reads_cdata_text_entities_and_nesting() {
-        let (root, v) = parse(
-            "<xml><A><![CDATA[你好 <b>]]></A><B>1 &lt; 2 &#x41;</B>\n<C><D>x</D><D>y</D></C><E/></xml>",
-        )
-        .unwrap();
+        let (root, v) =
+            parse("<xml><A><![CDATA[你好 <b>]]></A><B>1 &lt; 2 &#x41;</B>\n<C><D>x</D><D>y</D></C><E/></xml>").unwrap();
         assert_eq!(root, "xml");
         assert_eq!(
             v,
@@ -168,14 +159,8 @@ mod tests {
 
     #[test]
     fn truncated_and_broken_documents_are_errors() {
-        assert_eq!(
-            parse("<xml><A>1</A><B>2").unwrap_err(),
-            XmlError::Truncated("B".into())
-        );
-        assert!(matches!(
-            parse("<xml><A>1</B></xml>"),
-            Err(XmlError::Syntax(_))
-        ));
+        assert_eq!(parse("<xml><A>1</A><B>2").unwrap_err(), XmlError::Truncated("B".into()));
+        assert!(matches!(parse("<xml><A>1</B></xml>"), Err(XmlError::Syntax(_))));
         assert_eq!(parse("").unwrap_err(), XmlError::NoRoot);
         assert!(parse("hello").is_err());
         let deep = "<a>".repeat(40);

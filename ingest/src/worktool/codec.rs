@@ -77,13 +77,7 @@ pub struct WtMessage {
 }
 
 /// Fields that only a message callback carries.
-const MESSAGE_FIELDS: [&str; 5] = [
-    "spoken",
-    "rawSpoken",
-    "receivedName",
-    "textType",
-    "roomType",
-];
+const MESSAGE_FIELDS: [&str; 5] = ["spoken", "rawSpoken", "receivedName", "textType", "roomType"];
 
 /// Parses a JSON body into its field object.
 pub fn parse_json(body: &[u8]) -> Result<Map<String, Value>, DecodeError> {
@@ -200,9 +194,7 @@ fn bool_field(f: &Map<String, Value>, field: &'static str) -> Result<bool, Decod
                 expected: "a boolean",
             }),
         },
-        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
-            Ok(n.as_i64() == Some(1))
-        }
+        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Ok(n.as_i64() == Some(1)),
         Some(_) => Err(DecodeError::WrongType {
             field,
             expected: "a boolean",
@@ -217,9 +209,7 @@ pub fn decode_file(b64: &str) -> Result<Vec<u8>, String> {
     let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(clean.trim_end_matches('='))
-        .or_else(|_| {
-            base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.trim_end_matches('='))
-        })
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.trim_end_matches('=')))
         .map_err(|e| format!("invalid base64 in `fileBase64`: {e}"))
 }
 
@@ -330,11 +320,7 @@ pub struct MessageCx<'a> {
 }
 
 /// The `message` event of a message callback; `attachment` is the stored `fileBase64`.
-pub fn message_event(
-    m: &WtMessage,
-    cx: &MessageCx<'_>,
-    attachment: Option<Attachment>,
-) -> ChatEvent {
+pub fn message_event(m: &WtMessage, cx: &MessageCx<'_>, attachment: Option<Attachment>) -> ChatEvent {
     let (chat_type, external) = chat_kind(m);
     let ct = content_type(m.text_type);
     let text = if !m.raw_spoken.is_empty() {
@@ -415,15 +401,8 @@ mod tests {
             None,
         );
         assert_eq!(ev.chat_id, "WorkTool");
-        assert!(
-            ev.msg_id
-                .as_deref()
-                .unwrap()
-                .starts_with("1760000000000-7-")
-        );
-        let EventBody::Message(n) = ev.body else {
-            panic!()
-        };
+        assert!(ev.msg_id.as_deref().unwrap().starts_with("1760000000000-7-"));
+        let EventBody::Message(n) = ev.body else { panic!() };
         assert_eq!((n.chat_type, n.external), (ChatType::Group, true));
         assert_eq!(n.text, "@小明 您好,欢迎使用WorkTool~");
         assert_eq!(n.mentions, ["小明", "robot-1"]);
@@ -459,18 +438,7 @@ mod tests {
         use ContentType::*;
         assert_eq!(
             types,
-            [
-                Other,
-                Text,
-                Image,
-                Voice,
-                Video,
-                MiniProgram,
-                Link,
-                File,
-                Merged,
-                Text
-            ]
+            [Other, Text, Image, Voice, Video, MiniProgram, Link, File, Merged, Text]
         );
         let dm = WtMessage {
             room_type: Some(4),
@@ -484,9 +452,7 @@ mod tests {
     #[test]
     fn wrong_types_are_errors_and_strings_are_accepted() {
         assert_eq!(
-            classify(&obj(
-                json!({"spoken":"x","receivedName":"a","roomType":"外部群"})
-            )),
+            classify(&obj(json!({"spoken":"x","receivedName":"a","roomType":"外部群"}))),
             Err(DecodeError::WrongType {
                 field: "roomType",
                 expected: "an integer"
@@ -494,15 +460,10 @@ mod tests {
         );
         assert!(matches!(
             classify(&obj(json!({"spoken":["x"],"receivedName":"a"}))),
-            Err(DecodeError::WrongType {
-                field: "spoken",
-                ..
-            })
+            Err(DecodeError::WrongType { field: "spoken", .. })
         ));
         assert!(matches!(
-            classify(&obj(
-                json!({"spoken":"x","receivedName":"a","atMe":"maybe"})
-            )),
+            classify(&obj(json!({"spoken":"x","receivedName":"a","atMe":"maybe"}))),
             Err(_)
         ));
         let Callback::Message(m) = classify(&obj(
@@ -511,14 +472,8 @@ mod tests {
         .unwrap() else {
             panic!()
         };
-        assert_eq!(
-            (m.room_type, m.text_type, m.at_me),
-            (Some(3), Some(2), false)
-        );
-        assert_eq!(
-            classify(&obj(json!({"spoken":"x"}))),
-            Err(DecodeError::NoChat)
-        );
+        assert_eq!((m.room_type, m.text_type, m.at_me), (Some(3), Some(2), false));
+        assert_eq!(classify(&obj(json!({"spoken":"x"}))), Err(DecodeError::NoChat));
         assert_eq!(parse_json(b"[1]"), Err(DecodeError::NotAnObject));
         assert!(matches!(
             parse_json(b"{\"spoken\":"),
@@ -532,10 +487,7 @@ mod tests {
             classify(&obj(json!({"type":5,"robotId":"r"}))).unwrap(),
             Callback::RobotOnline
         );
-        assert_eq!(
-            classify(&obj(json!({"type":"6"}))).unwrap(),
-            Callback::RobotOffline
-        );
+        assert_eq!(classify(&obj(json!({"type":"6"}))).unwrap(), Callback::RobotOffline);
         assert_eq!(
             classify(&obj(json!({"type":0,"groupQrCode":"..."}))).unwrap(),
             Callback::Other {
@@ -552,17 +504,12 @@ mod tests {
 
     #[test]
     fn form_fields_and_base64() {
-        let f = parse_urlencoded(
-            "spoken=%E5%A5%BD%E7%9A%84&receivedName=%E5%BC%A0%E4%B8%89&roomType=4".as_bytes(),
-        )
-        .unwrap();
+        let f = parse_urlencoded("spoken=%E5%A5%BD%E7%9A%84&receivedName=%E5%BC%A0%E4%B8%89&roomType=4".as_bytes())
+            .unwrap();
         assert_eq!(f["spoken"], "好的");
         assert!(parse_urlencoded(b"\xff\xfe").is_err());
         assert_eq!(decode_file("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(
-            decode_file("data:image/png;base64,aGVs\nbG8").unwrap(),
-            b"hello"
-        );
+        assert_eq!(decode_file("data:image/png;base64,aGVs\nbG8").unwrap(), b"hello");
         assert!(decode_file("***not base64***").is_err());
     }
 
@@ -593,9 +540,6 @@ mod tests {
             None,
         );
         assert_ne!(a.msg_id, b.msg_id);
-        assert_eq!(
-            a.msg_id.as_deref().unwrap()[16..],
-            b.msg_id.as_deref().unwrap()[16..]
-        );
+        assert_eq!(a.msg_id.as_deref().unwrap()[16..], b.msg_id.as_deref().unwrap()[16..]);
     }
 }

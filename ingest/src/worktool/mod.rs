@@ -125,7 +125,9 @@ impl Connector for WorktoolConnector {
     fn router(&self, cx: &ConnectorContext) -> Option<axum::Router> {
         let spool = self
             .spool(cx)
-            .inspect_err(|e| tracing::error!(connector = %cx.name, error = %e, "no spool: a full channel will be answered 503"))
+            .inspect_err(
+                |e| tracing::error!(connector = %cx.name, error = %e, "no spool: a full channel will be answered 503"),
+            )
             .ok();
         let rx = Receiver::new(
             cx.name.clone(),
@@ -141,21 +143,16 @@ impl Connector for WorktoolConnector {
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let spool = self.spool(&cx).map_err(ConnectorError::Config)?;
         let replay = tokio::spawn(spool.replay(cx.out.clone(), cx.shutdown.clone()));
-        let poll = self
-            .cfg
-            .robot_id
-            .clone()
-            .filter(|r| !r.is_empty())
-            .map(|robot_id| {
-                tokio::spawn(status::poll(
-                    cx.name.clone(),
-                    self.cfg.api_base.clone(),
-                    robot_id,
-                    self.status_interval,
-                    cx.state.clone(),
-                    cx.shutdown.clone(),
-                ))
-            });
+        let poll = self.cfg.robot_id.clone().filter(|r| !r.is_empty()).map(|robot_id| {
+            tokio::spawn(status::poll(
+                cx.name.clone(),
+                self.cfg.api_base.clone(),
+                robot_id,
+                self.status_interval,
+                cx.state.clone(),
+                cx.shutdown.clone(),
+            ))
+        });
         cx.state
             .set(
                 ConnectorStatus::Connected,

@@ -118,10 +118,7 @@ impl Receiver {
     /// Commits `items` (or spools them); `Err` carries the 503 answer.
     async fn deliver(&self, items: Vec<Ingested>, answer_by: Instant) -> Result<(), Response> {
         match &self.spool {
-            Some(spool) => match spool
-                .deliver(&self.out, items, self.timing.slot_wait, answer_by)
-                .await
-            {
+            Some(spool) => match spool.deliver(&self.out, items, self.timing.slot_wait, answer_by).await {
                 Ok(Delivery::Committed(_)) => Ok(()),
                 Ok(Delivery::Spooled) => {
                     tracing::debug!(connector = %self.name, "callback spooled");
@@ -163,13 +160,7 @@ impl Receiver {
     }
 
     /// Records a refused request and builds its answer.
-    async fn refuse(
-        &self,
-        raw: RawPayload,
-        code: StatusCode,
-        reason: String,
-        answer_by: Instant,
-    ) -> Response {
+    async fn refuse(&self, raw: RawPayload, code: StatusCode, reason: String, answer_by: Instant) -> Response {
         tracing::warn!(connector = %self.name, status = code.as_u16(), %reason, "callback refused");
         let item = Ingested::Rejected {
             raw,
@@ -185,11 +176,7 @@ impl Receiver {
     /// never retries, so a repeat is a second message); the counter lets an operator see it.
     fn note_repeat(&self, fingerprint: &str, at: TimestampMs) {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        while recent
-            .front()
-            .is_some_and(|(_, t)| at - t > REPEAT_WINDOW_MS)
-            || recent.len() >= REPEAT_MEMORY
-        {
+        while recent.front().is_some_and(|(_, t)| at - t > REPEAT_WINDOW_MS) || recent.len() >= REPEAT_MEMORY {
             recent.pop_front();
         }
         if recent.iter().any(|(f, _)| f == fingerprint) {
@@ -230,11 +217,7 @@ impl Receiver {
 }
 
 fn answer(code: StatusCode, app_code: i32, message: &str) -> Response {
-    (
-        code,
-        axum::Json(json!({ "code": app_code, "message": message })),
-    )
-        .into_response()
+    (code, axum::Json(json!({ "code": app_code, "message": message }))).into_response()
 }
 
 fn success() -> Response {
@@ -267,10 +250,7 @@ fn encoding(headers: &HeaderMap) -> (Encoding, &'static str) {
 
 /// Reads a `multipart/form-data` body into its text fields (public for the fuzz targets and
 /// the never-panic tests).
-pub async fn parse_multipart(
-    body: bytes::Bytes,
-    boundary: String,
-) -> Result<Map<String, Value>, DecodeError> {
+pub async fn parse_multipart(body: bytes::Bytes, boundary: String) -> Result<Map<String, Value>, DecodeError> {
     let bad = |detail: String| DecodeError::Malformed {
         what: "multipart",
         detail,
@@ -320,12 +300,7 @@ async fn callback(
                 REJECT_HEAD_BYTES / 1024
             );
             return rx
-                .refuse(
-                    raw_of(head),
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    reason,
-                    answer_by,
-                )
+                .refuse(raw_of(head), StatusCode::PAYLOAD_TOO_LARGE, reason, answer_by)
                 .await;
         }
         Err(BodyError::Io(e)) => {
@@ -356,12 +331,7 @@ async fn callback(
         Ok(x) => x,
         Err(e) => {
             return rx
-                .refuse(
-                    raw_of(bytes),
-                    StatusCode::BAD_REQUEST,
-                    e.to_string(),
-                    answer_by,
-                )
+                .refuse(raw_of(bytes), StatusCode::BAD_REQUEST, e.to_string(), answer_by)
                 .await;
         }
     };
@@ -420,13 +390,7 @@ async fn callback(
         Callback::RobotOnline | Callback::RobotOffline => {
             let online = callback == Callback::RobotOnline;
             if let Err(busy) = rx
-                .deliver(
-                    vec![Ingested::Payload {
-                        raw,
-                        events: vec![],
-                    }],
-                    answer_by,
-                )
+                .deliver(vec![Ingested::Payload { raw, events: vec![] }], answer_by)
                 .await
             {
                 return busy;
@@ -445,13 +409,7 @@ async fn callback(
         Callback::Other { subtype } => {
             let ev = codec::other_event(&subtype, &fields);
             if let Err(busy) = rx
-                .deliver(
-                    vec![Ingested::Payload {
-                        raw,
-                        events: vec![ev],
-                    }],
-                    answer_by,
-                )
+                .deliver(vec![Ingested::Payload { raw, events: vec![ev] }], answer_by)
                 .await
             {
                 return busy;

@@ -32,8 +32,11 @@ pub enum StatusError {
 
 /// Publishes the robot state to `/metrics` (`chatvault_worktool_robot_online`, 1 or 0).
 pub fn publish(connector: &str, online: bool) {
-    metrics::gauge!("chatvault_worktool_robot_online", "connector" => connector.to_string())
-        .set(if online { 1.0 } else { 0.0 });
+    metrics::gauge!("chatvault_worktool_robot_online", "connector" => connector.to_string()).set(if online {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 /// Reads an online answer: `true`/`false`, `{"data": bool}`, or `None` when it says nothing.
@@ -47,11 +50,7 @@ pub fn parse_online(v: &Value) -> Option<bool> {
 }
 
 /// One poll.
-pub async fn online(
-    client: &reqwest::Client,
-    api_base: &str,
-    robot_id: &str,
-) -> Result<Option<bool>, StatusError> {
+pub async fn online(client: &reqwest::Client, api_base: &str, robot_id: &str) -> Result<Option<bool>, StatusError> {
     let url = format!("{}/robot/robotInfo/online", api_base.trim_end_matches('/'));
     let resp = client
         .get(url)
@@ -78,10 +77,7 @@ pub async fn poll(
     state: StateReporter,
     shutdown: CancellationToken,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(connector = %name, error = %e, "no HTTP client for the robot status poll");
@@ -103,9 +99,7 @@ pub async fn poll(
                 } else {
                     ConnectorStatus::RobotOffline
                 };
-                state
-                    .set(status, Some("robotInfo/online poll".into()))
-                    .await;
+                state.set(status, Some("robotInfo/online poll".into())).await;
             }
             Ok(None) => crate::metrics::noticed(&name, "robot_status_unknown"),
             Err(e) => {

@@ -47,7 +47,8 @@ pub const SIM_TOKEN: &str = "sim-goofish-access-token";
 /// `_m_h5_tk` signing prefix the simulator's gateway expects.
 pub const SIM_H5TK: &str = "5f3c1d2e9a8b7c6d";
 /// Login cookies matching the simulator.
-pub const SIM_COOKIES: &str = "cookie2=sim-cookie2; unb=2200000000001; _m_h5_tk=5f3c1d2e9a8b7c6d_1700000000000; _m_h5_tk_enc=sim-enc";
+pub const SIM_COOKIES: &str =
+    "cookie2=sim-cookie2; unb=2200000000001; _m_h5_tk=5f3c1d2e9a8b7c6d_1700000000000; _m_h5_tk_enc=sim-enc";
 /// Device id used in the config section.
 pub const SIM_DEVICE_ID: &str = "5C1B6A2E-4F0D-4E8B-9A53-7D2C1E0F9B3A-2200000000001";
 
@@ -216,12 +217,7 @@ impl GoofishSim {
 
     /// Message ids of every acked push.
     pub fn acked_ids(&self) -> Vec<String> {
-        self.shared
-            .lock()
-            .acks
-            .iter()
-            .flat_map(|a| a.msg_ids.clone())
-            .collect()
+        self.shared.lock().acks.iter().flat_map(|a| a.msg_ids.clone()).collect()
     }
 
     /// Paths of the client's requests in order (heartbeats excluded).
@@ -251,12 +247,7 @@ impl GoofishSim {
 
     /// Messages released so far (the server's history), in pts order.
     pub fn messages(&self) -> Vec<SimMessage> {
-        self.shared
-            .lock()
-            .released
-            .iter()
-            .map(|(_, m)| m.clone())
-            .collect()
+        self.shared.lock().released.iter().map(|(_, m)| m.clone()).collect()
     }
 
     /// Scripted live messages not released yet.
@@ -266,11 +257,7 @@ impl GoofishSim {
 
     /// Calls `f` the moment each ack arrives (before the simulator moves on).
     pub fn on_ack(&self, f: impl Fn(&AckRecord) + Send + Sync + 'static) {
-        *self
-            .shared
-            .observer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(f));
+        *self.shared.observer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(f));
     }
 
     /// Releases a message now: it is pushed to a connected client and is in history.

@@ -19,9 +19,7 @@ pub const TOKEN_PATH: &str = "/h5/mtop.taobao.idlemessage.pc.login.token/1.0/";
 
 /// The router serving [`TOKEN_PATH`].
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route(TOKEN_PATH, post(token))
-        .with_state(shared)
+    Router::new().route(TOKEN_PATH, post(token)).with_state(shared)
 }
 
 async fn token(
@@ -30,10 +28,7 @@ async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let cookies = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let cookie = |name: &str| {
         cookies
             .split(';')
@@ -42,9 +37,7 @@ async fn token(
             .map(|(_, v)| v.trim().to_string())
     };
     let fail = |ret: &str| {
-        Json(
-            json!({"api": "mtop.taobao.idlemessage.pc.login.token", "data": {}, "ret": [ret], "v": "1.0"}),
-        )
+        Json(json!({"api": "mtop.taobao.idlemessage.pc.login.token", "data": {}, "ret": [ret], "v": "1.0"}))
     };
     let mut st = shared.lock();
     st.token_calls += 1;

@@ -159,12 +159,7 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             2,
             t("在的亲，公司换新淘汰下来的，九成新，电池健康 92%"),
         ),
-        (
-            "48011000001",
-            wang,
-            5,
-            t("可以小刀吗？4500 包邮的话今天就拍"),
-        ),
+        ("48011000001", wang, 5, t("可以小刀吗？4500 包邮的话今天就拍")),
         ("48011000001", me, 9, t("最低 4700，包邮，顺丰发货")),
         (
             "48011000001",
@@ -182,12 +177,7 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             30,
             t("您好，我们是农业局项目组，这台打印机能开发票吗？要走报销流程"),
         ),
-        (
-            "48011000002",
-            me,
-            33,
-            t("可以开增值税普通发票，抬头和税号发我一下"),
-        ),
+        ("48011000002", me, 33, t("可以开增值税普通发票，抬头和税号发我一下")),
         (
             "48011000002",
             li,
@@ -217,24 +207,9 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             62,
             t("4650 吧，合同我们可以盖章，会议纪要里写清楚验收标准"),
         ),
-        (
-            "48011000001",
-            wang,
-            64,
-            t("成交！@农科设备回收店 我现在拍下"),
-        ),
-        (
-            "48011000004",
-            sys,
-            65,
-            System("[买家已拍下，等待买家付款]".into()),
-        ),
-        (
-            "48011000004",
-            sys,
-            70,
-            System("[买家已付款，请尽快发货]".into()),
-        ),
+        ("48011000001", wang, 64, t("成交！@农科设备回收店 我现在拍下")),
+        ("48011000004", sys, 65, System("[买家已拍下，等待买家付款]".into())),
+        ("48011000004", sys, 70, System("[买家已付款，请尽快发货]".into())),
         (
             "48011000003",
             tom,
@@ -247,45 +222,13 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             92,
             t("Yes it is. No dead pixels, 附原装线材，可以当面验货"),
         ),
-        (
-            "48011000003",
-            tom,
-            95,
-            t("Great. Can you do 1800? 我在上海浦东"),
-        ),
-        (
-            "48011000003",
-            me,
-            96,
-            t("1850 包邮到上海，今天下午三点前付款今天发"),
-        ),
+        ("48011000003", tom, 95, t("Great. Can you do 1800? 我在上海浦东")),
+        ("48011000003", me, 96, t("1850 包邮到上海，今天下午三点前付款今天发")),
         ("48011000003", me, 97, t("不好意思发错了，是 1900")),
-        (
-            "48011000003",
-            me,
-            98,
-            Recall {
-                target: "MSG96".into(),
-            },
-        ),
-        (
-            "48011000003",
-            tom,
-            100,
-            t("OK 1900 deal, 麻烦开个收据给财务报销"),
-        ),
-        (
-            "48011000002",
-            li,
-            120,
-            t("合同扫描件已经发邮件了，麻烦确认一下"),
-        ),
-        (
-            "48011000002",
-            me,
-            125,
-            t("收到，合同已盖章回传，打印机明天上午发货"),
-        ),
+        ("48011000003", me, 98, Recall { target: "MSG96".into() }),
+        ("48011000003", tom, 100, t("OK 1900 deal, 麻烦开个收据给财务报销")),
+        ("48011000002", li, 120, t("合同扫描件已经发邮件了，麻烦确认一下")),
+        ("48011000002", me, 125, t("收到，合同已盖章回传，打印机明天上午发货")),
         (
             "48011000002",
             li,
@@ -302,19 +245,9 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             130,
             t("好的谢谢老板，会议纪要我这边也同步给项目负责人了"),
         ),
-        (
-            "48011000001",
-            me,
-            150,
-            t("已发货，顺丰单号 SF1234567890123，注意查收"),
-        ),
+        ("48011000001", me, 150, t("已发货，顺丰单号 SF1234567890123，注意查收")),
         ("48011000004", sys, 151, System("[你已发货]".into())),
-        (
-            "48011000001",
-            wang,
-            240,
-            t("收到了，机器很新，已确认收货，五星好评"),
-        ),
+        ("48011000001", wang, 240, t("收到了，机器很新，已确认收货，五星好评")),
     ];
     let msgs = lines
         .into_iter()
@@ -366,16 +299,8 @@ fn bulk(n: usize) -> (Vec<SimConversation>, Vec<SimMessage>) {
             SimMessage {
                 cid: c.cid.clone(),
                 msg_id: format!("{}.PNM", 5_000_000_000_000u64 + row.i),
-                sender_id: if mine {
-                    SELF_UID.into()
-                } else {
-                    c.peer_uid.clone()
-                },
-                sender_name: if mine {
-                    SELF_NAME.into()
-                } else {
-                    c.peer_name.clone()
-                },
+                sender_id: if mine { SELF_UID.into() } else { c.peer_uid.clone() },
+                sender_name: if mine { SELF_NAME.into() } else { c.peer_name.clone() },
                 sent_at: row.sent_at,
                 content: SimContent::Text(row.text),
             }
@@ -409,10 +334,7 @@ mod tests {
             _ => None,
         });
         let target = recall.expect("a recall");
-        assert!(
-            msgs.iter()
-                .any(|m| m.msg_id == target && m.text().contains("1850"))
-        );
+        assert!(msgs.iter().any(|m| m.msg_id == target && m.text().contains("1850")));
         assert!(msgs.iter().all(|m| convs.iter().any(|c| c.cid == m.cid)));
         assert!(msgs.windows(2).all(|w| w[0].sent_at <= w[1].sent_at));
     }

@@ -87,10 +87,7 @@ pub struct Shared {
 impl Shared {
     pub(crate) fn new(opts: SimOptions) -> Arc<Shared> {
         let (convs, msgs) = opts.script.build();
-        let offline = opts
-            .offline
-            .unwrap_or(opts.script.default_offline())
-            .min(msgs.len());
+        let offline = opts.offline.unwrap_or(opts.script.default_offline()).min(msgs.len());
         let mut state = State {
             released: Vec::new(),
             pending_live: VecDeque::new(),
@@ -265,15 +262,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
                     json!({"syncExtensionModel": {"fingerprint": "sim"}, "syncExtraType": {"type": 0}}),
                 )]
             }
-            "/r/Conversation/listNewestPagination" => {
-                paged(&shared, &mid, |s| conversations(&shared.convs, s, &body))
-            }
+            "/r/Conversation/listNewestPagination" => paged(&shared, &mid, |s| conversations(&shared.convs, s, &body)),
             "/r/MessageManager/listUserMessages" => paged(&shared, &mid, |s| history(s, &body)),
-            _ => vec![reply(
-                &mid,
-                404,
-                json!({"reason": format!("unknown lwp {lwp}")}),
-            )],
+            _ => vec![reply(&mid, 404, json!({"reason": format!("unknown lwp {lwp}")}))],
         };
         for m in out {
             if tx.send(m).await.is_err() {
@@ -301,11 +292,7 @@ fn register(shared: &Shared, frame: &Value, mid: &str, conn: u32) -> Vec<Message
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let token = headers
-        .get("token")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let token = headers.get("token").and_then(Value::as_str).unwrap_or("").to_string();
     let mut st = shared.lock();
     st.reg_headers.push(headers);
     if !st.valid_tokens.contains(&token) {
@@ -321,10 +308,7 @@ fn register(shared: &Shared, frame: &Value, mid: &str, conn: u32) -> Vec<Message
                     "sid": format!("sim-sid-{conn}"), "dt": "j", "timestamp": proto::time::now_ms().to_string()},
     });
     let vulcan = json!({"lwp": "/s/vulcan", "headers": {"mid": format!("vulcan-{conn} 0"), "sid": format!("sim-sid-{conn}")}, "body": {}});
-    vec![
-        Message::text(resp.to_string()),
-        Message::text(vulcan.to_string()),
-    ]
+    vec![Message::text(resp.to_string()), Message::text(vulcan.to_string())]
 }
 
 /// Starts releasing the live part of the script (once).
@@ -368,13 +352,7 @@ fn start_live(shared: &Arc<Shared>) {
 }
 
 /// Pushes (1) unacked pushes of earlier connections, (2) everything after `from`, then live.
-async fn push_loop(
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<Message>,
-    conn: u32,
-    from: i64,
-    dropped: CancellationToken,
-) {
+async fn push_loop(shared: Arc<Shared>, tx: mpsc::Sender<Message>, conn: u32, from: i64, dropped: CancellationToken) {
     let mut version = shared.version.subscribe();
     let redeliver: Vec<(String, Unacked)> = {
         let mut st = shared.lock();
@@ -424,7 +402,10 @@ async fn push_loop(
                         .map(|(_, m)| wire::push_item(&wire::chat_item(m)))
                         .collect();
                     if garbage {
-                        items.insert(0, json!({"bizType": 40, "data": "%%% not base64 %%%", "objectType": 40000}));
+                        items.insert(
+                            0,
+                            json!({"bizType": 40, "data": "%%% not base64 %%%", "objectType": 40000}),
+                        );
                         items.push(wire::push_item(&[0xc1, 0x00, 0x01]));
                     }
                     let frame = wire::sync_push(
@@ -475,12 +456,7 @@ async fn push_loop(
         };
         match next {
             Some((text, garbage, drop_now)) => {
-                if garbage
-                    && tx
-                        .send(Message::text("this is not an LWP frame {"))
-                        .await
-                        .is_err()
-                {
+                if garbage && tx.send(Message::text("this is not an LWP frame {")).await.is_err() {
                     return;
                 }
                 if tx.send(Message::text(text)).await.is_err() {
@@ -522,11 +498,7 @@ fn ack(shared: &Shared, frame: &Value) {
         st.acks.push(r.clone());
         r
     };
-    let observer = shared
-        .observer
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let observer = shared.observer.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(f) = observer {
         f(&record);
     }

@@ -45,10 +45,7 @@ pub fn chat_item(m: &SimMessage) -> Vec<u8> {
         ("sessionType", s("1")),
         (
             "bizTag",
-            s(&format!(
-                r#"{{"sourceId":"S:1","messageId":"{}"}}"#,
-                m.msg_id
-            )),
+            s(&format!(r#"{{"sourceId":"S:1","messageId":"{}"}}"#, m.msg_id)),
         ),
         ("_platform", s("web")),
     ];
@@ -84,11 +81,7 @@ pub fn chat_item(m: &SimMessage) -> Vec<u8> {
                 ("1", Mp::from(content_type)),
                 (
                     "3",
-                    map(vec![
-                        ("1", s("")),
-                        ("2", s(m.text())),
-                        ("5", s(&inner.to_string())),
-                    ]),
+                    map(vec![("1", s("")), ("2", s(m.text())), ("5", s(&inner.to_string()))]),
                 ),
             ]),
         ),
@@ -103,10 +96,7 @@ pub fn chat_item(m: &SimMessage) -> Vec<u8> {
     } else {
         "true"
     };
-    let root = map(vec![
-        ("1", body),
-        ("3", map(vec![("needPush", s(need_push))])),
-    ]);
+    let root = map(vec![("1", body), ("3", map(vec![("needPush", s(need_push))]))]);
     let mut out = Vec::with_capacity(512);
     // Writing into a Vec cannot fail.
     let _ = rmpv::encode::write_value(&mut out, &root);
@@ -119,14 +109,7 @@ pub fn push_item(bytes: &[u8]) -> Value {
 }
 
 /// A `/s/sync` push frame.
-pub fn sync_push(
-    mid: &str,
-    sid: &str,
-    items: Vec<Value>,
-    start_pts: i64,
-    end_pts: i64,
-    now: i64,
-) -> Value {
+pub fn sync_push(mid: &str, sid: &str, items: Vec<Value>, start_pts: i64, end_pts: i64, now: i64) -> Value {
     json!({
         "lwp": "/s/sync",
         "headers": {"mid": mid, "sid": sid, "app-key": ingest::goofish::frame::APP_KEY, "dt": "j"},

@@ -67,18 +67,13 @@ impl FakeApi {
     }
 }
 
-async fn online(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Json<Value> {
+async fn online(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     api.inner.polls.fetch_add(1, Ordering::AcqRel);
     if q.get("robotId").map(String::as_str) != Some(ROBOT_ID) {
         // The documented answer for an unknown robot: an empty object.
         return Json(json!({}));
     }
-    Json(
-        json!({ "code": 200, "message": "操作成功", "data": api.inner.online.load(Ordering::Acquire) }),
-    )
+    Json(json!({ "code": 200, "message": "操作成功", "data": api.inner.online.load(Ordering::Acquire) }))
 }
 
 async fn info(Query(q): Query<HashMap<String, String>>) -> Json<Value> {

@@ -49,9 +49,7 @@ pub enum WorktoolSimError {
 pub fn config_toml(name: &str, path: &str, api_base: Option<&str>) -> String {
     let mut s = format!("[[worktool]]\nname = \"{name}\"\npath = \"{path}\"\nkey = \"{KEY}\"\n");
     if let Some(base) = api_base {
-        s.push_str(&format!(
-            "robot_id = \"{ROBOT_ID}\"\napi_base = \"{base}\"\n"
-        ));
+        s.push_str(&format!("robot_id = \"{ROBOT_ID}\"\napi_base = \"{base}\"\n"));
     }
     s
 }

@@ -98,10 +98,7 @@ impl WorktoolPoster {
             url: url.to_string(),
             key: key.to_string(),
             encoding: Encoding::Json,
-            http: reqwest::Client::builder()
-                .timeout(DEADLINE)
-                .build()
-                .unwrap_or_default(),
+            http: reqwest::Client::builder().timeout(DEADLINE).build().unwrap_or_default(),
             log: Arc::default(),
             probe: None,
         }
@@ -139,12 +136,9 @@ impl WorktoolPoster {
         let mut cb = cb.clone();
         match fault {
             Some(Fault::WrongTypes) => cb = cb.with("roomType", "外部群"),
-            Some(Fault::InvalidBase64) => {
-                cb = cb.with("textType", 2).with("fileBase64", "这不是base64!!")
-            }
+            Some(Fault::InvalidBase64) => cb = cb.with("textType", 2).with("fileBase64", "这不是base64!!"),
             Some(Fault::Huge(n)) => {
-                let pad =
-                    n.saturating_sub(serde_json::to_vec(&cb.fields).map(|v| v.len()).unwrap_or(0));
+                let pad = n.saturating_sub(serde_json::to_vec(&cb.fields).map(|v| v.len()).unwrap_or(0));
                 let spoken = format!("{}{}", cb.text(), "哈".repeat(pad / 3 + 1));
                 cb = cb.with("spoken", spoken);
             }
@@ -173,11 +167,8 @@ impl WorktoolPoster {
                 .body(urlencoded(&cb)),
             (Encoding::Multipart, _) => {
                 let boundary = "----WorkToolSimBoundary7MA4YWxkTrZu0gW";
-                req.header(
-                    "content-type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .body(multipart(&cb, boundary))
+                req.header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                    .body(multipart(&cb, boundary))
             }
         };
         let sent_at = Instant::now();
@@ -200,10 +191,7 @@ impl WorktoolPoster {
             body,
             probe,
         };
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(attempt.clone());
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(attempt.clone());
         attempt
     }
 

@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 use crate::corpus::Corpus;
 
 /// A 1×1 PNG, the image every simulated picture message carries (`fileBase64`).
-pub const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+pub const PNG_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 /// The internal group of the demo day.
 pub const DEMO_GROUP: &str = "财务报销群";
@@ -34,17 +35,9 @@ pub struct Callback {
 
 impl Callback {
     /// A message callback. `group` is `None` for a direct chat.
-    pub fn message(
-        group: Option<&str>,
-        room_type: i64,
-        sender: &str,
-        text_type: i64,
-        raw_spoken: &str,
-    ) -> Callback {
+    pub fn message(group: Option<&str>, room_type: i64, sender: &str, text_type: i64, raw_spoken: &str) -> Callback {
         // WorkTool strips "@robot " from `spoken`; the simulated robot is called 小助手.
-        let spoken = raw_spoken
-            .replace("@小助手\u{2005}", "")
-            .replace("@小助手 ", "");
+        let spoken = raw_spoken.replace("@小助手\u{2005}", "").replace("@小助手 ", "");
         let at_me = raw_spoken.contains("@小助手");
         let v = json!({
             "spoken": spoken,
@@ -87,16 +80,9 @@ impl Callback {
 
     /// `rawSpoken`, else `spoken` (what the archive should show as text).
     pub fn text(&self) -> &str {
-        let raw = self
-            .fields
-            .get("rawSpoken")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let raw = self.fields.get("rawSpoken").and_then(Value::as_str).unwrap_or("");
         if raw.is_empty() {
-            self.fields
-                .get("spoken")
-                .and_then(Value::as_str)
-                .unwrap_or("")
+            self.fields.get("spoken").and_then(Value::as_str).unwrap_or("")
         } else {
             raw
         }
@@ -198,13 +184,7 @@ fn demo_day() -> Vec<Callback> {
             13,
             "会议纪要：农业局项目第二次例会的聊天记录",
         ),
-        Callback::message(
-            g,
-            INTERNAL_GROUP,
-            "王芳",
-            8,
-            "会议纪要模板 https://example.com/doc/123",
-        ),
+        Callback::message(g, INTERNAL_GROUP, "王芳", 8, "会议纪要模板 https://example.com/doc/123"),
         Callback::message(g, INTERNAL_GROUP, "王芳", 7, "报销审批小程序"),
         Callback::message(g, INTERNAL_GROUP, "张三", 5, ""),
         Callback::message(
@@ -214,13 +194,7 @@ fn demo_day() -> Vec<Callback> {
             1,
             "您好，合同的付款节点能否调整为两期？",
         ),
-        Callback::message(
-            None,
-            INTERNAL_CONTACT,
-            "王芳",
-            1,
-            "@小助手 帮我查一下上个月的报销进度",
-        ),
+        Callback::message(None, INTERNAL_CONTACT, "王芳", 1, "@小助手 帮我查一下上个月的报销进度"),
         Callback::image(None, INTERNAL_CONTACT, "王芳"),
         Callback::robot_event(0)
             .with("groupName", DEMO_EXTERNAL_GROUP)
@@ -240,11 +214,7 @@ fn bulk(n: usize) -> Vec<Callback> {
         .map(|row| {
             let group = format!(
                 "项目群{}",
-                row.chat_id
-                    .trim_start_matches("chat")
-                    .parse::<u32>()
-                    .unwrap_or(0)
-                    % 20
+                row.chat_id.trim_start_matches("chat").parse::<u32>().unwrap_or(0) % 20
             );
             Callback::group_text(&group, room::INTERNAL_GROUP, &row.sender, &row.text)
         })

@@ -13,6 +13,8 @@ pub fn run(args: crate::cli::BenchArgs) -> anyhow::Result<()> {
         "search" => search::run(&args),
         "export" => export::run(&args),
         "pipeline" => pipeline::run(&args),
-        other => Err(crate::exit::usage(format!("unknown benchmark `{other}` (valid: store, search, export, pipeline)"))),
+        other => Err(crate::exit::usage(format!(
+            "unknown benchmark `{other}` (valid: store, search, export, pipeline)"
+        ))),
     }
 }

@@ -15,9 +15,15 @@ use crate::pipeline::{Pipeline, PipelineOptions};
 pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     let n = args.n;
     let dir = scratch_dir(args.dir.as_deref(), "pipeline")?;
-    eprintln!("bench pipeline: {n} messages from three simulators, in {}", dir.path().display());
+    eprintln!(
+        "bench pipeline: {n} messages from three simulators, in {}",
+        dir.path().display()
+    );
     reset_peak_rss();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let r = rt.block_on(pipeline(&dir.path().join("data"), n))?;
     let rss = peak_rss_mib();
     drop(rt);
@@ -43,8 +49,14 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
         r.indexed_secs - r.store_secs,
         r.max_lag
     );
-    println!("| baseline: rusqlite batched INSERT, UNIQUE text key, 10k rows/txn | {n} | {sql_secs:.1} s | {} rows/s | no log, no dedup of events, no projections, no index |", fmt_rate(n as f64 / sql_secs));
-    println!("| baseline: SQLite FTS5 trigram build (10k rows/txn) | {n} | {fts_secs:.1} s | {} rows/s | cannot answer 2-character queries |", fmt_rate(n as f64 / fts_secs));
+    println!(
+        "| baseline: rusqlite batched INSERT, UNIQUE text key, 10k rows/txn | {n} | {sql_secs:.1} s | {} rows/s | no log, no dedup of events, no projections, no index |",
+        fmt_rate(n as f64 / sql_secs)
+    );
+    println!(
+        "| baseline: SQLite FTS5 trigram build (10k rows/txn) | {n} | {fts_secs:.1} s | {} rows/s | cannot answer 2-character queries |",
+        fmt_rate(n as f64 / fts_secs)
+    );
     println!();
     println!("Python Parquet baselines: `chatvault bench export` runs them (pyarrow and DuckDB, via .venv).");
     Ok(())
@@ -78,7 +90,13 @@ async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let pipeline = Pipeline::start(
-        PipelineOptions { config: cfg, data_dir: data.to_path_buf(), backfill: false, drain_timeout: Duration::from_secs(30), index: true },
+        PipelineOptions {
+            config: cfg,
+            data_dir: data.to_path_buf(),
+            backfill: false,
+            drain_timeout: Duration::from_secs(30),
+            index: true,
+        },
         shutdown.clone(),
     )
     .await?;
@@ -118,7 +136,13 @@ async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
     };
     shutdown.cancel();
     pipeline.wait().await?;
-    Ok(Result { messages: messages(&reader), store_secs, indexed_secs, lag_at_store_done, max_lag })
+    Ok(Result {
+        messages: messages(&reader),
+        store_secs,
+        indexed_secs,
+        lag_at_store_done,
+        max_lag,
+    })
 }
 
 /// The same texts into an FTS5 trigram table, 10k rows per transaction.

@@ -15,7 +15,10 @@ const BATCH: usize = 500;
 pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     let n = args.n;
     let dir = scratch_dir(args.dir.as_deref(), "store")?;
-    eprintln!("bench store: {n} messages, synchronous=FULL, in {}", dir.path().display());
+    eprintln!(
+        "bench store: {n} messages, synchronous=FULL, in {}",
+        dir.path().display()
+    );
 
     reset_peak_rss();
     let (store_secs, store_rss) = store_append(dir.path(), n)?;
@@ -28,16 +31,28 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     let ratio = (n as f64 / store_secs) / (n as f64 / base_secs);
     println!("| path | rows | time | rate | peak RSS |");
     println!("|---|---|---|---|---|");
-    println!("| chatvault store (log + chain + projections + dedup + raw, writer task, group commit) | {n} | {store_secs:.1} s | {} events/s | {store_rss:.0} MiB |", fmt_rate(n as f64 / store_secs));
-    println!("| baseline: rusqlite INSERT, UNIQUE(platform, chat_id, msg_id), 10k rows/txn | {n} | {base_secs:.1} s | {} rows/s | {base_rss:.0} MiB |", fmt_rate(n as f64 / base_secs));
-    println!("| chatvault replay of already-stored events (all duplicates) | {replay_n} | {replay_secs:.2} s | {} events/s | |", fmt_rate(replay_n as f64 / replay_secs));
+    println!(
+        "| chatvault store (log + chain + projections + dedup + raw, writer task, group commit) | {n} | {store_secs:.1} s | {} events/s | {store_rss:.0} MiB |",
+        fmt_rate(n as f64 / store_secs)
+    );
+    println!(
+        "| baseline: rusqlite INSERT, UNIQUE(platform, chat_id, msg_id), 10k rows/txn | {n} | {base_secs:.1} s | {} rows/s | {base_rss:.0} MiB |",
+        fmt_rate(n as f64 / base_secs)
+    );
+    println!(
+        "| chatvault replay of already-stored events (all duplicates) | {replay_n} | {replay_secs:.2} s | {} events/s | |",
+        fmt_rate(replay_n as f64 / replay_secs)
+    );
     println!();
     println!("store / baseline = {ratio:.2}x");
     Ok(())
 }
 
 fn drive(dir: &std::path::Path, rows: impl Iterator<Item = Row> + Send + 'static) -> anyhow::Result<f64> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let store = store::Store::open(dir, store::StoreOptions::default())?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -93,7 +108,9 @@ pub(super) fn baseline(path: &std::path::Path, n: usize) -> anyhow::Result<(f64,
                 "INSERT INTO messages(platform, chat_id, msg_id, sender, sent_at, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for r in rows.by_ref().take(10_000) {
-                st.execute(rusqlite::params![r.platform, r.chat_id, r.msg_id, r.sender, r.sent_at, r.text])?;
+                st.execute(rusqlite::params![
+                    r.platform, r.chat_id, r.msg_id, r.sender, r.sent_at, r.text
+                ])?;
             }
         }
         tx.commit()?;

@@ -23,7 +23,9 @@ pub fn scratch_dir(dir: Option<&std::path::Path>, name: &str) -> anyhow::Result<
             std::fs::create_dir_all(d)?;
             Ok(tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(d)?)
         }
-        None => Ok(tempfile::Builder::new().prefix(&format!("chatvault-bench-{name}-")).tempdir()?),
+        None => Ok(tempfile::Builder::new()
+            .prefix(&format!("chatvault-bench-{name}-"))
+            .tempdir()?),
     }
 }
 
@@ -66,7 +68,11 @@ pub fn corpus_payload(r: &sim::corpus::Row, received_at: i64) -> proto::Ingested
     }))
     .unwrap_or_default();
     proto::Ingested::Payload {
-        raw: proto::RawPayload { received_at, media_type: proto::batch::media::JSON.into(), bytes: raw.into() },
+        raw: proto::RawPayload {
+            received_at,
+            media_type: proto::batch::media::JSON.into(),
+            bytes: raw.into(),
+        },
         events: vec![ev],
     }
 }

@@ -3,7 +3,7 @@
 
 use chatvault_store as store;
 use proto::{
-    batch::media, ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload,
+    ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload, batch::media,
 };
 
 pub const T0: i64 = 1_760_000_000_000;
@@ -30,26 +30,59 @@ pub fn msg(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
 }
 
 pub fn edit(chat: &str, id: &str, text: &str, at: i64) -> ChatEvent {
-    ChatEvent::message(chat, id, EventBody::Edit { text: text.into(), content_type: None, edited_at: Some(at) })
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::Edit {
+            text: text.into(),
+            content_type: None,
+            edited_at: Some(at),
+        },
+    )
 }
 
 pub fn withdraw(chat: &str, id: &str, by: &str, at: i64) -> ChatEvent {
-    ChatEvent::message(chat, id, EventBody::Withdraw { by: Some(by.into()), at: Some(at) })
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::Withdraw {
+            by: Some(by.into()),
+            at: Some(at),
+        },
+    )
 }
 
 pub fn delete(chat: &str, id: &str, by: &str, at: i64) -> ChatEvent {
-    ChatEvent::message(chat, id, EventBody::Delete { by: Some(by.into()), at: Some(at) })
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::Delete {
+            by: Some(by.into()),
+            at: Some(at),
+        },
+    )
 }
 
 pub fn append(chat: &str, id: &str, chunk: &str, offset: u64) -> ChatEvent {
-    ChatEvent::message(chat, id, EventBody::StreamAppend { chunk: chunk.into(), offset })
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::StreamAppend {
+            chunk: chunk.into(),
+            offset,
+        },
+    )
 }
 
 /// One payload per event; the raw bytes are the event's JSON, received at `received_at`.
 pub fn payload(ev: ChatEvent, received_at: i64) -> Ingested {
     let bytes = serde_json::to_vec(&ev).unwrap();
     Ingested::Payload {
-        raw: RawPayload { received_at, media_type: media::JSON.into(), bytes: bytes.into() },
+        raw: RawPayload {
+            received_at,
+            media_type: media::JSON.into(),
+            bytes: bytes.into(),
+        },
         events: vec![ev],
     }
 }
@@ -59,5 +92,12 @@ pub fn batch(items: Vec<Ingested>) -> EventBatch {
 }
 
 pub fn open(dir: &std::path::Path) -> store::Store {
-    store::Store::open(dir, store::StoreOptions { synchronous_full: false, cache_mib: 16 }).unwrap()
+    store::Store::open(
+        dir,
+        store::StoreOptions {
+            synchronous_full: false,
+            cache_mib: 16,
+        },
+    )
+    .unwrap()
 }
