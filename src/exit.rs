@@ -38,10 +38,10 @@ pub fn check_failed(message: impl Into<String>) -> anyhow::Error {
 /// Prints `e` with its causes and returns the exit code.
 pub fn report(e: &anyhow::Error) -> i32 {
     // A closed pipe (`chatvault search … | head`) is not an error.
-    if let Some(io) = e.downcast_ref::<std::io::Error>() {
-        if io.kind() == std::io::ErrorKind::BrokenPipe {
-            return 0;
-        }
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return 0;
     }
     eprintln!("error: {e}");
     for cause in e.chain().skip(1) {

@@ -31,6 +31,12 @@ pub struct PipelineOptions {
     pub index: bool,
 }
 
+/// The search indexer thread and its stop flag.
+type Indexer = (
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<Result<(), search::SearchError>>,
+);
+
 /// A running pipeline.
 pub struct Pipeline {
     /// Where the callback server listens (when it was started).
@@ -41,10 +47,7 @@ pub struct Pipeline {
     writer: store::WriterHandle,
     store_ready: Arc<AtomicBool>,
     background: Vec<tokio::task::JoinHandle<()>>,
-    indexer: Option<(
-        Arc<AtomicBool>,
-        std::thread::JoinHandle<Result<(), search::SearchError>>,
-    )>,
+    indexer: Option<Indexer>,
     drain_timeout: Duration,
 }
 
@@ -210,13 +213,12 @@ impl Pipeline {
                 abort.abort();
             }
         }
-        if let Some(server) = self.server {
-            if let Err(e) = tokio::time::timeout(self.drain_timeout, server.join())
+        if let Some(server) = self.server
+            && let Err(e) = tokio::time::timeout(self.drain_timeout, server.join())
                 .await
                 .unwrap_or(Ok(()))
-            {
-                tracing::warn!(error = %e, "callback server stopped with an error");
-            }
+        {
+            tracing::warn!(error = %e, "callback server stopped with an error");
         }
         for b in self.background {
             b.abort();

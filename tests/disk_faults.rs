@@ -25,9 +25,7 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
     // 600 KiB per file; SIGXFSZ ignored so the write fails with EFBIG instead of killing us.
     let mut child = Command::new("bash")
         .arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -S -f 600; exec \"$0\" -c \"$1\" run 2> \"$2\""
-        ))
+        .arg("trap '' XFSZ; ulimit -S -f 600; exec \"$0\" -c \"$1\" run 2> \"$2\"")
         .arg(env!("CARGO_BIN_EXE_chatvault"))
         .arg(&cfg)
         .arg(&log_path)

@@ -125,10 +125,10 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
             "\rarchiving a scripted day from e-office, WeCom, Goofish, WorkTool and Yunhu … {events} events committed "
         );
         let _ = std::io::stderr().flush();
-        if let Some(p) = posters.as_ref() {
-            if p.is_finished() {
-                posted = Some(posters.take().expect("present").await?);
-            }
+        if let Some(p) = posters.as_ref()
+            && p.is_finished()
+        {
+            posted = Some(posters.take().expect("present").await?);
         }
         let scripts_done = posted.is_some()
             && eo.pending_offline() == 0

@@ -327,7 +327,7 @@ pub fn bulk(n: usize, key: Option<&ContentKey>) -> Feed {
                 "message_id": row.msg_id, "message_content": content, "text_message_content": row.text,
                 "message_type": 1, "sender": row.sender, "send_time": row.sent_at, "withdraw": 0,
             });
-            if chat_no % 2 == 0 {
+            if chat_no.is_multiple_of(2) {
                 m["type"] = json!("public_group");
                 m["room_id"] = json!(row.chat_id);
                 LivePush {

@@ -136,6 +136,8 @@ async fn send(ws: &mut Ws, shared: &Shared, frame: String) -> Result<(), String>
 }
 
 /// Serves one connection; returns why it closed (`None` when dropped on purpose).
+// The handshake callback's error type is tungstenite's HTTP response, fixed by its API.
+#[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<String> {
     let mut query = Err("no request".to_string());
     let path = shared.opts.path.clone();

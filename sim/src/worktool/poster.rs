@@ -211,7 +211,9 @@ impl WorktoolPoster {
     pub async fn burst(&self, callbacks: &[Callback], concurrency: usize) -> usize {
         let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let mut tasks = Vec::with_capacity(callbacks.len());
-        for cb in callbacks.iter().cloned() {
+        for cb in callbacks {
+            // Owned: the spawned task outlives this borrow.
+            let cb = cb.clone();
             let Ok(permit) = sem.clone().acquire_owned().await else {
                 break;
             };
