@@ -160,6 +160,16 @@ struct DedupView<'a> {
     body: &'a EventBody,
 }
 
+/// [`Envelope`] by reference: the same JSON without cloning the event on the append path.
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    v: u32,
+    platform: Platform,
+    account: &'a str,
+    received_at: i64,
+    event: &'a ChatEvent,
+}
+
 struct Appender<'t, 'c> {
     tx: &'t Transaction<'c>,
     seq: u64,
@@ -262,12 +272,12 @@ impl Appender<'_, '_> {
         raw_sha: &[u8; 32],
         ev: &ChatEvent,
     ) -> Result<()> {
-        let envelope = Envelope {
+        let envelope = EnvelopeRef {
             v: proto::SCHEMA_VERSION,
             platform,
-            account: account.to_string(),
+            account,
             received_at: raw.received_at,
-            event: ev.clone(),
+            event: ev,
         };
         let payload = serde_json::to_vec(&envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let seq = self.seq + 1;
@@ -672,4 +682,39 @@ fn create_private_file(path: &Path) -> Result<()> {
     o.open(path)
         .map_err(|e| StoreError::io(format!("cannot create `{}`", path.display()), e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_envelope_writes_the_same_bytes_as_the_owned_one() {
+        let ev = ChatEvent::message(
+            "c1",
+            "m1",
+            EventBody::Withdraw {
+                by: Some("张三".into()),
+                at: Some(1_760_000_000_000),
+            },
+        );
+        let owned = Envelope {
+            v: proto::SCHEMA_VERSION,
+            platform: Platform::Wecom,
+            account: "corp".into(),
+            received_at: 1_760_000_000_001,
+            event: ev.clone(),
+        };
+        let borrowed = EnvelopeRef {
+            v: proto::SCHEMA_VERSION,
+            platform: Platform::Wecom,
+            account: "corp",
+            received_at: 1_760_000_000_001,
+            event: &ev,
+        };
+        assert_eq!(
+            serde_json::to_vec(&owned).unwrap(),
+            serde_json::to_vec(&borrowed).unwrap()
+        );
+    }
 }
