@@ -11,7 +11,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use bytes::Bytes;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
 use proto::{CommitInfo, Ingested, RawPayload, batch::media};
@@ -142,7 +141,7 @@ async fn drain(
 /// `None`: nothing to record (a stray response).
 fn classify(got: Incoming, cursor: &mut SyncCursor) -> Option<(Vec<Ingested>, Option<Frame>)> {
     match got {
-        Incoming::Push(frame) => {
+        Incoming::Push { frame, raw } => {
             let ack = frame.ack();
             if frame.lwp.as_deref() == Some(SYNC_PUSH) {
                 match codec::decode_sync_push(&frame.body, proto::time::now_ms()) {
@@ -151,7 +150,7 @@ fn classify(got: Incoming, cursor: &mut SyncCursor) -> Option<(Vec<Ingested>, Op
                         Some((decoded.items, Some(ack)))
                     }
                     Err(e) => {
-                        let raw = RawPayload::now(media::JSON, Bytes::from(frame.to_text()));
+                        let raw = RawPayload::now(media::JSON, raw);
                         Some((
                             vec![Ingested::Rejected {
                                 raw,
@@ -162,8 +161,8 @@ fn classify(got: Incoming, cursor: &mut SyncCursor) -> Option<(Vec<Ingested>, Op
                     }
                 }
             } else {
-                // Other pushes (`/s/vulcan`, …) carry no messages; the raw frame is kept.
-                let raw = RawPayload::now(media::JSON, Bytes::from(frame.to_text()));
+                // Other pushes (`/s/vulcan`, …) carry no messages and no events.
+                let raw = RawPayload::now(media::JSON, raw);
                 Some((
                     vec![Ingested::Payload {
                         raw,

@@ -51,8 +51,14 @@ impl Default for Timing {
 /// Something the server sent that is not a response we wait for.
 #[derive(Debug)]
 pub enum Incoming {
-    /// A server push (`/s/…`).
-    Push(Frame),
+    /// A server push (`/s/…`) and the frame's bytes as received (kept as the raw payload when
+    /// the push cannot be decoded, so a reject holds what the server sent, not a re-encoding).
+    Push {
+        /// The parsed frame.
+        frame: Frame,
+        /// The frame text as received.
+        raw: Bytes,
+    },
     /// A response nobody waits for (late answer to a timed-out request).
     Response(Frame),
     /// A frame we could not read: kept as a reject.
@@ -260,7 +266,11 @@ impl Session {
                     Some(Incoming::Response(frame))
                 }
             }
-            FrameKind::Push => Some(Incoming::Push(frame)),
+            // Utf8Bytes shares its buffer with Bytes: no copy for the common path.
+            FrameKind::Push => Some(Incoming::Push {
+                frame,
+                raw: Bytes::from(text),
+            }),
             FrameKind::Other => Some(Incoming::Garbage {
                 bytes: Bytes::copy_from_slice(text.as_bytes()),
                 reason: "frame is neither a push nor a response".into(),
