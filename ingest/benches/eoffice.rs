@@ -12,20 +12,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::eoffice::EofficeConnector;
 use chatvault_ingest::eoffice::codec::Codec;
 use chatvault_ingest::eoffice::crypto::ContentKey;
 use chatvault_ingest::eoffice::engineio;
 use chatvault_ingest::eoffice::socketio::{self, Packet};
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{EventBatch, EventKind, Ingested, Platform, RawPayload, batch::media};
 use sim::eoffice::script::bulk;
 use sim::eoffice::{EofficeSim, SIM_AES_IV, SIM_AES_KEY, Script, SimOptions};
 use sim::fake_store::FakeStore;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Frames per batch in the store-only stage: what the connector gathers from a burst.
 const FRAMES_PER_BATCH: usize = 256;
@@ -147,21 +144,9 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, u64
         .eoffice[0]
         .clone();
     let (tx, rx) = mpsc::channel(16);
-    let out = EventSender::new(Platform::Eoffice, "bench", tx);
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let shutdown = CancellationToken::new();
-    let cx = ConnectorContext {
-        name: "bench".into(),
-        platform: Platform::Eoffice,
-        state: StateReporter::new("bench", Platform::Eoffice, StateRegistry::new(), out.clone()),
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
-        blobs: Arc::new(BlobStore::new(scratch.path().join("blobs"), 1 << 20)),
-        data_dir: scratch.path().to_path_buf(),
-        backfill: false,
-        max_body_bytes: 10 << 20,
-    };
+    let cx = ConnectorContext::new(Platform::Eoffice, "bench", tx, scratch.path());
+    let shutdown = cx.shutdown.clone();
     // The sink is ready before the clock starts.
     let (fake, real) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),

@@ -13,17 +13,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::goofish::GoofishConnector;
 use chatvault_ingest::goofish::codec::decode_sync_push;
 use chatvault_ingest::goofish::frame::Frame;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{EventBatch, EventKind, Ingested, Platform};
 use sim::fake_store::FakeStore;
 use sim::goofish::{GoofishSim, Script, SimOptions, wire};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Items per batch in the store-only stage: what a burst of pushes amounts to.
 const ITEMS_PER_BATCH: usize = 256;
@@ -142,22 +139,13 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, usi
         .goofish[0]
         .clone();
     let (tx, rx) = mpsc::channel(16);
-    let out = EventSender::new(Platform::Goofish, "bench", tx);
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let shutdown = CancellationToken::new();
     let cx = ConnectorContext {
-        name: "bench".into(),
-        platform: Platform::Goofish,
-        state: StateReporter::new("bench", Platform::Goofish, StateRegistry::new(), out.clone()),
-        out,
         // Backfill done earlier: this measures the live push path only.
         resume_from: Some(serde_json::json!({"backfilled": true})),
-        shutdown: shutdown.clone(),
-        blobs: Arc::new(BlobStore::new(scratch.path().join("blobs"), 1 << 20)),
-        data_dir: scratch.path().to_path_buf(),
-        backfill: false,
-        max_body_bytes: 10 << 20,
+        ..ConnectorContext::new(Platform::Goofish, "bench", tx, scratch.path())
     };
+    let shutdown = cx.shutdown.clone();
     let (fake, real) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),
         Some(dir) => {

@@ -10,19 +10,15 @@
 //! `cargo bench -p chatvault-ingest --bench wecom [-- <n> [<concurrency>]]` (default 20000, 16).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatvault_ingest::blobs::BlobStore;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
 use chatvault_ingest::wecom::crypto::WecomCrypto;
 use chatvault_ingest::wecom::{WecomConnector, codec};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{EventBatch, Ingested, Platform, RawPayload, batch::media};
 use sim::fake_store::FakeStore;
 use sim::wecom::{self, Script, WecomPoster};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 const PATH: &str = "/callback/wecom/bench";
 
@@ -119,21 +115,9 @@ async fn through_http(
         .wecom[0]
         .clone();
     let (tx, rx) = mpsc::channel(64);
-    let out = EventSender::new(Platform::Wecom, "bench", tx);
     let scratch = tempfile::tempdir().expect("scratch");
-    let shutdown = CancellationToken::new();
-    let cx = ConnectorContext {
-        name: "bench".into(),
-        platform: Platform::Wecom,
-        state: StateReporter::new("bench", Platform::Wecom, StateRegistry::new(), out.clone()),
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
-        blobs: Arc::new(BlobStore::new(scratch.path().join("blobs"), 1 << 20)),
-        data_dir: scratch.path().to_path_buf(),
-        backfill: false,
-        max_body_bytes: 10 << 20,
-    };
+    let cx = ConnectorContext::new(Platform::Wecom, "bench", tx, scratch.path());
+    let shutdown = cx.shutdown.clone();
     let (fake, writer) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),
         Some(dir) => {

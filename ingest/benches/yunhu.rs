@@ -12,17 +12,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatvault_ingest::blobs::BlobStore;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
 use chatvault_ingest::yunhu::YunhuConnector;
 use chatvault_ingest::yunhu::codec::{decode, frame_events};
 use chatvault_ingest::yunhu::cursor::Position;
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{EventBatch, EventKind, Ingested, Platform, RawPayload, batch::media};
 use sim::fake_store::FakeStore;
 use sim::yunhu::{Script, YunhuSim};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Frames per batch in the store-only stage: what the connector gathers from a burst.
 const FRAMES_PER_BATCH: usize = 512;
@@ -123,21 +120,9 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, Vec
         .yunhu[0]
         .clone();
     let (tx, rx) = mpsc::channel(16);
-    let out = EventSender::new(Platform::Yunhu, "bench", tx);
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let shutdown = CancellationToken::new();
-    let cx = ConnectorContext {
-        name: "bench".into(),
-        platform: Platform::Yunhu,
-        state: StateReporter::new("bench", Platform::Yunhu, StateRegistry::new(), out.clone()),
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
-        blobs: Arc::new(BlobStore::new(scratch.path().join("blobs"), 1 << 20)),
-        data_dir: scratch.path().to_path_buf(),
-        backfill: false,
-        max_body_bytes: 10 << 20,
-    };
+    let cx = ConnectorContext::new(Platform::Yunhu, "bench", tx, scratch.path());
+    let shutdown = cx.shutdown.clone();
     let (fake, real) = match store_dir {
         None => (Some(FakeStore::spawn(rx)), None),
         Some(dir) => {

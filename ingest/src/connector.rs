@@ -166,3 +166,26 @@ pub struct ConnectorContext {
     /// Largest accepted callback body.
     pub max_body_bytes: usize,
 }
+
+impl ConnectorContext {
+    /// A context for connector `name` sending on `tx`, with the defaults of a fresh start: no
+    /// resume cursor, a new shutdown token, its own state registry, attachments under
+    /// `data_dir/blobs` (50 MiB cap) and a 10 MiB body limit. Override fields with struct
+    /// update syntax where `run` shares a registry or a blob store.
+    pub fn new(platform: Platform, name: &str, tx: mpsc::Sender<EventBatch>, data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        let out = EventSender::new(platform, name, tx);
+        ConnectorContext {
+            name: name.to_string(),
+            platform,
+            state: StateReporter::new(name, platform, crate::state::StateRegistry::new(), out.clone()),
+            out,
+            resume_from: None,
+            shutdown: CancellationToken::new(),
+            blobs: Arc::new(BlobStore::new(data_dir.join("blobs"), 50 * 1024 * 1024)),
+            data_dir,
+            backfill: false,
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
