@@ -8,11 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatvault_ingest::backoff::Backoff;
-use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::eoffice::EofficeConnector;
 use chatvault_ingest::eoffice::transport::Limits;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{ConnectorStatus, EventBody, EventKind, Platform};
 use serde_json::json;
 use sim::eoffice::{EofficeSim, Script, SimEvent, SimOptions};
@@ -72,21 +70,11 @@ fn start_with(connector: EofficeConnector, store_delay: Duration, fail_next: u32
     store.set_delay(store_delay);
     store.fail_next(fail_next);
     let dir = tempfile::tempdir().unwrap();
-    let out = EventSender::new(Platform::Eoffice, "oa", tx);
-    let state = StateReporter::new("oa", Platform::Eoffice, StateRegistry::new(), out.clone());
-    let shutdown = CancellationToken::new();
     let cx = ConnectorContext {
-        name: "oa".into(),
-        platform: Platform::Eoffice,
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
-        state,
-        blobs: Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20)),
-        data_dir: dir.path().to_path_buf(),
-        backfill: false,
         max_body_bytes: 64 * 1024,
+        ..ConnectorContext::new(Platform::Eoffice, "oa", tx, dir.path())
     };
+    let shutdown = cx.shutdown.clone();
     let task = tokio::spawn(async move {
         Arc::new(connector).run(cx).await.expect("connector ends cleanly");
     });

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatvault_ingest::backoff::Backoff;
-use chatvault_ingest::blobs::BlobStore;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
 use chatvault_ingest::yunhu::{Timing, YunhuConnector};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{ChatEvent, ConnectorStatus, ContentType, EventBody, EventKind, Platform};
 use sim::fake_store::FakeStore;
 use sim::yunhu::{DEMO_START_MS, Script, Step, YunhuSim, post};
@@ -90,21 +88,12 @@ fn start(sim: &YunhuSim, resume_from: Option<serde_json::Value>) -> Running {
     let connector = YunhuConnector::new(cfg.yunhu[0].clone()).with_timing(timing());
     let (tx, store) = FakeStore::channel(8);
     let dir = tempfile::tempdir().unwrap();
-    let out = EventSender::new(Platform::Yunhu, "team", tx);
-    let state = StateReporter::new("team", Platform::Yunhu, StateRegistry::new(), out.clone());
-    let shutdown = CancellationToken::new();
     let cx = ConnectorContext {
-        name: "team".into(),
-        platform: Platform::Yunhu,
-        out,
         resume_from,
-        shutdown: shutdown.clone(),
-        state,
-        blobs: Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20)),
-        data_dir: dir.path().to_path_buf(),
-        backfill: false,
         max_body_bytes: 64 * 1024,
+        ..ConnectorContext::new(Platform::Yunhu, "team", tx, dir.path())
     };
+    let shutdown = cx.shutdown.clone();
     let task = tokio::spawn(async move {
         Arc::new(connector).run(cx).await.expect("connector ends cleanly");
     });
