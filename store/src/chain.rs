@@ -25,6 +25,11 @@ pub fn prefix_key(h: &[u8; 32]) -> i64 {
     i64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
 }
 
+/// Bytes 8..16 of a hash: the dedup entry's check beside its [`prefix_key`].
+pub fn check_key(h: &[u8; 32]) -> i64 {
+    i64::from_be_bytes(h[8..16].try_into().expect("8 bytes"))
+}
+
 /// 64-bit key of a message identity (collisions are probed by the caller).
 pub fn message_key(platform: &str, account: &str, chat_id: &str, msg_id: &str) -> i64 {
     let mut h = Sha256::new();

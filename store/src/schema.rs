@@ -6,12 +6,14 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Current schema version.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Value of `meta.app` in every chatvault database.
 pub const APP_MARKER: &str = "chatvault";
 
-const V1: &str = r#"
+/// The log tables, unchanged since version 1. A new archive gets `LOG`, [`DEDUP`], [`MESSAGES`]
+/// and [`REST`].
+const LOG: &str = r#"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- Payloads as received (after transport decryption), byte for byte.
 CREATE TABLE raw(
@@ -41,13 +43,25 @@ CREATE TABLE events(
 -- Non-message events per message (edits, withdrawals…): the fold reads them. Plain messages
 -- stay out of this index, which keeps the common append cheap.
 CREATE INDEX events_by_message ON events(mkey) WHERE mkey IS NOT NULL AND kind <> 'message';
--- Dedup: k = first 8 bytes of the content hash (compact, so the B-tree stays in cache), h = the
--- full hash to rule out a prefix collision.
-CREATE TABLE dedup(k INTEGER PRIMARY KEY, h BLOB NOT NULL);
--- Current state, one row per message identity. mkey = 64-bit hash of the identity (probed on
--- collision). has_message = 0 while only edits/withdrawals of an unseen message exist.
+"#;
+
+/// The dedup table (rebuilt by the version 1 → 2 migration).
+const DEDUP: &str = r#"
+-- Dedup: k = first 8 bytes of the content hash, h = the next 8 bytes (a false duplicate needs a
+-- 128-bit collision). Two integers per row keep this randomly ordered B-tree small enough to
+-- stay in the page cache.
+CREATE TABLE dedup(k INTEGER PRIMARY KEY, h INTEGER NOT NULL);
+"#;
+
+/// The `messages` projection and its indexes (rebuilt by the version 1 → 2 migration).
+const MESSAGES: &str = r#"
+-- Current state, one row per message identity, in arrival order (id), so appends and
+-- time-ordered reads touch neighbouring pages. mkey = 64-bit hash of the identity (probed on
+-- collision), looked up through the narrow messages_by_key index rather than keying the wide
+-- rows by a random number. has_message = 0 while only edits/withdrawals of an unseen message exist.
 CREATE TABLE messages(
-  mkey INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY,
+  mkey INTEGER NOT NULL,
   platform TEXT NOT NULL,
   account TEXT NOT NULL,
   chat_id TEXT NOT NULL,
@@ -76,9 +90,14 @@ CREATE TABLE messages(
   deleted_by TEXT,
   last_seq INTEGER NOT NULL
 );
+CREATE UNIQUE INDEX messages_by_key ON messages(mkey);
 CREATE INDEX messages_by_last_seq ON messages(last_seq);
 CREATE INDEX messages_by_time ON messages(platform, sent_at) WHERE has_message = 1;
 CREATE INDEX messages_changed ON messages(sent_at) WHERE has_message = 1 AND (state <> 'active' OR revision > 0);
+"#;
+
+/// The rest of the schema, unchanged since version 1.
+const REST: &str = r#"
 -- Every text an edited message has had (unedited messages: the text is in `messages`).
 CREATE TABLE revisions(
   mkey INTEGER NOT NULL,
@@ -128,7 +147,8 @@ CREATE TABLE cursors(
 "#;
 
 /// Brings a writable database to [`VERSION`]. A non-empty database without the chatvault
-/// marker is refused untouched.
+/// marker is refused untouched. Each step runs in its own transaction: an interrupted
+/// migration leaves the archive at the last completed version.
 pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > VERSION {
@@ -146,7 +166,9 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
             });
         }
         let tx = conn.transaction()?;
-        tx.execute_batch(V1)?;
+        for ddl in [LOG, DEDUP, MESSAGES, REST] {
+            tx.execute_batch(ddl)?;
+        }
         tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
         tx.execute(
             "INSERT INTO meta(key, value) VALUES ('created_at', ?1)",
@@ -154,8 +176,52 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
         )?;
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
+        return check_marker(conn, path);
     }
-    check_marker(conn, path)
+    check_marker(conn, path)?;
+    if version == 1 {
+        v1_to_v2(conn)?;
+    }
+    Ok(())
+}
+
+/// Version 1 keyed `messages` rows by the random identity hash and kept the whole content hash
+/// in `dedup`; version 2 keeps rows in arrival order and two integers per dedup entry. The
+/// rows are copied, not recomputed, so `verify` holds before and after.
+fn v1_to_v2(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE messages RENAME TO messages_v1;
+         DROP INDEX messages_by_last_seq;
+         DROP INDEX messages_by_time;
+         DROP INDEX messages_changed;
+         ALTER TABLE dedup RENAME TO dedup_v1;",
+    )?;
+    tx.execute_batch(DEDUP)?;
+    tx.execute_batch(MESSAGES)?;
+    let cols = "mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external, \
+                sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, \
+                recipients, state, revision, edited_at, withdrawn_at, withdrawn_by, deleted_at, deleted_by, last_seq";
+    tx.execute(
+        &format!("INSERT INTO messages({cols}) SELECT {cols} FROM messages_v1 ORDER BY coalesce(msg_seq, last_seq)"),
+        [],
+    )?;
+    {
+        let mut read = tx.prepare("SELECT k, h FROM dedup_v1")?;
+        let mut write = tx.prepare("INSERT INTO dedup(k, h) VALUES (?1, ?2)")?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let k: i64 = r.get(0)?;
+            let h: Vec<u8> = r.get(1)?;
+            let h = crate::chain::to32(&h)
+                .ok_or_else(|| StoreError::Corrupt(format!("dedup entry {k} holds a {}-byte hash", h.len())))?;
+            write.execute([k, crate::chain::check_key(&h)])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE messages_v1; DROP TABLE dedup_v1;")?;
+    tx.pragma_update(None, "user_version", 2)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Checks that the database is a chatvault archive.

@@ -2,6 +2,7 @@
 //! payloads, events with their hash chain, rejects, projections and cursors, all in one
 //! transaction per call.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use proto::{
@@ -117,6 +118,7 @@ impl Store {
             tx: &tx,
             seq: self.head_seq,
             prev: self.head_hash,
+            chats: ChatCounts::default(),
         };
         let mut infos = Vec::with_capacity(batches.len());
         for batch in batches {
@@ -141,6 +143,7 @@ impl Store {
             info.head_seq = ap.seq;
             infos.push(info);
         }
+        ap.chats.flush(&tx)?;
         let (seq, prev) = (ap.seq, ap.prev);
         tx.commit()?;
         self.head_seq = seq;
@@ -174,6 +177,7 @@ struct Appender<'t, 'c> {
     tx: &'t Transaction<'c>,
     seq: u64,
     prev: [u8; 32],
+    chats: ChatCounts,
 }
 
 impl Appender<'_, '_> {
@@ -231,21 +235,21 @@ impl Appender<'_, '_> {
         };
         let bytes = serde_json::to_vec(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let h = chain::sha(&bytes);
-        let k = chain::prefix_key(&h);
+        let (k, check) = (chain::prefix_key(&h), chain::check_key(&h));
         let inserted = self
             .tx
             .prepare_cached("INSERT OR IGNORE INTO dedup(k, h) VALUES (?1, ?2)")?
-            .execute(params![k, &h[..]])?;
+            .execute(params![k, check])?;
         if inserted == 1 {
             return Ok(false);
         }
-        let existing: Vec<u8> = self
+        let existing: i64 = self
             .tx
             .prepare_cached("SELECT h FROM dedup WHERE k = ?1")?
             .query_row([k], |r| r.get(0))?;
-        // A different full hash under the same 64-bit prefix is a collision, not a duplicate:
-        // the event is kept (its later redeliveries are then kept too, which loses nothing).
-        Ok(existing == h)
+        // A different check under the same 64-bit key is a collision, not a duplicate: the
+        // event is kept (its later redeliveries are then kept too, which loses nothing).
+        Ok(existing == check)
     }
 
     fn insert_raw(&self, platform: Platform, account: &str, raw: &RawPayload) -> Result<(i64, [u8; 32])> {
@@ -322,7 +326,7 @@ impl Appender<'_, '_> {
     }
 
     fn project_message(
-        &self,
+        &mut self,
         key: &MessageKey,
         mkey: i64,
         row: Option<ExistingRow>,
@@ -333,7 +337,7 @@ impl Appender<'_, '_> {
         if let (None, EventBody::Message(m)) = (&row, &ev.body) {
             // Fast path: the first event of a new message.
             insert_message_row(self.tx, key, mkey, seq, received_at, m)?;
-            bump_chat(self.tx, key, m)?;
+            self.chats.bump(key, m);
             return Ok(());
         }
         match (&row, &ev.body) {
@@ -348,7 +352,7 @@ impl Appender<'_, '_> {
                 self.tx
                     .prepare_cached("UPDATE messages SET has_message = 1, msg_seq = ?2 WHERE mkey = ?1")?
                     .execute(params![mkey, seq as i64])?;
-                bump_chat(self.tx, key, m)?;
+                self.chats.bump(key, m);
             }
             _ => {}
         }
@@ -365,7 +369,19 @@ impl Appender<'_, '_> {
         }
     }
 
-    fn project_chat(&self, platform: Platform, account: &str, seq: u64, ev: &ChatEvent) -> Result<()> {
+    fn project_chat(&mut self, platform: Platform, account: &str, seq: u64, ev: &ChatEvent) -> Result<()> {
+        if !matches!(
+            ev.body,
+            EventBody::GroupCreated { .. }
+                | EventBody::GroupRenamed { .. }
+                | EventBody::MemberJoin { .. }
+                | EventBody::MemberLeave { .. }
+        ) {
+            return Ok(());
+        }
+        // A rename must land after the counts of the messages before it, which may carry the
+        // older name.
+        self.chats.flush(self.tx)?;
         let set_name = |name: &str| -> Result<()> {
             self.tx
                 .prepare_cached(
@@ -491,20 +507,79 @@ pub(crate) fn json_list<T: Serialize>(v: &[T]) -> Option<String> {
     }
 }
 
-fn bump_chat(tx: &Connection, key: &MessageKey, m: &NewMessage) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO chats(platform, account, chat_id, name, chat_type, messages) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-         ON CONFLICT(platform, account, chat_id) DO UPDATE SET messages = messages + 1,
-         name = coalesce(excluded.name, name), chat_type = coalesce(excluded.chat_type, chat_type)",
-    )?
-    .execute(params![
-        key.platform.as_str(),
-        key.account,
-        key.chat_id,
-        m.chat_name,
-        m.chat_type.as_str()
-    ])?;
-    Ok(())
+/// Per-chat message counts and the latest name and type of the current transaction, written
+/// once per chat at the end instead of one upsert per message.
+#[derive(Default)]
+struct ChatCounts {
+    /// Few accounts, many chats: a short list of accounts, each with its chats by id.
+    by_account: Vec<(Platform, String, HashMap<String, ChatBump>)>,
+}
+
+struct ChatBump {
+    messages: i64,
+    name: Option<String>,
+    chat_type: &'static str,
+}
+
+impl ChatCounts {
+    fn bump(&mut self, key: &MessageKey, m: &NewMessage) {
+        let pos = match self
+            .by_account
+            .iter()
+            .position(|(p, a, _)| *p == key.platform && *a == key.account)
+        {
+            Some(pos) => pos,
+            None => {
+                self.by_account
+                    .push((key.platform, key.account.clone(), HashMap::new()));
+                self.by_account.len() - 1
+            }
+        };
+        let chats = &mut self.by_account[pos].2;
+        match chats.get_mut(key.chat_id.as_str()) {
+            Some(c) => {
+                c.messages += 1;
+                if m.chat_name.is_some() {
+                    c.name.clone_from(&m.chat_name);
+                }
+                c.chat_type = m.chat_type.as_str();
+            }
+            None => {
+                chats.insert(
+                    key.chat_id.clone(),
+                    ChatBump {
+                        messages: 1,
+                        name: m.chat_name.clone(),
+                        chat_type: m.chat_type.as_str(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn flush(&mut self, tx: &Connection) -> Result<()> {
+        if self.by_account.is_empty() {
+            return Ok(());
+        }
+        let mut st = tx.prepare_cached(
+            "INSERT INTO chats(platform, account, chat_id, name, chat_type, messages) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(platform, account, chat_id) DO UPDATE SET messages = messages + excluded.messages,
+             name = coalesce(excluded.name, name), chat_type = coalesce(excluded.chat_type, chat_type)",
+        )?;
+        for (platform, account, chats) in self.by_account.drain(..) {
+            for (chat_id, c) in chats {
+                st.execute(params![
+                    platform.as_str(),
+                    account,
+                    chat_id,
+                    c.name,
+                    c.chat_type,
+                    c.messages
+                ])?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The events of one message for the fold: its first `message` event and every other event.
