@@ -17,6 +17,7 @@
 //! - `messages_out.rs` / `events_out.rs`: the two tables' writers.
 //! - [`schema`]: the Arrow schemas and Parquet settings, defined once.
 //! - `columns.rs`: rows → Arrow record batches.
+//! - `pipeline.rs`: reading on one thread, encoding on another.
 //! - `partition.rs`: `(platform, local date)` partitions in the configured time zone.
 //! - `atomic.rs`: files that appear complete or not at all; `lock.rs`: the export lock.
 //! - [`Manifest`] (`manifest.rs`): `_manifest.json`.
@@ -32,11 +33,11 @@ mod manifest;
 mod messages_out;
 mod parquet_out;
 mod partition;
+mod pipeline;
 mod run;
 mod schedule;
 pub mod schema;
 
-pub use columns::{events_batch, messages_batch};
 pub use error::{ExportError, Result};
 pub use lock::{ExportLock, LOCK_FILE};
 pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, ManifestHead};

@@ -45,15 +45,23 @@ impl ParquetFile {
         Ok(())
     }
 
+    /// Memory held by the row group being built (encoded pages waiting for the row group to
+    /// be written out, plus the page being filled).
+    pub fn buffered_bytes(&self) -> usize {
+        self.writer.memory_size()
+    }
+
+    /// Ends the row group being built early, writing it out and freeing its memory.
+    pub fn flush_row_group(&mut self) -> Result<()> {
+        let t = Instant::now();
+        self.writer.flush().map_err(|e| ExportError::parquet(&self.path, e))?;
+        self.encode += t.elapsed();
+        Ok(())
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.rows
-    }
-
-    /// Adds time spent building the batches, so [`ParquetFile::encode_time`] covers the whole
-    /// rows → bytes stage.
-    pub fn add_encode_time(&mut self, d: Duration) {
-        self.encode += d;
     }
 
     /// Time spent encoding so far.

@@ -27,14 +27,15 @@ use store::StoreReader;
 
 use crate::atomic::is_temporary;
 use crate::error::{ExportError, Result};
-use crate::events_out::{EVENTS_TABLE, EventFiles};
+use crate::events_out::{EVENTS_TABLE, write_events};
 use crate::lock::ExportLock;
 use crate::manifest::{FileEntry, Manifest, ManifestHead};
-use crate::messages_out::{MESSAGES_TABLE, touched_partitions, write_partition};
+use crate::messages_out::{MESSAGES_TABLE, touched_partitions, write_partitions};
 use crate::schema::EXPORT_SCHEMA_VERSION;
 
-/// Events read from the log per query.
-const EVENT_CHUNK: usize = 16 * 1024;
+/// SQLite page cache of the export's reader: both tables are read in index order, each page
+/// once, so a large cache would only add to the export's memory.
+const READ_CACHE_MIB: u32 = 8;
 
 /// What to export, where.
 #[derive(Debug, Clone)]
@@ -122,12 +123,13 @@ pub struct ExportSummary {
     pub total_bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// Part of `elapsed` spent building Arrow batches and encoding Parquet (the rest is mostly
-    /// reading the archive and fsync).
+    /// Time the encoder threads spent turning Arrow batches into Parquet (encoding,
+    /// compressing, writing; not the final fsync). It overlaps the reading of the archive, on
+    /// another thread, so it is a measure of work, not a part of `elapsed`.
     pub encode_time: Duration,
     /// Wall time of the `messages` stage (read, encode, stage files).
     pub messages_time: Duration,
-    /// Of which building Arrow batches and encoding Parquet.
+    /// Encoder time of the `messages` stage (as for `encode_time`).
     pub messages_encode_time: Duration,
     /// Wall time of the `events` stage.
     pub events_time: Duration,
@@ -142,6 +144,7 @@ pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> 
     let out = opts.out_dir.as_path();
     let _lock = ExportLock::acquire(out)?;
     let reader = StoreReader::open(&opts.data_dir)?;
+    reader.set_cache_mib(READ_CACHE_MIB)?;
     let tz_name = opts.tz.name().to_string();
 
     let previous = if opts.full {
@@ -205,21 +208,19 @@ pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> 
     // Complete files under temporary names; none is visible until all are written.
     let mut staged = Vec::new();
     let total = keys.len() as u64;
-    let mut rows = 0u64;
-    for (i, key) in keys.iter().enumerate() {
-        let outcome = write_partition(&reader, out, key, opts.tz, &mut |n| {
-            rows += n;
-            progress(&Progress {
-                stage: Stage::Messages,
-                done: i as u64,
-                total,
-                rows,
-            });
-        })?;
-        summary.messages_encode_time += outcome.encode;
+    let written = write_partitions(&reader, out, &keys, opts.tz, &mut |done, rows| {
+        progress(&Progress {
+            stage: Stage::Messages,
+            done,
+            total,
+            rows,
+        });
+    })?;
+    summary.messages_encode_time = written.encode;
+    for outcome in written.partitions {
         let rel = format!(
             "{MESSAGES_TABLE}/{}/data.parquet",
-            key.rel_dir().to_string_lossy().replace('\\', "/")
+            outcome.key.rel_dir().to_string_lossy().replace('\\', "/")
         );
         match outcome.file {
             Some((file, entry)) => {
@@ -233,12 +234,6 @@ pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> 
                 files.remove(&rel);
             }
         }
-        progress(&Progress {
-            stage: Stage::Messages,
-            done: i as u64 + 1,
-            total,
-            rows,
-        });
     }
 
     summary.messages_time = stage_started.elapsed();
@@ -246,26 +241,18 @@ pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> 
 
     // Events.
     let stage_started = Instant::now();
-    let mut events = EventFiles::new(out, opts.tz);
     let total = head.seq - from_seq;
-    let mut after = from_seq;
-    while after < head.seq {
-        let chunk = reader.events_since(after, EVENT_CHUNK)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.seq;
-        let upto: Vec<&store::StoredEvent> = chunk.iter().filter(|e| e.seq <= head.seq).collect();
-        events.add(&upto)?;
+    let events = write_events(&reader, out, from_seq, head.seq, opts.tz, &mut |seq, rows| {
         progress(&Progress {
             stage: Stage::Events,
-            done: after.min(head.seq) - from_seq,
+            done: seq - from_seq,
             total,
-            rows: events.rows(),
+            rows,
         });
-    }
-    let (event_files, encode) = events.finish()?;
-    summary.encode_time += encode;
+    })?;
+    summary.encode_time += events.encode;
     summary.events_time = stage_started.elapsed();
-    for (file, f) in event_files {
+    for (file, f) in events.files {
         summary.event_files_written += 1;
         summary.event_rows_written += f.rows;
         summary.bytes_written += f.bytes;

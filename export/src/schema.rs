@@ -38,6 +38,11 @@ const DICTIONARY_COLUMNS: [&str; 12] = [
     "reply_to",
 ];
 
+/// Free-text columns: no statistics. Min/max of message texts or event JSON prune nothing (every
+/// page spans the alphabet) and cost a comparison per value plus truncated copies in the
+/// footer and page index.
+const NO_STATISTICS_COLUMNS: [&str; 2] = ["text", "payload"];
+
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
@@ -123,7 +128,7 @@ pub fn events_schema() -> SchemaRef {
 }
 
 /// Parquet settings shared by both tables: zstd, dictionaries only where they pay, row groups
-/// of [`ROW_GROUP_ROWS`], page-level statistics for predicate push-down.
+/// of [`ROW_GROUP_ROWS`], page-level statistics for predicate push-down (except on free text).
 pub fn writer_properties(schema: &Schema) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
@@ -139,6 +144,9 @@ pub fn writer_properties(schema: &Schema) -> WriterProperties {
     for f in schema.fields() {
         if DICTIONARY_COLUMNS.contains(&f.name().as_str()) {
             b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+        }
+        if NO_STATISTICS_COLUMNS.contains(&f.name().as_str()) {
+            b = b.set_column_statistics_enabled(ColumnPath::from(f.name().as_str()), EnabledStatistics::None);
         }
     }
     b.build()

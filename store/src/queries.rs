@@ -1,10 +1,13 @@
 //! The read queries behind [`crate::StoreReader`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use proto::{ChatType, ContentType, Cursor, EventBody, MessageKey, MessageRecord, MessageState, Platform, TimestampMs};
+use proto::{Attachment, Cursor, EventBody, MessageKey, MessageRecord, Platform, TimestampMs};
+use rusqlite::types::{FromSqlError, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::reader::{EventRow, MessageRow};
 use crate::types::*;
 use crate::{Result, StoreError};
 
@@ -18,45 +21,142 @@ fn parse<T: std::str::FromStr>(s: &str, what: &str) -> rusqlite::Result<T> {
     })
 }
 
-fn json_vec<T: serde::de::DeserializeOwned>(s: Option<String>) -> rusqlite::Result<Vec<T>> {
+fn json_vec<'a, T: serde::Deserialize<'a>>(s: Option<&'a str>) -> rusqlite::Result<Vec<T>> {
     match s {
         None => Ok(Vec::new()),
-        Some(s) => serde_json::from_str(&s)
+        Some(s) => serde_json::from_str(s)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))),
+    }
+}
+
+/// A list item of `mentions`/`recipients`, borrowed from the stored JSON unless it has escapes.
+#[derive(serde::Deserialize)]
+struct ListText<'a>(#[serde(borrow)] Cow<'a, str>);
+
+fn conversion(i: usize, v: ValueRef<'_>, e: FromSqlError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e))
+}
+
+fn text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    let v = r.get_ref(i)?;
+    v.as_str().map_err(|e| conversion(i, v, e))
+}
+
+fn opt_text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    let v = r.get_ref(i)?;
+    v.as_str_or_null().map_err(|e| conversion(i, v, e))
+}
+
+fn int(r: &Row<'_>, i: usize) -> rusqlite::Result<i64> {
+    let v = r.get_ref(i)?;
+    v.as_i64().map_err(|e| conversion(i, v, e))
+}
+
+fn opt_int(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<i64>> {
+    let v = r.get_ref(i)?;
+    v.as_i64_or_null().map_err(|e| conversion(i, v, e))
+}
+
+/// Borrows a row selected with [`RECORD_COLS`] (starting at column 0).
+fn message_row<'r>(r: &'r Row<'_>) -> rusqlite::Result<MessageRow<'r>> {
+    Ok(MessageRow {
+        platform: parse(text(r, 0)?, "platform")?,
+        account: text(r, 1)?,
+        chat_id: text(r, 2)?,
+        msg_id: text(r, 3)?,
+        chat_type: parse(text(r, 4)?, "chat type")?,
+        chat_name: opt_text(r, 5)?,
+        external: int(r, 6)? != 0,
+        sender_id: text(r, 7)?,
+        sender_name: opt_text(r, 8)?,
+        sent_at: int(r, 9)?,
+        received_at: int(r, 10)?,
+        content_type: parse(text(r, 11)?, "content type")?,
+        text: text(r, 12)?,
+        attachments_json: opt_text(r, 13)?,
+        reply_to: opt_text(r, 14)?,
+        mentions_json: opt_text(r, 15)?,
+        recipients_json: opt_text(r, 16)?,
+        state: parse(text(r, 17)?, "state")?,
+        revision: {
+            let v = int(r, 18)?;
+            u32::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(18, v))?
+        },
+        edited_at: opt_int(r, 19)?,
+        withdrawn_at: opt_int(r, 20)?,
+        withdrawn_by: opt_text(r, 21)?,
+        deleted_at: opt_int(r, 22)?,
+        deleted_by: opt_text(r, 23)?,
+        last_seq: int(r, 24)? as u64,
+    })
+}
+
+impl<'a> MessageRow<'a> {
+    /// The attachments (decoded from their stored JSON; no allocation when there are none).
+    pub fn attachments(&self) -> Result<Vec<Attachment>> {
+        Ok(json_vec(self.attachments_json)?)
+    }
+
+    /// Users mentioned, borrowed where the stored text allows.
+    pub fn mentions(&self) -> Result<Vec<Cow<'a, str>>> {
+        Ok(json_vec::<ListText>(self.mentions_json)?
+            .into_iter()
+            .map(|t| t.0)
+            .collect())
+    }
+
+    /// Explicit recipients, borrowed where the stored text allows.
+    pub fn recipients(&self) -> Result<Vec<Cow<'a, str>>> {
+        Ok(json_vec::<ListText>(self.recipients_json)?
+            .into_iter()
+            .map(|t| t.0)
+            .collect())
+    }
+
+    /// An owned copy.
+    pub fn to_record(self) -> Result<MessageRecord> {
+        Ok(self.record()?)
+    }
+
+    fn record(&self) -> rusqlite::Result<MessageRecord> {
+        let list = |s: Option<&str>| -> rusqlite::Result<Vec<String>> {
+            Ok(json_vec::<ListText>(s)?.into_iter().map(|t| t.0.into_owned()).collect())
+        };
+        Ok(MessageRecord {
+            key: MessageKey {
+                platform: self.platform,
+                account: self.account.to_owned(),
+                chat_id: self.chat_id.to_owned(),
+                msg_id: self.msg_id.to_owned(),
+            },
+            chat_type: self.chat_type,
+            chat_name: self.chat_name.map(str::to_owned),
+            external: self.external,
+            sender_id: self.sender_id.to_owned(),
+            sender_name: self.sender_name.map(str::to_owned),
+            sent_at: self.sent_at,
+            received_at: self.received_at,
+            content_type: self.content_type,
+            text: self.text.to_owned(),
+            attachments: json_vec(self.attachments_json)?,
+            reply_to: self.reply_to.map(str::to_owned),
+            mentions: list(self.mentions_json)?,
+            recipients: list(self.recipients_json)?,
+            state: self.state,
+            revision: self.revision,
+            edited_at: self.edited_at,
+            withdrawn_at: self.withdrawn_at,
+            withdrawn_by: self.withdrawn_by.map(str::to_owned),
+            deleted_at: self.deleted_at,
+            deleted_by: self.deleted_by.map(str::to_owned),
+            last_seq: self.last_seq,
+        })
     }
 }
 
 /// Maps a row selected with [`RECORD_COLS`] (starting at column 0).
 pub(crate) fn record_from_row(r: &Row<'_>) -> rusqlite::Result<MessageRecord> {
-    Ok(MessageRecord {
-        key: MessageKey {
-            platform: parse::<Platform>(&r.get::<_, String>(0)?, "platform")?,
-            account: r.get(1)?,
-            chat_id: r.get(2)?,
-            msg_id: r.get(3)?,
-        },
-        chat_type: parse::<ChatType>(&r.get::<_, String>(4)?, "chat type")?,
-        chat_name: r.get(5)?,
-        external: r.get(6)?,
-        sender_id: r.get(7)?,
-        sender_name: r.get(8)?,
-        sent_at: r.get(9)?,
-        received_at: r.get(10)?,
-        content_type: parse::<ContentType>(&r.get::<_, String>(11)?, "content type")?,
-        text: r.get(12)?,
-        attachments: json_vec(r.get(13)?)?,
-        reply_to: r.get(14)?,
-        mentions: json_vec(r.get(15)?)?,
-        recipients: json_vec(r.get(16)?)?,
-        state: parse::<MessageState>(&r.get::<_, String>(17)?, "state")?,
-        revision: r.get(18)?,
-        edited_at: r.get(19)?,
-        withdrawn_at: r.get(20)?,
-        withdrawn_by: r.get(21)?,
-        deleted_at: r.get(22)?,
-        deleted_by: r.get(23)?,
-        last_seq: r.get::<_, i64>(24)? as u64,
-    })
+    message_row(r)?.record()
 }
 
 const EVENT_COLS: &str =
@@ -86,6 +186,45 @@ pub(crate) fn q_events_since(conn: &Connection, after_seq: u64, limit: usize) ->
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+fn event_row<'r>(r: &'r Row<'_>) -> rusqlite::Result<EventRow<'r>> {
+    let blob = |i: usize| -> rusqlite::Result<&'r [u8]> {
+        let v = r.get_ref(i)?;
+        v.as_blob().map_err(|e| conversion(i, v, e))
+    };
+    Ok(EventRow {
+        seq: int(r, 0)? as u64,
+        platform: parse(text(r, 1)?, "platform")?,
+        account: text(r, 2)?,
+        chat_id: text(r, 3)?,
+        msg_id: opt_text(r, 4)?,
+        kind: parse(text(r, 5)?, "kind")?,
+        occurred_at: int(r, 6)?,
+        received_at: int(r, 7)?,
+        payload: blob(8)?,
+        raw_id: int(r, 9)? as u64,
+        hash: blob(10)?,
+    })
+}
+
+pub(crate) fn q_visit_events<E: From<StoreError>>(
+    conn: &Connection,
+    after_seq: u64,
+    upto_seq: u64,
+    f: &mut dyn FnMut(&EventRow<'_>) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let sql = |e: rusqlite::Error| E::from(StoreError::from(e));
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
+        ))
+        .map_err(sql)?;
+    let mut rows = st.query(params![after_seq as i64, upto_seq as i64]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        f(&event_row(r).map_err(sql)?)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn q_touched(conn: &Connection, after_seq: u64, f: &mut dyn FnMut(Platform, TimestampMs)) -> Result<()> {
     let mut st = conn.prepare_cached(
         "SELECT platform, sent_at FROM messages WHERE last_seq > ?1 AND has_message = 1 ORDER BY last_seq",
@@ -93,6 +232,31 @@ pub(crate) fn q_touched(conn: &Connection, after_seq: u64, f: &mut dyn FnMut(Pla
     let mut rows = st.query([after_seq as i64])?;
     while let Some(r) = rows.next()? {
         f(parse(&r.get::<_, String>(0)?, "platform")?, r.get(1)?);
+    }
+    Ok(())
+}
+
+/// Messages of one platform in `[from_ms, to_ms)`, in `sent_at` order. Ties are broken by `id`
+/// (arrival order), which the `(platform, sent_at)` index carries as its rowid: no sort step,
+/// and the rows it points to lie nearly in index order on disk.
+const MESSAGES_IN_RANGE: &str =
+    "FROM messages WHERE has_message = 1 AND platform = ?1 AND sent_at >= ?2 AND sent_at < ?3
+     ORDER BY sent_at, id";
+
+pub(crate) fn q_visit_messages_in_range<E: From<StoreError>>(
+    conn: &Connection,
+    platform: Platform,
+    from_ms: TimestampMs,
+    to_ms: TimestampMs,
+    f: &mut dyn FnMut(&MessageRow<'_>) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let sql = |e: rusqlite::Error| E::from(StoreError::from(e));
+    let mut st = conn
+        .prepare_cached(&format!("SELECT {RECORD_COLS} {MESSAGES_IN_RANGE}"))
+        .map_err(sql)?;
+    let mut rows = st.query(params![platform.as_str(), from_ms, to_ms]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        f(&message_row(r).map_err(sql)?)?;
     }
     Ok(())
 }
@@ -105,23 +269,32 @@ pub(crate) fn q_messages_in_range(
     chunk: usize,
     f: &mut dyn FnMut(Vec<MessageRecord>) -> Result<()>,
 ) -> Result<()> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {RECORD_COLS} FROM messages WHERE has_message = 1 AND platform = ?1 AND sent_at >= ?2 AND sent_at < ?3
-         ORDER BY sent_at, mkey"
-    ))?;
-    let mut rows = st.query(params![platform.as_str(), from_ms, to_ms])?;
     let chunk = chunk.max(1);
     let mut buf = Vec::with_capacity(chunk.min(65536));
-    while let Some(r) = rows.next()? {
-        buf.push(record_from_row(r)?);
+    q_visit_messages_in_range(conn, platform, from_ms, to_ms, &mut |row| {
+        buf.push(row.to_record()?);
         if buf.len() >= chunk {
             f(std::mem::take(&mut buf))?;
         }
-    }
+        Ok::<(), StoreError>(())
+    })?;
     if !buf.is_empty() {
         f(buf)?;
     }
     Ok(())
+}
+
+pub(crate) fn q_first_message_time(
+    conn: &Connection,
+    platform: Platform,
+    from_ms: TimestampMs,
+) -> Result<Option<TimestampMs>> {
+    let mut st = conn.prepare_cached(
+        "SELECT sent_at FROM messages WHERE has_message = 1 AND platform = ?1 AND sent_at >= ?2 ORDER BY sent_at LIMIT 1",
+    )?;
+    Ok(st
+        .query_row(params![platform.as_str(), from_ms], |r| r.get(0))
+        .optional()?)
 }
 
 pub(crate) fn q_messages_by_keys(conn: &Connection, keys: &[MessageKey]) -> Result<Vec<MessageRecord>> {
@@ -250,7 +423,7 @@ pub(crate) fn q_audit(
         "SELECT {RECORD_COLS}, mkey FROM messages INDEXED BY messages_changed
          WHERE has_message = 1 AND (state <> 'active' OR revision > 0) AND ({})
            AND (?1 IS NULL OR sent_at >= ?1) AND (?2 IS NULL OR sent_at < ?2) AND (?3 IS NULL OR platform = ?3)
-         ORDER BY sent_at, mkey",
+         ORDER BY sent_at, id",
         conds.join(" OR ")
     );
     let mut st = conn.prepare(&sql)?;
