@@ -1,7 +1,7 @@
 //! Turns a parsed query and filters into a tantivy query.
 //!
 //! A term is scanned into units exactly as the index is (see `tokenizer`), then:
-//! - one CJK character alone → a term on the unigram field;
+//! - one CJK character alone → every term holding it ([`CharQuery`]);
 //! - one Latin word alone → that word (ranked) or any word starting with it (`ship` finds
 //!   `shipping`);
 //! - otherwise the phrase of its tokens at consecutive positions, which for CJK bigrams is
@@ -9,20 +9,25 @@
 //!   longer run in the text, so the first position also accepts a bigram ending with it and
 //!   the last one a bigram starting with it (`3合` finds `Q3合同`); a Latin word at the end is a
 //!   prefix.
+//!
+//! A query that is one clause and no filter is returned as it is, not inside a boolean query:
+//! that is what lets a term use block-max WAND and a phrase its bound when ranking.
 
 use std::ops::Bound;
 
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery,
-    RegexPhraseQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, Query, RangeQuery, RegexPhraseQuery,
+    RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::SearchError;
+use crate::char_query::CharQuery;
 use crate::materialize::Materialized;
+use crate::phrase::ExactPhrase;
 use crate::query::ParsedQuery;
-use crate::schema::Fields;
+use crate::schema::{Fields, SEP};
 use crate::tokenizer::{UnitKind, units};
 
 /// Limits a term's regex expansions; past it the query fails loudly rather than missing hits.
@@ -33,9 +38,9 @@ const MAX_EXPANSIONS: u32 = 1 << 16;
 pub struct Filters {
     /// Platform ordinals.
     pub platforms: Vec<u64>,
-    /// Chat keys (`platform␟account␟chat_id`).
+    /// Chat keys (`platform␟account␟chat_id`, see [`crate::schema::chat_key`]).
     pub chats: Vec<String>,
-    /// Sender keys (`platform␟sender_id`).
+    /// Sender keys (`platform␟sender_id`, see [`crate::schema::sender_key`]).
     pub senders: Vec<String>,
     /// Sent at or after (UTC ms).
     pub since: Option<i64>,
@@ -54,10 +59,10 @@ enum Pos {
     Regex(String),
 }
 
-/// How one term is searched on a pair of (bigram, unigram) fields.
+/// How one term is searched on a text field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Plan {
-    Unigram(String),
+    Char(char),
     Word(String),
     Phrase(Vec<Pos>),
     Nothing,
@@ -71,7 +76,7 @@ fn plan(term: &str) -> Plan {
     if us.len() == 1 {
         let u = &us[0];
         match u.kind {
-            UnitKind::Cjk if u.chars.len() == 1 => return Plan::Unigram(u.text()),
+            UnitKind::Cjk if u.chars.len() == 1 => return Plan::Char(u.chars[0].1),
             UnitKind::Word => return Plan::Word(u.text()),
             _ => {}
         }
@@ -104,11 +109,11 @@ fn regex_query(field: Field, pattern: &str) -> Result<Box<dyn Query>, SearchErro
         .map_err(|e| SearchError::Query(format!("cannot search for `{pattern}`: {e}")))
 }
 
-/// The query for one term on one (bigram, unigram) field pair.
-fn term_on(term: &str, bigram: Field, unigram: Field) -> Result<Box<dyn Query>, SearchError> {
+/// The query for one term on a text field.
+fn term_on(term: &str, bigram: Field) -> Result<Box<dyn Query>, SearchError> {
     Ok(match plan(term) {
         Plan::Nothing => Box::new(EmptyQuery),
-        Plan::Unigram(c) => term_query(unigram, &c, IndexRecordOption::WithFreqs),
+        Plan::Char(c) => Box::new(CharQuery::new(bigram, c)),
         Plan::Word(w) => {
             let exact = term_query(bigram, &w, IndexRecordOption::WithFreqs);
             let prefix = regex_query(bigram, &format!("{}.+", regex::escape(&w)))?;
@@ -129,7 +134,7 @@ fn term_on(term: &str, bigram: Field, unigram: Field) -> Result<Box<dyn Query>, 
                     Pos::Regex(_) => unreachable!("all exact"),
                 })
                 .collect();
-            Box::new(PhraseQuery::new(terms))
+            Box::new(ExactPhrase::new(terms))
         }
         Plan::Phrase(ps) => {
             let pats = ps
@@ -151,29 +156,34 @@ pub fn is_searchable(term: &str) -> bool {
     plan(term) != Plan::Nothing
 }
 
+/// Messages whose fast column `field` holds one of `values`.
 fn one_of(field: Field, values: &[u64]) -> Box<dyn Query> {
     let qs = values
         .iter()
         .map(|&v| {
+            let t = Term::from_field_u64(field, v);
             (
                 Occur::Should,
-                Box::new(TermQuery::new(Term::from_field_u64(field, v), IndexRecordOption::Basic)) as Box<dyn Query>,
+                Box::new(RangeQuery::new(Bound::Included(t.clone()), Bound::Included(t))) as Box<dyn Query>,
             )
         })
         .collect();
     Box::new(BooleanQuery::new(qs))
 }
 
-fn one_of_str(field: Field, values: &[String]) -> Box<dyn Query> {
-    let qs = values
+/// Messages whose fast column `field` holds `key␟…` for one of `keys` (the names seen with it
+/// follow the key). The values starting with `key␟` are exactly those in `[key␟, key␠)`: no
+/// id contains the separator, and the space is the char after it.
+fn one_of_keys(field: Field, keys: &[String]) -> Box<dyn Query> {
+    let after_sep = char::from_u32(SEP as u32 + 1).expect("the char after the separator");
+    let qs = keys
         .iter()
-        .map(|v| {
+        .map(|k| {
+            let lo = Term::from_field_text(field, &format!("{k}{SEP}"));
+            let hi = Term::from_field_text(field, &format!("{k}{after_sep}"));
             (
                 Occur::Should,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(field, v),
-                    IndexRecordOption::Basic,
-                )) as Box<dyn Query>,
+                Box::new(RangeQuery::new(Bound::Included(lo), Bound::Excluded(hi))) as Box<dyn Query>,
             )
         })
         .collect();
@@ -196,9 +206,9 @@ pub fn build(
                     "`{term}` has nothing to search for (only punctuation or spaces)"
                 )));
             }
-            alts.push((Occur::Should, term_on(term, f.text, f.text1)?));
+            alts.push((Occur::Should, term_on(term, f.text)?));
             if all_revisions {
-                alts.push((Occur::Should, term_on(term, f.old_text, f.old_text1)?));
+                alts.push((Occur::Should, term_on(term, f.old_text)?));
             }
         }
         let q: Box<dyn Query> = if alts.len() == 1 {
@@ -225,10 +235,10 @@ pub fn build(
         filter(one_of(f.state, &filters.states));
     }
     if !filters.chats.is_empty() {
-        filter(one_of_str(f.chat, &filters.chats));
+        filter(one_of_keys(f.chat, &filters.chats));
     }
     if !filters.senders.is_empty() {
-        filter(one_of_str(f.sender, &filters.senders));
+        filter(one_of_keys(f.sender, &filters.senders));
     }
     if filters.since.is_some() || filters.until.is_some() {
         let lo = filters.since.map_or(Bound::Unbounded, |v| {
@@ -242,6 +252,9 @@ pub fn build(
     if !must.iter().any(|(o, _)| *o == Occur::Must) {
         must.push((Occur::Must, Box::new(AllQuery)));
     }
+    if must.len() == 1 && must[0].0 == Occur::Must {
+        return Ok(must.pop().expect("one clause").1);
+    }
     Ok(Box::new(BooleanQuery::new(must)))
 }
 
@@ -251,7 +264,7 @@ mod tests {
 
     #[test]
     fn plans() {
-        assert_eq!(plan("报"), Plan::Unigram("报".into()));
+        assert_eq!(plan("报"), Plan::Char('报'));
         assert_eq!(plan("Ship"), Plan::Word("ship".into()));
         assert_eq!(plan("，。"), Plan::Nothing);
         assert_eq!(

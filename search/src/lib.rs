@@ -6,18 +6,21 @@
 //! archive).
 //!
 //! # Layout
-//! - `tokenizer`: CJK bigrams with real positions + lower-cased words + a CJK unigram field:
-//!   any query of two or more CJK characters matches exactly the messages containing it.
+//! - `tokenizer`: CJK bigrams with real positions, run-end marks and lower-cased words: any
+//!   query of CJK characters matches exactly the messages containing it.
 //! - `schema`: fields and the document of a message.
 //! - `query`: the user's syntax (AND, `"phrase"`, `-exclude`, `OR`).
-//! - `compile`: parsed query + filters → tantivy query.
+//! - `compile`: parsed query + filters → tantivy query; `phrase` (exact phrases with top-k
+//!   pruning) and `char_query` (one CJK character) are its own query types.
 //! - `index`: the index directory and its commit payload (last indexed `seq`).
 //! - `lock`: the writer lock naming the process that holds it.
 //! - `indexer`: follows `events.seq` ([`follow`] for `run`, catch-up, rebuild).
-//! - `searcher`: ranked search, `--chat`/`--sender` resolution.
+//! - `searcher`: ranked search (`ranked`: top k by score, newer first among equals),
+//!   `--chat`/`--sender` resolution.
 //! - `highlight`: hit ranges and snippets for display.
 #![deny(missing_docs)]
 
+mod char_query;
 mod compile;
 mod error;
 pub mod highlight;
@@ -25,9 +28,13 @@ mod index;
 mod indexer;
 mod lock;
 mod materialize;
+mod phrase;
 pub mod query;
+mod ranked;
 pub mod schema;
 mod searcher;
+#[cfg(test)]
+mod testing;
 pub mod tokenizer;
 
 pub use compile::{Filters, is_searchable};

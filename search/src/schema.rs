@@ -3,17 +3,15 @@
 //! Texts are indexed, not stored: the archive holds them, and results are shown from the
 //! store's current record, so the index stays below the size of the text it covers.
 
-use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{Index, TantivyDocument, Term};
 
 use proto::{ContentType, MessageKey, MessageRecord, MessageState, Platform};
 
-use crate::tokenizer::{BIGRAM, BigramTokenizer, UNIGRAM, UnigramTokenizer};
+use crate::tokenizer::{BIGRAM, BigramTokenizer};
 
 /// Version of the schema and tokenization; an index built with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Separates the parts of composite keys (never appears in ids or names of any platform).
 pub const SEP: char = '\u{1f}';
@@ -21,64 +19,65 @@ pub const SEP: char = '\u{1f}';
 /// The fields of the index.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
-    /// `platform␟account␟chat_id␟msg_id`, stored; the term deleted on re-index.
+    /// `platform␟account␟chat_id␟msg_id`: the term deleted on re-index, and a fast column
+    /// results are read from. Nothing is stored: the column's sorted, prefix-compressed
+    /// dictionary is a third of the document store the key took, and reads as fast.
     pub key: Field,
-    /// Current text, CJK bigrams + words, with positions.
+    /// Current text: CJK bigrams, run ends and words, with positions.
     pub text: Field,
-    /// Current text, CJK unigrams (one-character queries).
-    pub text1: Field,
-    /// Earlier texts of edited messages (`--all-revisions`), bigrams.
+    /// Earlier texts of edited messages (`--all-revisions`), tokenized like `text`.
     pub old_text: Field,
-    /// Earlier texts, unigrams.
-    pub old_text1: Field,
-    /// Chat display name, bigrams.
-    pub chat_name: Field,
-    /// Sender display name, bigrams.
-    pub sender_name: Field,
-    /// `platform␟account␟chat_id`: the `--chat` filter.
+    /// `platform␟account␟chat_id␟chat name`, a fast column: the `--chat` filter (the range of
+    /// values starting with the chat's key) and the chat name lookup (its dictionary).
     pub chat: Field,
-    /// `platform␟account␟chat_id␟chat name`: the chat name lookup (term dictionary).
-    pub chat_ref: Field,
-    /// `platform␟sender_id`: the `--sender` filter.
+    /// `platform␟sender_id␟sender name`, a fast column: the `--sender` filter and the sender
+    /// name lookup.
     pub sender: Field,
-    /// `platform␟sender_id␟sender name`: the sender name lookup (term dictionary).
-    pub sender_ref: Field,
-    /// Platform ordinal.
+    /// Platform ordinal (fast column).
     pub platform: Field,
-    /// Content type ordinal.
+    /// Content type ordinal (fast column).
     pub content_type: Field,
-    /// State ordinal.
+    /// State ordinal (fast column).
     pub state: Field,
     /// Sent time, UTC ms.
     pub sent_at: Field,
 }
 
-fn text_options(tokenizer: &str, record: IndexRecordOption) -> TextOptions {
+/// A field searched by relevance: positions for phrases, field norms for BM25.
+fn text_options() -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(tokenizer)
-            .set_index_option(record),
+            .set_tokenizer(BIGRAM)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
+/// The message key: matched whole, only to delete a message's document, so doc ids alone and
+/// no field norms (a byte per message, only read for scoring).
+fn key_options() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
     )
 }
 
 /// Builds the schema.
+///
+/// Filters read fast columns (a range query on a fast field scans its column), not posting
+/// lists: one value per message packs into a few bits in a column, while a posting list
+/// per value costs about two bytes per message.
 pub fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let positions = IndexRecordOption::WithFreqsAndPositions;
-    let freqs = IndexRecordOption::WithFreqs;
-    let ord = NumericOptions::default().set_indexed().set_fast();
+    let ord = NumericOptions::default().set_fast();
+    let column = TextOptions::default().set_fast("raw");
     let fields = Fields {
-        key: b.add_text_field("key", STRING | STORED),
-        text: b.add_text_field("text", text_options(BIGRAM, positions)),
-        text1: b.add_text_field("text1", text_options(UNIGRAM, freqs)),
-        old_text: b.add_text_field("old_text", text_options(BIGRAM, positions)),
-        old_text1: b.add_text_field("old_text1", text_options(UNIGRAM, freqs)),
-        chat_name: b.add_text_field("chat_name", text_options(BIGRAM, positions)),
-        sender_name: b.add_text_field("sender_name", text_options(BIGRAM, positions)),
-        chat: b.add_text_field("chat", STRING),
-        chat_ref: b.add_text_field("chat_ref", STRING),
-        sender: b.add_text_field("sender", STRING),
-        sender_ref: b.add_text_field("sender_ref", STRING),
+        key: b.add_text_field("key", key_options().set_fast("raw")),
+        text: b.add_text_field("text", text_options()),
+        old_text: b.add_text_field("old_text", text_options()),
+        chat: b.add_text_field("chat", column.clone()),
+        sender: b.add_text_field("sender", column),
         platform: b.add_u64_field("platform", ord.clone()),
         content_type: b.add_u64_field("content_type", ord.clone()),
         state: b.add_u64_field("state", ord),
@@ -89,8 +88,7 @@ pub fn schema() -> (Schema, Fields) {
 
 /// Registers the tokenizers the schema names; every opened or created index needs this.
 pub fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(BIGRAM, BigramTokenizer);
-    index.tokenizers().register(UNIGRAM, UnigramTokenizer);
+    index.tokenizers().register(BIGRAM, BigramTokenizer::default());
 }
 
 /// Position of a value in its enum's `ALL` (stable: declaration order).
@@ -152,25 +150,19 @@ pub fn document(f: &Fields, r: &MessageRecord, earlier_texts: &[String]) -> Tant
     let mut d = TantivyDocument::default();
     d.add_text(f.key, key_string(k));
     d.add_text(f.text, &r.text);
-    d.add_text(f.text1, &r.text);
     for t in earlier_texts {
         d.add_text(f.old_text, t);
-        d.add_text(f.old_text1, t);
     }
     let chat_name = r.chat_name.as_deref().unwrap_or("");
     let sender_name = r.sender_name.as_deref().unwrap_or("");
-    if !chat_name.is_empty() {
-        d.add_text(f.chat_name, chat_name);
-    }
-    if !sender_name.is_empty() {
-        d.add_text(f.sender_name, sender_name);
-    }
-    let chat = chat_key(k.platform, &k.account, &k.chat_id);
-    d.add_text(f.chat_ref, format!("{chat}{SEP}{chat_name}"));
-    d.add_text(f.chat, chat);
-    let sender = sender_key(k.platform, &r.sender_id);
-    d.add_text(f.sender_ref, format!("{sender}{SEP}{sender_name}"));
-    d.add_text(f.sender, sender);
+    d.add_text(
+        f.chat,
+        format!("{}{SEP}{chat_name}", chat_key(k.platform, &k.account, &k.chat_id)),
+    );
+    d.add_text(
+        f.sender,
+        format!("{}{SEP}{sender_name}", sender_key(k.platform, &r.sender_id)),
+    );
     d.add_u64(f.platform, platform_ord(k.platform));
     d.add_u64(f.content_type, content_type_ord(r.content_type));
     d.add_u64(f.state, state_ord(r.state));

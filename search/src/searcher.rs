@@ -6,14 +6,15 @@ use std::path::Path;
 
 use proto::MessageKey;
 use tantivy::collector::TopDocs;
-use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
-use tantivy::schema::{Field, Value};
-use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy, TantivyDocument};
+use tantivy::columnar::StrColumn;
+use tantivy::schema::Field;
+use tantivy::{DocAddress, IndexReader, Order, ReloadPolicy};
 
 use crate::SearchError;
 use crate::compile::{self, Filters};
 use crate::index::SearchIndex;
 use crate::query::ParsedQuery;
+use crate::ranked::TopRanked;
 use crate::schema::{self, SEP};
 
 /// Result order.
@@ -116,14 +117,10 @@ impl Searcher {
         let searcher = self.reader.searcher();
         let scored = !req.query.clauses.is_empty() && req.sort == Sort::Relevance;
         let hits: Vec<(Option<f32>, Option<i64>, DocAddress)> = if scored {
-            let collector = TopDocs::with_limit(req.limit).order_by((
-                (SortBySimilarityScore, Order::Desc),
-                (SortByStaticFastValue::<i64>::for_field("sent_at"), Order::Desc),
-            ));
             searcher
-                .search(&query, &collector)?
+                .search(&query, &TopRanked { limit: req.limit })?
                 .into_iter()
-                .map(|((s, t), a)| (Some(s), t, a))
+                .map(|r| (Some(r.score), Some(r.sent_at), r.addr))
                 .collect()
         } else {
             let collector = TopDocs::with_limit(req.limit).order_by_fast_field::<i64>("sent_at", Order::Desc);
@@ -133,13 +130,25 @@ impl Searcher {
                 .map(|(t, a)| (None, t, a))
                 .collect()
         };
+        let mut keys: Vec<Option<Option<StrColumn>>> = vec![None; searcher.segment_readers().len()];
+        let mut text = String::new();
         let mut out = Vec::with_capacity(hits.len());
         for (score, sent_at, addr) in hits {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let key = doc
-                .get_first(f.key)
-                .and_then(|v| v.as_str())
-                .and_then(schema::parse_key)
+            let seg = addr.segment_ord as usize;
+            if keys[seg].is_none() {
+                keys[seg] = Some(searcher.segment_reader(addr.segment_ord).fast_fields().str("key")?);
+            }
+            let column = keys[seg].as_ref().and_then(Option::as_ref);
+            let found = match column.and_then(|c| c.term_ords(addr.doc_id).next().map(|o| (c, o))) {
+                Some((c, ord)) => c.ord_to_str(ord, &mut text).map_err(|source| SearchError::Io {
+                    path: self.ix.path().to_path_buf(),
+                    source,
+                })?,
+                None => false,
+            };
+            let key = found
+                .then(|| schema::parse_key(&text))
+                .flatten()
                 .ok_or_else(|| SearchError::Corrupt {
                     path: self.ix.path().to_path_buf(),
                     reason: "a document has no readable message key".into(),
@@ -177,24 +186,28 @@ impl Searcher {
 
     /// Every chat in the index with the names seen on its messages.
     pub fn chats(&self) -> Result<Vec<Named>, SearchError> {
-        self.named(self.ix.fields.chat_ref, 3)
+        self.named(self.ix.fields.chat, 3)
     }
 
     /// Every sender in the index with the names seen on their messages.
     pub fn senders(&self) -> Result<Vec<Named>, SearchError> {
-        self.named(self.ix.fields.sender_ref, 2)
+        self.named(self.ix.fields.sender, 2)
     }
 
-    /// Reads a `…␟id␟name` term dictionary: `key_parts` parts form the key, the last of them
-    /// is the id, the rest of the term is the name.
+    /// Reads the dictionary of a `…␟id␟name` column: `key_parts` parts form the key, the last
+    /// of them is the id, the rest of the value is the name.
     fn named(&self, field: Field, key_parts: usize) -> Result<Vec<Named>, SearchError> {
+        let name = self.ix.index.schema().get_field_name(field).to_string();
+        let io_err = |source| SearchError::Io {
+            path: self.ix.path().to_path_buf(),
+            source,
+        };
         let mut by_key: BTreeMap<String, Named> = BTreeMap::new();
         for seg in self.reader.searcher().segment_readers() {
-            let inv = seg.inverted_index(field)?;
-            let mut stream = inv.terms().stream().map_err(|source| SearchError::Io {
-                path: self.ix.path().to_path_buf(),
-                source,
-            })?;
+            let Some(column) = seg.fast_fields().str(&name)? else {
+                continue;
+            };
+            let mut stream = column.dictionary().stream().map_err(io_err)?;
             while stream.advance() {
                 let Ok(term) = std::str::from_utf8(stream.key()) else {
                     continue;

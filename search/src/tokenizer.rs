@@ -13,8 +13,10 @@
 //! - lower-cased words and digit runs, letters split from digits (`iPhone15` → `iphone`, `15`);
 //! - each emoji as its own token.
 //!
-//! The unigram field ([`UnigramTokenizer`]) gets every CJK character alone, for one-character
-//! queries (`报`), which bigrams cannot answer.
+//! A one-character query (`报`) is answered from the same field: every occurrence of a CJK
+//! character is in a bigram of its run or is a run of one, so the terms starting or ending
+//! with it cover every message containing it (see `char_query`). (A separate unigram field
+//! cost a fifth of the index size and a second tokenization of every text.)
 //!
 //! Full-width ASCII (`ＡＢＣ１２３`) is folded to ASCII first; the fold maps one char to one
 //! char, so highlight offsets stay valid. It is written here because it is a fixed offset
@@ -28,8 +30,6 @@ pub const MAX_WORD_CHARS: usize = 64;
 
 /// Name the bigram tokenizer is registered under.
 pub const BIGRAM: &str = "cv_bigram";
-/// Name the unigram tokenizer is registered under.
-pub const UNIGRAM: &str = "cv_unigram";
 
 /// What a scanned unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,19 +75,37 @@ enum Class {
 /// Folds full-width ASCII to ASCII, the ideographic space to a space, and lower-cases chars
 /// whose lower case is a single char (the rest stay as they are, keeping offsets 1:1).
 pub fn fold(c: char) -> char {
+    fold_class(c).0
+}
+
+/// The folded char and its class. CJK characters have no case, so the Unicode lower-case
+/// lookup (the costliest step of scanning) is skipped for them.
+fn fold_class(c: char) -> (char, Class) {
     let c = match c as u32 {
         0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
         0x3000 => ' ',
         _ => c,
     };
     if c.is_ascii() {
-        return c.to_ascii_lowercase();
+        let c = c.to_ascii_lowercase();
+        let class = if c.is_ascii_lowercase() {
+            Class::Letter
+        } else if c.is_ascii_digit() {
+            Class::Digit
+        } else {
+            Class::Sep
+        };
+        return (c, class);
+    }
+    if is_cjk(c) {
+        return (c, Class::Cjk);
     }
     let mut lower = c.to_lowercase();
-    match (lower.next(), lower.next()) {
+    let c = match (lower.next(), lower.next()) {
         (Some(l), None) => l,
         _ => c,
-    }
+    };
+    (c, class(c))
 }
 
 /// Whether `c` is a CJK character that is searched by bigrams.
@@ -153,6 +171,11 @@ pub fn units(text: &str) -> Vec<Unit> {
 /// Calls `f(kind, chars, end)` for every unit of `text`; `chars` is reused between calls.
 pub fn scan(text: &str, f: &mut UnitSink<'_>) {
     let mut buf: Vec<(usize, char)> = Vec::with_capacity(32);
+    scan_with(text, &mut buf, f);
+}
+
+fn scan_with(text: &str, buf: &mut Vec<(usize, char)>, f: &mut UnitSink<'_>) {
+    buf.clear();
     let mut cur = Class::Sep;
     let flush = |cur: Class, buf: &mut Vec<(usize, char)>, end: usize, f: &mut UnitSink<'_>| {
         if buf.is_empty() {
@@ -169,10 +192,9 @@ pub fn scan(text: &str, f: &mut UnitSink<'_>) {
         buf.clear();
     };
     for (off, raw) in text.char_indices() {
-        let c = fold(raw);
-        let cl = class(c);
+        let (c, cl) = fold_class(raw);
         if cl != cur || cl == Class::Emoji {
-            flush(cur, &mut buf, off, f);
+            flush(cur, buf, off, f);
             cur = cl;
         }
         match cl {
@@ -181,97 +203,122 @@ pub fn scan(text: &str, f: &mut UnitSink<'_>) {
             _ => buf.push((off, c)),
         }
     }
-    flush(cur, &mut buf, text.len(), f);
+    flush(cur, buf, text.len(), f);
 }
 
-/// Tokens of the text field for one unit, appended to `out` with positions from `*pos`.
-fn bigram_tokens(kind: UnitKind, chars: &[(usize, char)], end: usize, pos: &mut usize, out: &mut Vec<Token>) {
-    let mut push = |from: usize, to: usize, text: String, pos: &mut usize| {
-        out.push(Token {
-            offset_from: from,
-            offset_to: to,
-            position: *pos,
-            text,
-            position_length: 1,
+/// A token of the text field: byte range in the original, position, and its text as a range
+/// of the tokenizer's text buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    from: usize,
+    to: usize,
+    position: usize,
+    text_from: usize,
+    text_to: usize,
+}
+
+/// Appends the text field's tokens for one unit, with positions from `*pos`.
+fn unit_tokens(
+    kind: UnitKind,
+    chars: &[(usize, char)],
+    end: usize,
+    pos: &mut usize,
+    spans: &mut Vec<Span>,
+    texts: &mut String,
+) {
+    let mut push = |from: usize, to: usize, position: usize, text: &[char]| {
+        let text_from = texts.len();
+        texts.extend(text);
+        spans.push(Span {
+            from,
+            to,
+            position,
+            text_from,
+            text_to: texts.len(),
         });
-        *pos += 1;
     };
     match kind {
         UnitKind::Cjk if chars.len() >= 2 => {
             for w in chars.windows(2) {
-                let to = w[1].0 + w[1].1.len_utf8();
-                push(w[0].0, to, [w[0].1, w[1].1].iter().collect(), pos);
+                push(w[0].0, w[1].0 + w[1].1.len_utf8(), *pos, &[w[0].1, w[1].1]);
+                *pos += 1;
             }
         }
-        _ => push(chars[0].0, end, chars.iter().map(|&(_, c)| c).collect(), pos),
-    }
-}
-
-/// Every token of the text field for `text` (used by tests and highlighting checks).
-pub fn bigram_token_texts(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    scan(text, &mut |k, c, e| bigram_tokens(k, c, e, &mut pos, &mut out));
-    out.into_iter().map(|t| t.text).collect()
-}
-
-/// A token stream over tokens computed up front (a chat message is short).
-pub struct VecTokenStream {
-    tokens: Vec<Token>,
-    next: usize,
-}
-
-impl TokenStream for VecTokenStream {
-    fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
-    }
-    fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
-    }
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        _ => {
+            let text_from = texts.len();
+            texts.extend(chars.iter().map(|&(_, c)| c));
+            spans.push(Span {
+                from: chars[0].0,
+                to: end,
+                position: *pos,
+                text_from,
+                text_to: texts.len(),
+            });
+            *pos += 1;
+        }
     }
 }
 
 /// CJK bigrams + words + digits + emoji, with real positions (see the module docs).
+///
+/// Tokens are computed up front into buffers the tokenizer keeps between texts (a chat
+/// message is short), so indexing allocates nothing per token.
 #[derive(Debug, Clone, Default)]
-pub struct BigramTokenizer;
+pub struct BigramTokenizer {
+    chars: Vec<(usize, char)>,
+    spans: Vec<Span>,
+    texts: String,
+    token: Token,
+}
 
-impl Tokenizer for BigramTokenizer {
-    type TokenStream<'a> = VecTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let mut tokens = Vec::with_capacity(text.len() / 2);
-        let mut pos = 0;
-        scan(text, &mut |k, c, e| bigram_tokens(k, c, e, &mut pos, &mut tokens));
-        VecTokenStream { tokens, next: 0 }
+/// The token stream of [`BigramTokenizer`].
+#[derive(Debug)]
+pub struct BigramTokenStream<'a> {
+    spans: &'a [Span],
+    texts: &'a str,
+    token: &'a mut Token,
+    next: usize,
+}
+
+impl TokenStream for BigramTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        let Some(s) = self.spans.get(self.next) else {
+            return false;
+        };
+        self.next += 1;
+        self.token.offset_from = s.from;
+        self.token.offset_to = s.to;
+        self.token.position = s.position;
+        self.token.position_length = 1;
+        self.token.text.clear();
+        self.token.text.push_str(&self.texts[s.text_from..s.text_to]);
+        true
+    }
+    fn token(&self) -> &Token {
+        self.token
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
     }
 }
 
-/// Every CJK character alone (for one-character queries).
-#[derive(Debug, Clone, Default)]
-pub struct UnigramTokenizer;
-
-impl Tokenizer for UnigramTokenizer {
-    type TokenStream<'a> = VecTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
-        let mut tokens = Vec::new();
+impl Tokenizer for BigramTokenizer {
+    type TokenStream<'a> = BigramTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BigramTokenStream<'a> {
+        self.spans.clear();
+        self.texts.clear();
         let mut pos = 0;
-        scan(text, &mut |kind, chars, _| {
-            if kind == UnitKind::Cjk {
-                for &(off, c) in chars {
-                    tokens.push(Token {
-                        offset_from: off,
-                        offset_to: off + c.len_utf8(),
-                        position: pos,
-                        text: c.to_string(),
-                        position_length: 1,
-                    });
-                    pos += 1;
-                }
-            }
+        let (spans, texts) = (&mut self.spans, &mut self.texts);
+        scan_with(text, &mut self.chars, &mut |k, c, e| {
+            unit_tokens(k, c, e, &mut pos, spans, texts)
         });
-        VecTokenStream { tokens, next: 0 }
+        self.token.reset();
+        BigramTokenStream {
+            spans: &self.spans,
+            texts: &self.texts,
+            token: &mut self.token,
+            next: 0,
+        }
     }
 }
 
@@ -280,13 +327,17 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<(String, usize)> {
-        let mut t = BigramTokenizer;
+        let mut t = BigramTokenizer::default();
         let mut ts = t.token_stream(s);
         let mut out = Vec::new();
         while ts.advance() {
             out.push((ts.token().text.clone(), ts.token().position));
         }
         out
+    }
+
+    fn texts(s: &str) -> Vec<String> {
+        toks(s).into_iter().map(|t| t.0).collect()
     }
 
     #[test]
@@ -297,17 +348,18 @@ mod tests {
 
     #[test]
     fn latin_words_are_lowercased_and_split_from_digits() {
-        let t: Vec<String> = toks("iPhone15到货了 Q3合同 v2.3.1").into_iter().map(|t| t.0).collect();
         assert_eq!(
-            t,
+            texts("iPhone15到货了 Q3合同 v2.3.1"),
             ["iphone", "15", "到货", "货了", "q", "3", "合同", "v", "2", "3", "1"]
         );
     }
 
     #[test]
     fn full_width_is_folded_and_emoji_are_tokens() {
-        let t: Vec<String> = toks("ＡＢＣ１２３　好的👍🏻，收到").into_iter().map(|t| t.0).collect();
-        assert_eq!(t, ["abc", "123", "好的", "👍", "收到"]);
+        assert_eq!(
+            texts("ＡＢＣ１２３　好的👍🏻，收到"),
+            ["abc", "123", "好的", "👍", "收到"]
+        );
     }
 
     #[test]
@@ -318,7 +370,7 @@ mod tests {
     #[test]
     fn offsets_point_into_the_original() {
         let s = "ａ合同";
-        let mut t = BigramTokenizer;
+        let mut t = BigramTokenizer::default();
         let mut ts = t.token_stream(s);
         assert!(ts.advance());
         assert_eq!(&s[ts.token().offset_from..ts.token().offset_to], "ａ");
@@ -335,13 +387,28 @@ mod tests {
     }
 
     #[test]
-    fn unigrams_only_cover_cjk() {
-        let mut t = UnigramTokenizer;
-        let mut ts = t.token_stream("报销 ok 单");
-        let mut out = Vec::new();
-        while ts.advance() {
-            out.push(ts.token().text.clone());
+    fn the_tokenizer_is_reused_across_texts() {
+        let mut t = BigramTokenizer::default();
+        for (text, want) in [("农业局 ok", 3), ("报", 1), ("", 0), ("a b", 2)] {
+            let mut ts = t.token_stream(text);
+            let mut n = 0;
+            while ts.advance() {
+                n += 1;
+            }
+            assert_eq!(n, want, "{text}");
         }
-        assert_eq!(out, ["报", "销", "单"]);
+    }
+
+    #[test]
+    fn fold_matches_the_scan() {
+        for c in ['Ａ', 'É', 'ß', '農', '报', '１', '\u{3000}', 'ǅ'] {
+            let mut seen = Vec::new();
+            scan(&c.to_string(), &mut |_, chars, _| {
+                seen.extend(chars.iter().map(|&(_, c)| c))
+            });
+            if let Some(&s) = seen.first() {
+                assert_eq!(s, fold(c));
+            }
+        }
     }
 }

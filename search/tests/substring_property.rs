@@ -32,7 +32,7 @@ proptest! {
             let want: Vec<String> = msgs.iter().filter(|m| m.text.contains(n.as_str())).map(|m| m.id.clone()).collect();
             prop_assert_eq!(ids(&s, n), want, "needle {}", n);
         }
-        // Single characters go through the unigram field.
+        // Single characters: the union of the bigrams holding them.
         for c in ['农', '理'] {
             let want: Vec<String> = msgs.iter().filter(|m| m.text.contains(c)).map(|m| m.id.clone()).collect();
             prop_assert_eq!(ids(&s, &c.to_string()), want, "char {}", c);
