@@ -68,6 +68,9 @@ CREATE TABLE messages(
   msg_id TEXT NOT NULL,
   has_message INTEGER NOT NULL,
   msg_seq INTEGER,
+  -- First 8 bytes of the content hash of the message event at msg_seq: its redeliveries are
+  -- recognised here, with no dedup entry (see store.rs `is_duplicate`).
+  msg_key INTEGER,
   chat_type TEXT,
   chat_name TEXT,
   external INTEGER,

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::chain;
+use crate::checkpoint::Checkpointer;
 use crate::fold::{FoldInput, fold_message};
 use crate::reader::StoreReader;
 use crate::types::{Envelope, Revision};
@@ -41,7 +42,10 @@ impl Default for StoreOptions {
 
 /// The writer side of the archive. One per process; readers use [`StoreReader`].
 pub struct Store {
+    // Declared before `checkpointer`: the writer connection closes first, then the
+    // checkpointer copies what is left.
     conn: Connection,
+    checkpointer: Checkpointer,
     dir: PathBuf,
     head_seq: u64,
     head_hash: [u8; 32],
@@ -84,11 +88,15 @@ impl Store {
         )?;
         conn.pragma_update(None, "cache_size", -(i64::from(opts.cache_mib) * 1024))?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoints run on their own thread (checkpoint.rs), not inside the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn, &path)?;
         let (head_seq, head_hash) = read_head(&conn)?;
+        let checkpointer = Checkpointer::start(&path, opts.synchronous_full)?;
         Ok(Store {
             conn,
+            checkpointer,
             dir: data_dir.to_path_buf(),
             head_seq,
             head_hash,
@@ -148,6 +156,7 @@ impl Store {
         tx.commit()?;
         self.head_seq = seq;
         self.head_hash = prev;
+        self.checkpointer.nudge();
         Ok(infos)
     }
 }
@@ -161,6 +170,19 @@ struct DedupView<'a> {
     msg_id: Option<&'a str>,
     #[serde(flatten)]
     body: &'a EventBody,
+}
+
+/// sha256 of the event's [`DedupView`].
+fn content_hash(platform: Platform, account: &str, ev: &ChatEvent) -> Result<[u8; 32]> {
+    let view = DedupView {
+        platform: platform.as_str(),
+        account,
+        chat_id: &ev.chat_id,
+        msg_id: ev.msg_id.as_deref(),
+        body: &ev.body,
+    };
+    let bytes = serde_json::to_vec(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(chain::sha(&bytes))
 }
 
 /// [`Envelope`] by reference: the same JSON without cloning the event on the append path.
@@ -195,7 +217,18 @@ impl Appender<'_, '_> {
                         info.rejected += 1;
                         continue;
                     }
-                    if self.is_duplicate(platform, account, ev)? {
+                    let content = content_hash(platform, account, ev)?;
+                    let key = ev.body.targets_message().then(|| MessageKey {
+                        platform,
+                        account: account.to_string(),
+                        chat_id: ev.chat_id.clone(),
+                        msg_id: ev.msg_id.clone().unwrap_or_default(),
+                    });
+                    let existing = match &key {
+                        Some(k) => Some(resolve(self.tx, k)?),
+                        None => None,
+                    };
+                    if self.is_duplicate(ev, &content, existing.as_ref().and_then(|(_, row)| row.as_ref()))? {
                         info.duplicates += 1;
                         continue;
                     }
@@ -207,7 +240,8 @@ impl Appender<'_, '_> {
                             r
                         }
                     };
-                    self.append_event(platform, account, raw, raw_id, &raw_sha, ev)?;
+                    let target = key.zip(existing);
+                    self.append_event(platform, account, raw, raw_id, &raw_sha, ev, &content, target)?;
                     info.appended += 1;
                 }
             }
@@ -224,18 +258,23 @@ impl Appender<'_, '_> {
         Ok(())
     }
 
-    /// Records the event's dedup key; `true` if an identical event is already in the log.
-    fn is_duplicate(&self, platform: Platform, account: &str, ev: &ChatEvent) -> Result<bool> {
-        let view = DedupView {
-            platform: platform.as_str(),
-            account,
-            chat_id: &ev.chat_id,
-            msg_id: ev.msg_id.as_deref(),
-            body: &ev.body,
-        };
-        let bytes = serde_json::to_vec(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let h = chain::sha(&bytes);
-        let (k, check) = (chain::prefix_key(&h), chain::check_key(&h));
+    /// `true` if an identical event is already in the log; otherwise records what later
+    /// redeliveries are recognised by. The first `message` event of an identity is recognised
+    /// by the content key kept on its `messages` row (the identity lookup happens anyway), so
+    /// the common append costs no dedup entry; every other event gets a `dedup` entry.
+    fn is_duplicate(&self, ev: &ChatEvent, content: &[u8; 32], row: Option<&ExistingRow>) -> Result<bool> {
+        let (k, check) = (chain::prefix_key(content), chain::check_key(content));
+        if let EventBody::Message(_) = ev.body {
+            match row {
+                Some(r) if r.has_message && r.msg_key == Some(k) => return Ok(true),
+                // Not seen yet: the new row will carry the key.
+                None => return Ok(false),
+                Some(r) if !r.has_message => return Ok(false),
+                // A second, different `message` event for a known identity (or a row from
+                // before content keys were kept): the dedup table decides.
+                Some(_) => {}
+            }
+        }
         let inserted = self
             .tx
             .prepare_cached("INSERT OR IGNORE INTO dedup(k, h) VALUES (?1, ?2)")?
@@ -267,6 +306,7 @@ impl Appender<'_, '_> {
         Ok((self.tx.last_insert_rowid(), chain::sha(&raw.bytes)))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn append_event(
         &mut self,
         platform: Platform,
@@ -275,6 +315,8 @@ impl Appender<'_, '_> {
         raw_id: i64,
         raw_sha: &[u8; 32],
         ev: &ChatEvent,
+        content: &[u8; 32],
+        target: Option<(MessageKey, (i64, Option<ExistingRow>))>,
     ) -> Result<()> {
         let envelope = EnvelopeRef {
             v: proto::SCHEMA_VERSION,
@@ -287,17 +329,7 @@ impl Appender<'_, '_> {
         let seq = self.seq + 1;
         let hash = chain::link(&self.prev, seq, &payload, raw_sha);
         let occurred_at = ev.occurred_at.unwrap_or(raw.received_at);
-        let key = ev.body.targets_message().then(|| MessageKey {
-            platform,
-            account: account.to_string(),
-            chat_id: ev.chat_id.clone(),
-            msg_id: ev.msg_id.clone().unwrap_or_default(),
-        });
-        let existing = match &key {
-            Some(k) => Some(resolve(self.tx, k)?),
-            None => None,
-        };
-        let mkey = existing.as_ref().map(|(m, _)| *m);
+        let mkey = target.as_ref().map(|(_, (m, _))| *m);
         self.tx
             .prepare_cached(
                 "INSERT INTO events(seq, platform, account, chat_id, msg_id, kind, occurred_at, received_at, payload, raw_id, mkey, hash)
@@ -319,12 +351,16 @@ impl Appender<'_, '_> {
             ])?;
         self.seq = seq;
         self.prev = hash;
-        match (key, existing) {
-            (Some(key), Some((mkey, row))) => self.project_message(&key, mkey, row, seq, raw.received_at, ev),
-            _ => self.project_chat(platform, account, seq, ev),
+        match target {
+            Some((key, (mkey, row))) => {
+                let content_key = chain::prefix_key(content);
+                self.project_message(&key, mkey, row, seq, raw.received_at, ev, content_key)
+            }
+            None => self.project_chat(platform, account, seq, ev),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn project_message(
         &mut self,
         key: &MessageKey,
@@ -333,10 +369,11 @@ impl Appender<'_, '_> {
         seq: u64,
         received_at: i64,
         ev: &ChatEvent,
+        content_key: i64,
     ) -> Result<()> {
         if let (None, EventBody::Message(m)) = (&row, &ev.body) {
             // Fast path: the first event of a new message.
-            insert_message_row(self.tx, key, mkey, seq, received_at, m)?;
+            insert_message_row(self.tx, key, mkey, seq, received_at, m, content_key)?;
             self.chats.bump(key, m);
             return Ok(());
         }
@@ -350,8 +387,8 @@ impl Appender<'_, '_> {
             }
             (Some(r), EventBody::Message(m)) if !r.has_message => {
                 self.tx
-                    .prepare_cached("UPDATE messages SET has_message = 1, msg_seq = ?2 WHERE mkey = ?1")?
-                    .execute(params![mkey, seq as i64])?;
+                    .prepare_cached("UPDATE messages SET has_message = 1, msg_seq = ?2, msg_key = ?3 WHERE mkey = ?1")?
+                    .execute(params![mkey, seq as i64, content_key])?;
                 self.chats.bump(key, m);
             }
             _ => {}
@@ -359,7 +396,12 @@ impl Appender<'_, '_> {
         let inputs = load_fold_inputs(self.tx, mkey)?;
         let (record, revisions) = fold_message(key, &inputs);
         match record {
-            Some(rec) => write_record(self.tx, mkey, &rec, &revisions),
+            Some(mut rec) => {
+                // A later `message` event with other content is not among the fold inputs
+                // (the first version wins) but is still the message's latest event.
+                rec.last_seq = rec.last_seq.max(seq);
+                write_record(self.tx, mkey, &rec, &revisions)
+            }
             None => {
                 self.tx
                     .prepare_cached("UPDATE messages SET last_seq = ?2 WHERE mkey = ?1")?
@@ -430,13 +472,16 @@ impl Appender<'_, '_> {
 /// What the messages table already holds for an identity.
 pub(crate) struct ExistingRow {
     has_message: bool,
+    /// Content key of the `message` event the row was made from (see `is_duplicate`).
+    msg_key: Option<i64>,
 }
 
 /// The 64-bit key of `key`, probing past collisions, and the row if one exists.
 pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Option<ExistingRow>)> {
     let mut mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
-    let mut st =
-        conn.prepare_cached("SELECT platform, account, chat_id, msg_id, has_message FROM messages WHERE mkey = ?1")?;
+    let mut st = conn.prepare_cached(
+        "SELECT platform, account, chat_id, msg_id, has_message, msg_key FROM messages WHERE mkey = ?1",
+    )?;
     loop {
         let row = st
             .query_row([mkey], |r| {
@@ -446,14 +491,21 @@ pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Optio
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, bool>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
                 ))
             })
             .optional()?;
         match row {
             None => return Ok((mkey, None)),
-            Some((p, a, c, m, has)) => {
+            Some((p, a, c, m, has, msg_key)) => {
                 if p == key.platform.as_str() && a == key.account && c == key.chat_id && m == key.msg_id {
-                    return Ok((mkey, Some(ExistingRow { has_message: has })));
+                    return Ok((
+                        mkey,
+                        Some(ExistingRow {
+                            has_message: has,
+                            msg_key,
+                        }),
+                    ));
                 }
                 mkey = mkey.wrapping_add(1);
             }
@@ -461,6 +513,7 @@ pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Optio
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn insert_message_row(
     tx: &Connection,
     key: &MessageKey,
@@ -468,12 +521,13 @@ fn insert_message_row(
     seq: u64,
     received_at: i64,
     m: &NewMessage,
+    content_key: i64,
 ) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external,
            sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients,
-           state, revision, last_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6)",
+           state, revision, last_seq, msg_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20)",
     )?
     .execute(params![
         mkey,
@@ -495,6 +549,7 @@ fn insert_message_row(
         m.reply_to,
         json_list(&m.mentions),
         json_list(&m.recipients),
+        content_key,
     ])?;
     Ok(())
 }
