@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use proto::{
     ChatEvent, CommitInfo, EventBatch, EventBody, Identity, Ingested, MessageKey, NewMessage, Platform, RawPayload,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::chain;
@@ -121,7 +121,10 @@ impl Store {
     /// Appends batches in one transaction and returns what happened to each, in order. On
     /// error nothing of the call is committed.
     pub fn append(&mut self, batches: &[&EventBatch]) -> Result<Vec<CommitInfo>> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: take the write lock first, under the busy timeout. A deferred transaction
+        // that has read cannot wait for the lock (SQLite returns BUSY at once), and the
+        // checkpointer's restart holds it for the length of one copy.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ap = Appender {
             tx: &tx,
             seq: self.head_seq,
@@ -181,8 +184,7 @@ fn content_hash(platform: Platform, account: &str, ev: &ChatEvent) -> Result<[u8
         msg_id: ev.msg_id.as_deref(),
         body: &ev.body,
     };
-    let bytes = serde_json::to_vec(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(chain::sha(&bytes))
+    chain::sha_json(&view).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// [`Envelope`] by reference: the same JSON without cloning the event on the append path.
@@ -225,6 +227,16 @@ impl Appender<'_, '_> {
                         msg_id: ev.msg_id.clone().unwrap_or_default(),
                     });
                     let existing = match &key {
+                        Some(k) if matches!(ev.body, EventBody::Message(_)) => {
+                            match probe_message(self.tx, k, chain::prefix_key(&content))? {
+                                Probe::Duplicate => {
+                                    info.duplicates += 1;
+                                    continue;
+                                }
+                                Probe::New(mkey) => Some((mkey, None)),
+                                Probe::Ask => Some(resolve(self.tx, k)?),
+                            }
+                        }
                         Some(k) => Some(resolve(self.tx, k)?),
                         None => None,
                     };
@@ -474,6 +486,32 @@ pub(crate) struct ExistingRow {
     has_message: bool,
     /// Content key of the `message` event the row was made from (see `is_duplicate`).
     msg_key: Option<i64>,
+}
+
+/// What the `messages_by_key` index alone says about a `message` event.
+enum Probe {
+    /// The identity's row was made from this very content.
+    Duplicate,
+    /// No row holds the identity's key: a new message, stored under this key.
+    New(i64),
+    /// A row holds the key (another version, a waiting edit, or a colliding identity):
+    /// [`resolve`] decides.
+    Ask,
+}
+
+/// The common cases of a `message` event (new, or redelivered) from the narrow index, without
+/// reading the wide row. The content key covers the identity, so a match is the same message.
+fn probe_message(conn: &Connection, key: &MessageKey, content_key: i64) -> Result<Probe> {
+    let mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
+    let found: Option<Option<i64>> = conn
+        .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")?
+        .query_row([mkey], |r| r.get(0))
+        .optional()?;
+    Ok(match found {
+        None => Probe::New(mkey),
+        Some(Some(k)) if k == content_key => Probe::Duplicate,
+        Some(_) => Probe::Ask,
+    })
 }
 
 /// The 64-bit key of `key`, probing past collisions, and the row if one exists.

@@ -78,9 +78,25 @@ pub fn corpus_payload(r: &sim::corpus::Row, received_at: i64) -> proto::Ingested
             recipients: vec![],
         }),
     );
-    let raw = serde_json::to_vec(&serde_json::json!({
-        "platform": r.platform, "chat_id": r.chat_id, "msg_id": r.msg_id, "sender": r.sender, "sent_at": r.sent_at, "text": r.text,
-    }))
+    // Serialised from a borrowing struct, not a `json!` tree: the harness should not cost more
+    // than the store it feeds.
+    #[derive(serde::Serialize)]
+    struct RawRow<'a> {
+        platform: &'a str,
+        chat_id: &'a str,
+        msg_id: &'a str,
+        sender: &'a str,
+        sent_at: i64,
+        text: &'a str,
+    }
+    let raw = serde_json::to_vec(&RawRow {
+        platform: r.platform,
+        chat_id: &r.chat_id,
+        msg_id: &r.msg_id,
+        sender: &r.sender,
+        sent_at: r.sent_at,
+        text: &r.text,
+    })
     .unwrap_or_default();
     proto::Ingested::Payload {
         raw: proto::RawPayload {
