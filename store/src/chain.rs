@@ -20,6 +20,23 @@ pub fn sha(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// sha256 of the JSON serialisation of `value`, streamed into the hasher (no buffer).
+pub fn sha_json<T: serde::Serialize>(value: &T) -> serde_json::Result<[u8; 32]> {
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    serde_json::to_writer(&mut h, value)?;
+    Ok(h.0.finalize().into())
+}
+
 /// First 8 bytes of a hash as an SQLite integer key.
 pub fn prefix_key(h: &[u8; 32]) -> i64 {
     i64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
@@ -43,4 +60,16 @@ pub fn message_key(platform: &str, account: &str, chat_id: &str, msg_id: &str) -
 /// Converts a stored BLOB to a 32-byte hash.
 pub fn to32(v: &[u8]) -> Option<[u8; 32]> {
     v.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn streamed_json_hash_equals_the_hash_of_the_bytes() {
+        let v = serde_json::json!({"chat_id": "群1", "text": "农业局的报告\n\"已经\"提交"});
+        assert_eq!(
+            super::sha_json(&v).unwrap(),
+            super::sha(&serde_json::to_vec(&v).unwrap())
+        );
+    }
 }

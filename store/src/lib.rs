@@ -14,6 +14,8 @@
 //!   beside one writer (WAL).
 //! - `fold.rs`: the pure fold of a message's events into its current state; the projection
 //!   and `verify` both use it.
+//! - `checkpoint.rs`: copies the WAL into the database on its own thread, off the writer's
+//!   commit path.
 //! - `schema.rs`: DDL and migrations (`PRAGMA user_version`).
 //! - `verify.rs`: recomputes the hash chain and re-folds every message.
 //! - `types.rs`: rows and reports returned to callers.
@@ -21,6 +23,7 @@
 
 mod backup;
 mod chain;
+mod checkpoint;
 mod error;
 mod fold;
 mod queries;

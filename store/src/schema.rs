@@ -68,6 +68,9 @@ CREATE TABLE messages(
   msg_id TEXT NOT NULL,
   has_message INTEGER NOT NULL,
   msg_seq INTEGER,
+  -- First 8 bytes of the content hash of the message event at msg_seq: its redeliveries are
+  -- recognised here, with no dedup entry (see store.rs `is_duplicate`).
+  msg_key INTEGER,
   chat_type TEXT,
   chat_name TEXT,
   external INTEGER,
@@ -90,7 +93,9 @@ CREATE TABLE messages(
   deleted_by TEXT,
   last_seq INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX messages_by_key ON messages(mkey);
+-- One row per mkey (store.rs `resolve` probes past collisions, so no UNIQUE is needed);
+-- msg_key rides along so a redelivered message is recognised from the index alone.
+CREATE INDEX messages_by_key ON messages(mkey, msg_key);
 CREATE INDEX messages_by_last_seq ON messages(last_seq);
 CREATE INDEX messages_by_time ON messages(platform, sent_at) WHERE has_message = 1;
 CREATE INDEX messages_changed ON messages(sent_at) WHERE has_message = 1 AND (state <> 'active' OR revision > 0);

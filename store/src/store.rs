@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use proto::{
     ChatEvent, CommitInfo, EventBatch, EventBody, Identity, Ingested, MessageKey, NewMessage, Platform, RawPayload,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::chain;
+use crate::checkpoint::Checkpointer;
 use crate::fold::{FoldInput, fold_message};
 use crate::reader::StoreReader;
 use crate::types::{Envelope, Revision};
@@ -41,7 +42,10 @@ impl Default for StoreOptions {
 
 /// The writer side of the archive. One per process; readers use [`StoreReader`].
 pub struct Store {
+    // Declared before `checkpointer`: the writer connection closes first, then the
+    // checkpointer copies what is left.
     conn: Connection,
+    checkpointer: Checkpointer,
     dir: PathBuf,
     head_seq: u64,
     head_hash: [u8; 32],
@@ -84,11 +88,15 @@ impl Store {
         )?;
         conn.pragma_update(None, "cache_size", -(i64::from(opts.cache_mib) * 1024))?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoints run on their own thread (checkpoint.rs), not inside the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn, &path)?;
         let (head_seq, head_hash) = read_head(&conn)?;
+        let checkpointer = Checkpointer::start(&path, opts.synchronous_full)?;
         Ok(Store {
             conn,
+            checkpointer,
             dir: data_dir.to_path_buf(),
             head_seq,
             head_hash,
@@ -113,7 +121,10 @@ impl Store {
     /// Appends batches in one transaction and returns what happened to each, in order. On
     /// error nothing of the call is committed.
     pub fn append(&mut self, batches: &[&EventBatch]) -> Result<Vec<CommitInfo>> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: take the write lock first, under the busy timeout. A deferred transaction
+        // that has read cannot wait for the lock (SQLite returns BUSY at once), and the
+        // checkpointer's restart holds it for the length of one copy.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ap = Appender {
             tx: &tx,
             seq: self.head_seq,
@@ -148,6 +159,7 @@ impl Store {
         tx.commit()?;
         self.head_seq = seq;
         self.head_hash = prev;
+        self.checkpointer.nudge();
         Ok(infos)
     }
 }
@@ -161,6 +173,18 @@ struct DedupView<'a> {
     msg_id: Option<&'a str>,
     #[serde(flatten)]
     body: &'a EventBody,
+}
+
+/// sha256 of the event's [`DedupView`].
+fn content_hash(platform: Platform, account: &str, ev: &ChatEvent) -> Result<[u8; 32]> {
+    let view = DedupView {
+        platform: platform.as_str(),
+        account,
+        chat_id: &ev.chat_id,
+        msg_id: ev.msg_id.as_deref(),
+        body: &ev.body,
+    };
+    chain::sha_json(&view).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// [`Envelope`] by reference: the same JSON without cloning the event on the append path.
@@ -195,7 +219,28 @@ impl Appender<'_, '_> {
                         info.rejected += 1;
                         continue;
                     }
-                    if self.is_duplicate(platform, account, ev)? {
+                    let content = content_hash(platform, account, ev)?;
+                    let key = ev.body.targets_message().then(|| MessageKey {
+                        platform,
+                        account: account.to_string(),
+                        chat_id: ev.chat_id.clone(),
+                        msg_id: ev.msg_id.clone().unwrap_or_default(),
+                    });
+                    let existing = match &key {
+                        Some(k) if matches!(ev.body, EventBody::Message(_)) => {
+                            match probe_message(self.tx, k, chain::prefix_key(&content))? {
+                                Probe::Duplicate => {
+                                    info.duplicates += 1;
+                                    continue;
+                                }
+                                Probe::New(mkey) => Some((mkey, None)),
+                                Probe::Ask => Some(resolve(self.tx, k)?),
+                            }
+                        }
+                        Some(k) => Some(resolve(self.tx, k)?),
+                        None => None,
+                    };
+                    if self.is_duplicate(ev, &content, existing.as_ref().and_then(|(_, row)| row.as_ref()))? {
                         info.duplicates += 1;
                         continue;
                     }
@@ -207,7 +252,8 @@ impl Appender<'_, '_> {
                             r
                         }
                     };
-                    self.append_event(platform, account, raw, raw_id, &raw_sha, ev)?;
+                    let target = key.zip(existing);
+                    self.append_event(platform, account, raw, raw_id, &raw_sha, ev, &content, target)?;
                     info.appended += 1;
                 }
             }
@@ -224,18 +270,23 @@ impl Appender<'_, '_> {
         Ok(())
     }
 
-    /// Records the event's dedup key; `true` if an identical event is already in the log.
-    fn is_duplicate(&self, platform: Platform, account: &str, ev: &ChatEvent) -> Result<bool> {
-        let view = DedupView {
-            platform: platform.as_str(),
-            account,
-            chat_id: &ev.chat_id,
-            msg_id: ev.msg_id.as_deref(),
-            body: &ev.body,
-        };
-        let bytes = serde_json::to_vec(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let h = chain::sha(&bytes);
-        let (k, check) = (chain::prefix_key(&h), chain::check_key(&h));
+    /// `true` if an identical event is already in the log; otherwise records what later
+    /// redeliveries are recognised by. The first `message` event of an identity is recognised
+    /// by the content key kept on its `messages` row (the identity lookup happens anyway), so
+    /// the common append costs no dedup entry; every other event gets a `dedup` entry.
+    fn is_duplicate(&self, ev: &ChatEvent, content: &[u8; 32], row: Option<&ExistingRow>) -> Result<bool> {
+        let (k, check) = (chain::prefix_key(content), chain::check_key(content));
+        if let EventBody::Message(_) = ev.body {
+            match row {
+                Some(r) if r.has_message && r.msg_key == Some(k) => return Ok(true),
+                // Not seen yet: the new row will carry the key.
+                None => return Ok(false),
+                Some(r) if !r.has_message => return Ok(false),
+                // A second, different `message` event for a known identity (or a row from
+                // before content keys were kept): the dedup table decides.
+                Some(_) => {}
+            }
+        }
         let inserted = self
             .tx
             .prepare_cached("INSERT OR IGNORE INTO dedup(k, h) VALUES (?1, ?2)")?
@@ -267,6 +318,7 @@ impl Appender<'_, '_> {
         Ok((self.tx.last_insert_rowid(), chain::sha(&raw.bytes)))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn append_event(
         &mut self,
         platform: Platform,
@@ -275,6 +327,8 @@ impl Appender<'_, '_> {
         raw_id: i64,
         raw_sha: &[u8; 32],
         ev: &ChatEvent,
+        content: &[u8; 32],
+        target: Option<(MessageKey, (i64, Option<ExistingRow>))>,
     ) -> Result<()> {
         let envelope = EnvelopeRef {
             v: proto::SCHEMA_VERSION,
@@ -287,17 +341,7 @@ impl Appender<'_, '_> {
         let seq = self.seq + 1;
         let hash = chain::link(&self.prev, seq, &payload, raw_sha);
         let occurred_at = ev.occurred_at.unwrap_or(raw.received_at);
-        let key = ev.body.targets_message().then(|| MessageKey {
-            platform,
-            account: account.to_string(),
-            chat_id: ev.chat_id.clone(),
-            msg_id: ev.msg_id.clone().unwrap_or_default(),
-        });
-        let existing = match &key {
-            Some(k) => Some(resolve(self.tx, k)?),
-            None => None,
-        };
-        let mkey = existing.as_ref().map(|(m, _)| *m);
+        let mkey = target.as_ref().map(|(_, (m, _))| *m);
         self.tx
             .prepare_cached(
                 "INSERT INTO events(seq, platform, account, chat_id, msg_id, kind, occurred_at, received_at, payload, raw_id, mkey, hash)
@@ -319,12 +363,16 @@ impl Appender<'_, '_> {
             ])?;
         self.seq = seq;
         self.prev = hash;
-        match (key, existing) {
-            (Some(key), Some((mkey, row))) => self.project_message(&key, mkey, row, seq, raw.received_at, ev),
-            _ => self.project_chat(platform, account, seq, ev),
+        match target {
+            Some((key, (mkey, row))) => {
+                let content_key = chain::prefix_key(content);
+                self.project_message(&key, mkey, row, seq, raw.received_at, ev, content_key)
+            }
+            None => self.project_chat(platform, account, seq, ev),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn project_message(
         &mut self,
         key: &MessageKey,
@@ -333,10 +381,11 @@ impl Appender<'_, '_> {
         seq: u64,
         received_at: i64,
         ev: &ChatEvent,
+        content_key: i64,
     ) -> Result<()> {
         if let (None, EventBody::Message(m)) = (&row, &ev.body) {
             // Fast path: the first event of a new message.
-            insert_message_row(self.tx, key, mkey, seq, received_at, m)?;
+            insert_message_row(self.tx, key, mkey, seq, received_at, m, content_key)?;
             self.chats.bump(key, m);
             return Ok(());
         }
@@ -350,8 +399,8 @@ impl Appender<'_, '_> {
             }
             (Some(r), EventBody::Message(m)) if !r.has_message => {
                 self.tx
-                    .prepare_cached("UPDATE messages SET has_message = 1, msg_seq = ?2 WHERE mkey = ?1")?
-                    .execute(params![mkey, seq as i64])?;
+                    .prepare_cached("UPDATE messages SET has_message = 1, msg_seq = ?2, msg_key = ?3 WHERE mkey = ?1")?
+                    .execute(params![mkey, seq as i64, content_key])?;
                 self.chats.bump(key, m);
             }
             _ => {}
@@ -359,7 +408,12 @@ impl Appender<'_, '_> {
         let inputs = load_fold_inputs(self.tx, mkey)?;
         let (record, revisions) = fold_message(key, &inputs);
         match record {
-            Some(rec) => write_record(self.tx, mkey, &rec, &revisions),
+            Some(mut rec) => {
+                // A later `message` event with other content is not among the fold inputs
+                // (the first version wins) but is still the message's latest event.
+                rec.last_seq = rec.last_seq.max(seq);
+                write_record(self.tx, mkey, &rec, &revisions)
+            }
             None => {
                 self.tx
                     .prepare_cached("UPDATE messages SET last_seq = ?2 WHERE mkey = ?1")?
@@ -430,13 +484,42 @@ impl Appender<'_, '_> {
 /// What the messages table already holds for an identity.
 pub(crate) struct ExistingRow {
     has_message: bool,
+    /// Content key of the `message` event the row was made from (see `is_duplicate`).
+    msg_key: Option<i64>,
+}
+
+/// What the `messages_by_key` index alone says about a `message` event.
+enum Probe {
+    /// The identity's row was made from this very content.
+    Duplicate,
+    /// No row holds the identity's key: a new message, stored under this key.
+    New(i64),
+    /// A row holds the key (another version, a waiting edit, or a colliding identity):
+    /// [`resolve`] decides.
+    Ask,
+}
+
+/// The common cases of a `message` event (new, or redelivered) from the narrow index, without
+/// reading the wide row. The content key covers the identity, so a match is the same message.
+fn probe_message(conn: &Connection, key: &MessageKey, content_key: i64) -> Result<Probe> {
+    let mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
+    let found: Option<Option<i64>> = conn
+        .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")?
+        .query_row([mkey], |r| r.get(0))
+        .optional()?;
+    Ok(match found {
+        None => Probe::New(mkey),
+        Some(Some(k)) if k == content_key => Probe::Duplicate,
+        Some(_) => Probe::Ask,
+    })
 }
 
 /// The 64-bit key of `key`, probing past collisions, and the row if one exists.
 pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Option<ExistingRow>)> {
     let mut mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
-    let mut st =
-        conn.prepare_cached("SELECT platform, account, chat_id, msg_id, has_message FROM messages WHERE mkey = ?1")?;
+    let mut st = conn.prepare_cached(
+        "SELECT platform, account, chat_id, msg_id, has_message, msg_key FROM messages WHERE mkey = ?1",
+    )?;
     loop {
         let row = st
             .query_row([mkey], |r| {
@@ -446,14 +529,21 @@ pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Optio
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, bool>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
                 ))
             })
             .optional()?;
         match row {
             None => return Ok((mkey, None)),
-            Some((p, a, c, m, has)) => {
+            Some((p, a, c, m, has, msg_key)) => {
                 if p == key.platform.as_str() && a == key.account && c == key.chat_id && m == key.msg_id {
-                    return Ok((mkey, Some(ExistingRow { has_message: has })));
+                    return Ok((
+                        mkey,
+                        Some(ExistingRow {
+                            has_message: has,
+                            msg_key,
+                        }),
+                    ));
                 }
                 mkey = mkey.wrapping_add(1);
             }
@@ -461,6 +551,7 @@ pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Optio
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn insert_message_row(
     tx: &Connection,
     key: &MessageKey,
@@ -468,12 +559,13 @@ fn insert_message_row(
     seq: u64,
     received_at: i64,
     m: &NewMessage,
+    content_key: i64,
 ) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external,
            sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients,
-           state, revision, last_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6)",
+           state, revision, last_seq, msg_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20)",
     )?
     .execute(params![
         mkey,
@@ -495,6 +587,7 @@ fn insert_message_row(
         m.reply_to,
         json_list(&m.mentions),
         json_list(&m.recipients),
+        content_key,
     ])?;
     Ok(())
 }

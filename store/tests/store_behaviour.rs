@@ -129,6 +129,31 @@ fn redelivery_is_recorded_once_but_a_recall_of_a_known_message_is_new() {
 }
 
 #[test]
+fn every_version_a_platform_sent_under_one_id_is_kept_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    // An edit first (the message row exists without its message), then the message, then a
+    // different message under the same id, then all three again in one batch.
+    let edit_first = payload(edit("c1", "m1", "改过的", T0 + 5), T0 + 6);
+    let original = payload(msg("c1", "m1", "原文", T0), T0 + 7);
+    let other = payload(msg("c1", "m1", "另一个版本", T0), T0 + 8);
+    for item in [&edit_first, &original, &other] {
+        let info = s.append(&[&batch(vec![item.clone()])]).unwrap();
+        assert_eq!((info[0].appended, info[0].duplicates), (1, 0));
+    }
+    let again = s.append(&[&batch(vec![other, original, edit_first])]).unwrap();
+    assert_eq!((again[0].appended, again[0].duplicates), (0, 3));
+    let r = s.reader().unwrap();
+    assert_eq!(r.stats().unwrap().events, 3);
+    assert_eq!(
+        r.messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap().text,
+        "改过的"
+    );
+    let report = r.verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+#[test]
 fn invalid_events_and_rejected_payloads_land_in_rejects_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());

@@ -8,7 +8,7 @@ use std::time::Instant;
 use proto::EventBatch;
 use sim::corpus::{Corpus, Row};
 
-use super::util::{fmt_rate, next_platform_batches, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{cpu_secs, fmt_rate, next_platform_batches, peak_rss_mib, reset_peak_rss, scratch_dir};
 
 const BATCH: usize = 500;
 
@@ -21,27 +21,34 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     );
 
     reset_peak_rss();
+    let cpu0 = cpu_secs();
     let (store_secs, store_rss) = store_append(dir.path(), n)?;
+    let cpu1 = cpu_secs();
     let replay_n = n.min(100_000);
     let replay_secs = store_replay(dir.path(), replay_n)?;
+    let cpu2 = cpu_secs();
 
     reset_peak_rss();
     let (base_secs, base_rss) = baseline(&dir.path().join("baseline.db"), n)?;
+    let cpu3 = cpu_secs();
 
     let ratio = (n as f64 / store_secs) / (n as f64 / base_secs);
-    println!("| path | rows | time | rate | peak RSS |");
-    println!("|---|---|---|---|---|");
+    println!("| path | rows | time | rate | CPU time (all threads) | peak RSS |");
+    println!("|---|---|---|---|---|---|");
     println!(
-        "| chatvault store (log + chain + projections + dedup + raw, writer task, group commit) | {n} | {store_secs:.1} s | {} events/s | {store_rss:.0} MiB |",
-        fmt_rate(n as f64 / store_secs)
+        "| chatvault store (log + chain + projections + dedup + raw, writer task, group commit) | {n} | {store_secs:.1} s | {} events/s | {:.1} s | {store_rss:.0} MiB |",
+        fmt_rate(n as f64 / store_secs),
+        cpu1 - cpu0
     );
     println!(
-        "| baseline: rusqlite INSERT, UNIQUE(platform, chat_id, msg_id), 10k rows/txn | {n} | {base_secs:.1} s | {} rows/s | {base_rss:.0} MiB |",
-        fmt_rate(n as f64 / base_secs)
+        "| baseline: rusqlite INSERT, UNIQUE(platform, chat_id, msg_id), 10k rows/txn | {n} | {base_secs:.1} s | {} rows/s | {:.1} s | {base_rss:.0} MiB |",
+        fmt_rate(n as f64 / base_secs),
+        cpu3 - cpu2
     );
     println!(
-        "| chatvault replay of already-stored events (all duplicates) | {replay_n} | {replay_secs:.2} s | {} events/s | |",
-        fmt_rate(replay_n as f64 / replay_secs)
+        "| chatvault replay of already-stored events (all duplicates) | {replay_n} | {replay_secs:.2} s | {} events/s | {:.1} s | |",
+        fmt_rate(replay_n as f64 / replay_secs),
+        cpu2 - cpu1
     );
     println!();
     println!("store / baseline = {ratio:.2}x");
