@@ -110,7 +110,11 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     if !o.status.success() {
         anyhow::bail!("Python baseline failed: {}", String::from_utf8_lossy(&o.stderr));
     }
-    let b: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+    // The result is the last line; anything a library printed before it is not ours to parse.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let last = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+    let b: serde_json::Value =
+        serde_json::from_str(last).map_err(|e| anyhow::anyhow!("Python baseline printed no result ({e}): {stdout}"))?;
     let f = |k: &str| b[k].as_f64().unwrap_or(f64::NAN);
     let pr = f("rows");
     println!(
@@ -212,6 +216,7 @@ res["pyarrow_bytes"] = os.path.getsize(out)
 # 3. DuckDB COPY of the same rows from an in-memory table.
 d = duckdb.connect()
 d.execute("SET threads=2")
+d.execute("SET enable_progress_bar=false")
 d.execute("CREATE TABLE m AS SELECT * FROM t")
 out = os.path.join(work, "duckdb.parquet")
 t0 = time.perf_counter()
