@@ -14,6 +14,8 @@
 //!   beside one writer (WAL).
 //! - `fold.rs`: the pure fold of a message's events into its current state; the projection
 //!   and `verify` both use it.
+//! - `prepare.rs`: [`Prepared`], the per-event envelopes and hashes computed off the SQLite
+//!   thread.
 //! - `checkpoint.rs`: copies the WAL into the database on its own thread, off the writer's
 //!   commit path.
 //! - `schema.rs`: DDL and migrations (`PRAGMA user_version`).
@@ -26,6 +28,7 @@ mod chain;
 mod checkpoint;
 mod error;
 mod fold;
+mod prepare;
 mod queries;
 mod reader;
 mod schema;
@@ -37,6 +40,7 @@ mod writer;
 pub use backup::backup;
 pub use error::StoreError;
 pub use fold::fold_message;
+pub use prepare::Prepared;
 pub use reader::StoreReader;
 pub use store::{DB_FILE, Store, StoreOptions};
 pub use types::*;

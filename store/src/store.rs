@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 use proto::{
     ChatEvent, CommitInfo, EventBatch, EventBody, Identity, Ingested, MessageKey, NewMessage, Platform, RawPayload,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    CachedStatement, Connection, OpenFlags, OptionalExtension, Statement, Transaction, TransactionBehavior, params,
+};
 use serde::Serialize;
 
 use crate::chain;
 use crate::checkpoint::Checkpointer;
 use crate::fold::{FoldInput, fold_message};
+use crate::prepare::{EventPrep, Prepared};
 use crate::reader::StoreReader;
 use crate::types::{Envelope, Revision};
 use crate::{Result, StoreError, schema};
@@ -121,21 +124,33 @@ impl Store {
     /// Appends batches in one transaction and returns what happened to each, in order. On
     /// error nothing of the call is committed.
     pub fn append(&mut self, batches: &[&EventBatch]) -> Result<Vec<CommitInfo>> {
+        let prepared = batches.iter().map(|b| Prepared::new(b)).collect::<Result<Vec<_>>>()?;
+        let pairs: Vec<(&EventBatch, &Prepared)> = batches.iter().copied().zip(&prepared).collect();
+        self.append_prepared(&pairs)
+    }
+
+    /// [`Store::append`] with each batch's [`Prepared`] parts computed beforehand (elsewhere,
+    /// while the previous transaction commits).
+    pub fn append_prepared(&mut self, batches: &[(&EventBatch, &Prepared)]) -> Result<Vec<CommitInfo>> {
         // IMMEDIATE: take the write lock first, under the busy timeout. A deferred transaction
         // that has read cannot wait for the lock (SQLite returns BUSY at once), and the
         // checkpointer's restart holds it for the length of one copy.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ap = Appender {
             tx: &tx,
+            hot: Hot::new(&tx)?,
             seq: self.head_seq,
             prev: self.head_hash,
             chats: ChatCounts::default(),
         };
         let mut infos = Vec::with_capacity(batches.len());
-        for batch in batches {
+        for (batch, prepared) in batches {
             let mut info = CommitInfo::default();
-            for item in &batch.items {
-                ap.item(batch.platform, &batch.account, item, &mut info)?;
+            if prepared.items.len() != batch.items.len() {
+                return Err(StoreError::Corrupt("prepared parts do not belong to this batch".into()));
+            }
+            for (item, prep) in batch.items.iter().zip(&prepared.items) {
+                ap.item(batch.platform, &batch.account, item, prep.as_ref(), &mut info)?;
             }
             if let Some(cursor) = &batch.cursor {
                 tx.prepare_cached(
@@ -156,6 +171,8 @@ impl Store {
         }
         ap.chats.flush(&tx)?;
         let (seq, prev) = (ap.seq, ap.prev);
+        // The held statements go back to the cache before the transaction ends.
+        drop(ap);
         tx.commit()?;
         self.head_seq = seq;
         self.head_hash = prev;
@@ -164,98 +181,106 @@ impl Store {
     }
 }
 
-/// What the dedup hash covers: identity, kind and content; never receive or occurred times.
-#[derive(Serialize)]
-struct DedupView<'a> {
-    platform: &'a str,
-    account: &'a str,
-    chat_id: &'a str,
-    msg_id: Option<&'a str>,
-    #[serde(flatten)]
-    body: &'a EventBody,
+const PROBE_SQL: &str = "SELECT msg_key FROM messages WHERE mkey = ?1";
+const RAW_SQL: &str = "INSERT INTO raw(platform, account, received_at, media_type, bytes) VALUES (?1, ?2, ?3, ?4, ?5)";
+const EVENT_SQL: &str = "INSERT INTO events(seq, platform, account, chat_id, msg_id, kind, occurred_at, received_at, payload, raw_id, mkey, hash)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+const MESSAGE_SQL: &str = "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external,
+       sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients,
+       state, revision, last_seq, msg_key)
+     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20)";
+
+/// The statements every new message runs, taken from the statement cache once per
+/// transaction: a cache lookup hashes the whole SQL text, which per event was a measurable
+/// part of the append.
+struct Hot<'t> {
+    probe: CachedStatement<'t>,
+    raw: CachedStatement<'t>,
+    event: CachedStatement<'t>,
+    message: CachedStatement<'t>,
 }
 
-/// sha256 of the event's [`DedupView`].
-fn content_hash(platform: Platform, account: &str, ev: &ChatEvent) -> Result<[u8; 32]> {
-    let view = DedupView {
-        platform: platform.as_str(),
-        account,
-        chat_id: &ev.chat_id,
-        msg_id: ev.msg_id.as_deref(),
-        body: &ev.body,
-    };
-    chain::sha_json(&view).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// [`Envelope`] by reference: the same JSON without cloning the event on the append path.
-#[derive(Serialize)]
-struct EnvelopeRef<'a> {
-    v: u32,
-    platform: Platform,
-    account: &'a str,
-    received_at: i64,
-    event: &'a ChatEvent,
+impl<'t> Hot<'t> {
+    fn new(conn: &'t Connection) -> Result<Hot<'t>> {
+        Ok(Hot {
+            probe: conn.prepare_cached(PROBE_SQL)?,
+            raw: conn.prepare_cached(RAW_SQL)?,
+            event: conn.prepare_cached(EVENT_SQL)?,
+            message: conn.prepare_cached(MESSAGE_SQL)?,
+        })
+    }
 }
 
 struct Appender<'t, 'c> {
     tx: &'t Transaction<'c>,
+    hot: Hot<'t>,
     seq: u64,
     prev: [u8; 32],
     chats: ChatCounts,
 }
 
 impl Appender<'_, '_> {
-    fn item(&mut self, platform: Platform, account: &str, item: &Ingested, info: &mut CommitInfo) -> Result<()> {
-        match item {
-            Ingested::Rejected { raw, reason } => {
+    fn item(
+        &mut self,
+        platform: Platform,
+        account: &str,
+        item: &Ingested,
+        prep: Option<&([u8; 32], Vec<EventPrep>)>,
+        info: &mut CommitInfo,
+    ) -> Result<()> {
+        match (item, prep) {
+            (Ingested::Rejected { raw, reason }, _) => {
                 self.reject(platform, account, raw, reason)?;
                 info.rejected += 1;
             }
-            Ingested::Payload { raw, events } => {
-                let mut raw_ref: Option<(i64, [u8; 32])> = None;
-                for (n, ev) in events.iter().enumerate() {
+            (Ingested::Payload { raw, events }, Some((raw_sha, preps))) if preps.len() == events.len() => {
+                let mut raw_id: Option<i64> = None;
+                for (n, (ev, prep)) in events.iter().zip(preps).enumerate() {
                     if let Err(why) = ev.validate() {
                         self.reject(platform, account, raw, &format!("event {n}: {why}"))?;
                         info.rejected += 1;
                         continue;
                     }
-                    let content = content_hash(platform, account, ev)?;
-                    let key = ev.body.targets_message().then(|| MessageKey {
+                    let content = prep.content;
+                    let targets = ev.body.targets_message();
+                    let probe = match ev.body {
+                        EventBody::Message(_) if targets => {
+                            let msg_id = ev.msg_id.as_deref().unwrap_or_default();
+                            let ids = [platform.as_str(), account, ev.chat_id.as_str(), msg_id];
+                            Some(probe_message(&mut self.hot.probe, ids, chain::prefix_key(&content))?)
+                        }
+                        _ => None,
+                    };
+                    if let Some(Probe::Duplicate) = probe {
+                        info.duplicates += 1;
+                        continue;
+                    }
+                    let key = targets.then(|| MessageKey {
                         platform,
                         account: account.to_string(),
                         chat_id: ev.chat_id.clone(),
                         msg_id: ev.msg_id.clone().unwrap_or_default(),
                     });
-                    let existing = match &key {
-                        Some(k) if matches!(ev.body, EventBody::Message(_)) => {
-                            match probe_message(self.tx, k, chain::prefix_key(&content))? {
-                                Probe::Duplicate => {
-                                    info.duplicates += 1;
-                                    continue;
-                                }
-                                Probe::New(mkey) => Some((mkey, None)),
-                                Probe::Ask => Some(resolve(self.tx, k)?),
-                            }
-                        }
-                        Some(k) => Some(resolve(self.tx, k)?),
-                        None => None,
+                    let existing = match (&key, probe) {
+                        (Some(_), Some(Probe::New(mkey))) => Some((mkey, None)),
+                        (Some(k), _) => Some(resolve(self.tx, k)?),
+                        (None, _) => None,
                     };
                     if self.is_duplicate(ev, &content, existing.as_ref().and_then(|(_, row)| row.as_ref()))? {
                         info.duplicates += 1;
                         continue;
                     }
-                    let (raw_id, raw_sha) = match raw_ref {
-                        Some(r) => r,
-                        None => {
-                            let r = self.insert_raw(platform, account, raw)?;
-                            raw_ref = Some(r);
-                            r
-                        }
+                    let id = match raw_id {
+                        Some(id) => id,
+                        None => *raw_id.insert(self.insert_raw(platform, account, raw)?),
                     };
                     let target = key.zip(existing);
-                    self.append_event(platform, account, raw, raw_id, &raw_sha, ev, &content, target)?;
+                    self.append_event(platform, account, raw, (id, raw_sha), ev, prep, target)?;
                     info.appended += 1;
                 }
+            }
+            (Ingested::Payload { .. }, _) => {
+                return Err(StoreError::Corrupt("prepared parts do not belong to this batch".into()));
             }
         }
         Ok(())
@@ -303,64 +328,46 @@ impl Appender<'_, '_> {
         Ok(existing == check)
     }
 
-    fn insert_raw(&self, platform: Platform, account: &str, raw: &RawPayload) -> Result<(i64, [u8; 32])> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO raw(platform, account, received_at, media_type, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                platform.as_str(),
-                account,
-                raw.received_at,
-                &*raw.media_type,
-                &raw.bytes[..]
-            ])?;
-        Ok((self.tx.last_insert_rowid(), chain::sha(&raw.bytes)))
+    fn insert_raw(&mut self, platform: Platform, account: &str, raw: &RawPayload) -> Result<i64> {
+        self.hot.raw.execute(params![
+            platform.as_str(),
+            account,
+            raw.received_at,
+            &*raw.media_type,
+            &raw.bytes[..]
+        ])?;
+        Ok(self.tx.last_insert_rowid())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn append_event(
         &mut self,
         platform: Platform,
         account: &str,
         raw: &RawPayload,
-        raw_id: i64,
-        raw_sha: &[u8; 32],
+        (raw_id, raw_sha): (i64, &[u8; 32]),
         ev: &ChatEvent,
-        content: &[u8; 32],
+        prep: &EventPrep,
         target: Option<(MessageKey, (i64, Option<ExistingRow>))>,
     ) -> Result<()> {
-        let envelope = EnvelopeRef {
-            v: proto::SCHEMA_VERSION,
-            platform,
-            account,
-            received_at: raw.received_at,
-            event: ev,
-        };
-        let payload = serde_json::to_vec(&envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (payload, content) = (&prep.payload, &prep.content);
         let seq = self.seq + 1;
-        let hash = chain::link(&self.prev, seq, &payload, raw_sha);
+        let hash = chain::link(&self.prev, seq, payload, raw_sha);
         let occurred_at = ev.occurred_at.unwrap_or(raw.received_at);
         let mkey = target.as_ref().map(|(_, (m, _))| *m);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO events(seq, platform, account, chat_id, msg_id, kind, occurred_at, received_at, payload, raw_id, mkey, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                seq as i64,
-                platform.as_str(),
-                account,
-                ev.chat_id,
-                ev.msg_id,
-                ev.kind().as_str(),
-                occurred_at,
-                raw.received_at,
-                payload,
-                raw_id,
-                mkey,
-                &hash[..]
-            ])?;
+        self.hot.event.execute(params![
+            seq as i64,
+            platform.as_str(),
+            account,
+            ev.chat_id,
+            ev.msg_id,
+            ev.kind().as_str(),
+            occurred_at,
+            raw.received_at,
+            payload,
+            raw_id,
+            mkey,
+            &hash[..]
+        ])?;
         self.seq = seq;
         self.prev = hash;
         match target {
@@ -385,7 +392,7 @@ impl Appender<'_, '_> {
     ) -> Result<()> {
         if let (None, EventBody::Message(m)) = (&row, &ev.body) {
             // Fast path: the first event of a new message.
-            insert_message_row(self.tx, key, mkey, seq, received_at, m, content_key)?;
+            insert_message_row(&mut self.hot.message, key, mkey, seq, received_at, m, content_key)?;
             self.chats.bump(key, m);
             return Ok(());
         }
@@ -501,12 +508,13 @@ enum Probe {
 
 /// The common cases of a `message` event (new, or redelivered) from the narrow index, without
 /// reading the wide row. The content key covers the identity, so a match is the same message.
-fn probe_message(conn: &Connection, key: &MessageKey, content_key: i64) -> Result<Probe> {
-    let mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
-    let found: Option<Option<i64>> = conn
-        .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")?
-        .query_row([mkey], |r| r.get(0))
-        .optional()?;
+fn probe_message(
+    probe: &mut Statement<'_>,
+    [platform, account, chat_id, msg_id]: [&str; 4],
+    content_key: i64,
+) -> Result<Probe> {
+    let mkey = chain::message_key(platform, account, chat_id, msg_id);
+    let found: Option<Option<i64>> = probe.query_row([mkey], |r| r.get(0)).optional()?;
     Ok(match found {
         None => Probe::New(mkey),
         Some(Some(k)) if k == content_key => Probe::Duplicate,
@@ -553,7 +561,7 @@ pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Optio
 
 #[allow(clippy::too_many_arguments)]
 fn insert_message_row(
-    tx: &Connection,
+    insert: &mut Statement<'_>,
     key: &MessageKey,
     mkey: i64,
     seq: u64,
@@ -561,13 +569,7 @@ fn insert_message_row(
     m: &NewMessage,
     content_key: i64,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external,
-           sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients,
-           state, revision, last_seq, msg_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20)",
-    )?
-    .execute(params![
+    insert.execute(params![
         mkey,
         key.platform.as_str(),
         key.account,
@@ -855,6 +857,7 @@ fn create_private_file(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prepare::EnvelopeRef;
 
     #[test]
     fn the_borrowed_envelope_writes_the_same_bytes_as_the_owned_one() {

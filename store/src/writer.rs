@@ -6,6 +6,10 @@
 //! notice fires only after the transaction holding its batch has committed; if the
 //! transaction fails (disk full, read-only file), every notice of the group reports the error
 //! and the connectors do not acknowledge — the platform redelivers, nothing is lost.
+//!
+//! The writer is a two-stage pipeline: while one group commits on the blocking pool, the next
+//! is gathered and its [`Prepared`] parts (envelopes, hashes) computed on another thread, so
+//! the SQLite thread only does the sequential part.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +17,7 @@ use proto::{CommitError, EventBatch};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
-use crate::{Result, Store};
+use crate::{Prepared, Result, Store};
 
 /// Writer tuning.
 #[derive(Debug, Clone)]
@@ -22,7 +26,9 @@ pub struct WriterOptions {
     pub group_commit: Duration,
     /// Most batches per transaction.
     pub max_batches: usize,
-    /// Most events per transaction (bounds transaction size and latency).
+    /// Most events per transaction (bounds transaction size and latency). Large groups only
+    /// form under bulk load (a backfill); there, each transaction rewrites the pages of the
+    /// randomly ordered key index it touches, so fewer, larger transactions write less.
     pub max_events: usize,
 }
 
@@ -31,7 +37,7 @@ impl Default for WriterOptions {
         WriterOptions {
             group_commit: Duration::from_millis(5),
             max_batches: 1024,
-            max_events: 20_000,
+            max_events: 60_000,
         }
     }
 }
@@ -76,75 +82,133 @@ pub fn spawn_writer(store: Store, rx: mpsc::Receiver<EventBatch>, opts: WriterOp
 async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> Result<WriterStats> {
     let mut store = Some(store);
     let mut stats = WriterStats::default();
-    while let Some(first) = rx.recv().await {
-        let mut events = first.event_count();
-        let mut group = vec![first];
-        let deadline = tokio::time::Instant::now() + opts.group_commit;
-        while group.len() < opts.max_batches && events < opts.max_events {
-            match rx.try_recv() {
-                Ok(b) => {
-                    events += b.event_count();
-                    group.push(b);
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {}
-            }
-            if opts.group_commit.is_zero() {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(b)) => {
-                    events += b.event_count();
-                    group.push(b);
-                }
-                _ => break,
-            }
+    // One group commits on the blocking pool while the next is gathered and prepared.
+    let mut inflight: Option<tokio::task::JoinHandle<Committed>> = None;
+    while let Some((group, prepared)) = gather(&mut rx, &opts, inflight.as_ref()).await {
+        if let Some(h) = inflight.take() {
+            store = Some(finish(h, &mut stats).await?);
         }
         let s = store.take().expect("store is put back after every commit");
-        let started = Instant::now();
-        let (s, result, group) = tokio::task::spawn_blocking(move || commit_with_retry(s, group))
-            .await
-            .map_err(|e| crate::StoreError::Corrupt(format!("store writer thread failed: {e}")))?;
-        store = Some(s);
-        metrics::histogram!("chatvault_store_commit_seconds").record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(infos) => {
-                stats.commits += 1;
-                stats.batches += group.len() as u64;
-                for (batch, info) in group.into_iter().zip(infos) {
-                    stats.appended += info.appended;
-                    stats.duplicates += info.duplicates;
-                    let _ = batch.committed.send(Ok(info));
+        inflight = Some(tokio::task::spawn_blocking(move || {
+            commit_with_retry(s, group, prepared)
+        }));
+    }
+    if let Some(h) = inflight.take() {
+        finish(h, &mut stats).await?;
+    }
+    Ok(stats)
+}
+
+/// The next group and its prepared parts: the first batch to arrive, then whatever else
+/// arrives while the previous group is still committing or within the group-commit window,
+/// up to the limits. Each batch is prepared as it arrives, overlapping the commit. `None`
+/// once every sender is gone.
+async fn gather(
+    rx: &mut mpsc::Receiver<EventBatch>,
+    opts: &WriterOptions,
+    inflight: Option<&tokio::task::JoinHandle<Committed>>,
+) -> Option<(Vec<EventBatch>, Result<Vec<Prepared>>)> {
+    let first = rx.recv().await?;
+    let mut events = first.event_count();
+    let mut prepared = Vec::new();
+    let mut failed = None;
+    let mut prepare = |b: &EventBatch| match Prepared::new(b) {
+        Ok(p) => prepared.push(p),
+        Err(e) => failed = Some(e),
+    };
+    prepare(&first);
+    let mut group = vec![first];
+    let deadline = tokio::time::Instant::now() + opts.group_commit;
+    // A zero window takes only what was queued when the group began, without waiting.
+    let max_batches = if opts.group_commit.is_zero() {
+        opts.max_batches.min(1 + rx.len())
+    } else {
+        opts.max_batches
+    };
+    while group.len() < max_batches && events < opts.max_events {
+        let b = match rx.try_recv() {
+            Ok(b) => b,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                if opts.group_commit.is_zero() {
+                    break;
+                }
+                let committing = inflight.is_some_and(|h| !h.is_finished());
+                let now = tokio::time::Instant::now();
+                if !committing && now >= deadline {
+                    break;
+                }
+                // While a commit runs, look again every millisecond for its end.
+                let until = if committing {
+                    now + Duration::from_millis(1)
+                } else {
+                    deadline
+                };
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break,
+                    Err(_) => continue,
                 }
             }
-            Err(e) => {
-                stats.failures += 1;
-                metrics::counter!("chatvault_store_commit_failures_total").increment(1);
-                tracing::error!(error = %e, batches = group.len(), "store commit failed; nothing in these batches is acknowledged");
-                let message = e.to_string();
-                for batch in group {
-                    let _ = batch.committed.send(Err(CommitError {
-                        message: message.clone(),
-                    }));
-                }
+        };
+        events += b.event_count();
+        prepare(&b);
+        group.push(b);
+    }
+    let prepared = match failed {
+        Some(e) => Err(e),
+        None => Ok(prepared),
+    };
+    Some((group, prepared))
+}
+
+/// Waits for a commit, then fires its group's notices (only now: the data is committed).
+async fn finish(h: tokio::task::JoinHandle<Committed>, stats: &mut WriterStats) -> Result<Store> {
+    let (store, result, group) = h
+        .await
+        .map_err(|e| crate::StoreError::Corrupt(format!("store writer thread failed: {e}")))?;
+    match result {
+        Ok(infos) => {
+            stats.commits += 1;
+            stats.batches += group.len() as u64;
+            for (batch, info) in group.into_iter().zip(infos) {
+                stats.appended += info.appended;
+                stats.duplicates += info.duplicates;
+                let _ = batch.committed.send(Ok(info));
+            }
+        }
+        Err(e) => {
+            stats.failures += 1;
+            metrics::counter!("chatvault_store_commit_failures_total").increment(1);
+            tracing::error!(error = %e, batches = group.len(), "store commit failed; nothing in these batches is acknowledged");
+            let message = e.to_string();
+            for batch in group {
+                let _ = batch.committed.send(Err(CommitError {
+                    message: message.clone(),
+                }));
             }
         }
     }
-    Ok(stats)
+    Ok(store)
 }
 
 type Committed = (Store, Result<Vec<proto::CommitInfo>>, Vec<EventBatch>);
 
 /// One retry covers transient failures (a busy checkpoint); a full disk or read-only file
 /// fails twice and is reported.
-fn commit_with_retry(mut store: Store, group: Vec<EventBatch>) -> Committed {
-    let refs: Vec<&EventBatch> = group.iter().collect();
-    let mut result = store.append(&refs);
+fn commit_with_retry(mut store: Store, group: Vec<EventBatch>, prepared: Result<Vec<Prepared>>) -> Committed {
+    let started = Instant::now();
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => return (store, Err(e), group),
+    };
+    let pairs: Vec<(&EventBatch, &Prepared)> = group.iter().zip(&prepared).collect();
+    let mut result = store.append_prepared(&pairs);
     if result.is_err() {
         std::thread::sleep(Duration::from_millis(100));
-        result = store.append(&refs);
+        result = store.append_prepared(&pairs);
     }
-    drop(refs);
+    drop(pairs);
+    metrics::histogram!("chatvault_store_commit_seconds").record(started.elapsed().as_secs_f64());
     (store, result, group)
 }
