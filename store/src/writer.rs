@@ -84,9 +84,24 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
     let mut stats = WriterStats::default();
     // One group commits on the blocking pool while the next is gathered and prepared.
     let mut inflight: Option<tokio::task::JoinHandle<Committed>> = None;
-    while let Some((group, prepared)) = gather(&mut rx, &opts, inflight.as_ref()).await {
+    loop {
+        // Wait for the next batch, but fire the in-flight group's notices the moment its
+        // commit ends: connectors may be waiting for them before they send anything more.
+        let first = match inflight.as_mut() {
+            None => rx.recv().await,
+            Some(h) => tokio::select! {
+                done = h => {
+                    inflight = None;
+                    store = Some(finish(done, &mut stats)?);
+                    rx.recv().await
+                }
+                b = rx.recv() => b,
+            },
+        };
+        let Some(first) = first else { break };
+        let (group, prepared) = gather(first, &mut rx, &opts, inflight.as_ref()).await;
         if let Some(h) = inflight.take() {
-            store = Some(finish(h, &mut stats).await?);
+            store = Some(finish(h.await, &mut stats)?);
         }
         let s = store.take().expect("store is put back after every commit");
         inflight = Some(tokio::task::spawn_blocking(move || {
@@ -94,21 +109,20 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
         }));
     }
     if let Some(h) = inflight.take() {
-        finish(h, &mut stats).await?;
+        finish(h.await, &mut stats)?;
     }
     Ok(stats)
 }
 
 /// The next group and its prepared parts: the first batch to arrive, then whatever else
 /// arrives while the previous group is still committing or within the group-commit window,
-/// up to the limits. Each batch is prepared as it arrives, overlapping the commit. `None`
-/// once every sender is gone.
+/// up to the limits. Each batch is prepared as it arrives, overlapping the commit.
 async fn gather(
+    first: EventBatch,
     rx: &mut mpsc::Receiver<EventBatch>,
     opts: &WriterOptions,
     inflight: Option<&tokio::task::JoinHandle<Committed>>,
-) -> Option<(Vec<EventBatch>, Result<Vec<Prepared>>)> {
-    let first = rx.recv().await?;
+) -> (Vec<EventBatch>, Result<Vec<Prepared>>) {
     let mut events = first.event_count();
     let mut prepared = Vec::new();
     let mut failed = None;
@@ -159,14 +173,13 @@ async fn gather(
         Some(e) => Err(e),
         None => Ok(prepared),
     };
-    Some((group, prepared))
+    (group, prepared)
 }
 
-/// Waits for a commit, then fires its group's notices (only now: the data is committed).
-async fn finish(h: tokio::task::JoinHandle<Committed>, stats: &mut WriterStats) -> Result<Store> {
-    let (store, result, group) = h
-        .await
-        .map_err(|e| crate::StoreError::Corrupt(format!("store writer thread failed: {e}")))?;
+/// Fires a finished commit's notices (only now: the data is committed) and returns the store.
+fn finish(done: std::result::Result<Committed, tokio::task::JoinError>, stats: &mut WriterStats) -> Result<Store> {
+    let (store, result, group) =
+        done.map_err(|e| crate::StoreError::Corrupt(format!("store writer thread failed: {e}")))?;
     match result {
         Ok(infos) => {
             stats.commits += 1;

@@ -118,3 +118,30 @@ async fn a_writer_dropped_mid_stream_leaves_no_lying_notice() {
     assert!(reader.verify(&mut |_| {}).unwrap().ok);
     assert!(fired_ok > 0, "the writer committed something before it was dropped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_that_waits_for_each_notice_is_never_left_waiting() {
+    // Connectors send the next batch only after the previous one was acknowledged, so the
+    // writer must fire a notice when its commit ends, not when the next batch arrives.
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    let writer = spawn_writer(open(dir.path()), rx, WriterOptions::default());
+    for i in 0..20 {
+        let (b, notice) = EventBatch::new(
+            Platform::Goofish,
+            "shop",
+            vec![payload(msg("c1", &format!("m{i}"), "一条一条地发", T0 + i), T0)],
+            None,
+        );
+        tx.send(b).await.unwrap();
+        let info = tokio::time::timeout(std::time::Duration::from_secs(10), notice)
+            .await
+            .unwrap_or_else(|_| panic!("batch {i}: no notice within 10 s"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.appended, 1);
+    }
+    drop(tx);
+    let stats = writer.join().await.unwrap();
+    assert_eq!(stats.appended, 20);
+}
