@@ -28,7 +28,7 @@ use crate::materialize::Materialized;
 use crate::phrase::ExactPhrase;
 use crate::query::ParsedQuery;
 use crate::schema::{Fields, SEP};
-use crate::tokenizer::{UnitKind, units};
+use crate::tokenizer::{UnitKind, cjk_gap, units};
 
 /// Limits a term's regex expansions; past it the query fails loudly rather than missing hits.
 const MAX_EXPANSIONS: u32 = 1 << 16;
@@ -64,7 +64,8 @@ enum Pos {
 enum Plan {
     Char(char),
     Word(String),
-    Phrase(Vec<Pos>),
+    /// Positions with their offsets in the phrase (CJK runs are one apart, as in the index).
+    Phrase(Vec<(usize, Pos)>),
     Nothing,
 }
 
@@ -83,17 +84,26 @@ fn plan(term: &str) -> Plan {
     }
     let last = us.len() - 1;
     let mut positions = Vec::new();
+    let mut offset = 0;
+    let mut prev = None;
+    let mut push = |pos: Pos, offset: &mut usize| {
+        positions.push((*offset, pos));
+        *offset += 1;
+    };
     for (i, u) in us.iter().enumerate() {
+        offset += cjk_gap(prev, u.kind);
+        prev = Some(u.kind);
         let text = u.text();
         match u.kind {
             UnitKind::Cjk if u.chars.len() >= 2 => {
-                let cs: Vec<char> = u.chars.iter().map(|&(_, c)| c).collect();
-                positions.extend(cs.windows(2).map(|w| Pos::Exact(w.iter().collect())));
+                for w in u.chars.windows(2) {
+                    push(Pos::Exact([w[0].1, w[1].1].iter().collect()), &mut offset);
+                }
             }
-            UnitKind::Cjk if i == 0 => positions.push(Pos::Regex(format!(".?{}", regex::escape(&text)))),
-            UnitKind::Cjk if i == last => positions.push(Pos::Regex(format!("{}.?", regex::escape(&text)))),
-            UnitKind::Word if i == last => positions.push(Pos::Regex(format!("{}.*", regex::escape(&text)))),
-            _ => positions.push(Pos::Exact(text)),
+            UnitKind::Cjk if i == 0 => push(Pos::Regex(format!(".?{}", regex::escape(&text))), &mut offset),
+            UnitKind::Cjk if i == last => push(Pos::Regex(format!("{}.?", regex::escape(&text))), &mut offset),
+            UnitKind::Word if i == last => push(Pos::Regex(format!("{}.*", regex::escape(&text))), &mut offset),
+            _ => push(Pos::Exact(text), &mut offset),
         }
     }
     Plan::Phrase(positions)
@@ -122,15 +132,15 @@ fn term_on(term: &str, bigram: Field) -> Result<Box<dyn Query>, SearchError> {
                 (Occur::Should, prefix),
             ]))
         }
-        Plan::Phrase(ps) if ps.len() == 1 => match &ps[0] {
+        Plan::Phrase(ps) if ps.len() == 1 => match &ps[0].1 {
             Pos::Exact(t) => term_query(bigram, t, IndexRecordOption::WithFreqs),
             Pos::Regex(r) => regex_query(bigram, r)?,
         },
-        Plan::Phrase(ps) if ps.iter().all(|p| matches!(p, Pos::Exact(_))) => {
+        Plan::Phrase(ps) if ps.iter().all(|(_, p)| matches!(p, Pos::Exact(_))) => {
             let terms = ps
                 .iter()
-                .map(|p| match p {
-                    Pos::Exact(t) => Term::from_field_text(bigram, t),
+                .map(|(o, p)| match p {
+                    Pos::Exact(t) => (*o, Term::from_field_text(bigram, t)),
                     Pos::Regex(_) => unreachable!("all exact"),
                 })
                 .collect();
@@ -139,12 +149,12 @@ fn term_on(term: &str, bigram: Field) -> Result<Box<dyn Query>, SearchError> {
         Plan::Phrase(ps) => {
             let pats = ps
                 .into_iter()
-                .map(|p| match p {
-                    Pos::Exact(t) => regex::escape(&t),
-                    Pos::Regex(r) => r,
+                .map(|(o, p)| match p {
+                    Pos::Exact(t) => (o, regex::escape(&t)),
+                    Pos::Regex(r) => (o, r),
                 })
                 .collect();
-            let mut q = RegexPhraseQuery::new(bigram, pats);
+            let mut q = RegexPhraseQuery::new_with_offset(bigram, pats);
             q.set_max_expansions(MAX_EXPANSIONS);
             Box::new(q)
         }
@@ -267,21 +277,21 @@ mod tests {
         assert_eq!(plan("报"), Plan::Char('报'));
         assert_eq!(plan("Ship"), Plan::Word("ship".into()));
         assert_eq!(plan("，。"), Plan::Nothing);
+        let exact = |o: usize, t: &str| (o, Pos::Exact(t.into()));
+        let regex = |o: usize, t: &str| (o, Pos::Regex(t.into()));
+        assert_eq!(plan("农业局"), Plan::Phrase(vec![exact(0, "农业"), exact(1, "业局")]));
+        assert_eq!(plan("3合"), Plan::Phrase(vec![exact(0, "3"), regex(1, "合.?")]));
+        assert_eq!(plan("合3"), Plan::Phrase(vec![regex(0, ".?合"), exact(1, "3")]));
+        assert_eq!(plan("iPhone15"), Plan::Phrase(vec![exact(0, "iphone"), exact(1, "15")]));
+        // Two CJK runs are one position apart, as the tokenizer lays them out.
         assert_eq!(
-            plan("农业局"),
-            Plan::Phrase(vec![Pos::Exact("农业".into()), Pos::Exact("业局".into())])
+            plan("处中，中业"),
+            Plan::Phrase(vec![exact(0, "处中"), exact(2, "中业")])
         );
         assert_eq!(
-            plan("3合"),
-            Plan::Phrase(vec![Pos::Exact("3".into()), Pos::Regex("合.?".into())])
+            plan("好的，收到 ok"),
+            Plan::Phrase(vec![exact(0, "好的"), exact(2, "收到"), regex(3, "ok.*")])
         );
-        assert_eq!(
-            plan("合3"),
-            Plan::Phrase(vec![Pos::Regex(".?合".into()), Pos::Exact("3".into())])
-        );
-        assert_eq!(
-            plan("iPhone15"),
-            Plan::Phrase(vec![Pos::Exact("iphone".into()), Pos::Exact("15".into())])
-        );
+        assert_eq!(plan("合，同"), Plan::Phrase(vec![regex(0, ".?合"), regex(2, "同.?")]));
     }
 }

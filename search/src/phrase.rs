@@ -1,4 +1,4 @@
-//! [`ExactPhrase`]: terms at consecutive positions, scored like tantivy's `PhraseQuery`
+//! [`ExactPhrase`]: terms at given offsets, scored like tantivy's `PhraseQuery`
 //! (BM25 of the phrase frequency, idf summed over the terms), with top-k pruning.
 //!
 //! Reading positions is most of a phrase query's cost. A phrase cannot occur more often in a
@@ -12,16 +12,18 @@ use tantivy::query::{Bm25Weight, EnableScoring, Explanation, Query, Scorer, Weig
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
-/// Matches the documents where `terms` occur at consecutive positions (one field).
+/// Matches the documents where `terms` occur at their offsets from one another (one field).
 #[derive(Debug, Clone)]
 pub struct ExactPhrase {
-    terms: Vec<Term>,
+    /// `(offset, term)`, offsets increasing.
+    terms: Vec<(usize, Term)>,
 }
 
 impl ExactPhrase {
-    /// A phrase of two or more terms of one field.
-    pub fn new(terms: Vec<Term>) -> ExactPhrase {
+    /// A phrase of two or more terms of one field, with increasing offsets.
+    pub fn new(terms: Vec<(usize, Term)>) -> ExactPhrase {
         assert!(terms.len() >= 2, "a phrase has at least two terms");
+        assert!(terms.windows(2).all(|w| w[0].0 < w[1].0), "offsets increase");
         ExactPhrase { terms }
     }
 }
@@ -31,7 +33,10 @@ impl Query for ExactPhrase {
         let bm25 = match enable_scoring {
             EnableScoring::Enabled {
                 statistics_provider, ..
-            } => Some(Bm25Weight::for_terms(statistics_provider, &self.terms)?),
+            } => {
+                let terms: Vec<Term> = self.terms.iter().map(|(_, t)| t.clone()).collect();
+                Some(Bm25Weight::for_terms(statistics_provider, &terms)?)
+            }
             EnableScoring::Disabled { .. } => None,
         };
         Ok(Box::new(PhraseWeight {
@@ -41,30 +46,30 @@ impl Query for ExactPhrase {
     }
 
     fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
-        for t in &self.terms {
+        for (_, t) in &self.terms {
             visitor(t, true);
         }
     }
 }
 
 struct PhraseWeight {
-    terms: Vec<Term>,
+    terms: Vec<(usize, Term)>,
     bm25: Option<Bm25Weight>,
 }
 
 impl PhraseWeight {
     fn phrase_scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Option<PhraseScorer>> {
-        let field = self.terms[0].field();
+        let field = self.terms[0].1.field();
         let inv = reader.inverted_index(field)?;
-        let n = self.terms.len();
-        let mut terms = Vec::with_capacity(n);
-        for (i, t) in self.terms.iter().enumerate() {
+        let end = self.terms.last().map_or(0, |(o, _)| *o);
+        let mut terms = Vec::with_capacity(self.terms.len());
+        for (offset, t) in &self.terms {
             let Some(p) = inv.read_postings(t, IndexRecordOption::WithFreqsAndPositions)? else {
                 return Ok(None);
             };
             // Shifting each term's positions by its distance to the phrase end makes the
             // positions of one occurrence equal.
-            terms.push((p, (n - 1 - i) as u32));
+            terms.push((p, (end - offset) as u32));
         }
         // The rarest term leads the intersection; the others seek to its documents.
         terms.sort_by_key(|(p, _)| p.doc_freq());
@@ -294,15 +299,21 @@ mod same_as_tantivy {
     fn matches_and_scores_like_tantivy_phrase_query() {
         let (index, f) = testing::index(2000, 2);
         let searcher = index.reader().unwrap().searcher();
-        for phrase in [
-            &["回复", "复邮", "邮件"][..],
-            &["邮件", "邮件"],
-            &["收到", "到邮"],
-            &["invoice", "sent"],
-        ] {
-            let terms: Vec<Term> = phrase.iter().map(|t| Term::from_field_text(f.text, t)).collect();
+        let phrases: [&[(usize, &str)]; 5] = [
+            &[(0, "回复"), (1, "复邮"), (2, "邮件")],
+            &[(0, "邮件"), (2, "邮件")],
+            &[(0, "收到"), (1, "到邮")],
+            &[(0, "invoice"), (1, "sent")],
+            // Across the gap between two CJK runs.
+            &[(0, "邮件"), (2, "回复")],
+        ];
+        for phrase in phrases {
+            let terms: Vec<(usize, Term)> = phrase
+                .iter()
+                .map(|&(o, t)| (o, Term::from_field_text(f.text, t)))
+                .collect();
             let ours = ExactPhrase::new(terms.clone());
-            let theirs = PhraseQuery::new(terms);
+            let theirs = PhraseQuery::new_with_offset(terms);
             assert_eq!(
                 testing::full_ranking(&index, &ours),
                 testing::full_ranking(&index, &theirs),
@@ -310,7 +321,7 @@ mod same_as_tantivy {
             );
             let a = searcher.search(&ours, &DocSetCollector).unwrap();
             let b = searcher.search(&theirs, &DocSetCollector).unwrap();
-            assert!(!a.is_empty());
+            assert!(!a.is_empty(), "{phrase:?} matches nothing");
             assert_eq!(a, b, "{phrase:?} unscored");
         }
     }

@@ -11,7 +11,7 @@ use proto::{ContentType, MessageKey, MessageRecord, MessageState, Platform};
 use crate::tokenizer::{BIGRAM, BigramTokenizer};
 
 /// Version of the schema and tokenization; an index built with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Separates the parts of composite keys (never appears in ids or names of any platform).
 pub const SEP: char = '\u{1f}';

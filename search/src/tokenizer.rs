@@ -2,8 +2,11 @@
 //!
 //! Text is scanned into *units*: runs of CJK characters, Latin (or other alphabetic) words,
 //! digit runs and single emoji. Everything else (spaces, punctuation, full-width punctuation,
-//! emoji modifiers) only separates units and takes no position, so `好的👍，收到` and
-//! `好的 收到` index the same way around the separators.
+//! emoji modifiers) only separates units and takes no position (`ok，好的` and `ok 好的` index
+//! alike), with one exception: two CJK runs, which only separators can part, are one position
+//! further apart ([`cjk_gap`]). Otherwise the last bigram of one run and the first of the next
+//! would sit at consecutive positions like bigrams of one run, and `处中业` would match
+//! `处中，中业`.
 //!
 //! The text field ([`BigramTokenizer`]) gets, with consecutive positions:
 //! - overlapping bigrams of every CJK run (`农业局` → `农业`, `业局`), so a query for any run of
@@ -217,6 +220,13 @@ struct Span {
     text_to: usize,
 }
 
+/// Positions left empty before a unit of `kind` that follows a unit of kind `prev`: one
+/// between two CJK runs (the separators between them), none elsewhere. Queries lay out their
+/// phrases with the same rule.
+pub fn cjk_gap(prev: Option<UnitKind>, kind: UnitKind) -> usize {
+    usize::from(prev == Some(UnitKind::Cjk) && kind == UnitKind::Cjk)
+}
+
 /// Appends the text field's tokens for one unit, with positions from `*pos`.
 fn unit_tokens(
     kind: UnitKind,
@@ -308,8 +318,11 @@ impl Tokenizer for BigramTokenizer {
         self.spans.clear();
         self.texts.clear();
         let mut pos = 0;
+        let mut prev = None;
         let (spans, texts) = (&mut self.spans, &mut self.texts);
         scan_with(text, &mut self.chars, &mut |k, c, e| {
+            pos += cjk_gap(prev, k);
+            prev = Some(k);
             unit_tokens(k, c, e, &mut pos, spans, texts)
         });
         self.token.reset();
@@ -363,8 +376,15 @@ mod tests {
     }
 
     #[test]
-    fn separators_take_no_position() {
-        assert_eq!(toks("好的，收到"), vec![("好的".into(), 0), ("收到".into(), 1)]);
+    fn separators_take_no_position_but_part_cjk_runs() {
+        assert_eq!(toks("ok，收到"), vec![("ok".into(), 0), ("收到".into(), 1)]);
+        assert_eq!(toks("收到 ok"), vec![("收到".into(), 0), ("ok".into(), 1)]);
+        assert_eq!(toks("好的，收到"), vec![("好的".into(), 0), ("收到".into(), 2)]);
+        assert_eq!(toks("处中，，中业"), vec![("处中".into(), 0), ("中业".into(), 2)]);
+        assert_eq!(
+            toks("好的👍收到"),
+            vec![("好的".into(), 0), ("👍".into(), 1), ("收到".into(), 2)]
+        );
     }
 
     #[test]
