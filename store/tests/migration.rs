@@ -6,16 +6,7 @@ mod common;
 
 use chatvault_store as store;
 use common::*;
-use proto::{MessageKey, MessageState, Platform};
-
-fn key(chat: &str, id: &str) -> MessageKey {
-    MessageKey {
-        platform: Platform::Yunhu,
-        account: "team".into(),
-        chat_id: chat.into(),
-        msg_id: id.into(),
-    }
-}
+use proto::MessageState;
 
 fn user_version(dir: &std::path::Path) -> i64 {
     let conn = rusqlite::Connection::open(dir.join(store::DB_FILE)).unwrap();

@@ -5,17 +5,8 @@ mod common;
 
 use chatvault_store as store;
 use common::*;
-use proto::{ConnectorStatus, EventBody, MessageKey, MessageState, Platform};
+use proto::{ConnectorStatus, EventBody, MessageState};
 use store::{AuditFilter, StoreReader};
-
-fn key(chat: &str, id: &str) -> MessageKey {
-    MessageKey {
-        platform: Platform::Yunhu,
-        account: "team".into(),
-        chat_id: chat.into(),
-        msg_id: id.into(),
-    }
-}
 
 #[test]
 fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {

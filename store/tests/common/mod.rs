@@ -8,6 +8,16 @@ use proto::{
 
 pub const T0: i64 = 1_760_000_000_000;
 
+/// The identity of message `id` in `chat` of the account [`batch`] uses.
+pub fn key(chat: &str, id: &str) -> proto::MessageKey {
+    proto::MessageKey {
+        platform: Platform::Yunhu,
+        account: "team".into(),
+        chat_id: chat.into(),
+        msg_id: id.into(),
+    }
+}
+
 pub fn msg(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
     ChatEvent::message(
         chat,
