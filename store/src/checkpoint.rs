@@ -76,6 +76,9 @@ fn run(conn: Connection, rx: Receiver<()>) {
         }
     }
     // The writer is gone: copy everything and truncate the WAL so the file is self-contained.
+    // A reader still holding a snapshot must not hold up shutdown for long: what is not copied
+    // now stays in the WAL and is copied on the next open.
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(2));
     if let Err(e) = checkpoint(&conn, "TRUNCATE") {
         tracing::warn!(error = %e, "final WAL checkpoint failed; the WAL is replayed on next open");
     }
