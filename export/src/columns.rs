@@ -1,9 +1,6 @@
 //! Rows → Arrow record batches for the two tables: [`MessageColumns`] and [`EventColumns`]
 //! take the store's borrowed rows one at a time, so each value is copied once, from SQLite's
 //! row buffer into its column. Column order and types follow [`crate::schema`] exactly.
-//!
-//! The store's row types (`MessageRow`, `EventRow`) are not re-exported under a name, so the
-//! rows are taken inside the store's visitor callbacks, where their type is inferred.
 
 use std::sync::Arc;
 
@@ -13,7 +10,7 @@ use arrow::array::{
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field};
-use proto::{EventKind, Platform, TimestampMs};
+use proto::{Platform, TimestampMs};
 use store::StoreReader;
 
 use crate::error::Result;
@@ -251,30 +248,6 @@ impl MessageColumns {
     }
 }
 
-/// One event's values, taken from the store's `EventRow` by the caller.
-pub struct EventValues<'a> {
-    /// Position in the log.
-    pub seq: u64,
-    /// Account.
-    pub account: &'a str,
-    /// Chat id.
-    pub chat_id: &'a str,
-    /// Message id.
-    pub msg_id: Option<&'a str>,
-    /// Kind.
-    pub kind: EventKind,
-    /// When it happened.
-    pub occurred_at: TimestampMs,
-    /// When the archive received it.
-    pub received_at: TimestampMs,
-    /// Raw payload row.
-    pub raw_id: u64,
-    /// Chain hash (bytes).
-    pub hash: &'a [u8],
-    /// Stored JSON.
-    pub payload: &'a [u8],
-}
-
 /// Builds `events` batches row by row. `payload` is the stored JSON as text, `hash` its hex.
 pub struct EventColumns {
     rows: usize,
@@ -315,7 +288,7 @@ impl EventColumns {
     }
 
     /// Appends one event.
-    pub fn push(&mut self, e: &EventValues<'_>) {
+    pub fn push(&mut self, e: &store::EventRow<'_>) {
         self.seq.append_value(seq_i64(e.seq));
         self.account.append_value(e.account);
         self.chat_id.append_value(e.chat_id);

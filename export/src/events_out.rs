@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use store::StoreReader;
 
 use crate::atomic::Staged;
-use crate::columns::{EventColumns, EventValues};
+use crate::columns::EventColumns;
 use crate::error::{ExportError, Result};
 use crate::manifest::FileEntry;
 use crate::parquet_out::ParquetFile;
@@ -241,18 +241,7 @@ fn read_events(
             p.first_seq = e.seq;
         }
         p.last_seq = e.seq;
-        p.cols.push(&EventValues {
-            seq: e.seq,
-            account: e.account,
-            chat_id: e.chat_id,
-            msg_id: e.msg_id,
-            kind: e.kind,
-            occurred_at: e.occurred_at,
-            received_at: e.received_at,
-            raw_id: e.raw_id,
-            hash: e.hash,
-            payload: e.payload,
-        });
+        p.cols.push(e);
         buffered += 1;
         if buffered >= CHUNK {
             rows += buffered as u64;

@@ -41,7 +41,7 @@ pub use backup::backup;
 pub use error::StoreError;
 pub use fold::fold_message;
 pub use prepare::Prepared;
-pub use reader::StoreReader;
+pub use reader::{EventRow, MessageRow, StoreReader};
 pub use store::{DB_FILE, Store, StoreOptions};
 pub use types::*;
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
