@@ -342,6 +342,13 @@ async fn a_refused_token_backs_off_then_recovers() {
         .filter(|e| matches!(e.event, SimEvent::Refused { .. }))
         .count();
     assert_eq!(refused, 3);
+    // The simulator counts the login when it answers it; the connector records `connected`
+    // once it has read that answer.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while run.states().last().map(|s| s.0) != Some(ConnectorStatus::Connected) && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let states = run.states();
     assert_eq!(states[0].0, ConnectorStatus::AuthFailed);
     assert!(states[0].1.contains("Not authorized"), "{}", states[0].1);

@@ -243,11 +243,9 @@ impl Appender<'_, '_> {
                     }
                     let content = prep.content;
                     let targets = ev.body.targets_message();
-                    let probe = match ev.body {
-                        EventBody::Message(_) if targets => {
-                            let msg_id = ev.msg_id.as_deref().unwrap_or_default();
-                            let ids = [platform.as_str(), account, ev.chat_id.as_str(), msg_id];
-                            Some(probe_message(&mut self.hot.probe, ids, chain::prefix_key(&content))?)
+                    let probe = match (&ev.body, prep.mkey) {
+                        (EventBody::Message(_), Some(mkey)) if targets => {
+                            Some(probe_message(&mut self.hot.probe, mkey, chain::prefix_key(&content))?)
                         }
                         _ => None,
                     };
@@ -263,7 +261,7 @@ impl Appender<'_, '_> {
                     });
                     let existing = match (&key, probe) {
                         (Some(_), Some(Probe::New(mkey))) => Some((mkey, None)),
-                        (Some(k), _) => Some(resolve(self.tx, k)?),
+                        (Some(k), _) => Some(resolve_from(self.tx, k, prep.mkey)?),
                         (None, _) => None,
                     };
                     if self.is_duplicate(ev, &content, existing.as_ref().and_then(|(_, row)| row.as_ref()))? {
@@ -508,12 +506,7 @@ enum Probe {
 
 /// The common cases of a `message` event (new, or redelivered) from the narrow index, without
 /// reading the wide row. The content key covers the identity, so a match is the same message.
-fn probe_message(
-    probe: &mut Statement<'_>,
-    [platform, account, chat_id, msg_id]: [&str; 4],
-    content_key: i64,
-) -> Result<Probe> {
-    let mkey = chain::message_key(platform, account, chat_id, msg_id);
+fn probe_message(probe: &mut Statement<'_>, mkey: i64, content_key: i64) -> Result<Probe> {
     let found: Option<Option<i64>> = probe.query_row([mkey], |r| r.get(0)).optional()?;
     Ok(match found {
         None => Probe::New(mkey),
@@ -524,7 +517,13 @@ fn probe_message(
 
 /// The 64-bit key of `key`, probing past collisions, and the row if one exists.
 pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Option<ExistingRow>)> {
-    let mut mkey = chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id);
+    resolve_from(conn, key, None)
+}
+
+/// [`resolve`] starting from `mkey` = the key's [`chain::message_key`] when already known.
+fn resolve_from(conn: &Connection, key: &MessageKey, mkey: Option<i64>) -> Result<(i64, Option<ExistingRow>)> {
+    let mut mkey =
+        mkey.unwrap_or_else(|| chain::message_key(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id));
     let mut st = conn.prepare_cached(
         "SELECT platform, account, chat_id, msg_id, has_message, msg_key FROM messages WHERE mkey = ?1",
     )?;
@@ -852,40 +851,4 @@ fn create_private_file(path: &Path) -> Result<()> {
     o.open(path)
         .map_err(|e| StoreError::io(format!("cannot create `{}`", path.display()), e))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::prepare::EnvelopeRef;
-
-    #[test]
-    fn the_borrowed_envelope_writes_the_same_bytes_as_the_owned_one() {
-        let ev = ChatEvent::message(
-            "c1",
-            "m1",
-            EventBody::Withdraw {
-                by: Some("张三".into()),
-                at: Some(1_760_000_000_000),
-            },
-        );
-        let owned = Envelope {
-            v: proto::SCHEMA_VERSION,
-            platform: Platform::Wecom,
-            account: "corp".into(),
-            received_at: 1_760_000_000_001,
-            event: ev.clone(),
-        };
-        let borrowed = EnvelopeRef {
-            v: proto::SCHEMA_VERSION,
-            platform: Platform::Wecom,
-            account: "corp",
-            received_at: 1_760_000_000_001,
-            event: &ev,
-        };
-        assert_eq!(
-            serde_json::to_vec(&owned).unwrap(),
-            serde_json::to_vec(&borrowed).unwrap()
-        );
-    }
 }
