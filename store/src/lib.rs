@@ -8,14 +8,15 @@
 //! # Layout
 //! - [`Store`] (`store.rs`): the single writer: open/migrate, [`Store::append`] of many batches
 //!   in one transaction.
-//! - `writer.rs`: [`spawn_writer`], the task that drains the bounded channel, group-commits
-//!   and fires each batch's commit notice after the commit.
+//! - `writer/`: [`spawn_writer`], the task that drains the bounded channel, group-commits
+//!   and fires each batch's commit notice after the commit; batches are prepared on a thread
+//!   of their own (`writer/prepare_thread.rs`) while the previous group commits.
 //! - [`StoreReader`] (`reader.rs`): the read side for search, export and the CLI; many readers
 //!   beside one writer (WAL).
 //! - `fold.rs`: the pure fold of a message's events into its current state; the projection
 //!   and `verify` both use it.
 //! - `prepare.rs`: [`Prepared`], the per-event envelopes and hashes computed off the SQLite
-//!   thread.
+//!   thread, and the early lookup that spares a stored message's redelivery that work.
 //! - `checkpoint.rs`: copies the WAL into the database on its own thread, off the writer's
 //!   commit path.
 //! - `schema.rs`: DDL and migrations (`PRAGMA user_version`).

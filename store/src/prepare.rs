@@ -8,9 +8,11 @@
 //! passes (one per JSON document) cost a fifth of a replay's CPU, most of it escaping the same
 //! text twice, so the envelope is written once, piece by piece, and the content hash is taken
 //! over slices of it. The bytes of both are exactly what serde writes for the stored
-//! [`crate::Envelope`] and for the dedup view defined in the tests below (identity, kind and
-//! content; never receive or occurred times): stored payloads and dedup keys stay those of
+//! [`crate::Envelope`] and for [`DedupView`]: stored payloads and dedup keys stay those of
 //! every earlier archive.
+//!
+//! In the writer, a `message` event is first looked up in the committed archive
+//! ([`StoredProbe`]): a redelivery the archive holds needs no envelope and no commit work.
 
 use proto::{ChatEvent, EventBatch, Ingested, Platform};
 use serde::Serialize;
@@ -34,11 +36,23 @@ pub(crate) struct EventPrep {
     pub payload: Vec<u8>,
     /// [`chain::message_key`] of the event's message, for events that target one.
     pub mkey: Option<i64>,
+    /// The archive holds this `message` event already ([`StoredProbe`]); `payload` is empty.
+    pub stored: bool,
 }
 
 impl Prepared {
     /// Computes the parts of every event of `batch`.
     pub fn new(batch: &EventBatch) -> Result<Prepared> {
+        Prepared::checked(batch, None)
+    }
+
+    /// [`Prepared::new`], first asking `stored` about each `message` event: one the archive
+    /// already holds gets no envelope (see [`StoredProbe`]).
+    pub(crate) fn checked(batch: &EventBatch, mut stored: Option<&mut StoredProbe>) -> Result<Prepared> {
+        // One read transaction for the batch: starting one per lookup costs more than the lookup.
+        if let Some(p) = stored.as_deref_mut() {
+            p.snapshot(true);
+        }
         let items = batch
             .items
             .iter()
@@ -47,14 +61,127 @@ impl Prepared {
                 Ingested::Payload { raw, events } => {
                     let events = events
                         .iter()
-                        .map(|ev| prepare_event(batch.platform, &batch.account, raw.received_at, ev))
+                        .map(|ev| {
+                            let known = stored
+                                .as_deref_mut()
+                                .and_then(|p| p.known(batch.platform, &batch.account, ev));
+                            match known {
+                                Some(known) => Ok(known),
+                                None => prepare_event(batch.platform, &batch.account, raw.received_at, ev),
+                            }
+                        })
                         .collect::<Result<Vec<_>>>()?;
                     Ok(Some((chain::sha(&raw.bytes), events)))
                 }
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Prepared { items })
+            .collect::<Result<Vec<_>>>();
+        if let Some(p) = stored {
+            p.snapshot(false);
+        }
+        Ok(Prepared { items: items? })
     }
+}
+
+/// What the dedup hash covers: identity, kind and content; never receive or occurred times.
+/// The definition of [`EventPrep::content`]; [`prepare_event`] writes the same bytes from the
+/// envelope's slices.
+#[derive(Serialize)]
+struct DedupView<'a> {
+    platform: &'a str,
+    account: &'a str,
+    chat_id: &'a str,
+    msg_id: Option<&'a str>,
+    #[serde(flatten)]
+    body: &'a proto::EventBody,
+}
+
+impl<'a> DedupView<'a> {
+    fn of(platform: Platform, account: &'a str, ev: &'a ChatEvent) -> Self {
+        DedupView {
+            platform: platform.as_str(),
+            account,
+            chat_id: &ev.chat_id,
+            msg_id: ev.msg_id.as_deref(),
+            body: &ev.body,
+        }
+    }
+}
+
+/// The committed archive's answer to "is this `message` event stored already?", asked in the
+/// prepare stage on a read connection of its own. A redelivered message is the common case of
+/// a replay; recognised here, it costs a hash and one index lookup, no envelope, and nothing on
+/// the commit thread. The answer is final: a message row's content key never changes once
+/// set, so what a committed snapshot holds the commit will hold too. Anything else (no row, a
+/// row with other content, a failed lookup) is left to the commit, which decides as before.
+pub(crate) struct StoredProbe {
+    conn: rusqlite::Connection,
+}
+
+impl StoredProbe {
+    pub fn open(data_dir: &std::path::Path) -> Result<StoredProbe> {
+        let reader = crate::StoreReader::open(data_dir)?;
+        Ok(StoredProbe { conn: reader.conn })
+    }
+
+    /// Opens or ends the read transaction the lookups share. A failure leaves each lookup in
+    /// a transaction of its own, which is slower and as correct.
+    fn snapshot(&mut self, open: bool) {
+        let sql = if open { "BEGIN" } else { "COMMIT" };
+        if self.conn.is_autocommit() == open {
+            let _ = self.conn.execute_batch(sql);
+        }
+    }
+
+    /// Parts for a `message` event the archive holds with this very content, else `None`.
+    fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<EventPrep> {
+        if !matches!(ev.body, proto::EventBody::Message(_)) || ev.validate().is_err() {
+            return None;
+        }
+        let content = sha_json(&DedupView::of(platform, account, ev))?;
+        let mkey = message_key_of(platform, account, ev);
+        let stored: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")
+            .and_then(|mut st| st.query_row([mkey], |r| r.get(0)))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .ok()?;
+        (stored == Some(Some(chain::prefix_key(&content)))).then(|| EventPrep {
+            content,
+            payload: Vec::new(),
+            mkey: Some(mkey),
+            stored: true,
+        })
+    }
+}
+
+/// sha256 of the JSON serialisation of `value`, streamed into the hasher (no buffer).
+fn sha_json<T: Serialize>(value: &T) -> Option<[u8; 32]> {
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    serde_json::to_writer(&mut h, value).ok()?;
+    Some(h.0.finalize().into())
+}
+
+fn message_key_of(platform: Platform, account: &str, ev: &ChatEvent) -> i64 {
+    chain::message_key(
+        platform.as_str(),
+        account,
+        &ev.chat_id,
+        ev.msg_id.as_deref().unwrap_or_default(),
+    )
 }
 
 fn prepare_event(platform: Platform, account: &str, received_at: i64, ev: &ChatEvent) -> Result<EventPrep> {
@@ -114,18 +241,12 @@ fn prepare_event(platform: Platform, account: &str, received_at: i64, ev: &ChatE
     h.update(&out[body]);
     let content: [u8; 32] = h.finalize().into();
 
-    let mkey = ev.body.targets_message().then(|| {
-        chain::message_key(
-            platform.as_str(),
-            account,
-            &ev.chat_id,
-            ev.msg_id.as_deref().unwrap_or_default(),
-        )
-    });
+    let mkey = ev.body.targets_message().then(|| message_key_of(platform, account, ev));
     Ok(EventPrep {
         content,
         payload: out,
         mkey,
+        stored: false,
     })
 }
 
@@ -138,22 +259,8 @@ mod tests {
     use proptest::prelude::*;
     use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, Identity, NewMessage, Platform};
 
-    use serde::Serialize;
-
-    use super::prepare_event;
+    use super::{DedupView, prepare_event, sha_json};
     use crate::{Envelope, chain};
-
-    /// What the dedup hash covers: identity, kind and content; never receive or occurred
-    /// times. The definition the content hash has had since the first archive.
-    #[derive(Serialize)]
-    struct DedupView<'a> {
-        platform: &'a str,
-        account: &'a str,
-        chat_id: &'a str,
-        msg_id: Option<&'a str>,
-        #[serde(flatten)]
-        body: &'a proto::EventBody,
-    }
 
     fn assert_same_bytes(platform: Platform, account: &str, received_at: i64, ev: &ChatEvent) {
         let prep = prepare_event(platform, account, received_at, ev).unwrap();
@@ -168,13 +275,8 @@ mod tests {
             String::from_utf8(prep.payload).unwrap(),
             serde_json::to_string(&envelope).unwrap()
         );
-        let view = DedupView {
-            platform: platform.as_str(),
-            account,
-            chat_id: &ev.chat_id,
-            msg_id: ev.msg_id.as_deref(),
-            body: &ev.body,
-        };
+        let view = DedupView::of(platform, account, ev);
+        assert_eq!(prep.content, sha_json(&view).unwrap());
         assert_eq!(prep.content, chain::sha_json(&view).unwrap());
         assert_eq!(prep.mkey.is_some(), ev.body.targets_message());
     }
@@ -252,6 +354,49 @@ mod tests {
         ] {
             assert_same_bytes(Platform::Wecom, "corp", 1_760_000_000_001, &ev);
         }
+    }
+
+    #[test]
+    fn the_probe_knows_a_stored_message_by_its_content_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::Store::open(dir.path(), crate::StoreOptions::default()).unwrap();
+        let stored = ChatEvent::message("c", "m1", message("原文".into()));
+        let raw = proto::RawPayload {
+            received_at: 1,
+            media_type: "application/json".into(),
+            bytes: b"{}".to_vec().into(),
+        };
+        let (batch, _) = proto::EventBatch::new(
+            Platform::Wecom,
+            "corp",
+            vec![proto::Ingested::Payload {
+                raw,
+                events: vec![stored.clone()],
+            }],
+            None,
+        );
+        store.append(&[&batch]).unwrap();
+
+        let mut probe = super::StoredProbe::open(dir.path()).unwrap();
+        let known = probe
+            .known(Platform::Wecom, "corp", &stored)
+            .expect("stored message is known");
+        assert!(known.stored && known.payload.is_empty());
+        let other_version = ChatEvent::message("c", "m1", message("另一个版本".into()));
+        let elsewhere = ChatEvent::message("c", "m2", message("原文".into()));
+        let edit = ChatEvent::message(
+            "c",
+            "m1",
+            EventBody::Edit {
+                text: "原文".into(),
+                content_type: None,
+                edited_at: None,
+            },
+        );
+        for ev in [&other_version, &elsewhere, &edit] {
+            assert!(probe.known(Platform::Wecom, "corp", ev).is_none(), "{ev:?}");
+        }
+        assert!(probe.known(Platform::Wecom, "other", &stored).is_none());
     }
 
     proptest! {

@@ -241,6 +241,10 @@ impl Appender<'_, '_> {
                         info.rejected += 1;
                         continue;
                     }
+                    if prep.stored {
+                        info.duplicates += 1;
+                        continue;
+                    }
                     let content = prep.content;
                     let targets = ev.body.targets_message();
                     let probe = match (&ev.body, prep.mkey) {

@@ -6,9 +6,12 @@
 //! sequential part — had to take turns with them for a core and the store got slower
 //! (measured on two cores).
 
+use std::path::Path;
+
 use proto::EventBatch;
 use tokio::sync::oneshot;
 
+use crate::prepare::StoredProbe;
 use crate::{Prepared, Result, StoreError};
 
 /// A batch back from the thread with its prepared parts.
@@ -21,13 +24,23 @@ pub(super) struct PrepareThread {
 impl PrepareThread {
     /// `capacity`: the most batches the writer has submitted and not yet collected, so
     /// [`PrepareThread::submit`] never blocks.
-    pub fn start(capacity: usize) -> Result<PrepareThread> {
+    /// `data_dir`: the archive, read to recognise stored messages early ([`StoredProbe`]).
+    pub fn start(capacity: usize, data_dir: &Path) -> Result<PrepareThread> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(EventBatch, oneshot::Sender<Done>)>(capacity);
+        // Without the probe every event is prepared in full and the commit decides: slower
+        // for redeliveries, the same result.
+        let mut stored = match StoredProbe::open(data_dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "store: cannot read the archive ahead of the writer; redeliveries are checked at commit only");
+                None
+            }
+        };
         std::thread::Builder::new()
             .name("chatvault-prepare".into())
             .spawn(move || {
                 for (batch, reply) in rx {
-                    let prepared = Prepared::new(&batch);
+                    let prepared = Prepared::checked(&batch, stored.as_mut());
                     let _ = reply.send((batch, prepared));
                 }
             })
