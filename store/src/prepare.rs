@@ -113,19 +113,32 @@ impl<'a> DedupView<'a> {
 /// the commit thread. The answer is final: a message row's content key never changes once
 /// set, so what a committed snapshot holds the commit will hold too. Anything else (no row, a
 /// row with other content, a failed lookup) is left to the commit, which decides as before.
+///
+/// Only a batch whose first `message` event is stored has the rest looked up: redeliveries come
+/// in runs, and new messages — whose lookups would all miss, in a page cache each commit of
+/// the writer empties — should not pay for one each.
 pub(crate) struct StoredProbe {
     conn: rusqlite::Connection,
+    /// The current batch has had its first lookup.
+    asked: bool,
+    /// The current batch's first lookup found the message stored (or none was made yet).
+    probing: bool,
 }
 
 impl StoredProbe {
     pub fn open(data_dir: &std::path::Path) -> Result<StoredProbe> {
         let reader = crate::StoreReader::open(data_dir)?;
-        Ok(StoredProbe { conn: reader.conn })
+        Ok(StoredProbe {
+            conn: reader.conn,
+            asked: false,
+            probing: true,
+        })
     }
 
     /// Opens or ends the read transaction the lookups share. A failure leaves each lookup in
     /// a transaction of its own, which is slower and as correct.
     fn snapshot(&mut self, open: bool) {
+        (self.asked, self.probing) = (false, true);
         let sql = if open { "BEGIN" } else { "COMMIT" };
         if self.conn.is_autocommit() == open {
             let _ = self.conn.execute_batch(sql);
@@ -134,7 +147,7 @@ impl StoredProbe {
 
     /// Parts for a `message` event the archive holds with this very content, else `None`.
     fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<EventPrep> {
-        if !matches!(ev.body, proto::EventBody::Message(_)) || ev.validate().is_err() {
+        if !self.probing || !matches!(ev.body, proto::EventBody::Message(_)) || ev.validate().is_err() {
             return None;
         }
         let content = sha_json(&DedupView::of(platform, account, ev))?;
@@ -149,7 +162,11 @@ impl StoredProbe {
                 e => Err(e),
             })
             .ok()?;
-        (stored == Some(Some(chain::prefix_key(&content)))).then(|| EventPrep {
+        let known = stored == Some(Some(chain::prefix_key(&content)));
+        if !self.asked {
+            (self.asked, self.probing) = (true, known);
+        }
+        known.then(|| EventPrep {
             content,
             payload: Vec::new(),
             mkey: Some(mkey),
