@@ -10,7 +10,7 @@
 //!   in one transaction.
 //! - `writer/`: [`spawn_writer`], the task that drains the bounded channel, group-commits
 //!   and fires each batch's commit notice after the commit; batches are prepared on a thread
-//!   of their own (`writer/prepare_thread.rs`) while the previous group commits.
+//!   of their own (`writer/prepare_pool.rs`) while the previous group commits.
 //! - [`StoreReader`] (`reader.rs`): the read side for search, export and the CLI; many readers
 //!   beside one writer (WAL).
 //! - `fold.rs`: the pure fold of a message's events into its current state; the projection

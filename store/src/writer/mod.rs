@@ -7,14 +7,14 @@
 //! transaction fails (disk full, read-only file), every notice of the group reports the error
 //! and the connectors do not acknowledge — the platform redelivers, nothing is lost.
 //!
-//! Three stages run at once: this task receives batches and fires notices; the prepare thread
-//! ([`prepare_thread`]) computes each batch's [`Prepared`] parts (envelopes, hashes) as it
+//! Three stages run at once: this task receives batches and fires notices; the prepare threads
+//! ([`prepare_pool`]) compute each batch's [`Prepared`] parts (envelopes, hashes) as it
 //! arrives; the commit runs on the blocking pool and does only the sequential part. A group
 //! is the run of prepared batches waiting when the committer is free, so under a burst the
 //! first group is small and later groups grow to what arrived during the previous commit:
 //! the stages stay busy together instead of each waiting for one large group.
 
-mod prepare_thread;
+mod prepare_pool;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use proto::{CommitError, EventBatch};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Prepared, Result, Store};
-use prepare_thread::{Done, PrepareThread};
+use prepare_pool::{Done, PreparePool};
 
 /// Writer tuning.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ pub fn spawn_writer(store: Store, rx: mpsc::Receiver<EventBatch>, opts: WriterOp
 /// Batches received and not yet handed to a commit, in arrival order.
 #[derive(Default)]
 struct Waiting {
-    /// Submitted to the prepare thread, answers pending (event count, answer).
+    /// Submitted to the prepare threads, answers pending (event count, answer).
     preparing: VecDeque<(usize, oneshot::Receiver<Done>)>,
     /// Prepared, oldest first; the next group is taken from the front.
     ready: VecDeque<(EventBatch, Prepared)>,
@@ -126,7 +126,7 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
     // Received but not committed: at most one group being prepared or waiting besides the
     // one committing, as before the pipeline; the channel pushes back on the senders beyond.
     let (max_events, max_batches) = (opts.max_events.max(1), opts.max_batches.max(1));
-    let preparer = PrepareThread::start(max_batches + 1, store.dir())?;
+    let preparer = PreparePool::start(max_batches + 1, store.dir())?;
     let mut stats = WriterStats::default();
     let mut store = Some(store);
     let mut inflight: Option<tokio::task::JoinHandle<Committed>> = None;
@@ -173,7 +173,7 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
                         fail(vec![batch], &e, &mut stats);
                     }
                     Err(_) => {
-                        return Err(crate::StoreError::Corrupt("the store's prepare thread stopped".into()));
+                        return Err(crate::StoreError::Corrupt("the store's prepare threads stopped".into()));
                     }
                 }
             }
