@@ -20,9 +20,7 @@ pub fn sha(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// sha256 of the JSON serialisation of `value`, streamed into the hasher (no buffer): the
-/// reference the store's content hashes are tested against.
-#[cfg(test)]
+/// sha256 of the JSON serialisation of `value`, streamed into the hasher (no buffer).
 pub fn sha_json<T: serde::Serialize>(value: &T) -> serde_json::Result<[u8; 32]> {
     struct Hashing(Sha256);
     impl std::io::Write for Hashing {

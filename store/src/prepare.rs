@@ -150,7 +150,7 @@ impl StoredProbe {
         if !self.probing || !matches!(ev.body, proto::EventBody::Message(_)) || ev.validate().is_err() {
             return None;
         }
-        let content = sha_json(&DedupView::of(platform, account, ev))?;
+        let content = chain::sha_json(&DedupView::of(platform, account, ev)).ok()?;
         let mkey = message_key_of(platform, account, ev);
         let stored: Option<Option<i64>> = self
             .conn
@@ -173,23 +173,6 @@ impl StoredProbe {
             stored: true,
         })
     }
-}
-
-/// sha256 of the JSON serialisation of `value`, streamed into the hasher (no buffer).
-fn sha_json<T: Serialize>(value: &T) -> Option<[u8; 32]> {
-    struct Hashing(Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = Hashing(Sha256::new());
-    serde_json::to_writer(&mut h, value).ok()?;
-    Some(h.0.finalize().into())
 }
 
 fn message_key_of(platform: Platform, account: &str, ev: &ChatEvent) -> i64 {
@@ -276,7 +259,7 @@ mod tests {
     use proptest::prelude::*;
     use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, Identity, NewMessage, Platform};
 
-    use super::{DedupView, prepare_event, sha_json};
+    use super::{DedupView, prepare_event};
     use crate::{Envelope, chain};
 
     fn assert_same_bytes(platform: Platform, account: &str, received_at: i64, ev: &ChatEvent) {
@@ -293,7 +276,6 @@ mod tests {
             serde_json::to_string(&envelope).unwrap()
         );
         let view = DedupView::of(platform, account, ev);
-        assert_eq!(prep.content, sha_json(&view).unwrap());
         assert_eq!(prep.content, chain::sha_json(&view).unwrap());
         assert_eq!(prep.mkey.is_some(), ev.body.targets_message());
     }

@@ -25,8 +25,8 @@ pub(super) struct PreparePool {
 
 impl PreparePool {
     /// `capacity`: the most batches the writer has submitted and not yet collected, so
-    /// [`PreparePool::submit`] never blocks.
-    /// `data_dir`: the archive, read to recognise stored messages early ([`StoredProbe`]).
+    /// [`PreparePool::submit`] never blocks. `data_dir`: the archive, read to recognise stored
+    /// messages early ([`StoredProbe`]).
     pub fn start(capacity: usize, data_dir: &Path) -> Result<PreparePool> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(EventBatch, oneshot::Sender<Done>)>(capacity);
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
@@ -45,6 +45,7 @@ impl PreparePool {
                 .name(format!("chatvault-prepare-{n}"))
                 .spawn(move || {
                     loop {
+                        // One thread waits in `recv` holding the lock, the other for the lock.
                         let next = rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((batch, reply))) = next else { break };
                         let prepared = Prepared::checked(&batch, stored.as_mut());
@@ -56,9 +57,10 @@ impl PreparePool {
         Ok(PreparePool { tx })
     }
 
-    /// Hands `batch` to a thread; the answer comes in submission order. If the thread is
-    /// gone the answer is an error (and the batch, dropped, reports nothing to its sender, so
-    /// nothing of it is acknowledged).
+    /// Hands `batch` to the next free thread. Each batch has an answer of its own (the writer
+    /// collects them in submission order). If the threads are gone the answer is an error
+    /// (and the batch, dropped, reports nothing to its sender, so nothing of it is
+    /// acknowledged).
     pub fn submit(&self, batch: EventBatch) -> oneshot::Receiver<Done> {
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send((batch, reply));
