@@ -217,7 +217,7 @@ fn finish(done: std::result::Result<Committed, tokio::task::JoinError>, stats: &
 fn fail(group: Vec<EventBatch>, e: &crate::StoreError, stats: &mut WriterStats) {
     stats.failures += 1;
     metrics::counter!("chatvault_store_commit_failures_total").increment(1);
-    tracing::error!(error = %e, batches = group.len(), "store could not commit; nothing in these batches is acknowledged");
+    tracing::error!(error = %e, batches = group.len(), "store commit failed; nothing in these batches is acknowledged");
     let message = e.to_string();
     for batch in group {
         let _ = batch.committed.send(Err(CommitError {
