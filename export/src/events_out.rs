@@ -118,24 +118,15 @@ impl<'a> EventFiles<'a> {
         let name = format!("part-{}-{}.parquet", f.min_seq, f.max_seq);
         let (staged, encode) = f.file.finish(Some(&f.dir.join(&name)))?;
         self.encode += encode;
-        let written = staged.written().clone();
-        self.done.push((
-            staged,
-            FileEntry {
-                path: format!(
-                    "{EVENTS_TABLE}/{}/{name}",
-                    key.rel_dir().to_string_lossy().replace('\\', "/")
-                ),
-                table: EVENTS_TABLE.into(),
-                platform: key.platform.to_string(),
-                date: key.date.format("%Y-%m-%d").to_string(),
-                rows,
-                bytes: written.bytes,
-                sha256: written.sha256,
-                min_seq: Some(f.min_seq),
-                max_seq: Some(f.max_seq),
-            },
-        ));
+        let entry = FileEntry::new(
+            EVENTS_TABLE,
+            &key,
+            &name,
+            rows,
+            staged.written(),
+            Some((f.min_seq, f.max_seq)),
+        );
+        self.done.push((staged, entry));
         Ok(())
     }
 

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{Written, write_atomic};
 use crate::error::{ExportError, Result};
+use crate::partition::PartitionKey;
 
 /// File name of the manifest in the export directory.
 pub const MANIFEST_FILE: &str = "_manifest.json";
@@ -63,6 +64,31 @@ pub struct FileEntry {
     /// Highest event seq in the file (events only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_seq: Option<u64>,
+}
+
+impl FileEntry {
+    /// The entry of the finished file `name` of `table` in partition `key`; `seqs` = the
+    /// lowest and highest event seq it holds (events only).
+    pub(crate) fn new(
+        table: &str,
+        key: &PartitionKey,
+        name: &str,
+        rows: u64,
+        written: &Written,
+        seqs: Option<(u64, u64)>,
+    ) -> FileEntry {
+        FileEntry {
+            path: format!("{table}/{}/{name}", key.rel_dir().to_string_lossy().replace('\\', "/")),
+            table: table.into(),
+            platform: key.platform.to_string(),
+            date: key.date.format("%Y-%m-%d").to_string(),
+            rows,
+            bytes: written.bytes,
+            sha256: written.sha256.clone(),
+            min_seq: seqs.map(|(lo, _)| lo),
+            max_seq: seqs.map(|(_, hi)| hi),
+        }
+    }
 }
 
 impl Manifest {

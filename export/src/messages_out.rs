@@ -161,21 +161,7 @@ fn encode_partitions(out: &Path, rx: Receiver<Job>) -> Result<MessagesOutcome> {
                 }
                 let (staged, took) = file.finish(None)?;
                 encode += took;
-                let written = staged.written().clone();
-                let entry = FileEntry {
-                    path: format!(
-                        "{MESSAGES_TABLE}/{}/data.parquet",
-                        key.rel_dir().to_string_lossy().replace('\\', "/")
-                    ),
-                    table: MESSAGES_TABLE.into(),
-                    platform: key.platform.to_string(),
-                    date: key.date.format("%Y-%m-%d").to_string(),
-                    rows,
-                    bytes: written.bytes,
-                    sha256: written.sha256,
-                    min_seq: None,
-                    max_seq: None,
-                };
+                let entry = FileEntry::new(MESSAGES_TABLE, &key, "data.parquet", rows, staged.written(), None);
                 partitions.push(PartitionOutcome {
                     key,
                     file: Some((staged, entry)),
