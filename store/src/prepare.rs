@@ -18,6 +18,8 @@ use proto::{ChatEvent, EventBatch, Ingested, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use rusqlite::OptionalExtension;
+
 use crate::chain;
 use crate::{Result, StoreError};
 
@@ -48,11 +50,8 @@ impl Prepared {
 
     /// [`Prepared::new`], first asking `stored` about each `message` event: one the archive
     /// already holds gets no envelope (see [`StoredProbe`]).
-    pub(crate) fn checked(batch: &EventBatch, mut stored: Option<&mut StoredProbe>) -> Result<Prepared> {
-        // One read transaction for the batch: starting one per lookup costs more than the lookup.
-        if let Some(p) = stored.as_deref_mut() {
-            p.snapshot(true);
-        }
+    pub(crate) fn checked(batch: &EventBatch, stored: Option<&mut StoredProbe>) -> Result<Prepared> {
+        let mut lookups = stored.and_then(StoredProbe::batch);
         let items = batch
             .items
             .iter()
@@ -62,9 +61,9 @@ impl Prepared {
                     let events = events
                         .iter()
                         .map(|ev| {
-                            let known = stored
-                                .as_deref_mut()
-                                .and_then(|p| p.known(batch.platform, &batch.account, ev));
+                            let known = lookups
+                                .as_mut()
+                                .and_then(|l| l.known(batch.platform, &batch.account, ev));
                             match known {
                                 Some(known) => Ok(known),
                                 None => prepare_event(batch.platform, &batch.account, raw.received_at, ev),
@@ -74,11 +73,8 @@ impl Prepared {
                     Ok(Some((chain::sha(&raw.bytes), events)))
                 }
             })
-            .collect::<Result<Vec<_>>>();
-        if let Some(p) = stored {
-            p.snapshot(false);
-        }
-        Ok(Prepared { items: items? })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared { items })
     }
 }
 
@@ -119,32 +115,44 @@ impl<'a> DedupView<'a> {
 /// the writer empties — should not pay for one each.
 pub(crate) struct StoredProbe {
     conn: rusqlite::Connection,
-    /// The current batch has had its first lookup.
-    asked: bool,
-    /// The current batch's first lookup found the message stored (or none was made yet).
-    probing: bool,
 }
 
 impl StoredProbe {
     pub fn open(data_dir: &std::path::Path) -> Result<StoredProbe> {
         let reader = crate::StoreReader::open(data_dir)?;
-        Ok(StoredProbe {
-            conn: reader.conn,
+        Ok(StoredProbe { conn: reader.conn })
+    }
+
+    /// The lookups of one batch: one read transaction and one statement for all of them
+    /// (starting a transaction per lookup cost more than the lookup). `None` if either cannot
+    /// be had; the batch is then prepared in full, which is slower and as correct.
+    fn batch(&mut self) -> Option<BatchLookups<'_>> {
+        let tx = self.conn.unchecked_transaction().ok()?;
+        let stmt = self
+            .conn
+            .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")
+            .ok()?;
+        Some(BatchLookups {
+            stmt,
+            _tx: tx,
             asked: false,
             probing: true,
         })
     }
+}
 
-    /// Opens or ends the read transaction the lookups share. A failure leaves each lookup in
-    /// a transaction of its own, which is slower and as correct.
-    fn snapshot(&mut self, open: bool) {
-        (self.asked, self.probing) = (false, true);
-        let sql = if open { "BEGIN" } else { "COMMIT" };
-        if self.conn.is_autocommit() == open {
-            let _ = self.conn.execute_batch(sql);
-        }
-    }
+/// [`StoredProbe`]'s lookups for one batch; the read transaction ends when it is dropped.
+struct BatchLookups<'c> {
+    // Declared first: the statement is reset before the transaction ends.
+    stmt: rusqlite::CachedStatement<'c>,
+    _tx: rusqlite::Transaction<'c>,
+    /// The batch has had its first lookup.
+    asked: bool,
+    /// The batch's first lookup found the message stored (or none was made yet).
+    probing: bool,
+}
 
+impl BatchLookups<'_> {
     /// Parts for a `message` event the archive holds with this very content, else `None`.
     fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<EventPrep> {
         if !self.probing || !matches!(ev.body, proto::EventBody::Message(_)) || ev.validate().is_err() {
@@ -152,16 +160,7 @@ impl StoredProbe {
         }
         let content = chain::sha_json(&DedupView::of(platform, account, ev)).ok()?;
         let mkey = message_key_of(platform, account, ev);
-        let stored: Option<Option<i64>> = self
-            .conn
-            .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")
-            .and_then(|mut st| st.query_row([mkey], |r| r.get(0)))
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })
-            .ok()?;
+        let stored: Option<Option<i64>> = self.stmt.query_row([mkey], |r| r.get(0)).optional().ok()?;
         let known = stored == Some(Some(chain::prefix_key(&content)));
         if !self.asked {
             (self.asked, self.probing) = (true, known);
@@ -377,6 +376,7 @@ mod tests {
         store.append(&[&batch]).unwrap();
 
         let mut probe = super::StoredProbe::open(dir.path()).unwrap();
+        let mut probe = probe.batch().expect("a read transaction");
         let known = probe
             .known(Platform::Wecom, "corp", &stored)
             .expect("stored message is known");

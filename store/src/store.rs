@@ -236,13 +236,14 @@ impl Appender<'_, '_> {
             (Ingested::Payload { raw, events }, Some((raw_sha, preps))) if preps.len() == events.len() => {
                 let mut raw_id: Option<i64> = None;
                 for (n, (ev, prep)) in events.iter().zip(preps).enumerate() {
+                    // Found stored in the prepare stage, which validated it first.
+                    if prep.stored {
+                        info.duplicates += 1;
+                        continue;
+                    }
                     if let Err(why) = ev.validate() {
                         self.reject(platform, account, raw, &format!("event {n}: {why}"))?;
                         info.rejected += 1;
-                        continue;
-                    }
-                    if prep.stored {
-                        info.duplicates += 1;
                         continue;
                     }
                     let content = prep.content;
