@@ -41,6 +41,19 @@ fn start_with(connector: EofficeConnector, store_delay: Duration, fail_next: u32
     Rig::start_on(connector, &tx, &store, |cx| cx.max_body_bytes = 64 * 1024)
 }
 
+/// Waits until message `id` is in the store.
+async fn archived(sim: &EofficeSim, run: &Rig, id: &str) -> bool {
+    let store = run.store.clone();
+    let id = id.to_string();
+    sim.wait_until(WAIT, move |_| {
+        store
+            .events()
+            .iter()
+            .any(|c| c.event.msg_id.as_deref() == Some(id.as_str()))
+    })
+    .await
+}
+
 /// Installs a check that runs the instant the simulator receives an ack: every acked
 /// message must already be committed. Returns the violations found.
 fn check_ack_after_commit(sim: &EofficeSim, store: &FakeStore) -> Arc<Mutex<Vec<String>>> {
@@ -225,14 +238,7 @@ async fn reconnects_after_the_server_drops_the_connection() {
         json!({"message_id": "after-drop", "sender": "lisi", "to": "admin",
         "chat_object_id": "admin_lisi", "send_time": 1_795_399_200_000u64, "text_message_content": "重连后的消息"}),
     );
-    let store = run.store.clone();
-    assert!(
-        sim.wait_until(WAIT, move |_| store
-            .events()
-            .iter()
-            .any(|c| c.event.msg_id.as_deref() == Some("after-drop")))
-            .await
-    );
+    assert!(archived(&sim, &run, "after-drop").await);
     let states: Vec<ConnectorStatus> = run.states().into_iter().map(|(s, _)| s).collect();
     assert_eq!(
         states,
@@ -367,14 +373,7 @@ async fn bad_input_is_rejected_and_archiving_continues() {
         json!({"message_id": "ok-1", "sender": "wangwu", "room_id": "grp_agri",
         "type": "personal_group", "send_time": 1_795_399_200_000u64, "text_message_content": "还在正常归档"}),
     );
-    let store = run.store.clone();
-    assert!(
-        sim.wait_until(WAIT, move |_| store
-            .events()
-            .iter()
-            .any(|c| c.event.msg_id.as_deref() == Some("ok-1")))
-            .await
-    );
+    assert!(archived(&sim, &run, "ok-1").await);
 
     let rejects = run.store.rejects();
     let reasons: Vec<&str> = rejects.iter().map(|(r, _)| r.as_str()).collect();
