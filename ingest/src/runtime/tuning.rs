@@ -136,3 +136,32 @@ impl Tuning {
         self.max_frame_bytes.unwrap_or(max_body_bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_defaults_are_the_published_clients_timers() {
+        let g = Tuning::for_platform(Platform::Goofish);
+        assert_eq!(g.backoff.fixed, Some((Duration::from_secs(3), 5)));
+        assert_eq!(g.backoff.max, Duration::from_secs(300));
+        assert_eq!(
+            (g.heartbeat, g.heartbeat_timeout),
+            (Duration::from_secs(10), Duration::from_secs(5))
+        );
+        assert_eq!(g.flow_control_pauses.len(), 3);
+        let y = Tuning::for_platform(Platform::Yunhu);
+        assert_eq!(
+            (y.heartbeat, y.heartbeat_timeout),
+            (Duration::from_secs(15), Duration::from_secs(30))
+        );
+        let e = Tuning::for_platform(Platform::Eoffice);
+        assert_eq!(
+            (e.backoff.initial, e.backoff.max),
+            (Duration::from_secs(1), Duration::from_secs(60))
+        );
+        assert_eq!(e.frame_limit(4096), 4096, "frames up to the context's body limit");
+        assert_eq!(e.max_frame_bytes(100).frame_limit(4096), 100);
+    }
+}
