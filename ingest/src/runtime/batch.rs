@@ -18,10 +18,10 @@ pub struct BatchLimits {
 }
 
 impl Default for BatchLimits {
-    /// 512 items, 4 MiB, 10 ms: large enough that the store writer sees large groups, small
-    /// enough that one batch never holds the socket up noticeably.
+    /// 512 items, 4 MiB, 50 ms: large enough that the store writer sees large groups even on
+    /// a busy host where decoding is slow, far below any platform's heartbeat window.
     fn default() -> Self {
-        BatchLimits::new(512, 4 << 20, Duration::from_millis(10))
+        BatchLimits::new(512, 4 << 20, Duration::from_millis(50))
     }
 }
 
