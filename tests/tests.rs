@@ -2,6 +2,7 @@
 
 mod crash;
 mod disk_faults;
+mod eoffice_store;
 mod export_cli;
 mod five_platforms;
 mod read_commands;

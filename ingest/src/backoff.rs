@@ -1,8 +1,11 @@
 //! Reconnect delays shared by every connector: one retry policy, parameterised per platform.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
+// The runtime's clock, so the healthy period is measured on the same clock as the delays
+// (and tests with a paused clock see it pass).
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Exponential backoff with jitter and a cap, optionally preceded by fixed-delay attempts

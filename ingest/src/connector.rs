@@ -23,7 +23,7 @@ pub trait Connector: Send + Sync + 'static {
         None
     }
     /// Runs until `cx.shutdown` fires or a non-retryable error occurs. Resumes strictly after
-    /// `cx.resume_from`. Reconnects with [`crate::backoff::Backoff`] on its own.
+    /// `cx.resume_from`. WebSocket connectors reconnect through [`crate::runtime::supervise`].
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError>;
 }
 
@@ -33,6 +33,9 @@ pub enum ConnectorError {
     /// Credentials refused by the platform.
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// The account was logged in elsewhere and the platform ended this session.
+    #[error("kicked: {0}")]
+    Kicked(String),
     /// The platform spoke something we cannot follow.
     #[error("protocol error: {0}")]
     Protocol(String),

@@ -1,12 +1,19 @@
 //! Connectors: from each platform's wire format to [`proto::EventBatch`]es.
 //!
-//! Every platform is a module with the same split: `codec.rs` (pure bytes → events, no I/O),
-//! `transport.rs` (the socket or HTTP session), `connector.rs` (the loop that reads, decodes,
-//! sends a batch, waits for its commit notice and only then acknowledges the platform).
+//! One folder per platform. The WebSocket platforms (`eoffice`, `goofish`, `yunhu`) share one
+//! split: `codec.rs` (pure bytes → events, no I/O), `transport.rs` (the socket, its framing
+//! and heartbeats), `connector.rs` (the platform's session on the shared [`runtime`]), plus
+//! platform-only files (`api.rs`, `catchup.rs`, `backfill.rs`, `crypto.rs`, …). The callback
+//! platforms (`wecom`, `worktool`) have `codec.rs` and a `receiver.rs` (the HTTP handler that
+//! decodes, hands the batch to the store and answers only after its commit notice).
+//!
 //! Shared parts every connector uses, and none writes again:
 //!
 //! - [`Connector`], [`ConnectorContext`], [`EventSender`]: the trait and what a connector
 //!   gets to run (bounded sender, resume cursor, shutdown token, state reporter, blob store).
+//! - [`runtime`]: what the WebSocket connectors run on — the supervisor (connect → session →
+//!   backoff), the in-flight window (acks released in order, only after commit), the batch
+//!   gatherer and the one [`runtime::Tuning`].
 //! - [`backoff::Backoff`]: reconnect delays (exponential, jitter, cap, reset after a healthy
 //!   period, optional fixed first attempts).
 //! - [`state::StateRegistry`]: per-connector state (connected, disconnected, auth failed,
@@ -26,6 +33,7 @@ mod build;
 mod connector;
 pub mod detail;
 pub mod metrics;
+pub mod runtime;
 pub mod server;
 pub mod state;
 

@@ -102,12 +102,8 @@ impl Codec {
                 let chat_id = id_field(v, "chat_id").ok_or_else(|| err("no chat_id"))?;
                 let user_id = id_field(v, "user_id").ok_or_else(|| err("no user_id"))?;
                 let at = time_field(v, "read_time");
-                out.events.push(ChatEvent {
-                    chat_id,
-                    msg_id: None,
-                    occurred_at: at,
-                    body: EventBody::Read { user_id, at },
-                });
+                out.events
+                    .push(chat_event(chat_id, at, EventBody::Read { user_id, at }));
             }
             "withdraw msg" | "delete msg" => {
                 let v = obj()?;
@@ -145,21 +141,12 @@ impl Codec {
                         at: None,
                     },
                 };
-                out.events.push(ChatEvent {
-                    chat_id,
-                    msg_id: None,
-                    occurred_at: None,
-                    body,
-                });
+                out.events.push(chat_event(chat_id, None, body));
             }
             "delete group" => {
                 let chat_id = id_field(obj()?, "room_id").ok_or_else(|| err("no room_id"))?;
-                out.events.push(ChatEvent {
-                    chat_id,
-                    msg_id: None,
-                    occurred_at: None,
-                    body: EventBody::GroupDissolved { at: None },
-                });
+                out.events
+                    .push(chat_event(chat_id, None, EventBody::GroupDissolved { at: None }));
             }
             "online user change" => {
                 let v = obj()?;
@@ -204,12 +191,7 @@ impl Codec {
                             name: label.to_string(),
                             at: None,
                         };
-                        out.events.push(ChatEvent {
-                            chat_id,
-                            msg_id: None,
-                            occurred_at: None,
-                            body,
-                        });
+                        out.events.push(chat_event(chat_id, None, body));
                     }
                 }
                 if out.events.is_empty() {
@@ -238,13 +220,18 @@ impl Codec {
     }
 }
 
-fn presence(user_id: String, status: String, at: TimestampMs) -> ChatEvent {
+/// An event about a chat (or, with an empty id, the account) rather than one message.
+fn chat_event(chat_id: String, occurred_at: Option<TimestampMs>, body: EventBody) -> ChatEvent {
     ChatEvent {
-        chat_id: String::new(),
+        chat_id,
         msg_id: None,
-        occurred_at: Some(at),
-        body: EventBody::Presence { user_id, status, at },
+        occurred_at,
+        body,
     }
+}
+
+fn presence(user_id: String, status: String, at: TimestampMs) -> ChatEvent {
+    chat_event(String::new(), Some(at), EventBody::Presence { user_id, status, at })
 }
 
 fn other(name: &str, args: &[Value]) -> ChatEvent {

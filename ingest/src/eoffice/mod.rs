@@ -19,7 +19,8 @@
 //! - [`engineio`], [`socketio`]: framing (pure), shared with the simulator.
 //! - [`crypto`]: `message_content` AES-CBC (crypto-js compatible).
 //! - [`message`], [`codec`]: event payloads → canonical events (pure).
-//! - [`transport`]: dial and handshakes; `connector`: the session loop with pipelined acks.
+//! - [`transport`]: dial, handshakes and the heartbeat deadline; `connector`: the session on
+//!   the shared [`crate::runtime`] (acks released by its in-flight window).
 
 pub mod codec;
 mod connector;
@@ -30,16 +31,15 @@ pub mod socketio;
 pub mod transport;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use config::EofficeConfig;
-use proto::{ConnectorStatus, Platform};
+use proto::Platform;
 
-use crate::backoff::Backoff;
-use crate::{Connector, ConnectorContext, ConnectorError, metrics};
+use crate::runtime::{Tuning, supervise};
+use crate::{Connector, ConnectorContext, ConnectorError};
 use codec::Codec;
 use crypto::ContentKey;
-use transport::{Endpoint, Limits, Session};
+use transport::Endpoint;
 
 /// Why a session ended. Messages never contain the token or the AES key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +51,7 @@ pub enum SessionError {
     #[error("server refused the login: {0}")]
     Auth(String),
     /// The account was logged in elsewhere (`refresh page`).
-    #[error("kicked: {0}")]
+    #[error("{0}")]
     Kicked(String),
     /// No ping within `pingInterval + pingTimeout`.
     #[error("no ping from the server within {0} ms")]
@@ -60,22 +60,19 @@ pub enum SessionError {
     #[error("connection closed: {0}")]
     Closed(String),
     /// The server broke the protocol; reconnecting resets its state.
-    #[error("protocol error: {0}")]
+    #[error("{0}")]
     Protocol(String),
-    /// The store did not commit a batch; nothing of it was acknowledged.
-    #[error("store did not commit: {0}")]
-    Store(String),
-    /// The store writer is gone.
-    #[error("shutting down")]
-    Shutdown,
 }
 
-impl SessionError {
-    fn status(&self) -> ConnectorStatus {
-        match self {
-            SessionError::Auth(_) => ConnectorStatus::AuthFailed,
-            SessionError::Kicked(_) => ConnectorStatus::Kicked,
-            _ => ConnectorStatus::Disconnected,
+impl From<SessionError> for ConnectorError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Auth(_) => ConnectorError::Auth(e.to_string()),
+            SessionError::Kicked(why) => ConnectorError::Kicked(why),
+            SessionError::Protocol(why) => ConnectorError::Protocol(why),
+            SessionError::Connect(_) | SessionError::PingTimeout(_) | SessionError::Closed(_) => {
+                ConnectorError::Transport(e.to_string())
+            }
         }
     }
 }
@@ -83,31 +80,23 @@ impl SessionError {
 /// The e-office connector.
 pub struct EofficeConnector {
     cfg: EofficeConfig,
-    backoff: Backoff,
-    limits: Option<Limits>,
+    tuning: Tuning,
 }
 
 impl EofficeConnector {
     /// From its config, with the reconnect policy of the reference client (1 s doubling to a
-    /// 60 s cap, jitter 0.5).
+    /// 60 s cap, jitter 0.5), a 20 s connect timeout and frames up to the context's
+    /// `max_body_bytes`.
     pub fn new(cfg: EofficeConfig) -> Self {
         EofficeConnector {
             cfg,
-            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
-            limits: None,
+            tuning: Tuning::for_platform(Platform::Eoffice),
         }
     }
 
-    /// Replaces the reconnect policy (tests use short delays).
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Replaces the session limits (default: 20 s connect timeout, frames up to the
-    /// context's `max_body_bytes`).
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = Some(limits);
+    /// Replaces timers and bounds (tests, benchmarks).
+    pub fn with_tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
         self
     }
 
@@ -149,50 +138,12 @@ impl Connector for EofficeConnector {
     }
 
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
-        let codec = self.codec()?;
-        let endpoint = self.endpoint();
-        let limits = self.limits.clone().unwrap_or(Limits {
-            max_frame_bytes: cx.max_body_bytes,
-            ..Limits::default()
-        });
-        let mut backoff = self.backoff.clone();
-        loop {
-            if cx.shutdown.is_cancelled() {
-                return Ok(());
-            }
-            let connected = tokio::select! {
-                r = Session::connect(&endpoint, self.cfg.token.expose(), &limits) => r,
-                _ = cx.shutdown.cancelled() => return Ok(()),
-            };
-            let ended = match connected {
-                Ok(session) => {
-                    backoff.connected();
-                    cx.state
-                        .set(
-                            ConnectorStatus::Connected,
-                            Some(format!("sid {}", session.handshake.sid)),
-                        )
-                        .await;
-                    connector::run_session(session, &codec, &cx, &limits).await
-                }
-                Err(e) => Err(e),
-            };
-            match ended {
-                Ok(()) | Err(SessionError::Shutdown) => {
-                    cx.state
-                        .set(ConnectorStatus::Disconnected, Some("shutting down".into()))
-                        .await;
-                    return Ok(());
-                }
-                Err(e) => {
-                    tracing::warn!(connector = %self.cfg.name, error = %e, "e-office session ended; reconnecting");
-                    cx.state.set(e.status(), Some(e.to_string())).await;
-                    metrics::reconnect(&self.cfg.name);
-                    if !backoff.wait(&cx.shutdown).await {
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        let mut session = connector::EofficeSession {
+            codec: self.codec()?,
+            endpoint: self.endpoint(),
+            max_frame_bytes: self.tuning.frame_limit(cx.max_body_bytes),
+            conn: self.clone(),
+        };
+        supervise(&cx, self.tuning.backoff.clone(), &mut session).await
     }
 }

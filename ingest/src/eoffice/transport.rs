@@ -19,26 +19,8 @@ use super::socketio::{self, Kind};
 /// The socket type.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Limits and timeouts of a session.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Dial + open packet + CONNECT answer must complete within this.
-    pub connect_timeout: Duration,
-    /// Frames above this many bytes are rejected (kept truncated in `rejects`).
-    pub max_frame_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            connect_timeout: Duration::from_secs(20),
-            max_frame_bytes: 10 * 1024 * 1024,
-        }
-    }
-}
-
 /// A connected Socket.IO session on namespace `/`.
-pub struct Session {
+pub struct Socket {
     /// The socket.
     pub ws: Ws,
     /// The server's open packet.
@@ -81,18 +63,24 @@ impl Endpoint {
     }
 }
 
-impl Session {
+impl Socket {
     /// Dials and completes the Engine.IO and Socket.IO handshakes.
-    pub async fn connect(ep: &Endpoint, token: &str, limits: &Limits) -> Result<Session, SessionError> {
-        tokio::time::timeout(limits.connect_timeout, Self::handshake(ep, token, limits))
+    /// `max_frame_bytes` is the connector's frame limit (larger frames are rejected, not fatal).
+    pub async fn connect(
+        ep: &Endpoint,
+        token: &str,
+        connect_timeout: Duration,
+        max_frame_bytes: usize,
+    ) -> Result<Socket, SessionError> {
+        tokio::time::timeout(connect_timeout, Self::handshake(ep, token, max_frame_bytes))
             .await
             .map_err(|_| SessionError::Connect("handshake timed out".into()))?
     }
 
-    async fn handshake(ep: &Endpoint, token: &str, limits: &Limits) -> Result<Session, SessionError> {
+    async fn handshake(ep: &Endpoint, token: &str, max_frame_bytes: usize) -> Result<Socket, SessionError> {
         // tungstenite's own cap sits above ours so an oversized frame still reaches the
         // connector, which keeps its head in `rejects` instead of losing the connection.
-        let cap = limits.max_frame_bytes.saturating_mul(4).max(1 << 20);
+        let cap = max_frame_bytes.saturating_mul(4).max(1 << 20);
         let config = WebSocketConfig::default()
             .max_message_size(Some(cap))
             .max_frame_size(Some(cap));
@@ -148,7 +136,7 @@ impl Session {
                 _ => {}
             }
         }
-        Ok(Session {
+        Ok(Socket {
             ws,
             handshake,
             ping_deadline,

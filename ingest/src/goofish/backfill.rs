@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::frame::Frame;
 use super::message;
-use super::session::Session;
+use super::transport::Socket;
 use crate::{ConnectorContext, ConnectorError};
 
 /// First page marker of both list calls (JavaScript's MAX_SAFE_INTEGER).
@@ -41,7 +41,7 @@ pub struct Progress {
 
 /// Runs the backfill; every page is committed with `cursor` before the next is asked for.
 pub async fn run(
-    session: &mut Session,
+    session: &mut Socket,
     cx: &ConnectorContext,
     depth: u32,
     flow_delays: &[Duration],
@@ -73,7 +73,7 @@ pub async fn run(
 /// A request answered with flow control after every pause.
 struct Throttled;
 
-async fn conversations(session: &mut Session, flow_delays: &[Duration]) -> Result<Vec<String>, ConnectorError> {
+async fn conversations(session: &mut Socket, flow_delays: &[Duration]) -> Result<Vec<String>, ConnectorError> {
     let mut cids = Vec::new();
     let mut page = FIRST_PAGE;
     for _ in 0..MAX_PAGES {
@@ -123,7 +123,7 @@ async fn conversations(session: &mut Session, flow_delays: &[Duration]) -> Resul
 
 /// Pages one conversation; `Ok(Err(Throttled))` when flow control persisted.
 async fn history(
-    session: &mut Session,
+    session: &mut Socket,
     cx: &ConnectorContext,
     cid: &str,
     depth: u32,
@@ -174,7 +174,7 @@ fn history_item(model: &Value) -> Ingested {
 
 /// A request with the flow-control pauses; transport errors end the session.
 async fn request(
-    session: &mut Session,
+    session: &mut Socket,
     path: &str,
     body: Value,
     flow_delays: &[Duration],

@@ -9,7 +9,6 @@
 
 use bytes::Bytes;
 use proto::{Ingested, RawPayload, TimestampMs, batch::media};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::content::{as_i64, decode_b64};
@@ -54,36 +53,27 @@ pub struct DecodedPush {
     pub messages: usize,
 }
 
-#[derive(Deserialize)]
-struct Body {
-    #[serde(rename = "syncPushPackage")]
-    package: Package,
-}
-
-#[derive(Deserialize)]
-struct Package {
-    #[serde(default)]
-    data: Vec<Value>,
-    #[serde(default, rename = "maxPts")]
-    max_pts: Value,
-    #[serde(default, rename = "maxHighPts")]
-    max_high_pts: Value,
-    #[serde(default, rename = "endSeq")]
-    end_seq: Value,
-}
-
 /// Decodes a `/s/sync` push body.
 pub fn decode_sync_push(body: &Value, received_at: TimestampMs) -> Result<DecodedPush, CodecError> {
-    let body = Body::deserialize(body).map_err(|e| CodecError::NotSync(e.to_string()))?;
-    let p = body.package;
+    // Read in place: deserializing a typed struct from `&Value` would copy every item.
+    let package = match body.get("syncPushPackage") {
+        Some(p @ Value::Object(_)) => p,
+        Some(_) => return Err(CodecError::NotSync("`syncPushPackage` is not an object".into())),
+        None => return Err(CodecError::NotSync("missing field `syncPushPackage`".into())),
+    };
+    let data: &[Value] = match package.get("data") {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(CodecError::NotSync("`data` is not an array".into())),
+    };
+    let field = |k: &str| package.get(k).and_then(as_i64).unwrap_or(0);
     let position = SyncPosition {
-        pts: as_i64(&p.max_pts).unwrap_or(0),
-        high_pts: as_i64(&p.max_high_pts).unwrap_or(0),
-        seq: as_i64(&p.end_seq).unwrap_or(0),
+        pts: field("maxPts"),
+        high_pts: field("maxHighPts"),
+        seq: field("endSeq"),
     };
     let mut messages = 0;
-    let items = p
-        .data
+    let items = data
         .iter()
         .map(|item| {
             let ingested = decode_item(item, received_at);

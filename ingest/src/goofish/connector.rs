@@ -1,23 +1,36 @@
-//! The connector loop: obtain a token, connect, register (§3.3), catch up from the committed
-//! cursor, backfill history when asked, then the live loop; on any failure record the state,
-//! wait as [`Backoff`] says (3 s × 5, then exponential with jitter) and start over.
+//! The Goofish session on the shared runtime: obtain a token, connect, register (§3.3),
+//! catch up from the committed cursor, backfill history when asked, then the live loop.
+//!
+//! Live pushes go to the store without waiting for earlier commits: each batch (one push, or
+//! the burst of pushes already waiting when it was read) enters the [`Window`] with its ack
+//! frames and the sync position after it, and the acks go out in push order as the window
+//! releases them (invariant 1). While the window is full the loop stops reading, TCP pushes
+//! back and the platform holds further pushes until acks arrive.
 
 use std::sync::Arc;
 
-use proto::ConnectorStatus;
+use futures_util::FutureExt;
+use proto::{Ingested, RawPayload, batch::media};
 use serde_json::json;
+use tokio::time::{Instant, sleep_until};
 
 use super::auth::Auth;
 use super::cursor::SyncCursor;
-use super::frame::{self, Frame};
-use super::live::{self, Exit};
-use super::session::Session;
-use super::{GoofishConnector, backfill};
-use crate::backoff::Backoff;
+use super::frame::{self, Frame, SYNC_PUSH};
+use super::transport::{Incoming, Socket};
+use super::{GoofishConnector, backfill, codec};
+use crate::runtime::{Batch, Exit, Link, Session, Window};
 use crate::{ConnectorContext, ConnectorError};
 
+/// How long shutdown (or a token refresh) waits for pushes in flight, to ack the committed ones.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a committed batch releases: its ack frames and the position after it.
+type Release = (Vec<Frame>, SyncCursor);
+
 /// Mutable state carried across reconnects.
-struct Run {
+pub(super) struct GoofishSession {
+    conn: Arc<GoofishConnector>,
     auth: Auth,
     /// Position of everything handed to the store (may be ahead of `committed`).
     cursor: SyncCursor,
@@ -26,8 +39,8 @@ struct Run {
     want_backfill: bool,
 }
 
-impl GoofishConnector {
-    pub(super) async fn run_loop(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
+impl GoofishSession {
+    pub(super) fn new(conn: Arc<GoofishConnector>, cx: &ConnectorContext) -> Result<Self, ConnectorError> {
         let stored = cx.resume_from.as_ref();
         let cursor = SyncCursor::from_stored(stored).unwrap_or_else(|| {
             if stored.is_some() {
@@ -35,137 +48,197 @@ impl GoofishConnector {
             }
             SyncCursor::default()
         });
-        let mut run = Run {
-            auth: Auth::new(&self.cfg)?,
+        Ok(GoofishSession {
+            auth: Auth::new(&conn.cfg)?,
+            conn,
             cursor,
             committed: cursor,
             want_backfill: cx.backfill || !cursor.backfilled,
-        };
-        let mut backoff = self.tuning.backoff.clone();
-        loop {
-            if cx.shutdown.is_cancelled() {
-                return Ok(());
-            }
-            run.cursor = run.committed;
-            let result = self.session(&cx, &mut run, &mut backoff).await;
-            match result {
-                Ok(Exit::Shutdown) | Err(ConnectorError::Shutdown) => {
-                    cx.state
-                        .set(ConnectorStatus::Disconnected, Some("shutting down".into()))
-                        .await;
-                    return Ok(());
-                }
-                Ok(Exit::Refresh) => {
-                    tracing::info!(connector = %cx.name, "re-registering with a refreshed access token");
-                    continue;
-                }
-                Err(ConnectorError::Auth(reason)) => {
-                    tracing::error!(connector = %cx.name, %reason, "goofish authentication failed; renew `cookies` or `token`");
-                    cx.state.set(ConnectorStatus::AuthFailed, Some(reason)).await;
-                }
-                Err(e) if !e.retryable() => {
-                    cx.state.set(ConnectorStatus::Disconnected, Some(e.to_string())).await;
-                    return Err(e);
-                }
-                Err(e) => {
-                    tracing::warn!(connector = %cx.name, error = %e, "goofish session ended");
-                    cx.state.set(ConnectorStatus::Disconnected, Some(e.to_string())).await;
-                }
-            }
-            crate::metrics::reconnect(&cx.name);
-            if !backoff.wait(&cx.shutdown).await {
-                return Ok(());
-            }
-        }
+        })
     }
+}
 
-    async fn session(
-        &self,
-        cx: &ConnectorContext,
-        run: &mut Run,
-        backoff: &mut Backoff,
-    ) -> Result<Exit, ConnectorError> {
-        let mut token = run.auth.token().await?;
-        let mut session = tokio::select! {
-            s = Session::connect(&self.cfg.ws_url, run.auth.cookies(), self.tuning.timing) => s?,
+impl Session for GoofishSession {
+    async fn run(&mut self, cx: &ConnectorContext, link: &mut Link<'_>) -> Result<Exit, ConnectorError> {
+        self.cursor = self.committed;
+        let conn = self.conn.clone();
+        let mut token = self.auth.token().await?;
+        let mut socket = tokio::select! {
+            s = Socket::connect(&conn.cfg.ws_url, self.auth.cookies(), &conn.tuning) => s?,
             _ = cx.shutdown.cancelled() => return Err(ConnectorError::Shutdown),
         };
-        let mut reg = session
-            .request(frame::register(token.expose(), &self.cfg.device_id))
+        let mut reg = socket
+            .request(frame::register(token.expose(), &conn.cfg.device_id))
             .await?;
         // A refused token may only be stale: with cookies, fetch a new one once.
-        if reg.code != Some(200) && run.auth.refused() {
-            token = run.auth.token().await?;
-            reg = session
-                .request(frame::register(token.expose(), &self.cfg.device_id))
+        if reg.code != Some(200) && self.auth.refused() {
+            token = self.auth.token().await?;
+            reg = socket
+                .request(frame::register(token.expose(), &conn.cfg.device_id))
                 .await?;
             if reg.code != Some(200) {
-                run.auth.refused();
+                self.auth.refused();
             }
         }
         if reg.code != Some(200) {
             return Err(ConnectorError::Auth(format!("registration refused: {}", reg.failure())));
         }
-        cx.state.set(ConnectorStatus::Connected, None).await;
-        backoff.connected();
+        link.connected(None).await;
 
         let state = checked(
-            session
+            socket
                 .request(Frame::request("/r/SyncStatus/getState", json!([{"topic": "sync"}])))
                 .await?,
         )?;
-        if !run.cursor.has_position() {
-            run.cursor.adopt_state(&state.body);
+        if !self.cursor.has_position() {
+            self.cursor.adopt_state(&state.body);
         }
-        let arg = run.cursor.ack_diff_arg(proto::time::now_ms());
+        let arg = self.cursor.ack_diff_arg(proto::time::now_ms());
         checked(
-            session
+            socket
                 .request(Frame::request("/r/SyncStatus/ackDiff", json!([arg])))
                 .await?,
         )?;
-        if run.cursor != run.committed {
-            cx.out.commit(Vec::new(), Some(run.cursor.to_json())).await?;
-            run.committed = run.cursor;
+        if self.cursor != self.committed {
+            cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
+            self.committed = self.cursor;
+        }
+        if self.want_backfill {
+            self.backfill(&mut socket, cx).await?;
         }
 
-        if run.want_backfill {
-            let started = std::time::Instant::now();
-            let p = backfill::run(
-                &mut session,
-                cx,
-                self.cfg.backfill_messages_per_chat,
-                &self.tuning.flow_control_pauses,
-                &run.cursor.to_json(),
-            )
-            .await?;
-            run.cursor.backfilled = true;
-            cx.out.commit(Vec::new(), Some(run.cursor.to_json())).await?;
-            run.committed.backfilled = true;
-            run.want_backfill = false;
-            tracing::info!(
-                connector = %cx.name,
-                conversations = p.conversations,
-                messages = p.messages,
-                skipped = p.skipped,
-                secs = started.elapsed().as_secs_f64(),
-                "goofish backfill finished"
-            );
-        }
-
-        let refresh_at = run.auth.refresh_at();
-        let exit = live::run(
-            &mut session,
-            cx,
-            &mut run.cursor,
-            &mut run.committed,
-            self.tuning.max_in_flight,
-            refresh_at,
-        )
-        .await;
+        let exit = self.live(&mut socket, cx).await;
         if exit.is_ok() {
-            session.close().await;
+            socket.close().await;
         }
         exit
+    }
+}
+
+impl GoofishSession {
+    async fn backfill(&mut self, socket: &mut Socket, cx: &ConnectorContext) -> Result<(), ConnectorError> {
+        let started = std::time::Instant::now();
+        let p = backfill::run(
+            socket,
+            cx,
+            self.conn.cfg.backfill_messages_per_chat,
+            &self.conn.tuning.flow_control_pauses,
+            &self.cursor.to_json(),
+        )
+        .await?;
+        self.cursor.backfilled = true;
+        cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
+        self.committed.backfilled = true;
+        self.want_backfill = false;
+        tracing::info!(
+            connector = %cx.name,
+            conversations = p.conversations,
+            messages = p.messages,
+            skipped = p.skipped,
+            secs = started.elapsed().as_secs_f64(),
+            "goofish backfill finished"
+        );
+        Ok(())
+    }
+
+    /// Runs until shutdown, token refresh or an error.
+    async fn live(&mut self, socket: &mut Socket, cx: &ConnectorContext) -> Result<Exit, ConnectorError> {
+        let conn = self.conn.clone();
+        let tuning = &conn.tuning;
+        let refresh_at = self.auth.refresh_at();
+        let far = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let mut window: Window<Release> = Window::new(cx, tuning.window);
+        loop {
+            tokio::select! {
+                biased;
+                _ = cx.shutdown.cancelled() => {
+                    self.drain(socket, cx, &mut window).await;
+                    return Ok(Exit::Shutdown);
+                }
+                released = window.next() => self.release(socket, cx, released?).await?,
+                _ = sleep_until(socket.heartbeat_due()) => socket.heartbeat_tick().await?,
+                _ = sleep_until(refresh_at.unwrap_or(far)), if refresh_at.is_some() => {
+                    self.drain(socket, cx, &mut window).await;
+                    tracing::info!(connector = %cx.name, "re-registering with a refreshed access token");
+                    return Ok(Exit::Reconnect);
+                }
+                got = socket.next(), if window.has_room() => {
+                    let mut batch = Batch::new(tuning.batch);
+                    let mut next = Some(got);
+                    while let Some(got) = next.take() {
+                        classify(got?, &mut self.cursor, &mut batch);
+                        if !batch.is_full() {
+                            // Only what is already here: `next` is cancel-safe, so giving up on
+                            // a pending read loses nothing.
+                            next = socket.next().now_or_never();
+                        }
+                    }
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let (items, acks) = batch.into_parts();
+                    let position = self.cursor;
+                    window.send(items, Some(position.to_json()), (acks, position)).await?;
+                }
+            }
+        }
+    }
+
+    /// A batch committed: remember its position and ack its pushes.
+    async fn release(
+        &mut self,
+        socket: &mut Socket,
+        cx: &ConnectorContext,
+        (acks, position): Release,
+    ) -> Result<(), ConnectorError> {
+        self.committed = position;
+        socket.send_all(&acks).await?;
+        crate::metrics::acked(&cx.name, acks.len() as u64);
+        Ok(())
+    }
+
+    /// Releases what is already with the store (bounded wait), so committed pushes are acked
+    /// and not redelivered next time.
+    async fn drain(&mut self, socket: &mut Socket, cx: &ConnectorContext, window: &mut Window<Release>) {
+        let deadline = Instant::now() + DRAIN;
+        while let Some(Ok(released)) = window.next_before(deadline).await {
+            if self.release(socket, cx, released).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Puts what arrived into the batch, with the ack to send once it is committed. A stray
+/// response adds nothing.
+fn classify(got: Incoming, cursor: &mut SyncCursor, batch: &mut Batch<Frame>) {
+    match got {
+        Incoming::Push { frame, raw } => {
+            batch.ack(frame.ack());
+            if frame.lwp.as_deref() != Some(SYNC_PUSH) {
+                // Other pushes (`/s/vulcan`, …) carry no messages and no events.
+                batch.push(Ingested::Payload {
+                    raw: RawPayload::now(media::JSON, raw),
+                    events: Vec::new(),
+                });
+                return;
+            }
+            match codec::decode_sync_push(&frame.body, proto::time::now_ms()) {
+                Ok(decoded) => {
+                    cursor.advance(decoded.position);
+                    decoded.items.into_iter().for_each(|i| batch.push(i));
+                }
+                Err(e) => batch.push(Ingested::Rejected {
+                    raw: RawPayload::now(media::JSON, raw),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Incoming::Garbage { bytes, reason } => batch.push(Ingested::Rejected {
+            raw: RawPayload::now(media::TEXT, bytes),
+            reason,
+        }),
+        Incoming::Response(_) => {}
     }
 }
 

@@ -140,8 +140,8 @@ pub fn decode_b64_json(s: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Base64 as Goofish sends it: standard or URL-safe alphabet, padding optional (the [GC]
-/// decoder maps `-`/`_` and re-pads; [XAA] strips stray characters, which we do not: a
+/// Base64 as Goofish sends it: standard or URL-safe alphabet, padding optional (the \[GC\]
+/// decoder maps `-`/`_` and re-pads; \[XAA\] strips stray characters, which we do not: a
 /// corrupted item is rejected, not guessed at).
 pub fn decode_b64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};

@@ -70,7 +70,7 @@ impl SyncCursor {
         });
     }
 
-    /// The `/r/SyncStatus/ackDiff` argument for this position (the [XAA] shape).
+    /// The `/r/SyncStatus/ackDiff` argument for this position (the \[XAA\] shape).
     pub fn ack_diff_arg(&self, now: i64) -> Value {
         json!({
             "pipeline": "sync",

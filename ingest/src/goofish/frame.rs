@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 pub const HEARTBEAT: &str = "/!";
 /// The push that carries messages.
 pub const SYNC_PUSH: &str = "/s/sync";
-/// The IM app key the web client registers with ([GC], [XAA]).
+/// The IM app key the web client registers with (\[GC\], \[XAA\]).
 pub const APP_KEY: &str = "444e9908a51d1cb236a27862abc769c9";
 /// A DingTalk web user agent, as the web client sends in `/reg` (§3.3).
 pub const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
@@ -90,8 +90,8 @@ impl Frame {
     }
 
     /// The acknowledgement of this push: `code 200` with the same `mid` and `sid`, plus the
-    /// `app-key`, `ua` and `dt` headers when the push carried them ([XAA]/[XAR] form; a peer
-    /// that expects the [GC] echo still finds `mid` and `sid`).
+    /// `app-key`, `ua` and `dt` headers when the push carried them (\[XAA\]/\[XAR\] form; a peer
+    /// that expects the \[GC\] echo still finds `mid` and `sid`).
     pub fn ack(&self) -> Frame {
         let mut headers = Map::new();
         headers.insert(

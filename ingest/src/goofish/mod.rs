@@ -10,7 +10,7 @@
 //!    arrived while we were away.
 //! 3. Backfill on first start or with `--backfill` (`backfill.rs`).
 //! 4. Live `/s/sync` pushes, pipelined to the store and acked in order after their commit
-//!    notices (`live.rs`); heartbeat `/!` every 10 s, unanswered for 5 s → reconnect.
+//!    notices (`connector.rs`); heartbeat `/!` every 10 s, unanswered for 5 s → reconnect.
 //!
 //! # Cursor
 //! `{"pts", "high_pts", "seq", "backfilled"}`, see `cursor.rs`.
@@ -18,16 +18,16 @@
 //! # Layout
 //! `frame.rs` (LWP frames), `codec.rs` (push items: Base64 → JSON or MessagePack),
 //! `message.rs` (§3.8 field layout → events), `content.rs` (§3.9 content types),
-//! `token.rs` + `auth.rs` (credentials), `session.rs` (the socket), `backfill.rs`,
-//! `live.rs`, `connector.rs` (reconnect loop).
+//! `token.rs` + `auth.rs` (credentials), `transport.rs` (the socket: requests matched to
+//! responses, heartbeat), `backfill.rs`, `connector.rs` (the session on the shared
+//! [`crate::runtime`]: register, catch up, live pushes acked through its window).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use config::GoofishConfig;
 use proto::Platform;
 
-use crate::backoff::Backoff;
+use crate::runtime::{Tuning, supervise};
 use crate::{Connector, ConnectorContext, ConnectorError};
 
 mod auth;
@@ -37,38 +37,9 @@ mod connector;
 pub mod content;
 pub mod cursor;
 pub mod frame;
-mod live;
 pub mod message;
-mod session;
 pub mod token;
-
-pub use session::Timing;
-
-/// Timing and limits; [`Tuning::default`] is what production uses, tests shorten it.
-#[derive(Debug, Clone)]
-pub struct Tuning {
-    /// Heartbeat, request and connect timing.
-    pub timing: Timing,
-    /// Pushes handed to the store and not yet acked, at most.
-    pub max_in_flight: usize,
-    /// Reconnect policy.
-    pub backoff: Backoff,
-    /// Pauses after IM flow control (`400600001`) before giving up on a request.
-    pub flow_control_pauses: Vec<Duration>,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            timing: Timing::default(),
-            max_in_flight: 256,
-            // 3 s × 5, then exponential with jitter up to 5 minutes.
-            backoff: Backoff::new(Duration::from_secs(3), Duration::from_secs(300))
-                .with_fixed(Duration::from_secs(3), 5),
-            flow_control_pauses: vec![Duration::from_secs(2), Duration::from_secs(4), Duration::from_secs(6)],
-        }
-    }
-}
+mod transport;
 
 /// The goofish connector.
 pub struct GoofishConnector {
@@ -77,17 +48,18 @@ pub struct GoofishConnector {
 }
 
 impl GoofishConnector {
-    /// From its config.
+    /// From its config, with the platform's timers ([`Tuning::for_platform`]).
     pub fn new(cfg: GoofishConfig) -> Self {
         GoofishConnector {
             cfg,
-            tuning: Tuning::default(),
+            tuning: Tuning::for_platform(Platform::Goofish),
         }
     }
 
-    /// From its config with non-default timing (tests, benchmarks).
-    pub fn with_tuning(cfg: GoofishConfig, tuning: Tuning) -> Self {
-        GoofishConnector { cfg, tuning }
+    /// Replaces timers and bounds (tests, benchmarks).
+    pub fn with_tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
     }
 }
 
@@ -100,6 +72,7 @@ impl Connector for GoofishConnector {
         &self.cfg.name
     }
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
-        self.run_loop(cx).await
+        let mut session = connector::GoofishSession::new(self.clone(), &cx)?;
+        supervise(&cx, self.tuning.backoff.clone(), &mut session).await
     }
 }

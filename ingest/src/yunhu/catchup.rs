@@ -14,11 +14,10 @@ use proto::{ChatEvent, Ingested, RawPayload, batch::media};
 
 use super::api::{Api, ApiError};
 use super::codec::{Incoming, edit_event, message_event, stream_event, withdraw_event};
+use super::connector::Feed;
 use super::content::Parts;
 use super::cursor::Position;
-use super::pipeline::Pipeline;
 use crate::ConnectorError;
-use crate::connector::ConnectorContext;
 
 /// Already archived messages re-read per chat to pick up edits and recalls made offline.
 pub const LOOK_BACK: u64 = 50;
@@ -50,9 +49,8 @@ impl From<ApiError> for ConnectorError {
 /// start without `--backfill`; their live messages start them).
 pub async fn catch_up(
     api: &Api,
-    cx: &ConnectorContext,
     pos: &mut Position,
-    pipe: &mut Pipeline,
+    feed: &mut Feed,
     skip_unknown: bool,
 ) -> Result<CatchUpStats, ConnectorError> {
     let mut stats = CatchUpStats::default();
@@ -107,14 +105,14 @@ pub async fn catch_up(
                 events,
             }];
             items.extend(extra);
-            pipe.send(&cx.out, &cx.state, items, pos).await?;
+            feed.send(items, pos).await?;
             if top <= from {
                 break;
             }
             from = top;
         }
     }
-    stats.events += finish_streams(api, cx, pos, pipe).await?;
+    stats.events += finish_streams(api, pos, feed).await?;
     Ok(stats)
 }
 
@@ -193,12 +191,7 @@ async fn row_events(
 }
 
 /// Fetches every remembered stream and appends what was streamed while we were away.
-async fn finish_streams(
-    api: &Api,
-    cx: &ConnectorContext,
-    pos: &mut Position,
-    pipe: &mut Pipeline,
-) -> Result<usize, ConnectorError> {
+async fn finish_streams(api: &Api, pos: &mut Position, feed: &mut Feed) -> Result<usize, ConnectorError> {
     let mut n = 0;
     for s in pos.streams.clone() {
         let fetched = api.message(&s.chat_id, s.chat_type, &s.msg_id).await?;
@@ -216,7 +209,7 @@ async fn finish_streams(
             raw: RawPayload::now(media::PROTOBUF, fetched.raw),
             events: vec![ev],
         };
-        pipe.send(&cx.out, &cx.state, vec![item], pos).await?;
+        feed.send(vec![item], pos).await?;
     }
     Ok(n)
 }

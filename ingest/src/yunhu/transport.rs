@@ -1,15 +1,23 @@
-//! The chat-ws-go WebSocket session: connect, JSON text frames out (`login`, `heartbeat`),
-//! binary protobuf frames in.
+//! The chat-ws-go WebSocket: connect, JSON text frames out (`login`, `heartbeat`), binary
+//! protobuf frames in, and the proof of login.
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use config::YunhuConfig;
 
+use super::codec::{Frame, decode};
 use crate::ConnectorError;
+
+/// What the server answers an invalid or missing login (also sent in binary form).
+pub const NOT_LOGGED_IN: &str = "数据不合法";
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Write half.
@@ -50,6 +58,62 @@ pub async fn send_text(sink: &mut Sink, text: String) -> Result<(), ConnectorErr
     sink.send(Message::text(text))
         .await
         .map_err(|e| ConnectorError::Transport(format!("send: {e}")))
+}
+
+/// Sends the next `heartbeat` frame (`seq` counts them).
+pub async fn send_heartbeat(sink: &mut Sink, seq: &mut u64) -> Result<(), ConnectorError> {
+    *seq += 1;
+    send_text(sink, heartbeat_frame(&format!("hb-{seq}"))).await
+}
+
+/// Waits for proof of login: the server acks heartbeats (and pushes) only for a logged-in
+/// session, and answers a bad login with "数据不合法" or silence. Returns pushes that came
+/// before the ack.
+pub async fn await_login(stream: &mut Stream, wait: Duration) -> Result<Vec<Bytes>, ConnectorError> {
+    let deadline = Instant::now() + wait;
+    let mut early = Vec::new();
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        match next {
+            Err(_) => {
+                return Err(ConnectorError::Auth(format!(
+                    "no answer to login within {} ms",
+                    wait.as_millis()
+                )));
+            }
+            Ok(None) => {
+                return Err(ConnectorError::Transport(
+                    "server closed the connection during login".into(),
+                ));
+            }
+            Ok(Some(Err(e))) => {
+                return Err(ConnectorError::Transport(format!("read during login: {e}")));
+            }
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return Err(ConnectorError::Auth(format!(
+                    "login refused: {}",
+                    t.as_str().chars().take(80).collect::<String>()
+                )));
+            }
+            Ok(Some(Ok(Message::Binary(b)))) => {
+                if b.as_ref() == NOT_LOGGED_IN.as_bytes() {
+                    return Err(ConnectorError::Auth(format!("login refused: {NOT_LOGGED_IN}")));
+                }
+                match decode(&b) {
+                    Ok(Frame::HeartbeatAck { .. }) => return Ok(early),
+                    Ok(_) => {
+                        early.push(b);
+                        return Ok(early);
+                    }
+                    Err(_) => early.push(b),
+                }
+            }
+            Ok(Some(Ok(Message::Close(_)))) => {
+                return Err(ConnectorError::Auth("server closed the connection after login".into()));
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
 }
 
 /// The URL without query string or user info (they may hold credentials).

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::script::{Step, TOKEN, USER_ID};
-use super::world::{World, chat_type_enum, edit_frame, history_row, push_frame, stream_frame};
+use super::world::{Stored, World, chat_type_enum, edit_frame, history_row, push_frame, stream_frame};
 
 /// History rows per page.
 pub const PAGE: usize = 100;
@@ -463,27 +463,9 @@ async fn by_seq(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-by-seq", &req.chat_id) {
         return r.into_response();
     }
-    let w = shared.world.lock().unwrap();
-    let data: Vec<_> = w
-        .chats
-        .get(&req.chat_id)
-        .map(|msgs| {
-            msgs.iter()
-                .filter(|m| m.seq > req.msg_start)
-                .take(PAGE)
-                .map(|m| history_row(m, USER_ID))
-                .collect()
-        })
-        .unwrap_or_default();
-    let total = data.len() as u64;
-    proto_response(
-        ListMsgResponse {
-            status: ok_status(),
-            data,
-            total,
-        }
-        .encode_to_vec(),
-    )
+    history_page(&shared, &req.chat_id, |msgs| {
+        msgs.iter().filter(|m| m.seq > req.msg_start).take(PAGE).collect()
+    })
 }
 
 async fn by_mid(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -493,17 +475,21 @@ async fn by_mid(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-by-mid-seq", &req.msg_id) {
         return r.into_response();
     }
+    history_page(&shared, &req.chat_id, |msgs| {
+        msgs.iter()
+            .skip_while(|m| m.post.msg_id != req.msg_id)
+            .take(req.msg_count as usize + 1)
+            .collect()
+    })
+}
+
+/// A history answer: the rows `pick` chooses from a chat's messages (none for an unknown chat).
+fn history_page(shared: &Shared, chat_id: &str, pick: impl FnOnce(&[Stored]) -> Vec<&Stored>) -> Response {
     let w = shared.world.lock().unwrap();
     let data: Vec<_> = w
         .chats
-        .get(&req.chat_id)
-        .map(|msgs| {
-            msgs.iter()
-                .skip_while(|m| m.post.msg_id != req.msg_id)
-                .take(req.msg_count as usize + 1)
-                .map(|m| history_row(m, USER_ID))
-                .collect()
-        })
+        .get(chat_id)
+        .map(|msgs| pick(msgs).into_iter().map(|m| history_row(m, USER_ID)).collect())
         .unwrap_or_default();
     let total = data.len() as u64;
     proto_response(

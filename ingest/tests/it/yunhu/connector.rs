@@ -4,32 +4,31 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chatvault_ingest::backoff::Backoff;
-use chatvault_ingest::yunhu::{Timing, YunhuConnector};
-use chatvault_ingest::{Connector, ConnectorContext};
+use chatvault_ingest::runtime::Tuning;
+use chatvault_ingest::yunhu::YunhuConnector;
 use proto::{ChatEvent, ConnectorStatus, ContentType, EventBody, EventKind, Platform};
-use sim::fake_store::FakeStore;
 use sim::yunhu::{DEMO_START_MS, Script, Step, YunhuSim, post};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use crate::support::{Rig, eventually};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Running {
-    store: FakeStore,
-    shutdown: CancellationToken,
-    task: JoinHandle<()>,
-    _dir: tempfile::TempDir,
+/// The rig plus what these tests read from it.
+struct Running(Rig);
+
+impl std::ops::Deref for Running {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 impl Running {
-    async fn stop(self) -> FakeStore {
-        self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
-        self.store
+    async fn stop(self) {
+        self.0.stop().await;
     }
 
     fn events(&self) -> Vec<ChatEvent> {
@@ -43,66 +42,27 @@ impl Running {
             .collect()
     }
 
-    fn message_ids(&self) -> Vec<String> {
-        self.events()
-            .into_iter()
-            .filter(|e| e.kind() == EventKind::Message)
-            .filter_map(|e| e.msg_id)
-            .collect()
-    }
-
-    fn states(&self) -> Vec<(ConnectorStatus, String)> {
-        self.events()
-            .into_iter()
-            .filter_map(|e| match e.body {
-                EventBody::ConnectorState { status, detail, .. } => Some((status, detail.unwrap_or_default())),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Polls until `cond` holds or the wait runs out; returns whether it held.
     async fn until(&self, cond: impl Fn(&Running) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::time::Instant::now() < deadline {
-            if cond(self) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        cond(self)
+        eventually(WAIT, || cond(self)).await
     }
 }
 
-fn timing() -> Timing {
-    Timing {
-        heartbeat: Duration::from_millis(300),
-        login_timeout: Duration::from_secs(3),
-        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(300)).with_jitter(0.0),
-        max_in_flight: 8,
-    }
+fn tuning() -> Tuning {
+    Tuning::for_platform(Platform::Yunhu)
+        .heartbeat(Duration::from_millis(300), Duration::from_millis(600))
+        .login_timeout(Duration::from_secs(3))
+        .backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(300)).with_jitter(0.0))
+        .max_in_flight(8, 64 << 20)
 }
 
 fn start(sim: &YunhuSim, resume_from: Option<serde_json::Value>) -> Running {
     let cfg = config::parse(&sim.config_toml("team"), Path::new("yunhu-test.toml")).expect("sim config parses");
-    let connector = YunhuConnector::new(cfg.yunhu[0].clone()).with_timing(timing());
-    let (tx, store) = FakeStore::channel(8);
-    let dir = tempfile::tempdir().unwrap();
-    let cx = ConnectorContext {
-        resume_from,
-        max_body_bytes: 64 * 1024,
-        ..ConnectorContext::new(Platform::Yunhu, "team", tx, dir.path())
-    };
-    let shutdown = cx.shutdown.clone();
-    let task = tokio::spawn(async move {
-        Arc::new(connector).run(cx).await.expect("connector ends cleanly");
-    });
-    Running {
-        store,
-        shutdown,
-        task,
-        _dir: dir,
-    }
+    let connector = YunhuConnector::new(cfg.yunhu[0].clone()).with_tuning(tuning());
+    Running(Rig::start(connector, 8, |cx| {
+        cx.resume_from = resume_from;
+        cx.max_body_bytes = 64 * 1024;
+    }))
 }
 
 /// The store's fold, reduced to what these tests look at: text after stream chunks (by

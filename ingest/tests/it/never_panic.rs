@@ -203,11 +203,11 @@ fn eoffice_samples() -> Vec<Vec<u8>> {
 fn wecom_samples() -> Vec<Vec<u8>> {
     let crypto = wecom_crypto();
     [
-        include_str!("fixtures/wecom/text.xml"),
-        include_str!("fixtures/wecom/image.xml"),
-        include_str!("fixtures/wecom/change_external_chat_add_member.xml"),
-        include_str!("fixtures/wecom/sys_approval_change.xml"),
-        include_str!("fixtures/wecom/change_contact_update_tag.xml"),
+        include_str!("../fixtures/wecom/text.xml"),
+        include_str!("../fixtures/wecom/image.xml"),
+        include_str!("../fixtures/wecom/change_external_chat_add_member.xml"),
+        include_str!("../fixtures/wecom/sys_approval_change.xml"),
+        include_str!("../fixtures/wecom/change_contact_update_tag.xml"),
     ]
     .iter()
     .map(|inner| {
@@ -223,19 +223,19 @@ fn wecom_samples() -> Vec<Vec<u8>> {
 
 fn wecom_inner_samples() -> Vec<Vec<u8>> {
     [
-        include_bytes!("fixtures/wecom/text.xml").to_vec(),
-        include_bytes!("fixtures/wecom/location.xml").to_vec(),
-        include_bytes!("fixtures/wecom/change_external_chat_create.xml").to_vec(),
-        include_bytes!("fixtures/wecom/sys_approval_change.xml").to_vec(),
+        include_bytes!("../fixtures/wecom/text.xml").to_vec(),
+        include_bytes!("../fixtures/wecom/location.xml").to_vec(),
+        include_bytes!("../fixtures/wecom/change_external_chat_create.xml").to_vec(),
+        include_bytes!("../fixtures/wecom/sys_approval_change.xml").to_vec(),
     ]
     .to_vec()
 }
 
 fn goofish_samples() -> Vec<Vec<u8>> {
     vec![
-        include_bytes!("fixtures/goofish/push_text.json").to_vec(),
-        include_bytes!("fixtures/goofish/push_mixed.json").to_vec(),
-        include_bytes!("fixtures/goofish/push_recall_typing_order.json").to_vec(),
+        include_bytes!("../fixtures/goofish/push_text.json").to_vec(),
+        include_bytes!("../fixtures/goofish/push_mixed.json").to_vec(),
+        include_bytes!("../fixtures/goofish/push_recall_typing_order.json").to_vec(),
     ]
 }
 
@@ -278,14 +278,14 @@ fn worktool_samples() -> Vec<(u8, Vec<u8>)> {
 
 fn yunhu_samples() -> Vec<Vec<u8>> {
     vec![
-        include_bytes!("fixtures/yunhu/push_text.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/push_file.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/push_recall.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/edit_markdown.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/stream_chunk.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/file_send.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/draft_input.bin").to_vec(),
-        include_bytes!("fixtures/yunhu/heartbeat_ack.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/push_text.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/push_file.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/push_recall.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/edit_markdown.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/stream_chunk.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/file_send.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/draft_input.bin").to_vec(),
+        include_bytes!("../fixtures/yunhu/heartbeat_ack.bin").to_vec(),
     ]
 }
 

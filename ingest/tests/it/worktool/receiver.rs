@@ -18,12 +18,15 @@ use proto::Platform;
 use sim::fake_store::FakeStore;
 use tokio_util::sync::CancellationToken;
 
+use crate::support::eventually;
+
 pub const NAME: &str = "robot1";
 pub const PATH: &str = "/callback/worktool/robot1";
 
 pub struct Rig {
     pub store: FakeStore,
-    pub server: ServerHandle,
+    // Kept so the callback server lives as long as the rig.
+    pub _server: ServerHandle,
     pub shutdown: CancellationToken,
     pub blobs: Arc<BlobStore>,
     pub registry: StateRegistry,
@@ -101,26 +104,12 @@ pub async fn rig(opts: Opts) -> Rig {
     tokio::spawn(conn.run(cx));
     Rig {
         store,
-        server,
+        _server: server,
         shutdown,
         blobs,
         registry,
         dir,
         url,
-    }
-}
-
-/// Polls `check` until it holds or `timeout` passes.
-pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -1,13 +1,59 @@
-//! Golden tests of the Goofish codec against fixtures built from the documented wire shapes.
+//! Golden tests of the Goofish codec against fixtures built from the documented wire shapes
+//! (`fixtures/goofish/README.md`): every `<case>.json` frame (a `/s/sync` push or a history
+//! page) decodes to its `<case>.expected.json` (the [`golden`] convention), and the tests
+//! below pin the fields the protocol notes document.
 
 use chatvault_ingest::goofish::codec::decode_sync_push;
 use chatvault_ingest::goofish::frame::Frame;
 use chatvault_ingest::goofish::message::from_history;
 use proto::{ChatEvent, ContentType, EventBody, Ingested, NewMessage};
+use serde_json::{Value, json};
+
+use crate::support::golden;
 
 fn fixture(name: &str) -> Frame {
-    let path = format!("{}/tests/fixtures/goofish/{name}", env!("CARGO_MANIFEST_DIR"));
-    Frame::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let name = name.strip_suffix(".json").unwrap_or(name);
+    Frame::parse(&golden::case("goofish", name, "json").text()).unwrap()
+}
+
+fn item(i: &Ingested) -> Value {
+    match i {
+        Ingested::Payload { raw, events } => json!({ "media_type": raw.media_type, "events": events }),
+        Ingested::Rejected { raw, reason } => {
+            json!({ "rejected": reason, "raw": String::from_utf8_lossy(&raw.bytes) })
+        }
+    }
+}
+
+/// A push: its position and items; a history page: each entry's event or refusal.
+fn outcome(frame: &Frame) -> Value {
+    if let Some(models) = frame.body.get("userMessageModels").and_then(Value::as_array) {
+        let history: Vec<Value> = models
+            .iter()
+            .map(|m| match from_history(m) {
+                Ok(e) => json!({ "event": e }),
+                Err(reason) => json!({ "rejected": reason }),
+            })
+            .collect();
+        return json!({ "history": history });
+    }
+    match decode_sync_push(&frame.body, 1) {
+        Ok(d) => json!({
+            "position": { "pts": d.position.pts, "high_pts": d.position.high_pts, "seq": d.position.seq },
+            "messages": d.messages,
+            "items": d.items.iter().map(item).collect::<Vec<_>>(),
+        }),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+#[test]
+fn every_fixture_decodes_to_its_golden_outcome() {
+    let cases = golden::cases("goofish", "json");
+    assert!(cases.len() >= 4, "fixtures found: {}", cases.len());
+    for case in &cases {
+        golden::check(case, &outcome(&Frame::parse(&case.text()).unwrap()));
+    }
 }
 
 fn events(item: &Ingested) -> &[ChatEvent] {

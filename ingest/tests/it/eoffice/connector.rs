@@ -9,81 +9,49 @@ use std::time::Duration;
 
 use chatvault_ingest::backoff::Backoff;
 use chatvault_ingest::eoffice::EofficeConnector;
-use chatvault_ingest::eoffice::transport::Limits;
-use chatvault_ingest::{Connector, ConnectorContext};
+use chatvault_ingest::runtime::Tuning;
 use proto::{ConnectorStatus, EventBody, EventKind, Platform};
 use serde_json::json;
 use sim::eoffice::{EofficeSim, Script, SimEvent, SimOptions};
 use sim::fake_store::FakeStore;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use crate::support::Rig;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Running {
-    store: FakeStore,
-    shutdown: CancellationToken,
-    task: JoinHandle<()>,
-    _dir: tempfile::TempDir,
+fn tuning() -> Tuning {
+    Tuning::for_platform(Platform::Eoffice)
+        .backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(400)).with_jitter(0.0))
 }
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
-    }
-
-    fn message_ids(&self) -> Vec<String> {
-        self.store
-            .events()
-            .into_iter()
-            .filter(|c| c.event.kind() == EventKind::Message)
-            .filter_map(|c| c.event.msg_id)
-            .collect()
-    }
-
-    fn states(&self) -> Vec<(ConnectorStatus, String)> {
-        self.store
-            .events()
-            .into_iter()
-            .filter_map(|c| match c.event.body {
-                EventBody::ConnectorState { status, detail, .. } => Some((status, detail.unwrap_or_default())),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn connector_for(sim: &EofficeSim) -> EofficeConnector {
+fn connector_for(sim: &EofficeSim, tuning: Tuning) -> EofficeConnector {
     let toml = sim.config_section("oa");
     let cfg = config::parse(&toml, Path::new("eoffice-test.toml")).expect("sim config section parses");
-    EofficeConnector::new(cfg.eoffice[0].clone())
-        .with_backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(400)).with_jitter(0.0))
+    EofficeConnector::new(cfg.eoffice[0].clone()).with_tuning(tuning)
 }
 
-fn start(connector: EofficeConnector, store_delay: Duration) -> Running {
+fn start(connector: EofficeConnector, store_delay: Duration) -> Rig {
     start_with(connector, store_delay, 0)
 }
 
-fn start_with(connector: EofficeConnector, store_delay: Duration, fail_next: u32) -> Running {
+fn start_with(connector: EofficeConnector, store_delay: Duration, fail_next: u32) -> Rig {
     let (tx, store) = FakeStore::channel(8);
     store.set_delay(store_delay);
     store.fail_next(fail_next);
-    let dir = tempfile::tempdir().unwrap();
-    let cx = ConnectorContext {
-        max_body_bytes: 64 * 1024,
-        ..ConnectorContext::new(Platform::Eoffice, "oa", tx, dir.path())
-    };
-    let shutdown = cx.shutdown.clone();
-    let task = tokio::spawn(async move {
-        Arc::new(connector).run(cx).await.expect("connector ends cleanly");
-    });
-    Running {
-        store,
-        shutdown,
-        task,
-        _dir: dir,
-    }
+    Rig::start_on(connector, &tx, &store, |cx| cx.max_body_bytes = 64 * 1024)
+}
+
+/// Waits until message `id` is in the store.
+async fn archived(sim: &EofficeSim, run: &Rig, id: &str) -> bool {
+    let store = run.store.clone();
+    let id = id.to_string();
+    sim.wait_until(WAIT, move |_| {
+        store
+            .events()
+            .iter()
+            .any(|c| c.event.msg_id.as_deref() == Some(id.as_str()))
+    })
+    .await
 }
 
 /// Installs a check that runs the instant the simulator receives an ack: every acked
@@ -105,7 +73,7 @@ fn check_ack_after_commit(sim: &EofficeSim, store: &FakeStore) -> Arc<Mutex<Vec<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_day_is_archived_and_offline_feed_acked_only_after_commit() {
     let sim = EofficeSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
-    let run = start(connector_for(&sim), Duration::from_millis(30));
+    let run = start(connector_for(&sim, tuning()), Duration::from_millis(30));
     let violations = check_ack_after_commit(&sim, &run.store);
 
     assert!(
@@ -179,7 +147,7 @@ async fn unacked_offline_batches_are_redelivered_and_recorded_once() {
     opts.offline_batch = 2;
     let sim = EofficeSim::start(opts).await.unwrap();
     // A slow store: the connection drops while the offline batches are still uncommitted.
-    let run = start(connector_for(&sim), Duration::from_millis(300));
+    let run = start(connector_for(&sim, tuning()), Duration::from_millis(300));
     let violations = check_ack_after_commit(&sim, &run.store);
     assert!(sim.wait_until(WAIT, |s| s.sent_ids().len() >= 6).await);
     sim.drop_connections();
@@ -227,7 +195,7 @@ async fn a_failed_commit_is_never_acknowledged() {
         );
     }
     // Batch 1 is the `connected` state, batch 2 the offline feed: both fail.
-    let run = start_with(connector_for(&sim), Duration::ZERO, 2);
+    let run = start_with(connector_for(&sim, tuning()), Duration::ZERO, 2);
     let violations = check_ack_after_commit(&sim, &run.store);
     assert!(sim.wait_until(WAIT, |s| s.acked_ids().len() == 3).await);
     let log = sim.log();
@@ -260,7 +228,7 @@ async fn reconnects_after_the_server_drops_the_connection() {
     let mut opts = SimOptions::new(Script::DemoDay);
     opts.live_interval = Duration::from_millis(20);
     let sim = EofficeSim::start(opts).await.unwrap();
-    let run = start(connector_for(&sim), Duration::ZERO);
+    let run = start(connector_for(&sim, tuning()), Duration::ZERO);
     assert!(sim.wait_until(WAIT, |s| s.live_remaining() < 25).await);
     sim.drop_connections();
     assert!(sim.wait_until(WAIT, |s| s.logins() == 2).await);
@@ -270,14 +238,7 @@ async fn reconnects_after_the_server_drops_the_connection() {
         json!({"message_id": "after-drop", "sender": "lisi", "to": "admin",
         "chat_object_id": "admin_lisi", "send_time": 1_795_399_200_000u64, "text_message_content": "重连后的消息"}),
     );
-    let store = run.store.clone();
-    assert!(
-        sim.wait_until(WAIT, move |_| store
-            .events()
-            .iter()
-            .any(|c| c.event.msg_id.as_deref() == Some("after-drop")))
-            .await
-    );
+    assert!(archived(&sim, &run, "after-drop").await);
     let states: Vec<ConnectorStatus> = run.states().into_iter().map(|(s, _)| s).collect();
     assert_eq!(
         states,
@@ -298,7 +259,7 @@ async fn silence_from_the_server_is_a_ping_timeout() {
     let sim = EofficeSim::start(opts).await.unwrap();
     sim.set_pinging(false);
     let started = tokio::time::Instant::now();
-    let run = start(connector_for(&sim), Duration::ZERO);
+    let run = start(connector_for(&sim, tuning()), Duration::ZERO);
     assert!(sim.wait_until(Duration::from_secs(120), |s| s.logins() >= 2).await);
     let states = run.states();
     let timeout = states
@@ -328,7 +289,7 @@ async fn a_refused_token_backs_off_then_recovers() {
     let sim = EofficeSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
     sim.refuse_logins(3);
     let started = std::time::Instant::now();
-    let run = start(connector_for(&sim), Duration::ZERO);
+    let run = start(connector_for(&sim, tuning()), Duration::ZERO);
     assert!(sim.wait_until(WAIT, |s| s.logins() == 1).await);
     // 50 + 100 + 200 ms of backoff between the four attempts: no hot loop.
     assert!(
@@ -363,7 +324,7 @@ async fn a_refused_token_backs_off_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kick_is_recorded_and_followed_by_a_reconnect() {
     let sim = EofficeSim::start(SimOptions::new(Script::Empty)).await.unwrap();
-    let run = start(connector_for(&sim), Duration::ZERO);
+    let run = start(connector_for(&sim, tuning()), Duration::ZERO);
     assert!(sim.wait_until(WAIT, |s| s.logins() == 1).await);
     let store = run.store.clone();
     assert!(sim.wait_until(WAIT, move |_| !store.events().is_empty()).await);
@@ -381,10 +342,7 @@ async fn a_kick_is_recorded_and_followed_by_a_reconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_rejected_and_archiving_continues() {
     let sim = EofficeSim::start(SimOptions::new(Script::Empty)).await.unwrap();
-    let connector = connector_for(&sim).with_limits(Limits {
-        max_frame_bytes: 4096,
-        ..Limits::default()
-    });
+    let connector = connector_for(&sim, tuning().max_frame_bytes(4096));
     let run = start(connector, Duration::ZERO);
     assert!(sim.wait_until(WAIT, |s| s.logins() == 1).await);
 
@@ -415,14 +373,7 @@ async fn bad_input_is_rejected_and_archiving_continues() {
         json!({"message_id": "ok-1", "sender": "wangwu", "room_id": "grp_agri",
         "type": "personal_group", "send_time": 1_795_399_200_000u64, "text_message_content": "还在正常归档"}),
     );
-    let store = run.store.clone();
-    assert!(
-        sim.wait_until(WAIT, move |_| store
-            .events()
-            .iter()
-            .any(|c| c.event.msg_id.as_deref() == Some("ok-1")))
-            .await
-    );
+    assert!(archived(&sim, &run, "ok-1").await);
 
     let rejects = run.store.rejects();
     let reasons: Vec<&str> = rejects.iter().map(|(r, _)| r.as_str()).collect();

@@ -1,6 +1,6 @@
-//! The e-office connector into the real store writer (a dev-only dependency): what an auditor
-//! sees after `sim eoffice` plays its demo day with a dropped connection and a kick —
-//! withdrawn and deleted messages with their original text, the kick as a gap, no duplicate
+//! The e-office connector into the real store writer, in process (not through the binary):
+//! what an auditor sees after `sim eoffice` plays its demo day with a dropped connection and
+//! a kick — withdrawn and deleted messages with their original text, the kick as a gap, no duplicate
 //! from the redelivered offline feed, a verifiable hash chain, and every ack after commit.
 
 use std::collections::HashSet;
@@ -8,11 +8,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chatvault_ingest::backoff::Backoff;
-use chatvault_ingest::blobs::BlobStore;
-use chatvault_ingest::eoffice::EofficeConnector;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use ingest::backoff::Backoff;
+use ingest::blobs::BlobStore;
+use ingest::eoffice::EofficeConnector;
+use ingest::runtime::Tuning;
+use ingest::state::{StateRegistry, StateReporter};
+use ingest::{Connector, ConnectorContext, EventSender};
 use proto::{ConnectorStatus, MessageState, Platform};
 use sim::eoffice::{EofficeSim, Script, SimOptions};
 use store::{AuditFilter, StoreReader};
@@ -42,8 +43,10 @@ async fn demo_day_with_faults_gives_a_clean_audit() {
         .unwrap()
         .eoffice[0]
         .clone();
-    let connector = EofficeConnector::new(cfg)
-        .with_backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(200)).with_jitter(0.0));
+    let connector = EofficeConnector::new(cfg).with_tuning(
+        Tuning::for_platform(Platform::Eoffice)
+            .backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(200)).with_jitter(0.0)),
+    );
 
     let store = store::Store::open(dir.path(), store::StoreOptions::default()).unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel(8);

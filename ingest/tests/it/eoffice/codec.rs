@@ -1,15 +1,14 @@
 //! Golden tests of the e-office decoding path: each line of `fixtures/eoffice/<name>.frames`
 //! is one WebSocket text frame as the server sends it; the frame goes through Engine.IO,
 //! Socket.IO and the e-office codec (AES key below; ciphertexts made with `openssl enc`), and
-//! the outcome must equal `<name>.expected.json`. `CHATVAULT_BLESS=1` rewrites the expected
-//! files (review the diff before committing).
-
-use std::path::PathBuf;
+//! the outcome must equal `<name>.expected.json` (the [`golden`] convention).
 
 use chatvault_ingest::eoffice::codec::Codec;
 use chatvault_ingest::eoffice::crypto::ContentKey;
 use chatvault_ingest::eoffice::{engineio, socketio};
 use serde_json::{Value, json};
+
+use crate::support::golden;
 
 /// Receive time given to the codec (only presence events use it).
 const RX: i64 = 1_795_400_000_000;
@@ -42,31 +41,15 @@ fn outcome(codec: &Codec, frame: &str) -> Value {
 }
 
 fn check(name: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eoffice");
-    let frames = std::fs::read_to_string(dir.join(format!("{name}.frames"))).unwrap();
+    let case = golden::case("eoffice", name, "frames");
     let codec = Codec::new(Some(ContentKey::new("0123456789abcdef", "fedcba9876543210").unwrap()));
-    let got: Vec<Value> = frames
+    let got: Vec<Value> = case
+        .text()
         .lines()
         .filter(|l| !l.is_empty())
         .map(|f| outcome(&codec, f))
         .collect();
-    let got = serde_json::to_string_pretty(&got).unwrap() + "\n";
-    let expected_path = dir.join(format!("{name}.expected.json"));
-    if std::env::var_os("CHATVAULT_BLESS").is_some() {
-        std::fs::write(&expected_path, &got).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&expected_path).expect("expected file (run with CHATVAULT_BLESS=1 once)");
-    if got != expected {
-        let line = got.lines().zip(expected.lines()).position(|(a, b)| a != b).unwrap_or(0);
-        panic!(
-            "{name}: decoded output differs from {} at line {}:\n  got:      {}\n  expected: {}",
-            expected_path.display(),
-            line + 1,
-            got.lines().nth(line).unwrap_or(""),
-            expected.lines().nth(line).unwrap_or("")
-        );
-    }
+    golden::check(&case, &Value::Array(got));
 }
 
 #[test]

@@ -7,18 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatvault_ingest::backoff::Backoff;
-use chatvault_ingest::blobs::BlobStore;
+use chatvault_ingest::goofish::GoofishConnector;
 use chatvault_ingest::goofish::cursor::SyncCursor;
-use chatvault_ingest::goofish::{GoofishConnector, Tuning};
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::{Connector, ConnectorContext, ConnectorError, EventSender};
+use chatvault_ingest::runtime::Tuning;
 use config::{GoofishConfig, Secret};
 use proto::{ConnectorStatus, EventBatch, EventBody, Platform};
 use sim::fake_store::FakeStore;
 use sim::goofish::{GoofishSim, SIM_COOKIES, SIM_DEVICE_ID, SIM_TOKEN, Script, SimContent, SimMessage, SimOptions};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use crate::support::rig::states;
+use crate::support::{Rig, eventually};
 
 enum Login {
     Cookies,
@@ -42,73 +41,29 @@ fn config(sim: &GoofishSim, login: Login) -> GoofishConfig {
 }
 
 fn tuning() -> Tuning {
-    Tuning {
-        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(400))
-            .with_fixed(Duration::from_millis(50), 5),
-        flow_control_pauses: vec![
+    Tuning::for_platform(Platform::Goofish)
+        .backoff(
+            Backoff::new(Duration::from_millis(50), Duration::from_millis(400))
+                .with_fixed(Duration::from_millis(50), 5),
+        )
+        .flow_control_pauses(vec![
             Duration::from_millis(20),
             Duration::from_millis(40),
             Duration::from_millis(60),
-        ],
-        ..Tuning::default()
-    }
-}
-
-struct Running {
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), ConnectorError>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let r = tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("stops in time");
-        r.expect("no panic").expect("clean stop");
-    }
+        ])
 }
 
 fn start(
     cfg: GoofishConfig,
     tuning: Tuning,
-    tx: &mpsc::Sender<EventBatch>,
+    (tx, store): (&mpsc::Sender<EventBatch>, &FakeStore),
     resume: Option<serde_json::Value>,
-) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let out = EventSender::new(Platform::Goofish, "shop", tx.clone());
-    let shutdown = CancellationToken::new();
-    let cx = ConnectorContext {
-        name: "shop".into(),
-        platform: Platform::Goofish,
-        state: StateReporter::new("shop", Platform::Goofish, StateRegistry::new(), out.clone()),
-        out,
-        resume_from: resume,
-        shutdown: shutdown.clone(),
-        blobs: Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20)),
-        data_dir: dir.path().to_path_buf(),
-        backfill: false,
-        max_body_bytes: 1 << 20,
-    };
-    let connector = Arc::new(GoofishConnector::with_tuning(cfg, tuning));
-    let task = tokio::spawn(async move { connector.run(cx).await });
-    Running {
-        shutdown,
-        task,
-        _dir: dir,
-    }
-}
-
-async fn wait_until(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    f()
+) -> Rig {
+    let connector = GoofishConnector::new(cfg).with_tuning(tuning);
+    Rig::start_on(connector, tx, store, |cx| {
+        cx.resume_from = resume;
+        cx.max_body_bytes = 1 << 20;
+    })
 }
 
 /// Message events per message id.
@@ -120,17 +75,6 @@ fn message_counts(store: &FakeStore) -> HashMap<String, usize> {
         }
     }
     m
-}
-
-fn states(store: &FakeStore) -> Vec<(ConnectorStatus, String)> {
-    store
-        .events()
-        .into_iter()
-        .filter_map(|c| match c.event.body {
-            EventBody::ConnectorState { status, detail, .. } => Some((status, detail.unwrap_or_default())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn script_ids(sim: &GoofishSim) -> HashSet<String> {
@@ -153,14 +97,14 @@ async fn demo_day_registration_backfill_and_live_pushes() {
     let sim = GoofishSim::start(opts).await.unwrap();
     let total = Script::DemoDay.build().1.len();
     let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
+    let run = start(config(&sim, Login::Cookies), tuning(), (&tx, &store), None);
     assert!(
-        wait_until(Duration::from_secs(20), || all_archived(&sim, &store, total)).await,
+        eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await,
         "{:?}",
         message_counts(&store)
     );
     assert!(
-        wait_until(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await,
+        eventually(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await,
         "every push acked"
     );
 
@@ -265,9 +209,9 @@ async fn acks_come_only_after_the_commit() {
             }
         }
     });
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
     assert!(
-        wait_until(Duration::from_secs(20), || sim.acked_ids().len() == 80).await,
+        eventually(Duration::from_secs(20), || sim.acked_ids().len() == 80).await,
         "acked {}",
         sim.acked_ids().len()
     );
@@ -300,12 +244,12 @@ async fn a_failed_commit_is_never_acked() {
             .unwrap()
             .extend(ack.msg_ids.iter().filter(|id| !have.contains_key(*id)).cloned());
     });
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(10), || message_counts(&store).len() >= 2).await);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(10), || message_counts(&store).len() >= 2).await);
     // The next two pushes' batches fail in the store.
     store.fail_next(2);
-    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 10).await);
-    assert!(wait_until(Duration::from_secs(5), || sim.acked_ids().len() >= 10).await);
+    assert!(eventually(Duration::from_secs(20), || message_counts(&store).len() == 10).await);
+    assert!(eventually(Duration::from_secs(5), || sim.acked_ids().len() >= 10).await);
     assert!(
         violations.lock().unwrap().is_empty(),
         "{:?}",
@@ -327,15 +271,15 @@ async fn reconnects_lose_and_duplicate_nothing() {
     sim.drop_after_pushes(7);
     let (tx, store) = FakeStore::channel(16);
     store.set_delay(Duration::from_millis(2));
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() >= 150).await);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(20), || message_counts(&store).len() >= 150).await);
     sim.drop_connections();
     assert!(
-        wait_until(Duration::from_secs(30), || message_counts(&store).len() == 400).await,
+        eventually(Duration::from_secs(30), || message_counts(&store).len() == 400).await,
         "{}",
         message_counts(&store).len()
     );
-    assert!(wait_until(Duration::from_secs(5), || sim.acked_ids().len() >= 400).await);
+    assert!(eventually(Duration::from_secs(5), || sim.acked_ids().len() >= 400).await);
     let counts = message_counts(&store);
     assert!(counts.values().all(|n| *n == 1));
     assert!(sim.connections() >= 3, "connections {}", sim.connections());
@@ -358,9 +302,9 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
     let sim = GoofishSim::start(opts).await.unwrap();
     let total = Script::DemoDay.build().1.len();
     let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
-    assert!(wait_until(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    assert!(eventually(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await);
     run.stop().await;
 
     // Messages that arrive while the archive is down.
@@ -376,9 +320,9 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
     }
     let resume = store.last_cursor("shop");
     let before = sim.requests().len();
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, resume);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), resume);
     assert!(
-        wait_until(Duration::from_secs(20), || (0..3)
+        eventually(Duration::from_secs(20), || (0..3)
             .all(|i| message_counts(&store).contains_key(&format!("77700000000{i}.PNM"))))
         .await
     );
@@ -410,10 +354,10 @@ async fn garbage_is_rejected_and_the_push_is_still_acked() {
     let sim = GoofishSim::start(opts).await.unwrap();
     sim.inject_garbage();
     let (tx, store) = FakeStore::channel(8);
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 6).await);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(20), || message_counts(&store).len() == 6).await);
     assert!(
-        wait_until(Duration::from_secs(5), || sim.acked_ids().len() == 6).await,
+        eventually(Duration::from_secs(5), || sim.acked_ids().len() == 6).await,
         "the push with bad items was acked"
     );
     let rejects = store.rejects();
@@ -435,11 +379,11 @@ async fn an_expired_token_is_refreshed_from_the_cookies() {
     opts.live_interval = Duration::from_millis(20);
     let sim = GoofishSim::start(opts).await.unwrap();
     let (tx, store) = FakeStore::channel(16);
-    let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(10), || message_counts(&store).len() >= 5).await);
+    let run = start(config(&sim, Login::Cookies), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(10), || message_counts(&store).len() >= 5).await);
     sim.expire_tokens();
     sim.drop_connections();
-    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 20).await);
+    assert!(eventually(Duration::from_secs(20), || message_counts(&store).len() == 20).await);
     assert!(sim.token_calls() >= 2, "token fetched again");
     let regs = sim.reg_headers();
     assert!(regs.len() >= 3, "refused once, then registered with the new token");
@@ -456,8 +400,8 @@ async fn the_token_is_refreshed_before_it_expires() {
     let sim = GoofishSim::start(opts).await.unwrap();
     let (tx, store) = FakeStore::channel(16);
     let started = std::time::Instant::now();
-    let run = start(config(&sim, Login::Cookies), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(20), || message_counts(&store).len() == 40).await);
+    let run = start(config(&sim, Login::Cookies), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(20), || message_counts(&store).len() == 40).await);
     assert!(started.elapsed() >= Duration::from_millis(2_000));
     assert!(sim.token_calls() >= 2, "token calls {}", sim.token_calls());
     let tokens: HashSet<String> = sim
@@ -476,10 +420,10 @@ async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
     let sim = GoofishSim::start(SimOptions::new(Script::Empty)).await.unwrap();
     sim.set_cookies_valid(false);
     let (tx, store) = FakeStore::channel(16);
-    let mut t = tuning();
-    t.backoff =
-        Backoff::new(Duration::from_millis(200), Duration::from_secs(2)).with_fixed(Duration::from_millis(200), 5);
-    let run = start(config(&sim, Login::Cookies), t, &tx, None);
+    let t = tuning().backoff(
+        Backoff::new(Duration::from_millis(200), Duration::from_secs(2)).with_fixed(Duration::from_millis(200), 5),
+    );
+    let run = start(config(&sim, Login::Cookies), t, (&tx, &store), None);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let calls = sim.token_calls();
     assert!(
@@ -502,9 +446,14 @@ async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
 
     // A configured token the server refuses, without cookies: same state, clear reason.
     let (tx, store) = FakeStore::channel(16);
-    let run = start(config(&sim, Login::Token("revoked-token")), tuning(), &tx, None);
+    let run = start(
+        config(&sim, Login::Token("revoked-token")),
+        tuning(),
+        (&tx, &store),
+        None,
+    );
     assert!(
-        wait_until(Duration::from_secs(5), || states(&store)
+        eventually(Duration::from_secs(5), || states(&store)
             .iter()
             .any(|(s, _)| *s == ConnectorStatus::AuthFailed))
         .await
@@ -526,8 +475,8 @@ async fn backfill_rides_out_flow_control() {
     sim.flow_control_next(2);
     let total = Script::DemoDay.build().1.len();
     let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), &tx, None);
-    assert!(wait_until(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
     let lists = sim
         .requests()
         .iter()
@@ -544,8 +493,13 @@ async fn an_unanswered_heartbeat_ends_the_session() {
     sim.set_answer_heartbeats(false);
     let (tx, store) = FakeStore::channel(16);
     let started = tokio::time::Instant::now();
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), Tuning::default(), &tx, None);
-    assert!(wait_until(Duration::from_secs(120), || sim.connections() >= 2).await);
+    let run = start(
+        config(&sim, Login::Token(SIM_TOKEN)),
+        Tuning::for_platform(Platform::Goofish),
+        (&tx, &store),
+        None,
+    );
+    assert!(eventually(Duration::from_secs(120), || sim.connections() >= 2).await);
     assert!(
         started.elapsed() >= Duration::from_secs(15),
         "not before interval + timeout: {:?}",

@@ -1,4 +1,4 @@
-//! One LWP WebSocket session: connect with the browser headers of §3.1, send frames, match
+//! The LWP WebSocket: connect with the browser headers of §3.1, send frames, match
 //! responses to requests by `mid`, keep the heartbeat (§3.4), and hand everything else
 //! (pushes, garbage) to the caller in arrival order.
 //!
@@ -19,33 +19,18 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::frame::{Frame, FrameKind, UA};
 use crate::ConnectorError;
+use crate::runtime::Tuning;
 
 /// Pushes kept while waiting for a response; more means the server floods us while we page
 /// history, and reconnecting (unacked pushes are redelivered) is safer than unbounded memory.
 const MAX_BUFFERED: usize = 10_000;
 
-/// Timing of a session.
+/// The timers a socket keeps (from the connector's [`Tuning`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// Heartbeat period ([GC] 10 s, others 15 s).
-    pub heartbeat_interval: Duration,
-    /// How long a heartbeat may stay unanswered ([XAA] 5 s).
-    pub heartbeat_timeout: Duration,
-    /// How long a request may wait for its response ([GC] 20 s).
-    pub request_timeout: Duration,
-    /// TCP + TLS + WebSocket handshake limit.
-    pub connect_timeout: Duration,
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            heartbeat_interval: Duration::from_secs(10),
-            heartbeat_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(20),
-        }
-    }
+struct Timing {
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+    request_timeout: Duration,
 }
 
 /// Something the server sent that is not a response we wait for.
@@ -70,8 +55,8 @@ pub enum Incoming {
     },
 }
 
-/// An open session.
-pub struct Session {
+/// An open LWP socket.
+pub struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     buffered: VecDeque<Incoming>,
     timing: Timing,
@@ -79,9 +64,14 @@ pub struct Session {
     awaiting: Option<(String, Instant)>,
 }
 
-impl Session {
+impl Socket {
     /// Opens the WebSocket. `cookies`, when given, go in the `Cookie` header.
-    pub async fn connect(url: &str, cookies: Option<&str>, timing: Timing) -> Result<Session, ConnectorError> {
+    pub async fn connect(url: &str, cookies: Option<&str>, tuning: &Tuning) -> Result<Socket, ConnectorError> {
+        let timing = Timing {
+            heartbeat_interval: tuning.heartbeat,
+            heartbeat_timeout: tuning.heartbeat_timeout,
+            request_timeout: tuning.request_timeout,
+        };
         let mut req = url
             .into_client_request()
             .map_err(|e| ConnectorError::Config(format!("goofish ws_url: {e}")))?;
@@ -93,11 +83,11 @@ impl Session {
                 .map_err(|_| ConnectorError::Config("goofish cookies are not a valid header value".into()))?;
             h.insert("cookie", v);
         }
-        let (ws, _) = tokio::time::timeout(timing.connect_timeout, tokio_tungstenite::connect_async(req))
+        let (ws, _) = tokio::time::timeout(tuning.connect_timeout, tokio_tungstenite::connect_async(req))
             .await
             .map_err(|_| ConnectorError::Transport("connect timed out".into()))?
             .map_err(|e| ConnectorError::Transport(format!("connect: {e}")))?;
-        Ok(Session {
+        Ok(Socket {
             ws,
             buffered: VecDeque::new(),
             timing,
@@ -246,9 +236,8 @@ impl Session {
         let frame = match Frame::parse(text.as_str()) {
             Ok(f) => f,
             Err(e) => {
-                let bytes = Bytes::copy_from_slice(text.as_bytes());
                 return Ok(Some(Incoming::Garbage {
-                    bytes,
+                    bytes: Bytes::from(text),
                     reason: format!("frame is not LWP JSON: {e}"),
                 }));
             }
@@ -272,7 +261,7 @@ impl Session {
                 raw: Bytes::from(text),
             }),
             FrameKind::Other => Some(Incoming::Garbage {
-                bytes: Bytes::copy_from_slice(text.as_bytes()),
+                bytes: Bytes::from(text),
                 reason: "frame is neither a push nor a response".into(),
             }),
         })

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chatvault_ingest::backoff::Backoff;
 use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::eoffice::EofficeConnector;
+use chatvault_ingest::runtime::Tuning;
 use chatvault_ingest::state::{StateRegistry, StateReporter};
 use chatvault_ingest::{Connector, ConnectorContext, EventSender};
 use proto::{ConnectorStatus, EventBody, EventKind, Platform};
@@ -63,8 +64,10 @@ fn run_connector(url: &str, token: &str) -> (FakeStore, CancellationToken, tokio
         "[[eoffice]]\nname = \"ref\"\nurl = \"{url}\"\ntoken = \"{token}\"\nuser_id = \"admin\"\nconnect_type = \"client\"\n"
     );
     let cfg = config::parse(&toml, Path::new("interop.toml")).unwrap().eoffice[0].clone();
-    let connector = EofficeConnector::new(cfg)
-        .with_backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).with_jitter(0.0));
+    let connector = EofficeConnector::new(cfg).with_tuning(
+        Tuning::for_platform(Platform::Eoffice)
+            .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).with_jitter(0.0)),
+    );
     let (tx, store) = FakeStore::channel(8);
     store.set_delay(Duration::from_millis(20));
     let out = EventSender::new(Platform::Eoffice, "ref", tx);

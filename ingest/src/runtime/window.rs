@@ -1,0 +1,147 @@
+//! The in-flight window: batches handed to the store writer without waiting for their
+//! commits, and what each one releases (platform acks, a resume position) once it is
+//! committed.
+//!
+//! Invariant 1 lives here: a release comes out of [`Window::next`] only after its batch's
+//! commit notice said `Ok`, and strictly in send order (a later batch that committed first
+//! waits for the earlier one). A failed or lost notice ends the window: that batch and every
+//! batch sent after it are forgotten unreleased, so the platform redelivers them after the
+//! reconnect. The window is bounded in batches and in raw payload bytes; a connector stops
+//! reading while it is full ([`Window::has_room`]), TCP pushes back, and the platform holds
+//! its data until acks free room.
+
+use std::collections::VecDeque;
+
+use proto::{CommitError, CommitInfo, Cursor, Ingested};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::batch::raw_len;
+use crate::state::StateReporter;
+use crate::{ConnectorContext, ConnectorError, EventSender};
+
+/// How much may be in flight at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLimits {
+    max_batches: usize,
+    max_bytes: usize,
+}
+
+impl Default for WindowLimits {
+    /// 256 batches or 64 MiB of raw payloads: enough for the store writer to always find a
+    /// group waiting, small enough to bound what a crash makes the platform redeliver.
+    fn default() -> Self {
+        WindowLimits::new(256, 64 << 20)
+    }
+}
+
+impl WindowLimits {
+    /// At most `max_batches` batches and `max_bytes` raw bytes (a single batch always fits).
+    pub fn new(max_batches: usize, max_bytes: usize) -> Self {
+        WindowLimits {
+            max_batches: max_batches.max(1),
+            max_bytes: max_bytes.max(1),
+        }
+    }
+}
+
+type Notice = oneshot::Receiver<Result<CommitInfo, CommitError>>;
+
+struct InFlight<R> {
+    notice: Notice,
+    release: R,
+    bytes: usize,
+}
+
+/// Batches in flight, in send order, each with what it releases.
+pub struct Window<R> {
+    out: EventSender,
+    state: StateReporter,
+    account: String,
+    pending: VecDeque<InFlight<R>>,
+    bytes: usize,
+    limits: WindowLimits,
+}
+
+impl<R> Window<R> {
+    /// An empty window sending on the context's channel.
+    pub fn new(cx: &ConnectorContext, limits: WindowLimits) -> Self {
+        Window {
+            out: cx.out.clone(),
+            state: cx.state.clone(),
+            account: cx.name.clone(),
+            pending: VecDeque::new(),
+            bytes: 0,
+            limits,
+        }
+    }
+
+    /// Whether another batch may be sent (an empty window always has room).
+    pub fn has_room(&self) -> bool {
+        self.pending.is_empty() || (self.pending.len() < self.limits.max_batches && self.bytes < self.limits.max_bytes)
+    }
+
+    /// Batches in flight.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Nothing in flight.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Hands a batch to the store writer (waiting for a channel slot, the backpressure point)
+    /// and queues `release` behind its commit notice. Does not wait for room: callers check
+    /// [`Window::has_room`] before reading more.
+    pub async fn send(
+        &mut self,
+        items: Vec<Ingested>,
+        cursor: Option<Cursor>,
+        release: R,
+    ) -> Result<(), ConnectorError> {
+        let bytes = items.iter().map(raw_len).sum();
+        let notice = self.out.send(items, cursor).await?;
+        self.bytes += bytes;
+        self.pending.push_back(InFlight { notice, release, bytes });
+        Ok(())
+    }
+
+    /// The oldest batch's release, once its commit notice said `Ok`. Pending forever when
+    /// nothing is in flight (so it can sit in a `select!`); cancel-safe. On a failed or lost
+    /// notice every batch in flight is forgotten unreleased and the error is returned.
+    pub async fn next(&mut self) -> Result<R, ConnectorError> {
+        let Some(front) = self.pending.front_mut() else {
+            return std::future::pending().await;
+        };
+        let outcome = (&mut front.notice).await;
+        let settled = match outcome {
+            Ok(Ok(info)) => Ok(info),
+            Ok(Err(e)) => Err(ConnectorError::Store(e)),
+            Err(_) => Err(ConnectorError::Closed),
+        };
+        match settled {
+            Ok(info) => {
+                let done = self.pending.pop_front().expect("the front was awaited");
+                self.bytes -= done.bytes;
+                crate::metrics::committed(&self.account, &info);
+                self.state.touch();
+                Ok(done.release)
+            }
+            Err(e) => {
+                self.pending.clear();
+                self.bytes = 0;
+                Err(e)
+            }
+        }
+    }
+
+    /// Like [`Window::next`], but `None` once nothing is in flight or `deadline` passed
+    /// (shutdown: release what commits in time, leave the rest for redelivery).
+    pub async fn next_before(&mut self, deadline: Instant) -> Option<Result<R, ConnectorError>> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        tokio::time::timeout_at(deadline, self.next()).await.ok()
+    }
+}

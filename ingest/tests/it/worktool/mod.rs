@@ -1,0 +1,4 @@
+//! WorkTool: the codec against golden callbacks, the callback receiver against `sim worktool`.
+
+mod codec;
+mod receiver;

@@ -1,0 +1,4 @@
+//! Yunhu: frame decoding against golden files, the connector against `sim yunhu`.
+
+mod codec;
+mod connector;
