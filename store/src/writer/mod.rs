@@ -126,7 +126,7 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
     // Received but not committed: at most one group being prepared or waiting besides the
     // one committing, as before the pipeline; the channel pushes back on the senders beyond.
     let (max_events, max_batches) = (opts.max_events.max(1), opts.max_batches.max(1));
-    let preparer = PreparePool::start(max_batches + 1, store.dir())?;
+    let preparer = PreparePool::start(max_batches + 1, store.dir(), store.codebook())?;
     let mut stats = WriterStats::default();
     let mut store = Some(store);
     let mut inflight: Option<tokio::task::JoinHandle<Committed>> = None;
