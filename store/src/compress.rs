@@ -110,8 +110,23 @@ pub(crate) struct Codebook {
 }
 
 struct Book {
-    slots: HashMap<(Blob, String), Slot>,
+    /// Few platforms: a short list, searched without building a key per lookup.
+    slots: Vec<(Blob, String, Slot)>,
     next_id: i64,
+}
+
+impl Book {
+    fn slot(&mut self, blob: Blob, platform: &str) -> &mut Slot {
+        let pos = match self.slots.iter().position(|(b, p, _)| *b == blob && p == platform) {
+            Some(pos) => pos,
+            None => {
+                self.slots
+                    .push((blob, platform.to_string(), Slot::Learning(Vec::new())));
+                self.slots.len() - 1
+            }
+        };
+        &mut self.slots[pos].2
+    }
 }
 
 thread_local! {
@@ -121,8 +136,10 @@ thread_local! {
 impl Codebook {
     /// The dictionaries `conn`'s archive holds (the latest of each kind and platform).
     pub fn load(conn: &Connection) -> Result<Codebook> {
-        let mut slots = HashMap::new();
-        let mut next_id = 1;
+        let mut book = Book {
+            slots: Vec::new(),
+            next_id: 1,
+        };
         let mut st = conn.prepare("SELECT id, blob, platform, bytes FROM dicts ORDER BY id")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
@@ -131,11 +148,11 @@ impl Codebook {
                 .ok_or_else(|| StoreError::Corrupt(format!("dictionary {id} is of an unknown kind")))?;
             let platform: String = r.get(2)?;
             let dict = Dict::new(id, blob, &platform, r.get(3)?);
-            slots.insert((blob, platform), Slot::Ready(Arc::new(dict)));
-            next_id = id + 1;
+            *book.slot(blob, &platform) = Slot::Ready(Arc::new(dict));
+            book.next_id = id + 1;
         }
         Ok(Codebook {
-            slots: Mutex::new(Book { slots, next_id }),
+            slots: Mutex::new(book),
         })
     }
 
@@ -148,10 +165,10 @@ impl Codebook {
 
     /// [`Codebook::pack`] with the dictionaries there are, learning nothing.
     pub fn pack_known(&self, blob: Blob, platform: &str, data: &[u8]) -> Result<Packed> {
-        let book = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let dict = match book.slots.get(&(blob, platform.to_string())) {
-            Some(Slot::Ready(d)) => Some(Arc::clone(d)),
-            _ => None,
+        let mut book = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let dict = match book.slot(blob, platform) {
+            Slot::Ready(d) => Some(Arc::clone(d)),
+            Slot::Learning(_) => None,
         };
         drop(book);
         pack_with(data, dict)
@@ -162,8 +179,7 @@ impl Codebook {
         let mut book = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let dict = Arc::new(Dict::new(book.next_id, blob, platform, train(samples)));
         book.next_id += 1;
-        book.slots
-            .insert((blob, platform.to_string()), Slot::Ready(Arc::clone(&dict)));
+        *book.slot(blob, platform) = Slot::Ready(Arc::clone(&dict));
         dict
     }
 
@@ -171,10 +187,8 @@ impl Codebook {
     fn dict_for(&self, blob: Blob, platform: &str, data: &[u8]) -> Option<Arc<Dict>> {
         // A poisoned lock only means another prepare thread panicked; the map is still whole.
         let mut book = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let Book { slots, next_id } = &mut *book;
-        let slot = slots
-            .entry((blob, platform.to_string()))
-            .or_insert_with(|| Slot::Learning(Vec::new()));
+        let next_id = book.next_id;
+        let slot = book.slot(blob, platform);
         match slot {
             Slot::Ready(d) => Some(Arc::clone(d)),
             Slot::Learning(samples) => {
@@ -182,9 +196,9 @@ impl Codebook {
                 if samples.len() < SAMPLES {
                     return None;
                 }
-                let dict = Arc::new(Dict::new(*next_id, blob, platform, train(samples)));
-                *next_id += 1;
+                let dict = Arc::new(Dict::new(next_id, blob, platform, train(samples)));
                 *slot = Slot::Ready(Arc::clone(&dict));
+                book.next_id += 1;
                 Some(dict)
             }
         }

@@ -87,7 +87,7 @@ CREATE TABLE messages(
   has_message INTEGER NOT NULL,
   msg_seq INTEGER,
   -- First 8 bytes of the content hash of the message event at msg_seq: its redeliveries are
-  -- recognised here, with no dedup entry (see store.rs `is_duplicate`).
+  -- recognised here, with no dedup entry (see dedup.rs `is_duplicate`).
   msg_key INTEGER,
   chat_type TEXT,
   chat_name TEXT,
@@ -111,7 +111,7 @@ CREATE TABLE messages(
   deleted_by TEXT,
   last_seq INTEGER NOT NULL
 );
--- One row per mkey (store.rs `resolve` probes past collisions, so no UNIQUE is needed);
+-- One row per mkey (dedup.rs `resolve` probes past collisions, so no UNIQUE is needed);
 -- msg_key rides along so a redelivered message is recognised from the index alone.
 CREATE INDEX messages_by_key ON messages(mkey, msg_key);
 CREATE INDEX messages_by_last_seq ON messages(last_seq);

@@ -17,9 +17,31 @@ use crate::compress::{Blob, Codebook, Unpacker, insert_dict};
 /// Rows per transaction while compressing.
 const CHUNK: i64 = 20_000;
 
-/// `meta` keys: the last `raw.id` / `events.seq` compressed, while the migration runs.
-const RAW_DONE: &str = "v3_raw_compressed_upto";
-const EVENTS_DONE: &str = "v3_events_compressed_upto";
+/// A compressed column and where its progress is kept.
+#[derive(Clone, Copy)]
+struct Column {
+    table: &'static str,
+    id: &'static str,
+    column: &'static str,
+    blob: Blob,
+    /// `meta` key: the last row id compressed, while the migration runs.
+    done_key: &'static str,
+}
+
+const RAW: Column = Column {
+    table: "raw",
+    id: "id",
+    column: "bytes",
+    blob: Blob::Raw,
+    done_key: "v3_raw_compressed_upto",
+};
+const EVENTS: Column = Column {
+    table: "events",
+    id: "seq",
+    column: "payload",
+    blob: Blob::Event,
+    done_key: "v3_events_compressed_upto",
+};
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction()?;
@@ -49,7 +71,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.execute(
         "INSERT INTO meta(key, value) VALUES (?1, '0'), (?2, '0')",
-        [RAW_DONE, EVENTS_DONE],
+        [RAW.done_key, EVENTS.done_key],
     )?;
     tx.pragma_update(None, "user_version", 3)?;
     tx.commit()?;
@@ -60,42 +82,39 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
 /// migration is under way.
 pub(super) fn finish(conn: &mut Connection) -> Result<()> {
     let pending: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [RAW_DONE], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = ?1", [RAW.done_key], |r| r.get(0))
         .optional()?;
     if pending.is_none() {
         return Ok(());
     }
     let book = Codebook::load(conn)?;
     let mut unpacker = Unpacker::default();
-    while compress_chunk(conn, &book, &mut unpacker, "raw", "id", "bytes", Blob::Raw, RAW_DONE)? {}
-    while compress_chunk(
-        conn,
-        &book,
-        &mut unpacker,
-        "events",
-        "seq",
-        "payload",
-        Blob::Event,
-        EVENTS_DONE,
-    )? {}
-    conn.execute("DELETE FROM meta WHERE key IN (?1, ?2)", [RAW_DONE, EVENTS_DONE])?;
+    while compress_chunk(conn, &book, &mut unpacker, &RAW, CHUNK)? {}
+    while compress_chunk(conn, &book, &mut unpacker, &EVENTS, CHUNK)? {}
+    conn.execute(
+        "DELETE FROM meta WHERE key IN (?1, ?2)",
+        [RAW.done_key, EVENTS.done_key],
+    )?;
     conn.execute_batch("VACUUM")?;
     Ok(())
 }
 
-/// Compresses the next [`CHUNK`] rows of `table` after the position kept under `done_key`;
-/// `false` once there are none.
-#[allow(clippy::too_many_arguments)]
+/// Compresses the next `chunk` rows of `c` after the position kept in `meta`; `false` once
+/// there are none.
 fn compress_chunk(
     conn: &mut Connection,
     book: &Codebook,
     unpacker: &mut Unpacker,
-    table: &str,
-    id: &str,
-    column: &str,
-    blob: Blob,
-    done_key: &str,
+    c: &Column,
+    chunk: i64,
 ) -> Result<bool> {
+    let Column {
+        table,
+        id,
+        column,
+        blob,
+        done_key,
+    } = *c;
     let tx = conn.transaction()?;
     let after: i64 = tx.query_row(
         "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
@@ -104,7 +123,7 @@ fn compress_chunk(
     )?;
     let rows: Vec<(i64, String, Vec<u8>, Option<i64>)> = tx
         .prepare(&format!(
-            "SELECT {id}, platform, {column}, zdict FROM {table} WHERE {id} > ?1 ORDER BY {id} LIMIT {CHUNK}"
+            "SELECT {id}, platform, {column}, zdict FROM {table} WHERE {id} > ?1 ORDER BY {id} LIMIT {chunk}"
         ))?
         .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -127,4 +146,60 @@ fn compress_chunk(
     )?;
     tx.commit()?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compressed(conn: &Connection) -> (i64, i64) {
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM raw WHERE zdict IS NOT NULL), (SELECT count(*) FROM events WHERE zdict IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_interrupted_migration_goes_on_where_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::DB_FILE);
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v2.db"),
+            &path,
+        )
+        .unwrap();
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn).unwrap();
+        let reader = crate::StoreReader::open(dir.path()).unwrap();
+        let head = reader.head().unwrap();
+        assert!(
+            reader.verify(&mut |_| {}).unwrap().ok,
+            "version 3, nothing compressed yet"
+        );
+
+        // Four raw payloads compressed, then the process stops.
+        let book = Codebook::load(&conn).unwrap();
+        assert!(compress_chunk(&mut conn, &book, &mut Unpacker::default(), &RAW, 4).unwrap());
+        let (raw, events) = compressed(&conn);
+        assert!((1..=4).contains(&raw) && events == 0, "{raw} {events}");
+        assert!(reader.verify(&mut |_| {}).unwrap().ok, "half compressed");
+        drop(conn);
+
+        let store = crate::Store::open(dir.path(), crate::StoreOptions::default()).unwrap();
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let (raw, events) = compressed(&conn);
+        assert!(raw > 4 && events > 4, "{raw} {events}");
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM meta WHERE key LIKE 'v3_%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        let report = crate::StoreReader::open(dir.path())
+            .unwrap()
+            .verify(&mut |_| {})
+            .unwrap();
+        assert!(report.ok && report.head == head, "{report:?}");
+    }
 }

@@ -1,7 +1,8 @@
 //! The writer's prepare stage on threads of its own.
 //!
-//! Preparing (envelopes, hashes, the early lookup of stored messages: [`Prepared`]) runs
-//! beside the commit and off the runtime thread that receives batches and fires notices. Two
+//! Preparing (envelopes, hashes, compression, the early lookup of stored messages:
+//! [`Prepared`]) runs beside the commit and off the runtime thread that receives batches and
+//! fires notices. Two
 //! threads at most, taking batches from one queue: under new messages the commit is the slow
 //! stage and they mostly wait; under a replay the lookups are the slow stage and two of them
 //! use the core the idle commit leaves (measured on two cores, replays of 100k stored events
