@@ -6,6 +6,9 @@
 //! items inside `/s/sync` push entries) and decoded by the Goofish connector's own codec, so
 //! the raw payloads and events are those a live Goofish connector hands the store. They are
 //! appended in batches of 500 (a push window), ten batches per transaction.
+//!
+//! With `n` = 0 and an existing archive in `dir`, it only opens it (migrating it to the current
+//! schema version, timed) and prints the same table.
 
 use chatvault_store as store;
 use proto::{EventBatch, Platform};
@@ -21,6 +24,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tmp = tempfile::tempdir()?;
     let dir = keep.as_deref().map_or(tmp.path(), std::path::Path::new);
 
+    if n == 0 {
+        let started = std::time::Instant::now();
+        drop(store::Store::open(dir, store::StoreOptions::default())?);
+        println!("opened (and migrated) in {:.1} s", started.elapsed().as_secs_f64());
+        return report(dir);
+    }
     let (_, msgs) = sim::goofish::script::Script::Bulk(n).build();
     let received = 1_795_395_600_000i64;
     let mut raw_bytes = 0usize;
@@ -57,16 +66,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = started.elapsed().as_secs_f64();
     drop(s);
+    println!(
+        "{n} messages appended in {secs:.1} s; per message: text {:.0} B, raw payload as received {:.0} B",
+        text_bytes as f64 / n as f64,
+        raw_bytes as f64 / n as f64
+    );
+    report(dir)
+}
 
+/// Prints the bytes per message of every table of the archive in `dir`.
+fn report(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let conn = Connection::open(dir.join(store::DB_FILE))?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     let messages: i64 = conn.query_row("SELECT count(*) FROM messages WHERE has_message = 1", [], |r| r.get(0))?;
     let per = |b: i64| b as f64 / messages as f64;
-    println!(
-        "{messages} messages appended in {secs:.1} s; per message: text {:.0} B, raw payload as received {:.0} B",
-        text_bytes as f64 / n as f64,
-        raw_bytes as f64 / n as f64
-    );
+    println!("{messages} messages in the archive");
     println!("| table (with its indexes) | bytes/message |");
     println!("|---|---|");
     let mut st = conn.prepare(

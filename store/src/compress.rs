@@ -14,9 +14,10 @@
 //! A chat platform sends the same frame layout with a few changing fields thousands of times;
 //! one payload alone (a few hundred bytes) has little for zstd to find, so each frame would
 //! mostly pay for its own field names. A dictionary per (blob kind, platform), trained on that
-//! platform's first [`SAMPLES`] blobs, holds those names: measured on Goofish chat items, the
-//! raw payload drops to about a quarter of its size instead of about two thirds without one.
-//! Until a dictionary exists, blobs are compressed without one. Dictionaries are immutable
+//! platform's first [`SAMPLES`] blobs, holds those names. Measured on the simulator's Goofish
+//! chat items (`examples/goofish_size.rs`, 922 bytes each as received): 508 bytes stored when
+//! compressed alone, 89 with the dictionary; their envelopes 386 and 75. Until a dictionary
+//! exists, blobs are compressed without one. Dictionaries are immutable
 //! once written (a row's `zdict` names the one it needs, forever) and few (one per blob kind
 //! and platform), so readers cache them for the life of their connection. A dictionary row is
 //! inserted in the transaction of the first row that uses it, so neither exists without the
@@ -39,7 +40,7 @@ use crate::{Result, StoreError};
 pub(crate) const SAMPLES: usize = 256;
 /// Largest dictionary trained.
 pub(crate) const DICT_BYTES: usize = 16 * 1024;
-/// zstd level: small blobs compress quickly at any level; higher ones were not smaller.
+/// zstd level; on blobs of a few hundred bytes the dictionary does most of the work.
 pub(crate) const LEVEL: i32 = 6;
 
 /// Which column a blob lives in; each has dictionaries of its own.
