@@ -13,6 +13,12 @@
 //! is the run of prepared batches waiting when the committer is free, so under a burst the
 //! first group is small and later groups grow to what arrived during the previous commit:
 //! the stages stay busy together instead of each waiting for one large group.
+//!
+//! Volatile figures (defaults of [`WriterOptions`]): a group closes 5 ms after its first batch
+//! unless the committer was busy, and holds at most 1024 batches or 60 000 events; at most one
+//! group waits (received, preparing or prepared) beside the one committing, beyond which the
+//! channel pushes back on the connectors. Prepare threads: two (`prepare_pool.rs`). WAL
+//! checkpoints: `checkpoint.rs`.
 
 mod prepare_pool;
 
