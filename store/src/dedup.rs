@@ -20,8 +20,7 @@
 use proto::{ChatEvent, EventBody, MessageKey, Platform};
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 
-use crate::keys::{content_check, content_key, identity_hash};
-use crate::prepare::{DedupView, EventPrep};
+use crate::keys::{DedupView, content_check, content_key, identity_hash, identity_of};
 use crate::{Result, chain};
 
 /// What the messages table already holds for an identity.
@@ -137,16 +136,6 @@ pub(crate) fn resolve_from(
     }
 }
 
-/// The identity hash of an event's message (events that target one).
-pub(crate) fn identity_of(platform: Platform, account: &str, ev: &ChatEvent) -> i64 {
-    identity_hash(
-        platform.as_str(),
-        account,
-        &ev.chat_id,
-        ev.msg_id.as_deref().unwrap_or_default(),
-    )
-}
-
 /// Step 1, on a read connection of the prepare thread's own.
 ///
 /// Only a batch whose first `message` event is stored has the rest looked up: redeliveries come
@@ -190,8 +179,9 @@ pub(crate) struct BatchLookups<'c> {
 }
 
 impl BatchLookups<'_> {
-    /// Parts for a `message` event the archive holds with this very content, else `None`.
-    pub(crate) fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<EventPrep> {
+    /// `(content hash, identity hash)` of a `message` event the archive holds with this very
+    /// content, else `None`.
+    pub(crate) fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<([u8; 32], i64)> {
         if !self.probing || !matches!(ev.body, EventBody::Message(_)) || ev.validate().is_err() {
             return None;
         }
@@ -202,6 +192,6 @@ impl BatchLookups<'_> {
         if !self.asked {
             (self.asked, self.probing) = (true, known);
         }
-        known.then(|| EventPrep::stored(content_hash, identity))
+        known.then_some((content_hash, identity))
     }
 }

@@ -14,6 +14,8 @@
 //! duplicate needs a 128-bit collision); a `message` row's content key alone is trusted because
 //! the row's identity is compared too.
 
+use proto::{ChatEvent, Platform};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// The identity hash of a message: 64 bits of sha256 over the length-prefixed parts.
@@ -34,4 +36,39 @@ pub fn content_key(content_hash: &[u8; 32]) -> i64 {
 /// The content check of a content hash (its bytes 8..16).
 pub fn content_check(content_hash: &[u8; 32]) -> i64 {
     i64::from_be_bytes(content_hash[8..16].try_into().expect("8 bytes"))
+}
+
+/// The identity hash of an event's message (events that target one).
+pub(crate) fn identity_of(platform: Platform, account: &str, ev: &ChatEvent) -> i64 {
+    identity_hash(
+        platform.as_str(),
+        account,
+        &ev.chat_id,
+        ev.msg_id.as_deref().unwrap_or_default(),
+    )
+}
+
+/// What the dedup hash covers: identity, kind and content; never receive or occurred times.
+/// The definition of the content hash; `prepare.rs` writes the same bytes from the envelope's
+/// slices.
+#[derive(Serialize)]
+pub(crate) struct DedupView<'a> {
+    platform: &'a str,
+    account: &'a str,
+    chat_id: &'a str,
+    msg_id: Option<&'a str>,
+    #[serde(flatten)]
+    body: &'a proto::EventBody,
+}
+
+impl<'a> DedupView<'a> {
+    pub(crate) fn of(platform: Platform, account: &'a str, ev: &'a ChatEvent) -> Self {
+        DedupView {
+            platform: platform.as_str(),
+            account,
+            chat_id: &ev.chat_id,
+            msg_id: ev.msg_id.as_deref(),
+            body: &ev.body,
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //! passes (one per JSON document) cost a fifth of a replay's CPU, most of it escaping the same
 //! text twice, so the envelope is written once, piece by piece, and the content hash is taken
 //! over slices of it. The bytes of both are exactly what serde writes for the stored
-//! [`crate::Envelope`] and for [`DedupView`]: stored payloads and dedup keys stay those of
+//! [`crate::Envelope`] and for `keys::DedupView`: stored payloads and dedup keys stay those of
 //! every earlier archive. A `detail` nested deeper than can be read back is bounded first
 //! (`detail.rs`), whichever connector sent it.
 //!
@@ -24,7 +24,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::compress::{Blob, Codebook, Packed};
-use crate::dedup::{StoredProbe, identity_of};
+use crate::dedup::StoredProbe;
+use crate::keys::identity_of;
 use crate::{Result, StoreError, chain, detail};
 
 /// A batch's precomputed hashes, envelopes and compressed blobs, item by item; see the module
@@ -90,7 +91,7 @@ impl Prepared {
                                 .as_mut()
                                 .and_then(|l| l.known(batch.platform, &batch.account, ev));
                             match known {
-                                Some(known) => Ok(known),
+                                Some((content_hash, identity)) => Ok(EventPrep::stored(content_hash, identity)),
                                 None => {
                                     let mut prep = prepare_event(batch.platform, &batch.account, raw.received_at, ev)?;
                                     prep.packed = Some(book.pack(Blob::Event, platform, &prep.payload)?);
@@ -113,31 +114,6 @@ impl Prepared {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared { items })
-    }
-}
-
-/// What the dedup hash covers: identity, kind and content; never receive or occurred times.
-/// The definition of [`EventPrep::content_hash`]; [`prepare_event`] writes the same bytes from
-/// the envelope's slices.
-#[derive(Serialize)]
-pub(crate) struct DedupView<'a> {
-    platform: &'a str,
-    account: &'a str,
-    chat_id: &'a str,
-    msg_id: Option<&'a str>,
-    #[serde(flatten)]
-    body: &'a proto::EventBody,
-}
-
-impl<'a> DedupView<'a> {
-    pub(crate) fn of(platform: Platform, account: &'a str, ev: &'a ChatEvent) -> Self {
-        DedupView {
-            platform: platform.as_str(),
-            account,
-            chat_id: &ev.chat_id,
-            msg_id: ev.msg_id.as_deref(),
-            body: &ev.body,
-        }
     }
 }
 
@@ -219,7 +195,8 @@ mod tests {
     use proptest::prelude::*;
     use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, Identity, NewMessage, Platform};
 
-    use super::{DedupView, prepare_event};
+    use super::prepare_event;
+    use crate::keys::DedupView;
     use crate::{Envelope, chain};
 
     fn assert_same_bytes(platform: Platform, account: &str, received_at: i64, ev: &ChatEvent) {
@@ -341,6 +318,11 @@ mod tests {
         let known = probe
             .known(Platform::Wecom, "corp", &stored)
             .expect("stored message is known");
+        assert_eq!(
+            known.0,
+            chain::sha_json(&DedupView::of(Platform::Wecom, "corp", &stored)).unwrap()
+        );
+        let known = super::EventPrep::stored(known.0, known.1);
         assert!(known.stored && known.payload.is_empty());
         let other_version = ChatEvent::message("c", "m1", message("另一个版本".into()));
         let elsewhere = ChatEvent::message("c", "m2", message("原文".into()));
