@@ -1,4 +1,6 @@
-//! The hash chain and the compact keys.
+//! The hash chain: `hash = sha256(prev_hash ‖ seq as 8 bytes BE ‖ payload ‖ sha256(raw bytes))`,
+//! over the uncompressed stored bytes (the canonical envelope and the raw payload as received),
+//! never a re-serialization and never their compressed form.
 
 use sha2::{Digest, Sha256};
 
@@ -35,26 +37,6 @@ pub fn sha_json<T: serde::Serialize>(value: &T) -> serde_json::Result<[u8; 32]> 
     let mut h = Hashing(Sha256::new());
     serde_json::to_writer(&mut h, value)?;
     Ok(h.0.finalize().into())
-}
-
-/// First 8 bytes of a hash as an SQLite integer key.
-pub fn prefix_key(h: &[u8; 32]) -> i64 {
-    i64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
-}
-
-/// Bytes 8..16 of a hash: the dedup entry's check beside its [`prefix_key`].
-pub fn check_key(h: &[u8; 32]) -> i64 {
-    i64::from_be_bytes(h[8..16].try_into().expect("8 bytes"))
-}
-
-/// 64-bit key of a message identity (collisions are probed by the caller).
-pub fn message_key(platform: &str, account: &str, chat_id: &str, msg_id: &str) -> i64 {
-    let mut h = Sha256::new();
-    for part in [platform, account, chat_id, msg_id] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    prefix_key(&h.finalize().into())
 }
 
 /// Converts a stored BLOB to a 32-byte hash.

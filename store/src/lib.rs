@@ -3,47 +3,62 @@
 //! One SQLite file (`data_dir/chatvault.db`, WAL, `synchronous=FULL` by default) holds the
 //! append-only event log with its sha256 hash chain, the raw payloads, the rejects, the
 //! connectors' cursors and the projections (`messages`, `revisions`, `chats`, `members`) that
-//! are updated in the same transaction as the events they fold.
+//! are updated in the same transaction as the events they fold. Raw payloads and event
+//! envelopes are stored zstd-compressed; the chain hashes their uncompressed bytes.
 //!
 //! # Layout
-//! - [`Store`] (`store.rs`): the single writer: open/migrate, [`Store::append`] of many batches
-//!   in one transaction.
-//! - `writer/`: [`spawn_writer`], the task that drains the bounded channel, group-commits
-//!   and fires each batch's commit notice after the commit; batches are prepared on a thread
-//!   of their own (`writer/prepare_pool.rs`) while the previous group commits.
-//! - [`StoreReader`] (`reader.rs`): the read side for search, export and the CLI; many readers
-//!   beside one writer (WAL).
-//! - `fold.rs`: the pure fold of a message's events into its current state; the projection
-//!   and `verify` both use it.
-//! - `prepare.rs`: [`Prepared`], the per-event envelopes and hashes computed off the SQLite
-//!   thread, and the early lookup that spares a stored message's redelivery that work.
-//! - `checkpoint.rs`: copies the WAL into the database on its own thread, off the writer's
-//!   commit path.
-//! - `schema.rs`: DDL and migrations (`PRAGMA user_version`).
-//! - `verify.rs`: recomputes the hash chain and re-folds every message.
-//! - `types.rs`: rows and reports returned to callers.
+//! Writing, in the order an event goes through it:
+//! - `writer/`: [`spawn_writer`], the task that drains the bounded channel, group-commits and
+//!   fires each batch's commit notice after the commit; batches are prepared on threads of
+//!   their own (`writer/prepare_pool.rs`) while the previous group commits.
+//! - `prepare.rs`: [`Prepared`], each event's canonical envelope, hashes and compressed
+//!   blobs, computed off the SQLite thread; `detail.rs` bounds the nesting of platform values
+//!   there, whoever sent them.
+//! - `append.rs`: [`Store`], the single writer: [`Store::append`] of many batches in one
+//!   transaction (raw rows, events with their chain link, cursors).
+//! - `dedup.rs`: the three steps that decide "already in the log?"; `keys.rs` names the keys
+//!   they use (identity hash, row key, content hash / key / check).
+//! - `project.rs`: the projections; `fold.rs`: the pure fold of a message's events into its
+//!   current state, used by the projection and by `verify`.
+//! - `compress.rs`: how blobs are stored (zstd, one trained dictionary per platform).
+//! - `chain.rs`: the hash chain.
+//! - `checkpoint.rs`: copies the WAL into the database on its own thread, off the commit path.
+//!
+//! Opening and reading:
+//! - `open.rs`: directory and file permissions, pragmas, refusing foreign files; [`StoreOptions`].
+//! - `schema/`: DDL and migrations (`PRAGMA user_version`).
+//! - `reader/`: [`StoreReader`], the read side for search, export and the CLI; many readers
+//!   beside one writer (WAL). `verify.rs` recomputes the chain and re-folds every message;
+//!   `backup.rs` copies the archive online.
+//! - `types.rs`: rows and reports returned to callers; `error.rs`: [`StoreError`].
 #![deny(missing_docs)]
 
+mod append;
 mod backup;
 mod chain;
 mod checkpoint;
+mod compress;
+mod dedup;
+mod detail;
 mod error;
 mod fold;
+mod keys;
+mod open;
 mod prepare;
-mod queries;
+mod project;
 mod reader;
 mod schema;
-mod store;
 mod types;
 mod verify;
 mod writer;
 
+pub use append::Store;
 pub use backup::backup;
 pub use error::StoreError;
 pub use fold::fold_message;
+pub use open::{DB_FILE, StoreOptions};
 pub use prepare::Prepared;
 pub use reader::{EventRow, MessageRow, StoreReader};
-pub use store::{DB_FILE, Store, StoreOptions};
 pub use types::*;
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
 

@@ -1,57 +1,83 @@
 //! The per-event work of an append that needs no database: the stored envelope, its content
-//! hash (dedup), the message key and the raw payload's hash. [`Prepared`] is computed apart
-//! from the transaction — the writer task prepares the next group while the current one
-//! commits — so the single SQLite thread only does what must be sequential: lookups, inserts
-//! and the hash chain link.
+//! hash (dedup), the identity hash, the raw payload's hash, and the compressed forms of the
+//! envelope and the raw payload (`compress.rs`). [`Prepared`] is computed apart from the
+//! transaction — the writer task prepares the next group while the current one commits — so
+//! the single SQLite thread only does what must be sequential: lookups, inserts and the hash
+//! chain link.
 //!
 //! The envelope and the content hash share their largest part, the event's body. Two serde
 //! passes (one per JSON document) cost a fifth of a replay's CPU, most of it escaping the same
 //! text twice, so the envelope is written once, piece by piece, and the content hash is taken
 //! over slices of it. The bytes of both are exactly what serde writes for the stored
-//! [`crate::Envelope`] and for [`DedupView`]: stored payloads and dedup keys stay those of
-//! every earlier archive.
+//! [`crate::Envelope`] and for `keys::DedupView`: stored payloads and dedup keys stay those of
+//! every earlier archive. A `detail` nested deeper than can be read back is bounded first
+//! (`detail.rs`), whichever connector sent it.
 //!
-//! In the writer, a `message` event is first looked up in the committed archive
-//! ([`StoredProbe`]): a redelivery the archive holds needs no envelope and no commit work.
+//! In the writer, a `message` event is first looked up in the committed archive (step 1 of
+//! `dedup.rs`): a redelivery the archive holds needs no envelope, no compression and no commit
+//! work; a payload whose events are all such redeliveries is not compressed either.
+
+use std::borrow::Cow;
 
 use proto::{ChatEvent, EventBatch, Ingested, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use rusqlite::OptionalExtension;
+use crate::compress::{Blob, Codebook, Packed};
+use crate::dedup::StoredProbe;
+use crate::keys::identity_of;
+use crate::{Result, StoreError, chain, detail};
 
-use crate::chain;
-use crate::{Result, StoreError};
-
-/// A batch's precomputed hashes and envelopes, item by item; see the module docs.
+/// A batch's precomputed hashes, envelopes and compressed blobs, item by item; see the module
+/// docs.
 pub struct Prepared {
-    pub(crate) items: Vec<ItemPrep>,
+    pub(crate) items: Vec<Option<ItemPrep>>,
 }
 
-/// One item: `None` for a rejection, else the raw payload's hash and each event's parts.
-pub(crate) type ItemPrep = Option<([u8; 32], Vec<EventPrep>)>;
+/// A payload item's parts (a rejection has none).
+pub(crate) struct ItemPrep {
+    /// sha256 of the raw payload as received (hashed into the chain).
+    pub raw_sha: [u8; 32],
+    /// The raw payload as stored; `None` when every event was found stored in step 1 of
+    /// `dedup.rs` (the payload is then not stored again).
+    pub raw: Option<Packed>,
+    pub events: Vec<EventPrep>,
+}
 
 pub(crate) struct EventPrep {
-    /// sha256 of the event's dedup view (see the module docs).
-    pub content: [u8; 32],
-    /// The stored envelope (the `payload` column, hashed into the chain): [`crate::Envelope`] JSON.
+    /// sha256 of the event's dedup view (`keys.rs`).
+    pub content_hash: [u8; 32],
+    /// The canonical envelope, [`crate::Envelope`] JSON: what the chain hashes.
     pub payload: Vec<u8>,
-    /// [`chain::message_key`] of the event's message, for events that target one.
-    pub mkey: Option<i64>,
-    /// The archive holds this `message` event already ([`StoredProbe`]); `payload` is empty.
+    /// `payload` as stored (the `payload` column); `None` when `stored`.
+    pub packed: Option<Packed>,
+    /// The identity hash of the event's message, for events that target one.
+    pub identity: Option<i64>,
+    /// The archive holds this `message` event already (step 1 of `dedup.rs`); `payload` is
+    /// empty.
     pub stored: bool,
 }
 
-impl Prepared {
-    /// Computes the parts of every event of `batch`.
-    pub fn new(batch: &EventBatch) -> Result<Prepared> {
-        Prepared::checked(batch, None)
+impl EventPrep {
+    /// The parts of a `message` event found stored: nothing to write.
+    pub(crate) fn stored(content_hash: [u8; 32], identity: i64) -> EventPrep {
+        EventPrep {
+            content_hash,
+            payload: Vec::new(),
+            packed: None,
+            identity: Some(identity),
+            stored: true,
+        }
     }
+}
 
-    /// [`Prepared::new`], first asking `stored` about each `message` event: one the archive
-    /// already holds gets no envelope (see [`StoredProbe`]).
-    pub(crate) fn checked(batch: &EventBatch, stored: Option<&mut StoredProbe>) -> Result<Prepared> {
+impl Prepared {
+    /// Computes the parts of every event of `batch`, compressing with `book`'s dictionaries,
+    /// after asking `stored` about each `message` event: one the archive already holds gets no
+    /// envelope.
+    pub(crate) fn new(batch: &EventBatch, book: &Codebook, stored: Option<&mut StoredProbe>) -> Result<Prepared> {
         let mut lookups = stored.and_then(StoredProbe::batch);
+        let platform = batch.platform.as_str();
         let items = batch
             .items
             .iter()
@@ -65,12 +91,25 @@ impl Prepared {
                                 .as_mut()
                                 .and_then(|l| l.known(batch.platform, &batch.account, ev));
                             match known {
-                                Some(known) => Ok(known),
-                                None => prepare_event(batch.platform, &batch.account, raw.received_at, ev),
+                                Some((content_hash, identity)) => Ok(EventPrep::stored(content_hash, identity)),
+                                None => {
+                                    let mut prep = prepare_event(batch.platform, &batch.account, raw.received_at, ev)?;
+                                    prep.packed = Some(book.pack(Blob::Event, platform, &prep.payload)?);
+                                    Ok(prep)
+                                }
                             }
                         })
                         .collect::<Result<Vec<_>>>()?;
-                    Ok(Some((chain::sha(&raw.bytes), events)))
+                    let raw_packed = if events.iter().any(|e| !e.stored) {
+                        Some(book.pack(Blob::Raw, platform, &raw.bytes)?)
+                    } else {
+                        None
+                    };
+                    Ok(Some(ItemPrep {
+                        raw_sha: chain::sha(&raw.bytes),
+                        raw: raw_packed,
+                        events,
+                    }))
                 }
             })
             .collect::<Result<Vec<_>>>()?;
@@ -78,112 +117,9 @@ impl Prepared {
     }
 }
 
-/// What the dedup hash covers: identity, kind and content; never receive or occurred times.
-/// The definition of [`EventPrep::content`]; [`prepare_event`] writes the same bytes from the
-/// envelope's slices.
-#[derive(Serialize)]
-struct DedupView<'a> {
-    platform: &'a str,
-    account: &'a str,
-    chat_id: &'a str,
-    msg_id: Option<&'a str>,
-    #[serde(flatten)]
-    body: &'a proto::EventBody,
-}
-
-impl<'a> DedupView<'a> {
-    fn of(platform: Platform, account: &'a str, ev: &'a ChatEvent) -> Self {
-        DedupView {
-            platform: platform.as_str(),
-            account,
-            chat_id: &ev.chat_id,
-            msg_id: ev.msg_id.as_deref(),
-            body: &ev.body,
-        }
-    }
-}
-
-/// The committed archive's answer to "is this `message` event stored already?", asked in the
-/// prepare stage on a read connection of its own. A redelivered message is the common case of
-/// a replay; recognised here, it costs a hash and one index lookup, no envelope, and nothing on
-/// the commit thread. The answer is final: a message row's content key never changes once
-/// set, so what a committed snapshot holds the commit will hold too. Anything else (no row, a
-/// row with other content, a failed lookup) is left to the commit, which decides as before.
-///
-/// Only a batch whose first `message` event is stored has the rest looked up: redeliveries come
-/// in runs, and new messages — whose lookups would all miss, in a page cache each commit of
-/// the writer empties — should not pay for one each.
-pub(crate) struct StoredProbe {
-    conn: rusqlite::Connection,
-}
-
-impl StoredProbe {
-    pub fn open(data_dir: &std::path::Path) -> Result<StoredProbe> {
-        let reader = crate::StoreReader::open(data_dir)?;
-        Ok(StoredProbe { conn: reader.conn })
-    }
-
-    /// The lookups of one batch: one read transaction and one statement for all of them
-    /// (starting a transaction per lookup cost more than the lookup). `None` if either cannot
-    /// be had; the batch is then prepared in full, which is slower and as correct.
-    fn batch(&mut self) -> Option<BatchLookups<'_>> {
-        let tx = self.conn.unchecked_transaction().ok()?;
-        let stmt = self
-            .conn
-            .prepare_cached("SELECT msg_key FROM messages WHERE mkey = ?1")
-            .ok()?;
-        Some(BatchLookups {
-            stmt,
-            _tx: tx,
-            asked: false,
-            probing: true,
-        })
-    }
-}
-
-/// [`StoredProbe`]'s lookups for one batch; the read transaction ends when it is dropped.
-struct BatchLookups<'c> {
-    // Declared first: the statement is reset before the transaction ends.
-    stmt: rusqlite::CachedStatement<'c>,
-    _tx: rusqlite::Transaction<'c>,
-    /// The batch has had its first lookup.
-    asked: bool,
-    /// The batch's first lookup found the message stored (or none was made yet).
-    probing: bool,
-}
-
-impl BatchLookups<'_> {
-    /// Parts for a `message` event the archive holds with this very content, else `None`.
-    fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<EventPrep> {
-        if !self.probing || !matches!(ev.body, proto::EventBody::Message(_)) || ev.validate().is_err() {
-            return None;
-        }
-        let content = chain::sha_json(&DedupView::of(platform, account, ev)).ok()?;
-        let mkey = message_key_of(platform, account, ev);
-        let stored: Option<Option<i64>> = self.stmt.query_row([mkey], |r| r.get(0)).optional().ok()?;
-        let known = stored == Some(Some(chain::prefix_key(&content)));
-        if !self.asked {
-            (self.asked, self.probing) = (true, known);
-        }
-        known.then(|| EventPrep {
-            content,
-            payload: Vec::new(),
-            mkey: Some(mkey),
-            stored: true,
-        })
-    }
-}
-
-fn message_key_of(platform: Platform, account: &str, ev: &ChatEvent) -> i64 {
-    chain::message_key(
-        platform.as_str(),
-        account,
-        &ev.chat_id,
-        ev.msg_id.as_deref().unwrap_or_default(),
-    )
-}
-
 fn prepare_event(platform: Platform, account: &str, received_at: i64, ev: &ChatEvent) -> Result<EventPrep> {
+    let ev: Cow<'_, ChatEvent> = detail::bounded_event(ev);
+    let ev = ev.as_ref();
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("event does not serialize: {e}"));
     let text_len = match &ev.body {
         proto::EventBody::Message(m) => m.text.len(),
@@ -238,13 +174,14 @@ fn prepare_event(platform: Platform, account: &str, received_at: i64, ev: &ChatE
         h.update(b",\"msg_id\":null");
     }
     h.update(&out[body]);
-    let content: [u8; 32] = h.finalize().into();
+    let content_hash: [u8; 32] = h.finalize().into();
 
-    let mkey = ev.body.targets_message().then(|| message_key_of(platform, account, ev));
+    let identity = ev.body.targets_message().then(|| identity_of(platform, account, ev));
     Ok(EventPrep {
-        content,
+        content_hash,
         payload: out,
-        mkey,
+        packed: None,
+        identity,
         stored: false,
     })
 }
@@ -258,7 +195,8 @@ mod tests {
     use proptest::prelude::*;
     use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, Identity, NewMessage, Platform};
 
-    use super::{DedupView, prepare_event};
+    use super::prepare_event;
+    use crate::keys::DedupView;
     use crate::{Envelope, chain};
 
     fn assert_same_bytes(platform: Platform, account: &str, received_at: i64, ev: &ChatEvent) {
@@ -275,8 +213,8 @@ mod tests {
             serde_json::to_string(&envelope).unwrap()
         );
         let view = DedupView::of(platform, account, ev);
-        assert_eq!(prep.content, chain::sha_json(&view).unwrap());
-        assert_eq!(prep.mkey.is_some(), ev.body.targets_message());
+        assert_eq!(prep.content_hash, chain::sha_json(&view).unwrap());
+        assert_eq!(prep.identity.is_some(), ev.body.targets_message());
     }
 
     fn message(text: String) -> EventBody {
@@ -375,11 +313,16 @@ mod tests {
         );
         store.append(&[&batch]).unwrap();
 
-        let mut probe = super::StoredProbe::open(dir.path()).unwrap();
+        let mut probe = crate::dedup::StoredProbe::open(dir.path()).unwrap();
         let mut probe = probe.batch().expect("a read transaction");
         let known = probe
             .known(Platform::Wecom, "corp", &stored)
             .expect("stored message is known");
+        assert_eq!(
+            known.0,
+            chain::sha_json(&DedupView::of(Platform::Wecom, "corp", &stored)).unwrap()
+        );
+        let known = super::EventPrep::stored(known.0, known.1);
         assert!(known.stored && known.payload.is_empty());
         let other_version = ChatEvent::message("c", "m1", message("另一个版本".into()));
         let elsewhere = ChatEvent::message("c", "m2", message("原文".into()));

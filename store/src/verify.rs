@@ -1,18 +1,27 @@
-//! `verify`: recompute the hash chain and re-fold every message from the log.
+//! `verify`: recompute the hash chain and re-fold every message from the log. The chain is
+//! recomputed over the uncompressed bytes (`compress.rs`), as it was written.
 
 use proto::{EventKind, MessageKey};
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::chain;
+use crate::compress::Unpacker;
+use crate::dedup::resolve;
 use crate::fold::{FoldInput, fold_message};
-use crate::queries::{RECORD_COLS, record_from_row};
+use crate::reader::{RECORD_COLS, StoreReader, record_from_row};
 use crate::types::{ChainHead, Envelope, Revision, VerifyReport};
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, chain};
 
-pub(crate) fn verify(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport> {
-    let (events, head, first_bad) = verify_chain(conn, progress)?;
+impl StoreReader {
+    /// Recomputes the hash chain and re-folds every message; `progress` gets the seq reached.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport> {
+        verify(&self.conn, &mut self.unpacker.borrow_mut(), progress)
+    }
+}
+
+fn verify(conn: &Connection, unpacker: &mut Unpacker, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport> {
+    let (events, head, first_bad) = verify_chain(conn, unpacker, progress)?;
     let mut mismatches = Vec::new();
-    let messages = verify_projection(conn, &mut mismatches)?;
+    let messages = verify_projection(conn, unpacker, &mut mismatches)?;
     Ok(VerifyReport {
         events,
         messages,
@@ -25,10 +34,14 @@ pub(crate) fn verify(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result
 
 /// Walks the log in seq order. Every column of an event row must be what its payload says,
 /// its raw row must match, and the chain must link.
-fn verify_chain(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<(u64, ChainHead, Option<u64>)> {
+fn verify_chain(
+    conn: &Connection,
+    unpacker: &mut Unpacker,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, ChainHead, Option<u64>)> {
     let mut st = conn.prepare(
         "SELECT e.seq, e.platform, e.account, e.chat_id, e.msg_id, e.kind, e.occurred_at, e.received_at, e.payload,
-                e.hash, r.bytes, r.platform, r.account, r.received_at
+                e.hash, r.bytes, r.platform, r.account, r.received_at, e.zdict, r.zdict
          FROM events e LEFT JOIN raw r ON r.id = e.raw_id ORDER BY e.seq",
     )?;
     let mut rows = st.query([])?;
@@ -38,9 +51,27 @@ fn verify_chain(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<(u64
     let mut count = 0u64;
     while let Some(r) = rows.next()? {
         let seq = r.get::<_, i64>(0)? as u64;
-        let payload: Vec<u8> = r.get(8)?;
+        // A blob that does not decompress is damage to report at its seq, like any other.
+        let payload = unpacker
+            .unpack(conn, r.get(8)?, r.get(14)?, &|| format!("event seq {seq}"))
+            .ok();
         let stored_hash: Vec<u8> = r.get(9)?;
-        let raw: Option<Vec<u8>> = r.get(10)?;
+        let raw: Option<Vec<u8>> = match r.get::<_, Option<Vec<u8>>>(10)? {
+            Some(bytes) => unpacker
+                .unpack(conn, bytes, r.get(15)?, &|| {
+                    format!("the raw payload of event seq {seq}")
+                })
+                .ok(),
+            None => None,
+        };
+        let Some(payload) = payload else {
+            first_bad.get_or_insert(seq);
+            // The links after it are still checked, from the hash it claims.
+            prev = chain::to32(&stored_hash).unwrap_or(chain::ZERO);
+            expected_seq = seq + 1;
+            count += 1;
+            continue;
+        };
         let raw_sha = chain::sha(raw.as_deref().unwrap_or_default());
         let hash = chain::link(&prev, seq, &payload, &raw_sha);
         let columns_ok = (|| -> rusqlite::Result<bool> {
@@ -83,7 +114,7 @@ fn verify_chain(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<(u64
 
 /// Re-folds every message from the log (sorted by identity, not through the projection's own
 /// indexes) and compares with `messages` and `revisions`.
-fn verify_projection(conn: &Connection, mismatches: &mut Vec<String>) -> Result<u64> {
+fn verify_projection(conn: &Connection, unpacker: &mut Unpacker, mismatches: &mut Vec<String>) -> Result<u64> {
     let kinds = [
         EventKind::Message,
         EventKind::Edit,
@@ -94,7 +125,7 @@ fn verify_projection(conn: &Connection, mismatches: &mut Vec<String>) -> Result<
     .map(|k| format!("'{}'", k.as_str()))
     .join(",");
     let mut st = conn.prepare(&format!(
-        "SELECT seq, occurred_at, received_at, payload FROM events WHERE kind IN ({kinds})
+        "SELECT seq, occurred_at, received_at, payload, zdict FROM events WHERE kind IN ({kinds})
          ORDER BY platform, account, chat_id, msg_id, seq"
     ))?;
     let mut rows = st.query([])?;
@@ -120,7 +151,7 @@ fn verify_projection(conn: &Connection, mismatches: &mut Vec<String>) -> Result<
     };
     while let Some(r) = rows.next()? {
         let seq = r.get::<_, i64>(0)? as u64;
-        let payload: Vec<u8> = r.get(3)?;
+        let payload = unpacker.unpack(conn, r.get(3)?, r.get(4)?, &|| format!("event seq {seq}"))?;
         let env: Envelope = serde_json::from_slice(&payload)
             .map_err(|e| StoreError::Corrupt(format!("event seq {seq} does not decode: {e}")))?;
         let key = MessageKey {
@@ -158,7 +189,7 @@ fn verify_projection(conn: &Connection, mismatches: &mut Vec<String>) -> Result<
 }
 
 fn load_actual(conn: &Connection, key: &MessageKey) -> Result<Option<(proto::MessageRecord, Vec<Revision>)>> {
-    let (mkey, exists) = crate::store::resolve(conn, key)?;
+    let (row_key, exists) = resolve(conn, key)?;
     if exists.is_none() {
         return Ok(None);
     }
@@ -166,13 +197,13 @@ fn load_actual(conn: &Connection, key: &MessageKey) -> Result<Option<(proto::Mes
         .prepare_cached(&format!(
             "SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"
         ))?
-        .query_row([mkey], record_from_row)
+        .query_row([row_key], record_from_row)
         .optional()?;
     let Some(rec) = rec else { return Ok(None) };
     let mut st =
         conn.prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
     let revs = st
-        .query_map([mkey], |r| {
+        .query_map([row_key], |r| {
             Ok(Revision {
                 revision: r.get(0)?,
                 text: r.get(1)?,

@@ -1,8 +1,13 @@
-//! An archive written by schema version 1 opens under the current version with nothing lost:
-//! the chain still verifies, histories and the early edit survive, and redeliveries of events
-//! stored before the upgrade are still recognised as duplicates.
+//! Archives written by earlier schema versions open under the current version with nothing
+//! lost: the chain heads do not change and still verify, histories and the early edit
+//! survive, raw payloads read back as received, and redeliveries of events stored before the
+//! upgrade are still recognised as duplicates.
+//!
+//! `fixtures/archive-v1.db`: written by schema version 1. `fixtures/archive-v2.db`: written by
+//! schema version 2 with `examples/write_fixture.rs`; its head is recorded in [`V2_HEAD`].
 
 mod common;
+mod support;
 
 use chatvault_store as store;
 use common::*;
@@ -24,7 +29,7 @@ fn a_version_1_archive_is_upgraded_without_losing_anything() {
     assert_eq!(user_version(dir.path()), 1);
 
     let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 2);
+    assert_eq!(user_version(dir.path()), 3);
     let before = s.head();
     assert_eq!(before.0, 7, "the fixture holds 7 events");
 
@@ -59,4 +64,132 @@ fn a_version_1_archive_is_upgraded_without_losing_anything() {
     let chats = s.reader().unwrap().chats().unwrap();
     let c2 = chats.iter().find(|c| c.chat_id == "c2").expect("chat c2");
     assert_eq!(c2.messages, 2);
+}
+
+/// The chain head of `fixtures/archive-v2.db` as schema version 2 wrote it.
+const V2_HEAD: (u64, &str) = (12, "82eec21e1e4bfe822f67764c236b77b7fe43eba407777bbaedb727a388b2691a");
+
+/// The binary raw payload `examples/write_fixture.rs` writes for `seed`.
+fn fixture_binary(seed: u8) -> Vec<u8> {
+    (0..600u32).map(|i| (i as u8).wrapping_mul(31) ^ seed ^ 0x80).collect()
+}
+
+fn v2_archive() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v2.db"),
+        dir.path().join(store::DB_FILE),
+    )
+    .unwrap();
+    assert_eq!(user_version(dir.path()), 2);
+    dir
+}
+
+#[test]
+fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
+    let dir = v2_archive();
+    let mut s = open(dir.path());
+    assert_eq!(user_version(dir.path()), 3);
+    let (seq, hash) = s.head();
+    assert_eq!(
+        (seq, hex::encode(hash).as_str()),
+        V2_HEAD,
+        "the chain head is unchanged"
+    );
+
+    let r = s.reader().unwrap();
+    let report = r.verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "verify after the migration: {report:?}");
+    assert_eq!((report.head.seq, report.head.hash.as_str()), V2_HEAD);
+    assert_eq!(report.messages, 4);
+
+    // Stored compressed: the repetitive binary payloads and the envelopes; nothing left over.
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    let compressed: (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM raw WHERE zdict IS NOT NULL), (SELECT count(*) FROM events WHERE zdict IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(compressed.0 >= 2 && compressed.1 > 0, "{compressed:?}");
+    let progress: i64 = conn
+        .query_row("SELECT count(*) FROM meta WHERE key LIKE 'v3_%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(progress, 0, "the migration finished");
+    drop(conn);
+
+    let m1 = r.message(&key("c1", "m1")).unwrap().expect("m1 kept");
+    let rec = m1.record.as_ref().expect("m1 has its message");
+    assert_eq!(rec.text, "合同后天签");
+    assert_eq!(rec.state, MessageState::Withdrawn);
+    assert_eq!(m1.revisions.len(), 2);
+    let m1_raw: proto::ChatEvent = serde_json::from_slice(&m1.raws[0].bytes).unwrap();
+    assert_eq!(
+        m1_raw,
+        m1.events[0].event().unwrap(),
+        "raw payload and envelope read back"
+    );
+    let m0 = r.message(&key("c1", "m0")).unwrap().expect("m0 kept");
+    assert_eq!(m0.record.expect("m0 has its message").text, "先到的编辑");
+    let m3 = r.message(&key("c2", "m3")).unwrap().expect("m3 kept");
+    assert_eq!(
+        m3.record.expect("m3 has its message").text,
+        "invoice v2.3.1 已开，请查收"
+    );
+    assert_eq!(m3.raws.len(), 1, "two events of one payload share it");
+    assert_eq!(m3.raws[0].bytes, fixture_binary(1), "raw payload byte for byte");
+    let g = r
+        .message(&support::goofish_key("g1", "1.PNM"))
+        .unwrap()
+        .expect("1.PNM kept");
+    assert_eq!(g.events.len(), 1, "its redelivery was recorded once");
+    assert_eq!(g.raws[0].bytes, fixture_binary(2));
+
+    let gaps = r.gaps(None, None, None).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!((gaps[0].from, gaps[0].to), (T0 + 300_000, Some(T0 + 360_000)));
+    assert_eq!(gaps[0].detail.as_deref(), Some("connection reset"));
+    assert_eq!(
+        r.cursor(proto::Platform::Yunhu, "team").unwrap(),
+        Some(serde_json::json!({"seq": 42}))
+    );
+    let rejects = r.rejects(10).unwrap();
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].bytes, [0xc1, 0x00, 0x01]);
+    let chats = r.chats().unwrap();
+    let c1 = chats.iter().find(|c| c.chat_id == "c1").expect("chat c1");
+    assert_eq!((c1.name.as_deref(), c1.messages), (Some("群c1"), 2));
+    let stats = r.stats().unwrap();
+    assert_eq!((stats.events, stats.raw_payloads), (12, 11));
+
+    // Redeliveries from before the migration are duplicates; a new event links to the old head.
+    let b = proto::EventBatch::new(
+        proto::Platform::Goofish,
+        "shop",
+        vec![
+            support::carried(
+                fixture_binary(2),
+                vec![msg("g1", "1.PNM", "还在吗？能便宜点吗", T0 + 400_000)],
+                T0 + 500_000,
+            ),
+            support::carried(
+                fixture_binary(3),
+                vec![msg("g1", "2.PNM", "新消息", T0 + 500_000)],
+                T0 + 500_001,
+            ),
+        ],
+        None,
+    )
+    .0;
+    let info = s.append(&[&b]).unwrap().remove(0);
+    assert_eq!((info.duplicates, info.appended), (1, 1));
+    let info = s
+        .append(&[&batch(vec![payload(msg("c1", "m1", "合同明天签", T0), T0 + 999)])])
+        .unwrap()
+        .remove(0);
+    assert_eq!((info.duplicates, info.appended), (1, 0));
+    assert_eq!(s.head().0, 13);
+    let report = s.reader().unwrap().verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "verify after appending to the migrated archive: {report:?}");
 }

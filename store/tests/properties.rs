@@ -2,6 +2,7 @@
 //! changes nothing, and any single-row tamper makes `verify` fail.
 
 mod common;
+mod support;
 
 use chatvault_store as store;
 use common::*;
@@ -137,8 +138,17 @@ proptest! {
             let n = count(t).max(1) as usize;
             conn.query_row(&format!("SELECT {col} FROM {t} ORDER BY {col} LIMIT 1 OFFSET {}", pick.index(n)), [], |r| r.get::<_, i64>(0)).unwrap()
         };
+        if which == 0 {
+            // The envelope is stored compressed: edit its text, not its stored bytes.
+            let seq = nth("events", "seq");
+            let changed = support::tamper_payload(&conn, seq, |t| t.replace("\"c1\"", "\"c2\""));
+            prop_assume!(changed == 1);
+            drop(conn);
+            let report = store::StoreReader::open(d.path()).unwrap().verify(&mut |_| {}).unwrap();
+            prop_assert!(!report.ok, "tamper 0 (chat id in the envelope of seq {}) went unnoticed", seq);
+            return Ok(());
+        }
         let sql = match which {
-            0 => format!("UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), '\"c1\"', '\"c2\"') AS BLOB) WHERE seq = {}", nth("events", "seq")),
             1 => format!("UPDATE events SET occurred_at = occurred_at + 1 WHERE seq = {}", nth("events", "seq")),
             2 => format!("UPDATE events SET chat_id = 'other' WHERE seq = {}", nth("events", "seq")),
             3 => format!("UPDATE raw SET bytes = CAST('tampered' AS BLOB) WHERE id = {}", nth("raw", "id")),
@@ -165,11 +175,8 @@ fn verify_names_the_first_bad_seq() {
         .collect();
     drop(archive(d.path(), &evs, &[]));
     let conn = rusqlite::Connection::open(d.path().join(store::DB_FILE)).unwrap();
-    conn.execute(
-        "UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), '文本', '假的') AS BLOB) WHERE seq = 7",
-        [],
-    )
-    .unwrap();
+    // The envelope is stored compressed: edit its text, not its stored bytes.
+    assert_eq!(support::tamper_payload(&conn, 7, |t| t.replace("文本", "假的")), 1);
     drop(conn);
     let report = store::StoreReader::open(d.path()).unwrap().verify(&mut |_| {}).unwrap();
     assert_eq!(report.first_bad_seq, Some(7));

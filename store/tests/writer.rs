@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 async fn notices_fire_after_commit_and_failed_commits_fail_their_notices() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
-    // A trigger makes any raw payload containing "POISON" fail to insert, like a disk error
-    // that hits some transactions and not others.
+    // A trigger makes any message whose text is "POISON" fail to insert, like a disk error
+    // that hits some transactions and not others. (It watches the projection: raw payloads
+    // and envelopes are stored compressed.)
     rusqlite::Connection::open(dir.path().join(store::DB_FILE))
         .unwrap()
-        .execute_batch("CREATE TRIGGER poison BEFORE INSERT ON raw WHEN instr(CAST(NEW.bytes AS TEXT), 'POISON') > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
+        .execute_batch("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'POISON' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;")
         .unwrap();
     let (tx, rx) = mpsc::channel(4);
     let writer = spawn_writer(

@@ -13,6 +13,12 @@
 //! is the run of prepared batches waiting when the committer is free, so under a burst the
 //! first group is small and later groups grow to what arrived during the previous commit:
 //! the stages stay busy together instead of each waiting for one large group.
+//!
+//! Volatile figures (defaults of [`WriterOptions`]): a group closes 5 ms after its first batch
+//! unless the committer was busy, and holds at most 1024 batches or 60 000 events; at most one
+//! group waits (received, preparing or prepared) beside the one committing, beyond which the
+//! channel pushes back on the connectors. Prepare threads: two (`prepare_pool.rs`). WAL
+//! checkpoints: `checkpoint.rs`.
 
 mod prepare_pool;
 
@@ -126,7 +132,7 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
     // Received but not committed: at most one group being prepared or waiting besides the
     // one committing, as before the pipeline; the channel pushes back on the senders beyond.
     let (max_events, max_batches) = (opts.max_events.max(1), opts.max_batches.max(1));
-    let preparer = PreparePool::start(max_batches + 1, store.dir())?;
+    let preparer = PreparePool::start(max_batches + 1, store.dir(), store.codebook())?;
     let mut stats = WriterStats::default();
     let mut store = Some(store);
     let mut inflight: Option<tokio::task::JoinHandle<Committed>> = None;

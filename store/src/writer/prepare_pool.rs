@@ -1,7 +1,8 @@
 //! The writer's prepare stage on threads of its own.
 //!
-//! Preparing (envelopes, hashes, the early lookup of stored messages: [`Prepared`]) runs
-//! beside the commit and off the runtime thread that receives batches and fires notices. Two
+//! Preparing (envelopes, hashes, compression, the early lookup of stored messages:
+//! [`Prepared`]) runs beside the commit and off the runtime thread that receives batches and
+//! fires notices. Two
 //! threads at most, taking batches from one queue: under new messages the commit is the slow
 //! stage and they mostly wait; under a replay the lookups are the slow stage and two of them
 //! use the core the idle commit leaves (measured on two cores, replays of 100k stored events
@@ -9,11 +10,13 @@
 //! preparing threads made the commit thread — the sequential part — wait for a core.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use proto::EventBatch;
 use tokio::sync::oneshot;
 
-use crate::prepare::StoredProbe;
+use crate::compress::Codebook;
+use crate::dedup::StoredProbe;
 use crate::{Prepared, Result, StoreError};
 
 /// A batch back from a preparing thread with its prepared parts.
@@ -26,10 +29,10 @@ pub(super) struct PreparePool {
 impl PreparePool {
     /// `capacity`: the most batches the writer has submitted and not yet collected, so
     /// [`PreparePool::submit`] never blocks. `data_dir`: the archive, read to recognise stored
-    /// messages early ([`StoredProbe`]).
-    pub fn start(capacity: usize, data_dir: &Path) -> Result<PreparePool> {
+    /// messages early ([`StoredProbe`]). `book`: the writer's compression dictionaries.
+    pub fn start(capacity: usize, data_dir: &Path, book: Arc<Codebook>) -> Result<PreparePool> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(EventBatch, oneshot::Sender<Done>)>(capacity);
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let rx = Arc::new(std::sync::Mutex::new(rx));
         for n in 0..threads() {
             // Without the probe every event is prepared in full and the commit decides: slower
             // for redeliveries, the same result.
@@ -40,7 +43,8 @@ impl PreparePool {
                     None
                 }
             };
-            let rx = std::sync::Arc::clone(&rx);
+            let rx = Arc::clone(&rx);
+            let book = Arc::clone(&book);
             std::thread::Builder::new()
                 .name(format!("chatvault-prepare-{n}"))
                 .spawn(move || {
@@ -48,7 +52,7 @@ impl PreparePool {
                         // One thread waits in `recv` holding the lock, the other for the lock.
                         let next = rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((batch, reply))) = next else { break };
-                        let prepared = Prepared::checked(&batch, stored.as_mut());
+                        let prepared = Prepared::new(&batch, &book, stored.as_mut());
                         let _ = reply.send((batch, prepared));
                     }
                 })

@@ -1,31 +1,43 @@
 //! DDL and migrations. The version lives in `PRAGMA user_version`; the `meta` table marks the
 //! file as a chatvault archive so a foreign SQLite file is refused instead of modified.
+//!
+//! Versions: 1 keyed `messages` by the identity hash and kept whole content hashes in
+//! `dedup`; 2 (`v1_to_v2.rs`) keeps `messages` in arrival order and two integers per dedup
+//! entry; 3 (`v2_to_v3.rs`) compresses raw payloads and event envelopes (`zdict` columns,
+//! `dicts` table). Each migration is tested against a fixture archive written by the version
+//! before it (`tests/migration.rs`).
+
+mod v1_to_v2;
+mod v2_to_v3;
 
 use rusqlite::Connection;
 
 use crate::{Result, StoreError};
 
 /// Current schema version.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Value of `meta.app` in every chatvault database.
 pub const APP_MARKER: &str = "chatvault";
 
-/// The log tables, unchanged since version 1. A new archive gets `LOG`, [`DEDUP`], [`MESSAGES`]
-/// and [`REST`].
+/// The log tables. A new archive gets `LOG`, [`DICTS`], [`DEDUP`], [`MESSAGES`] and [`REST`].
+/// Version 3 added the `zdict` columns (`compress.rs`), last, as `ALTER TABLE` adds them.
 const LOG: &str = r#"
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
--- Payloads as received (after transport decryption), byte for byte.
+-- Payloads as received (after transport decryption), byte for byte once decompressed
+-- (zdict: NULL = stored as is, 0 = zstd, n = zstd with dictionary n).
 CREATE TABLE raw(
   id INTEGER PRIMARY KEY,
   platform TEXT NOT NULL,
   account TEXT NOT NULL,
   received_at INTEGER NOT NULL,
   media_type TEXT NOT NULL,
-  bytes BLOB NOT NULL
+  bytes BLOB NOT NULL,
+  zdict INTEGER
 );
--- The append-only event log. `payload` is the normalized event as stored; every other column
--- is derived from it (verify checks that). hash = sha256(prev ‖ seq be64 ‖ payload ‖ sha256(raw.bytes)).
+-- The append-only event log. `payload` is the normalized event as stored (compressed as
+-- raw.bytes is); every other column is derived from it (verify checks that).
+-- hash = sha256(prev ‖ seq be64 ‖ payload ‖ sha256(raw.bytes)), over the uncompressed bytes.
 CREATE TABLE events(
   seq INTEGER PRIMARY KEY,
   platform TEXT NOT NULL,
@@ -38,11 +50,17 @@ CREATE TABLE events(
   payload BLOB NOT NULL,
   raw_id INTEGER NOT NULL,
   mkey INTEGER,
-  hash BLOB NOT NULL
+  hash BLOB NOT NULL,
+  zdict INTEGER
 );
 -- Non-message events per message (edits, withdrawals…): the fold reads them. Plain messages
 -- stay out of this index, which keeps the common append cheap.
 CREATE INDEX events_by_message ON events(mkey) WHERE mkey IS NOT NULL AND kind <> 'message';
+"#;
+
+/// Compression dictionaries (`compress.rs`), immutable once written.
+const DICTS: &str = r#"
+CREATE TABLE dicts(id INTEGER PRIMARY KEY, blob TEXT NOT NULL, platform TEXT NOT NULL, bytes BLOB NOT NULL);
 "#;
 
 /// The dedup table (rebuilt by the version 1 → 2 migration).
@@ -69,7 +87,7 @@ CREATE TABLE messages(
   has_message INTEGER NOT NULL,
   msg_seq INTEGER,
   -- First 8 bytes of the content hash of the message event at msg_seq: its redeliveries are
-  -- recognised here, with no dedup entry (see store.rs `is_duplicate`).
+  -- recognised here, with no dedup entry (see dedup.rs `is_duplicate`).
   msg_key INTEGER,
   chat_type TEXT,
   chat_name TEXT,
@@ -93,7 +111,7 @@ CREATE TABLE messages(
   deleted_by TEXT,
   last_seq INTEGER NOT NULL
 );
--- One row per mkey (store.rs `resolve` probes past collisions, so no UNIQUE is needed);
+-- One row per mkey (dedup.rs `resolve` probes past collisions, so no UNIQUE is needed);
 -- msg_key rides along so a redelivered message is recognised from the index alone.
 CREATE INDEX messages_by_key ON messages(mkey, msg_key);
 CREATE INDEX messages_by_last_seq ON messages(last_seq);
@@ -171,7 +189,7 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
             });
         }
         let tx = conn.transaction()?;
-        for ddl in [LOG, DEDUP, MESSAGES, REST] {
+        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST] {
             tx.execute_batch(ddl)?;
         }
         tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
@@ -185,48 +203,13 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     }
     check_marker(conn, path)?;
     if version == 1 {
-        v1_to_v2(conn)?;
+        v1_to_v2::migrate(conn)?;
     }
-    Ok(())
-}
-
-/// Version 1 keyed `messages` rows by the random identity hash and kept the whole content hash
-/// in `dedup`; version 2 keeps rows in arrival order and two integers per dedup entry. The
-/// rows are copied, not recomputed, so `verify` holds before and after.
-fn v1_to_v2(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction()?;
-    tx.execute_batch(
-        "ALTER TABLE messages RENAME TO messages_v1;
-         DROP INDEX messages_by_last_seq;
-         DROP INDEX messages_by_time;
-         DROP INDEX messages_changed;
-         ALTER TABLE dedup RENAME TO dedup_v1;",
-    )?;
-    tx.execute_batch(DEDUP)?;
-    tx.execute_batch(MESSAGES)?;
-    let cols = "mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external, \
-                sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, \
-                recipients, state, revision, edited_at, withdrawn_at, withdrawn_by, deleted_at, deleted_by, last_seq";
-    tx.execute(
-        &format!("INSERT INTO messages({cols}) SELECT {cols} FROM messages_v1 ORDER BY coalesce(msg_seq, last_seq)"),
-        [],
-    )?;
-    {
-        let mut read = tx.prepare("SELECT k, h FROM dedup_v1")?;
-        let mut write = tx.prepare("INSERT INTO dedup(k, h) VALUES (?1, ?2)")?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let k: i64 = r.get(0)?;
-            let h: Vec<u8> = r.get(1)?;
-            let h = crate::chain::to32(&h)
-                .ok_or_else(|| StoreError::Corrupt(format!("dedup entry {k} holds a {}-byte hash", h.len())))?;
-            write.execute([k, crate::chain::check_key(&h)])?;
-        }
+    if version <= 2 {
+        v2_to_v3::migrate(conn)?;
     }
-    tx.execute_batch("DROP TABLE messages_v1; DROP TABLE dedup_v1;")?;
-    tx.pragma_update(None, "user_version", 2)?;
-    tx.commit()?;
-    Ok(())
+    // An interrupted compression of a version 2 archive goes on where it stopped.
+    v2_to_v3::finish(conn)
 }
 
 /// Checks that the database is a chatvault archive.

@@ -1,0 +1,209 @@
+//! Writes a small archive holding every kind of stored row into `<dir>/chatvault.db`:
+//! `cargo run -p chatvault-store --example write_fixture -- <dir>`.
+//!
+//! `tests/fixtures/archive-v2.db` was written by this program with the schema version 2 store,
+//! before raw payloads and envelopes were compressed; `tests/migration.rs` checks that an
+//! archive of that version is migrated with nothing lost. Run against a later store, it writes
+//! the same content in that version's format (the start of the next version's fixture).
+
+use chatvault_store as store;
+use proto::{
+    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Identity, Ingested, NewMessage, Platform,
+    RawPayload, batch::media,
+};
+
+const T0: i64 = 1_760_000_000_000;
+
+fn message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
+    ChatEvent::message(
+        chat,
+        id,
+        EventBody::Message(NewMessage {
+            chat_type: ChatType::Group,
+            chat_name: Some(format!("群{chat}")),
+            external: false,
+            sender_id: "u1".into(),
+            sender_name: Some("张三".into()),
+            sent_at,
+            content_type: ContentType::Text,
+            text: text.into(),
+            attachments: vec![],
+            reply_to: None,
+            mentions: vec![],
+            recipients: vec![],
+        }),
+    )
+}
+
+/// The event's JSON as its raw payload.
+fn json(ev: ChatEvent, received_at: i64) -> Ingested {
+    Ingested::Payload {
+        raw: RawPayload {
+            received_at,
+            media_type: media::JSON.into(),
+            bytes: serde_json::to_vec(&ev).expect("an event serializes").into(),
+        },
+        events: vec![ev],
+    }
+}
+
+/// Bytes that are not UTF-8 and repeat (a compressor finds something), carrying `events`.
+fn binary(events: Vec<ChatEvent>, received_at: i64, seed: u8) -> Ingested {
+    let bytes: Vec<u8> = (0..600u32).map(|i| (i as u8).wrapping_mul(31) ^ seed ^ 0x80).collect();
+    Ingested::Payload {
+        raw: RawPayload {
+            received_at,
+            media_type: media::MSGPACK.into(),
+            bytes: bytes.into(),
+        },
+        events,
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::args().nth(1).ok_or("usage: write_fixture <dir>")?;
+    let mut s = store::Store::open(
+        std::path::Path::new(&dir),
+        store::StoreOptions {
+            synchronous_full: false,
+            cache_mib: 4,
+        },
+    )?;
+    let edit = |id: &str, text: &str, at: i64| {
+        ChatEvent::message(
+            "c1",
+            id,
+            EventBody::Edit {
+                text: text.into(),
+                content_type: None,
+                edited_at: Some(at),
+            },
+        )
+    };
+    let first = EventBatch::new(
+        Platform::Yunhu,
+        "team",
+        vec![
+            json(
+                ChatEvent {
+                    chat_id: "c1".into(),
+                    msg_id: None,
+                    occurred_at: Some(T0 - 10),
+                    body: EventBody::GroupCreated {
+                        name: Some("项目群".into()),
+                        members: vec![Identity {
+                            id: "u1".into(),
+                            name: Some("张三".into()),
+                        }],
+                        at: Some(T0 - 10),
+                    },
+                },
+                T0 - 9,
+            ),
+            json(message("c1", "m1", "合同明天签", T0), T0 + 1),
+            json(edit("m1", "合同后天签", T0 + 60_000), T0 + 60_001),
+            json(
+                ChatEvent::message(
+                    "c1",
+                    "m1",
+                    EventBody::Withdraw {
+                        by: Some("u1".into()),
+                        at: Some(T0 + 120_000),
+                    },
+                ),
+                T0 + 120_001,
+            ),
+            // An edit before its message: applied when the message arrives.
+            json(edit("m0", "先到的编辑", T0 + 200_000), T0 + 200_001),
+            json(message("c1", "m0", "原文", T0 + 100_000), T0 + 200_002),
+            // Two events from one binary payload.
+            binary(
+                vec![
+                    message("c2", "m3", "invoice v2.3.1 已开", T0 + 7),
+                    ChatEvent::message(
+                        "c2",
+                        "m3",
+                        EventBody::StreamAppend {
+                            chunk: "，请查收".into(),
+                            offset: 0,
+                        },
+                    ),
+                ],
+                T0 + 8,
+                1,
+            ),
+            json(
+                ChatEvent {
+                    chat_id: "c2".into(),
+                    msg_id: None,
+                    occurred_at: None,
+                    body: EventBody::Other {
+                        subtype: "typing".into(),
+                        detail: serde_json::json!({"who": "u2", "nested": [[{"a": 1}]]}),
+                    },
+                },
+                T0 + 9,
+            ),
+            Ingested::Rejected {
+                raw: RawPayload {
+                    received_at: T0 + 10,
+                    media_type: media::OCTETS.into(),
+                    bytes: vec![0xc1, 0x00, 0x01].into(),
+                },
+                reason: "neither JSON nor MessagePack".into(),
+            },
+            json(
+                ChatEvent {
+                    chat_id: String::new(),
+                    msg_id: None,
+                    occurred_at: None,
+                    body: EventBody::ConnectorState {
+                        status: ConnectorStatus::Disconnected,
+                        detail: Some("connection reset".into()),
+                        at: T0 + 300_000,
+                    },
+                },
+                T0 + 300_000,
+            ),
+            json(
+                ChatEvent {
+                    chat_id: String::new(),
+                    msg_id: None,
+                    occurred_at: None,
+                    body: EventBody::ConnectorState {
+                        status: ConnectorStatus::Connected,
+                        detail: None,
+                        at: T0 + 360_000,
+                    },
+                },
+                T0 + 360_000,
+            ),
+        ],
+        Some(serde_json::json!({"seq": 42})),
+    )
+    .0;
+    s.append(&[&first])?;
+    // A second platform, and a redelivery recorded once.
+    let second = EventBatch::new(
+        Platform::Goofish,
+        "shop",
+        vec![
+            binary(
+                vec![message("g1", "1.PNM", "还在吗？能便宜点吗", T0 + 400_000)],
+                T0 + 400_001,
+                2,
+            ),
+            binary(
+                vec![message("g1", "1.PNM", "还在吗？能便宜点吗", T0 + 400_000)],
+                T0 + 400_002,
+                2,
+            ),
+        ],
+        None,
+    )
+    .0;
+    s.append(&[&second])?;
+    let (seq, hash) = s.head();
+    println!("head {seq} {}", hex::encode(hash));
+    Ok(())
+}

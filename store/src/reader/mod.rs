@@ -1,0 +1,54 @@
+//! [`StoreReader`]: the read side (search, export, CLI). Opens its own read-only connection;
+//! many readers work beside the one writer (WAL). Each file holds the queries of one subject,
+//! with their SQL:
+//!
+//! - `rows.rs`: [`MessageRow`] / [`EventRow`] and how rows are mapped;
+//! - `events.rs`: the log in seq order, its head, connector gaps;
+//! - `messages.rs`: current state of messages, their revisions and full history (`show`);
+//! - `audit.rs`: changed messages;
+//! - `summary.rs`: chats, cursors, rejects, `stats`.
+//!
+//! `verify` is in `verify.rs`. Stored blobs are decompressed (`compress.rs`) before they are
+//! handed out, with the dictionaries this connection has loaded so far.
+
+mod audit;
+mod events;
+mod messages;
+mod rows;
+mod summary;
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use crate::Result;
+use crate::compress::Unpacker;
+
+pub use rows::{EventRow, MessageRow};
+pub(crate) use rows::{RECORD_COLS, record_from_row};
+
+/// A read-only view of the archive.
+pub struct StoreReader {
+    pub(crate) conn: rusqlite::Connection,
+    pub(crate) unpacker: RefCell<Unpacker>,
+}
+
+impl StoreReader {
+    /// Opens the archive in `data_dir` read-only. Fails with [`crate::StoreError::NotFound`] if
+    /// there is none, [`crate::StoreError::Foreign`] if the file is not a chatvault database.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        Ok(StoreReader {
+            conn: crate::open::open_reader(data_dir)?,
+            unpacker: RefCell::new(Unpacker::default()),
+        })
+    }
+
+    /// Sets this connection's page cache to `mib` MiB. [`StoreReader::open`] sizes it for
+    /// random lookups; a reader that streams the archive once in index order (export) reads
+    /// each page once and needs only a few MB, which it then does not hold for its whole run.
+    pub fn set_cache_mib(&self, mib: u32) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -(i64::from(mib) * 1024))?;
+        Ok(())
+    }
+}
