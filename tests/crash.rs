@@ -29,18 +29,15 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
     let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(n_goofish));
     opts.live_interval = Duration::from_millis(2);
     let gf = goofish::GoofishSim::start(opts).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-    let cfg = write_config(
-        dir.path(),
-        &data,
+    let RunDir {
+        dir,
+        data,
         port,
-        &[
-            gf.config_section("shop"),
-            wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
-        ],
-    );
+        config: cfg,
+    } = RunDir::new(&[
+        gf.config_section("shop"),
+        wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
+    ]);
     // WeCom keeps posting throughout (it retries an unanswered callback 3 times, as WeCom does).
     let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
     let wc_script = wecom::Script::Bulk(40 * k.max(4)).callbacks(wecom::CORP_ID);

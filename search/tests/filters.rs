@@ -4,7 +4,7 @@
 mod support;
 
 use chatvault_search as search;
-use proto::{ChatEvent, ContentType, EventBody, MessageState, Platform};
+use proto::{ContentType, MessageState, Platform};
 use search::{Filters, Indexer, IndexerOptions, SearchError, SearchRequest, Searcher, Sort, schema};
 use support::{Archive, Msg, T0, ids, ids_with};
 
@@ -147,23 +147,8 @@ fn edits_reindex_and_withdrawn_messages_stay_findable() {
     let s = a.index();
     assert_eq!(ids(&s, "九点"), ["e1"]);
 
-    let edit = ChatEvent::message(
-        "g1",
-        "e1",
-        EventBody::Edit {
-            text: "明天下午三点出发".into(),
-            content_type: None,
-            edited_at: Some(T0 + 1),
-        },
-    );
-    let withdraw = ChatEvent::message(
-        "g1",
-        "w1",
-        EventBody::Withdraw {
-            by: Some("u1".into()),
-            at: Some(T0 + 2),
-        },
-    );
+    let edit = testkit::edit("g1", "e1", "明天下午三点出发", T0 + 1);
+    let withdraw = testkit::withdraw("g1", "w1", "u1", T0 + 2);
     a.append(Platform::Yunhu, vec![edit, withdraw]);
     let s = a.index();
     assert_eq!(ids(&s, "三点"), ["e1"], "the current text is indexed");

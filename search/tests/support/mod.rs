@@ -7,7 +7,7 @@ use std::path::Path;
 use chatvault_search as search;
 
 use proto::batch::media;
-use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
+use proto::{ChatEvent, ContentType, EventBatch, Ingested, NewMessage, Platform, RawPayload};
 use search::{Indexer, IndexerOptions, Searcher};
 use store::{Store, StoreOptions};
 
@@ -44,23 +44,16 @@ impl Msg {
     }
 
     pub fn event(&self) -> ChatEvent {
-        ChatEvent::message(
+        testkit::message(
             self.chat_id,
-            self.id.clone(),
-            EventBody::Message(NewMessage {
-                chat_type: ChatType::Group,
+            &self.id,
+            NewMessage {
                 chat_name: Some(self.chat_name.into()),
-                external: false,
                 sender_id: self.sender_id.into(),
                 sender_name: Some(self.sender_name.into()),
-                sent_at: self.sent_at,
                 content_type: self.content_type,
-                text: self.text.clone(),
-                attachments: vec![],
-                reply_to: None,
-                mentions: vec![],
-                recipients: vec![],
-            }),
+                ..testkit::text(&self.text, self.sent_at)
+            },
         )
     }
 }
