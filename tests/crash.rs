@@ -29,12 +29,7 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
     let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(n_goofish));
     opts.live_interval = Duration::from_millis(2);
     let gf = goofish::GoofishSim::start(opts).await.unwrap();
-    let RunDir {
-        dir,
-        data,
-        port,
-        config: cfg,
-    } = RunDir::new(&[
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[
         gf.config_section("shop"),
         wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
     ]);
@@ -115,14 +110,7 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         assert_eq!(goofish_ids.get(id), Some(&1), "goofish {id}");
     }
     // WeCom: every callback answered 200 is archived once.
-    let mut wc_ids: Vec<String> = poster
-        .log()
-        .into_iter()
-        .filter(|a| a.acked())
-        .filter_map(|a| a.msg_id)
-        .collect();
-    wc_ids.sort();
-    wc_ids.dedup();
+    let wc_ids = acked_wecom_ids(&poster);
     let wecom_ids = message_ids(&data, "wecom");
     for id in &wc_ids {
         assert_eq!(wecom_ids.get(id), Some(&1), "wecom {id}");

@@ -10,12 +10,7 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay))
         .await
         .unwrap();
-    let RunDir {
-        dir,
-        data,
-        port,
-        config: cfg,
-    } = RunDir::new(&[sim.config_section("oa")]);
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[sim.config_section("oa")]);
     let run = Running::start(&cfg, dir.path());
     let done = sim
         .wait_until(Duration::from_secs(60), |s| {

@@ -43,7 +43,7 @@ pub struct RunDir {
     pub dir: tempfile::TempDir,
     pub data: PathBuf,
     pub port: u16,
-    pub config: PathBuf,
+    pub cfg: PathBuf,
 }
 
 impl RunDir {
@@ -51,14 +51,23 @@ impl RunDir {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let port = free_port();
-        let config = write_config(dir.path(), &data, port, sections);
-        RunDir {
-            dir,
-            data,
-            port,
-            config,
-        }
+        let cfg = write_config(dir.path(), &data, port, sections);
+        RunDir { dir, data, port, cfg }
     }
+}
+
+/// The message ids of the WeCom callbacks the archive answered 200, sorted, each once (WeCom
+/// retries, so one id may have been posted several times).
+pub fn acked_wecom_ids(poster: &sim::wecom::WecomPoster) -> Vec<String> {
+    let mut ids: Vec<String> = poster
+        .log()
+        .into_iter()
+        .filter(|a| a.acked())
+        .filter_map(|a| a.msg_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// A free loopback port.

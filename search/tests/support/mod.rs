@@ -43,6 +43,30 @@ impl Msg {
         }
     }
 
+    /// The same message in chat `chat_id` (`chat_name`) of `platform`.
+    pub fn in_chat(self, platform: Platform, chat_id: &'static str, chat_name: &'static str) -> Msg {
+        Msg {
+            platform,
+            chat_id,
+            chat_name,
+            ..self
+        }
+    }
+
+    /// The same message from `sender_id` (`sender_name`).
+    pub fn from(self, sender_id: &'static str, sender_name: &'static str) -> Msg {
+        Msg {
+            sender_id,
+            sender_name,
+            ..self
+        }
+    }
+
+    /// The same message sent at `sent_at`.
+    pub fn at(self, sent_at: i64) -> Msg {
+        Msg { sent_at, ..self }
+    }
+
     pub fn event(&self) -> ChatEvent {
         testkit::message(
             self.chat_id,
@@ -102,6 +126,14 @@ impl Archive {
     }
 
     /// Brings the index up to the head of the log and opens a searcher.
+    /// A new archive holding `msgs`, indexed.
+    pub fn indexed(msgs: &[Msg]) -> (Archive, Searcher) {
+        let mut a = Archive::new();
+        a.add(msgs);
+        let s = a.index();
+        (a, s)
+    }
+
     pub fn index(&self) -> Searcher {
         let (mut ix, _) = Indexer::open(self.path(), IndexerOptions::default()).unwrap();
         let reader = store::StoreReader::open(self.path()).unwrap();
