@@ -48,7 +48,7 @@ pub enum Command {
     /// Run one platform simulator for manual testing.
     Sim(SimArgs),
     /// Benchmarks (store, search, export, pipeline) beside their baselines.
-    Bench(BenchArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// `run`.
@@ -195,17 +195,4 @@ pub struct SimArgs {
     /// Port to listen on (servers) or to post to (callback posters).
     #[arg(long)]
     pub port: Option<u16>,
-}
-
-/// `bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// store, search, export or pipeline.
-    pub what: String,
-    /// Number of messages.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub n: usize,
-    /// Working directory (default: a temporary directory).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
 }

@@ -6,7 +6,6 @@ mod cli;
 mod commands;
 mod context;
 mod exit;
-mod pipeline;
 mod render;
 mod timearg;
 

@@ -99,6 +99,14 @@ pub fn platform_arg(p: &str) -> anyhow::Result<Platform> {
         .map_err(|_| crate::exit::usage(format!("unknown platform `{p}` (valid: {})", Platform::choices())))
 }
 
+/// Revisions as JSON with UTC times (`audit` and `show` print the same shape).
+pub fn revisions_json(revisions: &[store::Revision]) -> Vec<serde_json::Value> {
+    revisions
+        .iter()
+        .map(|r| serde_json::json!({ "revision": r.revision, "text": r.text, "at": utc(r.at), "seq": r.seq }))
+        .collect()
+}
+
 /// A message record as JSON with its times as RFC 3339 UTC (JSON output is always UTC).
 pub fn record_json(r: &proto::MessageRecord) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);

@@ -29,18 +29,10 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
     let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(n_goofish));
     opts.live_interval = Duration::from_millis(2);
     let gf = goofish::GoofishSim::start(opts).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-    let cfg = write_config(
-        dir.path(),
-        &data,
-        port,
-        &[
-            gf.config_section("shop"),
-            wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
-        ],
-    );
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[
+        gf.config_section("shop"),
+        wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
+    ]);
     // WeCom keeps posting throughout (it retries an unanswered callback 3 times, as WeCom does).
     let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
     let wc_script = wecom::Script::Bulk(40 * k.max(4)).callbacks(wecom::CORP_ID);
@@ -118,14 +110,7 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         assert_eq!(goofish_ids.get(id), Some(&1), "goofish {id}");
     }
     // WeCom: every callback answered 200 is archived once.
-    let mut wc_ids: Vec<String> = poster
-        .log()
-        .into_iter()
-        .filter(|a| a.acked())
-        .filter_map(|a| a.msg_id)
-        .collect();
-    wc_ids.sort();
-    wc_ids.dedup();
+    let wc_ids = acked_wecom_ids(&poster);
     let wecom_ids = message_ids(&data, "wecom");
     for id in &wc_ids {
         assert_eq!(wecom_ids.get(id), Some(&1), "wecom {id}");

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
+use proto::{EventBatch, NewMessage, Platform};
 
 /// 2026-03-01T00:00:00Z.
 const DAY0: i64 = 1_772_323_200_000;
@@ -19,32 +19,17 @@ fn append(st: &mut store::Store, from: usize, n: usize, step_ms: i64) {
     let items = (from..from + n)
         .map(|i| {
             let sent_at = DAY0 + i as i64 * step_ms;
-            let ev = ChatEvent::message(
-                format!("chat{}", i % 7),
-                format!("m{i}"),
-                EventBody::Message(NewMessage {
-                    chat_type: ChatType::Group,
+            let ev = testkit::message(
+                &format!("chat{}", i % 7),
+                &format!("m{i}"),
+                NewMessage {
                     chat_name: Some("项目群".into()),
-                    external: false,
                     sender_id: format!("user{}", i % 13),
                     sender_name: None,
-                    sent_at,
-                    content_type: ContentType::Text,
-                    text: format!("第{i}条：合同审批流程已完成"),
-                    attachments: vec![],
-                    reply_to: None,
-                    mentions: vec![],
-                    recipients: vec![],
-                }),
-            );
-            Ingested::Payload {
-                raw: RawPayload {
-                    received_at: sent_at,
-                    media_type: proto::batch::media::JSON.into(),
-                    bytes: format!("{{\"i\":{i}}}").into_bytes().into(),
+                    ..testkit::text(&format!("第{i}条：合同审批流程已完成"), sent_at)
                 },
-                events: vec![ev],
-            }
+            );
+            testkit::payload(ev, sent_at)
         })
         .collect();
     let (b, _rx) = EventBatch::new(Platform::Eoffice, "oa", items, None);

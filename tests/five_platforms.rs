@@ -17,21 +17,13 @@ async fn five_platforms_archive_search_audit_export_verify() {
     let yh = yunhu::YunhuSim::start(yunhu::Script::DemoDay).await.unwrap();
     let wc_api = wecom::FakeApi::start(0, wecom::SECRET).await.unwrap();
     let wt_api = worktool::FakeApi::start(0).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-    let cfg = write_config(
-        dir.path(),
-        &data,
-        port,
-        &[
-            eo.config_section("oa"),
-            wecom::config_toml("corp", wecom::DEFAULT_PATH, Some(&wc_api.base_url())),
-            gf.config_section("shop"),
-            worktool::config_toml("robot1", worktool::DEFAULT_PATH, Some(&wt_api.base_url())),
-            yh.config_toml("team"),
-        ],
-    );
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[
+        eo.config_section("oa"),
+        wecom::config_toml("corp", wecom::DEFAULT_PATH, Some(&wc_api.base_url())),
+        gf.config_section("shop"),
+        worktool::config_toml("robot1", worktool::DEFAULT_PATH, Some(&wt_api.base_url())),
+        yh.config_toml("team"),
+    ]);
     let run = Running::start(&cfg, dir.path());
     // Wait for the callback server before posting.
     let base = format!("http://127.0.0.1:{port}");
@@ -94,14 +86,7 @@ async fn five_platforms_archive_search_audit_export_verify() {
         );
     }
     // WeCom: every app message (MsgId) answered 200 is archived once.
-    let mut wc_ids: Vec<String> = wc
-        .log()
-        .into_iter()
-        .filter(|a| a.acked())
-        .filter_map(|a| a.msg_id)
-        .collect();
-    wc_ids.sort();
-    wc_ids.dedup();
+    let wc_ids = acked_wecom_ids(&wc);
     assert!(!wc_ids.is_empty());
     for id in &wc_ids {
         assert_eq!(

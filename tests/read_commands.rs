@@ -1,137 +1,47 @@
 //! The read-side commands against a real archive: `audit`, `show`, `stats`, `verify` and
 //! `check-config`, run as the compiled binary, checking what a user reads and the exit codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-use proto::{
-    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform,
-    RawPayload, batch::media,
-};
+use proto::{ChatEvent, ConnectorStatus, EventBatch, Ingested, NewMessage, Platform, RawPayload, batch::media};
 use serde_json::Value;
+use testkit::{connector_state as state, delete, edit, payload, withdraw};
+
+use crate::support::*;
 
 /// 2026-03-01T06:00:00Z = 14:00 in Asia/Shanghai.
 const T0: i64 = 1_772_344_800_000;
 const MIN: i64 = 60_000;
 
-struct Archive {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    config: PathBuf,
-}
-
 fn message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
-    ChatEvent::message(
+    testkit::message(
         chat,
         id,
-        EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
+        NewMessage {
             chat_name: Some("产品群".into()),
-            external: false,
-            sender_id: "u1".into(),
-            sender_name: Some("张三".into()),
-            sent_at,
-            content_type: ContentType::Text,
-            text: text.into(),
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-        }),
+            ..testkit::text(text, sent_at)
+        },
     )
-}
-
-fn state(status: ConnectorStatus, detail: &str, at: i64) -> ChatEvent {
-    ChatEvent {
-        chat_id: String::new(),
-        msg_id: None,
-        occurred_at: Some(at),
-        body: EventBody::ConnectorState {
-            status,
-            detail: Some(detail.into()),
-            at,
-        },
-    }
-}
-
-fn payload(ev: ChatEvent, received_at: i64) -> Ingested {
-    Ingested::Payload {
-        raw: RawPayload {
-            received_at,
-            media_type: media::JSON.into(),
-            bytes: serde_json::to_vec(&ev).unwrap().into(),
-        },
-        events: vec![ev],
-    }
 }
 
 /// An archive with an edited-then-withdrawn message, a deleted one, an untouched one, a
 /// connector outage, a rejected binary payload, and a config in Asia/Shanghai.
-fn archive() -> Archive {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let mut store = store::Store::open(
-        &data,
-        store::StoreOptions {
-            synchronous_full: false,
-            cache_mib: 8,
-        },
-    )
-    .unwrap();
+fn archive() -> ArchiveDir {
+    let a = ArchiveDir::new();
+    let mut store = a.open_store();
     let m1 = "c1";
     let items = vec![
         payload(state(ConnectorStatus::Connected, "logged in", T0 - MIN), T0 - MIN),
         payload(message(m1, "m1", "周五下午三点开会", T0), T0 + 1),
-        payload(
-            ChatEvent::message(
-                m1,
-                "m1",
-                EventBody::Edit {
-                    text: "周五下午四点开会".into(),
-                    content_type: None,
-                    edited_at: Some(T0 + 2 * MIN),
-                },
-            ),
-            T0 + 2 * MIN,
-        ),
-        payload(
-            ChatEvent::message(
-                m1,
-                "m1",
-                EventBody::Edit {
-                    text: "周六上午开会".into(),
-                    content_type: None,
-                    edited_at: Some(T0 + 3 * MIN),
-                },
-            ),
-            T0 + 3 * MIN,
-        ),
-        payload(
-            ChatEvent::message(
-                m1,
-                "m1",
-                EventBody::Withdraw {
-                    by: Some("u1".into()),
-                    at: Some(T0 + 5 * MIN),
-                },
-            ),
-            T0 + 5 * MIN,
-        ),
+        payload(edit(m1, "m1", "周五下午四点开会", T0 + 2 * MIN), T0 + 2 * MIN),
+        payload(edit(m1, "m1", "周六上午开会", T0 + 3 * MIN), T0 + 3 * MIN),
+        payload(withdraw(m1, "m1", "u1", T0 + 5 * MIN), T0 + 5 * MIN),
         payload(
             message(m1, "m2", "发票已寄出 invoice sent", T0 + 10 * MIN),
             T0 + 10 * MIN,
         ),
-        payload(
-            ChatEvent::message(
-                m1,
-                "m2",
-                EventBody::Delete {
-                    by: Some("admin".into()),
-                    at: Some(T0 + 11 * MIN),
-                },
-            ),
-            T0 + 11 * MIN,
-        ),
+        payload(delete(m1, "m2", "admin", T0 + 11 * MIN), T0 + 11 * MIN),
         payload(message(m1, "m3", "普通消息", T0 + 12 * MIN), T0 + 12 * MIN),
         payload(
             state(
@@ -157,52 +67,13 @@ fn archive() -> Archive {
     let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", items, Some(serde_json::json!({"seq": 42})));
     store.append(&[&b]).unwrap();
     drop(store);
-    let config = tmp.path().join("chatvault.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "timezone = \"Asia/Shanghai\"\n[storage]\ndata_dir = \"{}\"\n",
-            data.display().to_string().replace('\\', "\\\\")
-        ),
-    )
-    .unwrap();
-    Archive {
-        _tmp: tmp,
-        data,
-        config,
-    }
-}
-
-fn cv(args: &[&str], cfg: Option<&Path>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chatvault"));
-    if let Some(cfg) = cfg {
-        c.arg("-c").arg(cfg);
-    }
-    // Run from an empty directory so no stray ./chatvault.toml is picked up.
-    let cwd = tempfile::tempdir().unwrap();
-    c.args(args)
-        .current_dir(cwd.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_lines(o: &Output) -> Vec<Value> {
-    stdout(o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    a
 }
 
 #[test]
 fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
     let a = archive();
-    let o = cv(&["audit", "--json"], Some(&a.config));
+    let o = a.cv(&["audit", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = json_lines(&o);
     assert_eq!(
@@ -235,7 +106,7 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
     assert_eq!(lines[1]["deleted_by"], "admin");
 
     // Human output: the configured zone, every text, who withdrew it.
-    let o = cv(&["audit", "--withdrawn"], Some(&a.config));
+    let o = a.cv(&["audit", "--withdrawn"]);
     let s = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(s.contains("sent 2026-03-01 14:00:00 CST by 张三 (u1)"), "{s}");
@@ -252,26 +123,26 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
 #[test]
 fn audit_filters_by_time_and_platform() {
     let a = archive();
-    let o = cv(&["audit", "--json", "--since", "2026-03-01 14:08"], Some(&a.config));
+    let o = a.cv(&["audit", "--json", "--since", "2026-03-01 14:08"]);
     let ids: Vec<Value> = json_lines(&o).iter().map(|v| v["msg_id"].clone()).collect();
     assert_eq!(ids, ["m2"]);
-    let o = cv(&["audit", "--json", "--until", "2026-03-01T06:05:00Z"], Some(&a.config));
+    let o = a.cv(&["audit", "--json", "--until", "2026-03-01T06:05:00Z"]);
     assert_eq!(json_lines(&o).len(), 1);
-    let o = cv(&["audit", "--platform", "wecom"], Some(&a.config));
+    let o = a.cv(&["audit", "--platform", "wecom"]);
     assert!(
         stdout(&o).contains("no edited, withdrawn or deleted messages"),
         "{}",
         stdout(&o)
     );
 
-    let o = cv(&["audit", "--platform", "wechat"], Some(&a.config));
+    let o = a.cv(&["audit", "--platform", "wechat"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu)"),
         "{}",
         stderr(&o)
     );
-    let o = cv(&["audit", "--since", "last tuesday"], Some(&a.config));
+    let o = a.cv(&["audit", "--since", "last tuesday"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("--since: cannot read `last tuesday`"),
@@ -283,7 +154,7 @@ fn audit_filters_by_time_and_platform() {
 #[test]
 fn audit_gaps_lists_connector_downtime() {
     let a = archive();
-    let o = cv(&["audit", "--gaps", "--json"], Some(&a.config));
+    let o = a.cv(&["audit", "--gaps", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let gaps = json_lines(&o);
     assert_eq!(gaps.len(), 1, "{gaps:?}");
@@ -292,7 +163,7 @@ fn audit_gaps_lists_connector_downtime() {
     assert_eq!(gaps[0]["from"], "2026-03-01T06:20:00.000Z");
     assert_eq!(gaps[0]["to"], "2026-03-01T06:50:00.000Z");
     assert_eq!(gaps[0]["duration_ms"], 30 * MIN);
-    let s = stdout(&cv(&["audit", "--gaps"], Some(&a.config)));
+    let s = stdout(&a.cv(&["audit", "--gaps"]));
     assert!(
         s.contains("yunhu/team not archiving from 2026-03-01 14:20:00 CST to 2026-03-01 14:50:00 CST (30m 0s), disconnected: server closed the connection"),
         "{s}"
@@ -302,7 +173,7 @@ fn audit_gaps_lists_connector_downtime() {
 #[test]
 fn show_prints_history_and_raw_payloads() {
     let a = archive();
-    let o = cv(&["show", "yunhu", "c1", "m1", "--json"], Some(&a.config));
+    let o = a.cv(&["show", "yunhu", "c1", "m1", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = &json_lines(&o)[0];
     assert_eq!(v["record"]["text"], "周六上午开会");
@@ -318,10 +189,7 @@ fn show_prints_history_and_raw_payloads() {
     assert_eq!(v["raw"][0]["encoding"], "utf8");
     assert!(v["raw"][0]["data"].as_str().unwrap().contains("周五下午三点开会"));
 
-    let s = stdout(&cv(
-        &["show", "--account", "team", "yunhu", "c1", "m1"],
-        Some(&a.config),
-    ));
+    let s = stdout(&a.cv(&["show", "--account", "team", "yunhu", "c1", "m1"]));
     assert!(s.starts_with("yunhu/team/c1/m1\n"), "{s}");
     assert!(
         s.contains("state:    withdrawn, edited 2 time(s), last at 2026-03-01 14:03:00 CST, withdrawn by u1"),
@@ -329,21 +197,21 @@ fn show_prints_history_and_raw_payloads() {
     );
     assert!(s.contains("events (4):") && s.contains("raw payloads (4):"), "{s}");
 
-    let o = cv(&["show", "yunhu", "c1", "nope"], Some(&a.config));
+    let o = a.cv(&["show", "yunhu", "c1", "nope"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("no message `nope` in chat `c1` on yunhu"),
         "{}",
         stderr(&o)
     );
-    let o = cv(&["show", "--account", "other", "yunhu", "c1", "m1"], Some(&a.config));
+    let o = a.cv(&["show", "--account", "other", "yunhu", "c1", "m1"]);
     assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]
 fn stats_counts_rejects_connectors_and_coverage() {
     let a = archive();
-    let o = cv(&["stats", "--json"], Some(&a.config));
+    let o = a.cv(&["stats", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = &json_lines(&o)[0];
     assert_eq!(v["messages"], 3);
@@ -361,7 +229,7 @@ fn stats_counts_rejects_connectors_and_coverage() {
             .contains("every chat of the logged-in account")
     );
 
-    let s = stdout(&cv(&["stats"], Some(&a.config)));
+    let s = stdout(&a.cv(&["stats"]));
     assert!(s.starts_with("3 messages, "), "{s}");
     assert!(s.contains("state: connected since 2026-03-01 14:50:00 CST"), "{s}");
     assert!(s.contains("yunhu/team: 1, latest: truncated protobuf frame"), "{s}");
@@ -371,7 +239,7 @@ fn stats_counts_rejects_connectors_and_coverage() {
 #[test]
 fn verify_passes_then_catches_tampering() {
     let a = archive();
-    let o = cv(&["verify"], Some(&a.config));
+    let o = a.cv(&["verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
     let head = s
@@ -382,9 +250,9 @@ fn verify_passes_then_catches_tampering() {
     let (seq, hash) = head.split_once(' ').unwrap();
     assert_eq!(seq, "10");
     assert_eq!(hash.len(), 64);
-    assert!(cv(&["verify", "--expect-head", hash], Some(&a.config)).status.success());
+    assert!(a.cv(&["verify", "--expect-head", hash]).status.success());
 
-    let o = cv(&["verify", "--expect-head", &"0".repeat(64)], Some(&a.config));
+    let o = a.cv(&["verify", "--expect-head", &"0".repeat(64)]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("expected 0000"), "{}", stderr(&o));
 
@@ -399,7 +267,7 @@ fn verify_passes_then_catches_tampering() {
     db.execute("UPDATE events SET payload = ?1 WHERE seq = 3", [forged.into_bytes()])
         .unwrap();
     drop(db);
-    let o = cv(&["verify"], Some(&a.config));
+    let o = a.cv(&["verify"]);
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
     assert!(stderr(&o).contains("the hash chain breaks at seq 3"), "{}", stderr(&o));
 }
@@ -411,7 +279,7 @@ fn missing_archive_is_a_clear_error() {
     for cmd in [&["stats"][..], &["verify"], &["audit"], &["show", "yunhu", "c", "m"]] {
         let mut args = vec!["--data-dir", nowhere.to_str().unwrap()];
         args.extend_from_slice(cmd);
-        let o = cv(&args, None);
+        let o = cv_isolated(None, &args);
         assert_eq!(o.status.code(), Some(1), "{cmd:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("no archive at"), "{cmd:?}: {}", stderr(&o));
         assert!(!nowhere.exists(), "a read command must not create the archive");

@@ -10,10 +10,7 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay))
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let port = free_port();
-    let cfg = write_config(dir.path(), &data, port, &[sim.config_section("oa")]);
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[sim.config_section("oa")]);
     let run = Running::start(&cfg, dir.path());
     let done = sim
         .wait_until(Duration::from_secs(60), |s| {

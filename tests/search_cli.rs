@@ -4,49 +4,34 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proto::{
-    ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload, batch::media,
-};
+use proto::{EventBatch, Ingested, NewMessage, Platform, RawPayload, batch::media};
 use serde_json::Value;
+
+use crate::support::{ArchiveDir, stderr, stdout};
 
 /// 2026-03-01T06:00:00Z = 14:00 in Asia/Shanghai.
 const T0: i64 = 1_772_344_800_000;
 const DAY: i64 = 86_400_000;
 
+/// An [`ArchiveDir`] and its open store, to add messages to.
 struct Archive {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    config: PathBuf,
+    dir: ArchiveDir,
     store: store::Store,
+}
+
+impl std::ops::Deref for Archive {
+    type Target = ArchiveDir;
+
+    fn deref(&self) -> &ArchiveDir {
+        &self.dir
+    }
 }
 
 impl Archive {
     fn new() -> Archive {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let store = store::Store::open(
-            &data,
-            store::StoreOptions {
-                synchronous_full: false,
-                cache_mib: 8,
-            },
-        )
-        .unwrap();
-        let config = tmp.path().join("chatvault.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "timezone = \"Asia/Shanghai\"\n\n[storage]\ndata_dir = \"{}\"\n",
-                data.display()
-            ),
-        )
-        .unwrap();
-        Archive {
-            _tmp: tmp,
-            data,
-            config,
-            store,
-        }
+        let dir = ArchiveDir::new();
+        let store = dir.open_store();
+        Archive { dir, store }
     }
 
     fn add(
@@ -58,23 +43,15 @@ impl Archive {
         text: &str,
         sent_at: i64,
     ) {
-        let ev = ChatEvent::message(
+        let ev = testkit::message(
             chat.0,
             id,
-            EventBody::Message(NewMessage {
-                chat_type: ChatType::Group,
+            NewMessage {
                 chat_name: Some(chat.1.into()),
-                external: false,
                 sender_id: sender.0.into(),
                 sender_name: Some(sender.1.into()),
-                sent_at,
-                content_type: ContentType::Text,
-                text: text.into(),
-                attachments: vec![],
-                reply_to: None,
-                mentions: vec![],
-                recipients: vec![],
-            }),
+                ..testkit::text(text, sent_at)
+            },
         );
         let item = Ingested::Payload {
             raw: RawPayload::now(media::JSON, b"{}".to_vec()),
@@ -82,19 +59,6 @@ impl Archive {
         };
         let (batch, _rx) = EventBatch::new(platform, "acct", vec![item], None);
         self.store.append(&[&batch]).unwrap();
-    }
-
-    fn cv(&self, args: &[&str]) -> Output {
-        let cwd = tempfile::tempdir().unwrap();
-        Command::new(env!("CARGO_BIN_EXE_chatvault"))
-            .arg("-c")
-            .arg(&self.config)
-            .args(args)
-            .current_dir(cwd.path())
-            .env("RUST_LOG", "warn")
-            .env_remove("CLICOLOR_FORCE")
-            .output()
-            .unwrap()
     }
 }
 
@@ -135,14 +99,8 @@ fn sample() -> Archive {
     a
 }
 
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 fn ids(o: &Output) -> Vec<String> {
-    let mut v: Vec<String> = out(o)
+    let mut v: Vec<String> = stdout(o)
         .lines()
         .map(|l| {
             serde_json::from_str::<Value>(l).unwrap()["msg_id"]
@@ -162,12 +120,16 @@ fn index_dir(data: &Path) -> PathBuf {
 fn search_refuses_without_an_index_then_finds_substrings_after_reindex() {
     let a = sample();
     let o = a.cv(&["search", "农业"]);
-    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
-    assert!(err(&o).contains("chatvault reindex"), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chatvault reindex"), "{}", stderr(&o));
 
     let o = a.cv(&["reindex"]);
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(out(&o).contains("indexed 4 messages from 4 events"), "{}", out(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("indexed 4 messages from 4 events"),
+        "{}",
+        stdout(&o)
+    );
     assert!(index_dir(&a.data).join("meta.json").exists());
 
     assert_eq!(ids(&a.cv(&["search", "农业", "--json"])), ["m1", "m2"]);
@@ -183,8 +145,8 @@ fn json_lines_carry_the_message_fields_with_utc_times() {
     let a = sample();
     assert!(a.cv(&["reindex"]).status.success());
     let o = a.cv(&["search", "农业局", "--json"]);
-    assert!(o.status.success(), "{}", err(&o));
-    let v: Value = serde_json::from_str(out(&o).lines().next().unwrap()).unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
     assert_eq!(v["platform"], "yunhu");
     assert_eq!(v["chat_id"], "c2");
     assert_eq!(v["chat_name"], "销售部");
@@ -200,7 +162,7 @@ fn human_output_shows_local_time_names_and_highlighted_hits() {
     let a = sample();
     assert!(a.cv(&["reindex"]).status.success());
     let o = a.cv(&["search", "农业局"]);
-    let line = out(&o);
+    let line = stdout(&o);
     assert!(line.contains("2026-03-02 14:00:00 CST"), "{line}");
     assert!(
         line.contains("yunhu") && line.contains("销售部") && line.contains("李四"),
@@ -217,7 +179,7 @@ fn human_output_shows_local_time_names_and_highlighted_hits() {
         .env("CLICOLOR_FORCE", "1")
         .output()
         .unwrap();
-    assert!(out(&o).contains("\x1b[1;31m农业局\x1b[0m的报告"), "{}", out(&o));
+    assert!(stdout(&o).contains("\x1b[1;31m农业局\x1b[0m的报告"), "{}", stdout(&o));
 }
 
 #[test]
@@ -229,9 +191,9 @@ fn filters_by_platform_chat_sender_and_time() {
     let o = a.cv(&["search", "合同", "--chat", "报销", "--json"]);
     assert_eq!(ids(&o), ["m1", "m3"]);
     assert!(
-        err(&o).contains("matches 2 chats") && err(&o).contains("财务报销群") && err(&o).contains("报销审批"),
+        stderr(&o).contains("matches 2 chats") && stderr(&o).contains("财务报销群") && stderr(&o).contains("报销审批"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     assert_eq!(ids(&a.cv(&["search", "合同", "--chat", "c1", "--json"])), ["m1"]);
     assert_eq!(
@@ -260,7 +222,7 @@ fn filters_by_platform_chat_sender_and_time() {
     );
     let o = a.cv(&["search", "合同", "--sort", "time", "--json"]);
     assert_eq!(
-        out(&o)
+        stdout(&o)
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap()["msg_id"]
                 .as_str()
@@ -290,8 +252,8 @@ fn bad_input_exits_2_with_a_clear_message() {
         (vec!["search", "，。"], "nothing to search for"),
     ] {
         let o = a.cv(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", err(&o));
-        assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
 }
 
@@ -327,7 +289,11 @@ fn search_indexes_the_unseen_tail_and_reindex_refuses_while_the_writer_is_held()
     assert_eq!(ids(&a.cv(&["search", "农业", "--json"])), ["m1", "m2", "m5"]);
     let o = a.cv(&["reindex"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains(&format!("pid {}", std::process::id())), "{}", err(&o));
+    assert!(
+        stderr(&o).contains(&format!("pid {}", std::process::id())),
+        "{}",
+        stderr(&o)
+    );
     drop(held);
     assert!(a.cv(&["reindex"]).status.success());
     assert_eq!(ids(&a.cv(&["search", "农业", "--json"])), ["m1", "m2", "m5", "m6"]);
@@ -341,9 +307,9 @@ fn corrupt_index_is_refused_until_reindex() {
     let o = a.cv(&["search", "农业"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        err(&o).contains("cannot be used") && err(&o).contains("chatvault reindex"),
+        stderr(&o).contains("cannot be used") && stderr(&o).contains("chatvault reindex"),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     assert!(a.cv(&["reindex"]).status.success());
     assert_eq!(ids(&a.cv(&["search", "农业", "--json"])), ["m1", "m2"]);

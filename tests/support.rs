@@ -37,6 +37,39 @@ pub fn write_config(dir: &Path, data_dir: &Path, listen_port: u16, sections: &[S
     path
 }
 
+/// A temporary directory holding the data directory and a config (see [`write_config`]) whose
+/// callback server listens on a free loopback port: what `chatvault run` is started with.
+pub struct RunDir {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub port: u16,
+    pub cfg: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(sections: &[String]) -> RunDir {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let port = free_port();
+        let cfg = write_config(dir.path(), &data, port, sections);
+        RunDir { dir, data, port, cfg }
+    }
+}
+
+/// The message ids of the WeCom callbacks the archive answered 200, sorted, each once (WeCom
+/// retries, so one id may have been posted several times).
+pub fn acked_wecom_ids(poster: &sim::wecom::WecomPoster) -> Vec<String> {
+    let mut ids: Vec<String> = poster
+        .log()
+        .into_iter()
+        .filter(|a| a.acked())
+        .filter_map(|a| a.msg_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -135,4 +168,78 @@ pub fn message_ids(data_dir: &Path, platform: &str) -> std::collections::HashMap
         .unwrap()
         .map(|r| r.unwrap())
         .collect()
+}
+
+/// A temporary data directory and a config in Asia/Shanghai pointing at it: what the read
+/// commands (`search`, `audit`, `show`, `export`…) run against.
+pub struct ArchiveDir {
+    _tmp: tempfile::TempDir,
+    /// The data directory (the archive is created by [`ArchiveDir::open_store`]).
+    pub data: PathBuf,
+    /// The config file.
+    pub config: PathBuf,
+}
+
+impl ArchiveDir {
+    pub fn new() -> ArchiveDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let config = tmp.path().join("chatvault.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "timezone = \"Asia/Shanghai\"\n\n[storage]\ndata_dir = \"{}\"\n",
+                data.display().to_string().replace('\\', "\\\\")
+            ),
+        )
+        .unwrap();
+        ArchiveDir {
+            _tmp: tmp,
+            data,
+            config,
+        }
+    }
+
+    /// Opens (creating) the archive without an fsync per commit: these tests never pull the plug.
+    pub fn open_store(&self) -> store::Store {
+        store::Store::open(
+            &self.data,
+            store::StoreOptions {
+                synchronous_full: false,
+                cache_mib: 8,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Runs `chatvault -c CONFIG ARGS…` (see [`cv_isolated`]).
+    pub fn cv(&self, args: &[&str]) -> Output {
+        cv_isolated(Some(&self.config), args)
+    }
+}
+
+/// Runs `chatvault [-c CONFIG] ARGS…` from an empty directory, so no stray `./chatvault.toml`
+/// is picked up, logging warnings only and never forcing colour.
+pub fn cv_isolated(config: Option<&Path>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chatvault"));
+    if let Some(config) = config {
+        c.arg("-c").arg(config);
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    c.args(args)
+        .current_dir(cwd.path())
+        .env("RUST_LOG", "warn")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// stdout as one JSON value per line.
+pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }

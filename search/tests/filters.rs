@@ -4,40 +4,30 @@
 mod support;
 
 use chatvault_search as search;
-use proto::{ChatEvent, ContentType, EventBody, MessageState, Platform};
+use proto::{ContentType, MessageState, Platform};
 use search::{Filters, Indexer, IndexerOptions, SearchError, SearchRequest, Searcher, Sort, schema};
 use support::{Archive, Msg, T0, ids, ids_with};
 
 const HOUR: i64 = 3_600_000;
 
 fn corpus() -> Vec<Msg> {
-    let mut v = Vec::new();
-    let mut m = Msg::text("a1", "合同审批已完成");
-    m.platform = Platform::Wecom;
-    m.chat_id = "c-fin";
-    m.chat_name = "财务报销群";
-    m.sender_id = "zhangsan";
-    m.sender_name = "张三";
-    m.sent_at = T0;
-    v.push(m);
-    let mut m = Msg::text("a2", "合同已经发到群里");
-    m.platform = Platform::Yunhu;
-    m.chat_id = "c-sales";
-    m.chat_name = "销售部";
-    m.sender_id = "lisi";
-    m.sender_name = "李四";
-    m.sent_at = T0 + 2 * HOUR;
-    v.push(m);
-    let mut m = Msg::text("a3", "合同扫描件.pdf");
-    m.platform = Platform::Yunhu;
-    m.chat_id = "c-fin2";
-    m.chat_name = "报销审批";
-    m.sender_id = "zhangsan2";
-    m.sender_name = "张三丰";
-    m.sent_at = T0 + 4 * HOUR;
-    m.content_type = ContentType::File;
-    v.push(m);
-    v
+    vec![
+        Msg::text("a1", "合同审批已完成")
+            .in_chat(Platform::Wecom, "c-fin", "财务报销群")
+            .from("zhangsan", "张三")
+            .at(T0),
+        Msg::text("a2", "合同已经发到群里")
+            .in_chat(Platform::Yunhu, "c-sales", "销售部")
+            .from("lisi", "李四")
+            .at(T0 + 2 * HOUR),
+        Msg {
+            content_type: ContentType::File,
+            ..Msg::text("a3", "合同扫描件.pdf")
+                .in_chat(Platform::Yunhu, "c-fin2", "报销审批")
+                .from("zhangsan2", "张三丰")
+                .at(T0 + 4 * HOUR)
+        },
+    ]
 }
 
 fn filtered(s: &Searcher, q: &str, f: Filters) -> Vec<String> {
@@ -110,16 +100,10 @@ fn platform_type_chat_sender_and_time_filters() {
 fn relevance_ties_go_to_the_newest_and_time_sort_is_newest_first() {
     let mut a = Archive::new();
     let msgs: Vec<Msg> = (0..5)
-        .map(|i| {
-            let mut m = Msg::text(format!("t{i}"), "请尽快回复邮件");
-            m.sent_at = T0 + i * HOUR;
-            m
-        })
-        .chain(std::iter::once({
-            let mut m = Msg::text("dense", "邮件邮件邮件，回复邮件");
-            m.sent_at = T0 - HOUR;
-            m
-        }))
+        .map(|i| Msg::text(format!("t{i}"), "请尽快回复邮件").at(T0 + i * HOUR))
+        .chain(std::iter::once(
+            Msg::text("dense", "邮件邮件邮件，回复邮件").at(T0 - HOUR),
+        ))
         .collect();
     a.add(&msgs);
     let s = a.index();
@@ -147,23 +131,8 @@ fn edits_reindex_and_withdrawn_messages_stay_findable() {
     let s = a.index();
     assert_eq!(ids(&s, "九点"), ["e1"]);
 
-    let edit = ChatEvent::message(
-        "g1",
-        "e1",
-        EventBody::Edit {
-            text: "明天下午三点出发".into(),
-            content_type: None,
-            edited_at: Some(T0 + 1),
-        },
-    );
-    let withdraw = ChatEvent::message(
-        "g1",
-        "w1",
-        EventBody::Withdraw {
-            by: Some("u1".into()),
-            at: Some(T0 + 2),
-        },
-    );
+    let edit = testkit::edit("g1", "e1", "明天下午三点出发", T0 + 1);
+    let withdraw = testkit::withdraw("g1", "w1", "u1", T0 + 2);
     a.append(Platform::Yunhu, vec![edit, withdraw]);
     let s = a.index();
     assert_eq!(ids(&s, "三点"), ["e1"], "the current text is indexed");

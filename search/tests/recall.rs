@@ -5,6 +5,7 @@ mod support;
 
 use chatvault_search as search;
 
+use search::Searcher;
 use support::{Archive, Msg, ids};
 
 const DOCS: &[(&str, &str)] = &[
@@ -81,10 +82,7 @@ const CASES: &[(&str, &[&str])] = &[
 
 #[test]
 fn every_case_finds_exactly_the_expected_messages() {
-    let mut a = Archive::new();
-    let msgs: Vec<Msg> = DOCS.iter().map(|(id, t)| Msg::text(*id, *t)).collect();
-    a.add(&msgs);
-    let s = a.index();
+    let (_a, s) = indexed_docs();
     let mut failures = Vec::new();
     for (q, want) in CASES {
         let got = ids(&s, q);
@@ -97,10 +95,7 @@ fn every_case_finds_exactly_the_expected_messages() {
 
 #[test]
 fn results_agree_with_str_contains_for_every_cjk_substring() {
-    let mut a = Archive::new();
-    let msgs: Vec<Msg> = DOCS.iter().map(|(id, t)| Msg::text(*id, *t)).collect();
-    a.add(&msgs);
-    let s = a.index();
+    let (_a, s) = indexed_docs();
     // Every run of 2..=4 CJK characters of every document, checked against str::contains.
     for (_, text) in DOCS {
         let chars: Vec<char> = text.chars().collect();
@@ -119,4 +114,10 @@ fn results_agree_with_str_contains_for_every_cjk_substring() {
             }
         }
     }
+}
+
+/// An archive of [`DOCS`], indexed.
+fn indexed_docs() -> (Archive, Searcher) {
+    let msgs: Vec<Msg> = DOCS.iter().map(|(id, t)| Msg::text(*id, *t)).collect();
+    Archive::indexed(&msgs)
 }

@@ -113,11 +113,7 @@ fn range(since: Option<i64>, until: Option<i64>, tz: Tz) -> String {
 
 fn entry_json(e: &AuditEntry) -> Value {
     let r = &e.record;
-    let revisions: Vec<Value> = e
-        .revisions
-        .iter()
-        .map(|v| json!({ "revision": v.revision, "text": v.text, "at": render::utc(v.at), "seq": v.seq }))
-        .collect();
+    let revisions = render::revisions_json(&e.revisions);
     json!({
         "type": "message",
         "platform": r.key.platform,

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AuditArgs, DemoArgs, ExportArgs, SearchArgs, StatsArgs};
 use crate::context::Ctx;
-use crate::pipeline::{Pipeline, PipelineOptions};
+use pipeline::{Pipeline, PipelineOptions};
 
 /// The demo's config file, written next to the data.
 const CONFIG_FILE: &str = "chatvault-demo.toml";

@@ -2,7 +2,6 @@
 
 mod audit;
 mod backup;
-mod bench;
 mod check_config;
 mod demo;
 mod export;
@@ -33,6 +32,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => reindex::run(&ctx),
         Command::CheckConfig => check_config::run(&ctx),
         Command::Sim(a) => sim::run(a),
-        Command::Bench(a) => bench::run(a),
+        Command::Bench(a) => bench::run(&a).map_err(|e| match e {
+            bench::BenchError::UnknownBenchmark(_) => crate::exit::usage(e.to_string()),
+            e => e.into(),
+        }),
     }
 }

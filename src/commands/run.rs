@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::context::Ctx;
-use crate::pipeline::{Pipeline, PipelineOptions};
+use pipeline::{Pipeline, PipelineOptions};
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
     if ctx.config.connector_count() == 0 {

@@ -38,22 +38,10 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
                 .push(search::schema::platform_ord(render::platform_arg(v)?));
         }
     }
-    if let Some(t) = &args.content_type {
-        for v in list(t) {
-            let t: ContentType = v
-                .parse()
-                .map_err(|e: proto::model::UnknownValue| exit::usage(unknown("type", &e)))?;
-            filters.content_types.push(search::schema::content_type_ord(t));
-        }
-    }
-    if let Some(s) = &args.state {
-        for v in list(s) {
-            let s: MessageState = v
-                .parse()
-                .map_err(|e: proto::model::UnknownValue| exit::usage(unknown("state", &e)))?;
-            filters.states.push(search::schema::state_ord(s));
-        }
-    }
+    let types: Vec<ContentType> = parse_list("type", args.content_type.as_deref())?;
+    filters.content_types = types.into_iter().map(search::schema::content_type_ord).collect();
+    let states: Vec<MessageState> = parse_list("state", args.state.as_deref())?;
+    filters.states = states.into_iter().map(search::schema::state_ord).collect();
     let now = chrono::Utc::now();
     let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
@@ -188,8 +176,21 @@ fn list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn unknown(flag: &str, e: &proto::model::UnknownValue) -> String {
-    format!("unknown --{flag} `{}` (valid: {})", e.value, e.choices)
+/// Every value of a comma-separated `--flag`; an unknown one is a usage error that lists the
+/// valid ones.
+fn parse_list<T>(flag: &str, values: Option<&str>) -> anyhow::Result<Vec<T>>
+where
+    T: std::str::FromStr<Err = proto::model::UnknownValue>,
+{
+    values
+        .into_iter()
+        .flat_map(list)
+        .map(|v| {
+            v.parse().map_err(|e: proto::model::UnknownValue| {
+                exit::usage(format!("unknown --{flag} `{}` (valid: {})", e.value, e.choices))
+            })
+        })
+        .collect()
 }
 
 /// Colour on a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE=1` forces it.

@@ -79,11 +79,7 @@ fn to_json(key: &proto::MessageKey, h: &MessageHistory) -> Value {
             })
         })
         .collect();
-    let revisions: Vec<Value> = h
-        .revisions
-        .iter()
-        .map(|r| json!({ "revision": r.revision, "text": r.text, "at": render::utc(r.at), "seq": r.seq }))
-        .collect();
+    let revisions = render::revisions_json(&h.revisions);
     json!({
         "key": key,
         "record": h.record.as_ref().map(render::record_json),

@@ -11,8 +11,8 @@ use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use export::{ExportOptions, ExportSummary, run_export};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proto::{
-    Attachment, ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, MessageKey, MessageRecord,
-    MessageState, NewMessage, Platform, RawPayload,
+    Attachment, ChatEvent, ChatType, ContentType, EventBatch, Ingested, MessageKey, MessageRecord, MessageState,
+    NewMessage, Platform, RawPayload,
 };
 use store::{Store, StoreOptions};
 
@@ -82,48 +82,15 @@ impl Archive {
     }
 }
 
+pub use testkit::{edit, message as msg, withdraw};
+
+/// A text in the expense group, from zhangsan (张三).
 pub fn new_message(sent_at: i64, text: &str) -> NewMessage {
     NewMessage {
-        chat_type: ChatType::Group,
         chat_name: Some("报销群".into()),
-        external: false,
         sender_id: "zhangsan".into(),
-        sender_name: Some("张三".into()),
-        sent_at,
-        content_type: ContentType::Text,
-        text: text.into(),
-        attachments: Vec::new(),
-        reply_to: None,
-        mentions: Vec::new(),
-        recipients: Vec::new(),
+        ..testkit::text(text, sent_at)
     }
-}
-
-pub fn msg(chat: &str, id: &str, m: NewMessage) -> ChatEvent {
-    ChatEvent::message(chat, id, EventBody::Message(m))
-}
-
-pub fn edit(chat: &str, id: &str, text: &str, at: i64) -> ChatEvent {
-    ChatEvent::message(
-        chat,
-        id,
-        EventBody::Edit {
-            text: text.into(),
-            content_type: None,
-            edited_at: Some(at),
-        },
-    )
-}
-
-pub fn withdraw(chat: &str, id: &str, by: &str, at: i64) -> ChatEvent {
-    ChatEvent::message(
-        chat,
-        id,
-        EventBody::Withdraw {
-            by: Some(by.into()),
-            at: Some(at),
-        },
-    )
 }
 
 pub fn attachment(name: &str, size: u64) -> Attachment {
@@ -271,42 +238,31 @@ pub fn manifest(out: &Path) -> export::Manifest {
 
 /// Every `.parquet` file under `dir`, relative, sorted.
 pub fn parquet_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+    files_under(dir, &|p| p.extension().is_some_and(|x| x == "parquet"))
 }
 
 /// Every file under `dir` (including hidden ones), relative, sorted.
 pub fn all_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    files_under(dir, &|_| true)
+}
+
+/// The files under `dir` that `keep` accepts, relative, sorted; none if `dir` is missing.
+fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<String>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
         };
         for e in rd {
             let p = e.unwrap().path();
             if p.is_dir() {
-                walk(root, &p, out);
-            } else {
+                walk(root, &p, keep, out);
+            } else if keep(&p) {
                 out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
             }
         }
     }
-    walk(dir, dir, &mut out);
+    let mut out = Vec::new();
+    walk(dir, dir, keep, &mut out);
     out.sort();
     out
 }

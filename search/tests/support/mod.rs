@@ -7,7 +7,7 @@ use std::path::Path;
 use chatvault_search as search;
 
 use proto::batch::media;
-use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
+use proto::{ChatEvent, ContentType, EventBatch, Ingested, NewMessage, Platform, RawPayload};
 use search::{Indexer, IndexerOptions, Searcher};
 use store::{Store, StoreOptions};
 
@@ -43,24 +43,41 @@ impl Msg {
         }
     }
 
+    /// The same message in chat `chat_id` (`chat_name`) of `platform`.
+    pub fn in_chat(self, platform: Platform, chat_id: &'static str, chat_name: &'static str) -> Msg {
+        Msg {
+            platform,
+            chat_id,
+            chat_name,
+            ..self
+        }
+    }
+
+    /// The same message from `sender_id` (`sender_name`).
+    pub fn from(self, sender_id: &'static str, sender_name: &'static str) -> Msg {
+        Msg {
+            sender_id,
+            sender_name,
+            ..self
+        }
+    }
+
+    /// The same message sent at `sent_at`.
+    pub fn at(self, sent_at: i64) -> Msg {
+        Msg { sent_at, ..self }
+    }
+
     pub fn event(&self) -> ChatEvent {
-        ChatEvent::message(
+        testkit::message(
             self.chat_id,
-            self.id.clone(),
-            EventBody::Message(NewMessage {
-                chat_type: ChatType::Group,
+            &self.id,
+            NewMessage {
                 chat_name: Some(self.chat_name.into()),
-                external: false,
                 sender_id: self.sender_id.into(),
                 sender_name: Some(self.sender_name.into()),
-                sent_at: self.sent_at,
                 content_type: self.content_type,
-                text: self.text.clone(),
-                attachments: vec![],
-                reply_to: None,
-                mentions: vec![],
-                recipients: vec![],
-            }),
+                ..testkit::text(&self.text, self.sent_at)
+            },
         )
     }
 }
@@ -109,6 +126,14 @@ impl Archive {
     }
 
     /// Brings the index up to the head of the log and opens a searcher.
+    /// A new archive holding `msgs`, indexed.
+    pub fn indexed(msgs: &[Msg]) -> (Archive, Searcher) {
+        let mut a = Archive::new();
+        a.add(msgs);
+        let s = a.index();
+        (a, s)
+    }
+
     pub fn index(&self) -> Searcher {
         let (mut ix, _) = Indexer::open(self.path(), IndexerOptions::default()).unwrap();
         let reader = store::StoreReader::open(self.path()).unwrap();

@@ -19,6 +19,7 @@ use proto::EventBatch;
 use sim::corpus::Corpus;
 
 use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use crate::BenchError;
 
 /// Payloads per appended batch (one transaction per 5 batches).
 const BATCH: usize = 2_000;
@@ -26,7 +27,7 @@ const BATCH: usize = 2_000;
 /// Set (to a data directory) in the child that builds the archive.
 const BUILD_INTO_ENV: &str = "CHATVAULT_BENCH_EXPORT_BUILD_INTO";
 
-pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
     if let Some(data) = std::env::var_os(BUILD_INTO_ENV) {
         let secs = build_archive(Path::new(&data), n)?;
@@ -44,7 +45,7 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
         .env(BUILD_INTO_ENV, &data)
         .status()?;
     if !status.success() {
-        anyhow::bail!("building the archive failed ({status})");
+        return Err(BenchError::Failed(format!("building the archive failed ({status})")));
     }
     eprintln!("exporting");
 
@@ -58,7 +59,7 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     reset_peak_rss();
     let s = export::run_export(&opts, &mut |_| {})?;
     let rss = peak_rss_mib();
-    let m = export::Manifest::load(&out)?.ok_or_else(|| anyhow::anyhow!("no manifest after the export"))?;
+    let m = export::Manifest::load(&out)?.ok_or_else(|| BenchError::Failed("no manifest after the export".into()))?;
     let msg_bytes: u64 = m.files.iter().filter(|f| f.table == "messages").map(|f| f.bytes).sum();
     let ev_bytes: u64 = m.files.iter().filter(|f| f.table == "events").map(|f| f.bytes).sum();
     let rows = s.message_rows_written as f64;
@@ -108,13 +109,16 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
         .arg(dir.path())
         .output()?;
     if !o.status.success() {
-        anyhow::bail!("Python baseline failed: {}", String::from_utf8_lossy(&o.stderr));
+        return Err(BenchError::Failed(format!(
+            "Python baseline failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )));
     }
     // The result is the last line; anything a library printed before it is not ours to parse.
     let stdout = String::from_utf8_lossy(&o.stdout);
     let last = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
-    let b: serde_json::Value =
-        serde_json::from_str(last).map_err(|e| anyhow::anyhow!("Python baseline printed no result ({e}): {stdout}"))?;
+    let b: serde_json::Value = serde_json::from_str(last)
+        .map_err(|e| BenchError::Failed(format!("Python baseline printed no result ({e}): {stdout}")))?;
     let f = |k: &str| b[k].as_f64().unwrap_or(f64::NAN);
     let pr = f("rows");
     println!(
@@ -152,7 +156,7 @@ fn mb(b: u64) -> String {
 
 /// Appends the corpus, one batch per platform of up to [`BATCH`] payloads. Durability is
 /// `NORMAL`: this measures the export, not ingest.
-fn build_archive(data: &Path, n: usize) -> anyhow::Result<f64> {
+fn build_archive(data: &Path, n: usize) -> Result<f64, BenchError> {
     let started = Instant::now();
     let mut st = store::Store::open(
         data,

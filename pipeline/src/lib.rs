@@ -6,16 +6,23 @@
 //! (acking what committed) → the server stops accepting and answers in-flight callbacks →
 //! every sender is dropped → the writer drains the channel, commits and fires the last
 //! notices → the indexer catches up and stops.
+//!
+//! A library of its own, not part of the binary, because the `pipeline` benchmark
+//! (`chatvault-bench`) drives this same code and the binary depends on the benchmarks: a
+//! library inside the root package would make the two packages depend on each other.
+
+mod error;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use ingest::state::StateRegistry;
 use ingest::{ConnectorContext, EventSender};
 use tokio_util::sync::CancellationToken;
+
+pub use error::PipelineError;
 
 /// Everything the pipeline needs.
 pub struct PipelineOptions {
@@ -68,7 +75,7 @@ pub fn metrics_renderer() -> ingest::server::health::MetricsRenderer {
 impl Pipeline {
     /// Opens the store and starts everything. Fails before starting anything if the store or
     /// the server address cannot be used.
-    pub async fn start(opts: PipelineOptions, shutdown: CancellationToken) -> anyhow::Result<Pipeline> {
+    pub async fn start(opts: PipelineOptions, shutdown: CancellationToken) -> Result<Pipeline, PipelineError> {
         let cfg = &opts.config;
         let store = store::Store::open(
             &opts.data_dir,
@@ -77,7 +84,10 @@ impl Pipeline {
                 ..Default::default()
             },
         )
-        .with_context(|| format!("cannot open the archive in `{}`", opts.data_dir.display()))?;
+        .map_err(|source| PipelineError::OpenStore {
+            dir: opts.data_dir.clone(),
+            source,
+        })?;
         let reader = store.reader()?;
         let (tx, rx) = tokio::sync::mpsc::channel(cfg.storage.channel_capacity.max(1));
         let writer = store::spawn_writer(
@@ -184,7 +194,8 @@ impl Pipeline {
             let (dir, s) = (opts.data_dir.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name("search-indexer".into())
-                .spawn(move || search::follow(&dir, s, Duration::from_millis(500)))?;
+                .spawn(move || search::follow(&dir, s, Duration::from_millis(500)))
+                .map_err(PipelineError::IndexerThread)?;
             Some((stop, handle))
         } else {
             None
@@ -203,7 +214,7 @@ impl Pipeline {
     }
 
     /// Waits for shutdown to fire, then drains in order; returns the writer's totals.
-    pub async fn wait(self) -> anyhow::Result<store::WriterStats> {
+    pub async fn wait(self) -> Result<store::WriterStats, PipelineError> {
         self.shutdown.cancelled().await;
         tracing::info!("shutting down: draining connectors and the store writer");
         for (name, handle) in self.connectors {

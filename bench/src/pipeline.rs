@@ -10,9 +10,10 @@ use sim::corpus::Corpus;
 use tokio_util::sync::CancellationToken;
 
 use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
-use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::BenchError;
+use ::pipeline::{Pipeline, PipelineOptions};
 
-pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
     let dir = scratch_dir(args.dir.as_deref(), "pipeline")?;
     eprintln!(
@@ -62,7 +63,7 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Result {
+struct Run {
     messages: u64,
     store_secs: f64,
     indexed_secs: f64,
@@ -70,12 +71,18 @@ struct Result {
     max_lag: u64,
 }
 
-async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
+async fn pipeline(data: &Path, n: usize) -> Result<Run, BenchError> {
     use sim::{eoffice, goofish, yunhu};
     let third = n / 3;
-    let eo = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::Bulk(third))).await?;
-    let gf = goofish::GoofishSim::start(goofish::SimOptions::new(goofish::Script::Bulk(third))).await?;
-    let yh = yunhu::YunhuSim::start(yunhu::Script::Bulk(n - 2 * third)).await?;
+    let eo = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::Bulk(third)))
+        .await
+        .map_err(sim_error)?;
+    let gf = goofish::GoofishSim::start(goofish::SimOptions::new(goofish::Script::Bulk(third)))
+        .await
+        .map_err(sim_error)?;
+    let yh = yunhu::YunhuSim::start(yunhu::Script::Bulk(n - 2 * third))
+        .await
+        .map_err(sim_error)?;
     std::fs::create_dir_all(data)?;
     let toml = format!(
         "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}\n{}\n",
@@ -86,7 +93,7 @@ async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
     );
     let cfg_path = data.join("bench.toml");
     std::fs::write(&cfg_path, toml)?;
-    let cfg = config::load(&cfg_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cfg = config::load(&cfg_path)?;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let pipeline = Pipeline::start(
@@ -123,7 +130,9 @@ async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
             break started.elapsed().as_secs_f64();
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            anyhow::bail!("the pipeline did not archive {n} messages within an hour");
+            return Err(BenchError::Failed(format!(
+                "the pipeline did not archive {n} messages within an hour"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -136,7 +145,7 @@ async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
     };
     shutdown.cancel();
     pipeline.wait().await?;
-    Ok(Result {
+    Ok(Run {
         messages: messages(&reader),
         store_secs,
         indexed_secs,
@@ -145,8 +154,12 @@ async fn pipeline(data: &Path, n: usize) -> anyhow::Result<Result> {
     })
 }
 
+fn sim_error(e: impl std::error::Error + Send + Sync + 'static) -> BenchError {
+    BenchError::Simulator(Box::new(e))
+}
+
 /// The same texts into an FTS5 trigram table, 10k rows per transaction.
-fn fts5_trigram(path: &Path, n: usize) -> anyhow::Result<f64> {
+fn fts5_trigram(path: &Path, n: usize) -> Result<f64, BenchError> {
     let mut conn = rusqlite::Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -9,11 +9,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use proto::{ChatType, ContentType, MessageKey, MessageRecord, MessageState, Platform};
+use proto::{MessageKey, MessageRecord, MessageState, Platform};
 use search::{Indexer, IndexerOptions, SearchRequest, Searcher, Sort};
 use sim::corpus::{Corpus, Row};
 
-use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{corpus_message, fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use crate::BenchError;
 
 /// The fixed queries: (class, query).
 const QUERIES: &[(&str, &str)] = &[
@@ -38,7 +39,7 @@ const REPS: usize = 40;
 const FTS_RANKED_REPS: usize = 8;
 
 /// Runs the benchmark.
-pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
     let dir = scratch_dir(args.dir.as_deref(), "search")?;
     eprintln!(
@@ -126,10 +127,10 @@ fn ms(d: Duration) -> String {
 }
 
 /// p50 and p99 of `reps` runs after one warm-up run.
-fn time_reps<T, E: Into<anyhow::Error>>(
+fn time_reps<T, E: Into<BenchError>>(
     reps: usize,
     mut f: impl FnMut() -> Result<T, E>,
-) -> anyhow::Result<(Duration, Duration)> {
+) -> Result<(Duration, Duration), BenchError> {
     f().map_err(Into::into)?;
     let mut v = Vec::with_capacity(reps);
     for _ in 0..reps {
@@ -142,7 +143,10 @@ fn time_reps<T, E: Into<anyhow::Error>>(
     Ok((at(0.5), at(0.99)))
 }
 
+/// The record the store would hold for the row's message (the one `bench store` appends),
+/// never edited.
 fn record(r: &Row) -> MessageRecord {
+    let m = corpus_message(r);
     MessageRecord {
         key: MessageKey {
             platform: r.platform.parse().unwrap_or(Platform::Yunhu),
@@ -150,19 +154,19 @@ fn record(r: &Row) -> MessageRecord {
             chat_id: r.chat_id.clone(),
             msg_id: r.msg_id.clone(),
         },
-        chat_type: ChatType::Group,
-        chat_name: None,
-        external: false,
-        sender_id: r.sender.clone(),
-        sender_name: None,
-        sent_at: r.sent_at,
-        received_at: r.sent_at,
-        content_type: ContentType::Text,
-        text: r.text.clone(),
-        attachments: vec![],
-        reply_to: None,
-        mentions: vec![],
-        recipients: vec![],
+        chat_type: m.chat_type,
+        chat_name: m.chat_name,
+        external: m.external,
+        sender_id: m.sender_id,
+        sender_name: m.sender_name,
+        sent_at: m.sent_at,
+        received_at: m.sent_at,
+        content_type: m.content_type,
+        text: m.text,
+        attachments: m.attachments,
+        reply_to: m.reply_to,
+        mentions: m.mentions,
+        recipients: m.recipients,
         state: MessageState::Active,
         revision: 0,
         edited_at: None,
@@ -176,7 +180,7 @@ fn record(r: &Row) -> MessageRecord {
 
 /// Indexes the rows as the indexer would (documents built from message records), including the
 /// final commit and merges.
-fn build_index(data: &Path, rows: &[Row]) -> anyhow::Result<f64> {
+fn build_index(data: &Path, rows: &[Row]) -> Result<f64, BenchError> {
     let start = Instant::now();
     let (mut ix, _) = Indexer::open(data, IndexerOptions::default())?;
     for (i, r) in rows.iter().enumerate() {
@@ -200,7 +204,7 @@ fn dir_size(p: &Path) -> std::io::Result<u64> {
     Ok(total)
 }
 
-fn build_fts(path: &Path, rows: &[Row]) -> anyhow::Result<(f64, u64, rusqlite::Connection)> {
+fn build_fts(path: &Path, rows: &[Row]) -> Result<(f64, u64, rusqlite::Connection), BenchError> {
     let mut conn = rusqlite::Connection::open(path)?;
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE VIRTUAL TABLE fts USING fts5(text, tokenize='trigram');")?;
     let start = Instant::now();
@@ -226,7 +230,7 @@ struct FtsResult {
     unranked: Option<Duration>,
 }
 
-fn fts_query(conn: &rusqlite::Connection, q: &str, truth: usize) -> anyhow::Result<FtsResult> {
+fn fts_query(conn: &rusqlite::Connection, q: &str, truth: usize) -> Result<FtsResult, BenchError> {
     let phrase = format!("\"{}\"", q.replace('"', "\"\""));
     let count: i64 = conn.query_row("SELECT count(*) FROM fts WHERE fts MATCH ?1", [&phrase], |r| r.get(0))?;
     let count = count as usize;

@@ -9,11 +9,12 @@ use proto::EventBatch;
 use sim::corpus::Corpus;
 
 use super::util::{cpu_secs, fmt_rate, next_platform_batches, peak_rss_mib, reset_peak_rss, scratch_dir};
+use crate::BenchError;
 
 const BATCH: usize = 500;
 const REPLAYS: usize = 3;
 
-pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
     let dir = scratch_dir(args.dir.as_deref(), "store")?;
     eprintln!(
@@ -74,7 +75,7 @@ pub fn run(args: &crate::cli::BenchArgs) -> anyhow::Result<()> {
 
 /// Sends `batches` through the writer task and waits for every commit notice; returns the
 /// seconds from the first send to the last notice.
-fn drive(dir: &std::path::Path, batches: impl Iterator<Item = EventBatch> + Send + 'static) -> anyhow::Result<f64> {
+fn drive(dir: &std::path::Path, batches: impl Iterator<Item = EventBatch> + Send + 'static) -> Result<f64, BenchError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -98,7 +99,7 @@ fn drive(dir: &std::path::Path, batches: impl Iterator<Item = EventBatch> + Send
         let notices = producer.await?;
         writer.join().await?;
         for rx in notices {
-            rx.await.map_err(|_| anyhow::anyhow!("notice dropped"))??;
+            rx.await.map_err(|_| BenchError::Failed("notice dropped".into()))??;
         }
         Ok(started.elapsed().as_secs_f64())
     })
@@ -112,7 +113,7 @@ fn corpus_batches(n: usize) -> impl Iterator<Item = EventBatch> + Send + 'static
     std::iter::from_fn(move || next_platform_batches(&mut rows, BATCH, |_| now)).flatten()
 }
 
-fn store_append(dir: &std::path::Path, n: usize) -> anyhow::Result<(f64, f64)> {
+fn store_append(dir: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
     let secs = drive(dir, corpus_batches(n))?;
     Ok((secs, peak_rss_mib()))
 }
@@ -120,14 +121,14 @@ fn store_append(dir: &std::path::Path, n: usize) -> anyhow::Result<(f64, f64)> {
 /// The replay's input is built before the clock starts: the figure is the store's rate of
 /// recognising redeliveries, not the corpus generator's.
 /// Returns the seconds and the CPU time of the timed part.
-fn store_replay(dir: &std::path::Path, n: usize) -> anyhow::Result<(f64, f64)> {
+fn store_replay(dir: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
     let batches: Vec<EventBatch> = corpus_batches(n).collect();
     let cpu = cpu_secs();
     let secs = drive(dir, batches.into_iter())?;
     Ok((secs, cpu_secs() - cpu))
 }
 
-pub(super) fn baseline(path: &std::path::Path, n: usize) -> anyhow::Result<(f64, f64)> {
+pub(super) fn baseline(path: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
     let mut conn = rusqlite::Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -1,5 +1,7 @@
 //! Small helpers shared by the benchmarks.
 
+use crate::BenchError;
+
 /// Peak resident set size of this process in MiB (Linux `VmHWM`; 0 elsewhere).
 pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -32,7 +34,7 @@ pub fn reset_peak_rss() {
 }
 
 /// A working directory: `DIR/<name>` if given (kept), else a temporary one (removed).
-pub fn scratch_dir(dir: Option<&std::path::Path>, name: &str) -> anyhow::Result<tempfile::TempDir> {
+pub fn scratch_dir(dir: Option<&std::path::Path>, name: &str) -> Result<tempfile::TempDir, BenchError> {
     match dir {
         Some(d) => {
             std::fs::create_dir_all(d)?;
@@ -57,26 +59,30 @@ pub fn fmt_rate(x: f64) -> String {
     out
 }
 
+/// A corpus row as the message a connector would decode from it.
+pub fn corpus_message(r: &sim::corpus::Row) -> proto::NewMessage {
+    proto::NewMessage {
+        chat_type: proto::ChatType::Group,
+        chat_name: None,
+        external: false,
+        sender_id: r.sender.clone(),
+        sender_name: None,
+        sent_at: r.sent_at,
+        content_type: proto::ContentType::Text,
+        text: r.text.clone(),
+        attachments: vec![],
+        reply_to: None,
+        mentions: vec![],
+        recipients: vec![],
+    }
+}
+
 /// A corpus row as a platform would deliver it: a `message` event and its raw JSON payload.
 pub fn corpus_payload(r: &sim::corpus::Row, received_at: i64) -> proto::Ingested {
-    use proto::{ChatEvent, ChatType, ContentType, EventBody, NewMessage};
-    let ev = ChatEvent::message(
+    let ev = proto::ChatEvent::message(
         r.chat_id.clone(),
         r.msg_id.clone(),
-        EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
-            chat_name: None,
-            external: false,
-            sender_id: r.sender.clone(),
-            sender_name: None,
-            sent_at: r.sent_at,
-            content_type: ContentType::Text,
-            text: r.text.clone(),
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-        }),
+        proto::EventBody::Message(corpus_message(r)),
     );
     // Serialised from a borrowing struct, not a `json!` tree: the harness should not cost more
     // than the store it feeds.

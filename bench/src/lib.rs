@@ -1,0 +1,41 @@
+//! `chatvault bench`: benchmarks, each beside a baseline measured in the same run.
+//!
+//! A crate of its own so the production command path does not carry the baselines (they talk
+//! to SQLite directly, which nothing else outside `store` may). The binary only parses
+//! [`BenchArgs`] and calls [`run`]; the `export` benchmark re-runs the binary (`chatvault bench
+//! export` in a child) to build its archive, so it must stay reachable as that subcommand.
+
+mod error;
+mod export;
+mod pipeline;
+mod search;
+mod store;
+mod util;
+
+use std::path::PathBuf;
+
+pub use error::BenchError;
+
+/// `chatvault bench` arguments.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// store, search, export or pipeline.
+    pub what: String,
+    /// Number of messages.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub n: usize,
+    /// Working directory (default: a temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Runs one benchmark and prints its markdown table.
+pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
+    match args.what.as_str() {
+        "store" => store::run(args),
+        "search" => search::run(args),
+        "export" => export::run(args),
+        "pipeline" => pipeline::run(args),
+        other => Err(BenchError::UnknownBenchmark(other.to_string())),
+    }
+}
