@@ -258,14 +258,8 @@ fn verify_passes_then_catches_tampering() {
 
     // Rewrite history: the first edit now says something else.
     let db = rusqlite::Connection::open(a.data.join(store::DB_FILE)).unwrap();
-    let payload: Vec<u8> = db
-        .query_row("SELECT payload FROM events WHERE seq = 3", [], |r| r.get(0))
-        .unwrap();
-    let forged = String::from_utf8(payload)
-        .unwrap()
-        .replace("周五下午四点开会", "周五下午五点开会");
-    db.execute("UPDATE events SET payload = ?1 WHERE seq = 3", [forged.into_bytes()])
-        .unwrap();
+    let changed = testkit::tamper::tamper_payload(&db, 3, |text| text.replace("周五下午四点开会", "周五下午五点开会"));
+    assert_eq!(changed, 1);
     drop(db);
     let o = a.cv(&["verify"]);
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));

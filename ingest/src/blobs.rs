@@ -60,7 +60,7 @@ impl BlobStore {
         if path.exists() {
             return Ok(Stored::Blob(sha));
         }
-        create_private_dir(&self.dir)?;
+        fsutil::create_private_dir(&self.dir)?;
         let tmp = self.dir.join(format!(".{sha}.{}.tmp", std::process::id()));
         {
             let mut f = open_private(&tmp)?;
@@ -77,28 +77,14 @@ impl BlobStore {
     }
 }
 
-/// Creates `dir` (and parents) with mode 0700.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
-
-/// Opens a new file for writing with mode 0600.
-pub fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
+/// Opens `path` for writing, created 0600 and truncated: blobs and spool entries are written
+/// whole under a temporary name, then renamed into place.
+pub(crate) fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    fsutil::private_open_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 #[cfg(test)]

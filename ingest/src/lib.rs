@@ -19,8 +19,6 @@
 //! - [`state::StateRegistry`]: per-connector state (connected, disconnected, auth failed,
 //!   kicked), recorded as `connector_state` events and shown by `/healthz` and `stats`.
 //! - [`blobs::BlobStore`]: content-addressed attachment storage, size-capped.
-//! - [`detail::bounded`]: platform fields kept in events, nested no deeper than the store can
-//!   read back.
 //! - [`server`]: the shared HTTP callback server (routes per callback connector,
 //!   body limits, `/healthz`, `/metrics`) and the durable spool of design §3.2.
 //! - [`build`]: config → connector, one match.
@@ -31,7 +29,6 @@ pub mod backoff;
 pub mod blobs;
 mod build;
 mod connector;
-pub mod detail;
 pub mod metrics;
 pub mod runtime;
 pub mod server;

@@ -54,6 +54,7 @@ mod writer;
 
 pub use append::Store;
 pub use backup::backup;
+pub use detail::bounded as bounded_detail;
 pub use error::StoreError;
 pub use fold::fold_message;
 pub use open::{DB_FILE, StoreOptions};

@@ -131,14 +131,7 @@ fn foreign_or(e: rusqlite::Error, path: &Path) -> StoreError {
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
+    fsutil::create_private_dir(dir)
         .map_err(|e| StoreError::io(format!("cannot create data directory `{}`", dir.display()), e))?;
     // Probe writability now, with a clear message, rather than at the first commit.
     let probe = dir.join(".chatvault-write-test");
@@ -148,14 +141,6 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 fn create_private_file(path: &Path) -> Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
-        .map_err(|e| StoreError::io(format!("cannot create `{}`", path.display()), e))?;
+    fsutil::create_private_file(path).map_err(|e| StoreError::io(format!("cannot create `{}`", path.display()), e))?;
     Ok(())
 }

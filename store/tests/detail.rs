@@ -64,8 +64,8 @@ fn an_over_deep_detail_is_stored_bounded_and_reads_back() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(details[0], ingest::detail::bounded(deep.clone()));
-    assert_eq!(details[1], ingest::detail::bounded(json!({"fields": deep})));
+    assert_eq!(details[0], chatvault_store::bounded_detail(deep.clone()));
+    assert_eq!(details[1], chatvault_store::bounded_detail(json!({"fields": deep})));
     assert_eq!(
         events[2].event().unwrap(),
         shallow,
@@ -85,7 +85,7 @@ fn a_bounded_detail_and_its_unbounded_original_are_one_event() {
     });
     let by_connector = event(EventBody::Other {
         subtype: "sync_item".into(),
-        detail: ingest::detail::bounded(deep),
+        detail: chatvault_store::bounded_detail(deep),
     });
     let first = s
         .append(&[&goofish(vec![carried(b"f".to_vec(), vec![by_connector], T0)])])

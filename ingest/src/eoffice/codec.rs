@@ -242,7 +242,7 @@ fn other(name: &str, args: &[Value]) -> ChatEvent {
         occurred_at: None,
         body: EventBody::Other {
             subtype,
-            detail: crate::detail::bounded(Value::Array(args.to_vec())),
+            detail: Value::Array(args.to_vec()),
         },
     }
 }

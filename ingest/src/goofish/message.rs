@@ -179,7 +179,7 @@ fn other(subtype: &str, chat_id: String, detail: &Value) -> ChatEvent {
         occurred_at: None,
         body: EventBody::Other {
             subtype: subtype.into(),
-            detail: crate::detail::bounded(detail.clone()),
+            detail: detail.clone(),
         },
     }
 }

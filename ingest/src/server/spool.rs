@@ -49,8 +49,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::EventSender;
 use crate::backoff::Backoff;
-use crate::blobs::create_private_dir;
 use crate::connector::SendTimeout;
+use fsutil::create_private_dir;
 
 /// Records read per replay batch, at most.
 pub const REPLAY_MAX_RECORDS: usize = 64;

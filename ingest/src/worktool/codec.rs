@@ -367,7 +367,7 @@ pub fn other_event(subtype: &str, fields: &Map<String, Value>) -> ChatEvent {
         occurred_at: None,
         body: EventBody::Other {
             subtype: subtype.to_string(),
-            detail: crate::detail::bounded(Value::Object(fields.clone())),
+            detail: Value::Object(fields.clone()),
         },
     }
 }

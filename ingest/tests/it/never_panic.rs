@@ -155,14 +155,19 @@ fn yunhu_frame(bytes: &[u8]) {
 }
 
 /// An event as the store writes it reads back: its envelope (envelope → event → body →
-/// detail) stays within serde_json's nesting limit.
+/// detail), with the detail bounded as the store bounds it on entry, stays within
+/// serde_json's nesting limit.
 fn reads_back(e: &proto::ChatEvent) {
+    let mut e = e.clone();
+    if let proto::EventBody::Other { detail, .. } | proto::EventBody::ContactChanged { detail, .. } = &mut e.body {
+        *detail = store::bounded_detail(std::mem::take(detail));
+    }
     let env = store::Envelope {
         v: proto::SCHEMA_VERSION,
         platform: proto::Platform::Eoffice,
         account: "acct".into(),
         received_at: RECEIVED_AT,
-        event: e.clone(),
+        event: e,
     };
     let bytes = serde_json::to_vec(&env).expect("event serializes");
     if let Err(err) = serde_json::from_slice::<store::Envelope>(&bytes) {

@@ -1,11 +1,9 @@
-//! Builders shared by the store tests: the workspace's event builders (`testkit/src/events.rs`,
-//! included by path because this crate's manifest does not list the testkit) with the
+//! Builders shared by the store tests: the workspace's event builders (`testkit`) with the
 //! chat, account and sender these tests use.
 // Each test binary uses a different subset of these.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../../testkit/src/events.rs"]
-mod events;
+use testkit::events;
 
 use chatvault_store as store;
 use proto::{ChatEvent, EventBatch, NewMessage, Platform};
