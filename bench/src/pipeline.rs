@@ -51,6 +51,13 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         r.max_lag
     );
     println!(
+        "| archive on disk (`{}`, raw payloads, event log, projections) | {} | | {} bytes/msg | {:.1} MiB in all |",
+        store::DB_FILE,
+        r.messages,
+        r.db_bytes / r.messages.max(1),
+        r.db_bytes as f64 / (1024.0 * 1024.0)
+    );
+    println!(
         "| baseline: rusqlite batched INSERT, UNIQUE text key, 10k rows/txn | {n} | {sql_secs:.1} s | {} rows/s | no log, no dedup of events, no projections, no index |",
         fmt_rate(n as f64 / sql_secs)
     );
@@ -64,6 +71,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
 }
 
 struct Run {
+    db_bytes: u64,
     messages: u64,
     store_secs: f64,
     indexed_secs: f64,
@@ -145,7 +153,11 @@ async fn pipeline(data: &Path, n: usize) -> Result<Run, BenchError> {
     };
     shutdown.cancel();
     pipeline.wait().await?;
+    // The database file and whatever the shutdown checkpoint left in its WAL.
+    let size = |name: String| std::fs::metadata(data.join(name)).map(|m| m.len()).unwrap_or(0);
+    let db_bytes = size(store::DB_FILE.to_string()) + size(format!("{}-wal", store::DB_FILE));
     Ok(Run {
+        db_bytes,
         messages: messages(&reader),
         store_secs,
         indexed_secs,
