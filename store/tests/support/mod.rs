@@ -3,9 +3,7 @@
 #![allow(dead_code)]
 
 use chatvault_store as store;
-use proto::{
-    ChatEvent, ChatType, ContentType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload, batch::media,
-};
+use proto::{ChatEvent, ChatType, EventBatch, Ingested, NewMessage, Platform, RawPayload, batch::media};
 
 pub const T0: i64 = 1_760_000_000_000;
 
@@ -20,24 +18,18 @@ pub fn open(dir: &std::path::Path) -> store::Store {
     .unwrap()
 }
 
+/// A direct text from an external buyer, as the Goofish connector records one.
 pub fn text_message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
-    ChatEvent::message(
+    testkit::events::message(
         chat,
         id,
-        EventBody::Message(NewMessage {
+        NewMessage {
             chat_type: ChatType::Direct,
-            chat_name: None,
             external: true,
             sender_id: "2300000000007".into(),
             sender_name: Some("买家7".into()),
-            sent_at,
-            content_type: ContentType::Text,
-            text: text.into(),
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-        }),
+            ..testkit::events::text(text, sent_at)
+        },
     )
 }
 
