@@ -5,6 +5,7 @@ mod disk_faults;
 mod eoffice_store;
 mod export_cli;
 mod five_platforms;
+mod hostile;
 mod read_commands;
 mod run_e2e;
 mod search_cli;

@@ -8,12 +8,14 @@
 //! # Layout
 //! - [`model`] holds the config structs, one per section / connector kind.
 //! - [`secret`]: the [`Secret`] type.
+//! - [`alerts`]: `[alerts]` (the outage webhook).
 //! - `load`: reading, parsing, turning problems into [`ConfigError`]s with lines.
 //! - `env`: `${ENV}` expansion inside string values.
 //! - `validate`: checks serde cannot express (unique names and paths, URLs, key lengths).
 //! - `locate`: lines of fields, fields of lines.
 //! - `error`: [`ConfigError`].
 
+pub mod alerts;
 mod env;
 mod error;
 mod load;
@@ -22,6 +24,7 @@ pub mod model;
 pub mod secret;
 mod validate;
 
+pub use alerts::AlertsConfig;
 pub use error::ConfigError;
 pub use load::{load, parse, parse_with_env};
 pub use locate::field_line;

@@ -40,6 +40,9 @@ pub struct Config {
     /// `[export]`.
     #[serde(default)]
     pub export: ExportConfig,
+    /// `[alerts]`.
+    #[serde(default)]
+    pub alerts: crate::AlertsConfig,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             worktool: vec![],
             yunhu: vec![],
             export: ExportConfig::default(),
+            alerts: crate::AlertsConfig::default(),
         }
     }
 }
@@ -127,6 +131,14 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Time a client gets to send a request's headers, in ms.
+    pub header_timeout_ms: u64,
+    /// Time a client gets to send a request's body once its headers arrived, in ms.
+    pub body_timeout_ms: u64,
+    /// Open connections at most; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// On shutdown, time in-flight requests get before their connections are closed, in ms.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -134,6 +146,10 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8088".parse().expect("valid literal"),
             max_body_bytes: 10 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 15_000,
+            max_connections: 1024,
+            shutdown_grace_ms: 5_000,
         }
     }
 }
@@ -212,6 +228,15 @@ pub struct WecomConfig {
     /// API base URL.
     #[serde(default = "default_wecom_api")]
     pub api_base: String,
+    /// Signed requests whose `timestamp` is further than this from now are refused (403), in
+    /// seconds.
+    #[serde(default = "default_wecom_timestamp_window")]
+    pub timestamp_window_secs: u64,
+}
+
+fn default_wecom_timestamp_window() -> u64 {
+    // WeCom retries within seconds; an hour also absorbs a badly set server clock.
+    3600
 }
 
 fn default_wecom_api() -> String {
@@ -269,6 +294,13 @@ pub struct WorktoolConfig {
     /// WorkTool API base URL.
     #[serde(default = "default_worktool_api")]
     pub api_base: String,
+    /// Cap of the spool file (callbacks the store could not take in time), in bytes.
+    #[serde(default = "default_spool_max_bytes")]
+    pub spool_max_bytes: u64,
+}
+
+fn default_spool_max_bytes() -> u64 {
+    1024 * 1024 * 1024
 }
 
 fn default_worktool_api() -> String {

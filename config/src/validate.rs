@@ -136,6 +136,26 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
         c.section = Some("server");
         c.fail("max_body_bytes", "must be at least 1");
     }
+    let srv = &cfg.server;
+    for (key, value) in [
+        ("header_timeout_ms", srv.header_timeout_ms),
+        ("body_timeout_ms", srv.body_timeout_ms),
+        ("shutdown_grace_ms", srv.shutdown_grace_ms),
+        ("max_connections", srv.max_connections as u64),
+    ] {
+        if value == 0 {
+            c.section = Some("server");
+            c.fail(key, "must be at least 1");
+        }
+    }
+    if let Some(hook) = &cfg.alerts.webhook {
+        c.section = Some("alerts");
+        // The URL may carry a robot key: the message never repeats it.
+        let ok = url::Url::parse(hook.expose()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            c.fail("webhook", "is not an http(s) URL");
+        }
+    }
     names_unique(cfg, &mut c);
     paths_unique(cfg, &mut c);
 
@@ -190,6 +210,9 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
         c.route("path", &w.path);
         c.secret("key", &w.key);
         c.url("api_base", &w.api_base, &["https", "http"]);
+        if w.spool_max_bytes == 0 {
+            c.fail("spool_max_bytes", "must be at least 1");
+        }
     }
     for (i, y) in cfg.yunhu.iter().enumerate() {
         c.at("yunhu", i);

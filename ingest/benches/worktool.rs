@@ -55,10 +55,7 @@ fn main() {
                 Arc::new(String::new),
             )
         };
-        let opts = ServerOptions {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            max_body_bytes: 10 << 20,
-        };
+        let opts = ServerOptions::new("127.0.0.1:0".parse().expect("addr"), 10 << 20);
 
         // Baseline: HTTP only.
         let noop = Router::new().route(
@@ -96,6 +93,7 @@ fn main() {
             path: "/cb/wt".into(),
             key: Secret::new(sim::worktool::KEY),
             api_base: "http://127.0.0.1:9".into(),
+            spool_max_bytes: 1024 * 1024 * 1024,
         };
         let conn = Arc::new(WorktoolConnector::new(cfg));
         let router = conn.router(&cx).expect("routes");

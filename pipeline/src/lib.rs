@@ -147,6 +147,7 @@ impl Pipeline {
                     ingest::server::ServerOptions {
                         listen: cfg.server.listen,
                         max_body_bytes: cfg.server.max_body_bytes,
+                        limits: server_limits(&cfg.server),
                     },
                     routers,
                     health,
@@ -217,19 +218,29 @@ impl Pipeline {
     pub async fn wait(self) -> Result<store::WriterStats, PipelineError> {
         self.shutdown.cancelled().await;
         tracing::info!("shutting down: draining connectors and the store writer");
+        // One deadline for every connector and the server together, so that the time to exit
+        // does not grow with the number of connectors.
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
         for (name, handle) in self.connectors {
             let abort = handle.abort_handle();
-            if tokio::time::timeout(self.drain_timeout, handle).await.is_err() {
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
                 tracing::warn!(connector = %name, "connector did not stop in time; its unacknowledged data will be redelivered");
                 abort.abort();
             }
         }
-        if let Some(server) = self.server
-            && let Err(e) = tokio::time::timeout(self.drain_timeout, server.join())
-                .await
-                .unwrap_or(Ok(()))
-        {
-            tracing::warn!(error = %e, "callback server stopped with an error");
+        if let Some(server) = self.server {
+            // The server closes its connections after its own grace; this bound is a last
+            // resort, so that no connection (and the store senders its routes hold) can keep
+            // the writer from draining.
+            let abort = server.abort_handle();
+            match tokio::time::timeout_at(deadline, server.join()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "callback server stopped with an error"),
+                Err(_) => {
+                    tracing::warn!("callback server did not stop in time; closing it");
+                    abort.abort();
+                }
+            }
         }
         for b in self.background {
             b.abort();
@@ -253,6 +264,17 @@ impl Pipeline {
             "store writer drained"
         );
         Ok(stats)
+    }
+}
+
+/// The server's limits from `[server]`.
+fn server_limits(c: &config::ServerConfig) -> ingest::server::Limits {
+    let ms = Duration::from_millis;
+    ingest::server::Limits {
+        header_timeout: ms(c.header_timeout_ms),
+        body_timeout: ms(c.body_timeout_ms),
+        max_connections: c.max_connections,
+        shutdown_grace: ms(c.shutdown_grace_ms),
     }
 }
 

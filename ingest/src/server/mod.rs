@@ -4,22 +4,31 @@
 //! # Layout
 //! - [`serve`]: binds (a bind error is returned before anything is served, so `run` can say
 //!   which address was refused), mounts every callback router plus the health routes, and
-//!   serves until the shutdown token fires, letting in-flight requests finish.
+//!   serves until the shutdown token fires, letting in-flight requests finish for at most
+//!   [`Limits::shutdown_grace`] before their connections are closed.
+//! - [`conn`]: the accept loop and each connection, with the limits of [`Limits`]: a
+//!   connection cap, a header-read timeout and (with [`deadline`]) a body deadline, so a slow
+//!   or silent client costs one socket for a bounded time and cannot hold the shutdown.
 //! - [`health`]: `GET /healthz` (store ready + per-connector state) and `GET /metrics`.
 //! - [`merge`]: joins the connectors' routers and turns a path conflict into an error.
 //! - [`body`]: reading a body with a limit inside the handler, so an oversized body still
 //!   leaves a `rejects` row (axum's own 2 MB limit layer is switched off for that reason).
 //! - [`spool`]: where a callback goes when the store cannot take it in time.
+//! - [`permits`]: per-route concurrency with a wait bounded by the platform's deadline.
 //!
 //! A callback connector returns its routes from [`crate::Connector::router`], already at its
 //! configured path; the CLI collects them and passes them to [`serve`].
 
 pub mod body;
+mod conn;
+pub mod deadline;
 pub mod health;
 pub mod merge;
+pub mod permits;
 pub mod spool;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -36,6 +45,44 @@ pub struct ServerOptions {
     /// Largest accepted request body (`[server] max_body_bytes`); callback handlers enforce it
     /// themselves via [`body::read_limited`].
     pub max_body_bytes: usize,
+    /// Timeouts and caps.
+    pub limits: Limits,
+}
+
+/// The server's timeouts and caps (`[server]` keys of the same names).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// From a connection's first byte (or the end of its previous request) to the end of the
+    /// request headers.
+    pub header_timeout: Duration,
+    /// From the end of the headers to the end of the body.
+    pub body_timeout: Duration,
+    /// Open connections at most; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// After shutdown fires, how long in-flight requests get before their connections close.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(15),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Options with the default [`Limits`].
+    pub fn new(listen: SocketAddr, max_body_bytes: usize) -> Self {
+        ServerOptions {
+            listen,
+            max_body_bytes,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// Why the server could not start or stopped with an error.
@@ -73,14 +120,21 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// Waits until the server has stopped (after the shutdown token fired and in-flight
-    /// requests were answered).
+    /// Waits until the server has stopped: after the shutdown token fired, in-flight requests
+    /// were answered or their grace ran out, and every connection (with the callback routes'
+    /// store senders it held) was dropped.
     pub async fn join(self) -> Result<(), ServerError> {
         match self.task.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(ServerError::Serve(e)),
             Err(e) => Err(ServerError::Join(e.to_string())),
         }
+    }
+
+    /// A handle that stops the server task (a last resort when [`ServerHandle::join`] took
+    /// too long); dropping the task drops every connection with it.
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
     }
 }
 
@@ -109,11 +163,15 @@ pub async fn serve(
         addr: opts.listen,
         source,
     })?;
-    tracing::info!(%local_addr, max_body_bytes = opts.max_body_bytes, "callback server listening");
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-    });
+    let limits = opts.limits;
+    tracing::info!(
+        %local_addr,
+        max_body_bytes = opts.max_body_bytes,
+        max_connections = limits.max_connections,
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        body_timeout_s = limits.body_timeout.as_secs_f64(),
+        "callback server listening"
+    );
+    let task = tokio::spawn(conn::accept_loop(listener, app, limits, shutdown));
     Ok(ServerHandle { local_addr, task })
 }

@@ -31,12 +31,16 @@
 //! in silence.
 //!
 //! Memory stays bounded: the spool lives on disk, replay reads at most [`REPLAY_MAX_RECORDS`]
-//! records or [`REPLAY_MAX_BYTES`] bytes at a time.
+//! records or [`REPLAY_MAX_BYTES`] bytes at a time. Disk stays bounded too: the log never
+//! grows past its cap (`spool_max_bytes`, [`DEFAULT_MAX_BYTES`]); an append that would pass it
+//! fails with [`SpoolError::Full`], so the caller answers 503 rather than "success" without
+//! durable storage. The gauge `chatvault_spool_bytes{connector}` shows the log's size and
+//! `chatvault_spool_full_total{connector}` counts refused appends.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -56,6 +60,8 @@ use fsutil::create_private_dir;
 pub const REPLAY_MAX_RECORDS: usize = 64;
 /// Bytes read per replay batch, at most (a single larger record is still read whole).
 pub const REPLAY_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// The default cap of one connector's spool log.
+pub const DEFAULT_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 /// Largest record accepted when reading back; anything above is treated as corruption.
 const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
 const HEADER: usize = 12;
@@ -77,6 +83,16 @@ pub enum SpoolError {
     /// The blocking I/O task did not finish.
     #[error("spool task failed: {0}")]
     Task(String),
+    /// The log would grow past its cap.
+    #[error("spool {path} is full ({len} bytes, cap {max} bytes)")]
+    Full {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+        /// The cap.
+        max: u64,
+    },
 }
 
 /// What [`Spool::deliver`] did with a callback's payloads.
@@ -97,6 +113,9 @@ pub struct Spool {
     /// Records appended but not yet committed by replay.
     pending: AtomicU64,
     wake: Notify,
+    max_bytes: u64,
+    /// Set while appends are refused (the log line is written once per episode).
+    full: AtomicBool,
 }
 
 struct Inner {
@@ -186,7 +205,24 @@ impl Spool {
             }),
             pending: AtomicU64::new(records),
             wake: Notify::new(),
+            max_bytes: DEFAULT_MAX_BYTES,
+            full: AtomicBool::new(false),
         })
+    }
+
+    /// Caps the log at `max_bytes` (see the module docs).
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Whether the last append was refused for want of room.
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
+    fn publish_size(&self, len: u64) {
+        metrics::gauge!("chatvault_spool_bytes", "connector" => self.name.clone()).set(len as f64);
     }
 
     /// The spool file.
@@ -212,6 +248,25 @@ impl Spool {
             path: self.log_path.clone(),
             source,
         };
+        if g.len.saturating_add(record.len() as u64) > self.max_bytes {
+            let len = g.len;
+            drop(g);
+            metrics::counter!("chatvault_spool_full_total", "connector" => self.name.clone()).increment(1);
+            if !self.full.swap(true, Ordering::AcqRel) {
+                tracing::error!(
+                    connector = %self.name,
+                    spool = %self.log_path.display(),
+                    bytes = len,
+                    cap = self.max_bytes,
+                    "spool full: callbacks the store cannot take in time are answered 503 until replay drains it (raise `spool_max_bytes` or fix the store)"
+                );
+            }
+            return Err(SpoolError::Full {
+                path: self.log_path.clone(),
+                len,
+                max: self.max_bytes,
+            });
+        }
         let written = g.log.write_all(&record).and_then(|_| g.log.sync_data());
         if let Err(e) = written {
             // Leave no half record behind a failed append: the next append would land after it.
@@ -219,7 +274,12 @@ impl Spool {
             return Err(io(e));
         }
         g.len += record.len() as u64;
+        let len = g.len;
         drop(g);
+        self.publish_size(len);
+        if self.full.swap(false, Ordering::AcqRel) {
+            tracing::info!(connector = %self.name, "spool has room again");
+        }
         self.pending.fetch_add(1, Ordering::AcqRel);
         crate::metrics::noticed(&self.name, "spooled");
         self.wake.notify_one();
@@ -420,6 +480,7 @@ impl Spool {
                 })?;
             g.len = 0;
             g.read_pos = 0;
+            self.publish_size(0);
         } else {
             write_pos_file(&self.pos_path, end).map_err(pos_io)?;
             g.read_pos = end;
@@ -672,6 +733,26 @@ mod tests {
             .collect();
         assert_eq!(torn.len(), 1);
         assert_eq!(std::fs::metadata(torn[0].path()).unwrap().len(), 15);
+    }
+
+    #[test]
+    fn the_log_never_grows_past_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = (HEADER + encode(&[item("0123456789")]).unwrap().len()) as u64;
+        let s = Spool::open(dir.path(), "r").unwrap().with_max_bytes(2 * one + 1);
+        s.append(&[item("0123456789")]).unwrap();
+        s.append(&[item("0123456789")]).unwrap();
+        assert!(!s.is_full());
+        let err = s.append(&[item("0123456789")]).unwrap_err();
+        assert!(matches!(err, SpoolError::Full { .. }), "{err}");
+        assert!(s.is_full());
+        assert_eq!(std::fs::metadata(s.path()).unwrap().len(), 2 * one);
+        assert_eq!(s.pending(), 2);
+        // Replay drains it; appends are taken again.
+        let c = s.read_chunk().unwrap();
+        s.advance(c.end, c.records).unwrap();
+        s.append(&[item("0123456789")]).unwrap();
+        assert!(!s.is_full());
     }
 
     #[test]

@@ -74,6 +74,17 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, DecodeError> {
     })
 }
 
+/// The envelope's `Encrypt` only, read without building a tree (see [`xml::child_text`]):
+/// what the receiver checks the signature of before anything else.
+pub fn envelope_encrypt(body: &[u8]) -> Result<String, DecodeError> {
+    let text = std::str::from_utf8(body).map_err(|_| DecodeError::Utf8)?;
+    let (root, encrypt) = xml::child_text(text, "Encrypt")?;
+    if root != "xml" {
+        return Err(DecodeError::Root(root));
+    }
+    encrypt.filter(|s| !s.is_empty()).ok_or(DecodeError::Missing("Encrypt"))
+}
+
 fn root_object(text: &str) -> Result<serde_json::Map<String, Value>, DecodeError> {
     let (root, tree) = xml::parse(text)?;
     if root != "xml" {

@@ -3,8 +3,11 @@
 //!
 //! The store recognises a WeCom retry as a duplicate only if its events are identical, but a
 //! lookup may fail on the first attempt and succeed on the retry. So the events built for a
-//! callback are remembered (bounded, by message id) and a retry gets exactly the events of
-//! the first attempt. Lookups run within a time budget so the answer stays inside WeCom's
+//! callback are remembered (bounded) and a retry gets exactly the events of the first
+//! attempt. A retry is recognised by its decrypted callback, byte for byte (WeCom resends the
+//! same message; only the encryption's random prefix differs), not by chat and message id:
+//! two different callbacks can share a derived id (two `update_user` of one member in one
+//! second) and must stay two events. Lookups run within a time budget so the answer stays inside WeCom's
 //! 5 s deadline; what does not finish in time is simply left out.
 
 use std::collections::{HashMap, VecDeque};
@@ -12,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proto::{ChatEvent, EventBody};
+use sha2::Digest;
 
 use super::api::WecomApi;
 use crate::blobs::BlobStore;
@@ -80,8 +84,9 @@ impl Enricher {
 
     /// Returns `events` with what the API adds within `budget`; a retry of a callback seen
     /// before gets the same events as its first attempt.
-    pub async fn enrich(&self, events: Vec<ChatEvent>, budget: Duration) -> Vec<ChatEvent> {
-        let key = memo_key(&events);
+    /// `callback` is the decrypted callback the events were decoded from.
+    pub async fn enrich(&self, callback: &[u8], events: Vec<ChatEvent>, budget: Duration) -> Vec<ChatEvent> {
+        let key = memo_key(callback);
         if let Some(seen) = lock(&self.memo).get(&key) {
             return seen;
         }
@@ -166,12 +171,8 @@ impl Enricher {
     }
 }
 
-fn memo_key(events: &[ChatEvent]) -> String {
-    events
-        .iter()
-        .map(|e| format!("{}\u{1f}{}", e.chat_id, e.msg_id.as_deref().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join("\u{1e}")
+fn memo_key(callback: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(callback))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

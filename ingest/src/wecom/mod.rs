@@ -111,6 +111,7 @@ impl Connector for WecomConnector {
             cx.max_body_bytes,
             self.timing,
             enricher,
+            std::time::Duration::from_secs(self.cfg.timestamp_window_secs),
         );
         Some(receiver::router(&self.cfg.path, r))
     }

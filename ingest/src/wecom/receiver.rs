@@ -1,12 +1,21 @@
 //! The callback routes: GET (URL verification) and POST (messages and events), answering as
 //! design §3.2 says.
 //!
-//! POST: read the body with the limit (413) → envelope (400) → `msg_signature` (403) →
-//! decrypt and check the corp id (403 for a foreign corp id, 400 for garbage) → decode (400)
-//! → optional lookups → send the batch (503 when no slot within `slot_wait`) → wait for the
-//! commit notice (503 unless it is Ok before `answer_within`) → 200 `success`. WeCom gives up
-//! after 5 s and retries the same payload, which the store then recognises as a duplicate.
-//! Every refusal is itself recorded as a reject before it is answered.
+//! POST, cheapest check first, so a refused request costs little: query parameters (400) →
+//! `timestamp` within the window (403; a replay of an old signed request) → one of the
+//! route's permits (503 when none comes free within `slot_wait`) → the body with the limit
+//! (413) and the server's body deadline (408) → the envelope's `Encrypt`, read as a stream
+//! without building a tree (400) → `msg_signature` (403) → decrypt and check the corp id (403
+//! for a foreign corp id, 400 for garbage) → decode (400) → optional lookups → send the batch
+//! (503 when no slot within `slot_wait`) → wait for the commit notice (503 unless it is Ok
+//! before `answer_within`) → 200 `success`. WeCom gives up after 5 s and retries the same
+//! payload, which the store then recognises as a duplicate.
+//!
+//! Every refusal is itself recorded as a reject before it is answered. A request refused
+//! before its signature was checked is anyone's: its reject row keeps the first 64 KiB of the
+//! body with the body's size and sha256 (the rest is read through a hash, never held), so a
+//! flood of large unsigned posts costs bandwidth, not memory or disk. A signed message that
+//! fails to decode keeps its whole decrypted text (only WeCom can send one).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +33,8 @@ use super::crypto::{CryptoError, WecomCrypto};
 use super::enrich::Enricher;
 use crate::EventSender;
 use crate::connector::SendTimeout;
-use crate::server::body::{BodyError, read_limited};
+use crate::server::body::{BodyError, RefusedBody, read_limited};
+use crate::server::permits::RoutePermits;
 
 /// How long a callback may take, all inside WeCom's 5 s deadline.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +70,8 @@ struct Inner {
     max_body: usize,
     timing: Timing,
     enricher: Option<Arc<Enricher>>,
+    timestamp_window: Duration,
+    permits: RoutePermits,
 }
 
 /// The four query parameters WeCom signs with.
@@ -118,6 +130,7 @@ impl Receiver {
         max_body: usize,
         timing: Timing,
         enricher: Option<Arc<Enricher>>,
+        timestamp_window: Duration,
     ) -> Self {
         Receiver {
             inner: Arc::new(Inner {
@@ -127,6 +140,8 @@ impl Receiver {
                 max_body,
                 timing,
                 enricher,
+                timestamp_window,
+                permits: RoutePermits::default(),
             }),
         }
     }
@@ -155,6 +170,14 @@ impl Receiver {
             _ => "bad request",
         };
         answer(status, body)
+    }
+
+    /// Refuses a request whose body was not read yet: reads it through a hash, keeping only
+    /// its head (see the module docs).
+    async fn refuse_unread(&self, status: StatusCode, body: Body, why: String) -> Response {
+        let r = RefusedBody::read(body, self.inner.max_body as u64).await;
+        let reason = format!("{why}; {}", r.describe());
+        self.refuse(status, RawPayload::now(media::XML, r.head), reason).await
     }
 
     /// GET: URL verification; answers the decrypted `echostr`.
@@ -189,6 +212,21 @@ impl Receiver {
     pub async fn receive(&self, query: Option<String>, body: Body) -> Response {
         let started = Instant::now();
         let me = &self.inner;
+        let p = params(query.as_deref());
+        let (sig, ts, nonce) = match p.signed() {
+            Ok(v) => v,
+            Err(why) => return self.refuse_unread(StatusCode::BAD_REQUEST, body, why.into()).await,
+        };
+        if let Err(why) = timestamp_fresh(ts, proto::time::now_ms() / 1000, me.timestamp_window) {
+            crate::metrics::noticed(&me.name, "stale_timestamp");
+            return self.refuse_unread(StatusCode::FORBIDDEN, body, why).await;
+        }
+        let deadline = tokio::time::Instant::from_std(started + me.timing.slot_wait);
+        let Some(_permit) = me.permits.acquire_by(deadline).await else {
+            crate::metrics::noticed(&me.name, "route_busy");
+            tracing::warn!(connector = %me.name, "every callback permit busy: answering 503 so WeCom retries");
+            return answer(StatusCode::SERVICE_UNAVAILABLE, "busy");
+        };
         let body = match read_limited(body, me.max_body).await {
             Ok(b) => b,
             Err(BodyError::TooLarge { head }) => {
@@ -197,32 +235,33 @@ impl Receiver {
                     .refuse(StatusCode::PAYLOAD_TOO_LARGE, RawPayload::now(media::XML, head), why)
                     .await;
             }
+            Err(BodyError::TimedOut { head }) => {
+                let why = format!("body not received in time (first {} bytes kept)", head.len());
+                return self
+                    .refuse(StatusCode::REQUEST_TIMEOUT, RawPayload::now(media::XML, head), why)
+                    .await;
+            }
             // The client went away: nobody is left to answer.
             Err(BodyError::Io(e)) => {
                 tracing::info!(connector = %me.name, error = %e, "wecom callback body not read whole");
                 return answer(StatusCode::BAD_REQUEST, "incomplete body");
             }
         };
-        let raw_body = || RawPayload::now(media::XML, body.clone());
-        let p = params(query.as_deref());
-        let (sig, ts, nonce) = match p.signed() {
-            Ok(v) => v,
-            Err(why) => {
-                return self.refuse(StatusCode::BAD_REQUEST, raw_body(), why.into()).await;
-            }
+        // Before the signature is checked, a refusal keeps only the body's head, size and hash.
+        let refused = |status: StatusCode, why: String| {
+            let r = RefusedBody::of(&body);
+            let reason = format!("{why}; {}", r.describe());
+            self.refuse(status, RawPayload::now(media::XML, r.head), reason)
         };
-        let env = match codec::parse_envelope(&body) {
+        let encrypt = match codec::envelope_encrypt(&body) {
             Ok(e) => e,
-            Err(e) => {
-                return self
-                    .refuse(StatusCode::BAD_REQUEST, raw_body(), format!("envelope: {e}"))
-                    .await;
-            }
+            Err(e) => return refused(StatusCode::BAD_REQUEST, format!("envelope: {e}")).await,
         };
-        if let Err(e) = me.crypto.verify(sig, ts, nonce, &env.encrypt) {
-            return self.refuse(crypto_status(&e), raw_body(), e.to_string()).await;
+        if let Err(e) = me.crypto.verify(sig, ts, nonce, &encrypt) {
+            return refused(crypto_status(&e), e.to_string()).await;
         }
-        let plain = match me.crypto.decrypt(&env.encrypt) {
+        let raw_body = || RawPayload::now(media::XML, body.clone());
+        let plain = match me.crypto.decrypt(&encrypt) {
             Ok(p) => Bytes::from(p),
             Err(e) => {
                 return self.refuse(crypto_status(&e), raw_body(), e.to_string()).await;
@@ -239,7 +278,7 @@ impl Receiver {
         };
         let mut events = decoded.events;
         if let Some(enricher) = &me.enricher {
-            events = enricher.enrich(events, me.timing.lookup_budget).await;
+            events = enricher.enrich(&plain, events, me.timing.lookup_budget).await;
         }
         let item = Ingested::Payload {
             raw: RawPayload::now(media::XML, plain),
@@ -277,6 +316,26 @@ impl Receiver {
     }
 }
 
+/// Whether a signed request's `timestamp` (seconds) is within `window` of `now` (seconds).
+/// Signing covers the timestamp, so an old request replayed verbatim is refused here; checked
+/// arithmetic, since both come from outside.
+fn timestamp_fresh(ts: &str, now: i64, window: Duration) -> Result<(), String> {
+    let t: i64 = ts.trim().parse().map_err(|_| {
+        format!(
+            "timestamp `{}` is not a number",
+            ts.chars().take(32).collect::<String>()
+        )
+    })?;
+    let skew = t.checked_sub(now).map(i64::unsigned_abs).unwrap_or(u64::MAX);
+    if skew > window.as_secs() {
+        return Err(format!(
+            "timestamp {t} is {skew} s from the archive's clock (window {} s): a replay or a wrong clock",
+            window.as_secs()
+        ));
+    }
+    Ok(())
+}
+
 /// The GET and POST routes at `path`.
 pub fn router(path: &str, receiver: Receiver) -> axum::Router {
     use axum::routing::get;
@@ -300,5 +359,17 @@ mod tests {
         assert_eq!(p.echostr.as_deref(), Some("a+b/c=="));
         assert_eq!(p.signed().unwrap(), ("ab", "1", "2"));
         assert!(params(Some("timestamp=1")).signed().is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_the_window_are_refused() {
+        let w = Duration::from_secs(300);
+        assert!(timestamp_fresh("1000", 1000, w).is_ok());
+        assert!(timestamp_fresh("700", 1000, w).is_ok());
+        assert!(timestamp_fresh("1300", 1000, w).is_ok());
+        assert!(timestamp_fresh("699", 1000, w).is_err());
+        assert!(timestamp_fresh("1301", 1000, w).is_err());
+        assert!(timestamp_fresh("x", 1000, w).is_err());
+        assert!(timestamp_fresh(&i64::MIN.to_string(), i64::MAX, w).is_err());
     }
 }

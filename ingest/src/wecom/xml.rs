@@ -129,6 +129,68 @@ pub fn parse(xml: &str) -> Result<(String, Value), XmlError> {
     root.ok_or(XmlError::NoRoot)
 }
 
+/// The text of the first `<field>` directly under the root, read as a stream of events
+/// without building a tree: the receiver needs only the envelope's `Encrypt` to check the
+/// signature, and nothing in proportion to an unauthenticated body's size may be built before
+/// that check. Returns the root's name and the text (`None` when the field is absent).
+pub fn child_text(xml: &str, field: &str) -> Result<(String, Option<String>), XmlError> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut root: Option<String> = None;
+    let mut inside = false;
+    let mut found: Option<String> = None;
+    let mut text = String::new();
+    loop {
+        let event = reader.read_event().map_err(|e| XmlError::Syntax(e.to_string()))?;
+        match event {
+            Event::Start(e) => {
+                if depth == 0 && root.is_some() {
+                    return Err(XmlError::Syntax("content after the root element".into()));
+                }
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(XmlError::TooDeep(MAX_DEPTH));
+                }
+                let name = e.name();
+                if depth == 1 {
+                    root = Some(name.as_ref().to_string());
+                } else if depth == 2 && found.is_none() && name.as_ref() == field {
+                    inside = true;
+                }
+            }
+            Event::Empty(e) => {
+                if depth == 0 {
+                    if root.is_some() {
+                        return Err(XmlError::Syntax("content after the root element".into()));
+                    }
+                    root = Some(e.name().as_ref().to_string());
+                } else if depth == 1 && found.is_none() && e.name().as_ref() == field {
+                    found = Some(String::new());
+                }
+            }
+            Event::End(_) => {
+                if inside && depth == 2 {
+                    inside = false;
+                    found = Some(std::mem::take(&mut text));
+                }
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| XmlError::Syntax("unbalanced end tag".into()))?;
+            }
+            Event::Text(t) if inside => text.push_str(&t.xml10_content()),
+            Event::CData(t) if inside => text.push_str(&t.xml10_content()),
+            Event::Text(t) if depth == 0 && !t.xml10_content().trim().is_empty() => return Err(XmlError::NoRoot),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return Err(XmlError::Truncated(root.unwrap_or_default()));
+    }
+    Ok((root.ok_or(XmlError::NoRoot)?, found))
+}
+
 fn push_text(stack: &mut [Frame], text: &str) -> Result<(), XmlError> {
     match stack.last_mut() {
         Some(frame) => {
@@ -165,5 +227,25 @@ mod tests {
         assert!(parse("hello").is_err());
         let deep = "<a>".repeat(40);
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn child_text_reads_one_field_like_the_tree_does() {
+        let doc = "<xml><ToUserName><![CDATA[c]]></ToUserName><Encrypt><![CDATA[abc+/=]]></Encrypt><AgentID>1</AgentID></xml>";
+        assert_eq!(
+            child_text(doc, "Encrypt").unwrap(),
+            ("xml".into(), Some("abc+/=".into()))
+        );
+        assert_eq!(child_text(doc, "Nope").unwrap().1, None);
+        assert_eq!(child_text("<x><Encrypt>a</Encrypt></x>", "Encrypt").unwrap().0, "x");
+        assert!(child_text("<xml><Encrypt>a</Encrypt>", "Encrypt").is_err());
+        assert!(
+            child_text("<xml><A><Encrypt>a</Encrypt></A></xml>", "Encrypt")
+                .unwrap()
+                .1
+                .is_none()
+        );
+        assert!(child_text(&"<a>".repeat(40), "Encrypt").is_err());
+        assert!(child_text("hello", "Encrypt").is_err());
     }
 }

@@ -97,7 +97,7 @@ impl WorktoolConnector {
         self.spool
             .get_or_init(|| {
                 Spool::open(&cx.data_dir.join("spool"), &cx.name)
-                    .map(Arc::new)
+                    .map(|s| Arc::new(s.with_max_bytes(self.cfg.spool_max_bytes)))
                     .map_err(|e| e.to_string())
             })
             .clone()

@@ -1,5 +1,13 @@
-//! The WorkTool callback route: key check, body limit, decoding, attachment storage, commit
-//! (or spool), and only then the answer.
+//! The WorkTool callback route: key check, route permit, body limit, decoding, attachment
+//! storage, commit (or spool), and only then the answer.
+//!
+//! The key is in the query string, so it is checked before anything else: a request without
+//! it takes no permit, is never spooled, and leaves a reject row of at most 64 KiB (plus the
+//! body's size and sha256). A keyed request waits for one of the route's permits only until
+//! [`Timing::slot_wait`] after its arrival (WorkTool gives up after 3 s and never retries, so a
+//! late answer is worth nothing) and is answered 503 if none came free. When the store is slow
+//! and the spool is full, the answer is 503 and the connector's state records the gap: never
+//! "success" without durable storage.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,13 +24,13 @@ use config::Secret;
 use proto::{Attachment, Ingested, RawPayload, TimestampMs, batch::media, time::now_ms};
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::codec::{self, Callback, DecodeError, MessageCx};
 use crate::blobs::{BlobStore, Stored};
-use crate::server::body::{BodyError, REJECT_HEAD_BYTES, read_limited};
-use crate::server::spool::{Delivery, Spool};
+use crate::server::body::{BodyError, RefusedBody, read_limited};
+use crate::server::permits::RoutePermits;
+use crate::server::spool::{Delivery, Spool, SpoolError};
 use crate::state::StateReporter;
 use crate::{EventSender, connector::SendTimeout};
 use proto::ConnectorStatus;
@@ -45,9 +53,6 @@ impl Default for Timing {
     }
 }
 
-/// Bodies read at once, at most: keeps memory bounded under a burst (each may be up to
-/// `max_body_bytes`); further requests wait for a permit with only their socket open.
-const MAX_CONCURRENT_BODIES: usize = 64;
 /// How long a content fingerprint is remembered to notice repeated identical messages.
 const REPEAT_WINDOW_MS: TimestampMs = 10_000;
 const REPEAT_MEMORY: usize = 512;
@@ -64,7 +69,9 @@ pub struct Receiver {
     pub(super) max_body: usize,
     pub(super) timing: Timing,
     pub(super) arrivals: AtomicU64,
-    pub(super) permits: Semaphore,
+    pub(super) permits: RoutePermits,
+    /// Set while the spool refuses appends (a `connector_state` gap is open).
+    pub(super) spool_full: std::sync::atomic::AtomicBool,
     pub(super) recent: Mutex<VecDeque<(String, TimestampMs)>>,
 }
 
@@ -90,7 +97,8 @@ impl Receiver {
             max_body: cx.max_body_bytes,
             timing,
             arrivals: AtomicU64::new(0),
-            permits: Semaphore::new(MAX_CONCURRENT_BODIES),
+            permits: RoutePermits::default(),
+            spool_full: std::sync::atomic::AtomicBool::new(false),
             recent: Mutex::new(VecDeque::new()),
         }
     }
@@ -119,10 +127,22 @@ impl Receiver {
     async fn deliver(&self, items: Vec<Ingested>, answer_by: Instant) -> Result<(), Response> {
         match &self.spool {
             Some(spool) => match spool.deliver(&self.out, items, self.timing.slot_wait, answer_by).await {
-                Ok(Delivery::Committed(_)) => Ok(()),
+                Ok(Delivery::Committed(_)) => {
+                    self.spool_has_room();
+                    Ok(())
+                }
                 Ok(Delivery::Spooled) => {
                     tracing::debug!(connector = %self.name, "callback spooled");
+                    self.spool_has_room();
                     Ok(())
+                }
+                Err(e @ SpoolError::Full { .. }) => {
+                    self.spool_is_full(&e);
+                    Err(answer(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        -1,
+                        "archive cannot store the callback now (spool full)",
+                    ))
                 }
                 Err(e) => {
                     tracing::error!(connector = %self.name, error = %e, "callback neither committed nor spooled");
@@ -157,6 +177,52 @@ impl Receiver {
                 }
             }
         }
+    }
+
+    /// Opens a `connector_state` gap: callbacks are being refused, and WorkTool will not send
+    /// them again.
+    fn spool_is_full(&self, e: &SpoolError) {
+        if self.spool_full.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let state = self.state.clone();
+        let detail = format!("callbacks refused (503): the store is not taking them and {e}");
+        // The answer must not wait for this event's commit (the store is the problem).
+        tokio::spawn(async move { state.set(ConnectorStatus::Disconnected, Some(detail)).await });
+    }
+
+    /// Closes the gap opened by [`Receiver::spool_is_full`].
+    fn spool_has_room(&self) {
+        if !self.spool_full.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            state
+                .set(ConnectorStatus::Connected, Some("spool has room again".into()))
+                .await
+        });
+    }
+
+    /// Records a request refused before its key was accepted: never spooled (anyone can send
+    /// these), the reject row only if the store takes it at once, answered without waiting
+    /// for its commit.
+    async fn refuse_unauthenticated(&self, raw: RawPayload, reason: String) -> Response {
+        tracing::warn!(connector = %self.name, status = 401, %reason, "callback refused");
+        crate::metrics::noticed(&self.name, "unauthenticated");
+        let item = Ingested::Rejected {
+            raw,
+            reason: reason.clone(),
+        };
+        if self
+            .out
+            .send_timeout(vec![item], None, Duration::from_millis(100))
+            .await
+            .is_err()
+        {
+            tracing::warn!(connector = %self.name, "reject row of an unauthenticated request dropped: store busy");
+        }
+        answer(StatusCode::UNAUTHORIZED, -1, "missing or wrong `key`")
     }
 
     /// Records a refused request and builds its answer.
@@ -280,10 +346,8 @@ async fn callback(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let answer_by = Instant::now() + rx.timing.answer_within;
-    let Ok(_permit) = rx.permits.acquire().await else {
-        return answer(StatusCode::SERVICE_UNAVAILABLE, -1, "shutting down");
-    };
+    let arrived = Instant::now();
+    let answer_by = arrived + rx.timing.answer_within;
     let received_at = now_ms();
     let (enc, media_type) = encoding(&headers);
     let raw_of = |bytes: bytes::Bytes| RawPayload {
@@ -291,16 +355,28 @@ async fn callback(
         media_type: media_type.into(),
         bytes,
     };
+    if !rx.key_ok(query.as_deref()) {
+        let refused = RefusedBody::read(body, rx.max_body as u64).await;
+        let reason = format!("missing or wrong `key`; {}", refused.describe());
+        return rx.refuse_unauthenticated(raw_of(refused.head), reason).await;
+    }
+    let Some(_permit) = rx.permits.acquire_by(arrived + rx.timing.slot_wait).await else {
+        crate::metrics::noticed(&rx.name, "route_busy");
+        tracing::warn!(connector = %rx.name, "every callback permit busy until the deadline: answering 503");
+        return answer(StatusCode::SERVICE_UNAVAILABLE, -1, "archive busy");
+    };
     let bytes = match read_limited(body, rx.max_body).await {
         Ok(b) => b,
         Err(BodyError::TooLarge { head }) => {
-            let reason = format!(
-                "body larger than {} bytes (first {} KiB kept)",
-                rx.max_body,
-                REJECT_HEAD_BYTES / 1024
-            );
+            let reason = format!("body larger than {} bytes (first {} kept)", rx.max_body, head.len());
             return rx
                 .refuse(raw_of(head), StatusCode::PAYLOAD_TOO_LARGE, reason, answer_by)
+                .await;
+        }
+        Err(BodyError::TimedOut { head }) => {
+            let reason = format!("body not received in time (first {} bytes kept)", head.len());
+            return rx
+                .refuse(raw_of(head), StatusCode::REQUEST_TIMEOUT, reason, answer_by)
                 .await;
         }
         Err(BodyError::Io(e)) => {
@@ -310,17 +386,6 @@ async fn callback(
             return answer(StatusCode::BAD_REQUEST, -1, "incomplete body");
         }
     };
-    if !rx.key_ok(query.as_deref()) {
-        let head = bytes.slice(..bytes.len().min(REJECT_HEAD_BYTES));
-        return rx
-            .refuse(
-                raw_of(head),
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong `key`".into(),
-                answer_by,
-            )
-            .await;
-    }
     let fields = match enc {
         Encoding::Json => codec::parse_json(&bytes),
         Encoding::UrlEncoded => codec::parse_urlencoded(&bytes),
@@ -330,8 +395,10 @@ async fn callback(
     let (fields, callback) = match callback {
         Ok(x) => x,
         Err(e) => {
+            let refused = RefusedBody::of(&bytes);
+            let reason = format!("{e}; {}", refused.describe());
             return rx
-                .refuse(raw_of(bytes), StatusCode::BAD_REQUEST, e.to_string(), answer_by)
+                .refuse(raw_of(refused.head), StatusCode::BAD_REQUEST, reason, answer_by)
                 .await;
         }
     };

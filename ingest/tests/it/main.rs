@@ -8,6 +8,7 @@ mod goofish;
 mod never_panic;
 mod runtime;
 mod server;
+mod server_limits;
 mod support;
 mod wecom;
 mod worktool;

@@ -20,10 +20,7 @@ use sim::fake_store::FakeStore;
 use tokio_util::sync::CancellationToken;
 
 fn opts() -> ServerOptions {
-    ServerOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        max_body_bytes: 8 * 1024 * 1024,
-    }
+    ServerOptions::new("127.0.0.1:0".parse().unwrap(), 8 * 1024 * 1024)
 }
 
 fn health(ready: bool, registry: StateRegistry) -> (Health, Arc<AtomicBool>) {
@@ -119,10 +116,7 @@ async fn duplicate_paths_and_busy_ports_are_errors() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr: SocketAddr = taken.local_addr().unwrap();
     let err = serve(
-        ServerOptions {
-            listen: addr,
-            max_body_bytes: 1024,
-        },
+        ServerOptions::new(addr, 1024),
         vec![],
         health(true, StateRegistry::new()).0,
         CancellationToken::new(),

@@ -59,6 +59,7 @@ async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
         api_base: api
             .map(FakeApi::base_url)
             .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        timestamp_window_secs: 3600,
     };
     let mut connector = WecomConnector::new(cfg).with_timing(timing);
     if let Some(api) = api {
@@ -252,9 +253,13 @@ async fn refused_callbacks_get_their_status_and_a_reject_row() {
     let (_, head) = &r.store.rejects()[3];
     assert_eq!(head.len(), 64 * 1024, "an oversized body keeps its first 64 KiB");
     assert!(r.store.events().is_empty());
-    // Not XML at all.
+    // Not XML at all (with a current timestamp: an old one is refused before the body).
     let resp = reqwest::Client::new()
-        .post(format!("{}?msg_signature=a&timestamp=1&nonce=2", r.url))
+        .post(format!(
+            "{}?msg_signature=a&timestamp={}&nonce=2",
+            r.url,
+            proto::time::now_ms() / 1000
+        ))
         .body(vec![0xffu8, 0x00, 0x13])
         .send()
         .await
@@ -314,6 +319,111 @@ async fn a_retry_keeps_the_events_of_its_first_attempt_even_if_lookups_now_succe
     assert!(r.poster.send(&cb, &signed, 2, None).await.acked());
     assert_eq!(r.store.events().len(), 1);
     assert_eq!(r.store.duplicates(), 1);
+}
+
+// ---- hostile traffic and replays ----------------------------------------------------------
+
+/// A callback body and query signed with `timestamp`.
+fn signed_at(xml: &str, timestamp: i64) -> (String, String) {
+    use chatvault_ingest::wecom::crypto::WecomCrypto;
+    let c = WecomCrypto::new(wecom::TOKEN, wecom::ENCODING_AES_KEY, wecom::CORP_ID).unwrap();
+    let encrypt = c.encrypt_with_random(xml.as_bytes(), b"0123456789abcdef");
+    let ts = timestamp.to_string();
+    let sig = c.signature(&ts, "4242", &encrypt);
+    let body = format!(
+        "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>",
+        wecom::CORP_ID
+    );
+    (format!("msg_signature={sig}&timestamp={ts}&nonce=4242"), body)
+}
+
+#[tokio::test]
+async fn a_signed_request_with_an_old_timestamp_is_refused_as_a_replay() {
+    let r = start(8, fast(), None).await;
+    let cb = wecom::text(wecom::CORP_ID, "lisi", wecom::DEMO_DAY_START, 4711, "旧的请求");
+    let http = reqwest::Client::new();
+    let now = proto::time::now_ms() / 1000;
+    let (query, body) = signed_at(&cb.xml, now - 2 * 3600);
+    let a = http.post(format!("{}?{query}", r.url)).body(body).send().await.unwrap();
+    assert_eq!(a.status(), 403);
+    assert!(r.store.events().is_empty(), "a replayed request was archived");
+    let rejects = r.store.rejects();
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(rejects[0].0.contains("timestamp"), "{}", rejects[0].0);
+    // The same message signed now is taken: only the timestamp made the difference.
+    let (query, body) = signed_at(&cb.xml, now);
+    let a = http.post(format!("{}?{query}", r.url)).body(body).send().await.unwrap();
+    assert_eq!(a.status(), 200);
+    assert_eq!(msg_ids(&r.store), ["4711"]);
+}
+
+#[tokio::test]
+async fn a_large_unsigned_post_leaves_only_its_head_size_and_hash() {
+    let r = start(8, fast(), None).await;
+    let body: Vec<u8> = (0..200 * 1024u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let a = reqwest::Client::new()
+        .post(format!("{}?timestamp=1", r.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), 400);
+    let bad_sig = reqwest::Client::new()
+        .post(format!(
+            "{}?msg_signature=00&timestamp={}&nonce=1",
+            r.url,
+            proto::time::now_ms() / 1000
+        ))
+        .body(format!("<xml><Encrypt>{}</Encrypt></xml>", "A".repeat(150 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_sig.status(), 403);
+    let rejects = r.store.rejects();
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    for (reason, raw) in &rejects {
+        assert!(raw.len() <= 64 * 1024, "a refused body kept {} bytes", raw.len());
+        assert!(reason.contains("sha256"), "{reason}");
+    }
+    assert!(rejects[0].0.contains(&body.len().to_string()), "{}", rejects[0].0);
+    assert!(
+        rejects[0].0.contains(&hex::encode(Sha256::digest(&body))),
+        "{}",
+        rejects[0].0
+    );
+}
+
+#[tokio::test]
+async fn two_updates_of_one_member_in_one_second_are_two_events() {
+    // With API lookups on, callbacks are remembered so that a retry gets the same events;
+    // two different callbacks sharing chat and derived id must not be taken for a retry.
+    let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
+    let r = start(8, fast(), Some(&api)).await;
+    let update = |field: &str| sim::wecom::Callback {
+        kind: "event:change_contact".into(),
+        msg_id: None,
+        xml: format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>\
+             <CreateTime>{}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event>\
+             <ChangeType>update_user</ChangeType><UserID>emily</UserID>{field}</xml>",
+            wecom::CORP_ID,
+            wecom::DEMO_DAY_START
+        ),
+    };
+    let a = update("<Mobile>13800000000</Mobile>");
+    let b = update("<Position><![CDATA[经理]]></Position>");
+    assert!(r.poster.deliver(&a).await.acked());
+    assert!(r.poster.deliver(&b).await.acked());
+    let events = r.store.events();
+    assert_eq!(
+        events.len(),
+        2,
+        "{:?}",
+        events.iter().map(|c| &c.event).collect::<Vec<_>>()
+    );
+    // A true retry of either is still recorded once.
+    assert!(r.poster.deliver(&b).await.acked());
+    assert_eq!(r.store.events().len(), 2);
 }
 
 // ---- interoperability with PyPI wechatpy -------------------------------------------------

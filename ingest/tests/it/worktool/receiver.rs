@@ -40,6 +40,7 @@ pub struct Opts {
     pub max_body: usize,
     pub api_base: Option<String>,
     pub status_interval: Duration,
+    pub spool_max_bytes: u64,
 }
 
 impl Default for Opts {
@@ -50,6 +51,7 @@ impl Default for Opts {
             max_body: 1024 * 1024,
             api_base: None,
             status_interval: Duration::from_secs(60),
+            spool_max_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -80,6 +82,7 @@ pub async fn rig(opts: Opts) -> Rig {
         path: PATH.into(),
         key: Secret::new(sim::worktool::KEY),
         api_base: opts.api_base.clone().unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        spool_max_bytes: opts.spool_max_bytes,
     };
     let conn = Arc::new(
         WorktoolConnector::new(cfg)
@@ -90,10 +93,7 @@ pub async fn rig(opts: Opts) -> Rig {
     let health = Health::new(registry.clone(), Arc::new(AtomicBool::new(true)), Arc::new(String::new));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = serve(
-        ServerOptions {
-            listen,
-            max_body_bytes: opts.max_body,
-        },
+        ServerOptions::new(listen, opts.max_body),
         vec![router],
         health,
         shutdown.clone(),
