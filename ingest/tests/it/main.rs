@@ -9,6 +9,7 @@ mod never_panic;
 mod runtime;
 mod server;
 mod server_limits;
+mod state;
 mod support;
 mod wecom;
 mod worktool;
