@@ -156,7 +156,11 @@ impl GoofishSession {
                     return Ok(Exit::Shutdown);
                 }
                 released = window.next() => self.release(socket, cx, released?).await?,
-                _ = sleep_until(socket.heartbeat_due()) => socket.heartbeat_tick().await?,
+                _ = sleep_until(socket.heartbeat_due()) => {
+                    socket.heartbeat_tick().await?;
+                    // Idle: store the newest committed position, so a crash re-reads little.
+                    window.settle_cursor().await?;
+                }
                 _ = sleep_until(refresh_at.unwrap_or(far)), if refresh_at.is_some() => {
                     self.drain(socket, cx, &mut window).await;
                     tracing::info!(connector = %cx.name, "re-registering with a refreshed access token");
@@ -205,6 +209,9 @@ impl GoofishSession {
             if self.release(socket, cx, released).await.is_err() {
                 return;
             }
+        }
+        if let Err(e) = window.settle_cursor().await {
+            tracing::warn!(connector = %cx.name, error = %e, "could not store the resume position");
         }
     }
 }
