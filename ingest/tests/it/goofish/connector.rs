@@ -646,3 +646,36 @@ async fn a_failed_batch_among_several_in_flight_is_recovered_after_a_restart(rep
     assert!(message_counts(&store).values().all(|n| *n == 1));
     second.stop().await;
 }
+
+/// The conversation list's wire body is positional (protocols.md §3.10 [GC]); the simulator
+/// refuses the object form, so a connector sending it would fail its backfill and recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversation_list_is_asked_for_in_the_positional_form_only() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let sim = GoofishSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(sim.ws_url()).await.unwrap();
+    let mut ask = async |mid: &str, body: serde_json::Value| {
+        let req = serde_json::json!({"lwp": "/r/Conversation/listNewestPagination", "headers": {"mid": mid}, "body": body});
+        ws.send(Message::text(req.to_string())).await.unwrap();
+        loop {
+            let Some(Ok(Message::Text(t))) = ws.next().await else {
+                panic!("connection ended");
+            };
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            if v.pointer("/headers/mid").and_then(|m| m.as_str()) == Some(mid) {
+                return v;
+            }
+        }
+    };
+    let object = ask(
+        "1 0",
+        serde_json::json!([{"startTimeStamp": 9_007_199_254_740_991i64, "limitNum": 50}]),
+    )
+    .await;
+    assert_eq!(object["code"], 400, "{object}");
+    let positional = ask("2 0", serde_json::json!([9_007_199_254_740_991i64, 50])).await;
+    assert_eq!(positional["code"], 200, "{positional}");
+    assert!(!positional["body"]["userConvs"].as_array().unwrap().is_empty());
+}
