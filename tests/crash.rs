@@ -28,6 +28,9 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
     let n_goofish = 150 * k.max(4);
     let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(n_goofish));
     opts.live_interval = Duration::from_millis(2);
+    // Every push must end acknowledged: the server redelivers what a killed or failed client
+    // never acked (recovery without it is covered by the connector's own tests).
+    opts.server_replays = true;
     let gf = goofish::GoofishSim::start(opts).await.unwrap();
     let RunDir { dir, data, port, cfg } = RunDir::new(&[
         gf.config_section("shop"),

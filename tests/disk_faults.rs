@@ -14,6 +14,9 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
     let n = 4000;
     let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(n));
     opts.live_interval = Duration::from_millis(1);
+    // Every push must end acknowledged: the server redelivers what a killed or failed client
+    // never acked (recovery without it is covered by the connector's own tests).
+    opts.server_replays = true;
     let gf = goofish::GoofishSim::start(opts).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -56,6 +56,10 @@ string_enum! {
         RobotOffline => "robot_offline",
         /// A WorkTool robot reported itself online.
         RobotOnline => "robot_online",
+        /// Live messages are archived, but history missed while the connector was away could
+        /// not be fetched yet (the platform's history API failed); a gap until a catch-up
+        /// succeeds.
+        HistoryBehind => "history_behind",
     }
 }
 

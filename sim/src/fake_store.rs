@@ -33,6 +33,7 @@ struct Inner {
     seen: HashSet<String>,
     duplicates: u64,
     fail_next: u32,
+    fail_once_with: Option<String>,
     batches: u64,
 }
 
@@ -78,6 +79,17 @@ impl FakeStore {
         g.batches += 1;
         if g.fail_next > 0 {
             g.fail_next -= 1;
+            return Err(CommitError {
+                message: "injected failure".into(),
+            });
+        }
+        if let Some(id) = g.fail_once_with.clone()
+            && batch.items.iter().any(|i| match i {
+                Ingested::Payload { events, .. } => events.iter().any(|e| e.msg_id.as_deref() == Some(id.as_str())),
+                Ingested::Rejected { .. } => false,
+            })
+        {
+            g.fail_once_with = None;
             return Err(CommitError {
                 message: "injected failure".into(),
             });
@@ -133,6 +145,12 @@ impl FakeStore {
     /// Fails the next `n` batches (their notices report an error).
     pub fn fail_next(&self, n: u32) {
         self.inner.lock().unwrap().fail_next = n;
+    }
+
+    /// Fails the first batch holding an event of message `msg_id` (one group failing while
+    /// later ones commit).
+    pub fn fail_once_with(&self, msg_id: &str) {
+        self.inner.lock().unwrap().fail_once_with = Some(msg_id.to_string());
     }
 
     /// Every committed event, in commit order.

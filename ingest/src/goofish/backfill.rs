@@ -1,6 +1,7 @@
 //! History backfill (protocols §3.10): list every conversation with
 //! `/r/Conversation/listNewestPagination`, then page each one's history with
-//! `/r/MessageManager/listUserMessages` down to `backfill_messages_per_chat` messages.
+//! `/r/MessageManager/listUserMessages` down to `backfill_messages_per_chat` messages. The
+//! same two calls serve the recovery after a reconnect (`recover.rs`).
 //!
 //! History pages carry the same messages the live stream does; they normalize to identical
 //! events (see `content.rs`), so the store records each once whichever way it came first.
@@ -11,9 +12,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use proto::{Cursor, Ingested, RawPayload, batch::media};
+use proto::{Ingested, RawPayload, batch::media};
 use serde_json::{Value, json};
 
+use super::cursor::SyncCursor;
 use super::frame::Frame;
 use super::message;
 use super::transport::Socket;
@@ -39,30 +41,36 @@ pub struct Progress {
     pub skipped: usize,
 }
 
-/// Runs the backfill; every page is committed with `cursor` before the next is asked for.
+/// Runs the backfill; every page is committed with `cursor` before the next is asked for,
+/// and each conversation's high-water mark is noted in `cursor` once it is done.
 pub async fn run(
     session: &mut Socket,
     cx: &ConnectorContext,
     depth: u32,
     flow_delays: &[Duration],
-    cursor: &Cursor,
+    cursor: &mut SyncCursor,
 ) -> Result<Progress, ConnectorError> {
     let mut progress = Progress::default();
-    let cids = conversations(session, flow_delays).await?;
-    progress.conversations = cids.len();
-    tracing::info!(connector = %cx.name, conversations = cids.len(), depth, "goofish backfill started");
-    for (i, cid) in cids.iter().enumerate() {
-        match history(session, cx, cid, depth, flow_delays, cursor).await? {
-            Ok(n) => progress.messages += n,
+    let convs = conversations(session, flow_delays).await?;
+    progress.conversations = convs.len();
+    tracing::info!(connector = %cx.name, conversations = convs.len(), depth, "goofish backfill started");
+    for (i, conv) in convs.iter().enumerate() {
+        match history(session, cx, &conv.cid, Stop::Depth(depth), flow_delays, cursor).await? {
+            Ok(paged) => {
+                progress.messages += paged.messages;
+                if let Some(at) = paged.newest {
+                    cursor.saw(&conv.cid, at);
+                }
+            }
             Err(Throttled) => {
                 progress.skipped += 1;
-                tracing::warn!(connector = %cx.name, conversation = %cid, "backfill skipped a conversation: flow control persisted");
+                tracing::warn!(connector = %cx.name, conversation = %conv.cid, "backfill skipped a conversation: flow control persisted");
             }
         }
         tracing::info!(
             connector = %cx.name,
             done = i + 1,
-            of = cids.len(),
+            of = convs.len(),
             messages = progress.messages,
             "goofish backfill progress"
         );
@@ -70,11 +78,43 @@ pub async fn run(
     Ok(progress)
 }
 
-/// A request answered with flow control after every pause.
-struct Throttled;
+/// One conversation of the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conv {
+    /// Conversation id without `@goofish`.
+    pub cid: String,
+    /// Create time (ms) of its newest message, when the list says.
+    pub last_at: Option<i64>,
+}
 
-async fn conversations(session: &mut Socket, flow_delays: &[Duration]) -> Result<Vec<String>, ConnectorError> {
-    let mut cids = Vec::new();
+/// Where paging a conversation's history stops.
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    /// After this many messages (backfill).
+    Depth(u32),
+    /// At the first message created before this time (ms): the high-water mark is reached.
+    Before(i64),
+}
+
+/// What paging a conversation did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Paged {
+    /// Messages handed to the store.
+    pub messages: usize,
+    /// Create time (ms) of the newest message seen.
+    pub newest: Option<i64>,
+    /// The stop was reached (or the history ended), not a page limit.
+    pub complete: bool,
+}
+
+/// A request answered with flow control after every pause.
+pub struct Throttled;
+
+/// Every conversation, newest first. The request body is positional, `[startTimeStamp,
+/// limitNum]`: protocols.md §3.10 [GC] (the object form `{startTimeStamp, limitNum}` in
+/// [GC-DOC] is the client library's parameter, not the wire body).
+pub async fn conversations(session: &mut Socket, flow_delays: &[Duration]) -> Result<Vec<Conv>, ConnectorError> {
+    let mut convs: Vec<Conv> = Vec::new();
     let mut page = FIRST_PAGE;
     for _ in 0..MAX_PAGES {
         let resp = match request(
@@ -105,10 +145,13 @@ async fn conversations(session: &mut Socket, flow_delays: &[Duration]) -> Result
                 .and_then(|c| c.get("cid"))
                 .or_else(|| single.and_then(|s| s.pointer("/lastMessage/message/cid")))
                 .and_then(Value::as_str);
+            let last_at = single
+                .and_then(|s| s.pointer("/lastMessage/message/createAt"))
+                .and_then(super::content::as_i64);
             if let Some(cid) = cid {
                 let bare = cid.strip_suffix("@goofish").unwrap_or(cid).to_string();
-                if !cids.contains(&bare) {
-                    cids.push(bare);
+                if !convs.iter().any(|c| c.cid == bare) {
+                    convs.push(Conv { cid: bare, last_at });
                 }
             }
         }
@@ -118,26 +161,31 @@ async fn conversations(session: &mut Socket, flow_delays: &[Duration]) -> Result
             _ => break,
         }
     }
-    Ok(cids)
+    Ok(convs)
 }
 
-/// Pages one conversation; `Ok(Err(Throttled))` when flow control persisted.
-async fn history(
+/// Pages one conversation from its newest message down to `stop`, committing each page with
+/// `cursor`; `Ok(Err(Throttled))` when flow control persisted.
+pub async fn history(
     session: &mut Socket,
     cx: &ConnectorContext,
     cid: &str,
-    depth: u32,
+    stop: Stop,
     flow_delays: &[Duration],
-    cursor: &Cursor,
-) -> Result<Result<usize, Throttled>, ConnectorError> {
-    let mut fetched = 0usize;
+    cursor: &SyncCursor,
+) -> Result<Result<Paged, Throttled>, ConnectorError> {
+    let mut paged = Paged::default();
     let mut page = FIRST_PAGE;
     for _ in 0..MAX_PAGES {
-        let remaining = depth as usize - fetched.min(depth as usize);
+        let remaining = match stop {
+            Stop::Depth(depth) => depth as usize - paged.messages.min(depth as usize),
+            Stop::Before(_) => usize::MAX,
+        };
         if remaining == 0 {
+            paged.complete = true;
             break;
         }
-        let limit = MESSAGES_PER_PAGE.min(remaining as u32);
+        let limit = MESSAGES_PER_PAGE.min(remaining.min(u32::MAX as usize) as u32);
         let body = json!([format!("{cid}@goofish"), false, page, limit, false]);
         let resp = match request(session, "/r/MessageManager/listUserMessages", body, flow_delays).await? {
             Ok(r) => r,
@@ -149,19 +197,40 @@ async fn history(
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let items: Vec<Ingested> = models.iter().take(remaining).map(history_item).collect();
-        fetched += items.len();
+        let mut reached = false;
+        let mut items = Vec::new();
+        for model in models.iter().take(remaining) {
+            let at = model.pointer("/message/createAt").and_then(super::content::as_i64);
+            if let (Stop::Before(mark), Some(at)) = (stop, at)
+                && at < mark
+            {
+                reached = true;
+                break;
+            }
+            if let Some(at) = at {
+                paged.newest = Some(paged.newest.map_or(at, |n| n.max(at)));
+            }
+            items.push(history_item(model));
+        }
+        paged.messages += items.len();
         if !items.is_empty() {
-            cx.out.commit(items, Some(cursor.clone())).await?;
+            cx.out.commit(items, Some(cursor.to_json())).await?;
             cx.state.touch();
+        }
+        if reached {
+            paged.complete = true;
+            break;
         }
         let next = resp.body.get("nextCursor").and_then(super::content::as_i64);
         match (has_more(&resp.body), next) {
             (true, Some(n)) if n != page && !models.is_empty() => page = n,
-            _ => break,
+            _ => {
+                paged.complete = true;
+                break;
+            }
         }
     }
-    Ok(Ok(fetched))
+    Ok(Ok(paged))
 }
 
 fn history_item(model: &Value) -> Ingested {

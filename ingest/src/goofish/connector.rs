@@ -1,5 +1,7 @@
 //! The Goofish session on the shared runtime: obtain a token, connect, register (§3.3),
-//! catch up from the committed cursor, backfill history when asked, then the live loop.
+//! backfill history when asked, recover what was missed while away (`recover.rs`: every
+//! conversation past its high-water mark is paged back to it, so nothing depends on the
+//! server replaying), then the live loop.
 //!
 //! Live pushes go to the store without waiting for earlier commits: each batch (one push, or
 //! the burst of pushes already waiting when it was read) enters the [`Window`] with its ack
@@ -18,7 +20,7 @@ use super::auth::Auth;
 use super::cursor::SyncCursor;
 use super::frame::{self, Frame, SYNC_PUSH};
 use super::transport::{Incoming, Socket};
-use super::{GoofishConnector, backfill, codec};
+use super::{GoofishConnector, backfill, codec, recover};
 use crate::runtime::{Batch, Exit, Link, Session, Window};
 use crate::{ConnectorContext, ConnectorError};
 
@@ -51,16 +53,19 @@ impl GoofishSession {
         Ok(GoofishSession {
             auth: Auth::new(&conn.cfg)?,
             conn,
-            cursor,
-            committed: cursor,
             want_backfill: cx.backfill || !cursor.backfilled,
+            committed: cursor.clone(),
+            cursor,
         })
     }
 }
 
 impl Session for GoofishSession {
     async fn run(&mut self, cx: &ConnectorContext, link: &mut Link<'_>) -> Result<Exit, ConnectorError> {
-        self.cursor = self.committed;
+        self.cursor = self.committed.clone();
+        // A cursor that was backfilled once: this is a reconnect, or a restart resuming from
+        // it; what arrived meanwhile is recovered from history.
+        let resumed = self.committed.backfilled;
         let conn = self.conn.clone();
         let mut token = self.auth.token().await?;
         let mut socket = tokio::select! {
@@ -83,7 +88,9 @@ impl Session for GoofishSession {
         if reg.code != Some(200) {
             return Err(ConnectorError::Auth(format!("registration refused: {}", reg.failure())));
         }
-        link.connected(None).await;
+        // `connected` is recorded once the history missed while away is recovered: until then
+        // the gap stays open.
+        link.alive();
 
         let state = checked(
             socket
@@ -101,10 +108,18 @@ impl Session for GoofishSession {
         )?;
         if self.cursor != self.committed {
             cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
-            self.committed = self.cursor;
+            self.committed = self.cursor.clone();
+        }
+        if !resumed {
+            // A first start: nothing was missed; the backfill is history the archive chose to
+            // add.
+            link.connected(None).await;
         }
         if self.want_backfill {
             self.backfill(&mut socket, cx).await?;
+        }
+        if resumed {
+            self.recover(&mut socket, cx, link).await?;
         }
 
         let exit = self.live(&mut socket, cx).await;
@@ -123,12 +138,12 @@ impl GoofishSession {
             cx,
             self.conn.cfg.backfill_messages_per_chat,
             &self.conn.tuning.flow_control_pauses,
-            &self.cursor.to_json(),
+            &mut self.cursor,
         )
         .await?;
         self.cursor.backfilled = true;
         cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
-        self.committed.backfilled = true;
+        self.committed = self.cursor.clone();
         self.want_backfill = false;
         tracing::info!(
             connector = %cx.name,
@@ -138,6 +153,50 @@ impl GoofishSession {
             secs = started.elapsed().as_secs_f64(),
             "goofish backfill finished"
         );
+        Ok(())
+    }
+
+    /// Pages back every conversation past its high-water mark; records `connected` when
+    /// nothing is missing, `history_behind` naming what could not be recovered otherwise.
+    async fn recover(
+        &mut self,
+        socket: &mut Socket,
+        cx: &ConnectorContext,
+        link: &mut Link<'_>,
+    ) -> Result<(), ConnectorError> {
+        let done = recover::run(
+            socket,
+            cx,
+            self.conn.cfg.backfill_messages_per_chat,
+            &self.conn.tuning.flow_control_pauses,
+            &mut self.cursor,
+        )
+        .await?;
+        cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
+        self.committed = self.cursor.clone();
+        tracing::info!(
+            connector = %cx.name,
+            conversations = done.conversations,
+            paged = done.paged,
+            messages = done.messages,
+            missed = done.missed.len(),
+            "goofish recovery finished"
+        );
+        if done.missed.is_empty() {
+            link.connected(None).await;
+        } else {
+            let shown: Vec<&str> = done.missed.iter().take(5).map(String::as_str).collect();
+            cx.state
+                .set(
+                    proto::ConnectorStatus::HistoryBehind,
+                    Some(format!(
+                        "{} conversation(s) not recovered (flow control or too long a gap), e.g. {}; live messages are archived, the next reconnect tries again",
+                        done.missed.len(),
+                        shown.join(", ")
+                    )),
+                )
+                .await;
+        }
         Ok(())
     }
 
@@ -156,7 +215,11 @@ impl GoofishSession {
                     return Ok(Exit::Shutdown);
                 }
                 released = window.next() => self.release(socket, cx, released?).await?,
-                _ = sleep_until(socket.heartbeat_due()) => socket.heartbeat_tick().await?,
+                _ = sleep_until(socket.heartbeat_due()) => {
+                    socket.heartbeat_tick().await?;
+                    // Idle: store the newest committed position, so a crash re-reads little.
+                    window.settle_cursor().await?;
+                }
                 _ = sleep_until(refresh_at.unwrap_or(far)), if refresh_at.is_some() => {
                     self.drain(socket, cx, &mut window).await;
                     tracing::info!(connector = %cx.name, "re-registering with a refreshed access token");
@@ -177,7 +240,7 @@ impl GoofishSession {
                         continue;
                     }
                     let (items, acks) = batch.into_parts();
-                    let position = self.cursor;
+                    let position = self.cursor.clone();
                     window.send(items, Some(position.to_json()), (acks, position)).await?;
                 }
             }
@@ -206,6 +269,9 @@ impl GoofishSession {
                 return;
             }
         }
+        if let Err(e) = window.settle_cursor().await {
+            tracing::warn!(connector = %cx.name, error = %e, "could not store the resume position");
+        }
     }
 }
 
@@ -226,6 +292,13 @@ fn classify(got: Incoming, cursor: &mut SyncCursor, batch: &mut Batch<Frame>) {
             match codec::decode_sync_push(&frame.body, proto::time::now_ms()) {
                 Ok(decoded) => {
                     cursor.advance(decoded.position);
+                    for item in &decoded.items {
+                        if let Ingested::Payload { events, .. } = item {
+                            for e in events.iter().filter(|e| e.kind() == proto::EventKind::Message) {
+                                cursor.saw(&e.chat_id, e.occurred_at.unwrap_or(0));
+                            }
+                        }
+                    }
                     decoded.items.into_iter().for_each(|i| batch.push(i));
                 }
                 Err(e) => batch.push(Ingested::Rejected {

@@ -1,15 +1,22 @@
-//! The Goofish connector's resume position, committed with every batch.
+//! The Goofish connector's resume position, committed with the batches (through the
+//! runtime's window, so a stored position never passes a batch that failed to commit).
 //!
-//! Stored as JSON `{"pts": i64, "high_pts": i64, "seq": i64, "backfilled": bool}`:
+//! Stored as JSON `{"pts": i64, "high_pts": i64, "seq": i64, "backfilled": bool, "convs":
+//! {cid: ms}}`:
 //! - `pts` / `high_pts` / `seq`: the sync stream position (`maxPts`, `maxHighPts`, `endSeq`) of
-//!   the newest committed `/s/sync` push. On reconnect the connector sends it in
-//!   `/r/SyncStatus/ackDiff`, so the server pushes what arrived after it (the catch-up). It
-//!   never moves backwards: a redelivered older push leaves it where it is.
+//!   the newest committed `/s/sync` push, sent in `/r/SyncStatus/ackDiff` on reconnect. No
+//!   source says the server then replays what arrived after it ([XAA]/[XYA] send their own
+//!   `pts`, [GC] echoes `getState`), so nothing relies on it: see `recover.rs`.
+//! - `convs`: per conversation, the high-water mark: the create time (ms) of the newest
+//!   message archived, from live pushes, backfill and recovery. After every reconnect the
+//!   conversations whose newest message is past it are paged back to it (`recover.rs`).
 //! - `backfilled`: history backfill finished once; a restart does not repeat it unless
 //!   `chatvault run --backfill` asks for it.
 //!
 //! A cursor with `pts == 0` means "no sync position yet": the connector then acknowledges the
 //! server's own state from `/r/SyncStatus/getState` and relies on backfill for older history.
+
+use std::collections::BTreeMap;
 
 use proto::Cursor;
 use serde::{Deserialize, Serialize};
@@ -18,7 +25,7 @@ use serde_json::{Value, json};
 use super::codec::SyncPosition;
 
 /// The resume position.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncCursor {
     /// Newest committed `maxPts`.
     #[serde(default)]
@@ -32,6 +39,9 @@ pub struct SyncCursor {
     /// Backfill completed.
     #[serde(default)]
     pub backfilled: bool,
+    /// Conversation id → create time (ms) of its newest archived message.
+    #[serde(default)]
+    pub convs: BTreeMap<String, i64>,
 }
 
 impl SyncCursor {
@@ -41,7 +51,7 @@ impl SyncCursor {
     }
 
     /// As stored.
-    pub fn to_json(self) -> Cursor {
+    pub fn to_json(&self) -> Cursor {
         // Plain integers and a bool: serializing cannot fail.
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
@@ -58,6 +68,20 @@ impl SyncCursor {
             self.high_pts = self.high_pts.max(p.high_pts);
             self.seq = self.seq.max(p.seq);
         }
+    }
+
+    /// Notes that a message of `cid` created at `at` (ms) is archived (never goes back).
+    pub fn saw(&mut self, cid: &str, at: i64) {
+        if cid.is_empty() || at <= 0 {
+            return;
+        }
+        let e = self.convs.entry(cid.to_string()).or_insert(at);
+        *e = (*e).max(at);
+    }
+
+    /// The high-water mark of a conversation.
+    pub fn mark(&self, cid: &str) -> Option<i64> {
+        self.convs.get(cid).copied()
     }
 
     /// Takes the position from a `getState` answer (first start).
@@ -104,6 +128,9 @@ mod tests {
         });
         assert_eq!((c.pts, c.seq), (10, 3));
         c.backfilled = true;
+        c.saw("c1", 50);
+        c.saw("c1", 40);
+        assert_eq!(c.mark("c1"), Some(50));
         assert_eq!(SyncCursor::from_stored(Some(&c.to_json())), Some(c));
         assert_eq!(SyncCursor::from_stored(Some(&json!("garbage"))), None);
     }

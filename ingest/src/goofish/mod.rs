@@ -6,14 +6,18 @@
 //!    it expires (~24 h) or when `/reg` refuses it. A token that cannot be renewed puts the
 //!    connector in `auth_failed` (a `connector_state` event) and it retries with backoff.
 //! 2. WebSocket with the browser headers, `/reg` (§3.3), `/r/SyncStatus/getState`, then
-//!    `/r/SyncStatus/ackDiff` with the committed sync position, so the server pushes what
-//!    arrived while we were away.
+//!    `/r/SyncStatus/ackDiff` (seed `002`: it makes the pushes start) with the committed sync
+//!    position.
 //! 3. Backfill on first start or with `--backfill` (`backfill.rs`).
-//! 4. Live `/s/sync` pushes, pipelined to the store and acked in order after their commit
+//! 4. After every reconnect, and on the first connect of a process resuming from a cursor,
+//!    recovery (`recover.rs`): conversations whose newest message is past their high-water
+//!    mark are paged back to it, so nothing depends on the server replaying; what cannot be
+//!    recovered is a `history_behind` gap.
+//! 5. Live `/s/sync` pushes, pipelined to the store and acked in order after their commit
 //!    notices (`connector.rs`); heartbeat `/!` every 10 s, unanswered for 5 s → reconnect.
 //!
 //! # Cursor
-//! `{"pts", "high_pts", "seq", "backfilled"}`, see `cursor.rs`.
+//! `{"pts", "high_pts", "seq", "backfilled", "convs"}`, see `cursor.rs`.
 //!
 //! # Layout
 //! `frame.rs` (LWP frames), `codec.rs` (push items: Base64 → JSON or MessagePack),
@@ -38,6 +42,7 @@ pub mod content;
 pub mod cursor;
 pub mod frame;
 pub mod message;
+mod recover;
 pub mod token;
 mod transport;
 

@@ -33,6 +33,13 @@ impl Link<'_> {
         self.backoff.connected();
         self.cx.state.set(ConnectorStatus::Connected, detail).await;
     }
+
+    /// The platform accepted the connection, but the session reports its state itself (e.g.
+    /// live archiving works while missed history is still being fetched): only starts the
+    /// healthy period after which the backoff starts over.
+    pub fn alive(&mut self) {
+        self.backoff.connected();
+    }
 }
 
 /// One connection of a platform, from dial to its end. The value lives across reconnects,

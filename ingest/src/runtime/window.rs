@@ -9,6 +9,14 @@
 //! reconnect. The window is bounded in batches and in raw payload bytes; a connector stops
 //! reading while it is full ([`Window::has_room`]), TCP pushes back, and the platform holds
 //! its data until acks free room.
+//!
+//! Resume positions follow the same rule. A batch is sent with the position of the newest
+//! batch *released* so far, never with its own: the store may commit a later batch after
+//! failing an earlier one (another group), and a position carried by the later batch would
+//! then pass messages that are not in the archive, which a restart would skip for good. So
+//! the stored position lags what is in flight by at most one window (a restart re-reads that
+//! much; the store records duplicates once), and [`Window::settle_cursor`] stores the newest
+//! released position once nothing is in flight (shutdown, idle).
 
 use std::collections::VecDeque;
 
@@ -51,6 +59,8 @@ struct InFlight<R> {
     notice: Notice,
     release: R,
     bytes: usize,
+    /// The position after this batch, stored only once the batch is released.
+    cursor: Option<Cursor>,
 }
 
 /// Batches in flight, in send order, each with what it releases.
@@ -61,6 +71,10 @@ pub struct Window<R> {
     pending: VecDeque<InFlight<R>>,
     bytes: usize,
     limits: WindowLimits,
+    /// The position after the newest released batch: everything up to it is committed.
+    released: Option<Cursor>,
+    /// The newest position handed to the store with a batch or on its own.
+    sent: Option<Cursor>,
 }
 
 impl<R> Window<R> {
@@ -73,6 +87,8 @@ impl<R> Window<R> {
             pending: VecDeque::new(),
             bytes: 0,
             limits,
+            released: None,
+            sent: None,
         }
     }
 
@@ -92,8 +108,9 @@ impl<R> Window<R> {
     }
 
     /// Hands a batch to the store writer (waiting for a channel slot, the backpressure point)
-    /// and queues `release` behind its commit notice. Does not wait for room: callers check
-    /// [`Window::has_room`] before reading more.
+    /// and queues `release` behind its commit notice. `cursor` is the position after this
+    /// batch; the batch itself carries the newest *released* position (see the module docs).
+    /// Does not wait for room: callers check [`Window::has_room`] before reading more.
     pub async fn send(
         &mut self,
         items: Vec<Ingested>,
@@ -101,9 +118,31 @@ impl<R> Window<R> {
         release: R,
     ) -> Result<(), ConnectorError> {
         let bytes = items.iter().map(raw_len).sum();
-        let notice = self.out.send(items, cursor).await?;
+        let carried = self.released.clone().filter(|r| self.sent.as_ref() != Some(r));
+        let notice = self.out.send(items, carried.clone()).await?;
+        if carried.is_some() {
+            self.sent = carried;
+        }
         self.bytes += bytes;
-        self.pending.push_back(InFlight { notice, release, bytes });
+        self.pending.push_back(InFlight {
+            notice,
+            release,
+            bytes,
+            cursor,
+        });
+        Ok(())
+    }
+
+    /// Stores the newest released position on its own when nothing is in flight and the
+    /// store does not have it yet (call on shutdown after draining, and when idle). A no-op
+    /// otherwise.
+    pub async fn settle_cursor(&mut self) -> Result<(), ConnectorError> {
+        if !self.pending.is_empty() || self.released.is_none() || self.released == self.sent {
+            return Ok(());
+        }
+        let cursor = self.released.clone();
+        self.out.commit(Vec::new(), cursor.clone()).await?;
+        self.sent = cursor;
         Ok(())
     }
 
@@ -124,6 +163,9 @@ impl<R> Window<R> {
             Ok(info) => {
                 let done = self.pending.pop_front().expect("the front was awaited");
                 self.bytes -= done.bytes;
+                if done.cursor.is_some() {
+                    self.released = done.cursor;
+                }
                 crate::metrics::committed(&self.account, &info);
                 self.state.touch();
                 Ok(done.release)
@@ -131,6 +173,8 @@ impl<R> Window<R> {
             Err(e) => {
                 self.pending.clear();
                 self.bytes = 0;
+                // The failed batch may have carried the last position sent: send it again.
+                self.sent = None;
                 Err(e)
             }
         }

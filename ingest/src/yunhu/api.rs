@@ -131,10 +131,12 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client for `base` (e.g. `https://chat-go.jwzhd.com`).
-    pub fn new(base: &str, token: Secret) -> Result<Api, ApiError> {
+    /// A client for `base` (e.g. `https://chat-go.jwzhd.com`); each request may take
+    /// `timeout` (a slow history API fails the catch-up, which is retried, instead of
+    /// holding it).
+    pub fn new(base: &str, token: Secret, timeout: std::time::Duration) -> Result<Api, ApiError> {
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
+            .timeout(timeout)
             .build()
             .map_err(|e| ApiError::Transport {
                 path: "client",

@@ -1,23 +1,27 @@
-//! Missing-message catch-up after every (re)connect, through the history API.
+//! Missing-message catch-up through the history API, run beside the live loop after every
+//! (re)connect so a failing or slow history API never holds live archiving hostage.
 //!
 //! For every chat in the conversation list and in the cursor, the messages after the
-//! chat's archived seq are listed page by page (`list-message-by-seq`), plus a look-back
-//! window of already archived messages, whose edits and recalls may have happened while
-//! the connector was away. Edited messages get their edit records, so every revision is
-//! kept: the `message` event carries the original text, one `edit` event per edit follows.
-//! Streams that were still growing when the connection dropped get their missing tail.
-//! Everything the live push would also produce normalizes to the same events, so the store
-//! records it once.
+//! chat's catch-up watermark are listed page by page (`list-message-by-seq`, protocols.md
+//! §5.4), plus a look-back window of already archived messages, whose edits and recalls may
+//! have happened while the connector was away. Edited messages get their edit records, so
+//! every revision is kept: the `message` event carries the original text, one `edit` event
+//! per edit follows. Streams that were still growing when the connection dropped get their
+//! missing tail. Everything the live push would also produce normalizes to the same events,
+//! so the store records it once.
+//!
+//! The catch-up runs as its own task on a snapshot of the position and hands what it found
+//! to the session in order ([`Found`]); the session owns the position, advances a chat's
+//! watermark as its pages go to the store, and retries a failed catch-up with backoff.
 
 use proto::yunhu::list_msg_response::MsgData;
 use proto::{ChatEvent, Ingested, RawPayload, batch::media};
+use tokio::sync::mpsc;
 
 use super::api::{Api, ApiError};
 use super::codec::{Incoming, edit_event, message_event, stream_event, withdraw_event};
-use super::connector::Feed;
 use super::content::Parts;
 use super::cursor::Position;
-use crate::ConnectorError;
 
 /// Already archived messages re-read per chat to pick up edits and recalls made offline.
 pub const LOOK_BACK: u64 = 50;
@@ -35,45 +39,90 @@ pub struct CatchUpStats {
     pub events: usize,
 }
 
-impl From<ApiError> for ConnectorError {
-    fn from(e: ApiError) -> Self {
-        match e {
-            ApiError::Unauthorized { .. } => ConnectorError::Auth(e.to_string()),
-            ApiError::Decode { .. } | ApiError::Status { .. } => ConnectorError::Protocol(e.to_string()),
-            _ => ConnectorError::Transport(e.to_string()),
+/// What a catch-up found, in the order it found it; [`Found::Done`] comes last.
+pub enum Found {
+    /// The conversation list was read; these listed chats are not backfilled (a first
+    /// start: history before their first live message is not wanted).
+    Listed(Vec<(String, u64)>),
+    /// One history page of a chat: what to archive and the seq it reaches.
+    Page {
+        /// Chat id.
+        chat_id: String,
+        /// Yunhu chat type.
+        chat_type: u64,
+        /// Highest seq on the page: the chat's history is fetched up to it.
+        top: u64,
+        /// The page and any edit records.
+        items: Vec<Ingested>,
+    },
+    /// The missing tail of a stream, computed when `have` bytes of it were archived.
+    Tail {
+        /// Message id.
+        msg_id: String,
+        /// Its chat.
+        chat_id: String,
+        /// Bytes archived when the tail was computed.
+        have: u64,
+        /// Bytes of the tail.
+        len: u64,
+        /// The history answer and the chunk event.
+        items: Vec<Ingested>,
+    },
+    /// The catch-up ended.
+    Done(Result<CatchUpStats, ApiError>),
+}
+
+/// Runs one catch-up from the position `from` (a snapshot), sending what it finds on `tx`.
+/// Ends early, without a `Done`, when the receiver is gone.
+pub async fn run(api: Api, from: Position, tx: mpsc::Sender<Found>) {
+    let result = catch_up(&api, &from, &tx).await;
+    let _ = tx.send(Found::Done(result)).await;
+}
+
+/// The receiver is gone: the connection ended; nothing to report to.
+struct Gone;
+
+impl From<Gone> for ApiError {
+    fn from(_: Gone) -> Self {
+        ApiError::Transport {
+            path: "catch-up",
+            message: "connection ended".into(),
         }
     }
 }
 
-/// Runs one catch-up. `skip_unknown`: chats without a position are not backfilled (first
-/// start without `--backfill`; their live messages start them).
-pub async fn catch_up(
-    api: &Api,
-    pos: &mut Position,
-    feed: &mut Feed,
-    skip_unknown: bool,
-) -> Result<CatchUpStats, ConnectorError> {
+async fn give(tx: &mpsc::Sender<Found>, f: Found) -> Result<(), Gone> {
+    tx.send(f).await.map_err(|_| Gone)
+}
+
+async fn catch_up(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result<CatchUpStats, ApiError> {
     let mut stats = CatchUpStats::default();
-    let mut chats: Vec<(String, u64)> = api
+    let listed: Vec<(String, u64)> = api
         .conversations()
         .await?
         .into_iter()
         .map(|c| (c.chat_id, c.chat_type.max(0) as u64))
+        .filter(|(id, _)| !id.is_empty())
         .collect();
+    let mut chats = Vec::new();
+    let mut skipped = Vec::new();
+    for (id, t) in listed {
+        match pos.chats.get(&id) {
+            // First start without --backfill: archive from now on, not every chat's past.
+            None if !pos.want_history => skipped.push((id, t)),
+            Some(p) if p.from_live => {}
+            _ => chats.push((id, t)),
+        }
+    }
     for (id, p) in &pos.chats {
-        if !chats.iter().any(|(c, _)| c == id) {
+        if !p.from_live && !chats.iter().any(|(c, _)| c == id) {
             chats.push((id.clone(), p.chat_type));
         }
     }
+    give(tx, Found::Listed(skipped)).await?;
     stats.chats = chats.len();
     for (chat_id, chat_type) in chats {
-        if chat_id.is_empty() {
-            continue;
-        }
         let known_seq = pos.seq(&chat_id);
-        if known_seq == 0 && skip_unknown && !pos.chats.contains_key(&chat_id) {
-            continue;
-        }
         let mut from = known_seq.saturating_sub(LOOK_BACK);
         for _ in 0..MAX_PAGES {
             let page = api.after_seq(&chat_id, chat_type, from).await?;
@@ -98,21 +147,29 @@ pub async fn catch_up(
                 }
             }
             stats.rows += rows.len();
-            pos.advance(&chat_id, chat_type, top);
             stats.events += events.len() + extra.iter().map(count).sum::<usize>();
             let mut items = vec![Ingested::Payload {
                 raw: RawPayload::now(media::PROTOBUF, page.raw),
                 events,
             }];
             items.extend(extra);
-            feed.send(items, pos).await?;
+            give(
+                tx,
+                Found::Page {
+                    chat_id: chat_id.clone(),
+                    chat_type,
+                    top,
+                    items,
+                },
+            )
+            .await?;
             if top <= from {
                 break;
             }
             from = top;
         }
     }
-    stats.events += finish_streams(api, pos, feed).await?;
+    stats.events += finish_streams(api, pos, tx).await?;
     Ok(stats)
 }
 
@@ -150,7 +207,7 @@ async fn row_events(
     chat_type: u64,
     row: &MsgData,
     archived: bool,
-) -> Result<((Vec<ChatEvent>, Vec<ChatEvent>), Option<bytes::Bytes>), ConnectorError> {
+) -> Result<((Vec<ChatEvent>, Vec<ChatEvent>), Option<bytes::Bytes>), ApiError> {
     let m = incoming(chat_id, chat_type, row);
     let mut edits = Vec::new();
     let mut original: Option<(u64, String)> = None;
@@ -190,10 +247,10 @@ async fn row_events(
     Ok(((evs, edits), raw))
 }
 
-/// Fetches every remembered stream and appends what was streamed while we were away.
-async fn finish_streams(api: &Api, pos: &mut Position, feed: &mut Feed) -> Result<usize, ConnectorError> {
+/// Fetches every remembered stream and hands over what was streamed while we were away.
+async fn finish_streams(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result<usize, ApiError> {
     let mut n = 0;
-    for s in pos.streams.clone() {
+    for s in &pos.streams {
         let fetched = api.message(&s.chat_id, s.chat_type, &s.msg_id).await?;
         let Some(row) = fetched.value else { continue };
         let text = row.msg_content.map(|c| c.text).unwrap_or_default();
@@ -203,13 +260,22 @@ async fn finish_streams(api: &Api, pos: &mut Position, feed: &mut Feed) -> Resul
         }
         let tail = &text[have..];
         let ev = stream_event(&s.chat_id, &s.msg_id, tail, s.len);
-        pos.append_stream(&s.msg_id, &s.chat_id, tail.len() as u64);
         n += 1;
         let item = Ingested::Payload {
             raw: RawPayload::now(media::PROTOBUF, fetched.raw),
             events: vec![ev],
         };
-        feed.send(vec![item], pos).await?;
+        give(
+            tx,
+            Found::Tail {
+                msg_id: s.msg_id.clone(),
+                chat_id: s.chat_id.clone(),
+                have: s.len,
+                len: tail.len() as u64,
+                items: vec![item],
+            },
+        )
+        .await?;
     }
     Ok(n)
 }

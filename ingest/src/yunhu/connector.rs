@@ -1,6 +1,13 @@
-//! The Yunhu session on the shared runtime: login, catch-up through the history API, then
-//! the live loop (read frames, batch them, hand them to the store without waiting for
-//! commits, heartbeat, detect a silent server).
+//! The Yunhu session on the shared runtime: login, then the live loop (read frames, batch
+//! them, hand them to the store without waiting for commits, heartbeat, detect a silent
+//! server) with the history catch-up running beside it.
+//!
+//! Live first: pushes are archived from the moment the login is proven, whatever the history
+//! API does. The catch-up ([`super::catchup`]) runs as its own task; when it fails (refused,
+//! 5xx, timed out, undecodable) the connector records `history_behind` (a gap in `audit
+//! --gaps`, with the reason) and retries with backoff, and records `connected` only once a
+//! catch-up succeeded. A chat's stored position never passes history that was not fetched
+//! (the watermark in [`super::cursor`]).
 //!
 //! Yunhu has no acknowledgement to send: what a committed batch releases is the position
 //! after it, and a reconnect resumes from the last released position (anything after it is
@@ -10,18 +17,23 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use proto::{Ingested, RawPayload, batch::media, time::now_ms};
-use tokio::time::{Instant, MissedTickBehavior};
+use proto::{ConnectorStatus, Ingested, RawPayload, batch::media, time::now_ms};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::YunhuConnector;
 use super::api::Api;
-use super::catchup::catch_up;
+use super::catchup::{self, Found};
 use super::codec::{Frame, decode, frame_events};
 use super::cursor::Position;
 use super::transport::{self, NOT_LOGGED_IN};
+use crate::backoff::Backoff;
 use crate::runtime::{Batch, Exit, Link, Session, Window};
 use crate::{ConnectorContext, ConnectorError};
+
+/// What the catch-up task may have found but the session not taken yet.
+const FOUND_QUEUE: usize = 4;
 
 /// Batches in flight and the last position the store confirmed.
 pub(super) struct Feed {
@@ -38,12 +50,63 @@ impl Feed {
         self.window.send(items, Some(pos.to_cursor()), pos.clone()).await
     }
 
-    /// Waits until everything in flight is committed.
+    /// Waits until everything in flight is committed, then stores the position.
     async fn drain(&mut self) -> Result<(), ConnectorError> {
         while !self.window.is_empty() {
             self.committed = self.window.next().await?;
         }
-        Ok(())
+        self.window.settle_cursor().await
+    }
+}
+
+/// The catch-up of one connection: running, waiting for a retry, or done.
+struct CatchUp {
+    found: Option<mpsc::Receiver<Found>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+}
+
+impl CatchUp {
+    fn new(backoff: Backoff) -> Self {
+        CatchUp {
+            found: None,
+            task: None,
+            retry_at: None,
+            backoff,
+        }
+    }
+
+    /// Starts a catch-up from `pos`.
+    fn start(&mut self, api: &Api, pos: &Position) {
+        let (tx, rx) = mpsc::channel(FOUND_QUEUE);
+        self.found = Some(rx);
+        self.retry_at = None;
+        self.task = Some(tokio::spawn(catchup::run(api.clone(), pos.clone(), tx)));
+    }
+
+    /// The next thing found; pending while no catch-up runs. `None`: the task ended without
+    /// a word (it panicked).
+    async fn next(&mut self) -> Option<Found> {
+        match &mut self.found {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// When to retry, or never.
+    fn retry_at(&self) -> Instant {
+        self.retry_at
+            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400 * 365))
+    }
+}
+
+impl Drop for CatchUp {
+    fn drop(&mut self) {
+        // The connection ended: a catch-up still running has nobody to report to.
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -53,25 +116,28 @@ pub(super) struct YunhuSession {
     api: Api,
     /// Position of everything handed to the store.
     pos: Position,
-    /// Chats without a position are not backfilled (first start without `--backfill`; their
-    /// live messages start them).
-    skip_unknown: bool,
+    /// A conversation list was read by this process: chats that existed then are known (or
+    /// marked as starting at their first live message), so chats that appear after the
+    /// connection that read it were created later and want their history.
+    listed: bool,
 }
 
 impl YunhuSession {
     pub(super) fn new(conn: Arc<YunhuConnector>, cx: &ConnectorContext) -> Result<Self, ConnectorError> {
-        let api =
-            Api::new(&conn.cfg.api_base, conn.cfg.token.clone()).map_err(|e| ConnectorError::Config(e.to_string()))?;
-        let (pos, warning) = Position::from_cursor(cx.resume_from.as_ref());
+        let api = Api::new(&conn.cfg.api_base, conn.cfg.token.clone(), conn.tuning.request_timeout)
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+        let (mut pos, warning) = Position::from_cursor(cx.resume_from.as_ref());
         if let Some(w) = warning {
             tracing::warn!(connector = %conn.cfg.name, "{w}");
         }
+        // First start without --backfill: archive from now on, not every chat's past (until a
+        // catch-up succeeded, chats never seen start at their first live message).
+        pos.want_history = cx.resume_from.is_some() || cx.backfill;
         Ok(YunhuSession {
             conn,
             api,
             pos,
-            // First start without --backfill: archive from now on, not every chat's past.
-            skip_unknown: cx.resume_from.is_none() && !cx.backfill,
+            listed: false,
         })
     }
 }
@@ -83,11 +149,13 @@ impl Session for YunhuSession {
             committed: self.pos.clone(),
         };
         let ended = self.connection(cx, link, &mut feed).await;
+        let want_history = self.pos.want_history || self.listed;
         if ended.is_err() {
             // Resume from what the store confirmed; anything after it is fetched again from
             // history.
             self.pos = feed.committed;
         }
+        self.pos.want_history = want_history;
         ended
     }
 }
@@ -115,29 +183,15 @@ impl YunhuSession {
         .await?;
         transport::send_heartbeat(&mut sink, &mut hb_seq).await?;
         let early = transport::await_login(&mut stream, t.login_timeout).await?;
-        link.connected(None).await;
+        // `connected` is recorded once a catch-up succeeded: until then the history missed
+        // while away is not in the archive, and the gap stays open.
+        link.alive();
 
-        // Catch-up first, so a position never passes messages not yet fetched; frames pushed
-        // meanwhile wait in the socket, heartbeats keep going.
         let mut ticker = tokio::time::interval(t.heartbeat);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ticker.tick().await;
-        let stopped = {
-            let fut = catch_up(&self.api, &mut self.pos, feed, self.skip_unknown);
-            tokio::pin!(fut);
-            loop {
-                tokio::select! {
-                    r = &mut fut => { r?; break false; }
-                    _ = ticker.tick() => transport::send_heartbeat(&mut sink, &mut hb_seq).await?,
-                    _ = cx.shutdown.cancelled() => break true,
-                }
-            }
-        };
-        if stopped {
-            feed.drain().await?;
-            return Ok(Exit::Shutdown);
-        }
-        self.skip_unknown = false;
+        let mut catch_up = CatchUp::new(t.backoff.clone());
+        catch_up.start(&self.api, &self.pos);
 
         let mut last_seen = Instant::now();
         let mut batch = Batch::new(t.batch);
@@ -149,6 +203,7 @@ impl YunhuSession {
         }
         last_seen = Instant::now();
         loop {
+            let (retrying, retry_at) = (catch_up.retry_at.is_some(), catch_up.retry_at());
             tokio::select! {
                 biased;
                 _ = cx.shutdown.cancelled() => {
@@ -163,6 +218,14 @@ impl YunhuSession {
                         )));
                     }
                     transport::send_heartbeat(&mut sink, &mut hb_seq).await?;
+                    // Idle: store the newest confirmed position, so a crash re-reads little.
+                    feed.window.settle_cursor().await?;
+                }
+                found = catch_up.next(), if feed.window.has_room() => {
+                    self.found(cx, link, feed, &mut catch_up, found).await?;
+                }
+                _ = sleep_until(retry_at), if retrying => {
+                    catch_up.start(&self.api, &self.pos);
                 }
                 msg = stream.next(), if feed.window.has_room() => {
                     let mut batch = Batch::new(t.batch);
@@ -191,6 +254,77 @@ impl YunhuSession {
                 }
             }
         }
+    }
+
+    /// Takes what the catch-up found: pages advance their chat's watermark as they go to the
+    /// store; the end records `connected`, or `history_behind` and schedules a retry.
+    async fn found(
+        &mut self,
+        cx: &ConnectorContext,
+        link: &mut Link<'_>,
+        feed: &mut Feed,
+        catch_up: &mut CatchUp,
+        found: Option<Found>,
+    ) -> Result<(), ConnectorError> {
+        let name = &self.conn.cfg.name;
+        let failure = match found {
+            Some(Found::Listed(skipped)) => {
+                for (id, t) in skipped {
+                    self.pos.skip_history(&id, t);
+                }
+                self.listed = true;
+                return Ok(());
+            }
+            Some(Found::Page {
+                chat_id,
+                chat_type,
+                top,
+                items,
+            }) => {
+                self.pos.fetched(&chat_id, chat_type, top);
+                return feed.send(items, &self.pos).await;
+            }
+            Some(Found::Tail {
+                msg_id,
+                chat_id,
+                have,
+                len,
+                items,
+            }) => {
+                // Live chunks arrived meanwhile: they continue the stream; this tail would
+                // repeat them.
+                if self.pos.stream_len(&msg_id) == Some(have) {
+                    self.pos.append_stream(&msg_id, &chat_id, len);
+                    feed.send(items, &self.pos).await?;
+                }
+                return Ok(());
+            }
+            Some(Found::Done(Ok(stats))) => {
+                catch_up.found = None;
+                catch_up.task = None;
+                self.pos.want_history = true;
+                tracing::info!(connector = %name, chats = stats.chats, rows = stats.rows, events = stats.events, "yunhu catch-up finished");
+                link.connected(None).await;
+                return Ok(());
+            }
+            Some(Found::Done(Err(e))) => e.to_string(),
+            None => "catch-up stopped unexpectedly".to_string(),
+        };
+        catch_up.found = None;
+        catch_up.task = None;
+        let wait = catch_up.backoff.next_delay();
+        catch_up.retry_at = Some(Instant::now() + wait);
+        crate::metrics::noticed(name, "yunhu_catch_up_failed");
+        tracing::warn!(connector = %name, error = %failure, retry_in_ms = wait.as_millis() as u64, "yunhu history catch-up failed; live messages are still archived");
+        cx.state
+            .set(
+                ConnectorStatus::HistoryBehind,
+                Some(format!(
+                    "history catch-up failed ({failure}); live messages are archived, history missed while away is not fetched yet"
+                )),
+            )
+            .await;
+        Ok(())
     }
 
     /// One frame → an item of the batch (or nothing for acks and pings).

@@ -3,11 +3,14 @@
 //!
 //! # Flow
 //! Connect → `login` + a first `heartbeat` (the ack proves the login; a bad login gets
-//! "数据不合法" or silence → `auth_failed`) → catch-up through the history API from the
-//! cursor (`catchup.rs`) → live loop (`connector.rs`): frames are read, decoded ([`codec`])
-//! and batched, each batch is sent to the store with the position after it, without waiting
-//! for the commit (the shared [`crate::runtime::Window`]); a heartbeat every 15 s, and no
-//! frame for two intervals ends the session. Sessions end in a reconnect through
+//! "数据不合法" or silence → `auth_failed`) → live loop (`connector.rs`): frames are read,
+//! decoded ([`codec`]) and batched, each batch is sent to the store without waiting for the
+//! commit (the shared [`crate::runtime::Window`]); a heartbeat every 15 s, and no frame for two
+//! intervals ends the session. Beside the live loop, from the moment the login is proven, the
+//! catch-up (`catchup.rs`) fetches through the history API what was missed while away. Live
+//! first: a failing or slow history API never stops live archiving; the connector records
+//! `history_behind` (a gap in `audit --gaps`) and retries the catch-up with backoff, and
+//! records `connected` once a catch-up succeeded. Sessions end in a reconnect through
 //! [`crate::runtime::supervise`], resuming from the last position the store confirmed.
 //! `transport.rs` holds the socket, its JSON frames and the proof of login.
 //!
@@ -29,8 +32,9 @@
 //! survive a restart.
 //!
 //! # Cursor
-//! `{"chats": {chat_id: {"t": chat_type, "seq": highest msg_seq}}, "streams": [...]}`
-//! ([`cursor::Position`]).
+//! `{"chats": {chat_id: {"t": chat_type, "seq": catch-up watermark, "live": highest live
+//! msg_seq past it}}, "streams": [...]}` ([`cursor::Position`]): a chat's `seq` never passes
+//! history that was not fetched.
 
 mod api;
 mod catchup;

@@ -3,11 +3,13 @@
 //!
 //! It speaks the server side of protocols §3: `/reg` with token check (`401` for an unknown or
 //! expired token) followed by a `/s/vulcan` push, `/r/SyncStatus/getState`,
-//! `/r/SyncStatus/ackDiff` (its `pts` is where catch-up starts), `/s/sync` pushes with
-//! MessagePack chat items that each wait for a `code 200` ack with the same `mid` (at most
-//! `window` unacked; unacked pushes are redelivered on the next connection), `/!` heartbeats,
-//! `/r/Conversation/listNewestPagination` and `/r/MessageManager/listUserMessages` pages, and
-//! `mtop.taobao.idlemessage.pc.login.token` with cookie and signature checks.
+//! `/r/SyncStatus/ackDiff` (pushes start; with `server_replays` its `pts` is where a replay
+//! starts and unacked pushes are redelivered on the next connection, otherwise only what is
+//! released from then on is pushed), `/s/sync` pushes with MessagePack chat items that each
+//! wait for a `code 200` ack with the same `mid` (at most `window` unacked), `/!` heartbeats,
+//! `/r/Conversation/listNewestPagination` (positional body only, §3.10 [GC]) and
+//! `/r/MessageManager/listUserMessages` pages, and `mtop.taobao.idlemessage.pc.login.token`
+//! with cookie and signature checks.
 //!
 //! # API
 //! - [`GoofishSim::start`]`(SimOptions) -> Result<GoofishSim, SimError>` on `127.0.0.1:0`, or
@@ -83,6 +85,11 @@ pub struct SimOptions {
     pub window: usize,
     /// Lifetime of issued access tokens (`accessTokenExpiredTime`).
     pub token_lifetime_ms: i64,
+    /// Whether a new connection gets the pushes a client never acknowledged and everything
+    /// released after the `pts` of its `ackDiff`. No source says the real server does either
+    /// (seed `002` only says `ackDiff` makes pushes start), so by default it does neither and
+    /// pushes only what is released from then on; a client must recover from history.
+    pub server_replays: bool,
 }
 
 impl SimOptions {
@@ -100,6 +107,7 @@ impl SimOptions {
             items_per_push: 1,
             window: 512,
             token_lifetime_ms: 86_400_000,
+            server_replays: false,
         }
     }
 }

@@ -245,7 +245,15 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
                 )]
             }
             "/r/SyncStatus/ackDiff" => {
-                let from = body.pointer("/0/pts").and_then(Value::as_i64).unwrap_or(0);
+                let from = if shared.opts.server_replays {
+                    body.pointer("/0/pts").and_then(Value::as_i64).unwrap_or(0)
+                } else {
+                    // Pushes start with what is released from now on; earlier connections'
+                    // unacked pushes are forgotten.
+                    let mut st = shared.lock();
+                    st.unacked.retain(|_, u| u.conn == conn);
+                    st.released.last().map_or(BASE_PTS, |(pts, _)| *pts)
+                };
                 if pusher.is_none() {
                     pusher = Some(tokio::spawn(push_loop(
                         shared.clone(),
@@ -262,6 +270,13 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
                     json!({"syncExtensionModel": {"fingerprint": "sim"}, "syncExtraType": {"type": 0}}),
                 )]
             }
+            // Positional `[startTimeStamp, limitNum]` only (protocols.md §3.10 [GC]): the
+            // object form is a client library's parameter, and a real server would not read it.
+            "/r/Conversation/listNewestPagination" if !positional_list(&body) => vec![reply(
+                &mid,
+                400,
+                json!({"reason": "listNewestPagination expects [startTimeStamp, limitNum]"}),
+            )],
             "/r/Conversation/listNewestPagination" => paged(&shared, &mid, |s| conversations(&shared.convs, s, &body)),
             "/r/MessageManager/listUserMessages" => paged(&shared, &mid, |s| history(s, &body)),
             _ => vec![reply(&mid, 404, json!({"reason": format!("unknown lwp {lwp}")}))],
@@ -351,10 +366,15 @@ fn start_live(shared: &Arc<Shared>) {
     });
 }
 
-/// Pushes (1) unacked pushes of earlier connections, (2) everything after `from`, then live.
+/// With `server_replays`: pushes (1) unacked pushes of earlier connections, (2) everything
+/// after `from`, then live. Without: forgets earlier connections' unacked pushes and pushes
+/// only what is released from now on.
 async fn push_loop(shared: Arc<Shared>, tx: mpsc::Sender<Message>, conn: u32, from: i64, dropped: CancellationToken) {
     let mut version = shared.version.subscribe();
-    let redeliver: Vec<(String, Unacked)> = {
+    let replays = shared.opts.server_replays;
+    let redeliver: Vec<(String, Unacked)> = if !replays {
+        Vec::new()
+    } else {
         let mut st = shared.lock();
         let mut out = Vec::new();
         for (mid, u) in st.unacked.iter_mut().filter(|(_, u)| u.conn != conn) {
@@ -518,6 +538,11 @@ fn paged(shared: &Shared, mid: &str, f: impl FnOnce(&State) -> Value) -> Vec<Mes
     }
     let body = f(&st);
     vec![reply(mid, 200, body)]
+}
+
+/// Whether a conversation list body is `[startTimeStamp, limitNum]` (two integers).
+fn positional_list(body: &Value) -> bool {
+    matches!(body.as_array(), Some(a) if a.len() == 2 && a.iter().all(|v| v.is_i64() || v.is_u64()))
 }
 
 /// `[cursor, limit]`: conversations whose last message is older than `cursor`, newest first.

@@ -8,7 +8,9 @@
 //!   files, a dropped connection with offline activity), [`Script::Bulk`]`(n)` (corpus text
 //!   for benchmarks), [`Script::Steps`] (explicit [`Step`]s, including faults: `Garbage`,
 //!   `UnknownCmd`, `Drop`).
-//! - [`YunhuSim::faults`]: refuse logins, stop answering heartbeats, fail API calls.
+//! - [`YunhuSim::faults`]: refuse logins, stop answering heartbeats, fail API calls (HTTP 500
+//!   or an undecodable body); [`YunhuSim::set_api_refusing`]: the history API refuses
+//!   connections (its listener closed) until switched back.
 //! - [`YunhuSim::sent`] (every frame pushed), [`YunhuSim::received`] (logins, heartbeats, API
 //!   calls: Yunhu clients acknowledge no message, so this is all a client sends),
 //!   [`YunhuSim::wait_done`], [`YunhuSim::wait_logins`].
@@ -49,6 +51,8 @@ pub struct YunhuSim {
     api_addr: SocketAddr,
     shared: Arc<server::Shared>,
     tasks: Vec<JoinHandle<()>>,
+    /// The history API server; `None` while it refuses connections.
+    api_task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl YunhuSim {
@@ -62,19 +66,34 @@ impl YunhuSim {
         let ws = TcpListener::bind(("127.0.0.1", ws_port)).await?;
         let api = TcpListener::bind(("127.0.0.1", api_port)).await?;
         let (ws_addr, api_addr) = (ws.local_addr()?, api.local_addr()?);
-        let router = server::router(shared.clone());
-        let tasks = vec![
-            tokio::spawn(server::serve_ws(ws, shared.clone())),
-            tokio::spawn(async move {
-                let _ = axum::serve(api, router).await;
-            }),
-        ];
+        let tasks = vec![tokio::spawn(server::serve_ws(ws, shared.clone()))];
+        let api_task = std::sync::Mutex::new(Some(serve_api(api, shared.clone())));
         Ok(YunhuSim {
             ws_addr,
             api_addr,
             shared,
             tasks,
+            api_task,
         })
+    }
+
+    /// Closes the history API's listener (clients get "connection refused"; the API answers
+    /// `Connection: close`, so no pooled connection survives) or opens it again on the same
+    /// port.
+    pub async fn set_api_refusing(&self, refusing: bool) -> Result<(), SimError> {
+        let running = self.api_task.lock().unwrap().take();
+        match (refusing, running) {
+            (true, Some(task)) => {
+                task.abort();
+                let _ = task.await;
+            }
+            (false, None) => {
+                let api = TcpListener::bind(self.api_addr).await?;
+                *self.api_task.lock().unwrap() = Some(serve_api(api, self.shared.clone()));
+            }
+            (_, running) => *self.api_task.lock().unwrap() = running,
+        }
+        Ok(())
     }
 
     /// `ws://127.0.0.1:<port>/ws`.
@@ -155,7 +174,17 @@ impl Drop for YunhuSim {
         for t in &self.tasks {
             t.abort();
         }
+        if let Some(t) = self.api_task.lock().unwrap().take() {
+            t.abort();
+        }
     }
+}
+
+fn serve_api(api: TcpListener, shared: Arc<server::Shared>) -> JoinHandle<()> {
+    let router = server::router(shared);
+    tokio::spawn(async move {
+        let _ = axum::serve(api, router).await;
+    })
 }
 
 /// Runs DemoDay for manual testing until Ctrl-C, printing where it listens and the config

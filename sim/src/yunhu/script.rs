@@ -242,6 +242,8 @@ fn demo_day() -> Vec<Step> {
         msg_id: "yh-d006".into(),
         at: at(45),
     });
+    // A connection lives for a while before it drops.
+    s.push(Step::Pause(Duration::from_millis(300)));
     s.push(Step::Drop {
         offline: vec![
             Step::Post(post("yh-d011", finance, LI, 1, "报销单已经提交，请审核", 60)),

@@ -74,6 +74,8 @@ pub struct Faults {
     pub silent_heartbeats: AtomicBool,
     /// Answer this many next API calls with HTTP 500.
     pub fail_api: AtomicU32,
+    /// Answer this many next API calls with HTTP 200 and a body that is not protobuf.
+    pub garbage_api: AtomicU32,
 }
 
 pub(crate) struct Shared {
@@ -390,25 +392,36 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/v1/msg/list-message-by-mid-seq", post(by_mid))
         .route("/v1/msg/list-message-edit-record", post(edit_records))
         .with_state(shared)
+        // One request per connection, so closing the listener refuses every later call.
+        .layer(axum::middleware::map_response(|mut r: Response| async move {
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            r
+        }))
 }
 
-fn gate(shared: &Shared, headers: &HeaderMap, path: &str, target: &str) -> Result<(), StatusCode> {
+/// The answer that refuses this call (bad token, injected fault), if any.
+fn gate(shared: &Shared, headers: &HeaderMap, path: &str, target: &str) -> Option<Response> {
     shared.record(Received::Api {
         path: path.into(),
         target: target.into(),
     });
     if headers.get("token").and_then(|v| v.to_str().ok()) != Some(TOKEN) {
-        return Err(StatusCode::UNAUTHORIZED);
+        return Some(StatusCode::UNAUTHORIZED.into_response());
     }
-    if shared
-        .faults
-        .fail_api
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        return Err(StatusCode::INTERNAL_SERVER_ERROR);
+    let take = |n: &AtomicU32| {
+        n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    };
+    if take(&shared.faults.fail_api) {
+        return Some(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
-    Ok(())
+    if take(&shared.faults.garbage_api) {
+        return Some(proto_response(b"\xff\xff<html>busy</html>".to_vec()));
+    }
+    None
 }
 
 fn ok_status() -> Option<Status> {
@@ -424,8 +437,8 @@ fn proto_response(bytes: Vec<u8>) -> Response {
 }
 
 async fn conversations(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(r) = gate(&shared, &headers, "/v1/conversation/list", "") {
-        return r.into_response();
+    if let Some(r) = gate(&shared, &headers, "/v1/conversation/list", "") {
+        return r;
     }
     let w = shared.world.lock().unwrap();
     let data: Vec<_> = w
@@ -460,8 +473,8 @@ async fn by_seq(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let Ok(req) = ListMsgBySeqRequest::decode(body.as_ref()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-by-seq", &req.chat_id) {
-        return r.into_response();
+    if let Some(r) = gate(&shared, &headers, "/v1/msg/list-message-by-seq", &req.chat_id) {
+        return r;
     }
     history_page(&shared, &req.chat_id, |msgs| {
         msgs.iter().filter(|m| m.seq > req.msg_start).take(PAGE).collect()
@@ -472,8 +485,8 @@ async fn by_mid(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let Ok(req) = ListMsgByMidSeqRequest::decode(body.as_ref()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-by-mid-seq", &req.msg_id) {
-        return r.into_response();
+    if let Some(r) = gate(&shared, &headers, "/v1/msg/list-message-by-mid-seq", &req.msg_id) {
+        return r;
     }
     history_page(&shared, &req.chat_id, |msgs| {
         msgs.iter()
@@ -505,8 +518,8 @@ fn history_page(shared: &Shared, chat_id: &str, pick: impl FnOnce(&[Stored]) -> 
 async fn edit_records(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let msg_id = req["msgId"].as_str().unwrap_or("").to_string();
-    if let Err(r) = gate(&shared, &headers, "/v1/msg/list-message-edit-record", &msg_id) {
-        return r.into_response();
+    if let Some(r) = gate(&shared, &headers, "/v1/msg/list-message-edit-record", &msg_id) {
+        return r;
     }
     let size = req["size"].as_u64().unwrap_or(10).clamp(1, 100) as usize;
     let page = req["page"].as_u64().unwrap_or(1).max(1) as usize;

@@ -234,6 +234,9 @@ async fn acks_come_only_after_the_commit() {
 async fn a_failed_commit_is_never_acked() {
     let mut opts = SimOptions::new(Script::Bulk(10));
     opts.live_interval = Duration::from_millis(30);
+    // Redelivery is what brings the failed pushes back (and lets them be acked) here; without
+    // it they are recovered from history (`a_failed_batch_among_several_in_flight_…`).
+    opts.server_replays = true;
     let sim = GoofishSim::start(opts).await.unwrap();
     let (tx, store) = FakeStore::channel(8);
     let violations = Arc::new(Mutex::new(Vec::new()));
@@ -263,10 +266,20 @@ async fn a_failed_commit_is_never_acked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnects_lose_and_duplicate_nothing() {
+async fn reconnects_lose_and_duplicate_nothing_when_the_server_replays() {
+    reconnects_lose_and_duplicate_nothing(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_lose_and_duplicate_nothing_when_the_server_does_not_replay() {
+    reconnects_lose_and_duplicate_nothing(false).await;
+}
+
+async fn reconnects_lose_and_duplicate_nothing(replays: bool) {
     let mut opts = SimOptions::new(Script::Bulk(400));
     opts.items_per_push = 5;
     opts.window = 16;
+    opts.server_replays = replays;
     let sim = GoofishSim::start(opts).await.unwrap();
     sim.drop_after_pushes(7);
     let (tx, store) = FakeStore::channel(16);
@@ -279,26 +292,52 @@ async fn reconnects_lose_and_duplicate_nothing() {
         "{}",
         message_counts(&store).len()
     );
-    assert!(eventually(Duration::from_secs(5), || sim.acked_ids().len() >= 400).await);
     let counts = message_counts(&store);
     assert!(counts.values().all(|n| *n == 1));
     assert!(sim.connections() >= 3, "connections {}", sim.connections());
-    assert!(
-        sim.pushes().iter().any(|p| p.redelivery),
-        "unacked pushes were redelivered"
-    );
+    if replays {
+        assert!(eventually(Duration::from_secs(5), || sim.acked_ids().len() >= 400).await);
+        assert!(
+            sim.pushes().iter().any(|p| p.redelivery),
+            "unacked pushes were redelivered"
+        );
+    } else {
+        assert!(!sim.pushes().iter().any(|p| p.redelivery));
+        assert!(
+            sim.requests().iter().any(|r| r == "/r/MessageManager/listUserMessages"),
+            "recovered from history"
+        );
+    }
     let disconnects = states(&store)
         .iter()
         .filter(|(s, _)| *s == ConnectorStatus::Disconnected)
         .count();
-    assert!(disconnects >= 2);
+    // A drop during the recovery of the previous one extends the same gap.
+    assert!(disconnects >= 1, "{:?}", states(&store));
+    assert!(
+        eventually(Duration::from_secs(5), || states(&store).last().map(|s| s.0)
+            == Some(ConnectorStatus::Connected))
+        .await,
+        "the gap closes once recovered: {:?}",
+        states(&store)
+    );
     run.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_resumes_from_the_cursor_and_catches_up() {
+async fn restart_resumes_from_the_cursor_and_catches_up_when_the_server_replays() {
+    restart_resumes_from_the_cursor_and_catches_up(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_from_the_cursor_and_catches_up_when_the_server_does_not_replay() {
+    restart_resumes_from_the_cursor_and_catches_up(false).await;
+}
+
+async fn restart_resumes_from_the_cursor_and_catches_up(replays: bool) {
     let mut opts = SimOptions::new(Script::DemoDay);
     opts.live_interval = Duration::from_millis(5);
+    opts.server_replays = replays;
     let sim = GoofishSim::start(opts).await.unwrap();
     let total = Script::DemoDay.build().1.len();
     let (tx, store) = FakeStore::channel(64);
@@ -331,9 +370,15 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
         &second[..3],
         ["/reg", "/r/SyncStatus/getState", "/r/SyncStatus/ackDiff"]
     );
-    assert!(
-        !second.iter().any(|r| r.contains("listNewestPagination")),
-        "no second backfill: {second:?}"
+    // No second backfill: the conversation list, then the history of the one conversation
+    // past its high-water mark only.
+    assert_eq!(
+        second
+            .iter()
+            .filter(|r| r.as_str() == "/r/MessageManager/listUserMessages")
+            .count(),
+        1,
+        "{second:?}"
     );
     let caught_up: Vec<_> = sim
         .pushes()
@@ -341,7 +386,12 @@ async fn restart_resumes_from_the_cursor_and_catches_up() {
         .filter(|p| p.connection == 2)
         .flat_map(|p| p.msg_ids)
         .collect();
-    assert_eq!(caught_up.len(), 3, "only what arrived after the cursor: {caught_up:?}");
+    if replays {
+        assert_eq!(caught_up.len(), 3, "only what arrived after the cursor: {caught_up:?}");
+    } else {
+        assert!(caught_up.is_empty(), "nothing replayed: {caught_up:?}");
+    }
+    assert_eq!(states(&store).last().unwrap().0, ConnectorStatus::Connected);
     assert!(message_counts(&store).values().all(|n| *n == 1));
     run.stop().await;
 }
@@ -519,4 +569,113 @@ async fn an_unanswered_heartbeat_ends_the_session() {
     assert_eq!(sim.connections(), conns, "no reconnect while heartbeats are answered");
     assert!(sim.heartbeats() >= beats + 5, "a heartbeat every 10 s");
     run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_among_several_in_flight_is_recovered_after_a_restart_when_the_server_does_not_replay() {
+    a_failed_batch_among_several_in_flight_is_recovered_after_a_restart(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_among_several_in_flight_is_recovered_after_a_restart_when_the_server_replays() {
+    a_failed_batch_among_several_in_flight_is_recovered_after_a_restart(true).await;
+}
+
+/// One batch fails in the store while later ones commit; the connector is stopped during the
+/// reconnect wait and started again from the stored cursor: every message is archived once.
+async fn a_failed_batch_among_several_in_flight_is_recovered_after_a_restart(replays: bool) {
+    let mut opts = SimOptions::new(Script::Bulk(40));
+    opts.live_interval = Duration::from_millis(5);
+    opts.server_replays = replays;
+    let sim = GoofishSim::start(opts).await.unwrap();
+    sim.set_live_paused(true);
+    let all: Vec<String> = Script::Bulk(40).build().1.into_iter().map(|m| m.msg_id).collect();
+    let (tx, store) = FakeStore::channel(16);
+    // Slow commits keep several batches in flight; the one holding the 10th message fails.
+    store.set_delay(Duration::from_millis(60));
+    store.fail_once_with(&all[9]);
+    // One push per batch, and a reconnect wait the test stops the connector in.
+    let slow = tuning()
+        .batch(1, 1 << 20, Duration::ZERO)
+        .backoff(Backoff::new(Duration::from_secs(30), Duration::from_secs(30)).with_jitter(0.0));
+    let resumed = serde_json::json!({ "backfilled": true });
+    let first = start(
+        config(&sim, Login::Token(SIM_TOKEN)),
+        slow,
+        (&tx, &store),
+        Some(resumed.clone()),
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || states(&store)
+            .iter()
+            .any(|(s, _)| *s == ConnectorStatus::Connected))
+        .await
+    );
+    sim.set_live_paused(false);
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let have = message_counts(&store);
+            have.contains_key(&all[13]) && states(&store).iter().any(|(_, d)| d.contains("injected failure"))
+        })
+        .await,
+        "later batches committed after the failed one: {:?}",
+        states(&store)
+    );
+    assert!(!message_counts(&store).contains_key(&all[9]));
+    first.stop().await;
+
+    store.set_delay(Duration::ZERO);
+    let stored = store.last_cursor("shop").unwrap_or(resumed);
+    let second = start(
+        config(&sim, Login::Token(SIM_TOKEN)),
+        tuning(),
+        (&tx, &store),
+        Some(stored.clone()),
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let have = message_counts(&store);
+            all.iter().all(|id| have.contains_key(id))
+        })
+        .await,
+        "missing after the restart from {stored}: {:?}",
+        all.iter()
+            .filter(|id| !message_counts(&store).contains_key(*id))
+            .collect::<Vec<_>>()
+    );
+    assert!(message_counts(&store).values().all(|n| *n == 1));
+    second.stop().await;
+}
+
+/// The conversation list's wire body is positional (protocols.md §3.10 [GC]); the simulator
+/// refuses the object form, so a connector sending it would fail its backfill and recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversation_list_is_asked_for_in_the_positional_form_only() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let sim = GoofishSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(sim.ws_url()).await.unwrap();
+    let mut ask = async |mid: &str, body: serde_json::Value| {
+        let req = serde_json::json!({"lwp": "/r/Conversation/listNewestPagination", "headers": {"mid": mid}, "body": body});
+        ws.send(Message::text(req.to_string())).await.unwrap();
+        loop {
+            let Some(Ok(Message::Text(t))) = ws.next().await else {
+                panic!("connection ended");
+            };
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            if v.pointer("/headers/mid").and_then(|m| m.as_str()) == Some(mid) {
+                return v;
+            }
+        }
+    };
+    let object = ask(
+        "1 0",
+        serde_json::json!([{"startTimeStamp": 9_007_199_254_740_991i64, "limitNum": 50}]),
+    )
+    .await;
+    assert_eq!(object["code"], 400, "{object}");
+    let positional = ask("2 0", serde_json::json!([9_007_199_254_740_991i64, 50])).await;
+    assert_eq!(positional["code"], 200, "{positional}");
+    assert!(!positional["body"]["userConvs"].as_array().unwrap().is_empty());
 }

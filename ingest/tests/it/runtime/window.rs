@@ -1,6 +1,7 @@
 //! The in-flight window: releases strictly in send order and only after the batch's commit
 //! notice said `Ok`; a failed or lost notice releases nothing of that batch or any later one;
-//! the bounds count batches and bytes.
+//! a batch carries only a position whose batches all committed; the bounds count batches and
+//! bytes.
 
 use chatvault_ingest::ConnectorError;
 use chatvault_ingest::runtime::{Window, WindowLimits};
@@ -48,8 +49,24 @@ async fn play(ops: Vec<Op>, limits: (usize, usize)) -> Result<(), TestCaseError>
         match op {
             Op::Send(bytes) if !failed && window.has_room() => {
                 let id = notices.len();
-                window.send(vec![payload(bytes)], None, id).await.unwrap();
-                notices.push(Some(rx.recv().await.unwrap().committed));
+                // The position after batch `id` is `id`; the batch may carry only a position
+                // whose batches all committed (a later commit must never store a position past
+                // an earlier failed batch).
+                window
+                    .send(vec![payload(bytes)], Some(serde_json::json!(id)), id)
+                    .await
+                    .unwrap();
+                let batch = rx.recv().await.unwrap();
+                if let Some(c) = &batch.cursor {
+                    let upto = c.as_u64().unwrap() as usize;
+                    prop_assert!(upto < id, "batch {id} carries its own or a later position {upto}");
+                    prop_assert!(
+                        outcome[..=upto].iter().all(|o| *o == Some(Some(true))),
+                        "batch {id} carries position {upto} past a batch not committed: {:?}",
+                        &outcome[..=upto]
+                    );
+                }
+                notices.push(Some(batch.committed));
                 outcome.push(None);
                 prop_assert!(window.len() <= limits.0.max(1), "window holds {} batches", window.len());
             }
@@ -159,4 +176,26 @@ async fn a_later_commit_waits_for_the_earlier_one() {
     assert_eq!(w.next().await.unwrap(), "first");
     assert_eq!(w.next().await.unwrap(), "second");
     assert!(w.next().now_or_never().is_none(), "nothing in flight: pending");
+}
+
+#[tokio::test]
+async fn the_newest_released_position_is_stored_once_idle() {
+    let (cx, mut rx, _dir) = context(16);
+    let mut w: Window<u32> = Window::new(&cx, WindowLimits::default());
+    w.send(vec![payload(1)], Some(serde_json::json!(1)), 1).await.unwrap();
+    let first = rx.recv().await.unwrap();
+    assert_eq!(first.cursor, None, "nothing released yet");
+    first.committed.send(Ok(ok())).unwrap();
+    assert_eq!(w.next().await.unwrap(), 1);
+    let settle = tokio::spawn(async move {
+        w.settle_cursor().await.unwrap();
+        w
+    });
+    let alone = rx.recv().await.unwrap();
+    assert!(alone.items.is_empty());
+    assert_eq!(alone.cursor, Some(serde_json::json!(1)));
+    alone.committed.send(Ok(ok())).unwrap();
+    let mut w = settle.await.unwrap();
+    w.settle_cursor().await.unwrap();
+    assert!(rx.try_recv().is_err(), "already stored: nothing more to send");
 }

@@ -2,3 +2,4 @@
 
 mod codec;
 mod connector;
+mod live_first;
