@@ -1,5 +1,6 @@
 //! End-to-end tests: the compiled `chatvault` binary against real archives and simulators.
 
+mod alerts;
 mod crash;
 mod disk_faults;
 mod eoffice_store;

@@ -11,6 +11,7 @@
 //! (`chatvault-bench`) drives this same code and the binary depends on the benchmarks: a
 //! library inside the root package would make the two packages depend on each other.
 
+pub mod alerts;
 mod error;
 
 use std::path::PathBuf;
@@ -90,6 +91,22 @@ impl Pipeline {
         })?;
         let reader = store.reader()?;
         let (tx, rx) = tokio::sync::mpsc::channel(cfg.storage.channel_capacity.max(1));
+        let mut states = StateRegistry::new();
+        let rx = match &cfg.alerts.webhook {
+            Some(url) => {
+                let (alert_tx, alert_rx) = tokio::sync::mpsc::channel(alerts::QUEUE);
+                let timeout = Duration::from_millis(cfg.alerts.timeout_ms.max(1));
+                tokio::spawn(alerts::deliver(url.clone(), timeout, alert_rx, shutdown.clone()));
+                let (gap_tx, gap_rx) = tokio::sync::mpsc::channel(alerts::QUEUE);
+                states = states.with_alerts(gap_tx);
+                tokio::spawn(alerts::forward_gaps(gap_rx, alert_tx.clone(), shutdown.clone()));
+                // Not a background task: it must outlive the senders so the writer drains.
+                let (writer_tx, writer_rx) = tokio::sync::mpsc::channel(cfg.storage.channel_capacity.max(1));
+                tokio::spawn(alerts::watch_commits(rx, writer_tx, alert_tx));
+                writer_rx
+            }
+            None => rx,
+        };
         let writer = store::spawn_writer(
             store,
             rx,
@@ -99,7 +116,6 @@ impl Pipeline {
             },
         );
         let store_ready = Arc::new(AtomicBool::new(true));
-        let states = StateRegistry::new();
         let blobs = Arc::new(ingest::blobs::BlobStore::new(
             opts.data_dir.join("blobs"),
             cfg.storage.blob_max_bytes,
