@@ -53,6 +53,7 @@ pub async fn run(
     let mut progress = Progress::default();
     let convs = conversations(session, flow_delays).await?;
     progress.conversations = convs.len();
+    cursor.learn_groups(&convs);
     tracing::info!(connector = %cx.name, conversations = convs.len(), depth, "goofish backfill started");
     for (i, conv) in convs.iter().enumerate() {
         match history(session, cx, &conv.cid, Stop::Depth(depth), flow_delays, cursor).await? {
@@ -85,6 +86,8 @@ pub struct Conv {
     pub cid: String,
     /// Create time (ms) of its newest message, when the list says.
     pub last_at: Option<i64>,
+    /// A group (`conversationType` 2 on its newest message).
+    pub group: bool,
 }
 
 /// Where paging a conversation's history stops.
@@ -148,10 +151,16 @@ pub async fn conversations(session: &mut Socket, flow_delays: &[Duration]) -> Re
             let last_at = single
                 .and_then(|s| s.pointer("/lastMessage/message/createAt"))
                 .and_then(super::content::as_i64);
+            let group = message::chat_type(single.and_then(|s| s.pointer("/lastMessage/message/conversationType")))
+                == proto::ChatType::Group;
             if let Some(cid) = cid {
                 let bare = cid.strip_suffix("@goofish").unwrap_or(cid).to_string();
                 if !convs.iter().any(|c| c.cid == bare) {
-                    convs.push(Conv { cid: bare, last_at });
+                    convs.push(Conv {
+                        cid: bare,
+                        last_at,
+                        group,
+                    });
                 }
             }
         }

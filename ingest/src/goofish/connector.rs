@@ -292,14 +292,20 @@ fn classify(got: Incoming, cursor: &mut SyncCursor, batch: &mut Batch<Frame>) {
             match codec::decode_sync_push(&frame.body, proto::time::now_ms()) {
                 Ok(decoded) => {
                     cursor.advance(decoded.position);
-                    for item in &decoded.items {
-                        if let Ingested::Payload { events, .. } = item {
-                            for e in events.iter().filter(|e| e.kind() == proto::EventKind::Message) {
-                                cursor.saw(&e.chat_id, e.occurred_at.unwrap_or(0));
+                    for mut item in decoded.items {
+                        if let Ingested::Payload { events, .. } = &mut item {
+                            for e in events.iter_mut() {
+                                let group = cursor.groups.contains(&e.chat_id);
+                                if let proto::EventBody::Message(m) = &mut e.body {
+                                    cursor.saw(&e.chat_id, e.occurred_at.unwrap_or(0));
+                                    if group {
+                                        m.chat_type = proto::ChatType::Group;
+                                    }
+                                }
                             }
                         }
+                        batch.push(item);
                     }
-                    decoded.items.into_iter().for_each(|i| batch.push(i));
                 }
                 Err(e) => batch.push(Ingested::Rejected {
                     raw: RawPayload::now(media::JSON, raw),

@@ -10,13 +10,14 @@
 //! - `convs`: per conversation, the high-water mark: the create time (ms) of the newest
 //!   message archived, from live pushes, backfill and recovery. After every reconnect the
 //!   conversations whose newest message is past it are paged back to it (`recover.rs`).
+//! - `groups`: conversations the list calls groups, so live pushes are labelled right.
 //! - `backfilled`: history backfill finished once; a restart does not repeat it unless
 //!   `chatvault run --backfill` asks for it.
 //!
 //! A cursor with `pts == 0` means "no sync position yet": the connector then acknowledges the
 //! server's own state from `/r/SyncStatus/getState` and relies on backfill for older history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proto::Cursor;
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,10 @@ pub struct SyncCursor {
     /// Conversation id → create time (ms) of its newest archived message.
     #[serde(default)]
     pub convs: BTreeMap<String, i64>,
+    /// Conversations the conversation list calls groups (`conversationType` 2): live pushes
+    /// carry no such field, so their messages are labelled from this.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub groups: BTreeSet<String>,
 }
 
 impl SyncCursor {
@@ -77,6 +82,17 @@ impl SyncCursor {
         }
         let e = self.convs.entry(cid.to_string()).or_insert(at);
         *e = (*e).max(at);
+    }
+
+    /// Remembers which listed conversations are groups.
+    pub fn learn_groups(&mut self, convs: &[super::backfill::Conv]) {
+        for c in convs {
+            if c.group {
+                self.groups.insert(c.cid.clone());
+            } else {
+                self.groups.remove(&c.cid);
+            }
+        }
     }
 
     /// The high-water mark of a conversation.

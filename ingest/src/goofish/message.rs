@@ -78,15 +78,22 @@ pub fn from_history(model: &Value) -> Result<ChatEvent, String> {
     let summary = ext_str(&ext, "reminderContent");
     let content = msg.get("content").cloned().unwrap_or(Value::Null);
     let c = content::interpret(&content, summary);
-    Ok(message_event(
-        chat_id,
-        msg_id,
-        sender_id,
-        sender_name(&ext),
-        sent_at,
-        c,
-        system,
-    ))
+    let mut e = message_event(chat_id, msg_id, sender_id, sender_name(&ext), sent_at, c, system);
+    if let EventBody::Message(m) = &mut e.body {
+        m.chat_type = chat_type(msg.get("conversationType"));
+    }
+    Ok(e)
+}
+
+/// The chat type a `conversationType` names. 1 is the single chat every published client
+/// sends (seed `002`, protocols.md §3.10). 2 = group is an INFERENCE: Goofish IM runs on
+/// DingTalk's IMPaaS (the `/reg` UA, §3.3), whose conversations use 1 单聊 / 2 群聊; no Goofish
+/// source names the value. Anything else stays a direct chat.
+pub fn chat_type(v: Option<&Value>) -> ChatType {
+    match v.and_then(as_i64) {
+        Some(2) => ChatType::Group,
+        _ => ChatType::Direct,
+    }
 }
 
 fn push_message(root: &Value, m: &Value, ext: &Value) -> Result<ChatEvent, String> {

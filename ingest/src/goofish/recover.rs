@@ -44,6 +44,7 @@ pub async fn run(
     cursor: &mut SyncCursor,
 ) -> Result<Recovered, ConnectorError> {
     let convs = backfill::conversations(socket, flow_delays).await?;
+    cursor.learn_groups(&convs);
     let mut done = Recovered {
         conversations: convs.len(),
         ..Recovered::default()

@@ -90,6 +90,10 @@ pub struct SimOptions {
     /// (seed `002` only says `ackDiff` makes pushes start), so by default it does neither and
     /// pushes only what is released from then on; a client must recover from history.
     pub server_replays: bool,
+    /// Conversations the history and the conversation list report with `conversationType`
+    /// 2 (a group); every other conversation is 1, the single chat every published client
+    /// sends (seed `002`).
+    pub group_cids: Vec<String>,
 }
 
 impl SimOptions {
@@ -108,6 +112,7 @@ impl SimOptions {
             window: 512,
             token_lifetime_ms: 86_400_000,
             server_replays: false,
+            group_cids: Vec::new(),
         }
     }
 }

@@ -277,8 +277,12 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
                 400,
                 json!({"reason": "listNewestPagination expects [startTimeStamp, limitNum]"}),
             )],
-            "/r/Conversation/listNewestPagination" => paged(&shared, &mid, |s| conversations(&shared.convs, s, &body)),
-            "/r/MessageManager/listUserMessages" => paged(&shared, &mid, |s| history(s, &body)),
+            "/r/Conversation/listNewestPagination" => paged(&shared, &mid, |s| {
+                conversations(&shared.convs, &shared.opts.group_cids, s, &body)
+            }),
+            "/r/MessageManager/listUserMessages" => {
+                paged(&shared, &mid, |s| history(s, &shared.opts.group_cids, &body))
+            }
             _ => vec![reply(&mid, 404, json!({"reason": format!("unknown lwp {lwp}")}))],
         };
         for m in out {
@@ -540,13 +544,18 @@ fn paged(shared: &Shared, mid: &str, f: impl FnOnce(&State) -> Value) -> Vec<Mes
     vec![reply(mid, 200, body)]
 }
 
+/// `conversationType` of a conversation: 2 for the configured groups, else 1.
+fn conversation_type(groups: &[String], cid: &str) -> u8 {
+    if groups.iter().any(|g| g == cid) { 2 } else { 1 }
+}
+
 /// Whether a conversation list body is `[startTimeStamp, limitNum]` (two integers).
 fn positional_list(body: &Value) -> bool {
     matches!(body.as_array(), Some(a) if a.len() == 2 && a.iter().all(|v| v.is_i64() || v.is_u64()))
 }
 
 /// `[cursor, limit]`: conversations whose last message is older than `cursor`, newest first.
-fn conversations(convs: &[SimConversation], st: &State, body: &Value) -> Value {
+fn conversations(convs: &[SimConversation], groups: &[String], st: &State, body: &Value) -> Value {
     let cursor = body.get(0).and_then(Value::as_i64).unwrap_or(i64::MAX);
     let limit = body.get(1).and_then(Value::as_u64).unwrap_or(20).max(1) as usize;
     let mut list: Vec<(i64, &SimConversation, &SimMessage)> = convs
@@ -569,12 +578,12 @@ fn conversations(convs: &[SimConversation], st: &State, body: &Value) -> Value {
     json!({
         "hasMore": has_more,
         "nextCursor": next,
-        "userConvs": list.iter().map(|(_, c, m)| wire::conversation(c, SELF_UID, Some(m))).collect::<Vec<_>>(),
+        "userConvs": list.iter().map(|(_, c, m)| wire::conversation(c, SELF_UID, Some(m), conversation_type(groups, &c.cid))).collect::<Vec<_>>(),
     })
 }
 
 /// `[cid@goofish, false, cursor, limit, false]`: messages older than `cursor`, newest first.
-fn history(st: &State, body: &Value) -> Value {
+fn history(st: &State, groups: &[String], body: &Value) -> Value {
     let cid = body.get(0).and_then(Value::as_str).unwrap_or("");
     let cid = cid.strip_suffix("@goofish").unwrap_or(cid);
     let cursor = body.get(2).and_then(Value::as_i64).unwrap_or(i64::MAX);
@@ -592,6 +601,6 @@ fn history(st: &State, body: &Value) -> Value {
     json!({
         "hasMore": if has_more { 1 } else { 0 },
         "nextCursor": next,
-        "userMessageModels": older.iter().map(|m| wire::history_model(m)).collect::<Vec<_>>(),
+        "userMessageModels": older.iter().map(|m| wire::history_model(m, conversation_type(groups, &m.cid))).collect::<Vec<_>>(),
     })
 }

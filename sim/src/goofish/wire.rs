@@ -129,8 +129,9 @@ pub fn sync_push(mid: &str, sid: &str, items: Vec<Value>, start_pts: i64, end_pt
     })
 }
 
-/// One `userMessageModels[]` entry of `/r/MessageManager/listUserMessages`.
-pub fn history_model(m: &SimMessage) -> Value {
+/// One `userMessageModels[]` entry of `/r/MessageManager/listUserMessages`;
+/// `conversation_type` 1 is a single chat (seed `002`), 2 a group (see `SimOptions::group_cids`).
+pub fn history_model(m: &SimMessage, conversation_type: u8) -> Value {
     let inner = inner_content(m);
     let custom_type = inner["contentType"].clone();
     let mut extension = json!({
@@ -146,7 +147,7 @@ pub fn history_model(m: &SimMessage) -> Value {
             "messageId": m.msg_id,
             "cid": format!("{}@goofish", m.cid),
             "createAt": m.sent_at,
-            "conversationType": 1,
+            "conversationType": conversation_type,
             "content": {
                 "contentType": 101,
                 "custom": {"type": custom_type, "summary": m.text(), "data": STANDARD.encode(inner.to_string())}
@@ -160,7 +161,7 @@ pub fn history_model(m: &SimMessage) -> Value {
 }
 
 /// One `userConvs[]` entry of `/r/Conversation/listNewestPagination`.
-pub fn conversation(c: &SimConversation, self_uid: &str, last: Option<&SimMessage>) -> Value {
+pub fn conversation(c: &SimConversation, self_uid: &str, last: Option<&SimMessage>, conversation_type: u8) -> Value {
     let modify = last.map(|m| m.sent_at).unwrap_or(0);
     json!({
         "type": 1,
@@ -168,7 +169,7 @@ pub fn conversation(c: &SimConversation, self_uid: &str, last: Option<&SimMessag
             "visible": 1,
             "modifyTime": modify,
             "redPoint": 0,
-            "lastMessage": last.map(|m| json!({"readStatus": 1, "msgStatus": 0, "message": history_model(m)["message"].clone()})),
+            "lastMessage": last.map(|m| json!({"readStatus": 1, "msgStatus": 0, "message": history_model(m, conversation_type)["message"].clone()})),
             "singleChatConversation": {
                 "cid": format!("{}@goofish", c.cid),
                 "pairFirst": format!("{}@goofish", self_uid.min(c.peer_uid.as_str())),

@@ -391,7 +391,13 @@ async fn restart_resumes_from_the_cursor_and_catches_up(replays: bool) {
     } else {
         assert!(caught_up.is_empty(), "nothing replayed: {caught_up:?}");
     }
-    assert_eq!(states(&store).last().unwrap().0, ConnectorStatus::Connected);
+    assert!(
+        eventually(Duration::from_secs(5), || states(&store).last().map(|s| s.0)
+            == Some(ConnectorStatus::Connected))
+        .await,
+        "{:?}",
+        states(&store)
+    );
     assert!(message_counts(&store).values().all(|n| *n == 1));
     run.stop().await;
 }
@@ -657,7 +663,8 @@ async fn the_conversation_list_is_asked_for_in_the_positional_form_only() {
     let sim = GoofishSim::start(SimOptions::new(Script::DemoDay)).await.unwrap();
     let (mut ws, _) = tokio_tungstenite::connect_async(sim.ws_url()).await.unwrap();
     let mut ask = async |mid: &str, body: serde_json::Value| {
-        let req = serde_json::json!({"lwp": "/r/Conversation/listNewestPagination", "headers": {"mid": mid}, "body": body});
+        let req =
+            serde_json::json!({"lwp": "/r/Conversation/listNewestPagination", "headers": {"mid": mid}, "body": body});
         ws.send(Message::text(req.to_string())).await.unwrap();
         loop {
             let Some(Ok(Message::Text(t))) = ws.next().await else {
@@ -678,4 +685,47 @@ async fn the_conversation_list_is_asked_for_in_the_positional_form_only() {
     let positional = ask("2 0", serde_json::json!([9_007_199_254_740_991i64, 50])).await;
     assert_eq!(positional["code"], 200, "{positional}");
     assert!(!positional["body"]["userConvs"].as_array().unwrap().is_empty());
+}
+
+/// A conversation the list and the history call a group (`conversationType` 2) is archived as
+/// a group, whether its messages come from history or from live pushes (which carry no type).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_conversations_are_not_labelled_direct() {
+    let mut opts = SimOptions::new(Script::DemoDay);
+    opts.live_interval = Duration::from_millis(5);
+    opts.group_cids = vec!["48011000002".into()];
+    let sim = GoofishSim::start(opts).await.unwrap();
+    let total = Script::DemoDay.build().1.len();
+    let (tx, store) = FakeStore::channel(64);
+    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
+    assert!(eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    let mut seen = HashMap::new();
+    for c in store.events() {
+        if let EventBody::Message(m) = c.event.body {
+            seen.entry((c.event.chat_id.clone(), m.chat_type))
+                .and_modify(|n| *n += 1)
+                .or_insert(1usize);
+        }
+    }
+    let group = seen
+        .iter()
+        .filter(|((cid, _), _)| cid == "48011000002")
+        .map(|((_, t), n)| (*t, *n))
+        .collect::<Vec<_>>();
+    assert_eq!(group.len(), 1, "one label for the group: {seen:?}");
+    assert_eq!(group[0].0, proto::ChatType::Group, "{seen:?}");
+    let pushed_in_group = sim
+        .pushes()
+        .iter()
+        .flat_map(|p| p.msg_ids.clone())
+        .filter(|id| sim.messages().iter().any(|m| &m.msg_id == id && m.cid == "48011000002"))
+        .count();
+    assert!(pushed_in_group > 0, "the group also had live pushes");
+    assert!(
+        seen.iter()
+            .filter(|((cid, _), _)| cid != "48011000002")
+            .all(|((_, t), _)| *t == proto::ChatType::Direct),
+        "{seen:?}"
+    );
+    run.stop().await;
 }
