@@ -41,6 +41,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Consistent copy of the database while `run` runs.
     Backup(BackupArgs),
+    /// Append the current chain head (SEQ:HASH) to the anchors file and print it.
+    Anchor,
     /// Rebuild the search index from the archive.
     Reindex,
     /// Validate the config and say what is wrong.
@@ -175,9 +177,14 @@ pub struct StatsArgs {
 /// `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Fail unless the recomputed head hash equals this one.
+    /// Fail unless the event at SEQ still has HASH (`SEQ:HASH`; a bare HASH takes its seq from
+    /// the export manifest or the anchors file).
     #[arg(long)]
     pub expect_head: Option<String>,
+    /// Export manifest (`_manifest.json` or its directory) a bare --expect-head HASH is looked
+    /// up in (default: the configured export directory's).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
 }
 
 /// `backup`.

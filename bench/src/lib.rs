@@ -10,6 +10,7 @@ mod export;
 mod pipeline;
 mod search;
 mod store;
+mod stream;
 mod util;
 
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub use error::BenchError;
 /// `chatvault bench` arguments.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// store, search, export or pipeline.
+    /// store, search, export, pipeline or stream.
     pub what: String,
     /// Number of messages.
     #[arg(long, default_value_t = 1_000_000)]
@@ -36,6 +37,7 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
         "search" => search::run(args),
         "export" => export::run(args),
         "pipeline" => pipeline::run(args),
+        "stream" => stream::run(args),
         other => Err(BenchError::UnknownBenchmark(other.to_string())),
     }
 }

@@ -146,6 +146,14 @@ impl Pipeline {
             to_run.push((name, connector, cx));
         }
         let mut background = Vec::new();
+        // A dead writer archives nothing: stop, so `run` exits non-zero and is restarted.
+        let (died, stop, ready) = (writer.died(), shutdown.clone(), store_ready.clone());
+        background.push(tokio::spawn(async move {
+            let why = died.wait().await;
+            ready.store(false, Ordering::SeqCst);
+            tracing::error!(reason = %why, "store writer died; stopping so that a supervisor restarts chatvault");
+            stop.cancel();
+        }));
         background.push(tokio::spawn(sample_channel_depth(tx.clone())));
         background.push(tokio::spawn(sample_health(
             states.clone(),

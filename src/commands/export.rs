@@ -39,6 +39,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::ExportArgs) -> anyhow::Result<()> {
     });
     bar.finish_and_clear();
     let s = summary?;
+    super::anchor::record(&ctx.data_dir, s.to_seq, &s.head_hash, "export")?;
     println!("{}", render(&s));
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod anchor;
 mod audit;
 mod backup;
 mod check_config;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Reindex => reindex::run(&ctx),
+        Command::Anchor => anchor::run(&ctx),
         Command::CheckConfig => check_config::run(&ctx),
         Command::Sim(a) => sim::run(a),
         Command::Bench(a) => bench::run(&a).map_err(|e| match e {

@@ -74,6 +74,12 @@ impl Store {
         (self.head_seq, self.head_hash)
     }
 
+    /// Sets the WAL size (pages) above which the checkpointer restarts the WAL (default
+    /// 65 536); a small one makes the restart path easy to exercise.
+    pub fn set_wal_limit_pages(&self, pages: i64) {
+        self.checkpointer.set_limit(pages);
+    }
+
     /// The dictionaries batches are compressed with (shared with the prepare threads).
     pub(crate) fn codebook(&self) -> Arc<Codebook> {
         Arc::clone(&self.book)

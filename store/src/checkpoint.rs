@@ -7,10 +7,20 @@
 //! transaction is durable once its WAL frames are fsynced. If the WAL still outgrows
 //! [`WAL_LIMIT_PAGES`] (the writer appending faster than pages are copied), a restart checkpoint
 //! makes the writer wait for one full copy so the WAL starts over instead of growing without end.
+//!
+//! A restart holds the write lock while it waits for every reader to leave the WAL, so with a
+//! long reader (`verify`, `export --full`, `backup` of a large archive) a patient restart would
+//! lock the writer out until its commits fail with "database is locked". The restart therefore
+//! waits only [`RESTART_PATIENCE`] for readers and, when it gives up, is not tried again for
+//! [`RESTART_BACKOFF`]: the writer waits at most that long per attempt, and the WAL grows while
+//! the long reader runs (it cannot start over under a reader's snapshot anyway).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -19,27 +29,47 @@ use crate::Result;
 /// WAL size (pages) above which the checkpointer makes the writer wait for a full copy.
 pub const WAL_LIMIT_PAGES: i64 = 65_536;
 
+/// How long a restart checkpoint waits for readers (holding the write lock) before it gives up.
+pub const RESTART_PATIENCE: Duration = Duration::from_millis(50);
+
+/// How long after a restart gave up the next one is tried.
+pub const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Normal checkpoints wait this long for the write lock (a commit in progress).
+const PATIENCE: Duration = Duration::from_secs(30);
+
 /// A running checkpointer; dropping it runs a last checkpoint and joins the thread.
 pub(crate) struct Checkpointer {
     nudge: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
+    limit: Arc<AtomicI64>,
 }
 
 impl Checkpointer {
     /// Opens a second connection on `path` and starts the thread.
     pub(crate) fn start(path: &Path, synchronous_full: bool) -> Result<Checkpointer> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(PATIENCE)?;
         conn.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
         let (nudge, rx) = sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("chatvault-checkpoint".into())
-            .spawn(move || run(conn, rx))
-            .map_err(|e| crate::StoreError::io("cannot start the WAL checkpoint thread", e))?;
+        let limit = Arc::new(AtomicI64::new(WAL_LIMIT_PAGES));
+        let thread = {
+            let limit = Arc::clone(&limit);
+            std::thread::Builder::new()
+                .name("chatvault-checkpoint".into())
+                .spawn(move || run(conn, rx, &limit))
+                .map_err(|e| crate::StoreError::io("cannot start the WAL checkpoint thread", e))?
+        };
         Ok(Checkpointer {
             nudge: Some(nudge),
             thread: Some(thread),
+            limit,
         })
+    }
+
+    /// Sets the WAL size (pages) above which a restart checkpoint is tried.
+    pub(crate) fn set_limit(&self, pages: i64) {
+        self.limit.store(pages.max(1), Ordering::Relaxed);
     }
 
     /// Asks for a checkpoint soon; never blocks (a pending request already covers this one).
@@ -61,12 +91,23 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<()>) {
+fn run(conn: Connection, rx: Receiver<()>, limit: &AtomicI64) {
+    let mut next_restart = Instant::now();
     while rx.recv().is_ok() {
         match checkpoint(&conn, "PASSIVE") {
-            Ok(log) if log > WAL_LIMIT_PAGES => {
-                if let Err(e) = checkpoint(&conn, "RESTART") {
-                    tracing::warn!(error = %e, "WAL restart checkpoint failed; retrying after the next commit");
+            Ok(log) if log > limit.load(Ordering::Relaxed) && Instant::now() >= next_restart => {
+                let restarted = conn
+                    .busy_timeout(RESTART_PATIENCE)
+                    .and_then(|()| checkpoint_complete(&conn, "RESTART"));
+                let _ = conn.busy_timeout(PATIENCE);
+                match restarted {
+                    Ok(true) => {}
+                    // A reader is still on the WAL: let the writer go on and try later.
+                    Ok(false) => next_restart = Instant::now() + RESTART_BACKOFF,
+                    Err(e) => {
+                        next_restart = Instant::now() + RESTART_BACKOFF;
+                        tracing::debug!(error = %e, "WAL restart checkpoint gave way to a reader; retrying later");
+                    }
                 }
             }
             Ok(_) => {}
@@ -87,4 +128,10 @@ fn run(conn: Connection, rx: Receiver<()>) {
 /// Runs a checkpoint of `mode`; returns the WAL size in pages.
 fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1))
+}
+
+/// Runs a checkpoint of `mode`; `false` if it could not finish (SQLite reports busy).
+fn checkpoint_complete(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(0))
+        .map(|busy| busy == 0)
 }

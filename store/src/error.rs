@@ -35,6 +35,10 @@ pub enum StoreError {
         /// Supported version.
         supported: i64,
     },
+    /// The store writer stopped (a panic in one of its threads, or a failure of its own);
+    /// nothing more is archived by it.
+    #[error("the store writer stopped: {0}")]
+    WriterDied(String),
     /// Stored data does not decode.
     #[error("corrupt archive: {0}")]
     Corrupt(String),

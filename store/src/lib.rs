@@ -18,7 +18,8 @@
 //!   transaction (raw rows, events with their chain link, cursors).
 //! - `dedup.rs`: the three steps that decide "already in the log?"; `keys.rs` names the keys
 //!   they use (identity hash, row key, content hash / key / check).
-//! - `project.rs`: the projections; `fold.rs`: the pure fold of a message's events into its
+//! - `project.rs`: the projections (`project_step.rs`: events at the end of a message's
+//!   history applied to its row without a re-fold); `fold.rs`: the pure fold of a message's events into its
 //!   current state, used by the projection and by `verify`.
 //! - `compress.rs`: how blobs are stored (zstd, one trained dictionary per platform).
 //! - `chain.rs`: the hash chain.
@@ -29,10 +30,12 @@
 //! - `schema/`: DDL and migrations (`PRAGMA user_version`).
 //! - `reader/`: [`StoreReader`], the read side for search, export and the CLI; many readers
 //!   beside one writer (WAL). `verify.rs` recomputes the chain and re-folds every message;
-//!   `backup.rs` copies the archive online.
+//!   `backup.rs` copies the archive online; `anchors.rs` keeps the chain positions written
+//!   down in the data directory, which `verify` checks.
 //! - `types.rs`: rows and reports returned to callers; `error.rs`: [`StoreError`].
 #![deny(missing_docs)]
 
+pub mod anchors;
 mod append;
 mod backup;
 mod chain;
@@ -46,6 +49,7 @@ mod keys;
 mod open;
 mod prepare;
 mod project;
+mod project_step;
 mod reader;
 mod schema;
 mod types;
@@ -61,7 +65,8 @@ pub use open::{DB_FILE, StoreOptions};
 pub use prepare::Prepared;
 pub use reader::{EventRow, MessageRow, StoreReader};
 pub use types::*;
-pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
+pub use verify::Expectation;
+pub use writer::{WriterDeath, WriterHandle, WriterOptions, WriterStats, spawn_writer};
 
 /// Result alias.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -3,7 +3,11 @@
 //! and `members`.
 //!
 //! The common event — the first `message` event of a new identity — inserts its row directly,
-//! with no fold; any other message-level event re-folds its message from the log. Chat message
+//! with no fold. A stream chunk that extends the text, an edit newer than the latest, a
+//! withdrawal or deletion is applied on top of the row as it stands (`project_step.rs`), so
+//! a message's thousandth chunk costs what its first did; only events that land inside the
+//! history (a chunk before the end of the text, an edit older than the latest) re-fold the
+//! message from the log. Chat message
 //! counts of a transaction are summed in memory and written once per chat at the end
 //! ([`Projector::flush`]) instead of one upsert per message.
 
@@ -21,8 +25,8 @@ use crate::{Result, StoreError};
 
 const MESSAGE_SQL: &str = "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external,
        sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients,
-       state, revision, last_seq, msg_key)
-     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20)";
+       state, revision, last_seq, msg_key, stream_end)
+     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20, -1)";
 
 /// The projection side of one transaction.
 pub(crate) struct Projector<'t> {
@@ -70,11 +74,14 @@ impl<'t> Projector<'t> {
         }
         match (&row, &ev.body) {
             (None, _) => {
+                // An edit or withdrawal before its message: a placeholder, folded when the
+                // message arrives.
                 self.tx
                     .prepare_cached(
                         "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
                     )?
                     .execute(params![row_key, key.platform.as_str(), key.account, key.chat_id, key.msg_id, seq as i64])?;
+                return Ok(());
             }
             (Some(r), EventBody::Message(m)) if !r.has_message => {
                 self.tx
@@ -82,8 +89,19 @@ impl<'t> Projector<'t> {
                     .execute(params![row_key, seq as i64, content_key])?;
                 self.chats.bump(&key, m);
             }
-            _ => {}
+            // Still waiting for its message, or a later version of a known one (the first
+            // version wins): the fold is unchanged, only the latest seq moves.
+            (Some(r), _) if !r.has_message => return self.touch(row_key, seq),
+            (Some(_), EventBody::Message(_)) => return self.touch(row_key, seq),
+            (Some(_), _) => {
+                let occurred_at = ev.occurred_at.unwrap_or(received_at);
+                if crate::project_step::apply(self.tx, row_key, seq, occurred_at, ev)? {
+                    return Ok(());
+                }
+            }
         }
+        // Anything the step cannot apply on top of the current state (a chunk before the end
+        // of the text, an edit older than the latest, a chunk under an edit): fold it all.
         let inputs = self.fold_inputs(row_key)?;
         let (record, revisions) = fold_message(&key, &inputs);
         match record {
@@ -91,15 +109,22 @@ impl<'t> Projector<'t> {
                 // A later `message` event with other content is not among the fold inputs
                 // (the first version wins) but is still the message's latest event.
                 rec.last_seq = rec.last_seq.max(seq);
-                write_record(self.tx, row_key, &rec, &revisions)
-            }
-            None => {
+                write_record(self.tx, row_key, &rec, &revisions)?;
                 self.tx
-                    .prepare_cached("UPDATE messages SET last_seq = ?2 WHERE mkey = ?1")?
-                    .execute(params![row_key, seq as i64])?;
+                    .prepare_cached("UPDATE messages SET stream_end = ?2 WHERE mkey = ?1")?
+                    .execute(params![row_key, crate::project_step::stream_end(&inputs)])?;
                 Ok(())
             }
+            None => self.touch(row_key, seq),
         }
+    }
+
+    /// Moves a message's latest seq.
+    fn touch(&self, row_key: i64, seq: u64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE messages SET last_seq = ?2 WHERE mkey = ?1")?
+            .execute(params![row_key, seq as i64])?;
+        Ok(())
     }
 
     /// Projects chat-level event `seq` (names and members).

@@ -259,8 +259,16 @@ pub struct VerifyReport {
     pub head: ChainHead,
     /// First seq whose stored hash (or raw link) does not match, if any.
     pub first_bad_seq: Option<u64>,
-    /// Projection rows that differ from a fresh fold (up to 20 listed).
+    /// Projection rows (`messages`, `revisions`, `chats`, `members`) that differ from a fresh
+    /// fold (up to 20 listed).
     pub projection_mismatches: Vec<String>,
+    /// `dedup` entries that stand for no event, cursors ahead of the log (up to 20 listed).
+    pub bookkeeping_mismatches: Vec<String>,
+    /// Chain positions checked (`--expect-head`, anchors).
+    pub positions_checked: u64,
+    /// Chain positions the log no longer passes through (removed or rewritten events), and
+    /// unreadable lines of the anchors file.
+    pub position_failures: Vec<String>,
     /// Everything matched.
     pub ok: bool,
 }

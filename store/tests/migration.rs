@@ -29,7 +29,7 @@ fn a_version_1_archive_is_upgraded_without_losing_anything() {
     assert_eq!(user_version(dir.path()), 1);
 
     let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 3);
+    assert_eq!(user_version(dir.path()), 4);
     let before = s.head();
     assert_eq!(before.0, 7, "the fixture holds 7 events");
 
@@ -89,7 +89,7 @@ fn v2_archive() -> tempfile::TempDir {
 fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
     let dir = v2_archive();
     let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 3);
+    assert_eq!(user_version(dir.path()), 4);
     let (seq, hash) = s.head();
     assert_eq!(
         (seq, hex::encode(hash).as_str()),

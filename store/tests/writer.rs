@@ -204,3 +204,104 @@ async fn a_replay_through_the_writer_records_only_what_is_new() {
     assert_eq!(m1.record.expect("m1 has its message").text, "第一条改了");
     assert!(reader.verify(&mut |_| {}).unwrap().ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_thread_that_panics_fails_every_pending_notice_and_reports_its_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = mpsc::channel(64);
+    let writer = spawn_writer(
+        open(dir.path()),
+        rx,
+        WriterOptions {
+            group_commit: std::time::Duration::ZERO,
+            panic_at_commit: Some(2),
+            ..Default::default()
+        },
+    );
+    let died = writer.died();
+    let mut notices = Vec::new();
+    for i in 0..40 {
+        let (b, n) = EventBatch::new(
+            Platform::Eoffice,
+            "oa",
+            vec![payload(msg("c1", &format!("m{i}"), "正文", T0 + i), T0)],
+            None,
+        );
+        if tx.send(b).await.is_err() {
+            break;
+        }
+        notices.push(n);
+    }
+    let why = tokio::time::timeout(std::time::Duration::from_secs(10), died.wait())
+        .await
+        .expect("the death is reported, not left for the next health check");
+    assert!(why.contains("injected commit thread panic"), "{why}");
+    let mut ok = 0;
+    for n in notices {
+        // Every notice resolves: committed, or failed (never left pending).
+        match tokio::time::timeout(std::time::Duration::from_secs(10), n)
+            .await
+            .expect("resolves")
+        {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(_)) | Err(_) => {}
+        }
+    }
+    assert!(ok >= 1, "the first commit went through");
+    // What was acknowledged is exactly what the archive holds.
+    let held = store::StoreReader::open(dir.path()).unwrap().head().unwrap().seq;
+    assert_eq!(held, ok as u64);
+    drop(tx);
+    assert!(matches!(writer.join().await, Err(store::StoreError::WriterDied(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_payloads_are_bounded_in_bytes_while_the_writer_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    // Another process holds the write lock: the first commit waits (its busy timeout).
+    let blocker = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (tx, rx) = mpsc::channel(1);
+    let _writer = spawn_writer(
+        s,
+        rx,
+        WriterOptions {
+            group_commit: std::time::Duration::ZERO,
+            max_batches: 64,
+            max_bytes: 4 << 20,
+            ..Default::default()
+        },
+    );
+    let rejected = || {
+        let raw = proto::RawPayload {
+            received_at: T0,
+            media_type: proto::batch::media::JSON.into(),
+            bytes: vec![b'x'; 1 << 20].into(),
+        };
+        EventBatch::new(
+            Platform::Wecom,
+            "corp",
+            vec![proto::Ingested::Rejected {
+                raw,
+                reason: "bad signature".into(),
+            }],
+            None,
+        )
+        .0
+    };
+    let mut accepted = 0;
+    for _ in 0..64 {
+        match tokio::time::timeout(std::time::Duration::from_millis(300), tx.send(rejected())).await {
+            Ok(Ok(())) => accepted += 1,
+            _ => break,
+        }
+    }
+    // 4 MiB waiting, one batch in the channel, one committing: never the 64 batches (64 MiB)
+    // the event count alone would let in.
+    assert!(
+        accepted <= 7,
+        "{accepted} MiB of rejects taken in while the writer waited"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+}

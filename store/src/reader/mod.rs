@@ -20,7 +20,7 @@ mod summary;
 mod tests;
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::Result;
 use crate::compress::Unpacker;
@@ -32,6 +32,8 @@ pub(crate) use rows::{RECORD_COLS, record_from_row};
 pub struct StoreReader {
     pub(crate) conn: rusqlite::Connection,
     pub(crate) unpacker: RefCell<Unpacker>,
+    /// The data directory (its anchors file is part of `verify`).
+    pub(crate) dir: PathBuf,
 }
 
 impl StoreReader {
@@ -41,6 +43,7 @@ impl StoreReader {
         Ok(StoreReader {
             conn: crate::open::open_reader(data_dir)?,
             unpacker: RefCell::new(Unpacker::default()),
+            dir: data_dir.to_path_buf(),
         })
     }
 

@@ -17,18 +17,26 @@
 //! Volatile figures (defaults of [`WriterOptions`]): a group closes 5 ms after its first batch
 //! unless the committer was busy, and holds at most 1024 batches or 60 000 events; at most one
 //! group waits (received, preparing or prepared) beside the one committing, beyond which the
-//! channel pushes back on the connectors. Prepare threads: two (`prepare_pool.rs`). WAL
-//! checkpoints: `checkpoint.rs`.
+//! channel pushes back on the connectors; what waits is also bounded in bytes (64 MiB by
+//! default), since a batch of rejected payloads counts no events but can be megabytes.
+//! Prepare threads: two (`prepare_pool.rs`). WAL checkpoints: `checkpoint.rs`.
+//!
+//! **Death.** If the commit thread or a prepare thread panics, or the writer task itself
+//! stops with an error, every batch it holds or that waits in the channel gets a failed
+//! notice (nothing of them is acknowledged) and [`WriterHandle::died`] resolves with the
+//! reason, so the process can stop instead of answering health checks while nothing is
+//! archived.
 
 mod prepare_pool;
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
-use proto::{CommitError, EventBatch};
-use tokio::sync::{mpsc, oneshot};
+use proto::{CommitError, EventBatch, Ingested};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{Prepared, Result, Store};
+use crate::{Prepared, Result, Store, StoreError};
 use prepare_pool::{Done, PreparePool};
 
 /// Writer tuning.
@@ -42,6 +50,12 @@ pub struct WriterOptions {
     /// form under bulk load (a backfill); there, each transaction rewrites the pages of the
     /// randomly ordered key index it touches, so fewer, larger transactions write less.
     pub max_events: usize,
+    /// Most payload bytes received and not yet committed (raw payloads and rejects); beyond
+    /// it the channel pushes back, whatever the event count.
+    pub max_bytes: usize,
+    /// Fault injection for tests: the commit thread panics at this commit (1 = the first).
+    #[doc(hidden)]
+    pub panic_at_commit: Option<u64>,
 }
 
 impl Default for WriterOptions {
@@ -50,6 +64,8 @@ impl Default for WriterOptions {
             group_commit: Duration::from_millis(5),
             max_batches: 1024,
             max_events: 60_000,
+            max_bytes: 64 << 20,
+            panic_at_commit: None,
         }
     }
 }
@@ -72,6 +88,7 @@ pub struct WriterStats {
 /// A running writer; [`WriterHandle::join`] waits for it to drain (all senders dropped).
 pub struct WriterHandle {
     join: tokio::task::JoinHandle<Result<WriterStats>>,
+    died: watch::Receiver<Option<String>>,
 }
 
 impl WriterHandle {
@@ -79,29 +96,81 @@ impl WriterHandle {
     pub async fn join(self) -> Result<WriterStats> {
         match self.join.await {
             Ok(r) => r,
-            Err(e) => Err(crate::StoreError::Corrupt(format!("store writer task failed: {e}"))),
+            Err(e) => Err(StoreError::WriterDied(format!("its task failed: {e}"))),
+        }
+    }
+
+    /// Resolves, with the reason, if the writer stops before its senders are gone (a panic in
+    /// the commit or a prepare thread, a failure of its own). Never resolves otherwise.
+    pub fn died(&self) -> WriterDeath {
+        WriterDeath(self.died.clone())
+    }
+}
+
+/// See [`WriterHandle::died`].
+#[derive(Clone)]
+pub struct WriterDeath(watch::Receiver<Option<String>>);
+
+impl WriterDeath {
+    /// The reason the writer died, once it has.
+    pub async fn wait(mut self) -> String {
+        loop {
+            if let Some(why) = self.0.borrow_and_update().clone() {
+                return why;
+            }
+            if self.0.changed().await.is_err() {
+                // The writer ended; a death is written before that.
+                if let Some(why) = self.0.borrow().clone() {
+                    return why;
+                }
+                return std::future::pending().await;
+            }
         }
     }
 }
 
 /// Spawns the writer on the current tokio runtime; the SQLite work runs on the blocking pool.
 pub fn spawn_writer(store: Store, rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> WriterHandle {
-    WriterHandle {
-        join: tokio::spawn(writer_loop(store, rx, opts)),
-    }
+    let (tell, died) = watch::channel(None);
+    let inner = tokio::spawn(writer_loop(store, rx, opts));
+    let join = tokio::spawn(async move {
+        let result = match inner.await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::WriterDied(format!("its task failed: {e}"))),
+        };
+        if let Err(e) = &result {
+            metrics::counter!("chatvault_store_writer_deaths_total").increment(1);
+            tracing::error!(error = %e, "store writer died; nothing more is archived");
+            let _ = tell.send(Some(e.to_string()));
+        }
+        result
+    });
+    WriterHandle { join, died }
+}
+
+/// Payload bytes a batch holds (raw payloads and rejects).
+fn batch_bytes(b: &EventBatch) -> usize {
+    b.items
+        .iter()
+        .map(|i| match i {
+            Ingested::Payload { raw, .. } | Ingested::Rejected { raw, .. } => raw.bytes.len(),
+        })
+        .sum()
 }
 
 /// Batches received and not yet handed to a commit, in arrival order.
 #[derive(Default)]
 struct Waiting {
-    /// Submitted to the prepare threads, answers pending (event count, answer).
-    preparing: VecDeque<(usize, oneshot::Receiver<Done>)>,
+    /// Submitted to the prepare threads, answers pending (event count, bytes, answer).
+    preparing: VecDeque<(usize, usize, oneshot::Receiver<Done>)>,
     /// Prepared, oldest first; the next group is taken from the front.
     ready: VecDeque<(EventBatch, Prepared)>,
     /// Events in `preparing` and `ready`.
     events: usize,
     /// Events in `ready`.
     ready_events: usize,
+    /// Payload bytes in `preparing` and `ready`.
+    bytes: usize,
 }
 
 impl Waiting {
@@ -113,17 +182,19 @@ impl Waiting {
     /// (at least one batch, however large).
     fn take_group(&mut self, opts: &WriterOptions) -> Vec<(EventBatch, Prepared)> {
         let mut group = Vec::new();
-        let mut events = 0;
+        let (mut events, mut bytes) = (0, 0);
         while let Some((b, _)) = self.ready.front() {
             let n = b.event_count();
             if !group.is_empty() && (group.len() >= opts.max_batches || events + n > opts.max_events) {
                 break;
             }
             events += n;
+            bytes += batch_bytes(b);
             group.push(self.ready.pop_front().expect("front exists"));
         }
         self.events -= events;
         self.ready_events -= events;
+        self.bytes -= bytes;
         group
     }
 }
@@ -131,7 +202,7 @@ impl Waiting {
 async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> Result<WriterStats> {
     // Received but not committed: at most one group being prepared or waiting besides the
     // one committing, as before the pipeline; the channel pushes back on the senders beyond.
-    let (max_events, max_batches) = (opts.max_events.max(1), opts.max_batches.max(1));
+    let (max_events, max_batches, max_bytes) = (opts.max_events.max(1), opts.max_batches.max(1), opts.max_bytes.max(1));
     let preparer = PreparePool::start(max_batches + 1, store.dir(), store.codebook())?;
     let mut stats = WriterStats::default();
     let mut store = Some(store);
@@ -141,6 +212,7 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
     // window after its first batch.
     let mut closes: Option<tokio::time::Instant> = None;
     let mut open = true;
+    let mut commits = 0u64;
     loop {
         if inflight.is_none() && !waiting.ready.is_empty() {
             let full = waiting.ready_events >= max_events || waiting.ready.len() >= max_batches;
@@ -152,23 +224,31 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
                 let group = waiting.take_group(&opts);
                 closes = (!waiting.is_empty()).then(tokio::time::Instant::now);
                 let s = store.take().expect("store is put back after every commit");
-                inflight = Some(tokio::task::spawn_blocking(move || commit_with_retry(s, group)));
+                commits += 1;
+                let panic = opts.panic_at_commit == Some(commits);
+                inflight = Some(tokio::task::spawn_blocking(move || commit_with_retry(s, group, panic)));
             }
         }
         if !open && waiting.is_empty() && inflight.is_none() {
             break;
         }
-        let accept = open && waiting.events < max_events && waiting.preparing.len() + waiting.ready.len() < max_batches;
+        let accept = open
+            && waiting.events < max_events
+            && waiting.bytes < max_bytes
+            && waiting.preparing.len() + waiting.ready.len() < max_batches;
         let window = closes.filter(|_| inflight.is_none() && !waiting.ready.is_empty());
         tokio::select! {
             // Notices first: connectors may wait for them before they send anything more.
             biased;
             done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
                 inflight = None;
-                store = Some(finish(done, &mut stats)?);
+                match finish(done, &mut stats) {
+                    Ok(s) => store = Some(s),
+                    Err(e) => return Err(die(e, waiting, &mut rx, &mut stats).await),
+                }
             }
-            answer = async { (&mut waiting.preparing.front_mut().expect("guarded").1).await }, if !waiting.preparing.is_empty() => {
-                let (n, _) = waiting.preparing.pop_front().expect("guarded");
+            answer = async { (&mut waiting.preparing.front_mut().expect("guarded").2).await }, if !waiting.preparing.is_empty() => {
+                let (n, bytes, _) = waiting.preparing.pop_front().expect("guarded");
                 match answer {
                     Ok((batch, Ok(prepared))) => {
                         waiting.ready_events += n;
@@ -176,18 +256,25 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
                     }
                     Ok((batch, Err(e))) => {
                         waiting.events -= n;
+                        waiting.bytes -= bytes;
                         fail(vec![batch], &e, &mut stats);
                     }
                     Err(_) => {
-                        return Err(crate::StoreError::Corrupt("the store's prepare threads stopped".into()));
+                        let e = StoreError::WriterDied("a prepare thread stopped (it panicked)".into());
+                        if let Some(f) = inflight.take() {
+                            // The commit in flight still reports its own outcome.
+                            let _ = finish(f.await, &mut stats);
+                        }
+                        return Err(die(e, waiting, &mut rx, &mut stats).await);
                     }
                 }
             }
             b = rx.recv(), if accept => match b {
                 Some(b) => {
-                    let n = b.event_count();
+                    let (n, bytes) = (b.event_count(), batch_bytes(&b));
                     waiting.events += n;
-                    waiting.preparing.push_back((n, preparer.submit(b)));
+                    waiting.bytes += bytes;
+                    waiting.preparing.push_back((n, bytes, preparer.submit(b)));
                     if closes.is_none() {
                         closes = Some(tokio::time::Instant::now() + opts.group_commit);
                     }
@@ -200,10 +287,46 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
     Ok(stats)
 }
 
+/// The writer cannot go on: fails the notice of every batch it holds and of every batch still
+/// in the channel (closed first, so senders learn at once), and returns `e`.
+async fn die(
+    e: StoreError,
+    waiting: Waiting,
+    rx: &mut mpsc::Receiver<EventBatch>,
+    stats: &mut WriterStats,
+) -> StoreError {
+    rx.close();
+    let mut held: Vec<EventBatch> = waiting.ready.into_iter().map(|(b, _)| b).collect();
+    for (_, _, answer) in waiting.preparing {
+        // A live prepare thread answers soon; a dead one's batch is dropped with it, which
+        // its sender sees as a failed notice too.
+        if let Ok((b, _)) = answer.await {
+            held.push(b);
+        }
+    }
+    while let Ok(b) = rx.try_recv() {
+        held.push(b);
+    }
+    if !held.is_empty() {
+        fail(held, &e, stats);
+    }
+    e
+}
+
 /// Fires a finished commit's notices (only now: the data is committed) and returns the store.
+/// A commit thread that panicked fails its group's notices and ends the writer.
 fn finish(done: std::result::Result<Committed, tokio::task::JoinError>, stats: &mut WriterStats) -> Result<Store> {
-    let (store, result, group) =
-        done.map_err(|e| crate::StoreError::Corrupt(format!("store writer thread failed: {e}")))?;
+    let (store, result, group) = done.map_err(|e| StoreError::WriterDied(format!("its commit thread failed: {e}")))?;
+    let store = match store {
+        Some(s) => s,
+        None => {
+            let e = result
+                .err()
+                .unwrap_or_else(|| StoreError::WriterDied("its commit thread panicked".into()));
+            fail(group, &e, stats);
+            return Err(e);
+        }
+    };
     match result {
         Ok(infos) => {
             stats.commits += 1;
@@ -220,7 +343,7 @@ fn finish(done: std::result::Result<Committed, tokio::task::JoinError>, stats: &
 }
 
 /// Reports `e` to every batch of `group`; none of them is committed.
-fn fail(group: Vec<EventBatch>, e: &crate::StoreError, stats: &mut WriterStats) {
+fn fail(group: Vec<EventBatch>, e: &StoreError, stats: &mut WriterStats) {
     stats.failures += 1;
     metrics::counter!("chatvault_store_commit_failures_total").increment(1);
     tracing::error!(error = %e, batches = group.len(), "store commit failed; nothing in these batches is acknowledged");
@@ -232,21 +355,44 @@ fn fail(group: Vec<EventBatch>, e: &crate::StoreError, stats: &mut WriterStats) 
     }
 }
 
-type Committed = (Store, Result<Vec<proto::CommitInfo>>, Vec<EventBatch>);
+/// The store back (`None` if the commit thread panicked: its state is not trusted again), the
+/// outcome, and the group's batches for their notices.
+type Committed = (Option<Store>, Result<Vec<proto::CommitInfo>>, Vec<EventBatch>);
 
 /// One retry covers transient failures (a busy checkpoint); a full disk or read-only file
-/// fails twice and is reported.
-fn commit_with_retry(mut store: Store, group: Vec<(EventBatch, Prepared)>) -> Committed {
+/// fails twice and is reported. A panic is caught so that the group's notices can be failed.
+fn commit_with_retry(mut store: Store, group: Vec<(EventBatch, Prepared)>, panic: bool) -> Committed {
     let started = Instant::now();
     let pairs: Vec<(&EventBatch, &Prepared)> = group.iter().map(|(b, p)| (b, p)).collect();
-    let mut result = store.append_prepared(&pairs);
-    if result.is_err() {
-        std::thread::sleep(Duration::from_millis(100));
-        result = store.append_prepared(&pairs);
-    }
+    let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if panic {
+            panic!("injected commit thread panic");
+        }
+        let mut result = store.append_prepared(&pairs);
+        if result.is_err() {
+            std::thread::sleep(Duration::from_millis(100));
+            result = store.append_prepared(&pairs);
+        }
+        result
+    }));
     drop(pairs);
     metrics::histogram!("chatvault_store_commit_seconds").record(started.elapsed().as_secs_f64());
     // The prepared parts are dropped here, on the blocking thread; the batches go back for
     // their notices.
-    (store, result, group.into_iter().map(|(b, _)| b).collect())
+    let batches = group.into_iter().map(|(b, _)| b).collect();
+    match attempt {
+        Ok(result) => (Some(store), result, batches),
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            (
+                None,
+                Err(StoreError::WriterDied(format!("its commit thread panicked: {what}"))),
+                batches,
+            )
+        }
+    }
 }
