@@ -99,7 +99,7 @@ impl Socket {
                 Err(e) => return Err(SessionError::Protocol(e.to_string())),
             }
         };
-        let window = Duration::from_millis(handshake.ping_interval + handshake.ping_timeout);
+        let window = heartbeat_window(handshake.ping_interval, handshake.ping_timeout);
         let mut ping_deadline = Instant::now() + window;
 
         let connect = socketio::Packet::connect(Some(json!({ "token": token })));
@@ -145,7 +145,7 @@ impl Socket {
 
     /// The heartbeat window: `pingInterval + pingTimeout`.
     pub fn ping_window(&self) -> Duration {
-        Duration::from_millis(self.handshake.ping_interval + self.handshake.ping_timeout)
+        heartbeat_window(self.handshake.ping_interval, self.handshake.ping_timeout)
     }
 
     /// Sends a text frame.
@@ -201,5 +201,29 @@ mod tests {
             ..ep
         };
         assert!(ep.ws_url().starts_with("wss://oa.example.com/im/?EIO=4"));
+    }
+}
+
+/// The longest heartbeat window accepted from a server (its own figures are 25 s + 20 s).
+const MAX_HEARTBEAT_WINDOW: Duration = Duration::from_secs(3600);
+
+/// `pingInterval + pingTimeout` (ms, both from the server's handshake), without overflow and
+/// bounded, so a hostile or broken server can neither panic the deadline arithmetic nor make
+/// a dead connection look alive for ever.
+pub fn heartbeat_window(ping_interval: u64, ping_timeout: u64) -> Duration {
+    Duration::from_millis(ping_interval.saturating_add(ping_timeout)).min(MAX_HEARTBEAT_WINDOW)
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn server_figures_cannot_overflow_the_heartbeat_deadline() {
+        assert_eq!(heartbeat_window(25_000, 20_000), Duration::from_secs(45));
+        let w = heartbeat_window(u64::MAX, u64::MAX);
+        assert_eq!(w, MAX_HEARTBEAT_WINDOW);
+        // The deadline computed from it is representable.
+        let _ = Instant::now() + w;
     }
 }

@@ -166,8 +166,7 @@ impl WecomApi {
                 reason: "no access_token".into(),
             })?
             .to_string();
-        let expires = Duration::from_secs(v["expires_in"].as_u64().unwrap_or(7200));
-        let refresh_at = Instant::now() + expires.saturating_sub(TOKEN_MARGIN.min(expires / 2));
+        let refresh_at = refresh_at(Instant::now(), v["expires_in"].as_u64());
         st.token = Some(Token {
             value: value.clone(),
             refresh_at,
@@ -355,5 +354,31 @@ fn http_err(api: &'static str, e: reqwest::Error) -> ApiError {
     ApiError::Http {
         api,
         reason: e.without_url().to_string(),
+    }
+}
+
+/// The longest token lifetime believed (WeCom's is 7200 s).
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// When to fetch a new token: `expires_in` (seconds, from the platform; 7200 when absent)
+/// minus a margin, bounded so that no figure can overflow the clock arithmetic or keep a
+/// token past a day.
+fn refresh_at(now: Instant, expires_in: Option<u64>) -> Instant {
+    let expires = Duration::from_secs(expires_in.unwrap_or(7200)).min(MAX_TOKEN_LIFETIME);
+    let after = expires.saturating_sub(TOKEN_MARGIN.min(expires / 2));
+    now.checked_add(after).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::*;
+
+    #[test]
+    fn any_expires_in_gives_a_refresh_time_without_panicking() {
+        let now = Instant::now();
+        assert_eq!(refresh_at(now, Some(7200)), now + Duration::from_secs(6900));
+        assert_eq!(refresh_at(now, None), now + Duration::from_secs(6900));
+        assert_eq!(refresh_at(now, Some(0)), now);
+        assert_eq!(refresh_at(now, Some(u64::MAX)), now + MAX_TOKEN_LIFETIME - TOKEN_MARGIN);
     }
 }

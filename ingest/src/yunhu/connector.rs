@@ -170,7 +170,7 @@ impl YunhuSession {
         let conn = self.conn.clone();
         let t = &conn.tuning;
         let (mut sink, mut stream) = tokio::select! {
-            r = tokio::time::timeout(t.connect_timeout, transport::connect(&conn.cfg.ws_url)) => {
+            r = tokio::time::timeout(t.connect_timeout, transport::connect(&conn.cfg.ws_url, t.frame_limit(cx.max_body_bytes))) => {
                 r.map_err(|_| ConnectorError::Transport("connect timed out".into()))??
             }
             _ = cx.shutdown.cancelled() => return Err(ConnectorError::Shutdown),

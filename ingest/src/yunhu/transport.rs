@@ -9,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use config::YunhuConfig;
@@ -25,9 +26,13 @@ pub type Sink = SplitSink<Ws, Message>;
 /// Read half.
 pub type Stream = SplitStream<Ws>;
 
-/// Opens the WebSocket.
-pub async fn connect(url: &str) -> Result<(Sink, Stream), ConnectorError> {
-    let (ws, _) = tokio_tungstenite::connect_async(url)
+/// Opens the WebSocket; frames and messages above `max_frame_bytes` end the connection
+/// instead of being buffered (tungstenite's own defaults are 16 and 64 MiB).
+pub async fn connect(url: &str, max_frame_bytes: usize) -> Result<(Sink, Stream), ConnectorError> {
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_frame_bytes))
+        .max_frame_size(Some(max_frame_bytes));
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| ConnectorError::Transport(format!("connect {}: {e}", redact_url(url))))?;
     Ok(ws.split())
@@ -132,6 +137,29 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_frame_above_the_cap_ends_the_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let _ = ws.send(Message::binary(vec![0u8; 1000])).await;
+            let _ = ws.send(Message::binary(vec![0u8; 2 * 1024 * 1024])).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let (_sink, mut stream) = connect(&format!("ws://{addr}/ws"), 1024 * 1024).await.unwrap();
+        let small = stream.next().await.unwrap().unwrap();
+        assert_eq!(small.len(), 1000);
+        let big = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap();
+        assert!(
+            matches!(big, Some(Err(_))),
+            "a 2 MiB frame got through a 1 MiB cap: {big:?}"
+        );
+    }
 
     #[test]
     fn frames_are_the_documented_json() {
