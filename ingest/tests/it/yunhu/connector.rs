@@ -206,6 +206,8 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
     assert!(others.contains(&("file_send".into(), "7356001".into())), "{others:?}");
 
     assert!(run.store.rejects().is_empty(), "{:?}", run.store.rejects());
+    // `connected` again once the catch-up after the drop finished.
+    assert!(run.until(|r| r.states().len() >= 3).await, "{:?}", run.states());
     let states: Vec<ConnectorStatus> = run.states().into_iter().map(|s| s.0).collect();
     assert_eq!(
         &states[..3],
@@ -380,6 +382,8 @@ async fn bad_frames_are_rejected_and_archiving_goes_on() {
     let reasons: Vec<String> = run.store.rejects().into_iter().map(|r| r.0).collect();
     assert!(reasons[0].starts_with("undecodable yunhu frame"), "{reasons:?}");
     assert_eq!(reasons[1], "unknown yunhu cmd `mystery_cmd`");
+    assert!(run.until(|r| !r.states().is_empty()).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(run.states().len(), 1, "no reconnect: {:?}", run.states());
     run.stop().await;
 }
@@ -398,7 +402,13 @@ async fn refused_login_is_recorded_and_retried() {
         !states[0].1.contains(sim::yunhu::TOKEN),
         "token never in a state detail"
     );
-    assert_eq!(states.last().unwrap().0, ConnectorStatus::Connected);
+    // `connected` once the catch-up beside the live loop finished.
+    assert!(
+        run.until(|r| r.states().last().map(|s| s.0) == Some(ConnectorStatus::Connected))
+            .await,
+        "{:?}",
+        run.states()
+    );
     let logins: Vec<bool> = sim
         .received()
         .into_iter()
