@@ -73,6 +73,8 @@ pub enum Stage {
     Events,
     /// Writing the manifest and removing replaced files.
     Finishing,
+    /// Sending files to a lake target (`done`/`total` count bytes, `rows` counts files).
+    Uploading,
 }
 
 /// Progress report passed to the caller's callback.

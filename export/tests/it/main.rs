@@ -6,5 +6,7 @@ extern crate chatvault_export as export;
 mod common;
 mod failures;
 mod incremental;
+mod lake;
 mod python;
 mod roundtrip;
+mod seaweed;
