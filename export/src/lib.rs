@@ -45,6 +45,6 @@ pub use error::{ExportError, Result};
 pub use lake::{Credential, LakeFormat, LakeOptions, LakeSummary, LakeTarget, S3Settings, run_lake_export};
 pub use lock::{ExportLock, LOCK_FILE};
 pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, ManifestHead};
-pub use run::{ExportOptions, ExportSummary, Progress, Stage, run_export};
+pub use run::{DEFAULT_FILE_MODE, ExportOptions, ExportSummary, Progress, Stage, run_export};
 pub use schedule::Schedule;
 pub use schema::EXPORT_SCHEMA_VERSION;

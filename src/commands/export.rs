@@ -60,6 +60,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::ExportArgs) -> anyhow::Result<()> {
         out_dir,
         tz: ctx.tz(),
         full: args.full,
+        file_mode: cfg.parsed_file_mode().unwrap_or(export::DEFAULT_FILE_MODE),
     };
     let summary = export::run_export(&opts, &mut on_progress);
     bar.finish_and_clear();

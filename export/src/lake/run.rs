@@ -34,7 +34,7 @@ use crate::events_out::EVENTS_TABLE;
 use crate::lock::ExportLock;
 use crate::manifest::{FileEntry, MANIFEST_FILE, Manifest};
 use crate::messages_out::MESSAGES_TABLE;
-use crate::run::{ExportOptions, ExportSummary, Progress, Stage, run_export};
+use crate::run::{DEFAULT_FILE_MODE, ExportOptions, ExportSummary, Progress, Stage, run_export};
 use crate::schema::{events_schema, messages_schema};
 
 /// Table format of a lake export.
@@ -105,6 +105,7 @@ pub fn run_lake_export(opts: &LakeOptions, progress: &mut dyn FnMut(&Progress)) 
                 out_dir: staging.clone(),
                 tz: opts.tz,
                 full,
+                file_mode: DEFAULT_FILE_MODE,
             },
             progress,
         )?;

@@ -5,6 +5,7 @@ extern crate chatvault_export as export;
 
 mod common;
 mod failures;
+mod file_mode;
 mod incremental;
 mod lake;
 mod python;
