@@ -55,6 +55,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         out_dir: out.clone(),
         tz: chrono_tz::UTC,
         full: true,
+        file_mode: export::DEFAULT_FILE_MODE,
     };
     reset_peak_rss();
     let s = export::run_export(&opts, &mut |_| {})?;

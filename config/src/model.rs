@@ -348,6 +348,51 @@ pub struct ExportConfig {
     pub dir: Option<PathBuf>,
     /// Cron schedule (5-field crontab or 6-field with seconds); none = no scheduled export.
     pub schedule: Option<String>,
+    /// Object-store target, `s3://bucket/prefix`; an alternative to `dir` (not both).
+    pub target: Option<String>,
+    /// Table format: `parquet` (default) or `delta` (Delta Lake tables).
+    pub format: ExportFormat,
+    /// S3 endpoint URL for stores other than AWS (MinIO, SeaweedFS, OSS, COS …).
+    pub endpoint: Option<String>,
+    /// S3 region; default `AWS_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    /// Path-style S3 URLs (`endpoint/bucket/key`), needed by most self-hosted stores.
+    pub path_style: bool,
+    /// Allow a plain-HTTP endpoint.
+    pub allow_http: bool,
+    /// S3 access key id; default `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<Secret>,
+    /// S3 secret access key; default `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<Secret>,
+    /// Permissions of the files of a local export, octal (`"0640"`, `"0600"`); default `0640`.
+    pub file_mode: Option<String>,
+}
+
+/// `[export] format`.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// Hive-partitioned Parquet files and `_manifest.json`.
+    #[default]
+    Parquet,
+    /// Delta Lake tables.
+    Delta,
+}
+
+impl ExportConfig {
+    /// Default permissions of export files: the owner writes, the owner's group (a BI
+    /// service account) reads, nobody else.
+    pub const DEFAULT_FILE_MODE: u32 = 0o640;
+
+    /// `file_mode` as a number; `None` if it is not an octal mode.
+    pub fn parsed_file_mode(&self) -> Option<u32> {
+        match &self.file_mode {
+            None => Some(Self::DEFAULT_FILE_MODE),
+            Some(s) => u32::from_str_radix(s.trim().trim_start_matches("0o"), 8)
+                .ok()
+                .filter(|m| *m <= 0o777),
+        }
+    }
 }
 
 /// One configured connector of any kind.

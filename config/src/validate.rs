@@ -223,7 +223,55 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
         c.required("platform", &y.platform);
         c.required("device_id", &y.device_id);
     }
+    export_checks(cfg, &mut c);
     c.issues
+}
+
+/// `[export]`: one destination, a well-formed target and endpoint, an octal file mode.
+fn export_checks(cfg: &Config, c: &mut Checker) {
+    let e = &cfg.export;
+    c.section = Some("export");
+    c.index = None;
+    if let (Some(dir), Some(target)) = (&e.dir, &e.target) {
+        c.fail(
+            "target",
+            format!(
+                "is set and so is `dir` (`{}`); set one: `dir` for a local folder or `target` for `{target}`",
+                dir.display()
+            ),
+        );
+    }
+    if let Some(t) = &e.target {
+        match t.strip_prefix("s3://") {
+            Some(rest) if !rest.split('/').next().unwrap_or("").is_empty() => {}
+            Some(_) => c.fail(
+                "target",
+                format!("`{t}` names no bucket; write it as s3://bucket/prefix"),
+            ),
+            None => c.fail(
+                "target",
+                format!("`{t}` is not an object-store URL; write s3://bucket/prefix (for a local folder use `dir`)"),
+            ),
+        }
+    }
+    if let Some(endpoint) = &e.endpoint {
+        c.url("endpoint", endpoint, &["https", "http"]);
+        if endpoint.starts_with("http://") && !e.allow_http {
+            c.fail(
+                "endpoint",
+                format!("`{endpoint}` is plain HTTP; set `allow_http = true` to allow it"),
+            );
+        }
+    }
+    if e.parsed_file_mode().is_none() {
+        c.fail(
+            "file_mode",
+            format!(
+                "`{}` is not a file mode; write it in octal, e.g. \"0640\" or \"0600\"",
+                e.file_mode.as_deref().unwrap_or("")
+            ),
+        );
+    }
 }
 
 /// Connector names are the account part of every message identity, so they must be unique

@@ -6,8 +6,9 @@
 //! name and fsyncs the directory, so after a crash a reader finds either the old file or the
 //! new one. Dropping an uncommitted file removes the temporary.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -43,7 +44,17 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| ExportError::io(&tmp, e))?;
+        // Owner-only while being written; the export's file mode is set when it is published.
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| ExportError::io(&tmp, e))?;
+        // A temporary left by a crashed run with the same name keeps its old mode otherwise.
+        file.set_permissions(Permissions::from_mode(0o600))
+            .map_err(|e| ExportError::io(&tmp, e))?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
@@ -102,6 +113,12 @@ impl Staged {
         &self.written
     }
 
+    /// Sets the permissions the file will have once published: exactly `mode`, whatever the
+    /// process's umask (which applies only at creation).
+    pub fn set_mode(&self, mode: u32) -> Result<()> {
+        fs::set_permissions(&self.tmp, Permissions::from_mode(mode)).map_err(|e| ExportError::io(&self.path, e))
+    }
+
     /// Renames it into place and fsyncs the directory.
     pub fn publish(mut self) -> Result<Written> {
         fs::rename(&self.tmp, &self.path).map_err(|e| ExportError::io(&self.path, e))?;
@@ -155,11 +172,13 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| ExportError::io(dir, e))
 }
 
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<Written> {
+/// Writes `bytes` to `path` atomically, with permissions `mode`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<Written> {
     let mut f = AtomicFile::create(path)?;
     f.write_all(bytes).map_err(|e| ExportError::io(path, e))?;
-    f.commit()
+    let staged = f.stage(path)?;
+    staged.set_mode(mode)?;
+    staged.publish()
 }
 
 /// Whether a file name is one of our temporaries (left behind by a crash).

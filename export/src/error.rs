@@ -39,6 +39,34 @@ pub enum ExportError {
         /// Why.
         reason: String,
     },
+    /// A lake target is malformed or refused by configuration.
+    #[error("invalid export target: {0}")]
+    Target(String),
+    /// The object store of a lake target failed (after its retries). Names the target and the
+    /// object; never a credential.
+    #[error("export to {target} failed: cannot {op} `{object}`: {reason}")]
+    Remote {
+        /// The target (`s3://bucket/prefix` or a folder).
+        target: String,
+        /// What was being done.
+        op: String,
+        /// The object, relative to the target.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another writer committed the same Delta table version first.
+    #[error(
+        "export to {target}: another writer committed version {version} of the Delta table `{table}` first; run the export again"
+    )]
+    DeltaConflict {
+        /// The target.
+        target: String,
+        /// `messages` or `events`.
+        table: String,
+        /// The version both wrote.
+        version: u64,
+    },
     /// A cron expression was refused.
     #[error("invalid export schedule `{expr}`: {reason}")]
     Schedule {

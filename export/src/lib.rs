@@ -22,12 +22,15 @@
 //! - `atomic.rs`: files that appear complete or not at all; `lock.rs`: the export lock.
 //! - [`Manifest`] (`manifest.rs`): `_manifest.json`.
 //! - [`Schedule`] (`schedule.rs`): the `[export] schedule` cron expression.
+//! - `lake/`: [`run_lake_export`], the export to S3-compatible object storage and as Delta
+//!   Lake tables.
 #![deny(missing_docs)]
 
 mod atomic;
 mod columns;
 mod error;
 mod events_out;
+mod lake;
 mod lock;
 mod manifest;
 mod messages_out;
@@ -39,8 +42,9 @@ mod schedule;
 pub mod schema;
 
 pub use error::{ExportError, Result};
+pub use lake::{Credential, LakeFormat, LakeOptions, LakeSummary, LakeTarget, S3Settings, run_lake_export};
 pub use lock::{ExportLock, LOCK_FILE};
 pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, ManifestHead};
-pub use run::{ExportOptions, ExportSummary, Progress, Stage, run_export};
+pub use run::{DEFAULT_FILE_MODE, ExportOptions, ExportSummary, Progress, Stage, run_export};
 pub use schedule::Schedule;
 pub use schema::EXPORT_SCHEMA_VERSION;

@@ -108,14 +108,19 @@ impl Manifest {
             })
     }
 
-    /// Writes it atomically into `out_dir`.
+    /// Writes it atomically into `out_dir` with the default file mode.
     pub fn save(&self, out_dir: &Path) -> Result<()> {
+        self.save_with_mode(out_dir, crate::run::DEFAULT_FILE_MODE)
+    }
+
+    /// Writes it atomically into `out_dir` with permissions `mode`.
+    pub fn save_with_mode(&self, out_dir: &Path, mode: u32) -> Result<()> {
         let mut json = serde_json::to_vec_pretty(self).map_err(|e| ExportError::Manifest {
             path: out_dir.join(MANIFEST_FILE),
             reason: e.to_string(),
         })?;
         json.push(b'\n');
-        write_atomic(&out_dir.join(MANIFEST_FILE), &json)?;
+        write_atomic(&out_dir.join(MANIFEST_FILE), &json, mode)?;
         Ok(())
     }
 

@@ -48,7 +48,14 @@ pub struct ExportOptions {
     pub tz: Tz,
     /// Rewrite everything instead of continuing from the last export.
     pub full: bool,
+    /// Permissions of the files written (`[export] file_mode`), set exactly rather than left
+    /// to the umask; [`DEFAULT_FILE_MODE`] unless configured.
+    pub file_mode: u32,
 }
+
+/// Default permissions of export files: the owner writes, the owner's group (a BI service
+/// account) reads, nobody else.
+pub const DEFAULT_FILE_MODE: u32 = 0o640;
 
 impl ExportOptions {
     /// The export directory for a configured `[export] dir`: relative paths are under the data
@@ -73,6 +80,8 @@ pub enum Stage {
     Events,
     /// Writing the manifest and removing replaced files.
     Finishing,
+    /// Sending files to a lake target (`done`/`total` count bytes, `rows` counts files).
+    Uploading,
 }
 
 /// Progress report passed to the caller's callback.
@@ -268,6 +277,7 @@ pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> 
         rows: 0,
     });
     for file in staged {
+        file.set_mode(opts.file_mode)?;
         file.publish()?;
     }
     let manifest = Manifest {
@@ -282,7 +292,7 @@ pub fn run_export(opts: &ExportOptions, progress: &mut dyn FnMut(&Progress)) -> 
         },
         files: files.into_values().collect(),
     };
-    manifest.save(out)?;
+    manifest.save_with_mode(out, opts.file_mode)?;
     summary.files_removed = leftovers + remove_unlisted(out, Some(&manifest.files))?;
     progress(&Progress {
         stage: Stage::Finishing,

@@ -207,6 +207,7 @@ impl Pipeline {
                         out_dir: export::ExportOptions::resolve_out_dir(&opts.data_dir, cfg.export.dir.as_deref()),
                         tz: cfg.tz,
                         full: false,
+                        file_mode: cfg.export.parsed_file_mode().unwrap_or(export::DEFAULT_FILE_MODE),
                     };
                     background.push(tokio::spawn(scheduled_exports(schedule, opts, shutdown.clone())));
                 }

@@ -73,6 +73,7 @@ impl Archive {
             out_dir: self.out_dir(),
             tz,
             full,
+            file_mode: export::DEFAULT_FILE_MODE,
         };
         run_export(&opts, &mut |_| {})
     }

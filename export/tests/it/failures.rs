@@ -57,6 +57,7 @@ fn unwritable_export_dir_is_a_clear_error() {
         out_dir: blocker.join("export"),
         tz: chrono_tz::UTC,
         full: false,
+        file_mode: export::DEFAULT_FILE_MODE,
     };
     let err = export::run_export(&opts, &mut |_| {}).unwrap_err();
     assert!(matches!(err, ExportError::Io { .. }), "{err:?}");
@@ -162,6 +163,7 @@ fn missing_archive_is_reported_not_created() {
         out_dir: dir.path().join("out"),
         tz: chrono_tz::UTC,
         full: false,
+        file_mode: export::DEFAULT_FILE_MODE,
     };
     let err = export::run_export(&opts, &mut |_| {}).unwrap_err();
     assert!(matches!(err, ExportError::Store(_)), "{err:?}");

@@ -5,6 +5,9 @@ extern crate chatvault_export as export;
 
 mod common;
 mod failures;
+mod file_mode;
 mod incremental;
+mod lake;
 mod python;
 mod roundtrip;
+mod seaweed;
