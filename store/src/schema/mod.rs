@@ -4,18 +4,20 @@
 //! Versions: 1 keyed `messages` by the identity hash and kept whole content hashes in
 //! `dedup`; 2 (`v1_to_v2.rs`) keeps `messages` in arrival order and two integers per dedup
 //! entry; 3 (`v2_to_v3.rs`) compresses raw payloads and event envelopes (`zdict` columns,
-//! `dicts` table). Each migration is tested against a fixture archive written by the version
+//! `dicts` table); 4 (`v3_to_v4.rs`) adds the text format, the markup as sent and per-user
+//! deletions to `messages`. Each migration is tested against a fixture archive written by the version
 //! before it (`tests/migration.rs`).
 
 mod v1_to_v2;
 mod v2_to_v3;
+mod v3_to_v4;
 
 use rusqlite::Connection;
 
 use crate::{Result, StoreError};
 
 /// Current schema version.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Value of `meta.app` in every chatvault database.
 pub const APP_MARKER: &str = "chatvault";
@@ -189,7 +191,7 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
             });
         }
         let tx = conn.transaction()?;
-        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST] {
+        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST, v3_to_v4::DDL] {
             tx.execute_batch(ddl)?;
         }
         tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
@@ -207,6 +209,9 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     }
     if version <= 2 {
         v2_to_v3::migrate(conn)?;
+    }
+    if version <= 3 {
+        v3_to_v4::migrate(conn)?;
     }
     // An interrupted compression of a version 2 archive goes on where it stopped.
     v2_to_v3::finish(conn)
