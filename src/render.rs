@@ -150,7 +150,25 @@ pub fn lifecycle(r: &proto::MessageRecord, tz: Tz) -> Vec<String> {
             local_opt(r.deleted_at, tz)
         ));
     }
+    for d in &r.deleted_for {
+        v.push(format!(
+            "deleted for {} only at {} (still visible to the others)",
+            who(&d.user),
+            local(d.at, tz)
+        ));
+    }
     v
+}
+
+/// The markup as sent, under a heading naming its format (`show` and `audit`), or nothing for
+/// plain text.
+pub fn source_text(r: &proto::MessageRecord, pad: &str) -> Option<String> {
+    let src = r.source_text.as_deref()?;
+    Some(format!(
+        "{pad}source ({}, as sent):\n{}",
+        r.text_format,
+        indent(src, &format!("{pad}  "))
+    ))
 }
 
 /// Writes one JSON value as a line.

@@ -136,6 +136,9 @@ async fn demo_day_with_faults_gives_a_clean_audit() {
         deleted.iter().map(|d| d.2.as_str()).collect::<Vec<_>>(),
         ["这条不小心发的"]
     );
+    // `delete msg` removes a message for one user (seed 000 keeps one `delete_user_id` per
+    // message): listed by `audit --deleted`, but still active for everyone else.
+    assert_eq!(deleted[0].1, MessageState::Active, "{deleted:?}");
 
     let stats = reader.stats().unwrap();
     assert_eq!(stats.messages, 27, "6 offline (delivered twice) + 21 live, each once");

@@ -330,3 +330,62 @@ fn check_config_summarises_or_names_the_problem() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.toml:3: `export.schedule`"), "{}", stderr(&o));
 }
+
+/// A Yunhu markdown message, and an e-office style deletion that removed a message for one
+/// user only.
+fn markup_archive() -> ArchiveDir {
+    let a = ArchiveDir::new();
+    let mut store = a.open_store();
+    let mut md = message("c1", "md", "周报 完成 合同", T0);
+    if let proto::EventBody::Message(m) = &mut md.body {
+        m.content_type = proto::ContentType::Markdown;
+        m.text_format = proto::TextFormat::Markdown;
+        m.source_text = Some("# 周报\n- **完成** [合同](https://x/1)".into());
+    }
+    let hidden = ChatEvent::message(
+        "c1",
+        "m9",
+        proto::EventBody::Delete {
+            by: Some("lisi".into()),
+            at: None,
+            scope: proto::DeleteScope::User,
+        },
+    );
+    let items = vec![
+        payload(md, T0 + 1),
+        payload(message("c1", "m9", "别删我", T0 + MIN), T0 + MIN),
+        payload(hidden, T0 + 2 * MIN),
+    ];
+    let (b, _rx) = EventBatch::new(Platform::Eoffice, "oa", items, None);
+    store.append(&[&b]).unwrap();
+    drop(store);
+    a
+}
+
+#[test]
+fn show_and_audit_print_the_markup_as_sent_and_who_deleted_a_message_for_themselves() {
+    let a = markup_archive();
+    let s = stdout(&a.cv(&["show", "eoffice", "c1", "md"]));
+    assert!(s.contains("type:     markdown (markdown)"), "{s}");
+    assert!(
+        s.contains("  source (markdown, as sent):\n    # 周报\n    - **完成** [合同](https://x/1)"),
+        "{s}"
+    );
+    let v = &json_lines(&a.cv(&["show", "eoffice", "c1", "md", "--json"]))[0];
+    assert_eq!(v["record"]["text_format"], "markdown");
+    assert_eq!(v["record"]["source_text"], "# 周报\n- **完成** [合同](https://x/1)");
+
+    let o = a.cv(&["audit", "--deleted", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "only m9, deleted for one user: {lines:?}");
+    assert_eq!(lines[0]["msg_id"], "m9");
+    assert_eq!(lines[0]["state"], "active", "the others still see it");
+    assert_eq!(lines[0]["deleted_by"], Value::Null);
+    assert_eq!(lines[0]["deleted_for"][0]["user"], "lisi");
+    let s = stdout(&a.cv(&["audit"]));
+    assert!(
+        s.contains("deleted for lisi only at 2026-03-01 14:02:00 CST (still visible to the others)"),
+        "{s}"
+    );
+}

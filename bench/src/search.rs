@@ -163,6 +163,8 @@ fn record(r: &Row) -> MessageRecord {
         received_at: m.sent_at,
         content_type: m.content_type,
         text: m.text,
+        text_format: m.text_format,
+        source_text: m.source_text,
         attachments: m.attachments,
         reply_to: m.reply_to,
         mentions: m.mentions,
@@ -174,6 +176,7 @@ fn record(r: &Row) -> MessageRecord {
         withdrawn_by: None,
         deleted_at: None,
         deleted_by: None,
+        deleted_for: vec![],
         last_seq: r.i + 1,
     }
 }

@@ -74,6 +74,8 @@ pub fn corpus_message(r: &sim::corpus::Row) -> proto::NewMessage {
         reply_to: None,
         mentions: vec![],
         recipients: vec![],
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     }
 }
 

@@ -328,6 +328,10 @@ pub struct YunhuConfig {
     pub platform: String,
     /// Device id.
     pub device_id: String,
+    /// Archive the account's own unsent drafts (`draft_input`, synced from its other
+    /// devices). Off by default: a draft was never sent to anyone.
+    #[serde(default)]
+    pub archive_drafts: bool,
 }
 
 fn default_yunhu_ws() -> String {

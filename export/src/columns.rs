@@ -14,7 +14,7 @@ use proto::{Platform, TimestampMs};
 use store::StoreReader;
 
 use crate::error::Result;
-use crate::schema::{attachment_fields, events_schema, messages_schema};
+use crate::schema::{attachment_fields, events_schema, messages_schema, user_deletion_fields};
 
 /// Sequence numbers are `u64` in the store and `INT64` in the files (Spark and Power BI read
 /// unsigned 64-bit columns badly); a log would need 2⁶³ events to tell the difference.
@@ -49,6 +49,48 @@ fn take_string_list(b: &mut ListBuilder<StringBuilder>) -> ArrayRef {
         b.len(),
     );
     Arc::new(std::mem::replace(b, fresh).finish())
+}
+
+/// The `deleted_for` column (a list of `{user, at}` structs), built like [`Attachments`].
+struct UserDeletions {
+    lengths: Vec<usize>,
+    user: StringBuilder,
+    at: TimestampMillisecondBuilder,
+}
+
+impl Default for UserDeletions {
+    fn default() -> Self {
+        UserDeletions {
+            lengths: Vec::new(),
+            user: StringBuilder::new(),
+            // The schema's times are UTC; a builder's default has no zone.
+            at: ts_builder(0),
+        }
+    }
+}
+
+impl UserDeletions {
+    fn push(&mut self, list: &[proto::UserDeletion]) {
+        for d in list {
+            self.user.append_option(d.user.as_deref());
+            self.at.append_value(d.at);
+        }
+        self.lengths.push(list.len());
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let rows = self.lengths.len();
+        let lengths = std::mem::replace(&mut self.lengths, Vec::with_capacity(rows));
+        let children: Vec<ArrayRef> = vec![take_strings(&mut self.user), take_times(&mut self.at)];
+        let values = StructArray::new(user_deletion_fields(), children, None);
+        let field = Arc::new(Field::new("item", DataType::Struct(user_deletion_fields()), true));
+        Arc::new(arrow::array::ListArray::new(
+            field,
+            OffsetBuffer::from_lengths(lengths),
+            Arc::new(values),
+            None::<NullBuffer>,
+        ))
+    }
 }
 
 /// The `attachments` column (a list of structs), built from its children directly: rows
@@ -123,6 +165,9 @@ pub struct MessageColumns {
     deleted_at: TimestampMillisecondBuilder,
     deleted_by: StringBuilder,
     last_seq: Int64Builder,
+    text_format: StringBuilder,
+    source_text: StringBuilder,
+    deleted_for: UserDeletions,
 }
 
 impl MessageColumns {
@@ -156,6 +201,9 @@ impl MessageColumns {
             deleted_at: ts_builder(rows),
             deleted_by: s(),
             last_seq: Int64Builder::with_capacity(rows),
+            text_format: s(),
+            source_text: s(),
+            deleted_for: UserDeletions::default(),
         }
     }
 
@@ -206,6 +254,9 @@ impl MessageColumns {
             self.deleted_at.append_option(r.deleted_at);
             self.deleted_by.append_option(r.deleted_by);
             self.last_seq.append_value(seq_i64(r.last_seq));
+            self.text_format.append_value(r.text_format.as_str());
+            self.source_text.append_option(r.source_text);
+            self.deleted_for.push(&r.deleted_for()?);
             self.rows += 1;
             if self.rows >= chunk {
                 on_batch(self.finish()?)?;
@@ -242,6 +293,9 @@ impl MessageColumns {
             take_times(&mut self.deleted_at),
             take_strings(&mut self.deleted_by),
             take_ints(&mut self.last_seq),
+            take_strings(&mut self.text_format),
+            take_strings(&mut self.source_text),
+            self.deleted_for.finish(),
         ];
         self.rows = 0;
         Ok(RecordBatch::try_new(messages_schema(), columns)?)

@@ -13,8 +13,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// Version of the exported layout and schemas, recorded in the manifest and in each file's
-/// key-value metadata. Bumped when a column changes meaning or type.
-pub const EXPORT_SCHEMA_VERSION: u32 = 1;
+/// key-value metadata. Bumped when a column changes meaning or type, or columns are added
+/// (2: `text_format`, `source_text`, `deleted_for`), so the next export rewrites the old
+/// files instead of mixing two layouts.
+pub const EXPORT_SCHEMA_VERSION: u32 = 2;
 
 /// Rows per Parquet row group: large enough for good compression and fast scans, small
 /// enough that a writer's buffered row group stays a few tens of MB.
@@ -23,7 +25,7 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Columns whose values repeat a lot (accounts, chats, senders, enums): dictionary-encoded.
 /// Free text, ids and hashes are not, where a dictionary would only cost time and then be
 /// abandoned by the writer.
-const DICTIONARY_COLUMNS: [&str; 12] = [
+const DICTIONARY_COLUMNS: [&str; 13] = [
     "account",
     "chat_id",
     "chat_type",
@@ -36,12 +38,13 @@ const DICTIONARY_COLUMNS: [&str; 12] = [
     "deleted_by",
     "kind",
     "reply_to",
+    "text_format",
 ];
 
 /// Free-text columns: no statistics. Min/max of message texts or event JSON prune nothing (every
 /// page spans the alphabet) and cost a comparison per value plus truncated copies in the
 /// footer and page index.
-const NO_STATISTICS_COLUMNS: [&str; 2] = ["text", "payload"];
+const NO_STATISTICS_COLUMNS: [&str; 3] = ["text", "payload", "source_text"];
 
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
@@ -59,6 +62,14 @@ pub fn attachment_fields() -> Fields {
         Field::new("size", DataType::Int64, true),
         Field::new("url", DataType::Utf8, true),
         Field::new("sha256", DataType::Utf8, true),
+    ])
+}
+
+/// Fields of one per-user deletion struct (`deleted_for`).
+pub fn user_deletion_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("user", DataType::Utf8, true),
+        Field::new("at", ts(), false),
     ])
 }
 
@@ -97,6 +108,19 @@ static MESSAGES: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("deleted_at", ts(), true),
         Field::new("deleted_by", DataType::Utf8, true),
         Field::new("last_seq", DataType::Int64, false),
+        // `plain` | `markdown` | `html`; `source_text` is the markup as sent (null for plain).
+        Field::new("text_format", DataType::Utf8, false),
+        Field::new("source_text", DataType::Utf8, true),
+        // Users who removed the message from their own view only; `state` stays as it was.
+        Field::new(
+            "deleted_for",
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(user_deletion_fields()),
+                true,
+            ))),
+            false,
+        ),
     ]))
 });
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::TimestampMs;
-use crate::model::{ContentType, Identity, NewMessage};
+use crate::model::{ContentType, DeleteScope, Identity, NewMessage, TextFormat};
 
 string_enum! {
     /// The kind of an event, as stored in the log's `kind` column.
@@ -109,6 +109,12 @@ pub enum EventBody {
         /// Platform edit time (orders edits; distinguishes an edit back to an earlier text).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         edited_at: Option<TimestampMs>,
+        /// How the new text is written; `None` = plain.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text_format: Option<TextFormat>,
+        /// The new markup exactly as sent, for markdown and HTML.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source_text: Option<String>,
     },
     /// A chunk appended to a streamed message; current text = message text + chunks by offset.
     StreamAppend {
@@ -135,6 +141,9 @@ pub enum EventBody {
         /// Platform time of the deletion.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<TimestampMs>,
+        /// For everyone (the default) or only for `by`'s own view.
+        #[serde(default, skip_serializing_if = "DeleteScope::is_everyone")]
+        scope: DeleteScope,
     },
     /// Someone read the chat / message.
     Read {

@@ -28,8 +28,8 @@ pub mod yunhu;
 pub use batch::{CommitError, CommitInfo, CommitNotice, EventBatch, Ingested, RawPayload};
 pub use event::{ChatEvent, ConnectorStatus, EventBody, EventKind};
 pub use model::{
-    AccountId, Attachment, ChatType, ContentType, Identity, MessageKey, MessageRecord, MessageState, NewMessage,
-    Platform,
+    AccountId, Attachment, ChatType, ContentType, DeleteScope, Identity, MessageKey, MessageRecord, MessageState,
+    NewMessage, Platform, TextFormat, UserDeletion,
 };
 pub use time::TimestampMs;
 

@@ -99,6 +99,59 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// How the sender wrote a message's text. `text` is always plain; for markup the original
+    /// is kept beside it in `source_text`.
+    #[derive(Default)]
+    TextFormat {
+        /// Plain text: `text` is what was sent, `source_text` is empty.
+        #[default]
+        Plain => "plain",
+        /// Markdown: `source_text` holds it exactly as sent.
+        Markdown => "markdown",
+        /// HTML: `source_text` holds it exactly as sent.
+        Html => "html",
+    }
+}
+
+impl TextFormat {
+    /// Plain text (the default, left out of stored JSON so events stored before the field
+    /// existed keep their bytes and dedup keys).
+    pub fn is_plain(&self) -> bool {
+        *self == TextFormat::Plain
+    }
+}
+
+string_enum! {
+    /// Whom a deletion removed a message for.
+    #[derive(Default)]
+    DeleteScope {
+        /// The message is gone for everyone in the chat.
+        #[default]
+        Everyone => "everyone",
+        /// Only one user removed it from their own view (e-office `delete_user_id`); the others
+        /// still see it, so the message stays in its state.
+        User => "user",
+    }
+}
+
+impl DeleteScope {
+    /// Deleted for everyone (the default, left out of stored JSON like [`TextFormat::Plain`]).
+    pub fn is_everyone(&self) -> bool {
+        *self == DeleteScope::Everyone
+    }
+}
+
+/// One user's removal of a message from their own view ([`DeleteScope::User`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDeletion {
+    /// Who removed it, when the platform names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// When (platform time, else the archive's receive time).
+    pub at: TimestampMs,
+}
+
 /// A person or bot as the platform names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Identity {
@@ -170,6 +223,12 @@ pub struct NewMessage {
     pub content_type: ContentType,
     /// Plain text for search; for non-text the file name, title or a short description.
     pub text: String,
+    /// How the sender wrote it (plain unless the platform says markdown or HTML).
+    #[serde(default, skip_serializing_if = "TextFormat::is_plain")]
+    pub text_format: TextFormat,
+    /// The markup exactly as sent, for `markdown` and `html`; `None` for plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
     /// Attachments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
@@ -208,6 +267,12 @@ pub struct MessageRecord {
     pub content_type: ContentType,
     /// Current text.
     pub text: String,
+    /// How the current text was written.
+    #[serde(default)]
+    pub text_format: TextFormat,
+    /// The current markup exactly as sent (`None` for plain text).
+    #[serde(default)]
+    pub source_text: Option<String>,
     /// Attachments.
     pub attachments: Vec<Attachment>,
     /// Replied-to message id.
@@ -230,6 +295,9 @@ pub struct MessageRecord {
     pub deleted_at: Option<TimestampMs>,
     /// Who deleted it.
     pub deleted_by: Option<String>,
+    /// Users who removed it from their own view only (it stays visible to everyone else).
+    #[serde(default)]
+    pub deleted_for: Vec<UserDeletion>,
     /// Sequence number of the latest event applied to it.
     pub last_seq: u64,
 }

@@ -1,5 +1,6 @@
-//! `chatvault audit`: every changed message (edited, withdrawn, deleted) with its original
-//! text, current text, each revision and when, and who withdrew or deleted it; with `--gaps`,
+//! `chatvault audit`: every changed message (edited, withdrawn, deleted for everyone or for
+//! one user) with its original text, current text (and its markup as sent), each revision and
+//! when, and who withdrew or deleted it; with `--gaps`,
 //! the periods a connector was not archiving. Human output shows the configured zone; `--json`
 //! writes JSON Lines with RFC 3339 UTC times.
 
@@ -127,12 +128,15 @@ fn entry_json(e: &AuditEntry) -> Value {
         "state": r.state,
         "original_text": e.original_text,
         "current_text": r.text,
+        "text_format": r.text_format,
+        "source_text": r.source_text,
         "revisions": revisions,
         "edited_at": render::utc_opt(r.edited_at),
         "withdrawn_at": render::utc_opt(r.withdrawn_at),
         "withdrawn_by": r.withdrawn_by,
         "deleted_at": render::utc_opt(r.deleted_at),
         "deleted_by": r.deleted_by,
+        "deleted_for": r.deleted_for.iter().map(|d| json!({"user": d.user, "at": render::utc(d.at)})).collect::<Vec<_>>(),
     })
 }
 
@@ -161,6 +165,10 @@ fn entry_human(e: &AuditEntry, tz: Tz) -> String {
     if r.revision > 0 || r.text != e.original_text {
         s.push_str("  current:\n");
         s.push_str(&render::indent(&r.text, "    "));
+        s.push('\n');
+    }
+    if let Some(src) = render::source_text(r, "  ") {
+        s.push_str(&src);
         s.push('\n');
     }
     for l in render::lifecycle(r, tz).iter().filter(|l| !l.starts_with("edited")) {

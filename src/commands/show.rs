@@ -104,11 +104,14 @@ fn human(key: &proto::MessageKey, h: &MessageHistory, tz: Tz) -> String {
             line(format!("  from:     {name}({})", r.sender_id));
             line(format!("  sent:     {}", render::local(r.sent_at, tz)));
             line(format!("  received: {}", render::local(r.received_at, tz)));
-            line(format!("  type:     {}", r.content_type));
+            line(format!("  type:     {} ({})", r.content_type, r.text_format));
             let life: String = render::lifecycle(r, tz).iter().map(|l| format!(", {l}")).collect();
             line(format!("  state:    {}{life}", r.state));
             line("  text:".into());
             line(render::indent(&r.text, "    "));
+            if let Some(src) = render::source_text(r, "  ") {
+                line(src);
+            }
             for a in &r.attachments {
                 let name = a.name.as_deref().unwrap_or("(unnamed)");
                 let stored = a

@@ -31,6 +31,8 @@ fn message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
             reply_to: None,
             mentions: vec![],
             recipients: vec![],
+            text_format: proto::TextFormat::Plain,
+            source_text: None,
         }),
     )
 }
@@ -77,6 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 text: text.into(),
                 content_type: None,
                 edited_at: Some(at),
+                text_format: None,
+                source_text: None,
             },
         )
     };

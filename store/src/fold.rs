@@ -6,10 +6,18 @@
 //! - stream chunks are appended in `offset` order;
 //! - edits apply in order of (edit time, seq); each is a new revision whose text replaces the
 //!   whole text (streamed chunks included); stream appends are not revisions;
-//! - a withdrawal sets `withdrawn`, a deletion sets `deleted` (deleted wins over withdrawn);
-//!   the earliest time of each is kept.
+//! - a withdrawal sets `withdrawn`, a deletion for everyone sets `deleted` (deleted wins over
+//!   withdrawn); the earliest time of each is kept. A deletion for one user only
+//!   (`DeleteScope::User`) leaves the state alone and is listed in `deleted_for`, once per
+//!   user, earliest time kept;
+//! - the text format and markup (`source_text`) are the base's, with stream chunks appended to
+//!   the markup as they are to the text; an edit replaces both (an edit without a format is
+//!   plain text).
 
-use proto::{ChatEvent, ContentType, EventBody, MessageKey, MessageRecord, MessageState, NewMessage, TimestampMs};
+use proto::{
+    ChatEvent, ContentType, DeleteScope, EventBody, MessageKey, MessageRecord, MessageState, NewMessage, TextFormat,
+    TimestampMs, UserDeletion,
+};
 
 use crate::types::Revision;
 
@@ -42,9 +50,10 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
     };
 
     let mut chunks: Vec<(u64, u64, &str)> = Vec::new();
-    let mut edits: Vec<(TimestampMs, u64, &str, Option<ContentType>)> = Vec::new();
+    let mut edits: Vec<Edit<'_>> = Vec::new();
     let mut withdrawn: Option<(TimestampMs, Option<&String>)> = None;
     let mut deleted: Option<(TimestampMs, Option<&String>)> = None;
+    let mut deleted_for: Vec<UserDeletion> = Vec::new();
     for i in inputs {
         match &i.event.body {
             EventBody::StreamAppend { chunk, offset } => chunks.push((*offset, i.seq, chunk)),
@@ -52,14 +61,41 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
                 text,
                 content_type,
                 edited_at,
-            } => edits.push((edited_at.unwrap_or(i.occurred_at), i.seq, text, *content_type)),
+                text_format,
+                source_text,
+            } => edits.push(Edit {
+                at: edited_at.unwrap_or(i.occurred_at),
+                seq: i.seq,
+                text,
+                content_type: *content_type,
+                format: text_format.unwrap_or_default(),
+                source: source_text.as_deref(),
+            }),
             EventBody::Withdraw { by, at } => {
                 let t = at.unwrap_or(i.occurred_at);
                 if withdrawn.is_none_or(|(w, _)| t < w) {
                     withdrawn = Some((t, by.as_ref()));
                 }
             }
-            EventBody::Delete { by, at } => {
+            EventBody::Delete {
+                by,
+                at,
+                scope: DeleteScope::User,
+            } => {
+                let t = at.unwrap_or(i.occurred_at);
+                match deleted_for.iter_mut().find(|d| d.user == *by) {
+                    Some(d) => d.at = d.at.min(t),
+                    None => deleted_for.push(UserDeletion {
+                        user: by.clone(),
+                        at: t,
+                    }),
+                }
+            }
+            EventBody::Delete {
+                by,
+                at,
+                scope: DeleteScope::Everyone,
+            } => {
                 let t = at.unwrap_or(i.occurred_at);
                 if deleted.is_none_or(|(d, _)| t < d) {
                     deleted = Some((t, by.as_ref()));
@@ -69,12 +105,18 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
         }
     }
     chunks.sort_by_key(|c| (c.0, c.1));
-    edits.sort_by_key(|e| (e.0, e.1));
+    edits.sort_by_key(|e| (e.at, e.seq));
+    deleted_for.sort_by(|a, b| (a.at, &a.user).cmp(&(b.at, &b.user)));
 
     let mut text = base.text.clone();
+    let mut source_text = base.source_text.clone();
     for (_, _, c) in &chunks {
         text.push_str(c);
+        if let Some(s) = source_text.as_mut() {
+            s.push_str(c);
+        }
     }
+    let mut text_format = base.text_format;
     let mut content_type = base.content_type;
     let mut revisions = Vec::new();
     if !edits.is_empty() {
@@ -85,16 +127,18 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
             seq: base_in.seq,
         });
     }
-    for (n, (at, seq, t, ct)) in edits.iter().enumerate() {
-        text = (*t).to_string();
-        if let Some(ct) = ct {
-            content_type = *ct;
+    for (n, e) in edits.iter().enumerate() {
+        text = e.text.to_string();
+        if let Some(ct) = e.content_type {
+            content_type = ct;
         }
+        text_format = e.format;
+        source_text = e.source.map(str::to_string);
         revisions.push(Revision {
             revision: n as u32 + 1,
             text: text.clone(),
-            at: *at,
-            seq: *seq,
+            at: e.at,
+            seq: e.seq,
         });
     }
     let state = if deleted.is_some() {
@@ -128,18 +172,144 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
         received_at: base_in.received_at,
         content_type,
         text,
+        text_format,
+        source_text,
         attachments,
         reply_to,
         mentions,
         recipients,
         state,
         revision: edits.len() as u32,
-        edited_at: edits.last().map(|e| e.0),
+        edited_at: edits.last().map(|e| e.at),
         withdrawn_at: withdrawn.map(|w| w.0),
         withdrawn_by: withdrawn.and_then(|w| w.1.cloned()),
         deleted_at: deleted.map(|d| d.0),
         deleted_by: deleted.and_then(|d| d.1.cloned()),
+        deleted_for,
         last_seq,
     };
     (Some(record), revisions)
+}
+
+/// An edit as the fold orders and applies it.
+struct Edit<'a> {
+    at: TimestampMs,
+    seq: u64,
+    text: &'a str,
+    content_type: Option<ContentType>,
+    format: TextFormat,
+    source: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::{ChatType, Platform};
+
+    fn input(seq: u64, body: EventBody) -> FoldInput {
+        FoldInput {
+            seq,
+            occurred_at: 1_000 + seq as i64,
+            received_at: 1_000 + seq as i64,
+            event: ChatEvent::message("c", "m", body),
+        }
+    }
+
+    fn markdown(source: &str, text: &str) -> EventBody {
+        EventBody::Message(NewMessage {
+            chat_type: ChatType::Bot,
+            chat_name: None,
+            external: false,
+            sender_id: "bot".into(),
+            sender_name: None,
+            sent_at: 1_000,
+            content_type: ContentType::Markdown,
+            text: text.into(),
+            text_format: TextFormat::Markdown,
+            source_text: Some(source.into()),
+            attachments: vec![],
+            reply_to: None,
+            mentions: vec![],
+            recipients: vec![],
+        })
+    }
+
+    fn key() -> MessageKey {
+        MessageKey {
+            platform: Platform::Yunhu,
+            account: "a".into(),
+            chat_id: "c".into(),
+            msg_id: "m".into(),
+        }
+    }
+
+    #[test]
+    fn markup_follows_stream_chunks_and_edits() {
+        let base = input(1, markdown("# 标题", "标题"));
+        let chunk = input(
+            2,
+            EventBody::StreamAppend {
+                chunk: "\n**粗**".into(),
+                offset: 8,
+            },
+        );
+        let (rec, _) = fold_message(&key(), &[base.clone(), chunk]);
+        let rec = rec.unwrap();
+        assert_eq!(rec.source_text.as_deref(), Some("# 标题\n**粗**"));
+        assert_eq!(rec.text_format, TextFormat::Markdown);
+
+        let plain_edit = input(
+            3,
+            EventBody::Edit {
+                text: "改了".into(),
+                content_type: Some(ContentType::Text),
+                edited_at: Some(5_000),
+                text_format: None,
+                source_text: None,
+            },
+        );
+        let (rec, _) = fold_message(&key(), &[base, plain_edit]);
+        let rec = rec.unwrap();
+        assert_eq!(
+            (rec.text_format, rec.source_text, rec.text.as_str()),
+            (TextFormat::Plain, None, "改了"),
+            "an edit to plain text drops the old markup"
+        );
+    }
+
+    #[test]
+    fn a_deletion_for_one_user_leaves_the_message_visible_to_the_others() {
+        let del = |seq, by: &str, scope| {
+            input(
+                seq,
+                EventBody::Delete {
+                    by: Some(by.into()),
+                    at: None,
+                    scope,
+                },
+            )
+        };
+        let inputs = [
+            input(1, markdown("x", "x")),
+            del(2, "u2", DeleteScope::User),
+            del(3, "u2", DeleteScope::User),
+        ];
+        let rec = fold_message(&key(), &inputs).0.unwrap();
+        assert_eq!(rec.state, MessageState::Active);
+        assert_eq!(
+            rec.deleted_for,
+            [UserDeletion {
+                user: Some("u2".into()),
+                at: 1_002
+            }],
+            "once per user, earliest time"
+        );
+        let mut all = inputs.to_vec();
+        all.push(del(4, "admin", DeleteScope::Everyone));
+        let rec = fold_message(&key(), &all).0.unwrap();
+        assert_eq!(
+            (rec.state, rec.deleted_by.as_deref()),
+            (MessageState::Deleted, Some("admin"))
+        );
+    }
 }

@@ -237,6 +237,8 @@ mod tests {
             reply_to: Some("m0".into()),
             mentions: vec!["u2".into()],
             recipients: vec![],
+            text_format: proto::TextFormat::Plain,
+            source_text: None,
         })
     }
 
@@ -270,9 +272,25 @@ mod tests {
                 text: "改成\n\"这个\" \u{1}".into(),
                 content_type: None,
                 edited_at: Some(1_760_000_000_000),
+                text_format: Some(proto::TextFormat::Markdown),
+                source_text: Some("改成 **\"这个\"**".into()),
             },
         );
         edit.occurred_at = Some(-5);
+        let deleted_for_one = ChatEvent::message(
+            "c",
+            "m",
+            EventBody::Delete {
+                by: Some("u2".into()),
+                at: None,
+                scope: proto::DeleteScope::User,
+            },
+        );
+        let mut markdown = message("标题 内容".into());
+        if let EventBody::Message(m) = &mut markdown {
+            m.text_format = proto::TextFormat::Markdown;
+            m.source_text = Some("# 标题\n内容".into());
+        }
         let withdraw = ChatEvent::message(
             "c",
             "m",
@@ -286,7 +304,9 @@ mod tests {
             renamed,
             edit,
             withdraw,
+            deleted_for_one,
             ChatEvent::message("c", "m", message("你好 ok".into())),
+            ChatEvent::message("c", "m", markdown),
         ] {
             assert_same_bytes(Platform::Wecom, "corp", 1_760_000_000_001, &ev);
         }
@@ -333,6 +353,8 @@ mod tests {
                 text: "原文".into(),
                 content_type: None,
                 edited_at: None,
+                text_format: None,
+                source_text: None,
             },
         );
         for ev in [&other_version, &elsewhere, &edit] {

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use proto::{ChatEvent, EventBody, Identity, MessageKey, MessageRecord, NewMessage, Platform};
+use proto::{ChatEvent, EventBody, Identity, MessageKey, MessageRecord, NewMessage, Platform, TextFormat};
 use rusqlite::{CachedStatement, Connection, params};
 use serde::Serialize;
 
@@ -25,8 +25,8 @@ use crate::{Result, StoreError};
 
 const MESSAGE_SQL: &str = "INSERT INTO messages(mkey, platform, account, chat_id, msg_id, has_message, msg_seq, chat_type, chat_name, external,
        sender_id, sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients,
-       state, revision, last_seq, msg_key, stream_end)
-     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20, -1)";
+       state, revision, last_seq, msg_key, text_format, source_text, stream_end)
+     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'active', 0, ?6, ?20, ?21, ?22, -1)";
 
 /// The projection side of one transaction.
 pub(crate) struct Projector<'t> {
@@ -249,6 +249,8 @@ fn insert_message_row(
         json_list(&m.mentions),
         json_list(&m.recipients),
         content_key,
+        format_column(m.text_format),
+        m.source_text,
     ])?;
     Ok(())
 }
@@ -259,7 +261,7 @@ fn write_record(tx: &Connection, row_key: i64, rec: &MessageRecord, revisions: &
         "UPDATE messages SET chat_type = ?2, chat_name = ?3, external = ?4, sender_id = ?5, sender_name = ?6, sent_at = ?7,
            received_at = ?8, content_type = ?9, text = ?10, attachments = ?11, reply_to = ?12, mentions = ?13, recipients = ?14,
            state = ?15, revision = ?16, edited_at = ?17, withdrawn_at = ?18, withdrawn_by = ?19, deleted_at = ?20,
-           deleted_by = ?21, last_seq = ?22
+           deleted_by = ?21, last_seq = ?22, text_format = ?23, source_text = ?24, deleted_for = ?25
          WHERE mkey = ?1",
     )?
     .execute(params![
@@ -285,6 +287,9 @@ fn write_record(tx: &Connection, row_key: i64, rec: &MessageRecord, revisions: &
         rec.deleted_at,
         rec.deleted_by,
         rec.last_seq as i64,
+        format_column(rec.text_format),
+        rec.source_text,
+        json_list(&rec.deleted_for),
     ])?;
     tx.prepare_cached("DELETE FROM revisions WHERE mkey = ?1")?
         .execute([row_key])?;
@@ -294,6 +299,11 @@ fn write_record(tx: &Connection, row_key: i64, rec: &MessageRecord, revisions: &
         st.execute(params![row_key, r.revision, r.text, r.at, r.seq as i64])?;
     }
     Ok(())
+}
+
+/// `text_format` as stored: NULL for plain text, the common case (schema `v3_to_v4.rs`).
+pub(crate) fn format_column(f: TextFormat) -> Option<&'static str> {
+    (!f.is_plain()).then(|| f.as_str())
 }
 
 fn json_list<T: Serialize>(v: &[T]) -> Option<String> {

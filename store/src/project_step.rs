@@ -7,9 +7,9 @@
 //!   by seq, and this one has the highest seq), on a message never edited (an edit replaces
 //!   the streamed text, so a chunk under it changes only revision 0);
 //! - an edit whose time is at or past `edited_at` (edits fold by time, ties by seq);
-//! - a withdrawal or deletion (the earliest time of each is kept; deleted wins).
+//! - a withdrawal or a deletion for everyone (the earliest time of each is kept; deleted wins).
 
-use proto::{ChatEvent, EventBody, TimestampMs};
+use proto::{ChatEvent, DeleteScope, EventBody, TimestampMs};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Result;
@@ -57,7 +57,9 @@ pub(crate) fn apply(tx: &Connection, row_key: i64, seq: u64, occurred_at: Timest
                 return Ok(false);
             }
             tx.prepare_cached(
-                "UPDATE messages SET text = coalesce(text, '') || ?2, stream_end = ?3, last_seq = ?4 WHERE mkey = ?1",
+                // Chunks extend the markup as they extend the text (`fold.rs`).
+                "UPDATE messages SET text = coalesce(text, '') || ?2, source_text = source_text || ?2, stream_end = ?3,
+                 last_seq = ?4 WHERE mkey = ?1",
             )?
             .execute(params![row_key, chunk, offset, seq])?;
             Ok(true)
@@ -66,6 +68,8 @@ pub(crate) fn apply(tx: &Connection, row_key: i64, seq: u64, occurred_at: Timest
             text,
             content_type,
             edited_at,
+            text_format,
+            source_text,
         } => {
             let at = edited_at.unwrap_or(occurred_at);
             if row.edited_at.is_some_and(|last| at < last) || (row.revision > 0) != row.edited_at.is_some() {
@@ -85,10 +89,20 @@ pub(crate) fn apply(tx: &Connection, row_key: i64, seq: u64, occurred_at: Timest
             }
             revise.execute(params![row_key, row.revision + 1, text, at, seq])?;
             tx.prepare_cached(
+                // An edit replaces the format and markup too; without a format it is plain.
                 "UPDATE messages SET text = ?2, content_type = coalesce(?3, content_type), revision = ?4, edited_at = ?5,
-                 last_seq = ?6 WHERE mkey = ?1",
+                 last_seq = ?6, text_format = ?7, source_text = ?8 WHERE mkey = ?1",
             )?
-            .execute(params![row_key, text, content_type.map(|c| c.as_str()), row.revision + 1, at, seq])?;
+            .execute(params![
+                row_key,
+                text,
+                content_type.map(|c| c.as_str()),
+                row.revision + 1,
+                at,
+                seq,
+                crate::project::format_column(text_format.unwrap_or_default()),
+                source_text
+            ])?;
             Ok(true)
         }
         EventBody::Withdraw { by, at } => {
@@ -106,7 +120,11 @@ pub(crate) fn apply(tx: &Connection, row_key: i64, seq: u64, occurred_at: Timest
             .execute(params![row_key, state, earlier, at, by, seq])?;
             Ok(true)
         }
-        EventBody::Delete { by, at } => {
+        // A deletion for one user only joins `deleted_for`'s sorted list: re-folded.
+        EventBody::Delete {
+            scope: DeleteScope::User, ..
+        } => Ok(false),
+        EventBody::Delete { by, at, .. } => {
             let at = at.unwrap_or(occurred_at);
             let earlier = row.deleted_at.is_none_or(|d| at < d);
             tx.prepare_cached(

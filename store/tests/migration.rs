@@ -5,6 +5,8 @@
 //!
 //! `fixtures/archive-v1.db`: written by schema version 1. `fixtures/archive-v2.db`: written by
 //! schema version 2 with `examples/write_fixture.rs`; its head is recorded in [`V2_HEAD`].
+//! `fixtures/archive-v3.db`: the same program run with the schema version 3 store (the same
+//! events, so the same head, stored compressed).
 
 mod common;
 mod support;
@@ -192,4 +194,83 @@ fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
     assert_eq!(s.head().0, 13);
     let report = s.reader().unwrap().verify(&mut |_| {}).unwrap();
     assert!(report.ok, "verify after appending to the migrated archive: {report:?}");
+}
+
+#[test]
+fn a_version_3_archive_gains_markup_and_per_user_deletions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v3.db"),
+        dir.path().join(store::DB_FILE),
+    )
+    .unwrap();
+    assert_eq!(user_version(dir.path()), 3);
+    let mut s = open(dir.path());
+    assert_eq!(user_version(dir.path()), 4);
+    let (seq, hash) = s.head();
+    assert_eq!(
+        (seq, hex::encode(hash).as_str()),
+        V2_HEAD,
+        "the chain head is unchanged"
+    );
+    let r = s.reader().unwrap();
+    let report = r.verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "verify after the migration: {report:?}");
+    let m1 = r.message(&key("c1", "m1")).unwrap().unwrap().record.unwrap();
+    assert_eq!(
+        (m1.text_format, m1.source_text.as_deref(), m1.deleted_for.len()),
+        (proto::TextFormat::Plain, None, 0),
+        "rows written before read as plain text with no per-user deletion"
+    );
+    assert_eq!(m1.state, MessageState::Withdrawn);
+
+    // New events use the new columns; a per-user deletion leaves the message active and is
+    // listed by `audit --deleted`.
+    let mut md = msg("c3", "md1", "周报 完成", T0 + 600_000);
+    if let proto::EventBody::Message(m) = &mut md.body {
+        m.content_type = proto::ContentType::Markdown;
+        m.text_format = proto::TextFormat::Markdown;
+        m.source_text = Some("# 周报\n- **完成**".into());
+    }
+    let hidden = proto::ChatEvent::message(
+        "c2",
+        "m3",
+        proto::EventBody::Delete {
+            by: Some("u9".into()),
+            at: Some(T0 + 700_000),
+            scope: proto::DeleteScope::User,
+        },
+    );
+    s.append(&[&batch(vec![payload(md, T0 + 600_001), payload(hidden, T0 + 700_001)])])
+        .unwrap();
+    let r = s.reader().unwrap();
+    let md = r.message(&key("c3", "md1")).unwrap().unwrap().record.unwrap();
+    assert_eq!(
+        (md.text_format, md.source_text.as_deref(), md.text.as_str()),
+        (proto::TextFormat::Markdown, Some("# 周报\n- **完成**"), "周报 完成")
+    );
+    let m3 = r.message(&key("c2", "m3")).unwrap().unwrap().record.unwrap();
+    assert_eq!(m3.state, MessageState::Active, "deleted for one user only");
+    assert_eq!(
+        m3.deleted_for,
+        [proto::UserDeletion {
+            user: Some("u9".into()),
+            at: T0 + 700_000
+        }]
+    );
+    let mut deleted = Vec::new();
+    r.audit(
+        &store::AuditFilter {
+            deleted: true,
+            ..Default::default()
+        },
+        &mut |e| {
+            deleted.push(e.record.key.msg_id.clone());
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(deleted, ["m3"]);
+    let report = r.verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "verify after appending: {report:?}");
 }

@@ -24,6 +24,8 @@ pub fn text(text: &str, sent_at: i64) -> NewMessage {
         reply_to: None,
         mentions: vec![],
         recipients: vec![],
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     }
 }
 
@@ -41,6 +43,8 @@ pub fn edit(chat: &str, id: &str, text: &str, at: i64) -> ChatEvent {
             text: text.into(),
             content_type: None,
             edited_at: Some(at),
+            text_format: None,
+            source_text: None,
         },
     )
 }
@@ -65,6 +69,7 @@ pub fn delete(chat: &str, id: &str, by: &str, at: i64) -> ChatEvent {
         EventBody::Delete {
             by: Some(by.into()),
             at: Some(at),
+            scope: proto::DeleteScope::Everyone,
         },
     )
 }

@@ -179,7 +179,22 @@ pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<Messa
         let mentions = b.column_by_name("mentions").unwrap().as_list::<i32>().clone();
         let recipients = b.column_by_name("recipients").unwrap().as_list::<i32>().clone();
         let attachments = b.column_by_name("attachments").unwrap().as_list::<i32>().clone();
+        let (text_format, source_text) = (strs(b, "text_format"), strs(b, "source_text"));
+        let deleted_for = b.column_by_name("deleted_for").unwrap().as_list::<i32>().clone();
         for i in 0..b.num_rows() {
+            let dels = deleted_for.value(i);
+            let dels = dels.as_any().downcast_ref::<StructArray>().unwrap();
+            let (du, dat) = (
+                dels.column(0).as_string::<i32>(),
+                dels.column(1)
+                    .as_primitive::<arrow::datatypes::TimestampMillisecondType>(),
+            );
+            let deleted_for = (0..dels.len())
+                .map(|j| proto::UserDeletion {
+                    user: opt_str(du, j),
+                    at: dat.value(j),
+                })
+                .collect();
             let atts = attachments.value(i);
             let atts = atts.as_any().downcast_ref::<StructArray>().unwrap();
             let (an, am, asz, au, ash) = (
@@ -214,6 +229,8 @@ pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<Messa
                 received_at: recv.value(i),
                 content_type: content_type.value(i).parse::<ContentType>().unwrap(),
                 text: text.value(i).into(),
+                text_format: text_format.value(i).parse::<proto::TextFormat>().unwrap(),
+                source_text: opt_str(&source_text, i),
                 attachments,
                 reply_to: opt_str(&reply_to, i),
                 mentions: list_strs(&mentions, i),
@@ -225,6 +242,7 @@ pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<Messa
                 withdrawn_by: opt_str(&withdrawn_by, i),
                 deleted_at: opt_ts(&deleted, i),
                 deleted_by: opt_str(&deleted_by, i),
+                deleted_for,
                 last_seq: last_seq.value(i) as u64,
             });
         }

@@ -19,6 +19,8 @@ fn build() -> Archive {
     m2.chat_name = None;
     m2.sender_name = None;
     m2.content_type = ContentType::Markdown;
+    m2.text_format = proto::TextFormat::Markdown;
+    m2.source_text = Some("麻烦把**发票**发一下".into());
     a.append(
         Platform::Wecom,
         "corp",
@@ -54,6 +56,22 @@ fn build() -> Archive {
             proto::EventBody::Delete {
                 by: Some("admin".into()),
                 at: Some(DAY0 + DAY + 20),
+                scope: proto::DeleteScope::Everyone,
+            },
+        )],
+    );
+    // Removed from one user's view only: still active, the user listed.
+    a.append(
+        Platform::Wecom,
+        "corp",
+        DAY0 + 5 * HOUR,
+        vec![proto::ChatEvent::message(
+            "g1",
+            "m1",
+            proto::EventBody::Delete {
+                by: Some("lisi".into()),
+                at: Some(DAY0 + 5 * HOUR),
+                scope: proto::DeleteScope::User,
             },
         )],
     );
@@ -107,6 +125,31 @@ fn every_message_field_round_trips() {
     assert_eq!(m1.attachments[0], attachment("合同.pdf", 12_345));
     assert_eq!(m1.attachments[1], proto::Attachment::default());
     assert_eq!(m1.mentions, vec!["lisi", "wangwu"]);
+    assert_eq!(
+        (m1.state, m1.deleted_for.clone()),
+        (
+            MessageState::Active,
+            vec![proto::UserDeletion {
+                user: Some("lisi".into()),
+                at: DAY0 + 5 * HOUR
+            }]
+        )
+    );
+    let m2 = got.iter().find(|r| r.key.msg_id == "m2").unwrap();
+    assert_eq!(
+        (
+            m2.text_format,
+            m2.source_text.as_deref(),
+            m1.text_format,
+            m1.source_text.as_deref()
+        ),
+        (
+            proto::TextFormat::Markdown,
+            Some("麻烦把**发票**发一下"),
+            proto::TextFormat::Plain,
+            None
+        )
+    );
     assert_eq!((m1.external, m1.reply_to.as_deref()), (true, Some("m0")));
     let m2 = got.iter().find(|r| r.key.msg_id == "m2").unwrap();
     assert_eq!(m2.state, MessageState::Withdrawn);

@@ -4,7 +4,7 @@
 //! (`user offline info`, `group offline info`) decode message by message, so one bad message
 //! becomes a reject of its own while the rest of the batch is archived.
 
-use proto::{ChatEvent, EventBody, Identity, TimestampMs};
+use proto::{ChatEvent, DeleteScope, EventBody, Identity, TimestampMs};
 use serde_json::Value;
 
 use super::crypto::ContentKey;
@@ -105,23 +105,31 @@ impl Codec {
                 out.events
                     .push(chat_event(chat_id, at, EventBody::Read { user_id, at }));
             }
+            // Seed 000: `withdraw msg` is {chat_id, message_id, type, toUserId, at_list} and
+            // `delete msg` is {chat_id, message_id}: no withdrawer, deleter or time is named
+            // (`toUserId` is the other party, not who acted), so none is guessed; the receive
+            // time stands in and `audit` says "not recorded". Only `delete_user_id`, the field
+            // the seed names for who deleted, is read. e-office deletion is per user (the
+            // message structure keeps one `delete_user_id`), so `delete msg` removes the
+            // message for one user — typically this account on another device — not for the
+            // chat.
             "withdraw msg" | "delete msg" => {
                 let v = obj()?;
                 let chat_id = id_field(v, "chat_id").ok_or_else(|| err("no chat_id"))?;
                 let msg_id = id_field(v, "message_id").ok_or_else(|| err("no message_id"))?;
-                let by = ["user_id", "userId", "delete_user_id", "sender"]
-                    .iter()
-                    .find_map(|k| id_field(v, k));
-                let at = time_field(v, "withdraw_time").or_else(|| time_field(v, "delete_time"));
                 let body = if name == "withdraw msg" {
-                    EventBody::Withdraw { by, at }
+                    EventBody::Withdraw { by: None, at: None }
                 } else {
-                    EventBody::Delete { by, at }
+                    EventBody::Delete {
+                        by: id_field(v, "delete_user_id"),
+                        at: None,
+                        scope: DeleteScope::User,
+                    }
                 };
                 out.events.push(ChatEvent {
                     chat_id,
                     msg_id: Some(msg_id),
-                    occurred_at: at,
+                    occurred_at: None,
                     body,
                 });
             }
@@ -319,10 +327,24 @@ mod tests {
             (kinds(&d), d.events[0].msg_id.as_deref()),
             (vec![EventKind::Withdraw], Some("9"))
         );
+        assert_eq!(
+            d.events[0].body,
+            EventBody::Withdraw { by: None, at: None },
+            "toUserId is the other party, not the withdrawer"
+        );
         let d = c
             .decode("delete msg", &[json!({"chat_id": "r1", "message_id": "9"})], RX)
             .unwrap();
         assert_eq!(kinds(&d), [EventKind::Delete]);
+        assert_eq!(
+            d.events[0].body,
+            EventBody::Delete {
+                by: None,
+                at: None,
+                scope: DeleteScope::User
+            },
+            "e-office deletes for one user; the frame does not say whom"
+        );
         let d = c
             .decode("user add group", &[json!({"room_id": "r1", "members": ["c", "d"]})], RX)
             .unwrap();

@@ -6,7 +6,7 @@
 //! (direct chats), `room_id` / `group_name` / `members` / `at_list` (groups), `to`, `type`
 //! (`user`, `personal_group`, `public_group`), `withdraw` (flag), `delete_user_id`.
 
-use proto::{Attachment, ChatEvent, ChatType, ContentType, EventBody, NewMessage, TimestampMs};
+use proto::{Attachment, ChatEvent, ChatType, ContentType, DeleteScope, EventBody, NewMessage, TimestampMs};
 use serde_json::Value;
 
 use super::crypto::ContentKey;
@@ -110,12 +110,17 @@ pub fn decode(
         Some(3) => ContentType::File,
         Some(_) => ContentType::Other,
     };
+    // The seed names only the type numbers (1 text, 2 image, 3 file) and says
+    // `text_message_content` is the message's 原文; it never says an image or file message's
+    // text is its file name or where the bytes are. So the text stays the text, and an
+    // attachment is recorded only for what the frame plainly carries: a URL.
     let attachments = match content_type {
-        ContentType::Image | ContentType::File if !text.is_empty() => vec![Attachment {
-            name: Some(text.clone()),
-            url: (text.starts_with("http://") || text.starts_with("https://")).then(|| text.clone()),
-            ..Attachment::default()
-        }],
+        ContentType::Image | ContentType::File if text.starts_with("http://") || text.starts_with("https://") => {
+            vec![Attachment {
+                url: Some(text.clone()),
+                ..Attachment::default()
+            }]
+        }
         _ => vec![],
     };
     let sent_at = time_field(v, "send_time").unwrap_or(received_at);
@@ -140,6 +145,8 @@ pub fn decode(
         reply_to: id_field(v, "reply_message_id"),
         mentions: user_ids(v.get("at_list")).into_iter().map(|(id, _)| id).collect(),
         recipients,
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     };
     let mut events = vec![ChatEvent {
         chat_id: chat_id.clone(),
@@ -147,21 +154,27 @@ pub fn decode(
         occurred_at: Some(sent_at),
         body: EventBody::Message(message),
     }];
+    // `withdraw` is a flag: the seed's message structures name no withdrawer and no time, so
+    // neither is guessed (the archive's receive time stands in; `audit` says "not recorded").
     if v.get("withdraw").and_then(Value::as_i64).unwrap_or(0) != 0 {
         events.push(ChatEvent::message(
             &chat_id,
             &msg_id,
-            EventBody::Withdraw {
-                by: Some(sender),
-                at: None,
-            },
+            EventBody::Withdraw { by: None, at: None },
         ));
     }
+    // `delete_user_id?: string; // 删除消息的用户ID` (seed 000, PersonalMessage): one user's id,
+    // so one user removed the message from their own view; nothing in the seed removes it for
+    // the chat, so the message stays in its state and the deletion is recorded for that user.
     if let Some(by) = id_field(v, "delete_user_id") {
         events.push(ChatEvent::message(
             &chat_id,
             &msg_id,
-            EventBody::Delete { by: Some(by), at: None },
+            EventBody::Delete {
+                by: Some(by),
+                at: None,
+                scope: DeleteScope::User,
+            },
         ));
     }
     Ok(DecodedMessage { events, aes_fallback })
@@ -289,9 +302,42 @@ mod tests {
         assert_eq!(d.events[0].occurred_at, Some(1_789_000_000_000));
         let kinds: Vec<_> = d.events.iter().map(|e| e.kind().to_string()).collect();
         assert_eq!(kinds, ["message", "withdraw", "delete"]);
-        let EventBody::Message(m) = &d.events[0].body else {
+        assert_eq!(
+            d.events[1].body,
+            EventBody::Withdraw { by: None, at: None },
+            "the seed names no withdrawer or time: none is made up"
+        );
+        assert_eq!(
+            d.events[2].body,
+            EventBody::Delete {
+                by: Some("b".into()),
+                at: None,
+                scope: DeleteScope::User
+            },
+            "delete_user_id removes the message for that user, not for the chat"
+        );
+    }
+
+    #[test]
+    fn a_file_message_keeps_its_text_and_no_invented_file_name() {
+        let v = json!({"message_id": 6, "sender": "a", "to": "b", "text_message_content": "采购合同v3.pdf",
+            "send_time": 1789000000000u64, "message_type": 3});
+        let EventBody::Message(m) = &decode(&v, false, None, RX).unwrap().events[0].body else {
             panic!()
         };
-        assert_eq!((m.content_type, m.attachments.len()), (ContentType::File, 1));
+        assert_eq!((m.content_type, m.text.as_str()), (ContentType::File, "采购合同v3.pdf"));
+        assert!(m.attachments.is_empty(), "{:?}", m.attachments);
+        let v = json!({"message_id": 7, "sender": "a", "to": "b", "text_message_content": "https://oa/f/7",
+            "send_time": 1789000000000u64, "message_type": 2});
+        let EventBody::Message(m) = &decode(&v, false, None, RX).unwrap().events[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            m.attachments,
+            [Attachment {
+                url: Some("https://oa/f/7".into()),
+                ..Attachment::default()
+            }]
+        );
     }
 }

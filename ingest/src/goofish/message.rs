@@ -173,6 +173,8 @@ fn message_event(
         reply_to: None,
         mentions: Vec::new(),
         recipients: Vec::new(),
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     });
     let mut e = ChatEvent::message(chat_id, msg_id, body);
     e.occurred_at = Some(sent_at);

@@ -313,6 +313,8 @@ fn message(f: &Inner, tree: &Value, at: TimestampMs) -> ChatEvent {
         reply_to: None,
         mentions: vec![],
         recipients: vec![],
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     });
     ChatEvent {
         chat_id: app_chat_id(&f.agent_id, &f.from),

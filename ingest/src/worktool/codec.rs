@@ -352,6 +352,8 @@ pub fn message_event(m: &WtMessage, cx: &MessageCx<'_>, attachment: Option<Attac
         reply_to: None,
         mentions,
         recipients: vec![],
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     };
     let id = message_id(cx.received_at, cx.arrival, &fingerprint(m));
     let mut ev = ChatEvent::message(chat_id(m), id, EventBody::Message(msg));

@@ -49,9 +49,11 @@ pub enum Frame {
     Edit(edit_message::Msg),
     /// Text appended to a streamed message.
     Stream(stream_message::data::StreamMsg),
-    /// 超级文件分享: a file shared to this account.
+    /// 超级文件分享 (`file_send_message`): peer-to-peer signalling between devices, a file
+    /// only when its `data` names one.
     FileSend(file_send_message::data::Sender),
-    /// Draft sync: someone (this account on another device) is typing.
+    /// 接收笔记同步 (`draft_input`): this account's own unsent draft, synced from another of
+    /// its devices (seed 004: `input: 草稿内容`). Not a message and not "typing".
     Draft {
         /// The chat.
         chat_id: String,
@@ -230,6 +232,8 @@ pub fn message_event(m: &Incoming, original: Option<(u64, &str)>) -> ChatEvent {
         content_type: n.content_type,
         text: n.text,
         attachments: n.attachments,
+        text_format: n.text_format,
+        source_text: n.source_text,
         reply_to: (!m.quote_msg_id.is_empty()).then(|| m.quote_msg_id.clone()),
         mentions: m.parts.mentions.clone(),
         recipients: Vec::new(),
@@ -257,16 +261,18 @@ pub fn withdraw_event(chat_id: &str, msg_id: &str, at: u64) -> ChatEvent {
 
 /// An edit to `text` (Yunhu content type `content_type`) at platform time `edit_time`.
 pub fn edit_event(chat_id: &str, msg_id: &str, content_type: u64, text: &str, edit_time: u64) -> ChatEvent {
-    let (ct, text) = edited_text(content_type, text);
+    let n = edited_text(content_type, text);
     let at = (edit_time > 0).then_some(edit_time as TimestampMs);
     ChatEvent {
         chat_id: chat_id.to_string(),
         msg_id: Some(msg_id.to_string()),
         occurred_at: at,
         body: EventBody::Edit {
-            text,
-            content_type: Some(ct),
+            text: n.text,
+            content_type: Some(n.content_type),
             edited_at: at,
+            text_format: (!n.text_format.is_plain()).then_some(n.text_format),
+            source_text: n.source_text,
         },
     }
 }
@@ -283,9 +289,22 @@ pub fn stream_event(chat_id: &str, msg_id: &str, chunk: &str, offset: u64) -> Ch
     )
 }
 
+/// What the operator chose to archive beyond messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Archive the account's own unsent drafts (`draft_input`) as `other`/`draft` events.
+    /// Off by default: a draft is text its author has not sent to anyone (and may never send).
+    pub archive_drafts: bool,
+}
+
+/// [`frame_events_with`] with the default [`Options`] (drafts are not archived).
+pub fn frame_events(frame: &Frame, pos: &mut Position, received_at: TimestampMs) -> Vec<ChatEvent> {
+    frame_events_with(frame, pos, received_at, Options::default())
+}
+
 /// Turns a decoded frame into events, advancing `pos`. `received_at` is used only where the
 /// platform sends no time at all (file shares).
-pub fn frame_events(frame: &Frame, pos: &mut Position, received_at: TimestampMs) -> Vec<ChatEvent> {
+pub fn frame_events_with(frame: &Frame, pos: &mut Position, received_at: TimestampMs, opts: Options) -> Vec<ChatEvent> {
     match frame {
         Frame::HeartbeatAck { .. } => Vec::new(),
         Frame::Push(msg) => {
@@ -307,19 +326,44 @@ pub fn frame_events(frame: &Frame, pos: &mut Position, received_at: TimestampMs)
             if s.content.is_empty() {
                 return Vec::new();
             }
-            let (offset, _known) = pos.append_stream(&s.msg_id, &s.chat_id, s.content.len() as u64);
-            vec![stream_event(&s.chat_id, &s.msg_id, &s.content, offset)]
+            // Seed 004's example gives `chatId` = the sender (发送者ID) in a direct chat: in a
+            // group that is the bot, not the group holding the message. A chunk belongs to
+            // the chat of the message it extends, which its `push_message` named; a chunk of
+            // a message not seen is kept as an `other` event (its text arrives with the
+            // message from history) rather than attached to a chat that may not hold it.
+            let Some(chat_id) = pos
+                .streams
+                .iter()
+                .find(|p| p.msg_id == s.msg_id)
+                .map(|p| p.chat_id.clone())
+            else {
+                return vec![ChatEvent {
+                    chat_id: String::new(),
+                    msg_id: None,
+                    occurred_at: None,
+                    body: EventBody::Other {
+                        subtype: "stream_chunk_unknown_message".into(),
+                        detail: serde_json::json!({
+                            "msg_id": s.msg_id, "chat_id": s.chat_id, "recv_id": s.recv_id, "content": s.content,
+                        }),
+                    },
+                }];
+            };
+            let (offset, _known) = pos.append_stream(&s.msg_id, &chat_id, s.content.len() as u64);
+            vec![stream_event(&chat_id, &s.msg_id, &s.content, offset)]
         }
         Frame::FileSend(s) => vec![file_send_event(s, received_at)],
-        Frame::Draft { chat_id, input } => vec![ChatEvent {
+        Frame::Draft { chat_id, input } if opts.archive_drafts => vec![ChatEvent {
             chat_id: chat_id.clone(),
             msg_id: None,
             occurred_at: None,
             body: EventBody::Other {
-                subtype: "typing".into(),
+                subtype: "draft".into(),
                 detail: serde_json::json!({ "input": input }),
             },
         }],
+        // No event: the store then keeps neither an event nor the frame's raw bytes.
+        Frame::Draft { .. } => Vec::new(),
         Frame::InviteApply { seq } => {
             vec![other("invite_apply", serde_json::json!({ "seq": seq }))]
         }
@@ -343,9 +387,38 @@ fn other(subtype: &str, detail: serde_json::Value) -> ChatEvent {
     }
 }
 
-/// A 超级文件分享 as a file message from the sharer. Yunhu gives it no id and no time: the id is
-/// derived from every field (so the same share is recognised), the time is the receive time.
+/// A 超级文件分享 frame. Seed 004 shows `send_type: "candidate"`, device ids and `data: "{}"`:
+/// the shape of peer-to-peer connection set-up (ICE candidates), not of a file. So it is an
+/// `other`/`file_send_signal` event with its fields (the raw frame is kept with it), unless
+/// `data` names a file (a name and a URL or size): then it is a file message from the sharer.
+/// Yunhu gives it no id and no time: the id is derived from every field (so the same share is
+/// recognised), the time is the receive time.
 fn file_send_event(s: &file_send_message::data::Sender, received_at: TimestampMs) -> ChatEvent {
+    let data: serde_json::Value = serde_json::from_str(&s.data).unwrap_or(serde_json::Value::Null);
+    let pick = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| data.get(*k).and_then(|v| v.as_str()).map(str::to_string))
+    };
+    let name = pick(&["fileName", "file_name", "name"]);
+    let url = pick(&["fileUrl", "file_url", "url"]);
+    let size = ["fileSize", "file_size", "size"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(|v| v.as_u64()));
+    let Some(name) = name.filter(|_| url.is_some() || size.is_some()) else {
+        return ChatEvent {
+            chat_id: s.send_user_id.clone(),
+            msg_id: None,
+            occurred_at: None,
+            body: EventBody::Other {
+                subtype: "file_send_signal".into(),
+                detail: serde_json::json!({
+                    "send_user_id": s.send_user_id, "user_id": s.user_id, "temp_code": s.temp_code,
+                    "send_type": s.send_type, "send_device_id": s.send_device_id,
+                    "data": if data.is_null() { serde_json::Value::String(s.data.clone()) } else { data.clone() },
+                }),
+            },
+        };
+    };
     let mut h = Sha256::new();
     for part in [
         &s.send_user_id,
@@ -359,16 +432,7 @@ fn file_send_event(s: &file_send_message::data::Sender, received_at: TimestampMs
         h.update([0]);
     }
     let msg_id = format!("file_send:{}", &hex::encode(h.finalize())[..24]);
-    let data: serde_json::Value = serde_json::from_str(&s.data).unwrap_or(serde_json::Value::Null);
-    let pick = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| data.get(*k).and_then(|v| v.as_str()).map(str::to_string))
-    };
-    let name = pick(&["fileName", "file_name", "name"]);
-    let url = pick(&["fileUrl", "file_url", "url"]);
-    let size = ["fileSize", "file_size", "size"]
-        .iter()
-        .find_map(|k| data.get(*k).and_then(|v| v.as_u64()));
+    let name = Some(name);
     let body = NewMessage {
         chat_type: ChatType::Direct,
         chat_name: None,
@@ -377,9 +441,7 @@ fn file_send_event(s: &file_send_message::data::Sender, received_at: TimestampMs
         sender_name: None,
         sent_at: received_at,
         content_type: ContentType::File,
-        text: name
-            .clone()
-            .unwrap_or_else(|| format!("[超级文件分享 {}]", s.send_type)),
+        text: name.clone().unwrap_or_default(),
         attachments: vec![Attachment {
             name,
             mime: None,
@@ -394,6 +456,8 @@ fn file_send_event(s: &file_send_message::data::Sender, received_at: TimestampMs
         } else {
             vec![s.user_id.clone()]
         },
+        text_format: proto::TextFormat::Plain,
+        source_text: None,
     };
     ChatEvent {
         chat_id: s.send_user_id.clone(),
@@ -491,5 +555,114 @@ mod tests {
                 offset: 12
             }
         );
+    }
+
+    fn bot_push(chat_id: &str, chat_type: u64, bot: &str) -> Frame {
+        decode(&push(push_message::data::Msg {
+            msg_id: "s1".into(),
+            chat_id: chat_id.into(),
+            chat_type,
+            sender: Some(push_message::data::msg::Sender {
+                chat_id: bot.into(),
+                chat_type: 3,
+                ..Default::default()
+            }),
+            content: Some(push_message::data::msg::Content {
+                text: "正在".into(),
+                ..Default::default()
+            }),
+            content_type: 1,
+            timestamp: 1_767_000_000_000,
+            msg_seq: 3,
+            ..Default::default()
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_stream_in_a_group_extends_the_message_in_the_group() {
+        let mut pos = Position::default();
+        let start = frame_events(&bot_push("g42", 2, "bot9"), &mut pos, 0);
+        assert_eq!(start[0].chat_id, "g42");
+        // Seed 004: the stream frame's chatId is the sender (发送者ID), here the bot.
+        let chunk = Frame::Stream(stream_message::data::StreamMsg {
+            msg_id: "s1".into(),
+            recv_id: "g42".into(),
+            chat_id: "bot9".into(),
+            content: "生成".into(),
+        });
+        let ev = frame_events(&chunk, &mut pos, 0);
+        assert_eq!(
+            (ev[0].chat_id.as_str(), ev[0].msg_id.as_deref(), &ev[0].body),
+            (
+                "g42",
+                Some("s1"),
+                &EventBody::StreamAppend {
+                    chunk: "生成".into(),
+                    offset: 6
+                }
+            ),
+            "the chunk lands on the group's message, not on a chat named after the bot"
+        );
+        // A chunk of a message never seen names no chat that surely holds it.
+        let stray = Frame::Stream(stream_message::data::StreamMsg {
+            msg_id: "unseen".into(),
+            recv_id: "g42".into(),
+            chat_id: "bot9".into(),
+            content: "尾巴".into(),
+        });
+        let ev = frame_events(&stray, &mut pos, 0);
+        assert!(
+            matches!(&ev[0].body, EventBody::Other { subtype, .. } if subtype == "stream_chunk_unknown_message"),
+            "{ev:?}"
+        );
+        assert_eq!(ev[0].msg_id, None);
+    }
+
+    #[test]
+    fn drafts_are_labelled_and_archived_only_when_asked() {
+        let draft = Frame::Draft {
+            chat_id: "8826687".into(),
+            input: "测试草稿同步".into(),
+        };
+        assert!(frame_events(&draft, &mut Position::default(), 0).is_empty());
+        let ev = frame_events_with(&draft, &mut Position::default(), 0, Options { archive_drafts: true });
+        assert!(
+            matches!(&ev[0].body, EventBody::Other { subtype, detail } if subtype == "draft" && detail["input"] == "测试草稿同步"),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn a_seed_shaped_file_send_is_signalling_not_a_file() {
+        // Seed 004's example: send_type "candidate", device ids, data "{}".
+        let signal = file_send_message::data::Sender {
+            send_user_id: "123".into(),
+            user_id: "456".into(),
+            temp_code: 1,
+            send_type: "candidate".into(),
+            data: "{}".into(),
+            send_device_id: "123123123123".into(),
+        };
+        let ev = frame_events(&Frame::FileSend(signal.clone()), &mut Position::default(), 7);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].msg_id, None, "no message is made up");
+        let EventBody::Other { subtype, detail } = &ev[0].body else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (subtype.as_str(), detail["send_type"].as_str()),
+            ("file_send_signal", Some("candidate"))
+        );
+        // With real file metadata it is a file from the sharer.
+        let file = file_send_message::data::Sender {
+            data: r#"{"fileName":"a.pdf","fileSize":9}"#.into(),
+            ..signal
+        };
+        let ev = frame_events(&Frame::FileSend(file), &mut Position::default(), 7);
+        let EventBody::Message(m) = &ev[0].body else {
+            panic!("{ev:?}")
+        };
+        assert_eq!((m.content_type, m.text.as_str()), (ContentType::File, "a.pdf"));
     }
 }

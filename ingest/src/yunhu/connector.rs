@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::YunhuConnector;
 use super::api::Api;
 use super::catchup::{self, Found};
-use super::codec::{Frame, decode, frame_events};
+use super::codec::{Frame, Options, decode, frame_events_with};
 use super::cursor::Position;
 use super::transport::{self, NOT_LOGGED_IN};
 use crate::backoff::Backoff;
@@ -342,7 +342,10 @@ impl YunhuSession {
                 match decode(&raw.bytes) {
                     Ok(Frame::HeartbeatAck { .. }) => {}
                     Ok(frame) => {
-                        let events = frame_events(&frame, &mut self.pos, received_at);
+                        let opts = Options {
+                            archive_drafts: self.conn.cfg.archive_drafts,
+                        };
+                        let events = frame_events_with(&frame, &mut self.pos, received_at, opts);
                         batch.push(Ingested::Payload { raw, events });
                     }
                     Err(e) => {

@@ -6,7 +6,7 @@
 //! message fetched from history normalize to identical events (and so deduplicate).
 
 use proto::yunhu::{MsgContent, push_message::data::msg::Content};
-use proto::{Attachment, ContentType};
+use proto::{Attachment, ContentType, TextFormat};
 
 use super::markup::{html_to_text, markdown_to_text};
 
@@ -84,7 +84,12 @@ impl From<&MsgContent> for Parts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
     pub content_type: ContentType,
+    /// Plain text, for search.
     pub text: String,
+    /// `markdown` for content type 3, `html` for 8, else plain.
+    pub text_format: TextFormat,
+    /// The markup exactly as sent (content types 3 and 8), `None` for plain text.
+    pub source_text: Option<String>,
     pub attachments: Vec<Attachment>,
 }
 
@@ -171,23 +176,38 @@ pub fn normalize(content_type: u64, p: &Parts) -> Normalized {
             _ => p.tip.trim().to_string(),
         }
     };
+    // Seed 004 lists `markdown=3` and `html=8` among the content types: the sender wrote
+    // markup, which the plain `text` above loses (headings, lists, links, bold); it is kept
+    // byte for byte beside it.
+    let text_format = match ct {
+        ContentType::Markdown => TextFormat::Markdown,
+        ContentType::Html => TextFormat::Html,
+        _ => TextFormat::Plain,
+    };
+    let source_text = (!text_format.is_plain() && !p.text.is_empty()).then(|| p.text.clone());
     Normalized {
         content_type: ct,
         text,
+        text_format: if source_text.is_some() {
+            text_format
+        } else {
+            TextFormat::Plain
+        },
+        source_text,
         attachments,
     }
 }
 
-/// Plain text of an edited message (edits carry text only).
-pub fn edited_text(content_type: u64, text: &str) -> (ContentType, String) {
-    let n = normalize(
+/// Content of an edited message (edits carry text only): its type, plain text, format and
+/// markup.
+pub fn edited_text(content_type: u64, text: &str) -> Normalized {
+    normalize(
         content_type,
         &Parts {
             text: text.to_string(),
             ..Parts::default()
         },
-    );
-    (n.content_type, n.text)
+    )
 }
 
 fn or_label(name: &str, label: &str) -> String {
@@ -203,12 +223,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn markdown_and_html_keep_their_markup_beside_the_plain_text() {
+        let md = "# 周报\n- **完成** [合同](https://x/1)\n";
+        let n = normalize(
+            3,
+            &Parts {
+                text: md.into(),
+                ..Parts::default()
+            },
+        );
+        assert_eq!(
+            (n.text_format, n.source_text.as_deref()),
+            (TextFormat::Markdown, Some(md))
+        );
+        assert!(n.text.contains("完成") && !n.text.contains("**"), "{}", n.text);
+        let html = "<p>请<b>今天</b>确认</p>";
+        let n = normalize(
+            8,
+            &Parts {
+                text: html.into(),
+                ..Parts::default()
+            },
+        );
+        assert_eq!(
+            (n.text_format, n.source_text.as_deref()),
+            (TextFormat::Html, Some(html))
+        );
+        assert_eq!(n.text, "请今天确认");
+        let n = edited_text(3, "*改*");
+        assert_eq!((n.text.as_str(), n.source_text.as_deref()), ("改", Some("*改*")));
+    }
+
+    #[test]
     fn maps_documented_content_types() {
         let text = Parts {
             text: "**好的**".into(),
             ..Parts::default()
         };
         assert_eq!(normalize(1, &text).content_type, ContentType::Text);
+        assert_eq!(normalize(1, &text).source_text, None);
         assert_eq!(normalize(3, &text).text, "好的");
         assert_eq!(
             normalize(

@@ -19,8 +19,10 @@
 //!
 //! # Mapping
 //! `push_message` → `message` (or `withdraw` at `delete_timestamp` when set), `edit_message`
-//! → `edit` at `edit_time`, `stream_message` → `stream_append`, `file_send_message` → a file
-//! `message` from the sharer, `draft_input` → `other`/`typing`, `invite_apply`,
+//! → `edit` at `edit_time`, `stream_message` → `stream_append` on the chat of the message it
+//! extends, `file_send_message` → `other`/`file_send_signal` (a file `message` from the sharer
+//! only when its data names a file), `draft_input` (the account's own unsent draft) → nothing,
+//! or `other`/`draft` with `archive_drafts = true`, `invite_apply`,
 //! `live_video_user_hang_up`, `bot_board_message` → `other` with that subtype, heartbeat acks
 //! → nothing. Undecodable frames and unknown cmds → `rejects`.
 //!

@@ -1,10 +1,10 @@
-//! `audit`: messages that were edited, withdrawn or deleted, through the partial index that
-//! holds only those.
+//! `audit`: messages that were edited, withdrawn or deleted (for everyone or for one user),
+//! through the partial index that holds only those.
 
 use rusqlite::params;
 
 use super::StoreReader;
-use super::rows::{RECORD_COLS, record_from_row};
+use super::rows::{RECORD_COLS, RECORD_COLS_LEN, record_from_row};
 use crate::Result;
 use crate::types::{AuditEntry, AuditFilter};
 
@@ -20,11 +20,11 @@ impl StoreReader {
             conds.push("revision > 0");
         }
         if any || filter.deleted {
-            conds.push("state = 'deleted'");
+            conds.push("state = 'deleted' OR deleted_for IS NOT NULL");
         }
         let sql = format!(
             "SELECT {RECORD_COLS}, mkey FROM messages INDEXED BY messages_changed
-             WHERE has_message = 1 AND (state <> 'active' OR revision > 0) AND ({})
+             WHERE has_message = 1 AND (state <> 'active' OR revision > 0 OR deleted_for IS NOT NULL) AND ({})
                AND (?1 IS NULL OR sent_at >= ?1) AND (?2 IS NULL OR sent_at < ?2) AND (?3 IS NULL OR platform = ?3)
              ORDER BY sent_at, id",
             conds.join(" OR ")
@@ -32,7 +32,7 @@ impl StoreReader {
         let mut st = self.conn.prepare(&sql)?;
         let mut rows = st.query(params![filter.since, filter.until, filter.platform.map(|p| p.as_str())])?;
         while let Some(r) = rows.next()? {
-            let row_key: i64 = r.get(25)?;
+            let row_key: i64 = r.get(RECORD_COLS_LEN)?;
             let record = record_from_row(r)?;
             let revisions = self.revisions_of(row_key)?;
             let original_text = revisions

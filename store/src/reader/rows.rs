@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 
 use proto::{
-    Attachment, ChatType, ContentType, EventKind, MessageKey, MessageRecord, MessageState, Platform, TimestampMs,
+    Attachment, ChatType, ContentType, EventKind, MessageKey, MessageRecord, MessageState, Platform, TextFormat,
+    TimestampMs, UserDeletion,
 };
 use rusqlite::types::{FromSqlError, ValueRef};
 use rusqlite::{Connection, Row};
@@ -69,6 +70,11 @@ pub struct MessageRow<'a> {
     pub deleted_by: Option<&'a str>,
     /// Seq of the last event folded into this state.
     pub last_seq: u64,
+    /// How the text was written.
+    pub text_format: TextFormat,
+    /// The markup as sent (markdown / HTML), `None` for plain text.
+    pub source_text: Option<&'a str>,
+    pub(crate) deleted_for_json: Option<&'a str>,
 }
 
 /// One `events` row as [`StoreReader::visit_events`] hands it to its callback, borrowed like
@@ -101,7 +107,10 @@ pub struct EventRow<'a> {
 
 pub(crate) const RECORD_COLS: &str = "platform, account, chat_id, msg_id, chat_type, chat_name, external, sender_id, \
      sender_name, sent_at, received_at, content_type, text, attachments, reply_to, mentions, recipients, state, revision, \
-     edited_at, withdrawn_at, withdrawn_by, deleted_at, deleted_by, last_seq";
+     edited_at, withdrawn_at, withdrawn_by, deleted_at, deleted_by, last_seq, text_format, source_text, deleted_for";
+
+/// How many columns [`RECORD_COLS`] selects (a query's next column is at this index).
+pub(crate) const RECORD_COLS_LEN: usize = 28;
 
 pub(crate) fn parse<T: std::str::FromStr>(s: &str, what: &str) -> rusqlite::Result<T> {
     s.parse().map_err(|_| {
@@ -176,6 +185,12 @@ pub(crate) fn message_row<'r>(r: &'r Row<'_>) -> rusqlite::Result<MessageRow<'r>
         deleted_at: opt_int(r, 22)?,
         deleted_by: opt_text(r, 23)?,
         last_seq: int(r, 24)? as u64,
+        text_format: match opt_text(r, 25)? {
+            None => TextFormat::Plain,
+            Some(f) => parse(f, "text format")?,
+        },
+        source_text: opt_text(r, 26)?,
+        deleted_for_json: opt_text(r, 27)?,
     })
 }
 
@@ -183,6 +198,11 @@ impl<'a> MessageRow<'a> {
     /// The attachments (decoded from their stored JSON; no allocation when there are none).
     pub fn attachments(&self) -> Result<Vec<Attachment>> {
         Ok(json_vec(self.attachments_json)?)
+    }
+
+    /// Users who removed the message from their own view only.
+    pub fn deleted_for(&self) -> Result<Vec<UserDeletion>> {
+        Ok(json_vec(self.deleted_for_json)?)
     }
 
     /// Users mentioned, borrowed where the stored text allows.
@@ -226,6 +246,8 @@ impl<'a> MessageRow<'a> {
             received_at: self.received_at,
             content_type: self.content_type,
             text: self.text.to_owned(),
+            text_format: self.text_format,
+            source_text: self.source_text.map(str::to_owned),
             attachments: json_vec(self.attachments_json)?,
             reply_to: self.reply_to.map(str::to_owned),
             mentions: list(self.mentions_json)?,
@@ -237,6 +259,7 @@ impl<'a> MessageRow<'a> {
             withdrawn_by: self.withdrawn_by.map(str::to_owned),
             deleted_at: self.deleted_at,
             deleted_by: self.deleted_by.map(str::to_owned),
+            deleted_for: json_vec(self.deleted_for_json)?,
             last_seq: self.last_seq,
         })
     }

@@ -31,6 +31,8 @@ fn message(id: &str, sent_at: i64, mentions: Vec<String>, attachments: Vec<Attac
             reply_to: None,
             mentions,
             recipients: vec![],
+            text_format: proto::TextFormat::Plain,
+            source_text: None,
         }),
     );
     Ingested::Payload {

@@ -4,8 +4,9 @@
 //! Versions: 1 keyed `messages` by the identity hash and kept whole content hashes in
 //! `dedup`; 2 (`v1_to_v2.rs`) keeps `messages` in arrival order and two integers per dedup
 //! entry; 3 (`v2_to_v3.rs`) compresses raw payloads and event envelopes (`zdict` columns,
-//! `dicts` table); 4 (`v3_to_v4.rs`) keeps each message's highest stream offset
-//! (`messages.stream_end`). Each migration is tested against a fixture archive written by the version
+//! `dicts` table); 4 (`v3_to_v4.rs`) keeps each message's highest stream offset, its text
+//! format, the markup as sent and per-user deletions in `messages`. Each migration is tested
+//! against a fixture archive written by the version
 //! before it (`tests/migration.rs`).
 
 mod v1_to_v2;
@@ -191,7 +192,7 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
             });
         }
         let tx = conn.transaction()?;
-        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST, v3_to_v4::COLUMNS] {
+        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST, v3_to_v4::DDL] {
             tx.execute_batch(ddl)?;
         }
         tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
