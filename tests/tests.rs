@@ -10,3 +10,4 @@ mod run_e2e;
 mod search_cli;
 mod secrets;
 mod support;
+mod wecom_archive;

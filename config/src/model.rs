@@ -37,6 +37,9 @@ pub struct Config {
     /// `[[yunhu]]` connectors.
     #[serde(default)]
     pub yunhu: Vec<YunhuConfig>,
+    /// `[[wecom_archive]]` connectors.
+    #[serde(default)]
+    pub wecom_archive: Vec<crate::wecom_archive::WecomArchiveConfig>,
     /// `[export]`.
     #[serde(default)]
     pub export: ExportConfig,
@@ -54,6 +57,7 @@ impl Default for Config {
             goofish: vec![],
             worktool: vec![],
             yunhu: vec![],
+            wecom_archive: vec![],
             export: ExportConfig::default(),
         }
     }
@@ -62,7 +66,12 @@ impl Default for Config {
 impl Config {
     /// Number of configured connectors of all kinds.
     pub fn connector_count(&self) -> usize {
-        self.eoffice.len() + self.wecom.len() + self.goofish.len() + self.worktool.len() + self.yunhu.len()
+        self.eoffice.len()
+            + self.wecom.len()
+            + self.goofish.len()
+            + self.worktool.len()
+            + self.yunhu.len()
+            + self.wecom_archive.len()
     }
 
     /// Every configured connector, in file order per kind.
@@ -73,6 +82,7 @@ impl Config {
         v.extend(self.goofish.iter().cloned().map(ConnectorConfig::Goofish));
         v.extend(self.worktool.iter().cloned().map(ConnectorConfig::Worktool));
         v.extend(self.yunhu.iter().cloned().map(ConnectorConfig::Yunhu));
+        v.extend(self.wecom_archive.iter().cloned().map(ConnectorConfig::WecomArchive));
         v
     }
 
@@ -331,6 +341,8 @@ pub enum ConnectorConfig {
     Worktool(WorktoolConfig),
     /// Yunhu.
     Yunhu(YunhuConfig),
+    /// WeCom 会话存档.
+    WecomArchive(crate::wecom_archive::WecomArchiveConfig),
 }
 
 impl ConnectorConfig {
@@ -342,6 +354,7 @@ impl ConnectorConfig {
             ConnectorConfig::Goofish(c) => &c.name,
             ConnectorConfig::Worktool(c) => &c.name,
             ConnectorConfig::Yunhu(c) => &c.name,
+            ConnectorConfig::WecomArchive(c) => &c.name,
         }
     }
     /// Its platform.
@@ -352,6 +365,7 @@ impl ConnectorConfig {
             ConnectorConfig::Goofish(_) => proto::Platform::Goofish,
             ConnectorConfig::Worktool(_) => proto::Platform::Worktool,
             ConnectorConfig::Yunhu(_) => proto::Platform::Yunhu,
+            ConnectorConfig::WecomArchive(_) => proto::Platform::WecomArchive,
         }
     }
 }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct Slice_t {
@@ -50,6 +51,8 @@ typedef struct WeWorkFinanceSdk_t {
     int inited;
     Item *items;
     size_t n_items;
+    struct timespec loaded_mtime; /* the world is re-read when it changes: the feed grows */
+    off_t loaded_size;
 } WeWorkFinanceSdk_t;
 
 #define CHUNK (512 * 1024)
@@ -117,6 +120,8 @@ static int common_faults(const char *op) {
     return 0;
 }
 
+static int load_items(WeWorkFinanceSdk_t *sdk);
+
 WeWorkFinanceSdk_t *NewSdk(void) { return calloc(1, sizeof(WeWorkFinanceSdk_t)); }
 
 int Init(WeWorkFinanceSdk_t *sdk, const char *corpid, const char *secret) {
@@ -124,11 +129,30 @@ int Init(WeWorkFinanceSdk_t *sdk, const char *corpid, const char *secret) {
     /* The real SDK writes to standard output too; the worker must keep its protocol off fd 1. */
     printf("finance stand-in: init for %s\n", corpid);
     fflush(stdout);
+    int rc = load_items(sdk);
+    if (rc == 0) sdk->inited = 1;
+    return rc;
+}
+
+static void free_items(WeWorkFinanceSdk_t *sdk) {
+    for (size_t i = 0; i < sdk->n_items; i++) free(sdk->items[i].json);
+    free(sdk->items);
+    sdk->items = NULL;
+    sdk->n_items = 0;
+}
+
+static int load_items(WeWorkFinanceSdk_t *sdk) {
+    free_items(sdk);
     char *path = world_path();
     if (!path) return 10003;
     FILE *f = fopen(path, "r");
     free(path);
     if (!f) return 10003;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0) {
+        sdk->loaded_mtime = st.st_mtim;
+        sdk->loaded_size = st.st_size;
+    }
     char *line = NULL;
     size_t cap = 0, max = 0;
     long n;
@@ -156,14 +180,24 @@ int Init(WeWorkFinanceSdk_t *sdk, const char *corpid, const char *secret) {
     }
     free(line);
     fclose(f);
-    sdk->inited = 1;
     return 0;
+}
+
+/* Re-reads the world when its file changed since it was loaded. */
+static void refresh_items(WeWorkFinanceSdk_t *sdk) {
+    char *path = world_path();
+    if (!path) return;
+    struct stat st;
+    int ok = stat(path, &st) == 0;
+    free(path);
+    if (ok && (st.st_size != sdk->loaded_size || st.st_mtim.tv_sec != sdk->loaded_mtime.tv_sec ||
+               st.st_mtim.tv_nsec != sdk->loaded_mtime.tv_nsec))
+        load_items(sdk);
 }
 
 void DestroySdk(WeWorkFinanceSdk_t *sdk) {
     if (!sdk) return;
-    for (size_t i = 0; i < sdk->n_items; i++) free(sdk->items[i].json);
-    free(sdk->items);
+    free_items(sdk);
     free(sdk);
 }
 
@@ -175,6 +209,7 @@ int GetChatData(WeWorkFinanceSdk_t *sdk, unsigned long long seq, unsigned int li
     if (!sdk || !sdk->inited || !chatDatas || limit > 1000) return 10000;
     int fault = common_faults("chat");
     if (fault) return fault;
+    refresh_items(sdk);
     static const char head[] = "{\"errcode\":0,\"errmsg\":\"ok\",\"chatdata\":[";
     size_t cap = sizeof(head) + 4, len = 0;
     unsigned int taken = 0;

@@ -10,5 +10,6 @@ mod runtime;
 mod server;
 mod support;
 mod wecom;
+mod wecom_archive;
 mod worktool;
 mod yunhu;
