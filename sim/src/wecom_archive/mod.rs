@@ -407,9 +407,8 @@ pub fn install(dir: &Path, t0: i64, faults: &[(Fault, PathBuf)]) -> std::io::Res
 pub fn append(inst: &mut Installed, more: &[Value], faults: &[(Fault, PathBuf)]) -> std::io::Result<()> {
     let enc = Encryptor::default();
     let mut world = World::new();
-    let mut seq = inst.items.last().map_or(0, |i| i.seq);
-    for m in more {
-        seq += 1;
+    let last = inst.items.last().map_or(0, |i| i.seq);
+    for (seq, m) in (last + 1..).zip(more) {
         inst.items.push(ScriptItem {
             seq,
             version: 1,
