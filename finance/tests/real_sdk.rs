@@ -5,7 +5,8 @@
 //! leaves the machine; where `unshare` can, the worker runs without a network at all.
 //!
 //! Skipped (with a message) when pip or PyPI is unreachable, unless
-//! `CHATVAULT_REAL_SDK_REQUIRED=1` (CI), where that is a failure.
+//! `CHATVAULT_REAL_SDK_REQUIRED=1` (CI), where that is a failure. `CHATVAULT_PYTHON` names the
+//! Python with pip (default `python3`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,8 +25,12 @@ fn skip(why: &str) {
 }
 
 /// Downloads the wheel and extracts the library; `Err` says why it could not.
+fn python() -> String {
+    std::env::var("CHATVAULT_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 fn fetch(dir: &Path) -> Result<PathBuf, String> {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .args([
             "-m",
             "pip",
@@ -53,7 +58,7 @@ fn fetch(dir: &Path) -> Result<PathBuf, String> {
         .ok_or("pip saved no wheel")?;
     let so = dir.join("libWeWorkFinanceSdk_C_x86.so");
     // The wheel is a zip; Python (which pip needs anyway) extracts the one member.
-    let status = Command::new("python3")
+    let status = Command::new(python())
         .args([
             "-c",
             "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
