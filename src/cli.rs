@@ -47,6 +47,9 @@ pub enum Command {
     Reindex,
     /// Validate the config and say what is wrong.
     CheckConfig,
+    /// Kept rejects: `retry` re-processes those that can succeed later (会话存档 items once
+    /// their key is configured).
+    Rejects(RejectsArgs),
     /// Run one platform simulator for manual testing.
     Sim(SimArgs),
     /// Benchmarks (store, search, export, pipeline) beside their baselines.
@@ -202,4 +205,23 @@ pub struct SimArgs {
     /// Port to listen on (servers) or to post to (callback posters).
     #[arg(long)]
     pub port: Option<u16>,
+}
+
+/// `rejects`.
+#[derive(Debug, Args)]
+pub struct RejectsArgs {
+    /// What to do with them.
+    #[command(subcommand)]
+    pub action: RejectsAction,
+}
+
+/// `rejects` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RejectsAction {
+    /// Re-process kept rejects (refused while `run` writes the archive).
+    Retry {
+        /// Only this platform's rejects (today only `wecom_archive` can succeed on retry).
+        #[arg(long)]
+        platform: Option<String>,
+    },
 }

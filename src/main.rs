@@ -12,6 +12,10 @@ mod timearg;
 use clap::Parser;
 
 fn main() {
+    // The 会话存档 worker (a child of `run`): before clap and logging, which it needs neither of.
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(ingest::wecom_archive::WORKER_SUBCOMMAND)) {
+        std::process::exit(finance::worker::main());
+    }
     let cli = cli::Cli::parse();
     // The demo and the read commands print for people: only warnings in between, unless
     // RUST_LOG asks for more. A service (`run`) logs at info.

@@ -90,6 +90,10 @@ pub fn coverage(p: Platform) -> &'static str {
              no platform message ids or times; nothing sent while the archive was down is resent"
         }
         Platform::Yunhu => "every chat of the logged-in account, incl. edits, streamed bot replies, recalls, history",
+        Platform::WecomArchive => {
+            "every chat of employees covered by the 会话存档 licence: internal and with customers, groups \
+             and one to one, incl. recalls and media; Tencent keeps the data for a limited time only"
+        }
     }
 }
 

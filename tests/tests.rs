@@ -12,3 +12,4 @@ mod run_e2e;
 mod search_cli;
 mod secrets;
 mod support;
+mod wecom_archive;

@@ -95,6 +95,8 @@ fn message(id: &str, i: usize) -> ChatEvent {
             sent_at: T0 + i as i64,
             content_type: proto::ContentType::Text,
             text: format!("第{i}条：今天的会议改到下午三点"),
+            text_format: Default::default(),
+            source_text: None,
             attachments: Vec::new(),
             reply_to: None,
             mentions: Vec::new(),

@@ -12,6 +12,7 @@
 //! - `load`: reading, parsing, turning problems into [`ConfigError`]s with lines.
 //! - `env`: `${ENV}` expansion inside string values.
 //! - `validate`: checks serde cannot express (unique names and paths, URLs, key lengths).
+//! - [`wecom_archive`]: the `[[wecom_archive]]` section (会话存档) and its durations.
 //! - `locate`: lines of fields, fields of lines.
 //! - `error`: [`ConfigError`].
 
@@ -23,6 +24,7 @@ mod locate;
 pub mod model;
 pub mod secret;
 mod validate;
+pub mod wecom_archive;
 
 pub use alerts::AlertsConfig;
 pub use error::ConfigError;
@@ -30,3 +32,4 @@ pub use load::{load, parse, parse_with_env};
 pub use locate::field_line;
 pub use model::*;
 pub use secret::Secret;
+pub use wecom_archive::{PrivateKeyConfig, WecomArchiveConfig};

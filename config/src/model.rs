@@ -37,6 +37,9 @@ pub struct Config {
     /// `[[yunhu]]` connectors.
     #[serde(default)]
     pub yunhu: Vec<YunhuConfig>,
+    /// `[[wecom_archive]]` connectors.
+    #[serde(default)]
+    pub wecom_archive: Vec<crate::wecom_archive::WecomArchiveConfig>,
     /// `[export]`.
     #[serde(default)]
     pub export: ExportConfig,
@@ -57,6 +60,7 @@ impl Default for Config {
             goofish: vec![],
             worktool: vec![],
             yunhu: vec![],
+            wecom_archive: vec![],
             export: ExportConfig::default(),
             alerts: crate::AlertsConfig::default(),
         }
@@ -66,7 +70,12 @@ impl Default for Config {
 impl Config {
     /// Number of configured connectors of all kinds.
     pub fn connector_count(&self) -> usize {
-        self.eoffice.len() + self.wecom.len() + self.goofish.len() + self.worktool.len() + self.yunhu.len()
+        self.eoffice.len()
+            + self.wecom.len()
+            + self.goofish.len()
+            + self.worktool.len()
+            + self.yunhu.len()
+            + self.wecom_archive.len()
     }
 
     /// Every configured connector, in file order per kind.
@@ -77,6 +86,7 @@ impl Config {
         v.extend(self.goofish.iter().cloned().map(ConnectorConfig::Goofish));
         v.extend(self.worktool.iter().cloned().map(ConnectorConfig::Worktool));
         v.extend(self.yunhu.iter().cloned().map(ConnectorConfig::Yunhu));
+        v.extend(self.wecom_archive.iter().cloned().map(ConnectorConfig::WecomArchive));
         v
     }
 
@@ -412,6 +422,8 @@ pub enum ConnectorConfig {
     Worktool(WorktoolConfig),
     /// Yunhu.
     Yunhu(YunhuConfig),
+    /// WeCom 会话存档.
+    WecomArchive(crate::wecom_archive::WecomArchiveConfig),
 }
 
 impl ConnectorConfig {
@@ -423,6 +435,7 @@ impl ConnectorConfig {
             ConnectorConfig::Goofish(c) => &c.name,
             ConnectorConfig::Worktool(c) => &c.name,
             ConnectorConfig::Yunhu(c) => &c.name,
+            ConnectorConfig::WecomArchive(c) => &c.name,
         }
     }
     /// Its platform.
@@ -433,6 +446,7 @@ impl ConnectorConfig {
             ConnectorConfig::Goofish(_) => proto::Platform::Goofish,
             ConnectorConfig::Worktool(_) => proto::Platform::Worktool,
             ConnectorConfig::Yunhu(_) => proto::Platform::Yunhu,
+            ConnectorConfig::WecomArchive(_) => proto::Platform::WecomArchive,
         }
     }
 }

@@ -224,6 +224,46 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
         c.required("device_id", &y.device_id);
     }
     export_checks(cfg, &mut c);
+    for (i, a) in cfg.wecom_archive.iter().enumerate() {
+        c.at("wecom_archive", i);
+        c.required("corp_id", &a.corp_id);
+        c.secret("secret", &a.secret);
+        c.required("sdk_path", &a.sdk_path.to_string_lossy());
+        c.url("api_base", &a.api_base, &["https", "http"]);
+        if !(1..=1000).contains(&a.batch_limit) {
+            c.fail(
+                "batch_limit",
+                format!("is {}; GetChatData takes 1 to 1000", a.batch_limit),
+            );
+        }
+        if a.poll_interval < std::time::Duration::from_millis(100) {
+            c.fail("poll_interval", "must be at least 100ms");
+        }
+        if a.timeout < std::time::Duration::from_secs(1) {
+            c.fail("timeout", "must be at least 1s (the SDK takes whole seconds)");
+        }
+        if a.private_keys.is_empty() {
+            c.fail(
+                "private_keys",
+                "add a [[wecom_archive.private_keys]] entry (version + pem) for each publickey_ver",
+            );
+        }
+        let mut versions = HashMap::new();
+        for (k, key) in a.private_keys.iter().enumerate() {
+            if key.pem.expose().trim().is_empty() {
+                c.fail("private_keys", format!("private_keys[{k}].pem must not be empty"));
+            }
+            if let Some(first) = versions.insert(key.version, k) {
+                c.fail(
+                    "private_keys",
+                    format!(
+                        "private_keys[{k}].version {} is already private_keys[{first}]'s; each publickey_ver needs exactly one key",
+                        key.version
+                    ),
+                );
+            }
+        }
+    }
     c.issues
 }
 
@@ -284,6 +324,7 @@ fn names_unique(cfg: &Config, c: &mut Checker) {
         Kind::Goofish(x) => Some(x.name.as_str()),
         Kind::Worktool(x) => Some(x.name.as_str()),
         Kind::Yunhu(x) => Some(x.name.as_str()),
+        Kind::WecomArchive(x) => Some(x.name.as_str()),
     });
     for (section, index, name) in all {
         c.at(section, index);
@@ -334,6 +375,7 @@ enum Kind<'a> {
     Goofish(&'a crate::GoofishConfig),
     Worktool(&'a crate::WorktoolConfig),
     Yunhu(&'a crate::YunhuConfig),
+    WecomArchive(&'a crate::wecom_archive::WecomArchiveConfig),
 }
 
 /// `(section, index, value)` for every connector `pick` returns a value for, in file order per
@@ -365,5 +407,9 @@ fn kinds<'a>(cfg: &'a Config, pick: impl Fn(Kind<'a>) -> Option<&'a str>) -> Vec
         .iter()
         .enumerate()
         .for_each(|(i, x)| push("yunhu", i, Kind::Yunhu(x)));
+    cfg.wecom_archive
+        .iter()
+        .enumerate()
+        .for_each(|(i, x)| push("wecom_archive", i, Kind::WecomArchive(x)));
     v
 }

@@ -14,5 +14,6 @@ pub fn build(cfg: &ConnectorConfig) -> Arc<dyn Connector> {
         ConnectorConfig::Goofish(c) => Arc::new(crate::goofish::GoofishConnector::new(c.clone())),
         ConnectorConfig::Worktool(c) => Arc::new(crate::worktool::WorktoolConnector::new(c.clone())),
         ConnectorConfig::Yunhu(c) => Arc::new(crate::yunhu::YunhuConnector::new(c.clone())),
+        ConnectorConfig::WecomArchive(c) => Arc::new(crate::wecom_archive::WecomArchiveConnector::new(c.clone())),
     }
 }

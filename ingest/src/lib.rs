@@ -37,6 +37,7 @@ pub mod state;
 pub mod eoffice;
 pub mod goofish;
 pub mod wecom;
+pub mod wecom_archive;
 pub mod worktool;
 pub mod yunhu;
 

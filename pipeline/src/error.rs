@@ -19,6 +19,9 @@ pub enum PipelineError {
     /// The callback server could not start (address in use, conflicting routes).
     #[error(transparent)]
     Server(#[from] ingest::server::ServerError),
+    /// Another process writes this archive (`run`, or `rejects retry`).
+    #[error("{0}")]
+    Busy(#[from] crate::lock::Busy),
     /// The search indexer thread could not be started.
     #[error("cannot start the search indexer thread: {0}")]
     IndexerThread(std::io::Error),

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 mod error;
+pub mod lock;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use ingest::{ConnectorContext, EventSender};
 use tokio_util::sync::CancellationToken;
 
 pub use error::PipelineError;
+pub use lock::WriterLock;
 
 /// Everything the pipeline needs.
 pub struct PipelineOptions {
@@ -57,6 +59,8 @@ pub struct Pipeline {
     background: Vec<tokio::task::JoinHandle<()>>,
     indexer: Option<Indexer>,
     drain_timeout: Duration,
+    /// Held until the pipeline has drained: one writing process per archive.
+    _writer_lock: WriterLock,
 }
 
 /// Installs the Prometheus recorder once per process and returns its renderer.
@@ -78,6 +82,7 @@ impl Pipeline {
     /// the server address cannot be used.
     pub async fn start(opts: PipelineOptions, shutdown: CancellationToken) -> Result<Pipeline, PipelineError> {
         let cfg = &opts.config;
+        let writer_lock = WriterLock::acquire(&opts.data_dir)?;
         let store = store::Store::open(
             &opts.data_dir,
             store::StoreOptions {
@@ -236,6 +241,7 @@ impl Pipeline {
             store_ready,
             background,
             drain_timeout: opts.drain_timeout,
+            _writer_lock: writer_lock,
         })
     }
 

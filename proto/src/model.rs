@@ -34,6 +34,8 @@ string_enum! {
         Worktool => "worktool",
         /// 云湖 Yunhu (WebSocket + protobuf).
         Yunhu => "yunhu",
+        /// 企业微信 会话存档 (the Finance SDK, in a worker process).
+        WecomArchive => "wecom_archive",
     }
 }
 

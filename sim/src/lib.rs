@@ -11,5 +11,6 @@ pub mod eoffice;
 pub mod fake_store;
 pub mod goofish;
 pub mod wecom;
+pub mod wecom_archive;
 pub mod worktool;
 pub mod yunhu;

@@ -30,7 +30,34 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             path.display()
         )));
     }
+    check_wecom_archive(path, cfg)?;
     print!("{}", summary(&path.display().to_string(), cfg, &ctx.data_dir));
+    Ok(())
+}
+
+/// The file checks of `[[wecom_archive]]`: keys load, the SDK loads in a throwaway worker.
+fn check_wecom_archive(path: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
+    if cfg.wecom_archive.is_empty() {
+        return Ok(());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    for (i, a) in cfg.wecom_archive.iter().enumerate() {
+        let worker = finance::WorkerCommand::current_exe(ingest::wecom_archive::WORKER_SUBCOMMAND)?;
+        if let Err(e) = rt.block_on(ingest::wecom_archive::check::check(a, worker)) {
+            let key = if e.starts_with("sdk_path") { "sdk_path" } else { "pem" };
+            let line = if key == "sdk_path" {
+                config::field_line(&text, Some("wecom_archive"), Some(i), key)
+            } else {
+                0
+            };
+            let at = if line > 0 { format!(":{line}") } else { String::new() };
+            return Err(crate::exit::check_failed(format!(
+                "{}{at}: wecom_archive[{i}].{e}",
+                path.display()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -122,6 +149,22 @@ fn source(c: &ConnectorConfig, cfg: &Config) -> String {
             }
         ),
         ConnectorConfig::Yunhu(y) => format!("WebSocket {} as user {} ({})", y.ws_url, y.user_id, y.platform),
+        ConnectorConfig::WecomArchive(a) => format!(
+            "Finance SDK {} for corp {} every {:?}, key version(s) {}{}",
+            a.sdk_path.display(),
+            a.corp_id,
+            a.poll_interval,
+            a.private_keys
+                .iter()
+                .map(|k| k.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if a.media {
+                ", media downloaded"
+            } else {
+                ", media not downloaded"
+            }
+        ),
     }
 }
 

@@ -7,6 +7,7 @@ mod check_config;
 mod demo;
 mod export;
 mod reindex;
+mod rejects;
 mod run;
 mod search;
 mod show;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(a) => backup::run(&ctx, a),
         Command::Reindex => reindex::run(&ctx),
         Command::Anchor => anchor::run(&ctx),
+        Command::Rejects(a) => rejects::run(&ctx, a),
         Command::CheckConfig => check_config::run(&ctx),
         Command::Sim(a) => sim::run(a),
         Command::Bench(a) => bench::run(&a).map_err(|e| match e {

@@ -12,5 +12,6 @@ mod server_limits;
 mod state;
 mod support;
 mod wecom;
+mod wecom_archive;
 mod worktool;
 mod yunhu;

@@ -1,0 +1,119 @@
+//! The 会话存档 private keys, one per `publickey_ver`, and the RSA step of an item: base64
+//! `encrypt_random_key` → RSA PKCS#1 v1.5 → the random key string that `DecryptData` takes.
+//!
+//! `rsa` decrypts PKCS#1 v1.5 with implicit rejection: a key that does not match yields a
+//! deterministic garbage string, not an error. The mismatch therefore shows one step later,
+//! as `DecryptData`'s 10006/10008 — or here already when the garbage is not a printable key.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use config::PrivateKeyConfig;
+use rsa::PrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
+
+/// A key that could not be loaded; the message names the field, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("private_keys[{index}].pem: {reason}")]
+pub struct KeyError {
+    /// Position in `private_keys`.
+    pub index: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Why an item's random key could not be recovered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RandomKeyError {
+    /// No key configured for the item's version.
+    #[error(
+        "no private key for publickey_ver {0}: add it as [[wecom_archive.private_keys]] version = {0}, then run `chatvault rejects retry --platform wecom_archive`"
+    )]
+    NoKey(u32),
+    /// Not base64, or not an RSA ciphertext for this key's size.
+    #[error("encrypt_random_key of publickey_ver {version} cannot be decrypted: {reason}")]
+    Unreadable {
+        /// The item's version.
+        version: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The key decrypted to something that is not a key string: the configured key does not
+    /// match the version's public key.
+    #[error("the private key configured for publickey_ver {0} does not match the public key WeCom used")]
+    WrongKey(u32),
+}
+
+/// The configured keys by version.
+pub struct Keys {
+    by_version: BTreeMap<u32, PrivateKey>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("versions", &self.by_version.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Keys {
+    /// Loads every configured key: a file path or an inline PEM, PKCS#1 or PKCS#8.
+    pub fn load(cfg: &[PrivateKeyConfig]) -> Result<Keys, KeyError> {
+        let mut by_version = BTreeMap::new();
+        for (index, k) in cfg.iter().enumerate() {
+            let pem = if k.is_inline() {
+                k.pem.expose().to_string()
+            } else {
+                let path = k.pem.expose();
+                std::fs::read_to_string(path).map_err(|e| KeyError {
+                    index,
+                    reason: format!("cannot read the key file `{path}`: {e}"),
+                })?
+            };
+            let key = parse_pem(&pem).map_err(|reason| KeyError { index, reason })?;
+            by_version.insert(k.version, key);
+        }
+        Ok(Keys { by_version })
+    }
+
+    /// The configured versions.
+    pub fn versions(&self) -> Vec<u32> {
+        self.by_version.keys().copied().collect()
+    }
+
+    /// The random key string of an item.
+    pub fn random_key(&self, version: u32, encrypt_random_key: &str) -> Result<String, RandomKeyError> {
+        let key = self.by_version.get(&version).ok_or(RandomKeyError::NoKey(version))?;
+        let ct = base64::engine::general_purpose::STANDARD
+            .decode(encrypt_random_key.trim())
+            .map_err(|e| RandomKeyError::Unreadable {
+                version,
+                reason: format!("not base64 ({e})"),
+            })?;
+        let plain = key.pkcs1v15_decrypt(&ct).map_err(|e| RandomKeyError::Unreadable {
+            version,
+            reason: e.to_string(),
+        })?;
+        // Implicit rejection: garbage instead of an error. A random key is printable ASCII;
+        // garbage almost never is, and the rare printable garbage fails in DecryptData.
+        match String::from_utf8(plain) {
+            Ok(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()) => Ok(s),
+            _ => Err(RandomKeyError::WrongKey(version)),
+        }
+    }
+}
+
+fn parse_pem(pem: &str) -> Result<PrivateKey, String> {
+    let pem = pem.trim();
+    if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+        PrivateKey::from_pkcs1_pem(pem).map_err(|e| format!("not a valid PKCS#1 RSA private key ({e})"))
+    } else if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
+        PrivateKey::from_pkcs8_pem(pem).map_err(|e| format!("not a valid PKCS#8 RSA private key ({e})"))
+    } else if pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        Err("the key is password-protected; store it unencrypted with owner-only permissions".into())
+    } else {
+        Err("not a PEM private key (expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)".into())
+    }
+}

@@ -1,0 +1,210 @@
+//! One item from the feed to what the store keeps: RSA-decrypt its random key, `DecryptData`
+//! in the worker, decode, fetch its media. Shared by the pull loop and `rejects retry`.
+//!
+//! An item that cannot be decrypted for a reason that will not pass by itself (no key for its
+//! version, a key that does not match) is rejected with its exact bytes, so that the feed goes
+//! on and `rejects retry` can archive it once the key is configured. A reason that may pass
+//! (worker lost, network) stops the page at that item, so the cursor does not move past it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use finance::{FinanceClient, FinanceError};
+use md5::{Digest, Md5};
+use proto::{ChatEvent, EventBody, Ingested, RawPayload, TimestampMs, batch::media};
+use serde_json::Value;
+
+use super::codec;
+use super::item::Item;
+use super::keys::Keys;
+use crate::blobs::{BlobStore, Stored};
+
+/// Media settings.
+#[derive(Clone)]
+pub struct MediaPolicy {
+    /// Download media at all.
+    pub enabled: bool,
+    /// Files above this keep metadata only.
+    pub max_bytes: u64,
+    /// Where the bytes go.
+    pub blobs: Arc<BlobStore>,
+    /// Attempts per file (md5 mismatch, 10001–10003, a lost worker).
+    pub attempts: u32,
+    /// First pause between attempts (doubles).
+    pub pause: Duration,
+}
+
+/// What became of an item.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Decoded (or rejected for good): goes into the batch.
+    Done(Ingested),
+    /// Could not be processed now; try again later from this item.
+    Later(FinanceError),
+}
+
+/// Decrypts and decodes items through a worker.
+pub struct Processor {
+    /// The worker.
+    pub client: FinanceClient,
+    /// Private keys by version.
+    pub keys: Keys,
+    /// Media settings.
+    pub media: MediaPolicy,
+}
+
+impl Processor {
+    /// Processes one item given as the exact bytes of its `chatdata` element.
+    pub async fn item(&mut self, bytes: &[u8], received_at: TimestampMs) -> Outcome {
+        let reject = |reason: String| {
+            Outcome::Done(Ingested::Rejected {
+                raw: RawPayload {
+                    received_at,
+                    media_type: media::JSON.into(),
+                    bytes: bytes.to_vec().into(),
+                },
+                reason,
+            })
+        };
+        let item = match Item::parse(bytes) {
+            Ok(i) => i,
+            Err(reason) => return reject(reason),
+        };
+        let key = match self.keys.random_key(item.publickey_ver, &item.encrypt_random_key) {
+            Ok(k) => k,
+            Err(e) => {
+                return reject(format!("seq {} msgid {}: {e}", item.seq, item.msgid));
+            }
+        };
+        let plain = match self.client.decrypt(&key, &item.encrypt_chat_msg).await {
+            Ok(p) => p,
+            Err(FinanceError::Sdk { code, .. }) if !code.retryable() => {
+                let hint = if code.is_key_error() {
+                    format!(
+                        "; check the private key of publickey_ver {}, then run `chatvault rejects retry --platform wecom_archive`",
+                        item.publickey_ver
+                    )
+                } else {
+                    String::new()
+                };
+                return reject(format!(
+                    "seq {} msgid {}: DecryptData {code}{hint}",
+                    item.seq, item.msgid
+                ));
+            }
+            Err(e) => return Outcome::Later(e),
+        };
+        let raw = RawPayload {
+            received_at,
+            media_type: media::JSON.into(),
+            bytes: plain.clone().into_bytes().into(),
+        };
+        match codec::decode(plain.as_bytes()) {
+            Ok(mut events) => {
+                if let Some(extra) = self.fetch_media(plain.as_bytes(), &mut events).await {
+                    events.push(extra);
+                }
+                Outcome::Done(Ingested::Payload { raw, events })
+            }
+            Err(e) => Outcome::Done(Ingested::Rejected {
+                raw,
+                reason: format!("seq {} msgid {}: {e}", item.seq, item.msgid),
+            }),
+        }
+    }
+
+    /// Downloads the media of a message into the blob store and records its sha256 on the
+    /// attachment; a file that cannot be fetched gets a `media_unavailable` event on the
+    /// message with the reason (never silently dropped).
+    async fn fetch_media(&mut self, plain: &[u8], events: &mut [ChatEvent]) -> Option<ChatEvent> {
+        if !self.media.enabled {
+            return None;
+        }
+        let v: Value = serde_json::from_slice(plain).ok()?;
+        let msgtype = v.get("msgtype")?.as_str()?;
+        let body = v.get(msgtype)?;
+        let (file_id, md5sum, size) = codec::media_ref(body)?;
+        let (file_id, md5sum) = (file_id.to_string(), md5sum.to_lowercase());
+        let first = events.first_mut()?;
+        let (chat_id, msg_id) = (first.chat_id.clone(), first.msg_id.clone());
+        let EventBody::Message(m) = &mut first.body else {
+            return None;
+        };
+        let failure = |reason: String| ChatEvent {
+            chat_id: chat_id.clone(),
+            msg_id: msg_id.clone(),
+            occurred_at: Some(m.sent_at),
+            body: EventBody::Other {
+                subtype: "media_unavailable".into(),
+                detail: serde_json::json!({"sdkfileid": file_id, "reason": reason}),
+            },
+        };
+        if size.is_some_and(|s| s > self.media.max_bytes) {
+            return Some(failure(format!(
+                "{} bytes, above the media size cap of {}",
+                size.unwrap_or(0),
+                self.media.max_bytes
+            )));
+        }
+        let bytes = match self.download(&file_id, &md5sum).await {
+            Ok(b) => b,
+            Err(reason) => return Some(failure(reason)),
+        };
+        let blobs = self.media.blobs.clone();
+        let stored = tokio::task::spawn_blocking(move || blobs.put(&bytes)).await;
+        match stored {
+            Ok(Ok(Stored::Blob(sha))) => {
+                if let Some(a) = m.attachments.first_mut() {
+                    a.sha256 = Some(sha);
+                }
+                None
+            }
+            Ok(Ok(Stored::TooLarge(_))) => Some(failure("above the blob store's size cap".into())),
+            Ok(Err(e)) => Some(failure(format!("cannot store the file: {e}"))),
+            Err(e) => Some(failure(format!("cannot store the file: {e}"))),
+        }
+    }
+
+    /// The chunk loop, retried whole on an md5 mismatch, a retryable code or a lost worker.
+    async fn download(&mut self, file_id: &str, md5sum: &str) -> Result<Vec<u8>, String> {
+        let mut pause = self.media.pause;
+        let mut last = String::new();
+        for attempt in 0..self.media.attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(pause).await;
+                pause = pause.saturating_mul(2);
+            }
+            let mut index = String::new();
+            let mut data = Vec::new();
+            let result: Result<(), FinanceError> = async {
+                loop {
+                    let chunk = self.client.media_chunk(&index, file_id).await?;
+                    data.extend_from_slice(&chunk.data);
+                    if data.len() as u64 > self.media.max_bytes {
+                        return Err(FinanceError::Answer("above the media size cap".into()));
+                    }
+                    if chunk.finished {
+                        return Ok(());
+                    }
+                    index = chunk.index;
+                }
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    let got = hex::encode(Md5::digest(&data));
+                    if md5sum.is_empty() || got == md5sum {
+                        return Ok(data);
+                    }
+                    last = format!("md5 mismatch (expected {md5sum}, got {got})");
+                }
+                Err(FinanceError::Sdk { code, .. }) if !code.retryable() => {
+                    return Err(format!("GetMediaData {code}"));
+                }
+                Err(FinanceError::Answer(m)) => return Err(m),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(format!("gave up after {} attempts: {last}", self.media.attempts.max(1)))
+    }
+}

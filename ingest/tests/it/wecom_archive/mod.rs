@@ -1,0 +1,4 @@
+//! 会话存档: the message codec against golden messages, and the RSA key step.
+
+mod codec;
+mod keys;

@@ -1,0 +1,333 @@
+//! 会话存档 end to end: the `chatvault` binary, its finance worker and the stand-in SDK serving
+//! the scripted world (`sim::wecom_archive`). Every scripted message is archived once with its
+//! media, the recall shows in `audit --withdrawn` with its original text, a restart resumes
+//! after the committed seq, the item under an unconfigured key version waits in `rejects`
+//! until `rejects retry` archives it, and a crashed, killed or hung worker is replaced while
+//! another connector keeps archiving.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use finance::standin::Fault;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sim::wecom_archive::{self as wa, Installed};
+
+use crate::support::*;
+
+const PLATFORM: &str = "wecom_archive";
+
+fn t0() -> i64 {
+    proto::time::now_ms() - 3 * 3_600_000
+}
+
+/// Scripted items that are messages decryptable with keys 1 and 2.
+fn expected_ids(inst: &Installed, with_v3: bool) -> Vec<String> {
+    let mut ids: Vec<String> = inst
+        .items
+        .iter()
+        .filter(|i| i.is_message() && (with_v3 || i.version != 3))
+        .map(|i| i.message["msgid"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn archived_ids(data: &Path) -> Vec<String> {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(data.join("chatvault.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return vec![];
+    };
+    // The archive may not have its tables yet while `run` starts.
+    let Ok(mut st) = conn.prepare("SELECT DISTINCT msg_id FROM messages WHERE platform = ?1 AND has_message = 1")
+    else {
+        return vec![];
+    };
+    let mut ids: Vec<String> = st
+        .query_map([PLATFORM], |r| r.get(0))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn wait_until(what: &str, timeout: Duration, log: &Running, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out waiting for {what}; log:\n{}",
+            log.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn worker_pid(run: &Running) -> Option<u32> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-P", &run.child.id().to_string()])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().next()?.trim().parse().ok()
+}
+
+fn extra_message(i: u64) -> serde_json::Value {
+    json!({"msgid": format!("later{i}"), "action": "send", "from": "lisi", "tolist": ["zhangsan"], "roomid": "",
+           "msgtime": proto::time::now_ms() - 1000, "msgtype": "text", "text": {"content": format!("追加的第{i}条消息")}})
+}
+
+#[test]
+fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inst = wa::install(&tmp.path().join("sdk"), t0(), &[]).unwrap();
+    let section = |inst: &Installed, versions: &[u32]| {
+        wa::config_toml("audit", inst, versions, "poll_interval = \"200ms\"\ntimeout = \"2s\"")
+    };
+    let RunDir { dir, data, cfg, .. } = RunDir::new(&[section(&inst, &[1, 2])]);
+
+    let ok = cv(&cfg, &["check-config"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stdout(&ok).contains("audit (wecom_archive): Finance SDK"),
+        "{}",
+        stdout(&ok)
+    );
+
+    let run = Running::start(&cfg, dir.path());
+    let want = expected_ids(&inst, false);
+    wait_until("the scripted day", Duration::from_secs(60), &run, || {
+        archived_ids(&data) == want
+    });
+    wait_until("the reject", Duration::from_secs(10), &run, || {
+        count(&data, "SELECT count(*) FROM rejects WHERE platform = 'wecom_archive'") == 1
+    });
+    // Every message once, in the right chats.
+    assert!(message_ids(&data, PLATFORM).values().all(|n| *n == 1));
+    assert_eq!(
+        count(
+            &data,
+            "SELECT count(DISTINCT chat_id) FROM messages WHERE platform = 'wecom_archive' AND chat_id = 'lisi|zhangsan'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &data,
+            &format!(
+                "SELECT count(*) FROM messages WHERE platform = 'wecom_archive' AND chat_id = '{}' AND chat_type = 'group'",
+                wa::INTERNAL_GROUP
+            )
+        ),
+        inst.items
+            .iter()
+            .filter(|i| i.message["roomid"] == wa::INTERNAL_GROUP)
+            .count() as i64
+    );
+
+    // The unknown-version item is kept byte for byte; the retry refuses while `run` writes.
+    let kept: Vec<u8> = rusqlite::Connection::open(data.join("chatvault.db"))
+        .unwrap()
+        .query_row("SELECT bytes FROM rejects WHERE platform = 'wecom_archive'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let kept: serde_json::Value = serde_json::from_slice(&kept).unwrap();
+    assert_eq!(kept["publickey_ver"], 3);
+    assert!(kept["encrypt_chat_msg"].is_string());
+    let busy = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
+    assert!(!busy.status.success());
+    assert!(stderr(&busy).contains("another chatvault process"), "{}", stderr(&busy));
+
+    // The recall: withdrawn, original text kept.
+    let audit = cv(&cfg, &["audit", "--withdrawn", "--platform", "wecom_archive"]);
+    assert!(audit.status.success(), "{}", stderr(&audit));
+    assert!(stdout(&audit).contains(wa::RECALLED_TEXT), "{}", stdout(&audit));
+
+    // Media: the bytes in the blob store equal the SDK's; a file the SDK cannot serve is
+    // recorded on its message.
+    let blobs = ingest::blobs::BlobStore::new(data.join("blobs"), u64::MAX);
+    for m in &inst.media {
+        let sha = hex::encode(Sha256::digest(&m.bytes));
+        assert_eq!(blobs.get(&sha).unwrap(), m.bytes, "media {}", m.id);
+    }
+    assert!(
+        count(&data, "SELECT count(*) FROM events WHERE kind = 'other'") >= 2,
+        "switch and media_unavailable events"
+    );
+
+    // Restart: resumes after the committed seq, no duplicates, new items archived.
+    run.signal("TERM");
+    let (st, log) = run.wait(Duration::from_secs(20));
+    assert!(st.success(), "{log}");
+    let events_before = count(&data, "SELECT count(*) FROM events WHERE kind = 'message'");
+    wa::append(&mut inst, &[extra_message(1), extra_message(2)], &[]).unwrap();
+    let run = Running::start(&cfg, dir.path());
+    let want = expected_ids(&inst, false);
+    wait_until("the appended messages", Duration::from_secs(30), &run, || {
+        archived_ids(&data) == want
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        count(&data, "SELECT count(*) FROM events WHERE kind = 'message'"),
+        events_before + 2,
+        "a restart re-archived something"
+    );
+    assert_eq!(
+        count(&data, "SELECT count(*) FROM rejects WHERE platform = 'wecom_archive'"),
+        1,
+        "the cursor had passed the unknown-key item"
+    );
+    run.signal("TERM");
+    run.wait(Duration::from_secs(20));
+
+    // The key of version 3 is configured: the retry archives the kept item, once.
+    write_config(dir.path(), &data, free_port(), &[section(&inst, &[1, 2, 3])]);
+    let retry = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    assert!(
+        stdout(&retry).contains("1 decrypted (1 new events"),
+        "{}",
+        stdout(&retry)
+    );
+    assert_eq!(archived_ids(&data), expected_ids(&inst, true));
+    let again = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
+    assert!(
+        stdout(&again).contains("0 new events, 1 already archived"),
+        "{}",
+        stdout(&again)
+    );
+    let search = cv(&cfg, &["search", "第三版密钥"]);
+    assert!(
+        stdout(&search).contains(wa::V3_TEXT) || !search.status.success(),
+        "{}",
+        stdout(&search)
+    );
+    let verify = cv(&cfg, &["verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archiving() {
+    use sim::wecom;
+    let tmp = tempfile::tempdir().unwrap();
+    let sdk = tmp.path().join("sdk");
+    let mut inst = wa::install(&sdk, t0(), &[(Fault::ChatAbort, sdk.join("abort.done"))]).unwrap();
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[
+        wa::config_toml("audit", &inst, &[1, 2], "poll_interval = \"200ms\"\ntimeout = \"2s\""),
+        wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
+    ]);
+    let run = Running::start(&cfg, dir.path());
+    // The first GetChatData aborts inside the SDK: the worker is replaced, nothing is lost.
+    let want = expected_ids(&inst, false);
+    let d = data.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        wait_until("the scripted day after an abort", Duration::from_secs(60), &run, || {
+            archived_ids(&d) == want
+        });
+        run
+    })
+    .await
+    .unwrap();
+    assert!(sdk.join("abort.done").exists());
+
+    // kill -9 of the worker: replaced; what arrives next is archived.
+    let first = worker_pid(&run).expect("a finance worker runs under chatvault run");
+    std::process::Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status()
+        .unwrap();
+    wa::append(&mut inst, &[extra_message(1), extra_message(2)], &[]).unwrap();
+    let want = expected_ids(&inst, false);
+    let (d, w) = (data.clone(), want.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        wait_until("messages after kill -9", Duration::from_secs(30), &run, || {
+            archived_ids(&d) == w
+        });
+        run
+    })
+    .await
+    .unwrap();
+    assert_ne!(worker_pid(&run), Some(first));
+
+    // A hang inside GetChatData: for twice the 2 s timeout nothing comes from 会话存档, while
+    // WeCom callbacks are archived all along.
+    let marker = sdk.join("hang.done");
+    wa::append(&mut inst, &[extra_message(3)], &[(Fault::ChatHang, marker.clone())]).unwrap();
+    let started = Instant::now();
+    while !marker.exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the hang never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    for cb in &wecom::Script::Bulk(5).callbacks(wecom::CORP_ID) {
+        poster.deliver(cb).await;
+    }
+    let wecom_during_hang = message_ids(&data, "wecom").len();
+    let archive_during_hang = archived_ids(&data).len();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "posting took too long to be inside the hang"
+    );
+    assert_eq!(wecom_during_hang, acked_wecom_ids(&poster).len());
+    assert!(
+        wecom_during_hang >= 5,
+        "wecom archived {wecom_during_hang} during the hang"
+    );
+    assert!(!archived_ids(&data).contains(&"later3".to_string()) || archive_during_hang == want.len() + 1);
+    let want = expected_ids(&inst, false);
+    let d = data.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        wait_until("the message after the hang", Duration::from_secs(30), &run, || {
+            archived_ids(&d) == want
+        });
+        run
+    })
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "the hung worker was not waited for"
+    );
+
+    // The outages are recorded as connector states: `audit --gaps` shows them.
+    let gaps = cv(&cfg, &["audit", "--gaps", "--platform", "wecom_archive"]);
+    assert!(gaps.status.success(), "{}", stderr(&gaps));
+    assert!(stdout(&gaps).contains("finance worker lost"), "{}", stdout(&gaps));
+    assert!(message_ids(&data, PLATFORM).values().all(|n| *n == 1));
+    run.signal("TERM");
+    let (st, log) = run.wait(Duration::from_secs(20));
+    assert!(st.success(), "{log}");
+    let verify = cv(&cfg, &["verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[test]
+fn check_config_names_a_bad_sdk_path_and_a_bad_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inst = wa::install(&tmp.path().join("sdk"), t0(), &[]).unwrap();
+    let not_a_library = tmp.path().join("notes.txt");
+    std::fs::write(&not_a_library, "not a shared object").unwrap();
+    let mut bad = inst.clone();
+    bad.sdk_path = not_a_library;
+    let RunDir { dir: _keep, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &bad, &[1], "")]);
+    let out = cv(&cfg, &["check-config"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wecom_archive[0].sdk_path"), "{}", stderr(&out));
+
+    let mut bad_key = inst.clone();
+    std::fs::write(
+        tmp.path().join("broken.pem"),
+        "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    bad_key.key_files[0] = tmp.path().join("broken.pem");
+    let RunDir { dir: _keep2, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &bad_key, &[1], "")]);
+    let out = cv(&cfg, &["check-config"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wecom_archive[0].private_keys[0].pem"),
+        "{}",
+        stderr(&out)
+    );
+}
