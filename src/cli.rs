@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Start every configured connector, the callback server, the indexer and the export schedule.
     Run(RunArgs),
-    /// Archive a scripted day from the five simulators into ./chatvault-demo and show it.
+    /// Archive a scripted day from the six simulators into ./chatvault-demo and show it.
     Demo(DemoArgs),
     /// Search messages (Chinese substrings, Latin words, filters).
     Search(SearchArgs),

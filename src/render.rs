@@ -234,7 +234,7 @@ mod tests {
         let e = platform_arg("wechat").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu)"
+            "unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu, wecom_archive)"
         );
         assert_eq!(e.downcast_ref::<crate::exit::Coded>().unwrap().code, crate::exit::USAGE);
     }

@@ -138,7 +138,8 @@ fn audit_filters_by_time_and_platform() {
     let o = a.cv(&["audit", "--platform", "wechat"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu)"),
+        stderr(&o)
+            .contains("unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu, wecom_archive)"),
         "{}",
         stderr(&o)
     );

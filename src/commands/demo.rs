@@ -1,4 +1,4 @@
-//! `chatvault demo`: the five simulators on loopback → the real pipeline (`run`'s code path)
+//! `chatvault demo`: the six simulators on loopback → the real pipeline (`run`'s code path)
 //! → a demo archive in `./chatvault-demo` → a short tour (stats, searches, audit, export).
 
 use std::io::Write as _;
@@ -31,6 +31,9 @@ pub fn run(data_dir: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
     tour(&config_path)
 }
 
+/// Where the demo writes the stand-in Finance SDK, its world and keys.
+const WECOM_ARCHIVE_SDK_DIR: &str = "wecom-archive-sdk";
+
 /// The demo owns its directory: a previous demo archive is replaced, anything else refused.
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {
@@ -52,6 +55,7 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
             "export",
             "blobs",
             "spool",
+            WECOM_ARCHIVE_SDK_DIR,
         ] {
             let p = dir.join(entry);
             if p.is_dir() {
@@ -67,7 +71,7 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 
 async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> anyhow::Result<()> {
     use sim::{eoffice, goofish, wecom, worktool, yunhu};
-    eprintln!("starting the five platform simulators on loopback …");
+    eprintln!("starting the six platform simulators on loopback …");
     let eo = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::DemoDay)).await?;
     let gf = goofish::GoofishSim::start(goofish::SimOptions::new(goofish::Script::DemoDay)).await?;
     let yh = yunhu::YunhuSim::start(yunhu::Script::DemoDay).await?;
@@ -76,6 +80,14 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
 
     let data_dir = std::fs::canonicalize(dir)?;
+    // 会话存档: the binary carries the stand-in Finance SDK and writes it, with its scripted
+    // world and throwaway keys, into the demo directory; the worker loads it from there (and
+    // `check-config` on the demo's config still finds it afterwards).
+    let wa_world = sim::wecom_archive::install(
+        &data_dir.join(WECOM_ARCHIVE_SDK_DIR),
+        proto::time::now_ms() - 3 * 3_600_000,
+        &[],
+    )?;
     let mut toml = format!(
         "# Written by `chatvault demo`: the config the demo archived with.\n\
          timezone = \"Asia/Shanghai\"\n\n[storage]\ndata_dir = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n",
@@ -87,6 +99,12 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
         gf.config_section("shop"),
         worktool::config_toml("robot1", worktool::DEFAULT_PATH, Some(&wt_api.base_url())),
         yh.config_toml("team"),
+        sim::wecom_archive::config_toml(
+            "audit",
+            &wa_world,
+            &[1, 2],
+            "poll_interval = \"300ms\"\ntimeout = \"5s\"",
+        ),
     ] {
         toml.push_str(&section);
         toml.push('\n');
@@ -122,7 +140,7 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
     loop {
         let events = crate::context::count_events(&data_dir);
         eprint!(
-            "\rarchiving a scripted day from e-office, WeCom, Goofish, WorkTool and Yunhu … {events} events committed "
+            "\rarchiving a scripted day from e-office, WeCom, Goofish, WorkTool, Yunhu and WeCom 会话存档 … {events} events committed "
         );
         let _ = std::io::stderr().flush();
         if let Some(p) = posters.as_ref()

@@ -277,6 +277,7 @@ impl Receiver {
             }
         };
         let mut events = decoded.events;
+        crate::wecom_archive::notify::on_callback(env.to_user_name.as_deref(), &events);
         if let Some(enricher) = &me.enricher {
             events = enricher.enrich(&plain, events, me.timing.lookup_budget).await;
         }

@@ -22,3 +22,15 @@ pub fn subscribe(corp_id: &str) -> Arc<Notify> {
 pub fn pulse(corp_id: &str) {
     subscribe(corp_id).notify_one();
 }
+
+/// Wakes `corp_id`'s connectors when a decoded `[[wecom]]` callback is `msgaudit_notify`;
+/// returns whether it was.
+pub fn on_callback(corp_id: Option<&str>, events: &[proto::ChatEvent]) -> bool {
+    let notify = events
+        .iter()
+        .any(|e| matches!(&e.body, proto::EventBody::Other { subtype, .. } if subtype == "msgaudit_notify"));
+    if let (true, Some(corp)) = (notify, corp_id) {
+        pulse(corp);
+    }
+    notify
+}
