@@ -253,9 +253,28 @@ fn verify_passes_then_catches_tampering() {
     assert_eq!(hash.len(), 64);
     assert!(a.cv(&["verify", "--expect-head", hash]).status.success());
 
+    assert!(
+        a.cv(&["verify", "--expect-head", &format!("{seq}:{hash}")])
+            .status
+            .success()
+    );
+
     let o = a.cv(&["verify", "--expect-head", &"0".repeat(64)]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("expected 0000"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no event of the log has hash 0000"),
+        "{}",
+        stderr(&o)
+    );
+    let o = a.cv(&["verify", "--expect-head", &format!("4:{}", "0".repeat(64))]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("the event at seq 4 now hashes to"),
+        "{}",
+        stderr(&o)
+    );
+    let o = a.cv(&["verify", "--expect-head", "4:xyz"]);
+    assert_eq!(o.status.code(), Some(2), "a malformed position is a usage error");
 
     // Rewrite history: the first edit now says something else.
     let db = rusqlite::Connection::open(a.data.join(store::DB_FILE)).unwrap();
@@ -265,6 +284,119 @@ fn verify_passes_then_catches_tampering() {
     let o = a.cv(&["verify"]);
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
     assert!(stderr(&o).contains("the hash chain breaks at seq 3"), "{}", stderr(&o));
+}
+
+/// Appends one more message, as a running archive does after a head was written down.
+fn append_one(a: &ArchiveDir, id: &str) {
+    let mut store = a.open_store();
+    let (b, _rx) = EventBatch::new(
+        Platform::Yunhu,
+        "team",
+        vec![payload(message("c1", id, "又一条", T0 + 60 * MIN), T0 + 60 * MIN)],
+        None,
+    );
+    store.append(&[&b]).unwrap();
+}
+
+fn head_line(o: &std::process::Output) -> (u64, String) {
+    let s = stdout(o);
+    let line = s
+        .lines()
+        .find_map(|l| l.strip_prefix("head: seq "))
+        .unwrap()
+        .to_string();
+    let (seq, hash) = line.split_once(' ').unwrap();
+    (seq.parse().unwrap(), hash.to_string())
+}
+
+#[test]
+fn a_head_from_an_export_manifest_still_verifies_after_appends_and_fails_after_a_rewrite() {
+    let a = archive();
+    let out = a.data.join("export");
+    let o = a.cv(&["export", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(out.join("_manifest.json")).unwrap()).unwrap();
+    let hash = manifest["head"]["hash"].as_str().unwrap().to_string();
+    assert_eq!(manifest["head"]["seq"], 10);
+
+    // The archive goes on: the head the export recorded is no longer the last one.
+    append_one(&a, "m9");
+    let manifest_arg = ["--manifest", out.to_str().unwrap()];
+    let o = a.cv(&[&["verify", "--expect-head", &hash][..], &manifest_arg].concat());
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(head_line(&o).0, 11, "the head line shows the current head");
+    assert!(stdout(&o).contains("expected position on the chain"), "{}", stdout(&o));
+
+    // Rewrite history before the recorded position.
+    let db = rusqlite::Connection::open(a.data.join(store::DB_FILE)).unwrap();
+    assert_eq!(
+        testkit::tamper::tamper_payload(&db, 2, |t| t.replace("三点", "五点")),
+        1
+    );
+    drop(db);
+    let o = a.cv(&[&["verify", "--expect-head", &hash][..], &manifest_arg].concat());
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("seq 10 from the export manifest"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the event at seq 10 now hashes to"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_anchor_catches_a_log_cut_back_to_a_consistent_shorter_chain() {
+    let a = archive();
+    let o = a.cv(&["verify"]);
+    let (seq, hash) = head_line(&o);
+    let o = a.cv(&["anchor"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), format!("{seq}:{hash}"), "anchor prints SEQ:HASH");
+    assert!(
+        std::fs::read_to_string(a.data.join("anchors"))
+            .unwrap()
+            .starts_with(&format!("{seq}:{hash} "))
+    );
+
+    // The last event (a connector state change) is removed with everything that points to it.
+    let db = rusqlite::Connection::open(a.data.join(store::DB_FILE)).unwrap();
+    let kept: Vec<(i64, i64)> = db
+        .prepare("SELECT k, h FROM dedup")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    db.execute("DELETE FROM events WHERE seq = ?1", [seq as i64]).unwrap();
+    db.execute("DELETE FROM raw WHERE id NOT IN (SELECT raw_id FROM events)", [])
+        .unwrap();
+    let (last, _) = head_line(&a.cv(&["verify"]));
+    assert_eq!(last, seq - 1);
+    // Its dedup entry goes too: the one no remaining event accounts for.
+    let mut dropped = 0;
+    for (k, h) in kept {
+        db.execute("DELETE FROM dedup WHERE k = ?1", [k]).unwrap();
+        let o = a.cv(&["verify"]);
+        if stderr(&o).contains("stands for no event") {
+            db.execute("INSERT INTO dedup(k, h) VALUES (?1, ?2)", [k, h]).unwrap();
+        } else {
+            dropped += 1;
+            break;
+        }
+    }
+    assert_eq!(dropped, 1);
+    drop(db);
+    let o = a.cv(&["verify"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        !err.contains("breaks at") && !err.contains("differs from the fold"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("seq {seq} is past the end of the log (seq {})", seq - 1)),
+        "{err}"
+    );
 }
 
 #[test]

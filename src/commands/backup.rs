@@ -8,7 +8,7 @@ pub fn run(ctx: &crate::context::Ctx, args: crate::cli::BackupArgs) -> anyhow::R
     let head = store::backup(&ctx.data_dir, &args.dest, &mut |remaining, total| {
         let pct = if total > 0 { 100 - remaining * 100 / total } else { 100 };
         if pct != last {
-            eprint!("\rbackup: {pct:3}% of {} MiB", i64::from(total) * 4096 >> 20);
+            eprint!("\rbackup: {pct:3}% of {} MiB", (i64::from(total) * 4096) >> 20);
             last = pct;
         }
     })

@@ -36,6 +36,7 @@ pub(crate) struct Projector<'t> {
     insert_message: CachedStatement<'t>,
     chats: ChatCounts,
     unpacker: Unpacker,
+    tails: crate::project_step::Tails,
 }
 
 /// Where an event lands in `messages`: its identity, the identity's row key and the row as it
@@ -52,6 +53,7 @@ impl<'t> Projector<'t> {
             tx,
             insert_message: tx.prepare_cached(MESSAGE_SQL)?,
             chats: ChatCounts::default(),
+            tails: Default::default(),
             unpacker: Unpacker::default(),
         })
     }
@@ -71,6 +73,10 @@ impl<'t> Projector<'t> {
             )?;
             self.chats.bump(&key, m);
             return Ok(());
+        }
+        // Chunks gathered for this message land before anything else touches its row.
+        if !matches!(ev.body, EventBody::StreamAppend { .. }) {
+            self.tails.flush_row(self.tx, row_key)?;
         }
         match (&row, &ev.body) {
             (None, _) => {
@@ -95,7 +101,7 @@ impl<'t> Projector<'t> {
             (Some(_), EventBody::Message(_)) => return self.touch(row_key, seq),
             (Some(_), _) => {
                 let occurred_at = ev.occurred_at.unwrap_or(received_at);
-                if crate::project_step::apply(self.tx, row_key, seq, occurred_at, ev)? {
+                if crate::project_step::apply(self.tx, &mut self.tails, row_key, seq, occurred_at, ev)? {
                     return Ok(());
                 }
             }
@@ -185,8 +191,9 @@ impl<'t> Projector<'t> {
         }
     }
 
-    /// Writes the transaction's chat counts (before it commits).
+    /// Writes the transaction's gathered chunks and chat counts (before it commits).
     pub fn flush(&mut self) -> Result<()> {
+        self.tails.flush(self.tx)?;
         self.chats.flush(self.tx)
     }
 

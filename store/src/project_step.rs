@@ -8,6 +8,12 @@
 //!   the streamed text, so a chunk under it changes only revision 0);
 //! - an edit whose time is at or past `edited_at` (edits fold by time, ties by seq);
 //! - a withdrawal or a deletion for everyone (the earliest time of each is kept; deleted wins).
+//!
+//! Chunks of one message that follow each other in a transaction are gathered in memory
+//! ([`Tails`]) and written to the row once, when the transaction ends or another event of the
+//! message comes: a long text is then rewritten once per transaction, not once per chunk.
+
+use std::collections::HashMap;
 
 use proto::{ChatEvent, DeleteScope, EventBody, TimestampMs};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,9 +32,66 @@ struct Row {
     deleted_at: Option<i64>,
 }
 
+/// Chunks gathered for the end of messages' texts in the current transaction, by row key.
+#[derive(Default)]
+pub(crate) struct Tails {
+    rows: HashMap<i64, Tail>,
+}
+
+struct Tail {
+    text: String,
+    end: i64,
+    last_seq: i64,
+}
+
+impl Tails {
+    /// Writes the gathered chunks of `row_key`'s message to its row.
+    pub(crate) fn flush_row(&mut self, tx: &Connection, row_key: i64) -> Result<()> {
+        if let Some(t) = self.rows.remove(&row_key) {
+            write_tail(tx, row_key, &t)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every gathered chunk (before the transaction commits).
+    pub(crate) fn flush(&mut self, tx: &Connection) -> Result<()> {
+        for (row_key, t) in self.rows.drain() {
+            write_tail(tx, row_key, &t)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_tail(tx: &Connection, row_key: i64, t: &Tail) -> Result<()> {
+    tx.prepare_cached(
+        // Chunks extend the markup as they extend the text (`fold.rs`).
+        "UPDATE messages SET text = coalesce(text, '') || ?2, source_text = source_text || ?2, stream_end = ?3,
+         last_seq = ?4 WHERE mkey = ?1",
+    )?
+    .execute(params![row_key, t.text, t.end, t.last_seq])?;
+    Ok(())
+}
+
 /// Applies `ev` (event `seq` of the message stored under `row_key`, which has its `message`
-/// event) to the row if it lands at the end of its history; `false` if it needs a re-fold.
-pub(crate) fn apply(tx: &Connection, row_key: i64, seq: u64, occurred_at: TimestampMs, ev: &ChatEvent) -> Result<bool> {
+/// event) to the row if it lands at the end of its history; `false` if it needs a re-fold
+/// (the row is then up to date with every gathered chunk).
+pub(crate) fn apply(
+    tx: &Connection,
+    tails: &mut Tails,
+    row_key: i64,
+    seq: u64,
+    occurred_at: TimestampMs,
+    ev: &ChatEvent,
+) -> Result<bool> {
+    if let (EventBody::StreamAppend { chunk, offset }, Some(t)) = (&ev.body, tails.rows.get_mut(&row_key))
+        && let Ok(offset) = i64::try_from(*offset)
+        && offset >= t.end
+    {
+        t.text.push_str(chunk);
+        (t.end, t.last_seq) = (offset, seq as i64);
+        return Ok(true);
+    }
+    tails.flush_row(tx, row_key)?;
     let row = tx
         .prepare_cached(
             "SELECT revision, stream_end, sent_at, msg_seq, edited_at, withdrawn_at, deleted_at
@@ -56,12 +119,15 @@ pub(crate) fn apply(tx: &Connection, row_key: i64, seq: u64, occurred_at: Timest
             if row.revision != 0 || row.stream_end.is_none_or(|end| offset < end) {
                 return Ok(false);
             }
-            tx.prepare_cached(
-                // Chunks extend the markup as they extend the text (`fold.rs`).
-                "UPDATE messages SET text = coalesce(text, '') || ?2, source_text = source_text || ?2, stream_end = ?3,
-                 last_seq = ?4 WHERE mkey = ?1",
-            )?
-            .execute(params![row_key, chunk, offset, seq])?;
+            // Gathered; written by `flush_row` / `flush` with any chunks that follow it.
+            tails.rows.insert(
+                row_key,
+                Tail {
+                    text: chunk.clone(),
+                    end: offset,
+                    last_seq: seq,
+                },
+            );
             Ok(true)
         }
         EventBody::Edit {

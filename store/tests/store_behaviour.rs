@@ -267,3 +267,34 @@ fn gaps_come_from_connector_state_events() {
     assert_eq!(spans, vec![(1000, Some(5000)), (9000, None)]);
     assert_eq!(gaps[1].status, ConnectorStatus::Kicked);
 }
+
+#[test]
+fn a_long_stream_applied_in_place_reads_as_the_fold_of_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let mut items = vec![payload(msg("c1", "m1", "开头", T0), T0)];
+    // In order, then one chunk that arrives late (offset 5), all in one transaction.
+    items.extend(
+        (0..200u64)
+            .filter(|o| *o != 5)
+            .map(|o| payload(append("c1", "m1", &format!("[{o}]"), o), T0 + 1)),
+    );
+    items.push(payload(append("c1", "m1", "[5]", 5), T0 + 2));
+    s.append(&[&batch(items)]).unwrap();
+    s.append(&[&batch(vec![payload(append("c1", "m1", "[200]", 200), T0 + 3)])])
+        .unwrap();
+    let r = StoreReader::open(dir.path()).unwrap();
+    let want: String = std::iter::once("开头".to_string())
+        .chain((0..=200).map(|o| format!("[{o}]")))
+        .collect();
+    assert_eq!(r.messages_by_keys(&[key("c1", "m1")]).unwrap()[0].text, want);
+    // An edit then replaces the text; a chunk after it changes only revision 0.
+    s.append(&[&batch(vec![
+        payload(edit("c1", "m1", "改写", T0 + 10), T0 + 10),
+        payload(append("c1", "m1", "[201]", 201), T0 + 11),
+    ])])
+    .unwrap();
+    let rec = r.messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap();
+    assert_eq!((rec.text.as_str(), rec.revision), ("改写", 1));
+    assert!(r.verify(&mut |_| {}).unwrap().ok);
+}
