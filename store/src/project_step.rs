@@ -188,7 +188,8 @@ pub(crate) fn apply(
         }
         // A deletion for one user only joins `deleted_for`'s sorted list: re-folded.
         EventBody::Delete {
-            scope: DeleteScope::User, ..
+            scope: DeleteScope::User,
+            ..
         } => Ok(false),
         EventBody::Delete { by, at, .. } => {
             let at = at.unwrap_or(occurred_at);

@@ -277,7 +277,8 @@ impl Receiver {
             }
         };
         let mut events = decoded.events;
-        crate::wecom_archive::notify::on_callback(env.to_user_name.as_deref(), &events);
+        // The decrypted receive id is the corp id this callback was verified for.
+        crate::wecom_archive::notify::on_callback(Some(me.crypto.receive_id()), &events);
         if let Some(enricher) = &me.enricher {
             events = enricher.enrich(&plain, events, me.timing.lookup_budget).await;
         }
