@@ -298,3 +298,30 @@ fn a_long_stream_applied_in_place_reads_as_the_fold_of_its_events() {
     assert_eq!((rec.text.as_str(), rec.revision), ("改写", 1));
     assert!(r.verify(&mut |_| {}).unwrap().ok);
 }
+
+#[test]
+fn a_streamed_markdown_reply_keeps_its_markup_growing_with_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let mut start = msg("c1", "md", "周报", T0);
+    if let EventBody::Message(m) = &mut start.body {
+        m.text_format = proto::TextFormat::Markdown;
+        m.source_text = Some("# 周报".into());
+    }
+    // Chunks in the same transaction as the message, then in two later ones.
+    s.append(&[&batch(vec![
+        payload(start, T0),
+        payload(append("c1", "md", "\n- 完成", 0), T0 + 1),
+    ])])
+    .unwrap();
+    s.append(&[&batch(vec![payload(append("c1", "md", "\n- **上线**", 1), T0 + 2)])])
+        .unwrap();
+    s.append(&[&batch(vec![payload(append("c1", "md", "\n- 复盘", 2), T0 + 3)])])
+        .unwrap();
+    let r = StoreReader::open(dir.path()).unwrap();
+    let rec = r.messages_by_keys(&[key("c1", "md")]).unwrap().pop().unwrap();
+    assert_eq!(rec.text_format, proto::TextFormat::Markdown);
+    assert_eq!(rec.source_text.as_deref(), Some("# 周报\n- 完成\n- **上线**\n- 复盘"));
+    assert_eq!(rec.text, "周报\n- 完成\n- **上线**\n- 复盘");
+    assert!(r.verify(&mut |_| {}).unwrap().ok);
+}
