@@ -19,8 +19,6 @@ pub struct AlertsConfig {
     pub webhook: Option<Secret>,
     /// Per-call timeout, in ms.
     pub timeout_ms: u64,
-    /// A gap shorter than this (a reconnect) is not alerted; in seconds.
-    pub min_gap_secs: u64,
 }
 
 impl Default for AlertsConfig {
@@ -28,7 +26,6 @@ impl Default for AlertsConfig {
         AlertsConfig {
             webhook: None,
             timeout_ms: 5000,
-            min_gap_secs: 0,
         }
     }
 }
