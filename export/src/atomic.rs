@@ -65,10 +65,13 @@ impl AtomicFile {
         })
     }
 
-    /// Flushes, fsyncs, renames into place and fsyncs the directory.
-    pub fn commit(self) -> Result<Written> {
+    /// Flushes, fsyncs, sets the permissions to `mode`, renames into place and fsyncs the
+    /// directory.
+    pub fn commit(self, mode: u32) -> Result<Written> {
         let path = self.path.clone();
-        self.stage(&path)?.publish()
+        let staged = self.stage(&path)?;
+        staged.set_mode(mode)?;
+        staged.publish()
     }
 
     /// Flushes and fsyncs the temporary, to be renamed to `path` (same directory) by
@@ -176,9 +179,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<Written> {
     let mut f = AtomicFile::create(path)?;
     f.write_all(bytes).map_err(|e| ExportError::io(path, e))?;
-    let staged = f.stage(path)?;
-    staged.set_mode(mode)?;
-    staged.publish()
+    f.commit(mode)
 }
 
 /// Whether a file name is one of our temporaries (left behind by a crash).
@@ -197,7 +198,7 @@ mod tests {
         let mut f = AtomicFile::create(&path).unwrap();
         f.write_all(b"hello").unwrap();
         assert!(!path.exists());
-        let w = f.commit().unwrap();
+        let w = f.commit(0o640).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"hello");
         assert_eq!(w.bytes, 5);
         assert_eq!(

@@ -20,6 +20,8 @@ pub const BUCKET: &str = "lake";
 
 pub struct Seaweed {
     pub endpoint: String,
+    /// The shell that ends SeaweedFS when this process is gone (it outlives the tests).
+    _watcher: std::process::Child,
     _dir: tempfile::TempDir,
 }
 
@@ -96,7 +98,7 @@ fn start() -> Seaweed {
         dir.path().join("weed.log").display(),
         std::process::id()
     );
-    Command::new("bash")
+    let watcher = Command::new("bash")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
@@ -120,7 +122,11 @@ fn start() -> Seaweed {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    Seaweed { endpoint, _dir: dir }
+    Seaweed {
+        endpoint,
+        _watcher: watcher,
+        _dir: dir,
+    }
 }
 
 impl Seaweed {

@@ -1,0 +1,132 @@
+//! Peak memory of the lake export beside the local export of the same archive, in one run:
+//! builds an archive of N messages (a few large partitions, so that files span many
+//! multipart parts), then exports it to a folder, to `s3://BUCKET/…` as Parquet and as Delta,
+//! printing time, bytes and peak RSS (VmHWM, reset before each stage) of each.
+//!
+//! ```text
+//! AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… \
+//!   cargo run --release -p chatvault-export --example lake_memory -- 300000 http://127.0.0.1:8333 lake
+//! ```
+
+// The crate under the name the rest of the workspace uses.
+extern crate chatvault_export as export;
+
+use std::time::Instant;
+
+use export::{ExportOptions, LakeFormat, LakeOptions, LakeTarget, S3Settings, run_export, run_lake_export};
+use proto::{EventBatch, Ingested, NewMessage, Platform, RawPayload};
+use store::{Store, StoreOptions};
+
+const DAY: i64 = 86_400_000;
+const DAY0: i64 = 1_772_323_200_000;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = args.get(1).map_or(Ok(100_000), |s| s.parse())?;
+    let endpoint = args.get(2).cloned().unwrap_or_else(|| "http://127.0.0.1:8333".into());
+    let bucket = args.get(3).cloned().unwrap_or_else(|| "lake".into());
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+
+    let t = Instant::now();
+    {
+        let mut store = Store::open(
+            &data,
+            StoreOptions {
+                synchronous_full: false,
+                ..Default::default()
+            },
+        )?;
+        let mut i = 0u64;
+        while i < n {
+            let mut events = Vec::new();
+            for _ in 0..2_000.min(n - i) {
+                let sent = DAY0 + (i % 3) as i64 * DAY + (i / 3) as i64 % DAY;
+                let text = format!(
+                    "第{i}条：季度报表已经发到群里，请各部门负责人在周五之前核对并回复确认，谢谢。{}",
+                    i * 7919
+                );
+                let m = NewMessage {
+                    chat_name: Some("报销群".into()),
+                    sender_id: format!("user{}", i % 97),
+                    ..testkit::text(&text, sent)
+                };
+                events.push(testkit::message(&format!("g{}", i % 13), &format!("m{i}"), m));
+                i += 1;
+            }
+            let raw = RawPayload {
+                received_at: DAY0 + 3 * DAY,
+                media_type: proto::batch::media::JSON.into(),
+                bytes: format!("{{\"batch\":{i}}}").into_bytes().into(),
+            };
+            let (batch, _rx) = EventBatch::new(Platform::Wecom, "corp", vec![Ingested::Payload { raw, events }], None);
+            store.append(&[&batch])?;
+        }
+    }
+    eprintln!("archive of {n} messages built in {:.1} s", t.elapsed().as_secs_f64());
+
+    println!("| export of {n} messages | time | rows/s | bytes | files | peak RSS |");
+    println!("|---|---|---|---|---|---|");
+    reset_peak_rss();
+    let t = Instant::now();
+    let local = run_export(
+        &ExportOptions {
+            data_dir: data.clone(),
+            out_dir: dir.path().join("export"),
+            tz: chrono_tz::UTC,
+            full: true,
+            file_mode: export::DEFAULT_FILE_MODE,
+        },
+        &mut |_| {},
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "| local folder (baseline) | {secs:.2} s | {:.0} | {} | {} | {:.0} MiB |",
+        n as f64 / secs,
+        local.bytes_written,
+        local.total_files,
+        peak_rss_mib()
+    );
+    for (name, format) in [("parquet", LakeFormat::Parquet), ("delta", LakeFormat::Delta)] {
+        reset_peak_rss();
+        let t = Instant::now();
+        let s = run_lake_export(
+            &LakeOptions {
+                data_dir: data.clone(),
+                target: LakeTarget::parse(&format!("s3://{bucket}/memory-{}-{name}", std::process::id()))?,
+                s3: S3Settings {
+                    endpoint: Some(endpoint.clone()),
+                    path_style: true,
+                    allow_http: endpoint.starts_with("http://"),
+                    ..S3Settings::default()
+                },
+                format,
+                tz: chrono_tz::UTC,
+                full: false,
+                fail_after_uploads: None,
+            },
+            &mut |_| {},
+        )?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "| S3 {name} (stage + upload) | {secs:.2} s | {:.0} | {} | {} | {:.0} MiB |",
+            n as f64 / secs,
+            s.bytes_uploaded,
+            s.files_uploaded,
+            peak_rss_mib()
+        );
+    }
+    Ok(())
+}
