@@ -39,6 +39,21 @@ fn build() -> Archive {
         DAY0 + 4 * HOUR,
         vec![withdraw("d1", "m2", "zhangsan", DAY0 + 4 * HOUR)],
     );
+    // Removed from one user's view only: still active, the user listed.
+    a.append(
+        Platform::Wecom,
+        "corp",
+        DAY0 + 5 * HOUR,
+        vec![proto::ChatEvent::message(
+            "g1",
+            "m1",
+            proto::EventBody::Delete {
+                by: Some("lisi".into()),
+                at: Some(DAY0 + 5 * HOUR),
+                scope: proto::DeleteScope::User,
+            },
+        )],
+    );
     // Another platform, the next day, deleted.
     a.append(
         Platform::Yunhu,
@@ -57,21 +72,6 @@ fn build() -> Archive {
                 by: Some("admin".into()),
                 at: Some(DAY0 + DAY + 20),
                 scope: proto::DeleteScope::Everyone,
-            },
-        )],
-    );
-    // Removed from one user's view only: still active, the user listed.
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 5 * HOUR,
-        vec![proto::ChatEvent::message(
-            "g1",
-            "m1",
-            proto::EventBody::Delete {
-                by: Some("lisi".into()),
-                at: Some(DAY0 + 5 * HOUR),
-                scope: proto::DeleteScope::User,
             },
         )],
     );
@@ -175,13 +175,13 @@ fn every_message_field_round_trips() {
 fn event_log_round_trips_partitioned_by_receive_date() {
     let a = build();
     let s = a.export(chrono_tz::UTC, false);
-    assert_eq!((s.event_rows_written, s.to_seq), (6, 6));
+    assert_eq!((s.event_rows_written, s.to_seq), (7, 7));
     let out = a.out_dir();
     assert_eq!(
         parquet_files(&out.join("events")),
         vec![
-            "platform=wecom/date=2026-03-01/part-1-4.parquet",
-            "platform=yunhu/date=2026-03-02/part-5-6.parquet"
+            "platform=wecom/date=2026-03-01/part-1-5.parquet",
+            "platform=yunhu/date=2026-03-02/part-6-7.parquet"
         ]
     );
     let stored = a.reader().events_since(0, 100).unwrap();
@@ -238,12 +238,12 @@ fn manifest_lists_every_file_with_checksums_and_the_chain_head() {
     a.export(chrono_tz::Asia::Shanghai, false);
     let out = a.out_dir();
     let m = manifest(&out);
-    assert_eq!(m.seq, 6);
-    assert_eq!(m.head.seq, 6);
+    assert_eq!(m.seq, 7);
+    assert_eq!(m.head.seq, 7);
     assert_eq!(m.head.hash, a.reader().head().unwrap().hash);
     assert_eq!(m.timezone, "Asia/Shanghai");
     assert_eq!(m.schema_version, export::EXPORT_SCHEMA_VERSION);
-    assert_eq!((m.rows("messages"), m.rows("events")), (3, 6));
+    assert_eq!((m.rows("messages"), m.rows("events")), (3, 7));
     let listed: Vec<String> = m.files.iter().map(|f| f.path.clone()).collect();
     assert_eq!(listed, parquet_files(&out));
     for f in &m.files {
