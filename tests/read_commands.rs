@@ -451,8 +451,17 @@ fn check_config_summarises_or_names_the_problem() {
 
     let o = run(&example, false);
     assert_eq!(o.status.code(), Some(2));
+    // The first variable the example references, on the line it is on.
+    let line = std::fs::read_to_string(&example)
+        .unwrap()
+        .lines()
+        .position(|l| !l.trim_start().starts_with('#') && l.contains("${"))
+        .unwrap()
+        + 1;
     assert!(
-        stderr(&o).contains("chatvault.toml:53: environment variable `EOFFICE_TOKEN` is not set"),
+        stderr(&o).contains(&format!(
+            "chatvault.toml:{line}: environment variable `EOFFICE_TOKEN` is not set"
+        )),
         "{}",
         stderr(&o)
     );

@@ -27,12 +27,16 @@ async fn a_state_event_whose_commit_failed_is_retried_in_order() {
     let out = EventSender::new(Platform::Yunhu, "team", tx);
     let reporter = StateReporter::new("team", Platform::Yunhu, StateRegistry::new(), out);
     reporter.set(ConnectorStatus::Connected, None).await;
+    // Events of the same state in the same millisecond are one event to a store (the time is
+    // part of what it deduplicates on): keep the three changes apart.
+    tokio::time::sleep(Duration::from_millis(3)).await;
     // The store fails: the outage's own event is not committed at first.
     store.fail_next(3);
     let before = proto::time::now_ms();
     reporter
         .set(ConnectorStatus::Disconnected, Some("connection reset".into()))
         .await;
+    tokio::time::sleep(Duration::from_millis(3)).await;
     reporter.set(ConnectorStatus::Connected, None).await;
     assert!(
         eventually(Duration::from_secs(10), || recorded(&store).len() == 3).await,
