@@ -69,7 +69,7 @@ impl Session for GoofishSession {
         let conn = self.conn.clone();
         let mut token = self.auth.token().await?;
         let mut socket = tokio::select! {
-            s = Socket::connect(&conn.cfg.ws_url, self.auth.cookies(), &conn.tuning) => s?,
+            s = Socket::connect(&conn.cfg.ws_url, self.auth.cookies(), &conn.tuning, conn.tuning.frame_limit(cx.max_body_bytes)) => s?,
             _ = cx.shutdown.cancelled() => return Err(ConnectorError::Shutdown),
         };
         let mut reg = socket

@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::frame::{Frame, FrameKind, UA};
@@ -66,7 +67,14 @@ pub struct Socket {
 
 impl Socket {
     /// Opens the WebSocket. `cookies`, when given, go in the `Cookie` header.
-    pub async fn connect(url: &str, cookies: Option<&str>, tuning: &Tuning) -> Result<Socket, ConnectorError> {
+    /// Frames and messages above `max_frame_bytes` end the connection (tungstenite's own
+    /// defaults, 16 MiB a frame and 64 MiB a message, would let one peer hold that much).
+    pub async fn connect(
+        url: &str,
+        cookies: Option<&str>,
+        tuning: &Tuning,
+        max_frame_bytes: usize,
+    ) -> Result<Socket, ConnectorError> {
         let timing = Timing {
             heartbeat_interval: tuning.heartbeat,
             heartbeat_timeout: tuning.heartbeat_timeout,
@@ -83,7 +91,11 @@ impl Socket {
                 .map_err(|_| ConnectorError::Config("goofish cookies are not a valid header value".into()))?;
             h.insert("cookie", v);
         }
-        let (ws, _) = tokio::time::timeout(tuning.connect_timeout, tokio_tungstenite::connect_async(req))
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(max_frame_bytes))
+            .max_frame_size(Some(max_frame_bytes));
+        let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+        let (ws, _) = tokio::time::timeout(tuning.connect_timeout, connect)
             .await
             .map_err(|_| ConnectorError::Transport("connect timed out".into()))?
             .map_err(|e| ConnectorError::Transport(format!("connect: {e}")))?;
@@ -265,5 +277,37 @@ impl Socket {
                 reason: "frame is neither a push nor a response".into(),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that sends one text message of `len` bytes after the handshake.
+    async fn peer_sending(len: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let _ = ws.send(Message::text("x".repeat(len))).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_frame_limit_ends_the_connection() {
+        let url = peer_sending(2 << 20).await;
+        let mut s = Socket::connect(&url, None, &Tuning::default(), 1 << 20).await.unwrap();
+        let Err(e) = s.next().await else {
+            panic!("an oversized message was read")
+        };
+        assert!(e.to_string().contains("receive"), "{e}");
+        // Under the limit, the same message is read (as garbage: it is not LWP JSON).
+        let url = peer_sending(2 << 20).await;
+        let mut s = Socket::connect(&url, None, &Tuning::default(), 4 << 20).await.unwrap();
+        assert!(matches!(s.next().await, Ok(Incoming::Garbage { .. })));
     }
 }
