@@ -342,13 +342,25 @@ async fn scheduled_exports(schedule: export::Schedule, opts: export::ExportOptio
         metrics::counter!("chatvault_export_runs_total").increment(1);
         metrics::histogram!("chatvault_export_seconds").record(secs);
         match result {
-            Ok(Ok(s)) => tracing::info!(
-                partitions = s.partitions_written,
-                event_files = s.event_files_written,
-                to_seq = s.to_seq,
-                seconds = secs,
-                "scheduled export finished"
-            ),
+            Ok(Ok(s)) => {
+                tracing::info!(
+                    partitions = s.partitions_written,
+                    event_files = s.event_files_written,
+                    to_seq = s.to_seq,
+                    seconds = secs,
+                    "scheduled export finished"
+                );
+                // Like `chatvault export`: every export anchors the head it exported.
+                if s.to_seq > 0 {
+                    let anchor = store::anchors::Anchor {
+                        seq: s.to_seq,
+                        hash: s.head_hash.to_ascii_lowercase(),
+                    };
+                    if let Err(e) = store::anchors::record(&opts.data_dir, &anchor, "export") {
+                        tracing::error!(error = %e, "scheduled export not anchored");
+                    }
+                }
+            }
             Ok(Err(e)) => {
                 metrics::counter!("chatvault_export_failures_total").increment(1);
                 tracing::error!(error = %e, "scheduled export failed; the previous export is intact and archiving continues")
@@ -374,5 +386,52 @@ async fn sample_health(states: StateRegistry, data_dir: PathBuf, index: bool) {
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scheduled_export_anchors_the_head_it_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = store::StoreOptions {
+            synchronous_full: false,
+            cache_mib: 8,
+        };
+        let mut s = store::Store::open(dir.path(), options).unwrap();
+        let ev = testkit::events::message("c1", "m1", testkit::events::text("周报", 1_700_000_000_000));
+        let batch = testkit::events::batch(
+            proto::Platform::Yunhu,
+            "team",
+            vec![testkit::events::payload(ev, 1_700_000_000_000)],
+        );
+        s.append(&[&batch]).unwrap();
+        drop(s);
+        let head = store::StoreReader::open(dir.path()).unwrap().head().unwrap();
+        let opts = export::ExportOptions {
+            data_dir: dir.path().to_path_buf(),
+            out_dir: dir.path().join("export"),
+            tz: chrono_tz::UTC,
+            full: false,
+            file_mode: export::DEFAULT_FILE_MODE,
+        };
+        let every_second = export::Schedule::parse("* * * * * *", chrono_tz::UTC).unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(scheduled_exports(every_second, opts, shutdown.clone()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let anchors = loop {
+            let lines = store::anchors::read(dir.path()).unwrap();
+            if !lines.is_empty() || std::time::Instant::now() > deadline {
+                break lines;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        shutdown.cancel();
+        task.await.unwrap();
+        let (_, first) = anchors.first().expect("the scheduled export recorded an anchor");
+        let first = first.as_ref().unwrap();
+        assert_eq!((first.seq, first.hash.as_str()), (head.seq, head.hash.as_str()));
     }
 }
