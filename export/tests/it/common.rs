@@ -291,3 +291,27 @@ pub fn sha256_file(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
+
+/// Five messages on two platforms over three days, with mentions, an attachment and one
+/// withdrawal: what the peers (DuckDB, pyarrow, the lake) read back.
+pub fn two_platform_archive() -> Archive {
+    let mut a = Archive::new();
+    for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
+        let events = (0..n)
+            .map(|i| {
+                let mut m = new_message(DAY0 + i * DAY, "农业局的报告已经提交");
+                m.mentions = vec!["lisi".into()];
+                m.attachments = vec![attachment("报告.pdf", 10)];
+                msg("c1", &format!("{p}{i}"), m)
+            })
+            .collect();
+        a.append(p, acct, DAY0 + 2 * DAY, events);
+    }
+    a.append(
+        Platform::Wecom,
+        "corp",
+        DAY0 + 2 * DAY,
+        vec![withdraw("c1", "wecom0", "zhangsan", DAY0 + 2 * DAY)],
+    );
+    a
+}

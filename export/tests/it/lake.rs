@@ -17,25 +17,7 @@ use crate::seaweed::*;
 use export::{Credential, LakeFormat, LakeOptions, LakeSummary, LakeTarget, Manifest, run_lake_export};
 
 fn archive() -> Archive {
-    let mut a = Archive::new();
-    for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
-        let events = (0..n)
-            .map(|i| {
-                let mut m = new_message(DAY0 + i * DAY, "农业局的报告已经提交");
-                m.mentions = vec!["lisi".into()];
-                m.attachments = vec![attachment("报告.pdf", 10)];
-                msg("c1", &format!("{p}{i}"), m)
-            })
-            .collect();
-        a.append(p, acct, DAY0 + 2 * DAY, events);
-    }
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 2 * DAY,
-        vec![withdraw("c1", "wecom0", "zhangsan", DAY0 + 2 * DAY)],
-    );
-    a
+    two_platform_archive()
 }
 
 fn options(a: &Archive, prefix: &str, format: LakeFormat) -> LakeOptions {

@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use proto::Platform;
-
 use crate::common::*;
 
 fn python() -> PathBuf {
@@ -38,24 +36,7 @@ fn run_python(script: &str, out: &std::path::Path) -> String {
 }
 
 fn archive() -> Archive {
-    let mut a = Archive::new();
-    for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
-        let events = (0..n)
-            .map(|i| {
-                let mut m = new_message(DAY0 + i * DAY, "农业局的报告已经提交");
-                m.mentions = vec!["lisi".into()];
-                m.attachments = vec![attachment("报告.pdf", 10)];
-                msg("c1", &format!("{p}{i}"), m)
-            })
-            .collect();
-        a.append(p, acct, DAY0 + 2 * DAY, events);
-    }
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 2 * DAY,
-        vec![withdraw("c1", "wecom0", "zhangsan", DAY0 + 2 * DAY)],
-    );
+    let a = two_platform_archive();
     a.export(chrono_tz::Asia::Shanghai, false);
     a
 }
