@@ -4,6 +4,7 @@
 extern crate chatvault_export as export;
 
 mod common;
+mod deltalake;
 mod failures;
 mod file_mode;
 mod incremental;
