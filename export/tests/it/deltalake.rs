@@ -20,7 +20,11 @@ fn python() -> PathBuf {
 /// Runs `script` with `deltalake` imported as `dl` and `table(name)` opening
 /// `<root>/<name>` (an `s3://` URL with the test server's storage options, or a folder).
 fn deltalake(root: &str, script: &str) -> String {
-    let s = seaweed();
+    deltalake_at(&seaweed().endpoint, root, script)
+}
+
+/// [`deltalake`] against the S3 server at `endpoint`.
+pub fn deltalake_at(endpoint: &str, root: &str, script: &str) -> String {
     let prelude = format!(
         r#"
 import deltalake as dl
@@ -42,8 +46,7 @@ def rows(t, where=None):
         return data.num_rows
     col, value = where
     return sum(1 for v in data.column(col).to_pylist() if v == value)
-"#,
-        endpoint = s.endpoint
+"#
     );
     let o = Command::new(python())
         .env("PYTHONPATH", lake_venv())

@@ -12,3 +12,4 @@ mod lake;
 mod python;
 mod roundtrip;
 mod seaweed;
+mod server_down;
