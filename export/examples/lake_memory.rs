@@ -160,6 +160,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// An object's key, size and ETag.
+type ObjectTag = (String, u64, String);
+
 /// Every data object under `target` with its size and ETag (`…-N` = a multipart upload of N
 /// parts).
 fn object_etags(
@@ -167,7 +170,7 @@ fn object_etags(
     bucket: &str,
     target: &str,
     keys: Option<(&str, &str)>,
-) -> Result<Vec<(String, u64, String)>, Box<dyn std::error::Error>> {
+) -> Result<Vec<ObjectTag>, Box<dyn std::error::Error>> {
     use futures_util::StreamExt;
     use object_store::ObjectStore;
     let prefix = target.trim_start_matches(&format!("s3://{bucket}/")).to_string();

@@ -32,6 +32,8 @@ pub struct Seaweed {
     dir: tempfile::TempDir,
     s3_port: u16,
     starts: u32,
+    /// The watcher shells, one per start.
+    watchers: Vec<std::process::Child>,
 }
 
 /// `.venv/lake` at the workspace root.
@@ -107,6 +109,7 @@ impl Seaweed {
             dir,
             s3_port,
             starts: 0,
+            watchers: Vec::new(),
         };
         s.launch();
         s
@@ -132,7 +135,7 @@ impl Seaweed {
             self.pid_file().display(),
             std::process::id()
         );
-        Command::new("bash")
+        let watcher = Command::new("bash")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::null())
@@ -140,6 +143,7 @@ impl Seaweed {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        self.watchers.push(watcher);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let up = TcpStream::connect(("127.0.0.1", self.s3_port)).is_ok()
@@ -188,6 +192,10 @@ impl Drop for Seaweed {
     fn drop(&mut self) {
         if let Ok(pid) = std::fs::read_to_string(self.pid_file()) {
             let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        // Each watcher ends once its server is gone.
+        for w in &mut self.watchers {
+            let _ = w.wait();
         }
     }
 }
