@@ -127,9 +127,11 @@ impl Seaweed {
         self.starts += 1;
         let _ = std::fs::remove_file(self.pid_file());
         let quoted: Vec<String> = self.args.iter().map(|a| format!("'{a}'")).collect();
-        // The watcher: SeaweedFS lives as long as this test process (or until killed).
+        // The watcher: SeaweedFS lives as long as this test process (or until killed); a
+        // server that ignores SIGTERM for 5 s is killed outright.
         let script = format!(
-            "{} >'{}' 2>&1 & w=$!; echo $w >'{}'; while kill -0 {} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 0.5; done; kill $w 2>/dev/null; wait $w",
+            "{} >'{}' 2>&1 & w=$!; echo $w >'{}'; while kill -0 {} 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 0.5; done; kill $w 2>/dev/null; \
+             for i in $(seq 20); do kill -0 $w 2>/dev/null || break; sleep 0.25; done; kill -9 $w 2>/dev/null; wait $w",
             quoted.join(" "),
             self.log().display(),
             self.pid_file().display(),
@@ -190,8 +192,9 @@ impl Seaweed {
 
 impl Drop for Seaweed {
     fn drop(&mut self) {
+        // SIGKILL: its data goes with the test, and SIGTERM can leave it shutting down forever.
         if let Ok(pid) = std::fs::read_to_string(self.pid_file()) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
         }
         // Each watcher ends once its server is gone.
         for w in &mut self.watchers {

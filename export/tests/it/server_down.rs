@@ -163,7 +163,11 @@ fn a_parquet_target_killed_mid_upload_keeps_its_manifest_and_the_next_run_finish
     // (its recorded checksum is that of a complete file); what was sent before the kill is
     // exactly the files finished then — the one being sent is nowhere.
     assert_eq!(manifest(&server, prefix), before);
-    let listed: BTreeMap<&str, &str> = before.files.iter().map(|f| (f.path.as_str(), f.sha256.as_str())).collect();
+    let listed: BTreeMap<&str, &str> = before
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.sha256.as_str()))
+        .collect();
     for f in &before.files {
         assert!(after[&f.path].1.is_some(), "{} lost", f.path);
     }
@@ -185,7 +189,10 @@ fn a_delta_target_killed_mid_upload_keeps_its_snapshot_and_the_next_run_finishes
     assert_eq!(manifest(&server, prefix), before);
     // Only version 0 is committed, and every file it adds is there unchanged.
     assert!(after.contains_key("messages/_delta_log/00000000000000000000.json"));
-    assert!(!after.keys().any(|k| k.ends_with("00000000000000000001.json")), "{after:?}");
+    assert!(
+        !after.keys().any(|k| k.ends_with("00000000000000000001.json")),
+        "{after:?}"
+    );
     for f in &before.files {
         assert_eq!(after[&f.path].1.as_deref(), Some(f.sha256.as_str()), "{}", f.path);
     }
@@ -196,7 +203,10 @@ fn a_delta_target_killed_mid_upload_keeps_its_snapshot_and_the_next_run_finishes
     );
     assert!(read.contains("seen 0 5 0"), "{read}");
     let end = resume(&server, &opts, &after);
-    assert!(end.contains_key("messages/_delta_log/00000000000000000001.json"), "{end:?}");
+    assert!(
+        end.contains_key("messages/_delta_log/00000000000000000001.json"),
+        "{end:?}"
+    );
     // The old snapshot's files stay for version 0.
     for f in &before.files {
         assert!(end.contains_key(&f.path), "{} deleted", f.path);
