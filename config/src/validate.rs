@@ -283,6 +283,11 @@ fn export_checks(cfg: &Config, c: &mut Checker) {
     }
     if let Some(t) = &e.target {
         match t.strip_prefix("s3://") {
+            // Not echoed: the part before `@` is a secret.
+            Some(rest) if rest.split('/').next().unwrap_or("").contains('@') => c.fail(
+                "target",
+                "carries credentials in the URL (`s3://…@bucket`); set `access_key_id` / `secret_access_key` instead",
+            ),
             Some(rest) if !rest.split('/').next().unwrap_or("").is_empty() => {}
             Some(_) => c.fail(
                 "target",

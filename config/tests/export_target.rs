@@ -56,6 +56,17 @@ fn a_target_must_be_an_s3_url_with_a_bucket() {
 }
 
 #[test]
+fn credentials_in_the_target_url_are_refused_without_echoing_them() {
+    // `error` also checks that nothing with SECRET in it reached the message.
+    let e = error("[export]\ntarget = \"s3://AKIA:lake-SECRET-key@lake/cv\"\n");
+    assert!(
+        e.contains("export.target") && e.contains("credentials in the URL"),
+        "{e}"
+    );
+    assert!(!e.contains("AKIA"), "{e}");
+}
+
+#[test]
 fn a_plain_http_endpoint_needs_allow_http() {
     let e = error("[export]\ntarget = \"s3://lake\"\nendpoint = \"http://127.0.0.1:8333\"\n");
     assert!(e.contains("allow_http = true"), "{e}");

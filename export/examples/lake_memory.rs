@@ -6,14 +6,19 @@
 //! ```text
 //! AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… \
 //!   cargo run --release -p chatvault-export --example lake_memory -- 300000 http://127.0.0.1:8333 lake
+//! cargo run --release -p chatvault-export --example lake_memory -- 1000000   # starts its own SeaweedFS
 //! ```
+//!
+//! Without an endpoint it starts SeaweedFS from `.venv/lake` on loopback (as the tests do).
+//! After each S3 export it asks the store for every object's ETag: a multipart upload's ETag
+//! ends in `-<number of parts>`, which shows the parts really went as a multipart upload.
 
 // The crate under the name the rest of the workspace uses.
 extern crate chatvault_export as export;
 
 use std::time::Instant;
 
-use export::{ExportOptions, LakeFormat, LakeOptions, LakeTarget, S3Settings, run_export, run_lake_export};
+use export::{Credential, ExportOptions, LakeFormat, LakeOptions, LakeTarget, S3Settings, run_export, run_lake_export};
 use proto::{EventBatch, Ingested, NewMessage, Platform, RawPayload};
 use store::{Store, StoreOptions};
 
@@ -35,7 +40,19 @@ fn reset_peak_rss() {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).map_or(Ok(100_000), |s| s.parse())?;
-    let endpoint = args.get(2).cloned().unwrap_or_else(|| "http://127.0.0.1:8333".into());
+    let own = match args.get(2) {
+        Some(_) => None,
+        None => Some(testkit::seaweed::Seaweed::start()),
+    };
+    // The own server's identity; otherwise AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    let keys = own
+        .as_ref()
+        .map(|_| (testkit::seaweed::ACCESS_KEY, testkit::seaweed::SECRET_KEY));
+    let endpoint = args
+        .get(2)
+        .cloned()
+        .or_else(|| own.as_ref().map(|s| s.endpoint.clone()))
+        .unwrap_or_default();
     let bucket = args.get(3).cloned().unwrap_or_else(|| "lake".into());
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
@@ -92,6 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut |_| {},
     )?;
     let secs = t.elapsed().as_secs_f64();
+    let local_rate = n as f64 / secs;
     println!(
         "| local folder (baseline) | {secs:.2} s | {:.0} | {} | {} | {:.0} MiB |",
         n as f64 / secs,
@@ -99,6 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         local.total_files,
         peak_rss_mib()
     );
+    let mut etags = Vec::new();
     for (name, format) in [("parquet", LakeFormat::Parquet), ("delta", LakeFormat::Delta)] {
         reset_peak_rss();
         let t = Instant::now();
@@ -110,6 +129,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     endpoint: Some(endpoint.clone()),
                     path_style: true,
                     allow_http: endpoint.starts_with("http://"),
+                    access_key_id: keys.map(|k| Credential::new(k.0)),
+                    secret_access_key: keys.map(|k| Credential::new(k.1)),
                     ..S3Settings::default()
                 },
                 format,
@@ -121,12 +142,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "| S3 {name} (stage + upload) | {secs:.2} s | {:.0} | {} | {} | {:.0} MiB |",
+            "| S3 {name} (stage + upload) | {secs:.2} s | {:.0} ({:.2}x local) | {} | {} | {:.0} MiB |",
             n as f64 / secs,
+            n as f64 / secs / local_rate,
             s.bytes_uploaded,
             s.files_uploaded,
             peak_rss_mib()
         );
+        etags.push((name, s.target.clone()));
+    }
+    println!();
+    for (name, target) in etags {
+        for (key, size, etag) in object_etags(&endpoint, &bucket, &target, keys)? {
+            println!("{name}: {key} {size} bytes, ETag {etag}");
+        }
     }
     Ok(())
+}
+
+/// An object's key, size and ETag.
+type ObjectTag = (String, u64, String);
+
+/// Every data object under `target` with its size and ETag (`…-N` = a multipart upload of N
+/// parts).
+fn object_etags(
+    endpoint: &str,
+    bucket: &str,
+    target: &str,
+    keys: Option<(&str, &str)>,
+) -> Result<Vec<ObjectTag>, Box<dyn std::error::Error>> {
+    use futures_util::StreamExt;
+    use object_store::ObjectStore;
+    let prefix = target.trim_start_matches(&format!("s3://{bucket}/")).to_string();
+    let mut builder = object_store::aws::AmazonS3Builder::from_env();
+    if let Some((id, secret)) = keys {
+        builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+    }
+    let store = builder
+        .with_bucket_name(bucket)
+        .with_endpoint(endpoint)
+        .with_region("us-east-1")
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut out = Vec::new();
+        let mut list = store.list(Some(&object_store::path::Path::from(prefix)));
+        while let Some(m) = list.next().await {
+            let m = m?;
+            if m.location.as_ref().ends_with(".parquet") {
+                out.push((m.location.to_string(), m.size, m.e_tag.unwrap_or_default()));
+            }
+        }
+        Ok(out)
+    })
 }

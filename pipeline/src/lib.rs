@@ -13,7 +13,9 @@
 
 pub mod alerts;
 mod error;
+pub mod export_job;
 pub mod lock;
+pub mod scheduled_export;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use ingest::{ConnectorContext, EventSender};
 use tokio_util::sync::CancellationToken;
 
 pub use error::PipelineError;
+pub use export_job::{ExportJob, ExportOutcome};
 pub use lock::WriterLock;
 
 /// Everything the pipeline needs.
@@ -205,18 +208,15 @@ impl Pipeline {
             server_shutdown.cancel();
         }));
         if let Some(expr) = &cfg.export.schedule {
-            match export::Schedule::parse(expr, cfg.tz) {
-                Ok(schedule) => {
-                    let opts = export::ExportOptions {
-                        data_dir: opts.data_dir.clone(),
-                        out_dir: export::ExportOptions::resolve_out_dir(&opts.data_dir, cfg.export.dir.as_deref()),
-                        tz: cfg.tz,
-                        full: false,
-                        file_mode: cfg.export.parsed_file_mode().unwrap_or(export::DEFAULT_FILE_MODE),
-                    };
-                    background.push(tokio::spawn(scheduled_exports(schedule, opts, shutdown.clone())));
-                }
-                // A bad schedule must not stop archiving: say so loudly and go on.
+            let job = export::Schedule::parse(expr, cfg.tz)
+                .and_then(|s| Ok((s, export_job::ExportJob::from_config(cfg, &opts.data_dir, None, false)?)));
+            match job {
+                Ok((schedule, job)) => background.push(tokio::spawn(scheduled_export::scheduled_exports(
+                    schedule,
+                    job,
+                    shutdown.clone(),
+                ))),
+                // A bad schedule or target must not stop archiving: say so loudly and go on.
                 Err(e) => tracing::error!(error = %e, "export schedule disabled"),
             }
         }
@@ -321,55 +321,6 @@ async fn sample_channel_depth(tx: tokio::sync::mpsc::Sender<proto::EventBatch>) 
     }
 }
 
-/// Runs exports on the cron schedule until shutdown; runs never overlap (one loop), and a
-/// failed export is logged while archiving goes on.
-async fn scheduled_exports(schedule: export::Schedule, opts: export::ExportOptions, shutdown: CancellationToken) {
-    loop {
-        let now = chrono::Utc::now();
-        let Some(next) = schedule.next_after(now) else {
-            tracing::warn!("export schedule has no future run");
-            return;
-        };
-        let wait = (next - now).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        let o = opts.clone();
-        let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || export::run_export(&o, &mut |_| {})).await;
-        let secs = started.elapsed().as_secs_f64();
-        metrics::counter!("chatvault_export_runs_total").increment(1);
-        metrics::histogram!("chatvault_export_seconds").record(secs);
-        match result {
-            Ok(Ok(s)) => {
-                tracing::info!(
-                    partitions = s.partitions_written,
-                    event_files = s.event_files_written,
-                    to_seq = s.to_seq,
-                    seconds = secs,
-                    "scheduled export finished"
-                );
-                // Like `chatvault export`: every export anchors the head it exported.
-                if s.to_seq > 0 {
-                    let anchor = store::anchors::Anchor {
-                        seq: s.to_seq,
-                        hash: s.head_hash.to_ascii_lowercase(),
-                    };
-                    if let Err(e) = store::anchors::record(&opts.data_dir, &anchor, "export") {
-                        tracing::error!(error = %e, "scheduled export not anchored");
-                    }
-                }
-            }
-            Ok(Err(e)) => {
-                metrics::counter!("chatvault_export_failures_total").increment(1);
-                tracing::error!(error = %e, "scheduled export failed; the previous export is intact and archiving continues")
-            }
-            Err(e) => tracing::error!(error = %e, "scheduled export task failed"),
-        }
-    }
-}
-
 /// Publishes per-connector state (`chatvault_connector_up`, 1 = archiving) and the search
 /// index lag in events (`chatvault_index_lag_events`).
 async fn sample_health(states: StateRegistry, data_dir: PathBuf, index: bool) {
@@ -386,52 +337,5 @@ async fn sample_health(states: StateRegistry, data_dir: PathBuf, index: bool) {
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_scheduled_export_anchors_the_head_it_exported() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = store::StoreOptions {
-            synchronous_full: false,
-            cache_mib: 8,
-        };
-        let mut s = store::Store::open(dir.path(), options).unwrap();
-        let ev = testkit::events::message("c1", "m1", testkit::events::text("周报", 1_700_000_000_000));
-        let batch = testkit::events::batch(
-            proto::Platform::Yunhu,
-            "team",
-            vec![testkit::events::payload(ev, 1_700_000_000_000)],
-        );
-        s.append(&[&batch]).unwrap();
-        drop(s);
-        let head = store::StoreReader::open(dir.path()).unwrap().head().unwrap();
-        let opts = export::ExportOptions {
-            data_dir: dir.path().to_path_buf(),
-            out_dir: dir.path().join("export"),
-            tz: chrono_tz::UTC,
-            full: false,
-            file_mode: export::DEFAULT_FILE_MODE,
-        };
-        let every_second = export::Schedule::parse("* * * * * *", chrono_tz::UTC).unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(scheduled_exports(every_second, opts, shutdown.clone()));
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let anchors = loop {
-            let lines = store::anchors::read(dir.path()).unwrap();
-            if !lines.is_empty() || std::time::Instant::now() > deadline {
-                break lines;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        shutdown.cancel();
-        task.await.unwrap();
-        let (_, first) = anchors.first().expect("the scheduled export recorded an anchor");
-        let first = first.as_ref().unwrap();
-        assert_eq!((first.seq, first.hash.as_str()), (head.seq, head.hash.as_str()));
     }
 }

@@ -6,25 +6,24 @@
 //! A Parquet export to a folder is the plain local export; object-store targets and Delta
 //! tables go through the lake export (staged locally, uploaded, manifest last).
 
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::context::Ctx;
 
 /// Runs the command.
 pub fn run(ctx: &Ctx, args: crate::cli::ExportArgs) -> anyhow::Result<()> {
-    let cfg = &ctx.config.export;
     let out = args.out.map(|p| p.to_string_lossy().into_owned());
-    let target = match &out {
-        Some(o) if export::LakeTarget::is_remote(o) => Some(o.clone()),
-        Some(_) => None,
-        None => cfg.target.clone(),
-    };
-    let out_dir = match (&out, &target) {
-        (Some(o), None) => std::path::PathBuf::from(o),
-        _ => export::ExportOptions::resolve_out_dir(&ctx.data_dir, cfg.dir.as_deref()),
-    };
+    let job = pipeline::ExportJob::from_config(&ctx.config, &ctx.data_dir, out.as_deref(), args.full)?;
     let bar = ProgressBar::new(0);
     let mut stage = None;
+    // Without a terminal (cron, a pipe) indicatif draws nothing: the upload is reported as
+    // lines instead, at most one every few seconds, so a long upload still shows it moves.
+    let tty = std::io::stderr().is_terminal();
+    let mut last_line: Option<Instant> = None;
+    let mut printed_files = None;
     let mut on_progress = |p: &export::Progress| {
         if stage != Some(p.stage) {
             stage = Some(p.stage);
@@ -41,64 +40,34 @@ pub fn run(ctx: &Ctx, args: crate::cli::ExportArgs) -> anyhow::Result<()> {
         bar.set_length(p.total);
         bar.set_position(p.done);
         bar.set_message(p.rows.to_string());
+        if !tty && p.stage == export::Stage::Uploading && printed_files != Some(p.rows) {
+            let finished = p.done == p.total;
+            if finished || last_line.is_none_or(|t| t.elapsed() >= UPLOAD_LINE_EVERY) {
+                last_line = Some(Instant::now());
+                printed_files = Some(p.rows);
+                eprintln!(
+                    "uploading: {} of {}, {} files sent",
+                    bytes(p.done),
+                    bytes(p.total),
+                    p.rows
+                );
+            }
+        }
     };
-    // indicatif draws only when stderr is a terminal, so piped output stays clean.
-    if target.is_some() || cfg.format == config::ExportFormat::Delta {
-        let lake_target = match &target {
-            Some(t) => export::LakeTarget::parse(t)?,
-            None => export::LakeTarget::Dir(out_dir),
-        };
-        let opts = lake_options(ctx, lake_target, args.full);
-        let summary = export::run_lake_export(&opts, &mut on_progress);
-        bar.finish_and_clear();
-        let s = summary?;
-        println!("{}", render_lake(&s));
-        return Ok(());
-    }
-    let opts = export::ExportOptions {
-        data_dir: ctx.data_dir.clone(),
-        out_dir,
-        tz: ctx.tz(),
-        full: args.full,
-        file_mode: cfg.parsed_file_mode().unwrap_or(export::DEFAULT_FILE_MODE),
-    };
-    let summary = export::run_export(&opts, &mut on_progress);
+    let outcome = job.run(&mut on_progress);
     bar.finish_and_clear();
-    let s = summary?;
+    let outcome = outcome?;
+    let s = outcome.export();
     super::anchor::record(&ctx.data_dir, s.to_seq, &s.head_hash, "export")?;
-    println!("{}", render(&s));
+    match &outcome {
+        pipeline::ExportOutcome::Local(s) => println!("{}", render(s)),
+        pipeline::ExportOutcome::Lake(s) => println!("{}", render_lake(s)),
+    }
     Ok(())
 }
 
-/// The lake export's options from `[export]`: credentials from the config's `${ENV}` values,
-/// else from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (read by the S3 client itself).
-pub fn lake_options(ctx: &Ctx, target: export::LakeTarget, full: bool) -> export::LakeOptions {
-    let cfg = &ctx.config.export;
-    let cred = |s: &Option<config::Secret>| {
-        s.as_ref()
-            .filter(|s| !s.is_empty())
-            .map(|s| export::Credential::new(s.expose()))
-    };
-    export::LakeOptions {
-        data_dir: ctx.data_dir.clone(),
-        target,
-        s3: export::S3Settings {
-            endpoint: cfg.endpoint.clone(),
-            region: cfg.region.clone(),
-            path_style: cfg.path_style,
-            allow_http: cfg.allow_http,
-            access_key_id: cred(&cfg.access_key_id),
-            secret_access_key: cred(&cfg.secret_access_key),
-        },
-        format: match cfg.format {
-            config::ExportFormat::Parquet => export::LakeFormat::Parquet,
-            config::ExportFormat::Delta => export::LakeFormat::Delta,
-        },
-        tz: ctx.tz(),
-        full,
-        fail_after_uploads: None,
-    }
-}
+/// How often an upload without a terminal prints a progress line.
+const UPLOAD_LINE_EVERY: Duration = Duration::from_secs(5);
 
 /// The lake summary: the export into the staging folder, then what was sent.
 fn render_lake(s: &export::LakeSummary) -> String {

@@ -243,6 +243,12 @@ async fn sync(
             .await?;
         summary.files_uploaded += 1;
         summary.bytes_uploaded += f.bytes;
+        progress(&Progress {
+            stage: Stage::Uploading,
+            done: sent,
+            total,
+            rows: summary.files_uploaded as u64,
+        });
     }
 
     // The tables' commits (Delta), then the manifest: only now does the target move on.

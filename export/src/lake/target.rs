@@ -26,6 +26,15 @@ impl LakeTarget {
     pub fn parse(s: &str) -> Result<LakeTarget> {
         if let Some(rest) = s.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            // `s3://key:secret@bucket`: refused without echoing it, so the secret never
+            // reaches a log, an error or a metrics label.
+            if bucket.contains('@') {
+                return Err(ExportError::Target(
+                    "the target URL carries credentials (`s3://…@bucket`); give them as [export] access_key_id / \
+                     secret_access_key or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY instead"
+                        .into(),
+                ));
+            }
             if bucket.is_empty() {
                 return Err(ExportError::Target(format!(
                     "`{s}` names no bucket; write it as s3://bucket/prefix"
@@ -126,6 +135,15 @@ mod tests {
             LakeTarget::parse("out/lake").unwrap(),
             LakeTarget::Dir("out/lake".into())
         );
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_echoing_them() {
+        let err = LakeTarget::parse("s3://AKIDEXAMPLE:hunter2@lake/chat")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("carries credentials"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("AKIDEXAMPLE"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 extern crate chatvault_export as export;
 
 mod common;
+mod deltalake;
 mod failures;
 mod file_mode;
 mod incremental;
@@ -11,3 +12,4 @@ mod lake;
 mod python;
 mod roundtrip;
 mod seaweed;
+mod server_down;

@@ -1,0 +1,128 @@
+//! The Delta tables read by Python `deltalake` (delta-rs, from PyPI, installed into
+//! `.venv/lake` by `.ci/test`), on SeaweedFS and in a local folder: after an incremental
+//! export the latest snapshot shows the edit, version 0 still shows the table before it, and
+//! the partition columns come back.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use proto::Platform;
+
+use crate::common::*;
+use crate::seaweed::*;
+use export::{LakeFormat, LakeOptions, LakeTarget, run_lake_export};
+
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if venv.exists() { venv } else { PathBuf::from("python3") }
+}
+
+/// Runs `script` with `deltalake` imported as `dl` and `table(name)` opening
+/// `<root>/<name>` (an `s3://` URL with the test server's storage options, or a folder).
+fn deltalake(root: &str, script: &str) -> String {
+    deltalake_at(&seaweed().endpoint, root, script)
+}
+
+/// [`deltalake`] against the S3 server at `endpoint`.
+pub fn deltalake_at(endpoint: &str, root: &str, script: &str) -> String {
+    let prelude = format!(
+        r#"
+import deltalake as dl
+ROOT = {root:?}
+OPTS = {{
+    "AWS_ENDPOINT_URL": "{endpoint}",
+    "AWS_ACCESS_KEY_ID": "{ACCESS_KEY}",
+    "AWS_SECRET_ACCESS_KEY": "{SECRET_KEY}",
+    "AWS_REGION": "us-east-1",
+    "AWS_ALLOW_HTTP": "true",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
+}}
+def table(name, version=None):
+    opts = OPTS if ROOT.startswith("s3://") else None
+    return dl.DeltaTable(ROOT + "/" + name, version=version, storage_options=opts)
+def rows(t, where=None):
+    data = t.to_pyarrow_table()
+    if where is None:
+        return data.num_rows
+    col, value = where
+    return sum(1 for v in data.column(col).to_pylist() if v == value)
+"#
+    );
+    let o = Command::new(python())
+        .env("PYTHONPATH", lake_venv())
+        .arg("-c")
+        .arg(format!("{prelude}\n{script}"))
+        .output()
+        .expect("python runs");
+    assert!(
+        o.status.success(),
+        "deltalake failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+const CHECKS: &str = r#"
+m = table("messages")
+print("version", m.version())
+print("latest", rows(m), rows(m, ("text", "改过的报告")))
+v0 = table("messages", version=0)
+print("v0", rows(v0), rows(v0, ("text", "改过的报告")))
+print("partitions", ",".join(m.metadata().partition_columns))
+print("platforms", ",".join(sorted(set(m.to_pyarrow_table().column("platform").to_pylist()))))
+print("events", rows(table("events")), table("events").version())
+"#;
+
+/// Exports `a` to `target` as Delta, edits one message, exports again.
+fn two_versions(a: &mut Archive, target: LakeTarget) {
+    let opts = LakeOptions {
+        data_dir: a.data_dir(),
+        target,
+        s3: seaweed().settings(),
+        format: LakeFormat::Delta,
+        tz: chrono_tz::Asia::Shanghai,
+        full: false,
+        fail_after_uploads: None,
+    };
+    run_lake_export(&opts, &mut |_| {}).unwrap();
+    a.append(
+        Platform::Wecom,
+        "corp",
+        DAY0 + 3 * DAY,
+        vec![edit("c1", "wecom1", "改过的报告", DAY0 + 3 * DAY)],
+    );
+    let second = run_lake_export(&opts, &mut |_| {}).unwrap();
+    assert_eq!(second.delta_commits.len(), 2, "{second:?}");
+}
+
+fn assert_checks(out: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    for want in [
+        "version 1",
+        "latest 5 1",
+        "v0 5 0",
+        "partitions platform,date",
+        "platforms goofish,wecom",
+        "events 7 1",
+    ] {
+        assert!(lines.contains(&want), "missing {want:?} in\n{out}");
+    }
+}
+
+#[test]
+fn python_deltalake_reads_the_s3_tables_latest_and_by_version() {
+    let mut a = two_platform_archive();
+    let prefix = unique_prefix("deltalake");
+    two_versions(&mut a, LakeTarget::parse(&format!("s3://{BUCKET}/{prefix}")).unwrap());
+    assert_checks(&deltalake(&format!("s3://{BUCKET}/{prefix}"), CHECKS));
+}
+
+#[test]
+fn python_deltalake_reads_the_local_tables_latest_and_by_version() {
+    let mut a = two_platform_archive();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    two_versions(&mut a, LakeTarget::Dir(root.clone()));
+    assert_checks(&deltalake(&root.display().to_string(), CHECKS));
+}
