@@ -22,6 +22,7 @@ use super::api::{Api, ApiError};
 use super::codec::{Incoming, edit_event, message_event, stream_event, withdraw_event};
 use super::content::Parts;
 use super::cursor::Position;
+use super::names::Names;
 
 /// Already archived messages re-read per chat to pick up edits and recalls made offline.
 pub const LOOK_BACK: u64 = 50;
@@ -74,8 +75,8 @@ pub enum Found {
 
 /// Runs one catch-up from the position `from` (a snapshot), sending what it finds on `tx`.
 /// Ends early, without a `Done`, when the receiver is gone.
-pub async fn run(api: Api, from: Position, tx: mpsc::Sender<Found>) {
-    let result = catch_up(&api, &from, &tx).await;
+pub async fn run(api: Api, from: Position, tx: mpsc::Sender<Found>, names: std::sync::Arc<Names>) {
+    let result = catch_up(&api, &from, &tx, &names).await;
     let _ = tx.send(Found::Done(result)).await;
 }
 
@@ -95,11 +96,16 @@ async fn give(tx: &mpsc::Sender<Found>, f: Found) -> Result<(), Gone> {
     tx.send(f).await.map_err(|_| Gone)
 }
 
-async fn catch_up(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result<CatchUpStats, ApiError> {
+async fn catch_up(
+    api: &Api,
+    pos: &Position,
+    tx: &mpsc::Sender<Found>,
+    names: &Names,
+) -> Result<CatchUpStats, ApiError> {
     let mut stats = CatchUpStats::default();
-    let listed: Vec<(String, u64)> = api
-        .conversations()
-        .await?
+    let list = api.conversations().await?;
+    names.learn(&list);
+    let listed: Vec<(String, u64)> = list
         .into_iter()
         .map(|c| (c.chat_id, c.chat_type.max(0) as u64))
         .filter(|(id, _)| !id.is_empty())
@@ -146,6 +152,7 @@ async fn catch_up(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result
                     events.extend(evs.1);
                 }
             }
+            names.apply(&mut events);
             stats.rows += rows.len();
             stats.events += events.len() + extra.iter().map(count).sum::<usize>();
             let mut items = vec![Ingested::Payload {

@@ -27,6 +27,7 @@ use super::api::Api;
 use super::catchup::{self, Found};
 use super::codec::{Frame, Options, decode, frame_events_with};
 use super::cursor::Position;
+use super::names::Names;
 use super::transport::{self, NOT_LOGGED_IN};
 use crate::backoff::Backoff;
 use crate::runtime::{Batch, Exit, Link, Session, Window};
@@ -78,11 +79,11 @@ impl CatchUp {
     }
 
     /// Starts a catch-up from `pos`.
-    fn start(&mut self, api: &Api, pos: &Position) {
+    fn start(&mut self, api: &Api, pos: &Position, names: &Arc<Names>) {
         let (tx, rx) = mpsc::channel(FOUND_QUEUE);
         self.found = Some(rx);
         self.retry_at = None;
-        self.task = Some(tokio::spawn(catchup::run(api.clone(), pos.clone(), tx)));
+        self.task = Some(tokio::spawn(catchup::run(api.clone(), pos.clone(), tx, names.clone())));
     }
 
     /// The next thing found; pending while no catch-up runs. `None`: the task ended without
@@ -120,6 +121,8 @@ pub(super) struct YunhuSession {
     /// marked as starting at their first live message), so chats that appear after the
     /// connection that read it were created later and want their history.
     listed: bool,
+    /// Chat names from the conversation list.
+    names: Arc<Names>,
 }
 
 impl YunhuSession {
@@ -133,11 +136,13 @@ impl YunhuSession {
         // First start without --backfill: archive from now on, not every chat's past (until a
         // catch-up succeeded, chats never seen start at their first live message).
         pos.want_history = cx.resume_from.is_some() || cx.backfill;
+        let names = Arc::new(Names::new(conn.names_refresh));
         Ok(YunhuSession {
             conn,
             api,
             pos,
             listed: false,
+            names,
         })
     }
 }
@@ -191,7 +196,7 @@ impl YunhuSession {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ticker.tick().await;
         let mut catch_up = CatchUp::new(t.backoff.clone());
-        catch_up.start(&self.api, &self.pos);
+        catch_up.start(&self.api, &self.pos, &self.names);
 
         let mut last_seen = Instant::now();
         let mut batch = Batch::new(t.batch);
@@ -225,7 +230,7 @@ impl YunhuSession {
                     self.found(cx, link, feed, &mut catch_up, found).await?;
                 }
                 _ = sleep_until(retry_at), if retrying => {
-                    catch_up.start(&self.api, &self.pos);
+                    catch_up.start(&self.api, &self.pos, &self.names);
                 }
                 msg = stream.next(), if feed.window.has_room() => {
                     let mut batch = Batch::new(t.batch);
@@ -345,7 +350,10 @@ impl YunhuSession {
                         let opts = Options {
                             archive_drafts: self.conn.cfg.archive_drafts,
                         };
-                        let events = frame_events_with(&frame, &mut self.pos, received_at, opts);
+                        let mut events = frame_events_with(&frame, &mut self.pos, received_at, opts);
+                        if self.names.apply(&mut events) {
+                            self.names.refresh_soon(&self.api, name);
+                        }
                         batch.push(Ingested::Payload { raw, events });
                     }
                     Err(e) => {

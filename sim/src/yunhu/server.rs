@@ -452,7 +452,7 @@ async fn conversations(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
                 chat_content: last.post.content.text.chars().take(40).collect(),
                 timestamp_ms: last.post.at,
                 send_timestamp: last.post.at / 1000,
-                name: id.clone(),
+                name: w.names.get(id).cloned().unwrap_or_else(|| id.clone()),
                 ..Default::default()
             })
         })

@@ -93,6 +93,8 @@ pub struct World {
     /// msg id → (chat id, index in the chat).
     index: HashMap<String, (String, usize)>,
     next_edit_id: u64,
+    /// chat id → the name the conversation list gives (the chat id when not set).
+    pub names: HashMap<String, String>,
 }
 
 impl World {

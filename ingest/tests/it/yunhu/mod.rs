@@ -3,3 +3,4 @@
 mod codec;
 mod connector;
 mod live_first;
+mod names;
