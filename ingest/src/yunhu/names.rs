@@ -98,7 +98,7 @@ impl Names {
                     n
                 }
             };
-            unknown |= name.is_none();
+            unknown |= !g.names.contains_key(&ev.chat_id);
             m.chat_name = name;
         }
         unknown
