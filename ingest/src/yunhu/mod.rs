@@ -26,7 +26,8 @@
 //! `live_video_user_hang_up`, `bot_board_message` → `other` with that subtype, heartbeat acks
 //! → nothing. Undecodable frames and unknown cmds → `rejects`. Messages carry their chat's name
 //! from the conversation list (`names.rs`), chosen once per message so its live and history
-//! copies stay identical.
+//! copies stay identical; their attachments are downloaded into the blob store (`media.rs`),
+//! the first download's outcome remembered per URL for the same reason.
 //!
 //! # Stream offsets
 //! A chunk's `offset` is its byte offset in the message's content: the length of the first
@@ -47,6 +48,7 @@ mod connector;
 mod content;
 pub mod cursor;
 pub mod markup;
+mod media;
 mod names;
 mod transport;
 

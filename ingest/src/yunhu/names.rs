@@ -7,11 +7,14 @@
 //! a live message back, which is then archived without a chat name.
 //!
 //! A message's name is part of its `message` event, and the store records a message once only
-//! when both copies of it (the live push and the history row of the same message) are
-//! identical. So the name is chosen once per message and remembered ([`Names::apply`]): the
-//! second copy gets the name the first one got, even when the list arrived in between.
+//! when every copy of it (the live push, the history row read by a catch-up, again after a
+//! restart) is identical. So the name a message gets is fixed by its chat and `msg_seq`: when
+//! the cache learns a chat's name (or a new one), the position notes it from the next seq not
+//! archived yet ([`Position::name_from`], committed with the batches), and every copy of a
+//! message looks its name up by seq ([`Position::name_at`]). Messages archived before a name
+//! was known stay without it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,20 +23,16 @@ use proto::{ChatEvent, EventBody};
 use tokio::time::Instant;
 
 use super::api::Api;
+use super::cursor::Position;
 
 /// Shortest time between two conversation-list reads for a chat without a name.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(600);
-/// Messages whose chosen name is remembered (a live copy and its history copy arrive within
-/// one catch-up; this is hours of traffic).
-const CHOSEN_CAP: usize = 16_384;
 
 #[derive(Default)]
 struct Inner {
     names: HashMap<String, String>,
     fetched_at: Option<Instant>,
     refreshing: bool,
-    chosen: HashMap<(String, String), Option<String>>,
-    order: VecDeque<(String, String)>,
 }
 
 /// The name cache of one connector, shared by the live loop and the catch-up.
@@ -68,40 +67,28 @@ impl Names {
         g.fetched_at = Some(Instant::now());
     }
 
-    /// The known name of a chat.
-    #[cfg(test)]
-    pub fn get(&self, chat_id: &str) -> Option<String> {
-        self.lock().names.get(chat_id).cloned()
+    /// Notes the cached name of `chat_id` in the position, from the next message not archived
+    /// yet (call it before the messages of a frame or page move the position). Returns
+    /// whether the chat has no name yet.
+    pub fn sync(&self, pos: &mut Position, chat_id: &str) -> bool {
+        match self.lock().names.get(chat_id) {
+            Some(n) => {
+                pos.name_from(chat_id, n);
+                false
+            }
+            None => true,
+        }
     }
 
-    /// Sets the chat name of every `message` event: the name already chosen for that message,
-    /// else the cached one (then remembered). Returns whether a chat had no name yet.
-    pub fn apply(&self, events: &mut [ChatEvent]) -> bool {
-        let mut g = self.lock();
-        let mut unknown = false;
+    /// Sets the chat name of every `message` event from the position, by the message's seq
+    /// (`seq_of`; a message without one gets no name).
+    pub fn apply(pos: &Position, events: &mut [ChatEvent], seq_of: impl Fn(&str) -> Option<u64>) {
         for ev in events {
             let (EventBody::Message(m), Some(msg_id)) = (&mut ev.body, &ev.msg_id) else {
                 continue;
             };
-            let key = (ev.chat_id.clone(), msg_id.clone());
-            let name = match g.chosen.get(&key) {
-                Some(n) => n.clone(),
-                None => {
-                    let n = g.names.get(&ev.chat_id).cloned();
-                    g.chosen.insert(key.clone(), n.clone());
-                    g.order.push_back(key);
-                    while g.order.len() > CHOSEN_CAP {
-                        if let Some(old) = g.order.pop_front() {
-                            g.chosen.remove(&old);
-                        }
-                    }
-                    n
-                }
-            };
-            unknown |= !g.names.contains_key(&ev.chat_id);
-            m.chat_name = name;
+            m.chat_name = seq_of(msg_id).and_then(|s| pos.name_at(&ev.chat_id, s));
         }
-        unknown
     }
 
     /// Reads the list again in the background if the last read is older than the refresh
@@ -166,25 +153,42 @@ mod tests {
     }
 
     #[test]
-    fn a_message_keeps_the_name_its_first_copy_got() {
+    fn every_copy_of_a_message_gets_the_name_of_its_seq() {
         let names = Names::new(DEFAULT_REFRESH);
+        let mut pos = Position::default();
+        // Seq 1 archived live before the list was read.
+        assert!(names.sync(&mut pos, "g1"));
+        pos.advance("g1", 2, 1);
         let mut live = vec![msg("g1", "m1")];
-        assert!(names.apply(&mut live), "g1 has no name yet");
+        Names::apply(&pos, &mut live, |_| Some(1));
         names.learn(&[conversation_list_response::Data {
             chat_id: "g1".into(),
             name: "财务报销群".into(),
             ..Default::default()
         }]);
+        assert!(!names.sync(&mut pos, "g1"));
+        // History, after a restart from the committed position: seq 1 again and seq 2.
+        let (mut pos, _) = Position::from_cursor(Some(&pos.to_cursor()));
         let mut history = vec![msg("g1", "m1"), msg("g1", "m2")];
-        assert!(!names.apply(&mut history));
+        Names::apply(&pos, &mut history, |id| Some(if id == "m1" { 1 } else { 2 }));
         assert_eq!(live[0], history[0], "both copies of m1 are identical");
         assert_eq!(name_of(&history[1]).as_deref(), Some("财务报销群"));
+        // A rename applies from the next seq on.
+        pos.advance("g1", 2, 2);
+        names.learn(&[conversation_list_response::Data {
+            chat_id: "g1".into(),
+            name: "财务群".into(),
+            ..Default::default()
+        }]);
+        names.sync(&mut pos, "g1");
+        assert_eq!(pos.name_at("g1", 2).as_deref(), Some("财务报销群"));
+        assert_eq!(pos.name_at("g1", 3).as_deref(), Some("财务群"));
         // The remark stands in for an empty name.
         names.learn(&[conversation_list_response::Data {
             chat_id: "u7".into(),
             remark: "李经理".into(),
             ..Default::default()
         }]);
-        assert_eq!(names.get("u7").as_deref(), Some("李经理"));
+        assert!(!names.sync(&mut pos, "u7"));
     }
 }

@@ -95,6 +95,8 @@ pub struct World {
     next_edit_id: u64,
     /// chat id → the name the conversation list gives (the chat id when not set).
     pub names: HashMap<String, String>,
+    /// File name → bytes served at `<api>/files/<name>` (attachment downloads).
+    pub files: HashMap<String, Vec<u8>>,
 }
 
 impl World {
