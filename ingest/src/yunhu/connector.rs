@@ -265,12 +265,19 @@ impl YunhuSession {
                 }
                 _ = ticker.tick() => {
                     // With every preparing slot taken no frame is read: the silence is ours.
-                    if last_seen.elapsed() > t.heartbeat_timeout && preparing.len() < MAX_PREPARING {
-                        return Err(ConnectorError::Transport(format!(
+                    let dead = if last_seen.elapsed() > t.heartbeat_timeout && preparing.len() < MAX_PREPARING {
+                        Some(ConnectorError::Transport(format!(
                             "no frame or heartbeat ack for {} ms", last_seen.elapsed().as_millis()
-                        )));
+                        )))
+                    } else {
+                        transport::send_heartbeat(&mut sink, &mut hb_seq).await.err()
+                    };
+                    if let Some(e) = dead {
+                        // Live batches read before the end are archived before reconnecting.
+                        flush(&mut preparing, feed).await?;
+                        feed.drain().await?;
+                        return Err(e);
                     }
-                    transport::send_heartbeat(&mut sink, &mut hb_seq).await?;
                     // Idle: store the newest confirmed position, so a crash re-reads little.
                     feed.window.settle_cursor().await?;
                 }

@@ -255,16 +255,23 @@ pub fn edit_frame(frame_seq: u64, m: &Stored) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// `stream_message` with one chunk.
+/// `stream_message` with one chunk. Seed 004's example gives `chatId` = 发送者ID and `recvId`
+/// = 接受者ID: in a direct chat with a bot that is the chat's own id, in a group it is the
+/// bot, not the group (the connector must attach the chunk to the group's message anyway).
 pub fn stream_frame(frame_seq: u64, m: &Stored, chunk: &str) -> Vec<u8> {
+    let (recv_id, chat_id) = if m.post.chat_type == 2 {
+        (super::script::USER_ID.to_string(), m.post.sender_id.clone())
+    } else {
+        (m.post.chat_id.clone(), m.post.chat_id.clone())
+    };
     StreamMessage {
         info: info(frame_seq, "stream_message"),
         data: Some(stream_message::Data {
             any: "type.googleapis.com/proto.StreamMessage".into(),
             msg: Some(stream_message::data::StreamMsg {
                 msg_id: m.post.msg_id.clone(),
-                recv_id: m.post.chat_id.clone(),
-                chat_id: m.post.chat_id.clone(),
+                recv_id,
+                chat_id,
                 content: chunk.into(),
             }),
         }),

@@ -5,3 +5,4 @@ mod codec;
 mod connector;
 mod live_first;
 mod names;
+mod streams;
