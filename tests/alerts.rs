@@ -79,7 +79,7 @@ async fn a_gap_opening_and_closing_is_posted_to_the_webhook() {
     assert!(up, "no server; log:\n{}", run.log_text());
     assert!(run.wait_for_log("connector state", Duration::from_secs(10)));
     let poster = worktool::WorktoolPoster::sim(&format!("http://127.0.0.1:{port}{}", worktool::DEFAULT_PATH));
-    assert!(poster.deliver(&worktool::Callback::robot_event(6)).await.acked());
+    assert!(poster.deliver(&worktool::Callback::robot_state(false)).await.acked());
     let got = |n: usize| {
         let bodies = bodies.clone();
         async move {
@@ -93,7 +93,7 @@ async fn a_gap_opening_and_closing_is_posted_to_the_webhook() {
         }
     };
     assert!(got(1).await, "no alert for the gap; log:\n{}", run.log_text());
-    assert!(poster.deliver(&worktool::Callback::robot_event(5)).await.acked());
+    assert!(poster.deliver(&worktool::Callback::robot_state(true)).await.acked());
     assert!(
         got(2).await,
         "no alert for the end of the gap; log:\n{}",

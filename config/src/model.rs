@@ -304,6 +304,10 @@ pub struct WorktoolConfig {
     /// WorkTool API base URL.
     #[serde(default = "default_worktool_api")]
     pub api_base: String,
+    /// The WorkTool API's 校验码 (`key`), needed by `robotInfo/get` when the robot has
+    /// `robotKeyCheck` on; optional.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
     /// Cap of the spool file (callbacks the store could not take in time), in bytes.
     #[serde(default = "default_spool_max_bytes")]
     pub spool_max_bytes: u64,

@@ -73,6 +73,7 @@ fn rig() -> &'static Rig {
                 path: "/cb/worktool".into(),
                 key: config::Secret::new(WT_KEY),
                 api_base: "http://127.0.0.1:9".into(),
+                api_key: None,
                 spool_max_bytes: 64 << 20,
             });
             let cx = ConnectorContext::new(Platform::Worktool, "robot", tx, &dir);

@@ -93,6 +93,7 @@ fn main() {
             path: "/cb/wt".into(),
             key: Secret::new(sim::worktool::KEY),
             api_base: "http://127.0.0.1:9".into(),
+            api_key: None,
             spool_max_bytes: 1024 * 1024 * 1024,
         };
         let conn = Arc::new(WorktoolConnector::new(cfg));

@@ -46,6 +46,11 @@ impl BlobStore {
         }
     }
 
+    /// The per-blob size cap, in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -60,6 +60,12 @@ string_enum! {
         /// not be fetched yet (the platform's history API failed); a gap until a catch-up
         /// succeeds.
         HistoryBehind => "history_behind",
+        /// A WorkTool robot forwards only messages that @-mention it (`replyAll` 0 in
+        /// `robotInfo/get`, seed 003 §3): every other message is missed; a gap until it is 1.
+        MentionsOnly => "mentions_only",
+        /// A WorkTool robot's message callback is switched off (`openCallback` 0 in
+        /// `robotInfo/get`, seed 003 §3): no message arrives; a gap until it is on.
+        CallbackOff => "callback_off",
     }
 }
 

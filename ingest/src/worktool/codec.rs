@@ -112,17 +112,43 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<Map<String, Value>, DecodeError> 
     Ok(m)
 }
 
-/// Classifies a callback by its fields. Message callbacks are recognised by their fields; the
-/// other callback types' bodies are not publicly documented, so they are recognised by a
-/// numeric `type` (5 online, 6 offline, 0 QR code, 1 command result) and kept whole.
+/// Classifies a callback by its fields (no `event` in its URL): see [`classify_with`].
 pub fn classify(fields: &Map<String, Value>) -> Result<Callback, DecodeError> {
+    classify_with(fields, None)
+}
+
+/// What the callback URL's `event` parameter says, if anything.
+///
+/// WorkTool binds each callback type to a URL of its own (`robotInfo/callBack/bind`, body
+/// `{"type": N, "callBackUrl": …}`, 5 = 机器人上线回调, 6 = 机器人下线回调; protocols.md §4.1,
+/// WorkTool API docs api-43942595), but no public source shows the body of the online /
+/// offline callbacks; the same docs say those two may point at a WeCom group-robot webhook
+/// (支持企微内部机器人webhook地址), i.e. the body is whatever such a webhook accepts
+/// (`{"msgtype":"text","text":{"content":…}}`). So the URL tells them apart, not the body:
+/// the operator binds type 5 to `…?key=K&event=online` and type 6 to `…&event=offline`.
+pub fn robot_event(event: Option<&str>) -> Option<Callback> {
+    match event?.trim() {
+        "online" | "robot_online" | "5" => Some(Callback::RobotOnline),
+        "offline" | "robot_offline" | "6" => Some(Callback::RobotOffline),
+        _ => None,
+    }
+}
+
+/// Classifies a callback by its URL's `event` ([`robot_event`]) and its fields. Message
+/// callbacks are recognised by their fields (seed 003 §1). Other bodies are not publicly
+/// documented: they are kept whole as `other`, named by a numeric `type` when they carry one
+/// (0 QR code, 1 command result, the bind API's numbers) or `worktool_notice` for a WeCom
+/// webhook message (`msgtype`); a `type` 5 or 6 body does **not** change the robot state,
+/// since no source says WorkTool sends that shape (the receiver logs how to bind them).
+pub fn classify_with(fields: &Map<String, Value>, event: Option<&str>) -> Result<Callback, DecodeError> {
+    if let Some(c) = robot_event(event) {
+        return Ok(c);
+    }
     if MESSAGE_FIELDS.iter().any(|f| fields.contains_key(*f)) {
         return message(fields).map(Callback::Message);
     }
     let kind = int_field(fields, "type")?.or(int_field(fields, "callBackType")?);
     Ok(match kind {
-        Some(5) => Callback::RobotOnline,
-        Some(6) => Callback::RobotOffline,
         Some(0) => Callback::Other {
             subtype: "worktool_qr_code".into(),
         },
@@ -131,6 +157,9 @@ pub fn classify(fields: &Map<String, Value>) -> Result<Callback, DecodeError> {
         },
         Some(n) => Callback::Other {
             subtype: format!("worktool_callback_{n}"),
+        },
+        None if fields.contains_key("msgtype") => Callback::Other {
+            subtype: "worktool_notice".into(),
         },
         None => Callback::Other {
             subtype: "worktool_callback".into(),
@@ -258,7 +287,9 @@ fn placeholder(ct: ContentType) -> &'static str {
 
 /// The chat id: the group name for groups, `dm:<contact>` for direct chats (the robot's own
 /// chat with that contact; the account already scopes it to the robot, the prefix keeps a
-/// person apart from a group with the same name).
+/// person apart from a group with the same name). WorkTool sends names only (seed 003 §1: no
+/// group or user ids), so a group renamed continues under a new chat id; its remark, shown as
+/// the chat name, stays the same across the rename when the robot's owner set one.
 pub fn chat_id(m: &WtMessage) -> String {
     match chat_kind(m).0 {
         ChatType::Group if !m.group_name.is_empty() => m.group_name.clone(),
@@ -334,9 +365,12 @@ pub fn message_event(m: &WtMessage, cx: &MessageCx<'_>, attachment: Option<Attac
     if m.at_me && !mentions.iter().any(|x| x == cx.robot) {
         mentions.push(cx.robot.to_string());
     }
+    // The robot account's own remark for the group (seed 003 §1 `groupRemark`, "QA所在群备注名")
+    // is what its owner calls the group; others cannot change it. It is shown as the chat's
+    // name when set; the chat id stays the group name (see [`chat_id`]).
     let chat_name = match chat_type {
-        ChatType::Group if !m.group_name.is_empty() => Some(m.group_name.clone()),
-        ChatType::Group => Some(m.group_remark.clone()).filter(|s| !s.is_empty()),
+        ChatType::Group if !m.group_remark.is_empty() => Some(m.group_remark.clone()),
+        ChatType::Group => Some(m.group_name.clone()).filter(|s| !s.is_empty()),
         _ => Some(m.received_name.clone()).filter(|s| !s.is_empty()),
     };
     let msg = NewMessage {
@@ -359,6 +393,26 @@ pub fn message_event(m: &WtMessage, cx: &MessageCx<'_>, attachment: Option<Attac
     let mut ev = ChatEvent::message(chat_id(m), id, EventBody::Message(msg));
     ev.occurred_at = Some(cx.received_at);
     ev
+}
+
+/// The `other` event of a robot online / offline callback: its body whole, and the receive
+/// time. WorkTool never retries, so two identical notices are two state changes (the robot
+/// went online twice), and the time keeps them two events.
+pub fn robot_state_event(online: bool, fields: &Map<String, Value>, received_at: TimestampMs) -> ChatEvent {
+    let subtype = if online {
+        "worktool_robot_online"
+    } else {
+        "worktool_robot_offline"
+    };
+    ChatEvent {
+        chat_id: String::new(),
+        msg_id: None,
+        occurred_at: Some(received_at),
+        body: EventBody::Other {
+            subtype: subtype.to_string(),
+            detail: serde_json::json!({ "received_at": received_at, "body": Value::Object(fields.clone()) }),
+        },
+    }
 }
 
 /// The `other` event of a callback that is neither a message nor a robot state change.
@@ -482,11 +536,26 @@ mod tests {
 
     #[test]
     fn other_callback_types() {
+        // The robot state comes from the URL's `event`, whatever the body.
+        let notice = obj(json!({"msgtype":"text","text":{"content":"机器人已上线"}}));
+        assert_eq!(classify_with(&notice, Some("online")).unwrap(), Callback::RobotOnline);
+        assert_eq!(
+            classify_with(&obj(json!({})), Some("offline")).unwrap(),
+            Callback::RobotOffline
+        );
+        assert_eq!(
+            classify(&notice).unwrap(),
+            Callback::Other {
+                subtype: "worktool_notice".into()
+            }
+        );
+        // An undocumented `type` 5 body is kept, not read as a state change.
         assert_eq!(
             classify(&obj(json!({"type":5,"robotId":"r"}))).unwrap(),
-            Callback::RobotOnline
+            Callback::Other {
+                subtype: "worktool_callback_5".into()
+            }
         );
-        assert_eq!(classify(&obj(json!({"type":"6"}))).unwrap(), Callback::RobotOffline);
         assert_eq!(
             classify(&obj(json!({"type":0,"groupQrCode":"..."}))).unwrap(),
             Callback::Other {

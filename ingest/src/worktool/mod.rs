@@ -29,6 +29,9 @@
 //! - robot online (5) / offline (6) callbacks, and the optional `robotInfo/online` poll, are
 //!   recorded as `connector_state` events, so `audit --gaps` shows when the robot was not
 //!   archiving; QR-code (0), command-result (1) and unrecognised callbacks are kept as `other`.
+//! - the robot's settings (`robotInfo/get`, at start and hourly, with `robot_id`): with
+//!   `openCallback` 0 or `replyAll` ≠ 1 the connector records `callback_off` /
+//!   `mentions_only`, a coverage gap ([`robot::RobotView`] folds every fact into one status).
 //!
 //! # Message ids, and "the same request twice" versus "two identical messages"
 //! WorkTool gives no message id, so one is derived:
@@ -47,8 +50,10 @@
 //! events fixed when it was first received, so the store records it once. The id is stable
 //! from the moment a request is received; it is not recomputed on replay.
 
+pub mod api;
 pub mod codec;
 pub mod receiver;
+pub mod robot;
 pub mod status;
 
 use std::sync::{Arc, OnceLock};
@@ -61,13 +66,16 @@ use crate::server::spool::Spool;
 use crate::{Connector, ConnectorContext, ConnectorError};
 use receiver::Receiver;
 pub use receiver::Timing;
+use robot::RobotView;
 
 /// The WorkTool callback connector.
 pub struct WorktoolConnector {
     cfg: WorktoolConfig,
     timing: Timing,
     status_interval: Duration,
+    settings_interval: Duration,
     spool: OnceLock<Result<Arc<Spool>, String>>,
+    view: Arc<RobotView>,
 }
 
 impl WorktoolConnector {
@@ -77,7 +85,9 @@ impl WorktoolConnector {
             cfg,
             timing: Timing::default(),
             status_interval: status::DEFAULT_INTERVAL,
+            settings_interval: status::DEFAULT_SETTINGS_INTERVAL,
             spool: OnceLock::new(),
+            view: Arc::new(RobotView::new()),
         }
     }
 
@@ -90,6 +100,12 @@ impl WorktoolConnector {
     /// Overrides the robot status poll interval (never below one second: 60 QPM).
     pub fn with_status_interval(mut self, d: Duration) -> Self {
         self.status_interval = d;
+        self
+    }
+
+    /// Overrides the interval of the robot settings check (never below one second).
+    pub fn with_settings_interval(mut self, d: Duration) -> Self {
+        self.settings_interval = d;
         self
     }
 
@@ -136,6 +152,7 @@ impl Connector for WorktoolConnector {
             cx,
             spool,
             self.timing,
+            self.view.clone(),
         );
         Some(Arc::new(rx).router(&self.cfg.path))
     }
@@ -143,25 +160,38 @@ impl Connector for WorktoolConnector {
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let spool = self.spool(&cx).map_err(ConnectorError::Config)?;
         let replay = tokio::spawn(spool.replay(cx.out.clone(), cx.shutdown.clone()));
-        let poll = self.cfg.robot_id.clone().filter(|r| !r.is_empty()).map(|robot_id| {
-            tokio::spawn(status::poll(
-                cx.name.clone(),
-                self.cfg.api_base.clone(),
-                robot_id,
-                self.status_interval,
-                cx.state.clone(),
-                cx.shutdown.clone(),
-            ))
-        });
         cx.state
             .set(
                 ConnectorStatus::Connected,
                 Some(format!("callback route {}", self.cfg.path)),
             )
             .await;
+        let mut polls = Vec::new();
+        match self.cfg.robot_id.clone().filter(|r| !r.is_empty()) {
+            Some(robot_id) => {
+                let pcx = Arc::new(status::PollCx {
+                    name: cx.name.clone(),
+                    api_base: self.cfg.api_base.clone(),
+                    robot_id,
+                    api_key: self.cfg.api_key.clone(),
+                    view: self.view.clone(),
+                    state: cx.state.clone(),
+                    shutdown: cx.shutdown.clone(),
+                });
+                polls.push(tokio::spawn(status::check_settings(
+                    pcx.clone(),
+                    self.settings_interval,
+                )));
+                polls.push(tokio::spawn(status::poll(pcx, self.status_interval)));
+            }
+            None => tracing::warn!(
+                connector = %cx.name,
+                "no robot_id: whether WorkTool forwards every message (replyAll) and whether the robot is online cannot be checked"
+            ),
+        }
         cx.shutdown.cancelled().await;
         let _ = replay.await;
-        if let Some(p) = poll {
+        for p in polls {
             let _ = p.await;
         }
         // Best effort: the store writer may already be draining.

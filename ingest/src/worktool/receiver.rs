@@ -27,13 +27,13 @@ use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use super::codec::{self, Callback, DecodeError, MessageCx};
+use super::robot::RobotView;
 use crate::blobs::{BlobStore, Stored};
 use crate::server::body::{BodyError, RefusedBody, read_limited};
 use crate::server::permits::RoutePermits;
 use crate::server::spool::{Delivery, Spool, SpoolError};
 use crate::state::StateReporter;
 use crate::{EventSender, connector::SendTimeout};
-use proto::ConnectorStatus;
 
 /// How long a callback may take before it is spooled instead (WorkTool gives up after 3 s).
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +73,8 @@ pub struct Receiver {
     /// Set while the spool refuses appends (a `connector_state` gap is open).
     pub(super) spool_full: std::sync::atomic::AtomicBool,
     pub(super) recent: Mutex<VecDeque<(String, TimestampMs)>>,
+    /// What is known about the robot; the connector status comes from it.
+    pub(super) view: Arc<RobotView>,
 }
 
 impl Receiver {
@@ -85,6 +87,7 @@ impl Receiver {
         cx: &crate::ConnectorContext,
         spool: Option<Arc<Spool>>,
         timing: Timing,
+        view: Arc<RobotView>,
     ) -> Self {
         Receiver {
             name,
@@ -100,6 +103,7 @@ impl Receiver {
             permits: RoutePermits::default(),
             spool_full: std::sync::atomic::AtomicBool::new(false),
             recent: Mutex::new(VecDeque::new()),
+            view,
         }
     }
 
@@ -185,10 +189,12 @@ impl Receiver {
         if self.spool_full.swap(true, Ordering::AcqRel) {
             return;
         }
-        let state = self.state.clone();
-        let detail = format!("callbacks refused (503): the store is not taking them and {e}");
+        let (state, view) = (self.state.clone(), self.view.clone());
+        view.set_refusing(Some(format!(
+            "callbacks refused (503): the store is not taking them and {e}"
+        )));
         // The answer must not wait for this event's commit (the store is the problem).
-        tokio::spawn(async move { state.set(ConnectorStatus::Disconnected, Some(detail)).await });
+        tokio::spawn(async move { view.report(&state).await });
     }
 
     /// Closes the gap opened by [`Receiver::spool_is_full`].
@@ -196,12 +202,9 @@ impl Receiver {
         if !self.spool_full.swap(false, Ordering::AcqRel) {
             return;
         }
-        let state = self.state.clone();
-        tokio::spawn(async move {
-            state
-                .set(ConnectorStatus::Connected, Some("spool has room again".into()))
-                .await
-        });
+        let (state, view) = (self.state.clone(), self.view.clone());
+        view.set_refusing(None);
+        tokio::spawn(async move { view.report(&state).await });
     }
 
     /// Records a request refused before its key was accepted: never spooled (anyone can send
@@ -280,6 +283,13 @@ impl Receiver {
             sha256,
         }
     }
+}
+
+/// One query parameter's value (the first, decoded).
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn answer(code: StatusCode, app_code: i32, message: &str) -> Response {
@@ -391,7 +401,8 @@ async fn callback(
         Encoding::UrlEncoded => codec::parse_urlencoded(&bytes),
         Encoding::Multipart(boundary) => parse_multipart(bytes.clone(), boundary).await,
     };
-    let callback = fields.and_then(|f| codec::classify(&f).map(|c| (f, c)));
+    let event = query_param(query.as_deref(), "event");
+    let callback = fields.and_then(|f| codec::classify_with(&f, event.as_deref()).map(|c| (f, c)));
     let (fields, callback) = match callback {
         Ok(x) => x,
         Err(e) => {
@@ -456,24 +467,30 @@ async fn callback(
         }
         Callback::RobotOnline | Callback::RobotOffline => {
             let online = callback == Callback::RobotOnline;
+            let ev = codec::robot_state_event(online, &fields, received_at);
             if let Err(busy) = rx
-                .deliver(vec![Ingested::Payload { raw, events: vec![] }], answer_by)
+                .deliver(vec![Ingested::Payload { raw, events: vec![ev] }], answer_by)
                 .await
             {
                 return busy;
             }
             super::status::publish(&rx.name, online);
-            let state = rx.state.clone();
-            let (status, detail) = if online {
-                (ConnectorStatus::RobotOnline, "robot online callback")
-            } else {
-                (ConnectorStatus::RobotOffline, "robot offline callback")
-            };
+            rx.view.set_online(online);
+            let (state, view) = (rx.state.clone(), rx.view.clone());
             // The state event waits for its own commit; WorkTool's 3 s must not.
-            tokio::spawn(async move { state.set(status, Some(detail.into())).await });
+            tokio::spawn(async move { view.report(&state).await });
             success()
         }
         Callback::Other { subtype } => {
+            if subtype == "worktool_callback_5" || subtype == "worktool_callback_6" || subtype == "worktool_notice" {
+                tracing::warn!(
+                    connector = %rx.name,
+                    %subtype,
+                    "callback in a shape no public source documents: kept as `other`, robot state unchanged; \
+                     to record the robot going online/offline, bind WorkTool's callback types 5 and 6 to this URL \
+                     with `&event=online` and `&event=offline`"
+                );
+            }
             let ev = codec::other_event(&subtype, &fields);
             if let Err(busy) = rx
                 .deliver(vec![Ingested::Payload { raw, events: vec![ev] }], answer_by)

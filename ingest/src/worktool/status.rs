@@ -5,17 +5,24 @@
 //! The answer is documented as a boolean or `{}`; the hosted API wraps it as
 //! `{"code":…,"data":true}`. Both are read; anything else counts as "unknown" and changes
 //! nothing. A change is recorded like a robot online/offline callback.
+//!
+//! Beside it, [`check_settings`] reads `robotInfo/get` at start and hourly (seed 003 §3):
+//! whether WorkTool forwards every message at all. Both polls log a failing API at most once
+//! an hour ([`Quiet`]); a failure never stops the callback route.
 
 use std::time::Duration;
 
-use proto::ConnectorStatus;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::robot::RobotView;
 use crate::state::StateReporter;
 
 /// Default poll interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default interval of the settings check (`robotInfo/get`): settings change rarely, and
+/// every request counts against the 60 QPM shared by all API calls from this address.
+pub const DEFAULT_SETTINGS_INTERVAL: Duration = Duration::from_secs(3600);
 /// Shortest interval allowed (60 QPM).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -68,43 +75,122 @@ pub async fn online(client: &reqwest::Client, api_base: &str, robot_id: &str) ->
     Ok(parse_online(&v))
 }
 
-/// Polls until `shutdown`, recording changes through `state`.
-pub async fn poll(
-    name: String,
-    api_base: String,
-    robot_id: String,
-    interval: Duration,
-    state: StateReporter,
-    shutdown: CancellationToken,
-) {
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(connector = %name, error = %e, "no HTTP client for the robot status poll");
-            return;
+/// Logs a failure at most once per [`QUIET`]: an unreachable API must not flood the log
+/// (the first failure is always logged, and so is the first after a success).
+#[derive(Debug, Default)]
+pub struct Quiet {
+    last: Option<tokio::time::Instant>,
+}
+
+/// Shortest time between two log lines of the same failing poll.
+pub const QUIET: Duration = Duration::from_secs(3600);
+
+impl Quiet {
+    /// Whether to log this failure.
+    pub fn should_log(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < QUIET) {
+            return false;
         }
-    };
+        self.last = Some(now);
+        true
+    }
+
+    /// The call worked: the next failure is news again.
+    pub fn ok(&mut self) {
+        self.last = None;
+    }
+}
+
+/// What both polls need.
+pub struct PollCx {
+    /// Connector name.
+    pub name: String,
+    /// API base URL.
+    pub api_base: String,
+    /// Robot id.
+    pub robot_id: String,
+    /// The API's 校验码, if configured.
+    pub api_key: Option<config::Secret>,
+    /// Where facts about the robot meet.
+    pub view: std::sync::Arc<RobotView>,
+    /// Where the resulting status goes.
+    pub state: StateReporter,
+    /// Stops the poll.
+    pub shutdown: CancellationToken,
+}
+
+fn client(name: &str) -> Option<reqwest::Client> {
+    match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(connector = %name, error = %e, "no HTTP client for the WorkTool API");
+            None
+        }
+    }
+}
+
+/// Polls `robotInfo/online` until shutdown, recording changes through the view.
+pub async fn poll(cx: std::sync::Arc<PollCx>, interval: Duration) {
+    let Some(client) = client(&cx.name) else { return };
     let mut tick = tokio::time::interval(interval.max(MIN_INTERVAL));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut quiet = Quiet::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
+            _ = cx.shutdown.cancelled() => return,
         }
-        match online(&client, &api_base, &robot_id).await {
+        match online(&client, &cx.api_base, &cx.robot_id).await {
             Ok(Some(up)) => {
-                publish(&name, up);
-                let status = if up {
-                    ConnectorStatus::RobotOnline
-                } else {
-                    ConnectorStatus::RobotOffline
-                };
-                state.set(status, Some("robotInfo/online poll".into())).await;
+                quiet.ok();
+                publish(&cx.name, up);
+                cx.view.set_online(up);
+                cx.view.report(&cx.state).await;
             }
-            Ok(None) => crate::metrics::noticed(&name, "robot_status_unknown"),
+            Ok(None) => crate::metrics::noticed(&cx.name, "robot_status_unknown"),
             Err(e) => {
-                tracing::warn!(connector = %name, error = %e, "robot status poll");
-                crate::metrics::noticed(&name, "robot_status_failed");
+                if quiet.should_log() {
+                    tracing::warn!(connector = %cx.name, error = %e, "robot status poll failed; the robot's state is unknown (callbacks are still archived)");
+                }
+                crate::metrics::noticed(&cx.name, "robot_status_failed");
+            }
+        }
+    }
+}
+
+/// Reads the robot's settings (`robotInfo/get`) at start and every `interval` until
+/// shutdown. `replyAll` ≠ 1 or `openCallback` 0 are gaps (see [`RobotView`]); an unreachable
+/// API leaves the state as it was, with one log line per [`QUIET`] at most.
+pub async fn check_settings(cx: std::sync::Arc<PollCx>, interval: Duration) {
+    let Some(client) = client(&cx.name) else { return };
+    let mut tick = tokio::time::interval(interval.max(MIN_INTERVAL));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut quiet = Quiet::default();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cx.shutdown.cancelled() => return,
+        }
+        match super::api::robot_info(&client, &cx.api_base, &cx.robot_id, cx.api_key.as_ref()).await {
+            Ok(s) => {
+                quiet.ok();
+                if s.callbacks_off() || s.mentions_only() {
+                    tracing::warn!(
+                        connector = %cx.name,
+                        open_callback = s.open_callback,
+                        reply_all = s.reply_all,
+                        "WorkTool does not forward every message: only @-mentions of the robot (replyAll != 1) or none (openCallback = 0) reach the archive; recorded as a coverage gap"
+                    );
+                }
+                cx.view.set_settings(s);
+                cx.view.report(&cx.state).await;
+            }
+            Err(e) => {
+                if quiet.should_log() {
+                    tracing::warn!(connector = %cx.name, error = %e, "cannot read the robot's settings (robotInfo/get); whether it forwards every message is unknown; callbacks are still archived");
+                }
+                crate::metrics::noticed(&cx.name, "robot_settings_failed");
             }
         }
     }

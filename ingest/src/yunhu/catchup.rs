@@ -22,6 +22,8 @@ use super::api::{Api, ApiError};
 use super::codec::{Incoming, edit_event, message_event, stream_event, withdraw_event};
 use super::content::Parts;
 use super::cursor::Position;
+use super::media::Media;
+use super::names::Names;
 
 /// Already archived messages re-read per chat to pick up edits and recalls made offline.
 pub const LOOK_BACK: u64 = 50;
@@ -54,6 +56,8 @@ pub enum Found {
         top: u64,
         /// The page and any edit records.
         items: Vec<Ingested>,
+        /// msg id → msg_seq of the page's rows (chat names go by seq).
+        seqs: std::collections::HashMap<String, u64>,
     },
     /// The missing tail of a stream, computed when `have` bytes of it were archived.
     Tail {
@@ -74,8 +78,14 @@ pub enum Found {
 
 /// Runs one catch-up from the position `from` (a snapshot), sending what it finds on `tx`.
 /// Ends early, without a `Done`, when the receiver is gone.
-pub async fn run(api: Api, from: Position, tx: mpsc::Sender<Found>) {
-    let result = catch_up(&api, &from, &tx).await;
+pub async fn run(
+    api: Api,
+    from: Position,
+    tx: mpsc::Sender<Found>,
+    names: std::sync::Arc<Names>,
+    media: std::sync::Arc<Media>,
+) {
+    let result = catch_up(&api, &from, &tx, &names, &media).await;
     let _ = tx.send(Found::Done(result)).await;
 }
 
@@ -95,11 +105,17 @@ async fn give(tx: &mpsc::Sender<Found>, f: Found) -> Result<(), Gone> {
     tx.send(f).await.map_err(|_| Gone)
 }
 
-async fn catch_up(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result<CatchUpStats, ApiError> {
+async fn catch_up(
+    api: &Api,
+    pos: &Position,
+    tx: &mpsc::Sender<Found>,
+    names: &Names,
+    media: &Media,
+) -> Result<CatchUpStats, ApiError> {
     let mut stats = CatchUpStats::default();
-    let listed: Vec<(String, u64)> = api
-        .conversations()
-        .await?
+    let list = api.conversations().await?;
+    names.learn(&list);
+    let listed: Vec<(String, u64)> = list
         .into_iter()
         .map(|c| (c.chat_id, c.chat_type.max(0) as u64))
         .filter(|(id, _)| !id.is_empty())
@@ -146,6 +162,7 @@ async fn catch_up(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result
                     events.extend(evs.1);
                 }
             }
+            media.fill(&mut events).await;
             stats.rows += rows.len();
             stats.events += events.len() + extra.iter().map(count).sum::<usize>();
             let mut items = vec![Ingested::Payload {
@@ -160,6 +177,7 @@ async fn catch_up(api: &Api, pos: &Position, tx: &mpsc::Sender<Found>) -> Result
                     chat_type,
                     top,
                     items,
+                    seqs: rows.iter().map(|r| (r.msg_id.clone(), r.msg_seq)).collect(),
                 },
             )
             .await?;

@@ -16,6 +16,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
 use proto::{ConnectorStatus, Ingested, RawPayload, batch::media, time::now_ms};
 use tokio::sync::mpsc;
@@ -27,6 +29,8 @@ use super::api::Api;
 use super::catchup::{self, Found};
 use super::codec::{Frame, Options, decode, frame_events_with};
 use super::cursor::Position;
+use super::media::Media;
+use super::names::Names;
 use super::transport::{self, NOT_LOGGED_IN};
 use crate::backoff::Backoff;
 use crate::runtime::{Batch, Exit, Link, Session, Window};
@@ -34,6 +38,34 @@ use crate::{ConnectorContext, ConnectorError};
 
 /// What the catch-up task may have found but the session not taken yet.
 const FOUND_QUEUE: usize = 4;
+/// Live batches whose attachments may be downloading at once; past it, no frame is read.
+const MAX_PREPARING: usize = 8;
+
+/// A live batch once its attachments are in the blob store, with the position after it.
+type Prepared = BoxFuture<'static, (Vec<Ingested>, Position)>;
+
+/// Live batches in read order, each waiting for its downloads ([`Media::fill`]); they go to
+/// the store in that order, so a position never passes a batch not yet sent.
+fn prepare(media: &Arc<Media>, mut items: Vec<Ingested>, pos: Position) -> Prepared {
+    let media = media.clone();
+    async move {
+        for it in &mut items {
+            if let Ingested::Payload { events, .. } = it {
+                media.fill(events).await;
+            }
+        }
+        (items, pos)
+    }
+    .boxed()
+}
+
+/// Sends every prepared batch, waiting for their downloads.
+async fn flush(preparing: &mut FuturesOrdered<Prepared>, feed: &mut Feed) -> Result<(), ConnectorError> {
+    while let Some((items, pos)) = preparing.next().await {
+        feed.send(items, &pos).await?;
+    }
+    Ok(())
+}
 
 /// Batches in flight and the last position the store confirmed.
 pub(super) struct Feed {
@@ -78,11 +110,17 @@ impl CatchUp {
     }
 
     /// Starts a catch-up from `pos`.
-    fn start(&mut self, api: &Api, pos: &Position) {
+    fn start(&mut self, api: &Api, pos: &Position, names: &Arc<Names>, media: &Arc<Media>) {
         let (tx, rx) = mpsc::channel(FOUND_QUEUE);
         self.found = Some(rx);
         self.retry_at = None;
-        self.task = Some(tokio::spawn(catchup::run(api.clone(), pos.clone(), tx)));
+        self.task = Some(tokio::spawn(catchup::run(
+            api.clone(),
+            pos.clone(),
+            tx,
+            names.clone(),
+            media.clone(),
+        )));
     }
 
     /// The next thing found; pending while no catch-up runs. `None`: the task ended without
@@ -120,6 +158,10 @@ pub(super) struct YunhuSession {
     /// marked as starting at their first live message), so chats that appear after the
     /// connection that read it were created later and want their history.
     listed: bool,
+    /// Chat names from the conversation list.
+    names: Arc<Names>,
+    /// Attachment downloads.
+    media: Arc<Media>,
 }
 
 impl YunhuSession {
@@ -133,11 +175,16 @@ impl YunhuSession {
         // First start without --backfill: archive from now on, not every chat's past (until a
         // catch-up succeeded, chats never seen start at their first live message).
         pos.want_history = cx.resume_from.is_some() || cx.backfill;
+        let names = Arc::new(Names::new(conn.names_refresh));
+        let media =
+            Arc::new(Media::new(cx.blobs.clone(), &cx.data_dir, &conn.cfg.name).map_err(ConnectorError::Config)?);
         Ok(YunhuSession {
             conn,
             api,
             pos,
             listed: false,
+            names,
+            media,
         })
     }
 }
@@ -191,15 +238,16 @@ impl YunhuSession {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ticker.tick().await;
         let mut catch_up = CatchUp::new(t.backoff.clone());
-        catch_up.start(&self.api, &self.pos);
+        catch_up.start(&self.api, &self.pos, &self.names, &self.media);
 
         let mut last_seen = Instant::now();
+        let mut preparing: FuturesOrdered<Prepared> = FuturesOrdered::new();
         let mut batch = Batch::new(t.batch);
         for bytes in early {
             self.handle(Message::Binary(bytes), &mut batch, &mut last_seen)?;
         }
         if !batch.is_empty() {
-            feed.send(batch.into_parts().0, &self.pos).await?;
+            preparing.push_back(prepare(&self.media, batch.into_parts().0, self.pos.clone()));
         }
         last_seen = Instant::now();
         loop {
@@ -207,27 +255,41 @@ impl YunhuSession {
             tokio::select! {
                 biased;
                 _ = cx.shutdown.cancelled() => {
+                    flush(&mut preparing, feed).await?;
                     feed.drain().await?;
                     return Ok(Exit::Shutdown);
                 }
                 committed = feed.window.next() => feed.committed = committed?,
+                Some((items, pos)) = preparing.next(), if feed.window.has_room() && !preparing.is_empty() => {
+                    feed.send(items, &pos).await?;
+                }
                 _ = ticker.tick() => {
-                    if last_seen.elapsed() > t.heartbeat_timeout {
-                        return Err(ConnectorError::Transport(format!(
+                    // With every preparing slot taken no frame is read: the silence is ours.
+                    let dead = if last_seen.elapsed() > t.heartbeat_timeout && preparing.len() < MAX_PREPARING {
+                        Some(ConnectorError::Transport(format!(
                             "no frame or heartbeat ack for {} ms", last_seen.elapsed().as_millis()
-                        )));
+                        )))
+                    } else {
+                        transport::send_heartbeat(&mut sink, &mut hb_seq).await.err()
+                    };
+                    if let Some(e) = dead {
+                        // Live batches read before the end are archived before reconnecting.
+                        flush(&mut preparing, feed).await?;
+                        feed.drain().await?;
+                        return Err(e);
                     }
-                    transport::send_heartbeat(&mut sink, &mut hb_seq).await?;
                     // Idle: store the newest confirmed position, so a crash re-reads little.
                     feed.window.settle_cursor().await?;
                 }
-                found = catch_up.next(), if feed.window.has_room() => {
+                // Catch-up pages carry the current position, which counts live batches still
+                // preparing: they wait until those are sent.
+                found = catch_up.next(), if feed.window.has_room() && preparing.is_empty() => {
                     self.found(cx, link, feed, &mut catch_up, found).await?;
                 }
                 _ = sleep_until(retry_at), if retrying => {
-                    catch_up.start(&self.api, &self.pos);
+                    catch_up.start(&self.api, &self.pos, &self.names, &self.media);
                 }
-                msg = stream.next(), if feed.window.has_room() => {
+                msg = stream.next(), if feed.window.has_room() && preparing.len() < MAX_PREPARING => {
                     let mut batch = Batch::new(t.batch);
                     let mut ended = match msg {
                         Some(Ok(m)) => self.handle(m, &mut batch, &mut last_seen).err(),
@@ -244,10 +306,11 @@ impl YunhuSession {
                         }
                     }
                     if !batch.is_empty() {
-                        feed.send(batch.into_parts().0, &self.pos).await?;
+                        preparing.push_back(prepare(&self.media, batch.into_parts().0, self.pos.clone()));
                     }
                     if let Some(e) = ended {
                         // What was read before the drop is archived before reconnecting.
+                        flush(&mut preparing, feed).await?;
                         feed.drain().await?;
                         return Err(e);
                     }
@@ -279,8 +342,15 @@ impl YunhuSession {
                 chat_id,
                 chat_type,
                 top,
-                items,
+                mut items,
+                seqs,
             }) => {
+                self.names.sync(&mut self.pos, &chat_id);
+                for it in &mut items {
+                    if let Ingested::Payload { events, .. } = it {
+                        Names::apply(&self.pos, events, |id| seqs.get(id).copied());
+                    }
+                }
                 self.pos.fetched(&chat_id, chat_type, top);
                 return feed.send(items, &self.pos).await;
             }
@@ -345,7 +415,18 @@ impl YunhuSession {
                         let opts = Options {
                             archive_drafts: self.conn.cfg.archive_drafts,
                         };
-                        let events = frame_events_with(&frame, &mut self.pos, received_at, opts);
+                        // The name is noted before the push moves the position (see `names.rs`).
+                        let seq = match &frame {
+                            Frame::Push(m) => {
+                                if self.names.sync(&mut self.pos, &m.chat_id) {
+                                    self.names.refresh_soon(&self.api, name);
+                                }
+                                Some(m.msg_seq)
+                            }
+                            _ => None,
+                        };
+                        let mut events = frame_events_with(&frame, &mut self.pos, received_at, opts);
+                        Names::apply(&self.pos, &mut events, |_| seq);
                         batch.push(Ingested::Payload { raw, events });
                     }
                     Err(e) => {

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 /// Streams remembered at most (oldest forgotten first); bot replies finish within seconds.
 pub const MAX_STREAMS: usize = 32;
+/// Names remembered per chat (renames); older messages are never archived again.
+pub const MAX_NAMES: usize = 4;
 
 /// One chat's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +85,10 @@ pub struct Position {
     /// Recent bot messages that are or may become streams, oldest first.
     #[serde(default)]
     pub streams: Vec<StreamPos>,
+    /// chat id → `(first msg_seq, name)`, oldest first: the chat name each message gets,
+    /// by its seq, so a message's copies get the same name across restarts (`names.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, Vec<(u64, String)>>,
     /// Whether a chat never seen before wants its history fetched (it may have been created
     /// while the connector was away). False on a first start without `--backfill` until a
     /// catch-up succeeded: such chats start at their first live message. Not stored.
@@ -152,6 +158,30 @@ impl Position {
             from_live: true,
             ..ChatPos::new(chat_type, 0)
         });
+    }
+
+    /// Notes that `chat_id` is called `name` from the next message not archived yet on: the
+    /// messages already archived keep the name they were archived with.
+    pub fn name_from(&mut self, chat_id: &str, name: &str) {
+        let next = self.chats.get(chat_id).map_or(0, |p| p.seq.max(p.live)) + 1;
+        let list = self.names.entry(chat_id.to_string()).or_default();
+        if list.last().is_some_and(|(_, n)| n == name) {
+            return;
+        }
+        list.push((next, name.to_string()));
+        if list.len() > MAX_NAMES {
+            list.remove(0);
+        }
+    }
+
+    /// The name a message of `chat_id` with `seq` gets (see [`Position::name_from`]).
+    pub fn name_at(&self, chat_id: &str, seq: u64) -> Option<String> {
+        self.names
+            .get(chat_id)?
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= seq)
+            .map(|(_, n)| n.clone())
     }
 
     /// The catch-up watermark of a chat (0 = none).

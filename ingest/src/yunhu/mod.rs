@@ -24,7 +24,10 @@
 //! only when its data names a file), `draft_input` (the account's own unsent draft) → nothing,
 //! or `other`/`draft` with `archive_drafts = true`, `invite_apply`,
 //! `live_video_user_hang_up`, `bot_board_message` → `other` with that subtype, heartbeat acks
-//! → nothing. Undecodable frames and unknown cmds → `rejects`.
+//! → nothing. Undecodable frames and unknown cmds → `rejects`. Messages carry their chat's name
+//! from the conversation list (`names.rs`), chosen once per message so its live and history
+//! copies stay identical; their attachments are downloaded into the blob store (`media.rs`),
+//! the first download's outcome remembered per URL for the same reason.
 //!
 //! # Stream offsets
 //! A chunk's `offset` is its byte offset in the message's content: the length of the first
@@ -45,6 +48,8 @@ mod connector;
 mod content;
 pub mod cursor;
 pub mod markup;
+mod media;
+mod names;
 mod transport;
 
 use std::sync::Arc;
@@ -62,6 +67,7 @@ pub use catchup::LOOK_BACK;
 pub struct YunhuConnector {
     cfg: YunhuConfig,
     tuning: Tuning,
+    names_refresh: std::time::Duration,
 }
 
 impl YunhuConnector {
@@ -70,7 +76,14 @@ impl YunhuConnector {
         YunhuConnector {
             cfg,
             tuning: Tuning::for_platform(Platform::Yunhu),
+            names_refresh: names::DEFAULT_REFRESH,
         }
+    }
+
+    /// Shortest time between two reads of the conversation list for chat names (tests).
+    pub fn with_names_refresh(mut self, d: std::time::Duration) -> Self {
+        self.names_refresh = d;
+        self
     }
 
     /// Replaces timers and bounds (tests, benchmarks).

@@ -13,7 +13,8 @@
 //! - [`Script`]`::{DemoDay, Bulk(n)}`[`.callbacks()`](Script::callbacks): what to send;
 //!   [`Callback`] builds single callbacks.
 //! - [`FakeApi::start`]`(port)`: `robotInfo/online` and `robotInfo/get` on loopback;
-//!   [`FakeApi::set_online`] flips the robot, [`FakeApi::polls`] counts status requests.
+//!   [`FakeApi::set_online`] flips the robot, [`FakeApi::polls`] counts status requests,
+//!   [`FakeApi::set_settings`] sets `openCallback` / `replyAll`.
 //! - [`config_toml`]`(name, path, api_base)`: the `[[worktool]]` section for [`KEY`] and
 //!   [`ROBOT_ID`].
 //! - [`run_standalone`]`(port)`: fake API on `port`, then the demo day posted to

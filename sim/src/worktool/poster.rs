@@ -153,6 +153,9 @@ impl WorktoolPoster {
         if let Some(k) = &key {
             req = req.query(&[("key", k)]);
         }
+        if let Some(e) = &cb.event {
+            req = req.query(&[("event", e)]);
+        }
         let req = match (self.encoding, fault) {
             (_, Some(Fault::MalformedJson)) => {
                 let full = serde_json::to_string(&cb.fields).unwrap_or_default();

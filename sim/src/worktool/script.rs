@@ -31,6 +31,9 @@ pub mod room {
 pub struct Callback {
     /// The fields, in the platform's names.
     pub fields: Map<String, Value>,
+    /// The `event` parameter of the URL this callback type is bound to (`online`, `offline`),
+    /// `None` for the message callback URL.
+    pub event: Option<String>,
 }
 
 impl Callback {
@@ -51,6 +54,7 @@ impl Callback {
         });
         Callback {
             fields: v.as_object().cloned().unwrap_or_default(),
+            event: None,
         }
     }
 
@@ -64,11 +68,30 @@ impl Callback {
         Callback::message(group, room_type, sender, 2, "").with("fileBase64", PNG_BASE64)
     }
 
-    /// A robot state callback (5 online, 6 offline), or any other callback type.
+    /// A callback of another bound type with a numeric `type` field (0 QR code, 1 command
+    /// result); no public source shows these bodies, this is one plausible shape.
     pub fn robot_event(kind: i64) -> Callback {
         let v = json!({ "type": kind, "robotId": super::ROBOT_ID, "time": "2026-03-02 09:00:00" });
         Callback {
             fields: v.as_object().cloned().unwrap_or_default(),
+            event: None,
+        }
+    }
+
+    /// The robot online (type 5) or offline (type 6) callback, posted to the URL bound with
+    /// `&event=online` / `&event=offline`. WorkTool lets these two point at a WeCom group-robot
+    /// webhook (API docs api-43942595: 支持企微内部机器人webhook地址), so the body is a webhook
+    /// text message; its wording is not documented.
+    pub fn robot_state(online: bool) -> Callback {
+        let (word, event) = if online {
+            ("上线", "online")
+        } else {
+            ("下线", "offline")
+        };
+        let v = json!({ "msgtype": "text", "text": { "content": format!("机器人 小助手（{}）已{word}", super::ROBOT_ID) } });
+        Callback {
+            fields: v.as_object().cloned().unwrap_or_default(),
+            event: Some(event.to_string()),
         }
     }
 
@@ -119,7 +142,7 @@ fn demo_day() -> Vec<Callback> {
     let g = Some(DEMO_GROUP);
     let x = Some(DEMO_EXTERNAL_GROUP);
     vec![
-        Callback::robot_event(5),
+        Callback::robot_state(true),
         Callback::group_text(
             DEMO_GROUP,
             INTERNAL_GROUP,
@@ -169,8 +192,8 @@ fn demo_day() -> Vec<Callback> {
             15,
             "「张三：今天下午盖章寄出」\n- - - - - - -\n好的，辛苦",
         ),
-        Callback::robot_event(6),
-        Callback::robot_event(5),
+        Callback::robot_state(false),
+        Callback::robot_state(true),
         Callback::group_text(
             DEMO_GROUP,
             INTERNAL_GROUP,

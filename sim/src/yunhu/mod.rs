@@ -14,6 +14,8 @@
 //! - [`YunhuSim::sent`] (every frame pushed), [`YunhuSim::received`] (logins, heartbeats, API
 //!   calls: Yunhu clients acknowledge no message, so this is all a client sends),
 //!   [`YunhuSim::wait_done`], [`YunhuSim::wait_logins`].
+//! - [`YunhuSim::add_file`]: bytes served as an attachment URL.
+//! - [`YunhuSim::set_chat_name`]: the name the conversation list gives a chat.
 //! - [`YunhuSim::config_toml`]`(name)`: the `[[yunhu]]` section pointing a connector here.
 //! - [`run_standalone`]`(port)`: DemoDay until Ctrl-C (WebSocket on `port`, API on
 //!   `port + 1`).
@@ -75,6 +77,27 @@ impl YunhuSim {
             tasks,
             api_task,
         })
+    }
+
+    /// Serves `bytes` as an attachment; returns its URL (on the API server).
+    pub fn add_file(&self, name: &str, bytes: &[u8]) -> String {
+        self.shared
+            .world
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .files
+            .insert(name.to_string(), bytes.to_vec());
+        format!("{}/files/{name}", self.api_base())
+    }
+
+    /// Sets the name the conversation list gives for `chat_id` (default: the chat id).
+    pub fn set_chat_name(&self, chat_id: &str, name: &str) {
+        self.shared
+            .world
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .names
+            .insert(chat_id.to_string(), name.to_string());
     }
 
     /// Closes the history API's listener (clients get "connection refused"; the API answers

@@ -391,6 +391,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/v1/msg/list-message-by-seq", post(by_seq))
         .route("/v1/msg/list-message-by-mid-seq", post(by_mid))
         .route("/v1/msg/list-message-edit-record", post(edit_records))
+        .route("/files/{name}", axum::routing::get(file))
         .with_state(shared)
         // One request per connection, so closing the listener refuses every later call.
         .layer(axum::middleware::map_response(|mut r: Response| async move {
@@ -436,6 +437,18 @@ fn proto_response(bytes: Vec<u8>) -> Response {
     ([("content-type", "application/x-protobuf")], bytes).into_response()
 }
 
+/// An attachment's bytes (no token: Yunhu's file URLs are plain CDN links).
+async fn file(State(shared): State<Arc<Shared>>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    shared.record(Received::Api {
+        path: "/files".into(),
+        target: name.clone(),
+    });
+    match shared.world.lock().unwrap().files.get(&name) {
+        Some(b) => b.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn conversations(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Some(r) = gate(&shared, &headers, "/v1/conversation/list", "") {
         return r;
@@ -452,7 +465,7 @@ async fn conversations(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
                 chat_content: last.post.content.text.chars().take(40).collect(),
                 timestamp_ms: last.post.at,
                 send_timestamp: last.post.at / 1000,
-                name: id.clone(),
+                name: w.names.get(id).cloned().unwrap_or_else(|| id.clone()),
                 ..Default::default()
             })
         })

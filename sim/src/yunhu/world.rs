@@ -93,6 +93,10 @@ pub struct World {
     /// msg id → (chat id, index in the chat).
     index: HashMap<String, (String, usize)>,
     next_edit_id: u64,
+    /// chat id → the name the conversation list gives (the chat id when not set).
+    pub names: HashMap<String, String>,
+    /// File name → bytes served at `<api>/files/<name>` (attachment downloads).
+    pub files: HashMap<String, Vec<u8>>,
 }
 
 impl World {
@@ -251,16 +255,23 @@ pub fn edit_frame(frame_seq: u64, m: &Stored) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// `stream_message` with one chunk.
+/// `stream_message` with one chunk. Seed 004's example gives `chatId` = 发送者ID and `recvId`
+/// = 接受者ID: in a direct chat with a bot that is the chat's own id, in a group it is the
+/// bot, not the group (the connector must attach the chunk to the group's message anyway).
 pub fn stream_frame(frame_seq: u64, m: &Stored, chunk: &str) -> Vec<u8> {
+    let (recv_id, chat_id) = if m.post.chat_type == 2 {
+        (super::script::USER_ID.to_string(), m.post.sender_id.clone())
+    } else {
+        (m.post.chat_id.clone(), m.post.chat_id.clone())
+    };
     StreamMessage {
         info: info(frame_seq, "stream_message"),
         data: Some(stream_message::Data {
             any: "type.googleapis.com/proto.StreamMessage".into(),
             msg: Some(stream_message::data::StreamMsg {
                 msg_id: m.post.msg_id.clone(),
-                recv_id: m.post.chat_id.clone(),
-                chat_id: m.post.chat_id.clone(),
+                recv_id,
+                chat_id,
                 content: chunk.into(),
             }),
         }),

@@ -12,8 +12,20 @@ use crate::support::golden;
 const RX: i64 = 1_772_413_260_000;
 const ROBOT: &str = "wt-robot-1";
 
-fn outcome(fields: Result<serde_json::Map<String, Value>, codec::DecodeError>) -> Value {
-    let callback = match fields.and_then(|f| codec::classify(&f).map(|c| (c, f))) {
+/// The URL `event` a case is posted with: cases named `robot_online*` / `robot_offline*` are
+/// posted to the URLs bound to WorkTool's callback types 5 and 6 (`&event=online|offline`).
+fn event_of(case: &str) -> Option<&'static str> {
+    if case.starts_with("robot_online") {
+        Some("online")
+    } else if case.starts_with("robot_offline") {
+        Some("offline")
+    } else {
+        None
+    }
+}
+
+fn outcome(fields: Result<serde_json::Map<String, Value>, codec::DecodeError>, event: Option<&str>) -> Value {
+    let callback = match fields.and_then(|f| codec::classify_with(&f, event).map(|c| (c, f))) {
         Ok(c) => c,
         Err(e) => return json!({ "error": e.to_string() }),
     };
@@ -34,8 +46,12 @@ fn outcome(fields: Result<serde_json::Map<String, Value>, codec::DecodeError>) -
                 "image_bytes": image.map(|r| r.unwrap_or_else(|e| panic!("fileBase64: {e}"))),
             })
         }
-        (Callback::RobotOnline, _) => json!({ "callback": "robot_online" }),
-        (Callback::RobotOffline, _) => json!({ "callback": "robot_offline" }),
+        (Callback::RobotOnline, fields) => {
+            json!({ "callback": "robot_online", "event": codec::robot_state_event(true, &fields, RX) })
+        }
+        (Callback::RobotOffline, fields) => {
+            json!({ "callback": "robot_offline", "event": codec::robot_state_event(false, &fields, RX) })
+        }
         (Callback::Other { subtype }, fields) => {
             json!({ "callback": "other", "event": codec::other_event(&subtype, &fields) })
         }
@@ -47,7 +63,7 @@ fn json_callbacks_decode_to_their_golden_outcome() {
     let cases = golden::cases("worktool", "json");
     assert!(cases.len() >= 6, "fixtures found: {}", cases.len());
     for case in &cases {
-        golden::check(case, &outcome(codec::parse_json(&case.bytes())));
+        golden::check(case, &outcome(codec::parse_json(&case.bytes()), event_of(&case.name)));
     }
 }
 
@@ -56,6 +72,9 @@ fn form_callbacks_decode_to_their_golden_outcome() {
     let cases = golden::cases("worktool", "form");
     assert!(!cases.is_empty());
     for case in &cases {
-        golden::check(case, &outcome(codec::parse_urlencoded(&case.bytes())));
+        golden::check(
+            case,
+            &outcome(codec::parse_urlencoded(&case.bytes()), event_of(&case.name)),
+        );
     }
 }

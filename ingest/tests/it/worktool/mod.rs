@@ -3,3 +3,4 @@
 mod codec;
 mod hostile;
 mod receiver;
+mod robot_info;

@@ -40,6 +40,7 @@ pub struct Opts {
     pub max_body: usize,
     pub api_base: Option<String>,
     pub status_interval: Duration,
+    pub settings_interval: Duration,
     pub spool_max_bytes: u64,
 }
 
@@ -51,6 +52,7 @@ impl Default for Opts {
             max_body: 1024 * 1024,
             api_base: None,
             status_interval: Duration::from_secs(60),
+            settings_interval: Duration::from_secs(3600),
             spool_max_bytes: 1024 * 1024 * 1024,
         }
     }
@@ -82,12 +84,14 @@ pub async fn rig(opts: Opts) -> Rig {
         path: PATH.into(),
         key: Secret::new(sim::worktool::KEY),
         api_base: opts.api_base.clone().unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        api_key: None,
         spool_max_bytes: opts.spool_max_bytes,
     };
     let conn = Arc::new(
         WorktoolConnector::new(cfg)
             .with_timing(opts.timing)
-            .with_status_interval(opts.status_interval),
+            .with_status_interval(opts.status_interval)
+            .with_settings_interval(opts.settings_interval),
     );
     let router = conn.router(&cx).expect("a callback connector has routes");
     let health = Health::new(registry.clone(), Arc::new(AtomicBool::new(true)), Arc::new(String::new));
@@ -116,7 +120,7 @@ pub async fn rig(opts: Opts) -> Rig {
 use proto::{ChatEvent, ChatType, ConnectorStatus, ContentType, EventBody, NewMessage};
 use sim::worktool::{Callback, Encoding, Fault, Script, WorktoolPoster, room};
 
-fn messages(store: &FakeStore) -> Vec<(ChatEvent, NewMessage)> {
+pub fn messages(store: &FakeStore) -> Vec<(ChatEvent, NewMessage)> {
     store
         .events()
         .into_iter()
@@ -127,7 +131,7 @@ fn messages(store: &FakeStore) -> Vec<(ChatEvent, NewMessage)> {
         .collect()
 }
 
-fn states(store: &FakeStore) -> Vec<ConnectorStatus> {
+pub fn states(store: &FakeStore) -> Vec<ConnectorStatus> {
     store
         .events()
         .into_iter()
@@ -168,7 +172,11 @@ async fn demo_day_maps_every_field() {
     let (ev, m) = msgs.iter().find(|(_, m)| m.text.contains("待处理的报销单")).unwrap();
     assert_eq!(ev.chat_id, sim::worktool::DEMO_GROUP);
     assert_eq!((m.chat_type, m.external), (ChatType::Group, false));
-    assert_eq!(m.chat_name.as_deref(), Some(sim::worktool::DEMO_GROUP));
+    // The robot's own remark for the group is its name; the id stays the group name.
+    assert_eq!(
+        m.chat_name.as_deref(),
+        Some(format!("{}(备注)", sim::worktool::DEMO_GROUP).as_str())
+    );
     assert_eq!(m.sender_id, "李四");
     assert_eq!(m.sender_name.as_deref(), Some("李四"));
     assert!(
@@ -233,8 +241,8 @@ async fn demo_day_maps_every_field() {
         "same bytes stored once"
     );
 
-    // Robot online / offline → connector_state (the state events are committed just after
-    // the answer), QR code → other.
+    // Robot online / offline (bound with `&event=`) → an `other` event with the body, and
+    // connector_state (committed just after the answer); QR code → other.
     assert!(
         eventually(Duration::from_secs(5), || states(&rig.store)
             .contains(&ConnectorStatus::RobotOffline))
@@ -252,7 +260,15 @@ async fn demo_day_maps_every_field() {
             _ => None,
         })
         .collect();
-    assert_eq!(others, ["worktool_qr_code"]);
+    assert_eq!(
+        others,
+        [
+            "worktool_robot_online",
+            "worktool_robot_offline",
+            "worktool_robot_online",
+            "worktool_qr_code"
+        ]
+    );
     assert!(rig.store.rejects().is_empty(), "{:?}", rig.store.rejects());
 }
 
