@@ -28,6 +28,17 @@ pub struct BenchArgs {
     /// Working directory (default: a temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// `pipeline`: messages per Goofish `/s/sync` push (200: a catch-up; 1: one message per
+    /// frame, the shape of the figures measured before catch-up pushes).
+    #[arg(long, default_value_t = 200)]
+    pub push_items: usize,
+    /// `pipeline`: Goofish pushes the simulator keeps unacknowledged at most.
+    #[arg(long, default_value_t = 8)]
+    pub pushes_in_flight: usize,
+    /// `pipeline`: connectors to feed, comma-separated (`eoffice,goofish,yunhu`); the
+    /// messages are split evenly between them.
+    #[arg(long, value_delimiter = ',', default_value = "eoffice,goofish,yunhu")]
+    pub connectors: Vec<String>,
 }
 
 /// Runs one benchmark and prints its markdown table.

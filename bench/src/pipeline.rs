@@ -1,7 +1,12 @@
 //! `chatvault bench pipeline`: N messages from the WebSocket simulators (e-office Socket.IO,
-//! Goofish LWP + msgpack, Yunhu protobuf; a third each) through the real pipeline (connectors →
-//! bounded channel → store writer → search indexer), beside baselines on the same texts in the
-//! same run: a raw batched SQLite insert and an SQLite FTS5 trigram build.
+//! Goofish LWP + msgpack, Yunhu protobuf; an even share each of those `--connectors` names)
+//! through the real pipeline (connectors → bounded channel → store writer → search indexer),
+//! beside baselines on the same texts in the same run: a raw batched SQLite insert and an
+//! SQLite FTS5 trigram build.
+//!
+//! The Goofish simulator pushes like a catch-up by default: `--push-items` messages per
+//! `/s/sync` push (200) with up to `--pushes-in-flight` pushes unacknowledged (8);
+//! `--push-items 1` gives the one-message-per-frame load earlier figures were measured with.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,7 +22,10 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
     let dir = scratch_dir(args.dir.as_deref(), "pipeline")?;
     eprintln!(
-        "bench pipeline: {n} messages from three simulators, in {}",
+        "bench pipeline: {n} messages from {} (Goofish: {} per push, {} pushes unacknowledged at most), in {}",
+        args.connectors.join(", "),
+        args.push_items,
+        args.pushes_in_flight,
         dir.path().display()
     );
     reset_peak_rss();
@@ -25,7 +33,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let r = rt.block_on(pipeline(&dir.path().join("data"), n))?;
+    let r = rt.block_on(pipeline(&dir.path().join("data"), args))?;
     let rss = peak_rss_mib();
     drop(rt);
 
@@ -36,10 +44,13 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     println!("| path | messages | time | rate | notes |");
     println!("|---|---|---|---|---|");
     println!(
-        "| chatvault pipeline: simulators → connectors → store (synchronous=FULL) | {} | {:.1} s | {} msgs/s | peak RSS {rss:.0} MiB (whole process, incl. simulators) |",
+        "| chatvault pipeline: simulators ({}) → connectors → store (synchronous=FULL) | {} | {:.1} s | {} msgs/s | peak RSS {rss:.0} MiB (whole process, incl. simulators); Goofish {} per push, {} in flight |",
+        args.connectors.join(", "),
         r.messages,
         r.store_secs,
-        fmt_rate(r.messages as f64 / r.store_secs)
+        fmt_rate(r.messages as f64 / r.store_secs),
+        args.push_items,
+        args.pushes_in_flight
     );
     println!(
         "| … and searchable (index caught up) | {} | {:.1} s | {} msgs/s | index lag at store completion: {} events, caught up {:.1} s later; max lag seen {} events |",
@@ -79,25 +90,62 @@ struct Run {
     max_lag: u64,
 }
 
-async fn pipeline(data: &Path, n: usize) -> Result<Run, BenchError> {
+/// The simulators a run feeds, kept alive until it ends (each stops when dropped).
+#[derive(Default)]
+struct Sims {
+    eoffice: Option<sim::eoffice::EofficeSim>,
+    goofish: Option<sim::goofish::GoofishSim>,
+    yunhu: Option<sim::yunhu::YunhuSim>,
+}
+
+/// Starts the connectors' simulators, `n` messages split evenly between them, and returns
+/// them with their config sections.
+async fn start_sims(args: &crate::BenchArgs, n: usize) -> Result<(Sims, String), BenchError> {
     use sim::{eoffice, goofish, yunhu};
-    let third = n / 3;
-    let eo = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::Bulk(third)))
-        .await
-        .map_err(sim_error)?;
-    let gf = goofish::GoofishSim::start(goofish::SimOptions::new(goofish::Script::Bulk(third)))
-        .await
-        .map_err(sim_error)?;
-    let yh = yunhu::YunhuSim::start(yunhu::Script::Bulk(n - 2 * third))
-        .await
-        .map_err(sim_error)?;
+    let mut sims = Sims::default();
+    let mut sections = String::new();
+    for (name, share) in args.connectors.iter().zip(shares(n, args.connectors.len())) {
+        match name.as_str() {
+            "eoffice" => {
+                let s = eoffice::EofficeSim::start(eoffice::SimOptions::new(eoffice::Script::Bulk(share)))
+                    .await
+                    .map_err(sim_error)?;
+                sections.push_str(&s.config_section("oa"));
+                sims.eoffice = Some(s);
+            }
+            "goofish" => {
+                let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(share));
+                opts.items_per_push = args.push_items.max(1);
+                opts.window = args.pushes_in_flight.max(1);
+                let s = goofish::GoofishSim::start(opts).await.map_err(sim_error)?;
+                sections.push_str(&s.config_section("shop"));
+                sims.goofish = Some(s);
+            }
+            "yunhu" => {
+                let s = yunhu::YunhuSim::start(yunhu::Script::Bulk(share))
+                    .await
+                    .map_err(sim_error)?;
+                sections.push_str(&s.config_toml("team"));
+                sims.yunhu = Some(s);
+            }
+            other => {
+                return Err(BenchError::Failed(format!(
+                    "unknown connector {other:?} (eoffice, goofish or yunhu)"
+                )));
+            }
+        }
+        sections.push('\n');
+    }
+    Ok((sims, sections))
+}
+
+async fn pipeline(data: &Path, args: &crate::BenchArgs) -> Result<Run, BenchError> {
+    let n = args.n;
+    let (_sims, sections) = start_sims(args, n).await?;
     std::fs::create_dir_all(data)?;
     let toml = format!(
-        "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}\n{}\n",
+        "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{sections}",
         data.display(),
-        eo.config_section("oa"),
-        gf.config_section("shop"),
-        yh.config_toml("team")
     );
     let cfg_path = data.join("bench.toml");
     std::fs::write(&cfg_path, toml)?;
@@ -166,6 +214,14 @@ async fn pipeline(data: &Path, n: usize) -> Result<Run, BenchError> {
     })
 }
 
+/// `n` split into `k` even shares, the last taking the remainder.
+fn shares(n: usize, k: usize) -> Vec<usize> {
+    let k = k.max(1);
+    (0..k)
+        .map(|i| if i + 1 == k { n - (k - 1) * (n / k) } else { n / k })
+        .collect()
+}
+
 fn sim_error(e: impl std::error::Error + Send + Sync + 'static) -> BenchError {
     BenchError::Simulator(Box::new(e))
 }
@@ -189,4 +245,17 @@ fn fts5_trigram(path: &Path, n: usize) -> Result<f64, BenchError> {
         tx.commit()?;
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares;
+
+    #[test]
+    fn every_message_goes_to_exactly_one_connector() {
+        assert_eq!(shares(200_000, 3), vec![66_666, 66_666, 66_668]);
+        assert_eq!(shares(10, 1), vec![10]);
+        assert_eq!(shares(2, 3), vec![0, 0, 2]);
+        assert_eq!(shares(7, 0), vec![7]);
+    }
 }
