@@ -70,6 +70,7 @@ fn retry(ctx: &Ctx, platform: Option<&str>) -> anyhow::Result<()> {
                     }
                 }
             }
+            p.fill_names(&mut done).await;
             p.client.shutdown().await;
             Ok(done)
         })?;

@@ -27,14 +27,14 @@ const MEMO_CAP: usize = 4096;
 const NAME_CAP: usize = 10_000;
 
 /// A bounded insertion-ordered map: the oldest entry goes first.
-struct Bounded<V> {
+pub(crate) struct Bounded<V> {
     map: HashMap<String, V>,
     order: VecDeque<String>,
     cap: usize,
 }
 
 impl<V: Clone> Bounded<V> {
-    fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Bounded {
             map: HashMap::new(),
             order: VecDeque::new(),
@@ -42,11 +42,12 @@ impl<V: Clone> Bounded<V> {
         }
     }
 
-    fn get(&self, k: &str) -> Option<V> {
+    pub(crate) fn get(&self, k: &str) -> Option<V> {
         self.map.get(k).cloned()
     }
 
-    fn insert(&mut self, k: String, v: V) {
+    /// Inserts or replaces; a replaced entry keeps its place in the order.
+    pub(crate) fn insert(&mut self, k: String, v: V) {
         if self.map.insert(k.clone(), v).is_none() {
             self.order.push_back(k);
             while self.order.len() > self.cap {

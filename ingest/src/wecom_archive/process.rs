@@ -51,9 +51,19 @@ pub struct Processor {
     pub keys: Keys,
     /// Media settings.
     pub media: MediaPolicy,
+    /// Chat and people names (`None`: not looked up).
+    pub names: Option<super::names::Names>,
 }
 
 impl Processor {
+    /// Adds the chat and sender names known now (or within the lookup budget) to the
+    /// messages of a batch.
+    pub async fn fill_names(&self, batch: &mut [Ingested]) {
+        if let Some(n) = &self.names {
+            n.fill(batch).await;
+        }
+    }
+
     /// Processes one item given as the exact bytes of its `chatdata` element.
     pub async fn item(&mut self, bytes: &[u8], received_at: TimestampMs) -> Outcome {
         let reject = |reason: String| {

@@ -4,9 +4,19 @@
 //! items under two public-key versions, and one under a third version whose key the archive
 //! is not given at first.
 //!
+//! [`NamesApi`] answers the archive's name lookups (group, customer, employee names) for the
+//! same world.
+//!
 //! The RSA layer is real: each item's random key is encrypted with the public key of its
 //! `publickey_ver` (PKCS#1 v1.5), exactly what the connector must undo. The keys in `keys/`
 //! are throwaway keys made for this simulator; they protect nothing.
+
+mod api;
+
+pub use api::{
+    ARCHIVE_SECRET, CONTACT_SECRET, CUSTOMER_GROUP_NAME, CUSTOMER_NAME, EMPLOYEES, INTERNAL_GROUP_NAME, NamesApi,
+    USER_SECRET,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -429,10 +439,17 @@ pub fn append(inst: &mut Installed, more: &[Value], faults: &[(Fault, PathBuf)])
 }
 
 /// A `[[wecom_archive]]` section for an installed world with the keys of `versions`;
-/// `extra` holds more `key = value` lines (e.g. `poll_interval = "200ms"`).
+/// `extra` holds more `key = value` lines (e.g. `poll_interval = "200ms"`). Without an
+/// `api_base` in `extra` (see [`NamesApi::config_lines`]) the section sets `names = false`,
+/// so that nothing is asked of Tencent's real API.
 pub fn config_toml(name: &str, inst: &Installed, versions: &[u32], extra: &str) -> String {
+    let names = if extra.contains("api_base") {
+        ""
+    } else {
+        "names = false\n"
+    };
     let mut s = format!(
-        "[[wecom_archive]]\nname = \"{name}\"\ncorp_id = \"{CORP_ID}\"\nsecret = \"standin-secret\"\nsdk_path = \"{}\"\n{extra}\n",
+        "[[wecom_archive]]\nname = \"{name}\"\ncorp_id = \"{CORP_ID}\"\nsecret = \"{ARCHIVE_SECRET}\"\nsdk_path = \"{}\"\n{names}{extra}\n",
         inst.sdk_path.display()
     );
     for v in versions {
