@@ -2,7 +2,7 @@
 //! the scripted world (`sim::wecom_archive`). Every scripted message is archived once with its
 //! media, the recall shows in `audit --withdrawn` with its original text, a restart resumes
 //! after the committed seq, the item under an unconfigured key version waits in `rejects`
-//! until `rejects retry` archives it, a crashed, killed or hung
+//! until `rejects retry` archives it (with its first receive time), a crashed, killed or hung
 //! worker is replaced while another connector keeps archiving, and group and people names
 //! come from the world's names API without ever holding archiving back.
 
@@ -192,6 +192,27 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
         stdout(&retry)
     );
     assert_eq!(archived_ids(&data), expected_ids(&inst, true));
+    // The retried item keeps the time it was first received, not the retry's.
+    let first_received = count(
+        &data,
+        "SELECT received_at FROM rejects WHERE platform = 'wecom_archive'",
+    );
+    let v3 = format!("v3msg_{}", inst.items[0].message["msgtime"].as_i64().unwrap() / 1000);
+    assert_eq!(
+        count(
+            &data,
+            &format!("SELECT received_at FROM messages WHERE platform = 'wecom_archive' AND msg_id = '{v3}'")
+        ),
+        first_received,
+        "the retried message carries the retry's time"
+    );
+    assert_eq!(
+        count(
+            &data,
+            &format!("SELECT max(received_at) FROM events WHERE platform = 'wecom_archive' AND msg_id = '{v3}'")
+        ),
+        first_received
+    );
     let again = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
     assert!(
         stdout(&again).contains("0 new events, 1 already archived"),
