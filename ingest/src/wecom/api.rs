@@ -219,18 +219,42 @@ impl WecomApi {
         string_at("msgaudit/groupchat/get", &v, &["roomname"])
     }
 
-    /// `GET /cgi-bin/externalcontact/get?external_userid=ID`: a customer's name (seed 001,
-    /// 客户联系: "获取客户详情", with the 客户联系 secret's token).
-    pub async fn external_contact_name(&self, external_user_id: &str) -> Result<String, ApiError> {
+    /// `GET /cgi-bin/externalcontact/get?external_userid=ID`: a customer's `external_contact`
+    /// object (seed 001, 客户联系: "获取客户详情", with the token of the 客户联系 secret or of an
+    /// app allowed to call 客户联系 APIs).
+    pub async fn external_contact(&self, external_user_id: &str) -> Result<Value, ApiError> {
+        const API: &str = "externalcontact/get";
         let url = format!("{}/cgi-bin/externalcontact/get", self.base);
         let v = self
-            .call("externalcontact/get", |token| {
+            .call(API, |token| {
                 self.http
                     .get(&url)
                     .query(&[("access_token", token), ("external_userid", external_user_id)])
             })
             .await?;
-        string_at("externalcontact/get", &v, &["external_contact", "name"])
+        string_at(API, &v, &["external_contact", "name"])?;
+        Ok(v["external_contact"].clone())
+    }
+
+    /// A customer's name (see [`WecomApi::external_contact`]).
+    pub async fn external_contact_name(&self, external_user_id: &str) -> Result<String, ApiError> {
+        let c = self.external_contact(external_user_id).await?;
+        string_at("externalcontact/get", &c, &["name"])
+    }
+
+    /// `POST /cgi-bin/oa/getapprovaldetail` `{"sp_no"}`: an approval's `info` (seed 001,
+    /// 审批流程: "获取审批申请详情"; shape per document 91983).
+    pub async fn approval_detail(&self, sp_no: &str) -> Result<Value, ApiError> {
+        const API: &str = "oa/getapprovaldetail";
+        let url = format!("{}/cgi-bin/oa/getapprovaldetail", self.base);
+        let body = serde_json::json!({ "sp_no": sp_no });
+        let v = self
+            .call(API, |token| {
+                self.http.post(&url).query(&[("access_token", token)]).json(&body)
+            })
+            .await?;
+        string_at(API, &v, &["info", "sp_no"])?;
+        Ok(v["info"].clone())
     }
 
     /// `GET /cgi-bin/media/get`: the bytes of a `MediaId` (valid 3 days after the message).
