@@ -97,7 +97,7 @@ impl WecomArchiveConnector {
         let client = FinanceClient::new(self.worker()?, client_options(&self.cfg, self.backoff));
         Ok(Processor {
             client,
-            keys,
+            keys: Arc::new(keys),
             names: self.names()?,
             media: MediaPolicy {
                 enabled: self.cfg.media,
@@ -277,15 +277,14 @@ impl WecomArchiveConnector {
         mut seq: u64,
     ) -> (Vec<Ingested>, u64, Option<FinanceError>) {
         let received_at = now_ms();
-        let mut batch = Vec::with_capacity(page.items.len());
-        for raw in &page.items {
-            let bytes = raw.get().as_bytes();
-            let item_seq = item::seq_of(bytes);
-            match p.item(bytes, received_at).await {
+        let raws: Vec<&[u8]> = page.items.iter().map(|r| r.get().as_bytes()).collect();
+        let mut batch = Vec::with_capacity(raws.len());
+        for (bytes, outcome) in raws.iter().zip(p.page(&raws, received_at).await) {
+            match outcome {
                 Outcome::Done(i) => batch.push(i),
                 Outcome::Later(e) => return (batch, seq, Some(e)),
             }
-            if let Some(s) = item_seq {
+            if let Some(s) = item::seq_of(bytes) {
                 seq = seq.max(s);
             }
         }

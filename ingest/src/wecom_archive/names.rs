@@ -79,11 +79,15 @@ impl Pauses {
         self.by_api.iter().any(|(v, until, _)| *v == via && now < *until)
     }
 
+    /// Records a failure; returns whether it starts an outage. Lookups that were already
+    /// under way when the pause began fail with it and do not lengthen it.
     fn failed(&mut self, via: Via, now: Instant) -> bool {
         match self.by_api.iter_mut().find(|(v, ..)| *v == via) {
             Some(p) => {
-                p.2 = (p.2 * 2).min(MAX_PAUSE);
-                p.1 = now + p.2;
+                if now >= p.1 {
+                    p.2 = (p.2 * 2).min(MAX_PAUSE);
+                    p.1 = now + p.2;
+                }
                 false
             }
             None => {
