@@ -109,7 +109,7 @@ async fn archive(data: &Path, inst: &sim::wecom_archive::Installed, n: usize) ->
         "audit",
         inst,
         &[1],
-        "poll_interval = \"50ms\"\nbatch_limit = 1000\ntimeout = \"30s\"\nmedia = false",
+        "poll_interval = \"100ms\"\nbatch_limit = 1000\ntimeout = \"30s\"\nmedia = false",
     );
     let toml = format!(
         "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{section}\n",
@@ -204,20 +204,24 @@ impl Workers {
     }
 }
 
-/// Children of this process (Linux `/proc/self/task/*/children`).
+/// Children of this process: every `/proc/<pid>/stat` whose parent field is this process
+/// (works without `/proc/*/task/*/children`, which some kernels leave out).
 fn children() -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
         return vec![];
     };
-    let mut out = Vec::new();
-    for t in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.to_string()))
+                .and_then(|r| r.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(me)
+        })
+        .collect()
 }
 
 fn status_kib(pid: u32, field: &str) -> Option<u64> {
