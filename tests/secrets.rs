@@ -16,6 +16,9 @@ fn secrets() -> Vec<&'static str> {
         sim::goofish::SIM_H5TK,
         sim::worktool::KEY,
         sim::yunhu::TOKEN,
+        sim::wecom_archive::ARCHIVE_SECRET,
+        sim::wecom_archive::CONTACT_SECRET,
+        sim::wecom_archive::USER_SECRET,
     ]
 }
 

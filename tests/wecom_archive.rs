@@ -2,8 +2,9 @@
 //! the scripted world (`sim::wecom_archive`). Every scripted message is archived once with its
 //! media, the recall shows in `audit --withdrawn` with its original text, a restart resumes
 //! after the committed seq, the item under an unconfigured key version waits in `rejects`
-//! until `rejects retry` archives it, and a crashed, killed or hung worker is replaced while
-//! another connector keeps archiving.
+//! until `rejects retry` archives it (with its first receive time), a crashed, killed or hung
+//! worker is replaced while another connector keeps archiving, and group and people names
+//! come from the world's names API without ever holding archiving back.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -191,6 +192,27 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
         stdout(&retry)
     );
     assert_eq!(archived_ids(&data), expected_ids(&inst, true));
+    // The retried item keeps the time it was first received, not the retry's.
+    let first_received = count(
+        &data,
+        "SELECT received_at FROM rejects WHERE platform = 'wecom_archive'",
+    );
+    let v3 = format!("v3msg_{}", inst.items[0].message["msgtime"].as_i64().unwrap() / 1000);
+    assert_eq!(
+        count(
+            &data,
+            &format!("SELECT received_at FROM messages WHERE platform = 'wecom_archive' AND msg_id = '{v3}'")
+        ),
+        first_received,
+        "the retried message carries the retry's time"
+    );
+    assert_eq!(
+        count(
+            &data,
+            &format!("SELECT max(received_at) FROM events WHERE platform = 'wecom_archive' AND msg_id = '{v3}'")
+        ),
+        first_received
+    );
     let again = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
     assert!(
         stdout(&again).contains("0 new events, 1 already archived"),
@@ -330,4 +352,161 @@ fn check_config_names_a_bad_sdk_path_and_a_bad_key() {
         "{}",
         stderr(&out)
     );
+}
+
+fn group_message(i: u64) -> serde_json::Value {
+    json!({"msgid": format!("named{i}"), "action": "send", "from": "lisi", "tolist": ["zhangsan", "wangwu"],
+           "roomid": wa::INTERNAL_GROUP, "msgtime": proto::time::now_ms() - 1000, "msgtype": "text",
+           "text": {"content": format!("群里的第{i}条追加消息")}})
+}
+
+fn name_of(data: &Path, msg_id: &str) -> (Option<String>, Option<String>) {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(data.join("chatvault.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return (None, None);
+    };
+    conn.query_row(
+        "SELECT chat_name, sender_name FROM messages WHERE platform = 'wecom_archive' AND msg_id = ?1",
+        [msg_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap_or((None, None))
+}
+
+/// Runs `f` on a blocking thread, so the simulators of this runtime keep answering.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_group_message_shows_the_group_and_sender_names() {
+    let names = wa::NamesApi::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let inst = wa::install(&tmp.path().join("sdk"), t0(), &[]).unwrap();
+    let extra = format!("poll_interval = \"200ms\"\ntimeout = \"2s\"\n{}", names.config_lines());
+    let RunDir { dir, data, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &inst, &[1, 2], &extra)]);
+    let run = Running::start(&cfg, dir.path());
+    let want = expected_ids(&inst, false);
+    let d = data.clone();
+    let run = blocking(move || {
+        wait_until("the scripted day", Duration::from_secs(60), &run, || {
+            archived_ids(&d) == want
+        });
+        run
+    })
+    .await;
+    run.signal("TERM");
+    let (st, log) = blocking(move || run.wait(Duration::from_secs(20))).await;
+    assert!(st.success(), "{log}");
+
+    let first = inst
+        .items
+        .iter()
+        .find(|i| i.message["roomid"] == wa::INTERNAL_GROUP && i.message["msgtype"] == "text")
+        .unwrap();
+    let msgid = first.message["msgid"].as_str().unwrap();
+    let sender = first.message["from"].as_str().unwrap();
+    let sender_name = wa::EMPLOYEES.iter().find(|(u, _)| *u == sender).unwrap().1;
+    let show = cv(&cfg, &["show", PLATFORM, wa::INTERNAL_GROUP, msgid]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    assert!(text.contains(&format!("「{}」", wa::INTERNAL_GROUP_NAME)), "{text}");
+    assert!(text.contains(&format!("{sender_name} ({sender})")), "{text}");
+    // The customer group and the customer by their names too.
+    let customer = inst
+        .items
+        .iter()
+        .find(|i| i.message["roomid"] == wa::CUSTOMER_GROUP && i.message["from"] == wa::CUSTOMER)
+        .unwrap();
+    assert_eq!(
+        name_of(&data, customer.message["msgid"].as_str().unwrap()),
+        (
+            Some(wa::CUSTOMER_GROUP_NAME.to_string()),
+            Some(wa::CUSTOMER_NAME.to_string())
+        )
+    );
+    // The recall in `audit` names the people of its direct chat.
+    let audit = cv(&cfg, &["audit", "--withdrawn", "--platform", PLATFORM]);
+    assert!(
+        stdout(&audit).contains(&format!("「{}、张三」", wa::CUSTOMER_NAME)),
+        "{}",
+        stdout(&audit)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_item_is_archived_while_the_names_api_fails_and_names_fill_in_later() {
+    let names = wa::NamesApi::start().await.unwrap();
+    names.set_failing(true);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inst = wa::install(&tmp.path().join("sdk"), t0(), &[]).unwrap();
+    let extra = format!("poll_interval = \"200ms\"\ntimeout = \"2s\"\n{}", names.config_lines());
+    let RunDir { dir, data, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &inst, &[1, 2], &extra)]);
+    let run = Running::start(&cfg, dir.path());
+    let want = expected_ids(&inst, false);
+    let d = data.clone();
+    let run = blocking(move || {
+        wait_until("the scripted day", Duration::from_secs(60), &run, || {
+            archived_ids(&d) == want
+        });
+        wait_until("the reject", Duration::from_secs(10), &run, || {
+            count(&d, "SELECT count(*) FROM rejects WHERE platform = 'wecom_archive'") == 1
+        });
+        run
+    })
+    .await;
+    assert!(names.calls() > 0, "the names API was never asked");
+    assert!(message_ids(&data, PLATFORM).values().all(|n| *n == 1));
+    assert_eq!(
+        count(
+            &data,
+            "SELECT count(*) FROM messages WHERE platform = 'wecom_archive' AND (chat_name IS NOT NULL OR sender_name IS NOT NULL)"
+        ),
+        0
+    );
+
+    // The API answers again: the next group messages carry the names, and so does the chat.
+    // (A failed `gettoken` is not repeated within 12 s, so this takes that long at least.)
+    names.set_failing(false);
+    let mut named = false;
+    let mut run = run;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 1.. {
+        if Instant::now() > deadline {
+            break;
+        }
+        wa::append(&mut inst, &[group_message(i)], &[]).unwrap();
+        let d = data.clone();
+        let id = format!("named{i}");
+        let (r, got) = blocking(move || {
+            wait_until("an appended group message", Duration::from_secs(20), &run, || {
+                archived_ids(&d).contains(&id)
+            });
+            let got = name_of(&d, &id);
+            (run, got)
+        })
+        .await;
+        run = r;
+        if got == (Some(wa::INTERNAL_GROUP_NAME.to_string()), Some("李四".to_string())) {
+            named = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(named, "names never filled in after the API came back");
+    assert_eq!(
+        count(
+            &data,
+            &format!(
+                "SELECT count(*) FROM chats WHERE platform = 'wecom_archive' AND chat_id = '{}' AND name = '{}'",
+                wa::INTERNAL_GROUP,
+                wa::INTERNAL_GROUP_NAME
+            )
+        ),
+        1
+    );
+    run.signal("TERM");
+    let (st, log) = blocking(move || run.wait(Duration::from_secs(20))).await;
+    assert!(st.success(), "{log}");
 }

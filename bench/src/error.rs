@@ -5,7 +5,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The benchmark name is not one of the four (a usage error).
-    #[error("unknown benchmark `{0}` (valid: store, search, export, pipeline)")]
+    #[error("unknown benchmark `{0}` (valid: store, search, export, pipeline, stream, archive)")]
     UnknownBenchmark(String),
     /// A file, a child process or the runtime failed.
     #[error(transparent)]

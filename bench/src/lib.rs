@@ -5,6 +5,7 @@
 //! [`BenchArgs`] and calls [`run`]; the `export` benchmark re-runs the binary (`chatvault bench
 //! export` in a child) to build its archive, so it must stay reachable as that subcommand.
 
+mod archive;
 mod error;
 mod export;
 mod pipeline;
@@ -20,7 +21,7 @@ pub use error::BenchError;
 /// `chatvault bench` arguments.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// store, search, export, pipeline or stream.
+    /// store, search, export, pipeline, stream or archive.
     pub what: String,
     /// Number of messages.
     #[arg(long, default_value_t = 1_000_000)]
@@ -49,6 +50,7 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
         "export" => export::run(args),
         "pipeline" => pipeline::run(args),
         "stream" => stream::run(args),
+        "archive" => archive::run(args),
         other => Err(BenchError::UnknownBenchmark(other.to_string())),
     }
 }

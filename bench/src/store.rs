@@ -113,7 +113,7 @@ fn corpus_batches(n: usize) -> impl Iterator<Item = EventBatch> + Send + 'static
     std::iter::from_fn(move || next_platform_batches(&mut rows, BATCH, |_| now)).flatten()
 }
 
-fn store_append(dir: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
+pub(super) fn store_append(dir: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
     let secs = drive(dir, corpus_batches(n))?;
     Ok((secs, peak_rss_mib()))
 }

@@ -242,6 +242,14 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
         if a.timeout < std::time::Duration::from_secs(1) {
             c.fail("timeout", "must be at least 1s (the SDK takes whole seconds)");
         }
+        for (key, secret) in [("contact_secret", &a.contact_secret), ("user_secret", &a.user_secret)] {
+            if let Some(s) = secret {
+                c.secret(key, s);
+            }
+        }
+        if a.name_refresh < std::time::Duration::from_secs(1) {
+            c.fail("name_refresh", "must be at least 1s");
+        }
         if a.private_keys.is_empty() {
             c.fail(
                 "private_keys",

@@ -48,6 +48,21 @@ pub struct WecomArchiveConfig {
     /// API base for group names (`msgaudit/groupchat/get`, `externalcontact/groupchat/get`).
     #[serde(default = "default_api")]
     pub api_base: String,
+    /// Look chat and people names up through the WeCom API (the 会话存档 secret reads group
+    /// names; `contact_secret` and `user_secret` add customers and employees).
+    #[serde(default = "default_true")]
+    pub names: bool,
+    /// The 客户联系 secret: customer names (`externalcontact/get`) and customer group names.
+    #[serde(default)]
+    pub contact_secret: Option<Secret>,
+    /// A secret that may read members (`user/get`): the 通讯录 secret, or an app's whose
+    /// visible range covers the archived employees.
+    #[serde(default)]
+    pub user_secret: Option<Secret>,
+    /// How long a looked-up name is trusted before it is asked again (renames show after at
+    /// most this long).
+    #[serde(default = "default_name_refresh", deserialize_with = "duration")]
+    pub name_refresh: Duration,
 }
 
 /// `[[wecom_archive.private_keys]]`.
@@ -75,6 +90,9 @@ fn default_limit() -> u32 {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_name_refresh() -> Duration {
+    Duration::from_secs(3600)
 }
 fn default_true() -> bool {
     true

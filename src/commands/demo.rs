@@ -77,6 +77,7 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
     let yh = yunhu::YunhuSim::start(yunhu::Script::DemoDay).await?;
     let wc_api = wecom::FakeApi::start(0, wecom::SECRET).await?;
     let wt_api = worktool::FakeApi::start(0).await?;
+    let wa_names = sim::wecom_archive::NamesApi::start().await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
 
     let data_dir = std::fs::canonicalize(dir)?;
@@ -103,7 +104,10 @@ async fn archive_demo_day(dir: &Path, config_path: &Path, limit: Duration) -> an
             "audit",
             &wa_world,
             &[1, 2],
-            "poll_interval = \"300ms\"\ntimeout = \"5s\"",
+            &format!(
+                "poll_interval = \"300ms\"\ntimeout = \"5s\"\n{}",
+                wa_names.config_lines()
+            ),
         ),
     ] {
         toml.push_str(&section);

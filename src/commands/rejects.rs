@@ -4,13 +4,13 @@
 //!
 //! It writes the archive, so it takes the writer lock and refuses while `run` holds it. Each
 //! kept item goes through the same processing as the live feed (worker, keys, media); what
-//! decrypts now is appended with the retry's receive time (the message keeps its own send
-//! time), what still fails stays as it is, and the report says both. Rejects rows are never
+//! decrypts now is appended with the time the item was first received (the rejects row's),
+//! not the retry's, and keeps its own send time; what still fails stays as it is, and the report says both. Rejects rows are never
 //! deleted (the archive is append-only); a second retry finds the items already archived.
 
 use std::sync::Arc;
 
-use proto::{EventBatch, Ingested, Platform, time::now_ms};
+use proto::{EventBatch, Ingested, Platform};
 
 use crate::cli::{RejectsAction, RejectsArgs};
 use crate::context::Ctx;
@@ -59,7 +59,9 @@ fn retry(ctx: &Ctx, platform: Option<&str>) -> anyhow::Result<()> {
         let done = rt.block_on(async {
             let mut done = Vec::new();
             for r in &mine {
-                match p.item(&r.bytes, now_ms()).await {
+                // The item was received when it was first rejected: that time stays its
+                // receive time (the retry only appends it later in the log).
+                match p.item(&r.bytes, r.received_at).await {
                     ingest::wecom_archive::process::Outcome::Done(i @ Ingested::Payload { .. }) => done.push(i),
                     ingest::wecom_archive::process::Outcome::Done(Ingested::Rejected { reason, .. }) => {
                         still.push(format!("  reject {}: {reason}", r.id))
@@ -70,6 +72,7 @@ fn retry(ctx: &Ctx, platform: Option<&str>) -> anyhow::Result<()> {
                     }
                 }
             }
+            p.fill_names(&mut done).await;
             p.client.shutdown().await;
             Ok(done)
         })?;

@@ -1,5 +1,5 @@
 //! The WeCom server API, used only when a `secret` is configured: `gettoken` (cached),
-//! member and customer-group names, media download.
+//! member, customer and group names, approval details, media download.
 //!
 //! Token policy (seed 001): the token is cached per app and refreshed five minutes before
 //! `expires_in` runs out, or at once when a call answers 40014 / 42001 / 42009 (then the
@@ -204,6 +204,57 @@ impl WecomApi {
             })
             .await?;
         string_at("groupchat/get", &v, &["group_chat", "name"])
+    }
+
+    /// `POST /cgi-bin/msgaudit/groupchat/get` `{"roomid"}`: an internal group's name as 会话存档
+    /// sees it (`roomname`), callable with the 会话存档 secret (protocols.md §2.5 [WENER]).
+    pub async fn msgaudit_group_name(&self, room_id: &str) -> Result<String, ApiError> {
+        let url = format!("{}/cgi-bin/msgaudit/groupchat/get", self.base);
+        let body = serde_json::json!({ "roomid": room_id });
+        let v = self
+            .call("msgaudit/groupchat/get", |token| {
+                self.http.post(&url).query(&[("access_token", token)]).json(&body)
+            })
+            .await?;
+        string_at("msgaudit/groupchat/get", &v, &["roomname"])
+    }
+
+    /// `GET /cgi-bin/externalcontact/get?external_userid=ID`: a customer's `external_contact`
+    /// object (seed 001, 客户联系: "获取客户详情", with the token of the 客户联系 secret or of an
+    /// app allowed to call 客户联系 APIs).
+    pub async fn external_contact(&self, external_user_id: &str) -> Result<Value, ApiError> {
+        const API: &str = "externalcontact/get";
+        let url = format!("{}/cgi-bin/externalcontact/get", self.base);
+        let v = self
+            .call(API, |token| {
+                self.http
+                    .get(&url)
+                    .query(&[("access_token", token), ("external_userid", external_user_id)])
+            })
+            .await?;
+        string_at(API, &v, &["external_contact", "name"])?;
+        Ok(v["external_contact"].clone())
+    }
+
+    /// A customer's name (see [`WecomApi::external_contact`]).
+    pub async fn external_contact_name(&self, external_user_id: &str) -> Result<String, ApiError> {
+        let c = self.external_contact(external_user_id).await?;
+        string_at("externalcontact/get", &c, &["name"])
+    }
+
+    /// `POST /cgi-bin/oa/getapprovaldetail` `{"sp_no"}`: an approval's `info` (seed 001,
+    /// 审批流程: "获取审批申请详情"; shape per document 91983).
+    pub async fn approval_detail(&self, sp_no: &str) -> Result<Value, ApiError> {
+        const API: &str = "oa/getapprovaldetail";
+        let url = format!("{}/cgi-bin/oa/getapprovaldetail", self.base);
+        let body = serde_json::json!({ "sp_no": sp_no });
+        let v = self
+            .call(API, |token| {
+                self.http.post(&url).query(&[("access_token", token)]).json(&body)
+            })
+            .await?;
+        string_at(API, &v, &["info", "sp_no"])?;
+        Ok(v["info"].clone())
     }
 
     /// `GET /cgi-bin/media/get`: the bytes of a `MediaId` (valid 3 days after the message).

@@ -1,5 +1,6 @@
-//! Optional API lookups that add what a callback does not carry: member names, customer
-//! group names (and so renames), and media bytes into the blob store.
+//! Optional API lookups that add what a callback does not carry: member and customer names,
+//! customer group names (and so renames), approval details, and media bytes into the blob
+//! store.
 //!
 //! The store recognises a WeCom retry as a duplicate only if its events are identical, but a
 //! lookup may fail on the first attempt and succeed on the retry. So the events built for a
@@ -18,6 +19,7 @@ use proto::{ChatEvent, EventBody};
 use sha2::Digest;
 
 use super::api::WecomApi;
+use super::approval;
 use crate::blobs::BlobStore;
 
 /// Callbacks remembered for retries (WeCom retries within seconds; this is hours of traffic
@@ -27,14 +29,14 @@ const MEMO_CAP: usize = 4096;
 const NAME_CAP: usize = 10_000;
 
 /// A bounded insertion-ordered map: the oldest entry goes first.
-struct Bounded<V> {
+pub(crate) struct Bounded<V> {
     map: HashMap<String, V>,
     order: VecDeque<String>,
     cap: usize,
 }
 
 impl<V: Clone> Bounded<V> {
-    fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Bounded {
             map: HashMap::new(),
             order: VecDeque::new(),
@@ -42,11 +44,12 @@ impl<V: Clone> Bounded<V> {
         }
     }
 
-    fn get(&self, k: &str) -> Option<V> {
+    pub(crate) fn get(&self, k: &str) -> Option<V> {
         self.map.get(k).cloned()
     }
 
-    fn insert(&mut self, k: String, v: V) {
+    /// Inserts or replaces; a replaced entry keeps its place in the order.
+    pub(crate) fn insert(&mut self, k: String, v: V) {
         if self.map.insert(k.clone(), v).is_none() {
             self.order.push_back(k);
             while self.order.len() > self.cap {
@@ -94,15 +97,44 @@ impl Enricher {
         let deadline = tokio::time::Instant::now() + budget;
         for ev in &events {
             let done = tokio::time::timeout_at(deadline, self.enrich_one(ev.clone())).await;
-            out.push(done.unwrap_or_else(|_| ev.clone()));
+            match done {
+                Ok(evs) => out.extend(evs),
+                Err(_) => out.push(ev.clone()),
+            }
         }
         lock(&self.memo).insert(key, out.clone());
         out
     }
 
-    async fn enrich_one(&self, mut ev: ChatEvent) -> ChatEvent {
+    /// The event with what the API adds; an approval callback becomes two events (see
+    /// [`approval`]).
+    async fn enrich_one(&self, mut ev: ChatEvent) -> Vec<ChatEvent> {
         let at = ev.occurred_at;
         match &mut ev.body {
+            EventBody::Other { subtype, detail } if subtype == "sys_approval_change" => {
+                let detail = detail.clone();
+                return self.approval(ev, &detail).await;
+            }
+            EventBody::ContactChanged { user_id, detail, .. } if is_external_id(user_id) => {
+                // seed 001, 客户联系: "获取客户详情" → the customer's name and company.
+                match self.api.external_contact(user_id).await {
+                    Ok(c) => {
+                        if let Some(obj) = detail.as_object_mut() {
+                            obj.insert("external_contact".into(), c);
+                        }
+                    }
+                    Err(e) => tracing::info!(error = %e, "wecom customer not resolved"),
+                }
+            }
+            EventBody::MemberJoin { members, .. } | EventBody::MemberLeave { members, .. } => {
+                for m in members.iter_mut().filter(|m| m.name.is_none()) {
+                    m.name = if is_external_id(&m.id) {
+                        self.customer_name(&m.id).await
+                    } else {
+                        self.user_name(&m.id).await
+                    };
+                }
+            }
             EventBody::Message(m) => {
                 if m.sender_name.is_none() {
                     m.sender_name = self.user_name(&m.sender_id).await;
@@ -140,7 +172,56 @@ impl Enricher {
             }
             _ => {}
         }
-        ev
+        vec![ev]
+    }
+
+    /// `sys_approval_change` with `oa/getapprovaldetail`: the callback's event keeps the
+    /// fetched `info` as `approval_detail`, and a readable message of the approval follows it.
+    /// The status is the callback's own (`SpStatus`), since the detail is read later and may
+    /// already be past it.
+    async fn approval(&self, mut ev: ChatEvent, detail: &serde_json::Value) -> Vec<ChatEvent> {
+        let Some(sp_no) = approval_field(detail, "SpNo") else {
+            return vec![ev];
+        };
+        let mut info = match self.api.approval_detail(&sp_no).await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::info!(error = %e, "wecom approval detail not fetched");
+                return vec![ev];
+            }
+        };
+        if let EventBody::Other { detail, .. } = &mut ev.body
+            && let Some(obj) = detail.as_object_mut()
+        {
+            obj.insert("approval_detail".into(), info.clone());
+        }
+        if let Some(status) = approval_field(detail, "SpStatus").and_then(|s| s.parse::<i64>().ok()) {
+            info["sp_status"] = status.into();
+        }
+        let applicant = info.pointer("/applyer/userid").and_then(serde_json::Value::as_str);
+        let name = match applicant {
+            Some(id) if !id.is_empty() => self.user_name(id).await,
+            _ => None,
+        };
+        let message = approval::message(&ev, &info, name);
+        std::iter::once(ev).chain(message).collect()
+    }
+
+    async fn customer_name(&self, id: &str) -> Option<String> {
+        let key = format!("external:{id}");
+        if let Some(n) = lock(&self.users).get(&key) {
+            return Some(n);
+        }
+        match self.api.external_contact_name(id).await {
+            Ok(n) => {
+                lock(&self.users).insert(key, n.clone());
+                Some(n)
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "wecom customer name not resolved");
+                None
+            }
+        }
     }
 
     async fn user_name(&self, user_id: &str) -> Option<String> {
@@ -169,6 +250,21 @@ impl Enricher {
             }
         }
     }
+}
+
+/// `ApprovalInfo.<field>` of an approval callback's tree.
+fn approval_field(detail: &serde_json::Value, field: &str) -> Option<String> {
+    detail
+        .get("ApprovalInfo")?
+        .get(field)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Customer ids (`wo…`/`wm…`, protocols.md §2.4) as the 会话存档 codec recognises them.
+fn is_external_id(id: &str) -> bool {
+    crate::wecom_archive::codec::is_external(id)
 }
 
 fn memo_key(callback: &[u8]) -> String {

@@ -6,7 +6,8 @@
 //! answers 200 `success` only after the store committed the callback, and 503 when it could
 //! not in time, so that WeCom retries (3 attempts, 5 s deadline); a retry is recorded once.
 //!
-//! Coverage: messages sent to the app and the events above. Employees' chats with each
+//! Coverage: messages sent to the app and the events above; with a `secret`, approvals are
+//! read through `oa/getapprovaldetail` and customers named through `externalcontact/get`. Employees' chats with each
 //! other need 会话存档 (WeCom's closed SDK) and are not seen here. WeCom has no catch-up feed:
 //! what it sends while the archive is down is lost, and the gap is recorded.
 //!
@@ -17,8 +18,10 @@
 //! - [`receiver`]: the axum routes and their answers.
 //! - [`api`] + [`errcode`]: `gettoken` with caching, names and media (optional `secret`).
 //! - [`enrich`]: applies the API lookups so that retries stay identical.
+//! - [`approval`]: an approval's detail as a readable message.
 
 pub mod api;
+pub mod approval;
 pub mod codec;
 pub mod crypto;
 pub mod enrich;

@@ -105,6 +105,38 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// [`Keys::random_key`] of each job (`None` in, `None` out), on up to as many threads as
+    /// the machine has cores: RSA-2048 decryption costs about a millisecond, so a page of
+    /// 1000 items is worth spreading.
+    pub fn random_keys(&self, jobs: &[Option<(u32, String)>]) -> Vec<Option<Result<String, RandomKeyError>>> {
+        let run = |chunk: &[Option<(u32, String)>]| -> Vec<Option<Result<String, RandomKeyError>>> {
+            chunk
+                .iter()
+                .map(|j| j.as_ref().map(|(v, k)| self.random_key(*v, k)))
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Below a few dozen items a thread costs more than it saves.
+        let per = jobs.len().div_ceil(threads).max(32);
+        if per >= jobs.len() {
+            return run(jobs);
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = jobs.chunks(per).map(|c| s.spawn(move || run(c))).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    // RSA does not panic on any input; were it to, the panic is the program's
+                    // bug and must not pass as a missing key.
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect()
+        })
+    }
+}
+
 fn parse_pem(pem: &str) -> Result<PrivateKey, String> {
     let pem = pem.trim();
     if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {

@@ -15,6 +15,7 @@
 //! - [`keys`]: private keys by `publickey_ver`, the RSA step.
 //! - [`process`]: one item → events (decrypt, decode, media) or a reject.
 //! - [`codec`]: decrypted message JSON → events (pure).
+//! - [`names`]: group, customer and employee names through the WeCom API, never blocking.
 //! - [`notify`]: the `msgaudit_notify` wake-up.
 //! - [`check`]: what `check-config` verifies (keys parse, the SDK loads in a throwaway worker).
 
@@ -22,6 +23,7 @@ pub mod check;
 pub mod codec;
 pub mod item;
 pub mod keys;
+pub mod names;
 pub mod notify;
 pub mod process;
 
@@ -95,7 +97,8 @@ impl WecomArchiveConnector {
         let client = FinanceClient::new(self.worker()?, client_options(&self.cfg, self.backoff));
         Ok(Processor {
             client,
-            keys,
+            keys: Arc::new(keys),
+            names: self.names()?,
             media: MediaPolicy {
                 enabled: self.cfg.media,
                 max_bytes: self.cfg.media_max_bytes.unwrap_or(blob_max),
@@ -104,6 +107,26 @@ impl WecomArchiveConnector {
                 pause: Duration::from_millis(200),
             },
         })
+    }
+}
+
+impl WecomArchiveConnector {
+    /// The name lookups this config allows (`names = false`: none).
+    fn names(&self) -> Result<Option<names::Names>, ConnectorError> {
+        if !self.cfg.names {
+            return Ok(None);
+        }
+        let api = |secret: &config::Secret| {
+            crate::wecom::api::WecomApi::new(&self.cfg.api_base, &self.cfg.corp_id, secret.clone())
+                .map(Arc::new)
+                .map_err(|e| ConnectorError::Config(format!("[[wecom_archive]] `{}`: {e}", self.cfg.name)))
+        };
+        let apis = names::NameApis {
+            audit: Some(api(&self.cfg.secret)?),
+            contact: self.cfg.contact_secret.as_ref().map(api).transpose()?,
+            users: self.cfg.user_secret.as_ref().map(api).transpose()?,
+        };
+        Ok(Some(names::Names::new(apis, self.cfg.name_refresh)))
     }
 }
 
@@ -210,7 +233,8 @@ impl WecomArchiveConnector {
             };
             cx.state.set(ConnectorStatus::Connected, None).await;
             let full = page.items.len() as u32 >= self.cfg.batch_limit;
-            let (batch, next, stopped) = self.process_page(p, &page, pos.seq).await;
+            let (mut batch, next, stopped) = self.process_page(p, &page, pos.seq).await;
+            p.fill_names(&mut batch).await;
             if !batch.is_empty() || next != pos.seq {
                 let cursor = serde_json::to_value(Position { seq: next }).ok();
                 match cx.out.commit(batch, cursor).await {
@@ -253,15 +277,14 @@ impl WecomArchiveConnector {
         mut seq: u64,
     ) -> (Vec<Ingested>, u64, Option<FinanceError>) {
         let received_at = now_ms();
-        let mut batch = Vec::with_capacity(page.items.len());
-        for raw in &page.items {
-            let bytes = raw.get().as_bytes();
-            let item_seq = item::seq_of(bytes);
-            match p.item(bytes, received_at).await {
+        let raws: Vec<&[u8]> = page.items.iter().map(|r| r.get().as_bytes()).collect();
+        let mut batch = Vec::with_capacity(raws.len());
+        for (bytes, outcome) in raws.iter().zip(p.page(&raws, received_at).await) {
+            match outcome {
                 Outcome::Done(i) => batch.push(i),
                 Outcome::Later(e) => return (batch, seq, Some(e)),
             }
-            if let Some(s) = item_seq {
+            if let Some(s) = item::seq_of(bytes) {
                 seq = seq.max(s);
             }
         }

@@ -47,15 +47,72 @@ pub enum Outcome {
 pub struct Processor {
     /// The worker.
     pub client: FinanceClient,
-    /// Private keys by version.
-    pub keys: Keys,
+    /// Private keys by version (shared with the threads that do a page's RSA).
+    pub keys: Arc<Keys>,
     /// Media settings.
     pub media: MediaPolicy,
+    /// Chat and people names (`None`: not looked up).
+    pub names: Option<super::names::Names>,
 }
 
 impl Processor {
+    /// Adds the chat and sender names known now (or within the lookup budget) to the
+    /// messages of a batch.
+    pub async fn fill_names(&self, batch: &mut [Ingested]) {
+        if let Some(n) = &self.names {
+            n.fill(batch).await;
+        }
+    }
+
     /// Processes one item given as the exact bytes of its `chatdata` element.
     pub async fn item(&mut self, bytes: &[u8], received_at: TimestampMs) -> Outcome {
+        let item = Item::parse(bytes);
+        let key = item
+            .as_ref()
+            .ok()
+            .map(|i| self.keys.random_key(i.publickey_ver, &i.encrypt_random_key));
+        self.finish(bytes, item, key, received_at).await
+    }
+
+    /// Processes a page's items in order, up to and including the first that must wait
+    /// ([`Outcome::Later`]). The RSA step of every item — one 2048-bit private-key operation
+    /// each, most of an item's cost — runs first, spread over the machine's cores.
+    pub async fn page(&mut self, raws: &[&[u8]], received_at: TimestampMs) -> Vec<Outcome> {
+        let parsed: Vec<Result<Item, String>> = raws.iter().map(|b| Item::parse(b)).collect();
+        let jobs: Vec<Option<(u32, String)>> = parsed
+            .iter()
+            .map(|p| p.as_ref().ok().map(|i| (i.publickey_ver, i.encrypt_random_key.clone())))
+            .collect();
+        let keys = self.keys.clone();
+        let mut random = match tokio::task::spawn_blocking(move || keys.random_keys(&jobs)).await {
+            Ok(r) => r.into_iter(),
+            Err(e) => {
+                return vec![Outcome::Later(FinanceError::Answer(format!(
+                    "the RSA step failed: {e}"
+                )))];
+            }
+        };
+        let mut out = Vec::with_capacity(raws.len());
+        for (bytes, item) in raws.iter().zip(parsed) {
+            let key = random.next().flatten();
+            let o = self.finish(bytes, item, key, received_at).await;
+            let later = matches!(o, Outcome::Later(_));
+            out.push(o);
+            if later {
+                break;
+            }
+        }
+        out
+    }
+
+    /// DecryptData, decoding and media of an item whose random key is recovered (or not).
+    async fn finish(
+        &mut self,
+        bytes: &[u8],
+        item: Result<Item, String>,
+        key: Option<Result<String, super::keys::RandomKeyError>>,
+        received_at: TimestampMs,
+    ) -> Outcome {
         let reject = |reason: String| {
             Outcome::Done(Ingested::Rejected {
                 raw: RawPayload {
@@ -66,11 +123,12 @@ impl Processor {
                 reason,
             })
         };
-        let item = match Item::parse(bytes) {
+        let item = match item {
             Ok(i) => i,
             Err(reason) => return reject(reason),
         };
-        let key = match self.keys.random_key(item.publickey_ver, &item.encrypt_random_key) {
+        let key = key.unwrap_or_else(|| self.keys.random_key(item.publickey_ver, &item.encrypt_random_key));
+        let key = match key {
             Ok(k) => k,
             Err(e) => {
                 return reject(format!("seq {} msgid {}: {e}", item.seq, item.msgid));

@@ -1,5 +1,6 @@
 //! A fake WeCom server API for the connector's lookups: `gettoken`, `user/get`,
-//! `externalcontact/groupchat/get`, `media/get`, with faults (expired token, system busy).
+//! `externalcontact/groupchat/get`, `externalcontact/get`, `oa/getapprovaldetail`,
+//! `media/get`, with faults (expired token, system busy).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::SimError;
-use super::script::{DEMO_GROUP, MEMBERS};
+use super::script::{APPROVAL_SP_NO, CUSTOMERS, DEMO_GROUP, MEMBERS};
 
 #[derive(Default)]
 struct Counters {
@@ -49,6 +50,8 @@ impl FakeApi {
             .route("/cgi-bin/gettoken", get(gettoken))
             .route("/cgi-bin/user/get", get(user_get))
             .route("/cgi-bin/externalcontact/groupchat/get", post(groupchat_get))
+            .route("/cgi-bin/externalcontact/get", get(external_contact_get))
+            .route("/cgi-bin/oa/getapprovaldetail", post(approval_detail))
             .route("/cgi-bin/media/get", get(media_get))
             .with_state(api.clone());
         tokio::spawn(async move {
@@ -146,6 +149,50 @@ async fn groupchat_get(
     } else {
         Json(json!({"errcode": 86001, "errmsg": "chat not exist"})).into_response()
     }
+}
+
+async fn external_contact_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = api.refusal(&q) {
+        return r;
+    }
+    let id = q.get("external_userid").cloned().unwrap_or_default();
+    match CUSTOMERS.iter().find(|(u, _)| *u == id) {
+        Some((u, name)) => Json(json!({"errcode": 0, "errmsg": "ok",
+            "external_contact": {"external_userid": u, "name": name, "type": 2, "corp_name": "农业局", "gender": 1},
+            "follow_user": [{"userid": "zhangsan", "remark": "", "createtime": 1772413500}]}))
+        .into_response(),
+        None => Json(json!({"errcode": 84061, "errmsg": "not external contact"})).into_response(),
+    }
+}
+
+/// The demo day's approval: a travel expense claim by 李四, approved by 张三 (shape of
+/// https://developer.work.weixin.qq.com/document/path/91983).
+async fn approval_detail(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = api.refusal(&q) {
+        return r;
+    }
+    if body["sp_no"] != APPROVAL_SP_NO {
+        return Json(json!({"errcode": 301025, "errmsg": "sp_no not found"})).into_response();
+    }
+    Json(json!({"errcode": 0, "errmsg": "ok", "info": {
+        "sp_no": APPROVAL_SP_NO, "sp_name": "报销", "sp_status": 2,
+        "template_id": "3TkZjxugodbqpEb5RqrJcS8S6wr", "apply_time": 1772413620,
+        "applyer": {"userid": "lisi", "partyid": "1"},
+        "sp_record": [{"sp_status": 2, "approverattr": 1, "details": [
+            {"approver": {"userid": "zhangsan"}, "speech": "同意，注意保留发票", "sp_status": 2, "sptime": 1772428200, "media_id": []}]}],
+        "notifyer": [],
+        "apply_data": {"contents": [
+            {"control": "Money", "id": "Money-1", "title": [{"text": "报销金额", "lang": "zh_CN"}], "value": {"new_money": "1280.00"}},
+            {"control": "Textarea", "id": "Textarea-1", "title": [{"text": "报销事由", "lang": "zh_CN"}], "value": {"text": "农业局项目现场调研差旅费"}},
+            {"control": "File", "id": "File-1", "title": [{"text": "附件", "lang": "zh_CN"}], "value": {"files": [{"file_id": "F1"}]}}
+        ]},
+        "comments": []
+    }}))
+    .into_response()
 }
 
 /// Bytes served for a media id: deterministic, so tests can check the blob's sha256.

@@ -12,7 +12,7 @@
 //!   answer and times ([`Attempt::acked`]).
 //! - [`Script`]`::{DemoDay, Bulk(n)}`[`.callbacks(corp_id)`](Script::callbacks): what to send.
 //! - [`FakeApi::start`]`(port, secret)`: `gettoken`, `user/get`, `groupchat/get`,
-//!   `media/get` on loopback; [`FakeApi::expire_token`], [`FakeApi::busy`] inject errors.
+//!   `externalcontact/get`, `oa/getapprovaldetail`, `media/get` on loopback; [`FakeApi::expire_token`], [`FakeApi::busy`] inject errors.
 //! - [`config_toml`]`(name, path, api_base)`: the `[[wecom]]` section for these credentials.
 //! - [`run_standalone`]`(port)`: fake API on `port`, then the demo day posted to
 //!   `http://127.0.0.1:8088` + [`DEFAULT_PATH`] once the receiver answers; runs until Ctrl-C.
@@ -23,7 +23,7 @@ mod script;
 
 pub use api::{FakeApi, media_bytes};
 pub use poster::{ATTEMPTS, Attempt, DEADLINE, Fault, Signed, WecomPoster};
-pub use script::{AGENT_ID, Callback, DEMO_DAY_START, DEMO_GROUP, MEMBERS, Script, text};
+pub use script::{AGENT_ID, APPROVAL_SP_NO, CUSTOMERS, Callback, DEMO_DAY_START, DEMO_GROUP, MEMBERS, Script, text};
 
 use std::time::Duration;
 

@@ -40,6 +40,15 @@ pub const MEMBERS: [(&str, &str); 5] = [
     ("emily", "Emily Chen"),
 ];
 
+/// Customers (external contacts) the fake API knows: (external_userid, name).
+pub const CUSTOMERS: [(&str, &str); 2] = [
+    ("wmOgQhDgAAuXFJGwbve4g4iQknfOAAAA", "刘建国"),
+    ("wmOgQhDgAAa0vDqNkfpGNgDQ8wNwAAAA", "周红"),
+];
+
+/// The demo day's approval (`SpNo`), as `oa/getapprovaldetail` answers it.
+pub const APPROVAL_SP_NO: &str = "202603020001";
+
 /// The customer group of the demo day: (chat id, name after the rename).
 pub const DEMO_GROUP: (&str, &str) = ("wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA", "农业局项目对接群");
 

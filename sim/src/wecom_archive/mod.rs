@@ -4,9 +4,19 @@
 //! items under two public-key versions, and one under a third version whose key the archive
 //! is not given at first.
 //!
+//! [`NamesApi`] answers the archive's name lookups (group, customer, employee names) for the
+//! same world.
+//!
 //! The RSA layer is real: each item's random key is encrypted with the public key of its
 //! `publickey_ver` (PKCS#1 v1.5), exactly what the connector must undo. The keys in `keys/`
 //! are throwaway keys made for this simulator; they protect nothing.
+
+mod api;
+
+pub use api::{
+    ARCHIVE_SECRET, CONTACT_SECRET, CUSTOMER_GROUP_NAME, CUSTOMER_NAME, EMPLOYEES, INTERNAL_GROUP_NAME, NamesApi,
+    USER_SECRET,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -403,6 +413,61 @@ pub fn install(dir: &Path, t0: i64, faults: &[(Fault, PathBuf)]) -> std::io::Res
     })
 }
 
+/// How many items' random keys one core recovers per second (RSA-2048 PKCS#1 v1.5 private-key
+/// decryption, the step the archive must do for every item), measured over `n` items: the
+/// ceiling of a 会话存档 pull on this machine, for benchmarks to print beside their rate.
+pub fn rsa_decrypts_per_second(n: usize) -> f64 {
+    use base64::Engine;
+    let enc = Encryptor::default();
+    let cts: Vec<Vec<u8>> = (0..n.max(1) as u64)
+        .map(|seq| {
+            let it = ScriptItem {
+                seq,
+                version: 1,
+                message: json!({}),
+            };
+            let b64 = enc.item(&it)["encrypt_random_key"].as_str().unwrap_or("").to_string();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default()
+        })
+        .collect();
+    let key = private_key(1);
+    let started = std::time::Instant::now();
+    let ok = cts.iter().filter(|ct| key.pkcs1v15_decrypt(ct).is_ok()).count();
+    ok as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Installs the stand-in with a world of `messages` (seq 1, 2, …, all under key version 1),
+/// written as they are encrypted rather than gathered first: a benchmark's world of hundreds
+/// of thousands of items never sits in memory. The returned [`Installed`] lists no items.
+pub fn install_bulk(dir: &Path, messages: impl Iterator<Item = Value>) -> std::io::Result<Installed> {
+    use std::io::Write;
+    let sdk_path = standin::install(dir)?;
+    let enc = Encryptor::default();
+    // The world format of `finance/standin/standin.c`: one `item <seq> <json>` line each.
+    let mut f = std::io::BufWriter::new(std::fs::File::create(standin::world_path(&sdk_path))?);
+    for (seq, message) in (1..).zip(messages) {
+        let it = ScriptItem {
+            seq,
+            version: 1,
+            message,
+        };
+        writeln!(f, "item {seq} {}", enc.item(&it))?;
+    }
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let mut key_files = [dir.join("v1.pem"), dir.join("v2.pem"), dir.join("v3.pem")];
+    for (p, pem) in key_files.iter_mut().zip([KEY_V1, KEY_V2, KEY_V3]) {
+        std::fs::write(&*p, pem)?;
+    }
+    Ok(Installed {
+        sdk_path,
+        items: vec![],
+        media: vec![],
+        key_files,
+    })
+}
+
 /// Appends more items to an installed world (the feed grows while the archive runs).
 pub fn append(inst: &mut Installed, more: &[Value], faults: &[(Fault, PathBuf)]) -> std::io::Result<()> {
     let enc = Encryptor::default();
@@ -429,10 +494,17 @@ pub fn append(inst: &mut Installed, more: &[Value], faults: &[(Fault, PathBuf)])
 }
 
 /// A `[[wecom_archive]]` section for an installed world with the keys of `versions`;
-/// `extra` holds more `key = value` lines (e.g. `poll_interval = "200ms"`).
+/// `extra` holds more `key = value` lines (e.g. `poll_interval = "200ms"`). Without an
+/// `api_base` in `extra` (see [`NamesApi::config_lines`]) the section sets `names = false`,
+/// so that nothing is asked of Tencent's real API.
 pub fn config_toml(name: &str, inst: &Installed, versions: &[u32], extra: &str) -> String {
+    let names = if extra.contains("api_base") {
+        ""
+    } else {
+        "names = false\n"
+    };
     let mut s = format!(
-        "[[wecom_archive]]\nname = \"{name}\"\ncorp_id = \"{CORP_ID}\"\nsecret = \"standin-secret\"\nsdk_path = \"{}\"\n{extra}\n",
+        "[[wecom_archive]]\nname = \"{name}\"\ncorp_id = \"{CORP_ID}\"\nsecret = \"{ARCHIVE_SECRET}\"\nsdk_path = \"{}\"\n{names}{extra}\n",
         inst.sdk_path.display()
     );
     for v in versions {

@@ -308,6 +308,59 @@ async fn names_groups_and_media_are_looked_up_when_a_secret_is_set() {
 }
 
 #[tokio::test]
+async fn approvals_are_read_through_their_detail_and_customers_get_their_names() {
+    let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
+    let r = start(8, fast(), Some(&api)).await;
+    for cb in &Script::DemoDay.callbacks(wecom::CORP_ID) {
+        assert!(r.poster.deliver(cb).await.acked());
+    }
+    let events = r.store.events();
+    // Each status change of the approval is a readable message in the approval's chat, with
+    // what `oa/getapprovaldetail` answered; the callback's own event keeps the whole detail.
+    let approval: Vec<_> = events
+        .iter()
+        .filter(|c| c.event.chat_id == format!("approval:{}", wecom::APPROVAL_SP_NO))
+        .filter_map(|c| match &c.event.body {
+            EventBody::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(approval.len(), 2, "{approval:?}");
+    for m in &approval {
+        assert_eq!(m.content_type, ContentType::Card);
+        for part in [
+            "报销",
+            "1280.00",
+            "农业局项目现场调研差旅费",
+            "李四 (lisi)",
+            "同意，注意保留发票",
+        ] {
+            assert!(m.text.contains(part), "{part} missing from {}", m.text);
+        }
+        assert_eq!(m.sender_name.as_deref(), Some("李四"));
+    }
+    assert!(approval[0].text.contains("审批中"), "{}", approval[0].text);
+    assert!(approval[1].text.contains("已通过"), "{}", approval[1].text);
+    assert!(events.iter().any(|c| matches!(&c.event.body,
+        EventBody::Other { subtype, detail } if subtype == "sys_approval_change" && detail["approval_detail"]["sp_no"] == wecom::APPROVAL_SP_NO)));
+
+    // Customers by name (`externalcontact/get`): on the contact event and as group members.
+    let (customer, name) = wecom::CUSTOMERS[0];
+    assert!(events.iter().any(|c| matches!(&c.event.body,
+        EventBody::ContactChanged { change, user_id, detail }
+            if change == "add_external_contact" && user_id == customer && detail["external_contact"]["name"] == name)));
+    let joined = events
+        .iter()
+        .find_map(|c| match &c.event.body {
+            EventBody::MemberJoin { members, .. } => Some(members.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let names: Vec<_> = joined.iter().map(|m| (m.id.as_str(), m.name.as_deref())).collect();
+    assert_eq!(names, [(customer, Some(name)), ("lisi", Some("李四"))]);
+}
+
+#[tokio::test]
 async fn a_retry_keeps_the_events_of_its_first_attempt_even_if_lookups_now_succeed() {
     let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
     let r = start(8, fast(), Some(&api)).await;

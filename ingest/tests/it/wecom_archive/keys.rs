@@ -78,3 +78,22 @@ fn bad_keys_are_named_by_field_without_their_content() {
             .contains("password-protected")
     );
 }
+
+#[test]
+fn a_page_of_keys_done_on_several_threads_is_each_item_done_alone_in_order() {
+    let keys = Keys::load(&[key(1, KEY_V1)]).unwrap();
+    let jobs: Vec<Option<(u32, String)>> = (0..150)
+        .map(|i| match i % 5 {
+            0 => None,
+            1 => Some((3, encrypt_for(KEY_V3, "unknown-version"))),
+            2 => Some((1, "not base64!".to_string())),
+            _ => Some((1, encrypt_for(KEY_V1, &format!("RandomKey{i:05}")))),
+        })
+        .collect();
+    let alone: Vec<_> = jobs
+        .iter()
+        .map(|j| j.as_ref().map(|(v, k)| keys.random_key(*v, k)))
+        .collect();
+    assert_eq!(keys.random_keys(&jobs), alone);
+    assert_eq!(alone[3], Some(Ok("RandomKey00003".to_string())));
+}

@@ -1,5 +1,6 @@
-//! 会话存档: the message codec against golden messages, and the RSA key step.
+//! 会话存档: the message codec against golden messages, the RSA key step, name lookups.
 
 mod codec;
 mod keys;
+mod names;
 mod notify;

@@ -1,0 +1,126 @@
+//! An approval (审批) as a readable message. The `sys_approval_change` callback carries only
+//! the approval number and status (`ApprovalInfo.SpNo`, `SpStatus`); the content comes from
+//! `POST /cgi-bin/oa/getapprovaldetail` `{"sp_no"}` (seed 001, 审批流程: "获取审批申请详情";
+//! field names per https://developer.work.weixin.qq.com/document/path/91983). Each status
+//! change becomes one message in the chat `approval:<sp_no>`, so an approval's history reads
+//! as one thread in `show`, `audit` and search; the fetched `info` is kept beside it in the
+//! callback's `other` event, so nothing the API answered is lost.
+
+use proto::{ChatEvent, ChatType, ContentType, EventBody, NewMessage, TextFormat};
+use serde_json::Value;
+
+/// `sp_status` as the approval page names it (document 91983).
+pub fn status_text(code: i64) -> String {
+    match code {
+        1 => "审批中".into(),
+        2 => "已通过".into(),
+        3 => "已驳回".into(),
+        4 => "已撤销".into(),
+        6 => "通过后撤销".into(),
+        7 => "已删除".into(),
+        10 => "已支付".into(),
+        other => format!("状态 {other}"),
+    }
+}
+
+/// The chat an approval's messages go to.
+pub fn chat_id(sp_no: &str) -> String {
+    format!("approval:{sp_no}")
+}
+
+/// The readable message of an approval callback `ev` (its chat-less `other` event) given the
+/// fetched `info` and the applicant's name when known.
+pub fn message(ev: &ChatEvent, info: &Value, applicant_name: Option<String>) -> Option<ChatEvent> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let sp_no = s(info, "sp_no");
+    if sp_no.is_empty() {
+        return None;
+    }
+    let applicant = info
+        .pointer("/applyer/userid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let status = status_text(info.get("sp_status").and_then(Value::as_i64).unwrap_or(0));
+    let mut lines = vec![format!("[审批] {} · {status} · 单号 {sp_no}", s(info, "sp_name"))];
+    let who = match &applicant_name {
+        Some(n) => format!("{n} ({applicant})"),
+        None => applicant.clone(),
+    };
+    lines.push(format!("申请人: {who}"));
+    for c in info
+        .pointer("/apply_data/contents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let title = c.pointer("/title/0/text").and_then(Value::as_str).unwrap_or("");
+        let value = control_value(c);
+        if !title.is_empty() || !value.is_empty() {
+            lines.push(format!("{title}: {value}"));
+        }
+    }
+    for r in info.get("sp_record").and_then(Value::as_array).into_iter().flatten() {
+        for d in r.get("details").and_then(Value::as_array).into_iter().flatten() {
+            let approver = d.pointer("/approver/userid").and_then(Value::as_str).unwrap_or("");
+            let st = status_text(d.get("sp_status").and_then(Value::as_i64).unwrap_or(0));
+            let speech = s(d, "speech");
+            let speech = if speech.is_empty() {
+                String::new()
+            } else {
+                format!("「{speech}」")
+            };
+            lines.push(format!("审批人 {approver}: {st}{speech}"));
+        }
+    }
+    let at = ev.occurred_at.unwrap_or(0);
+    Some(ChatEvent {
+        chat_id: chat_id(&sp_no),
+        msg_id: ev.msg_id.clone(),
+        occurred_at: ev.occurred_at,
+        body: EventBody::Message(NewMessage {
+            chat_type: ChatType::Bot,
+            chat_name: Some(format!("审批 {} {sp_no}", s(info, "sp_name"))),
+            external: false,
+            sender_id: applicant,
+            sender_name: applicant_name,
+            sent_at: at,
+            content_type: ContentType::Card,
+            text: lines.join("\n"),
+            text_format: TextFormat::Plain,
+            source_text: None,
+            attachments: vec![],
+            reply_to: None,
+            mentions: vec![],
+            recipients: vec![],
+        }),
+    })
+}
+
+/// The value of one form control (`apply_data.contents[]`) as text; controls without a text
+/// form are named by their type.
+fn control_value(c: &Value) -> String {
+    let v = c.get("value").unwrap_or(&Value::Null);
+    let control = c.get("control").and_then(Value::as_str).unwrap_or("");
+    let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let found = match control {
+        "Text" | "Textarea" => text("/text"),
+        "Number" => text("/new_number"),
+        "Money" => text("/new_money"),
+        "Date" => text("/date/s_timestamp"),
+        "Selector" => v.pointer("/selector/options").and_then(Value::as_array).map(|o| {
+            o.iter()
+                .filter_map(|x| x.pointer("/value/0/text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("、")
+        }),
+        _ => None,
+    };
+    found.unwrap_or_else(|| {
+        if control.is_empty() {
+            String::new()
+        } else {
+            format!("[{control}]")
+        }
+    })
+}
