@@ -206,6 +206,11 @@ impl Pipeline {
                         listen: cfg.server.listen,
                         max_body_bytes: cfg.server.max_body_bytes,
                         limits: server_limits(&cfg.server),
+                        refused: ingest::server::throttle::RefusedBudget {
+                            burst: cfg.server.refused_burst,
+                            per_minute: cfg.server.refused_per_minute,
+                            trusted_proxies: cfg.server.trusted_proxies.clone(),
+                        },
                     },
                     routers,
                     health,
