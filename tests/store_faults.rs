@@ -69,7 +69,11 @@ async fn a_failing_disk_fails_health_and_nothing_is_acknowledged_until_it_recove
         next += 40;
         poster.burst(&round, 8).await;
     }
-    assert!(log().contains("store commit failed"), "the limit was never hit; log:\n{}", log());
+    assert!(
+        log().contains("store commit failed"),
+        "the limit was never hit; log:\n{}",
+        log()
+    );
     let acked_before = acked_wecom_ids(&poster).len();
     assert!(acked_before > 0, "nothing was archived before the limit");
 
@@ -94,11 +98,19 @@ async fn a_failing_disk_fails_health_and_nothing_is_acknowledged_until_it_recove
     let failing: Vec<_> = (next..next + 10).map(cb).collect();
     next += 10;
     let acked_during = poster.burst(&failing, 4).await;
-    assert_eq!(acked_during, 0, "callbacks answered 200 while the store failed; log:\n{}", log());
+    assert_eq!(
+        acked_during,
+        0,
+        "callbacks answered 200 while the store failed; log:\n{}",
+        log()
+    );
     assert_eq!(health_status(port).await, 503);
     let archived = message_ids(&data, "wecom");
     for id in &acked_at_failure {
-        assert!(archived.contains_key(id), "callback {id} was answered 200 but is not in the archive");
+        assert!(
+            archived.contains_key(id),
+            "callback {id} was answered 200 but is not in the archive"
+        );
     }
 
     // Space returns: the next callback is archived and health recovers, without a restart.
@@ -119,7 +131,10 @@ async fn a_failing_disk_fails_health_and_nothing_is_acknowledged_until_it_recove
     assert!(status.success(), "exit {status:?}; log:\n{}", log());
     let archived = message_ids(&data, "wecom");
     for id in acked_wecom_ids(&poster) {
-        assert!(archived.contains_key(&id), "callback {id} was answered 200 but is not in the archive");
+        assert!(
+            archived.contains_key(&id),
+            "callback {id} was answered 200 but is not in the archive"
+        );
     }
     let v = cv(&cfg, &["verify"]);
     assert!(v.status.success(), "{}", stderr(&v));
@@ -141,7 +156,15 @@ async fn a_dead_writer_stops_run_non_zero_and_nothing_after_it_is_acknowledged()
     assert!(wait_for_server(port).await, "no server; log:\n{}", log());
     let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH))
         .with_retry_pause(Duration::from_millis(20));
-    let cb = |id: u64| wecom::text(wecom::CORP_ID, "lisi", wecom::DEMO_DAY_START + id as i64, id, "写入线程死前后");
+    let cb = |id: u64| {
+        wecom::text(
+            wecom::CORP_ID,
+            "lisi",
+            wecom::DEMO_DAY_START + id as i64,
+            id,
+            "写入线程死前后",
+        )
+    };
 
     // Callbacks one after another (one transaction each) until the process is gone.
     let started = Instant::now();
@@ -157,10 +180,14 @@ async fn a_dead_writer_stops_run_non_zero_and_nothing_after_it_is_acknowledged()
     }
     let Some((status, _)) = died_at else {
         let _ = child.kill();
+        let _ = child.wait();
         panic!("chatvault run kept running after its writer died; log:\n{}", log());
     };
     let text = log();
-    assert!(!status.success(), "a dead writer exits non-zero: {status:?}; log:\n{text}");
+    assert!(
+        !status.success(),
+        "a dead writer exits non-zero: {status:?}; log:\n{text}"
+    );
     assert!(text.contains("store writer died"), "the log says why; log:\n{text}");
     let acked = acked_wecom_ids(&poster);
     assert!(acked.len() >= 5, "{} callbacks archived before the fault", acked.len());
@@ -170,7 +197,10 @@ async fn a_dead_writer_stops_run_non_zero_and_nothing_after_it_is_acknowledged()
     );
     let archived = message_ids(&data, "wecom");
     for id in &acked {
-        assert!(archived.contains_key(id), "callback {id} was answered 200 but is not in the archive");
+        assert!(
+            archived.contains_key(id),
+            "callback {id} was answered 200 but is not in the archive"
+        );
     }
     let v = cv(&cfg, &["verify"]);
     assert!(v.status.success(), "{}", stderr(&v));
