@@ -35,22 +35,27 @@ async fn wait_for_server(port: u16) -> bool {
     false
 }
 
-/// POSTs `body` to `path_and_query` without a signature and reads whatever answer comes
-/// (the server may close the connection before the body is sent whole).
-async fn post_raw(port: u16, path_and_query: &str, body: &[u8]) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
-        return;
-    };
+/// The address floods come from: another peer than the platform's (loopback takes all of
+/// 127/8), as on the internet, so the server's per-peer budget of refusals does not touch the
+/// platform's callbacks.
+const FLOODER: &str = "127.0.0.2";
+
+/// POSTs `body` to `path_and_query` without a signature from [`FLOODER`] and returns the
+/// answer's status, if one came (the server may close the connection before the body is sent
+/// whole).
+async fn post_raw(port: u16, path_and_query: &str, body: &[u8]) -> Option<u16> {
+    let sock = tokio::net::TcpSocket::new_v4().ok()?;
+    sock.bind(format!("{FLOODER}:0").parse().unwrap()).ok()?;
+    let mut s = sock.connect(([127, 0, 0, 1], port).into()).await.ok()?;
     let head = format!(
         "POST {path_and_query} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    if s.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
+    s.write_all(head.as_bytes()).await.ok()?;
     let _ = s.write_all(body).await;
-    let mut sink = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut sink)).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).split_whitespace().nth(1)?.parse().ok()
 }
 
 /// An incompressible 9 MiB body (the archive compresses what it stores).
@@ -89,7 +94,9 @@ async fn unsigned_floods_cost_little_and_a_valid_callback_gets_through() {
     let mut flood = Vec::new();
     for b in &bodies {
         let (b, path) = (b.clone(), path.clone());
-        flood.push(tokio::spawn(async move { post_raw(port, &path, &b).await }));
+        flood.push(tokio::spawn(async move {
+            post_raw(port, &path, &b).await;
+        }));
     }
     // A real callback in the middle of the flood is archived and answered in time.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -104,7 +111,9 @@ async fn unsigned_floods_cost_little_and_a_valid_callback_gets_through() {
     let mut rest = Vec::new();
     for i in 0..200usize {
         let (b, path) = (bodies[i % bodies.len()].clone(), path.clone());
-        rest.push(tokio::spawn(async move { post_raw(port, &path, &b).await }));
+        rest.push(tokio::spawn(async move {
+            post_raw(port, &path, &b).await;
+        }));
         if rest.len() == 50 {
             for f in rest.drain(..) {
                 f.await.unwrap();
@@ -229,4 +238,92 @@ async fn sigterm_exits_promptly_with_a_half_sent_request_open() {
             "acknowledged message {id} not committed"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_requests_is_throttled_per_peer_while_another_peer_is_served() {
+    use sim::wecom;
+    let RunDir { dir, data, port, cfg } = RunDir::new(&[wecom::config_toml("corp", wecom::DEFAULT_PATH, None)]);
+    let run = Running::start(&cfg, dir.path());
+    assert!(wait_for_server(port).await, "no server; log:\n{}", run.log_text());
+    let started = Instant::now();
+    // 400 small requests with a forged signature, 8 at a time, from one peer.
+    let path = format!(
+        "{}?msg_signature=0000&timestamp={}&nonce=1",
+        wecom::DEFAULT_PATH,
+        proto::time::now_ms() / 1000
+    );
+    let body = b"<xml><ToUserName>x</ToUserName><Encrypt>AAAA</Encrypt></xml>".to_vec();
+    let flood = tokio::spawn(async move {
+        let mut answers = Vec::new();
+        for _ in 0..50 {
+            let round: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, body) = (path.clone(), body.clone());
+                    tokio::spawn(async move { post_raw(port, &path, &body).await })
+                })
+                .collect();
+            for r in round {
+                answers.push(r.await.unwrap());
+            }
+        }
+        answers
+    });
+    // Meanwhile the platform, from another address, delivers twenty callbacks.
+    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    for i in 0..20u64 {
+        let cb = wecom::text(
+            wecom::CORP_ID,
+            "lisi",
+            wecom::DEMO_DAY_START + i as i64,
+            500 + i,
+            "洪水旁的消息",
+        );
+        let a = poster.deliver(&cb).await;
+        assert!(
+            a.acked(),
+            "callback {i} answered {} {}; log:\n{}",
+            a.status,
+            a.body,
+            run.log_text()
+        );
+        assert!(a.answered_at - a.sent_at < wecom::DEADLINE);
+    }
+    let answers = flood.await.unwrap();
+    let elapsed = started.elapsed().as_secs();
+    let refused = answers
+        .iter()
+        .filter(|a| **a == Some(403) || **a == Some(401) || **a == Some(400))
+        .count();
+    let throttled = answers.iter().filter(|a| **a == Some(429)).count();
+    run.signal("TERM");
+    let (status, log) = run.wait(Duration::from_secs(30));
+    assert!(status.success(), "exit {status:?}; log:\n{log}");
+    eprintln!("flood of 400 over {elapsed} s: {refused} refused by the handler, {throttled} throttled (429)");
+    // The budget: 20 at once, then one a second; a request is charged when answered, so up to
+    // the 8 in flight pass while the last token is being spent.
+    assert!(
+        refused <= 20 + elapsed as usize + 1 + 8,
+        "{refused} of 400 forged requests reached the handler in {elapsed} s"
+    );
+    assert!(
+        throttled >= 400 - refused - 8,
+        "{throttled} answered 429; answers: {answers:?}"
+    );
+    let rejects = count(&data, "SELECT count(*) FROM rejects") as usize;
+    assert!(
+        rejects >= 20 && rejects <= refused,
+        "{rejects} reject rows for {refused} refused requests"
+    );
+    assert!(
+        log.matches("too many refused requests from one peer").count() <= 1 + elapsed as usize / 60,
+        "the throttle logs once a minute per peer; log:\n{log}"
+    );
+    assert_eq!(
+        count(
+            &data,
+            "SELECT count(*) FROM messages WHERE platform = 'wecom' AND has_message = 1"
+        ),
+        20
+    );
 }

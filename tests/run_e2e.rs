@@ -91,15 +91,3 @@ fn run_without_connectors_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no connectors configured"), "{err}");
 }
-
-/// A plain HTTP/1.1 GET on loopback (the root package has no HTTP client of its own).
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}

@@ -11,5 +11,6 @@ mod read_commands;
 mod run_e2e;
 mod search_cli;
 mod secrets;
+mod store_faults;
 mod support;
 mod wecom_archive;

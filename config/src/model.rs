@@ -149,6 +149,13 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// On shutdown, time in-flight requests get before their connections are closed, in ms.
     pub shutdown_grace_ms: u64,
+    /// Refused requests (4xx) one peer address may send in a row before it is answered 429
+    /// without being read; 0 turns this off.
+    pub refused_burst: u32,
+    /// How many refused requests per minute refill a peer's budget.
+    pub refused_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` (its last address) names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -160,6 +167,9 @@ impl Default for ServerConfig {
             body_timeout_ms: 15_000,
             max_connections: 1024,
             shutdown_grace_ms: 5_000,
+            refused_burst: 20,
+            refused_per_minute: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }

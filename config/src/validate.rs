@@ -148,6 +148,13 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
             c.fail(key, "must be at least 1");
         }
     }
+    if srv.refused_burst > 0 && srv.refused_per_minute == 0 {
+        c.section = Some("server");
+        c.fail(
+            "refused_per_minute",
+            "must be at least 1 while refused_burst is on (a throttled peer would never be served again)",
+        );
+    }
     if let Some(hook) = &cfg.alerts.webhook {
         c.section = Some("alerts");
         // The URL may carry a robot key: the message never repeats it.

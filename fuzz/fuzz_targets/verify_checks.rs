@@ -11,7 +11,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use proto::{ChatEvent, ChatType, ContentType, EventBatch, EventBody, Identity, Ingested, NewMessage, Platform, RawPayload};
+use proto::{
+    ChatEvent, ChatType, ContentType, DeleteScope, EventBatch, EventBody, Identity, Ingested, NewMessage, Platform,
+    RawPayload, TextFormat,
+};
 
 const T0: i64 = 1_760_000_000_000;
 
@@ -28,6 +31,13 @@ fn event(op: u8, arg: u8, n: usize) -> ChatEvent {
             sent_at: at,
             content_type: ContentType::Text,
             text: format!("原文{arg}"),
+            // Markdown messages carry their markup, which stream chunks extend too.
+            text_format: if arg & 0x40 != 0 {
+                TextFormat::Markdown
+            } else {
+                TextFormat::Plain
+            },
+            source_text: (arg & 0x40 != 0).then(|| format!("**原文{arg}**")),
             attachments: Vec::new(),
             reply_to: None,
             mentions: Vec::new(),
@@ -37,6 +47,8 @@ fn event(op: u8, arg: u8, n: usize) -> ChatEvent {
             text: format!("改{n}"),
             content_type: None,
             edited_at: Some(at + (arg / 4) as i64),
+            text_format: (arg & 0x40 != 0).then_some(TextFormat::Markdown),
+            source_text: (arg & 0x40 != 0).then(|| format!("*改{n}*")),
         },
         2 => EventBody::StreamAppend {
             chunk: format!("段{n}"),
@@ -46,7 +58,16 @@ fn event(op: u8, arg: u8, n: usize) -> ChatEvent {
             by: Some("u1".into()),
             at: Some(at + (arg / 4) as i64),
         },
-        4 => EventBody::Delete { by: None, at: Some(at + (arg / 4) as i64) },
+        4 => EventBody::Delete {
+            by: (arg & 0x40 != 0).then(|| format!("u{}", arg % 3)),
+            at: Some(at + (arg / 4) as i64),
+            // A deletion for one user is re-folded; one for everyone is applied in place.
+            scope: if arg & 0x40 != 0 {
+                DeleteScope::User
+            } else {
+                DeleteScope::Everyone
+            },
+        },
         5 => EventBody::MemberJoin {
             members: vec![Identity {
                 id: format!("u{}", arg % 3),
@@ -76,8 +97,12 @@ fn batch(items: Vec<Ingested>, cursor: usize) -> EventBatch {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&tamper, rest)) = data.split_first() else { return };
-    let Some((&tamper_arg, rest)) = rest.split_first() else { return };
+    let Some((&tamper, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&tamper_arg, rest)) = rest.split_first() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = store::Store::open(
         dir.path(),
@@ -108,7 +133,12 @@ fuzz_target!(|data: &[u8]| {
         s.append(&[&batch(items, 999)]).expect("append");
     }
     drop(s);
-    let verify = || store::StoreReader::open(dir.path()).expect("reader").verify(&mut |_| {}).expect("verify");
+    let verify = || {
+        store::StoreReader::open(dir.path())
+            .expect("reader")
+            .verify(&mut |_| {})
+            .expect("verify")
+    };
     let r = verify();
     assert!(r.ok, "an untouched archive verifies: {r:?}");
 
@@ -124,9 +154,15 @@ fuzz_target!(|data: &[u8]| {
         6 => {
             // Anchor the head, then cut the log and everything that would betray the cut.
             let head = r.head.clone();
-            let a = store::anchors::Anchor { seq: head.seq, hash: head.hash };
+            let a = store::anchors::Anchor {
+                seq: head.seq,
+                hash: head.hash,
+            };
             store::anchors::record(dir.path(), &a, "fuzz").expect("anchor");
-            db.execute("DELETE FROM events WHERE seq > ?1", [head.seq.saturating_sub(d as u64) as i64])
+            db.execute(
+                "DELETE FROM events WHERE seq > ?1",
+                [head.seq.saturating_sub(d as u64) as i64],
+            )
         }
         _ => {
             let text = String::from_utf8_lossy(rest);

@@ -120,6 +120,10 @@ impl Pipeline {
             rx,
             store::WriterOptions {
                 group_commit: Duration::from_millis(cfg.storage.group_commit_ms),
+                // Fault injection for the end-to-end tests of a dying writer; unset in service.
+                panic_at_commit: std::env::var("CHATVAULT_FAULT_WRITER_PANIC_AT_COMMIT")
+                    .ok()
+                    .and_then(|v| v.parse().ok()),
                 ..Default::default()
             },
         );
@@ -155,9 +159,34 @@ impl Pipeline {
         }
         let mut background = Vec::new();
         // A dead writer archives nothing: stop, so `run` exits non-zero and is restarted.
+        // A writer whose transactions fail (a full or failing disk) may recover in place, but
+        // until it does `/healthz` answers 503. One task owns `ready`, so a late "committing"
+        // cannot undo a death.
         let (died, stop, ready) = (writer.died(), shutdown.clone(), store_ready.clone());
+        let mut committing = writer.committing();
         background.push(tokio::spawn(async move {
-            let why = died.wait().await;
+            let died = died.wait();
+            tokio::pin!(died);
+            let mut open = true;
+            let why = loop {
+                tokio::select! {
+                    why = &mut died => break why,
+                    // Closed once the writer ends; only a death can follow then.
+                    changed = committing.changed(), if open => {
+                        if changed.is_err() {
+                            open = false;
+                            continue;
+                        }
+                        let ok = *committing.borrow_and_update();
+                        ready.store(ok, Ordering::SeqCst);
+                        if ok {
+                            tracing::info!("store commits again; /healthz answers 200");
+                        } else {
+                            tracing::error!("store commits are failing; nothing is archived or acknowledged until one succeeds; /healthz answers 503");
+                        }
+                    }
+                }
+            };
             ready.store(false, Ordering::SeqCst);
             tracing::error!(reason = %why, "store writer died; stopping so that a supervisor restarts chatvault");
             stop.cancel();
@@ -180,6 +209,11 @@ impl Pipeline {
                         listen: cfg.server.listen,
                         max_body_bytes: cfg.server.max_body_bytes,
                         limits: server_limits(&cfg.server),
+                        refused: ingest::server::throttle::RefusedBudget {
+                            burst: cfg.server.refused_burst,
+                            per_minute: cfg.server.refused_per_minute,
+                            trusted_proxies: cfg.server.trusted_proxies.clone(),
+                        },
                     },
                     routers,
                     health,

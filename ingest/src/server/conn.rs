@@ -10,6 +10,8 @@
 //! connection is asked to finish its request and then closed after `shutdown_grace`.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,25 +27,57 @@ use tokio_util::task::TaskTracker;
 
 use super::Limits;
 use super::deadline::DeadlineBody;
+use super::throttle::Throttle;
 
-/// The router as a hyper service, each request body under the body deadline.
+/// The router as a hyper service for one peer, each request body under the body deadline and
+/// every request under the peer's budget of refusals ([`super::throttle`]).
 #[derive(Clone)]
 struct AppService {
     app: Router,
     body_timeout: Duration,
+    throttle: Option<Arc<Throttle>>,
+    peer: IpAddr,
 }
+
+type Answer = Pin<Box<dyn Future<Output = Result<axum::response::Response, Infallible>> + Send>>;
 
 impl hyper::service::Service<Request<Incoming>> for AppService {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = axum::routing::future::RouteFuture<Infallible>;
+    type Future = Answer;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let peer = match &self.throttle {
+            Some(t) => t.client(self.peer, req.headers()),
+            None => self.peer,
+        };
+        if let Some(t) = &self.throttle
+            && !t.admit(peer)
+        {
+            // Unread body: the connection is closed after the answer, not drained.
+            let resp = axum::response::Response::builder()
+                .status(axum::http::StatusCode::TOO_MANY_REQUESTS)
+                .header(axum::http::header::CONNECTION, "close")
+                .header(axum::http::header::RETRY_AFTER, "60")
+                .body(Body::from("too many refused requests\n"))
+                .unwrap_or_default();
+            return Box::pin(std::future::ready(Ok(resp)));
+        }
         let timeout = self.body_timeout;
         let req = req.map(|b| Body::new(DeadlineBody::new(Body::new(b), timeout)));
         let mut app = self.app.clone();
         // `Router` is always ready, so `call` without `poll_ready` is allowed.
-        tower_service::Service::call(&mut app, req)
+        let answer = tower_service::Service::call(&mut app, req);
+        let throttle = self.throttle.clone();
+        Box::pin(async move {
+            let resp = answer.await?;
+            if let Some(t) = throttle
+                && resp.status().is_client_error()
+            {
+                t.refused(peer);
+            }
+            Ok(resp)
+        })
     }
 }
 
@@ -52,14 +86,11 @@ pub(super) async fn accept_loop(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    throttle: Option<Arc<Throttle>>,
     shutdown: CancellationToken,
 ) -> Result<(), std::io::Error> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tracker = TaskTracker::new();
-    let svc = AppService {
-        app,
-        body_timeout: limits.body_timeout,
-    };
     let mut warned_full = false;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
@@ -86,8 +117,8 @@ pub(super) async fn accept_loop(
             a = listener.accept() => a,
             _ = shutdown.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok((stream, peer)) => (stream, peer.ip().to_canonical()),
             Err(e) => {
                 // Out of file descriptors and the like: pause instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
@@ -99,7 +130,12 @@ pub(super) async fn accept_loop(
             warned_full = false;
         }
         let _ = stream.set_nodelay(true);
-        let svc = svc.clone();
+        let svc = AppService {
+            app: app.clone(),
+            body_timeout: limits.body_timeout,
+            throttle: throttle.clone(),
+            peer,
+        };
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             serve_one(stream, svc, limits, shutdown).await;

@@ -15,6 +15,8 @@
 //!   leaves a `rejects` row (axum's own 2 MB limit layer is switched off for that reason).
 //! - [`spool`]: where a callback goes when the store cannot take it in time.
 //! - [`permits`]: per-route concurrency with a wait bounded by the platform's deadline.
+//! - [`throttle`]: a per-peer budget of refused requests; a peer that spent it is answered
+//!   429 unread.
 //!
 //! A callback connector returns its routes from [`crate::Connector::router`], already at its
 //! configured path; the CLI collects them and passes them to [`serve`].
@@ -26,6 +28,7 @@ pub mod health;
 pub mod merge;
 pub mod permits;
 pub mod spool;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +50,8 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
     /// Timeouts and caps.
     pub limits: Limits,
+    /// The per-peer budget of refused requests.
+    pub refused: throttle::RefusedBudget,
 }
 
 /// The server's timeouts and caps (`[server]` keys of the same names).
@@ -81,6 +86,7 @@ impl ServerOptions {
             listen,
             max_body_bytes,
             limits: Limits::default(),
+            refused: throttle::RefusedBudget::default(),
         }
     }
 }
@@ -172,6 +178,7 @@ pub async fn serve(
         body_timeout_s = limits.body_timeout.as_secs_f64(),
         "callback server listening"
     );
-    let task = tokio::spawn(conn::accept_loop(listener, app, limits, shutdown));
+    let throttle = throttle::Throttle::new(&opts.refused).map(std::sync::Arc::new);
+    let task = tokio::spawn(conn::accept_loop(listener, app, limits, throttle, shutdown));
     Ok(ServerHandle { local_addr, task })
 }

@@ -89,6 +89,7 @@ pub struct WriterStats {
 pub struct WriterHandle {
     join: tokio::task::JoinHandle<Result<WriterStats>>,
     died: watch::Receiver<Option<String>>,
+    committing: watch::Receiver<bool>,
 }
 
 impl WriterHandle {
@@ -104,6 +105,13 @@ impl WriterHandle {
     /// the commit or a prepare thread, a failure of its own). Never resolves otherwise.
     pub fn died(&self) -> WriterDeath {
         WriterDeath(self.died.clone())
+    }
+
+    /// Whether the last transaction committed (`true` until one fails). A failing disk does
+    /// not kill the writer — the next transaction may succeed — but while it is `false`
+    /// nothing is being archived, so health checks must say so.
+    pub fn committing(&self) -> watch::Receiver<bool> {
+        self.committing.clone()
     }
 }
 
@@ -132,7 +140,8 @@ impl WriterDeath {
 /// Spawns the writer on the current tokio runtime; the SQLite work runs on the blocking pool.
 pub fn spawn_writer(store: Store, rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> WriterHandle {
     let (tell, died) = watch::channel(None);
-    let inner = tokio::spawn(writer_loop(store, rx, opts));
+    let (committing_tx, committing) = watch::channel(true);
+    let inner = tokio::spawn(writer_loop(store, rx, opts, committing_tx));
     let join = tokio::spawn(async move {
         let result = match inner.await {
             Ok(r) => r,
@@ -145,7 +154,7 @@ pub fn spawn_writer(store: Store, rx: mpsc::Receiver<EventBatch>, opts: WriterOp
         }
         result
     });
-    WriterHandle { join, died }
+    WriterHandle { join, died, committing }
 }
 
 /// Payload bytes a batch holds (raw payloads and rejects).
@@ -199,7 +208,12 @@ impl Waiting {
     }
 }
 
-async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: WriterOptions) -> Result<WriterStats> {
+async fn writer_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<EventBatch>,
+    opts: WriterOptions,
+    committing: watch::Sender<bool>,
+) -> Result<WriterStats> {
     // Received but not committed: at most one group being prepared or waiting besides the
     // one committing, as before the pipeline; the channel pushes back on the senders beyond.
     let (max_events, max_batches, max_bytes) = (opts.max_events.max(1), opts.max_batches.max(1), opts.max_bytes.max(1));
@@ -242,8 +256,13 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<EventBatch>, opts: Wri
             biased;
             done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
                 inflight = None;
+                let failures = stats.failures;
                 match finish(done, &mut stats) {
-                    Ok(s) => store = Some(s),
+                    Ok(s) => {
+                        store = Some(s);
+                        let ok = stats.failures == failures;
+                        committing.send_if_modified(|c| std::mem::replace(c, ok) != ok);
+                    }
                     Err(e) => return Err(die(e, waiting, &mut rx, &mut stats).await),
                 }
             }
