@@ -74,8 +74,10 @@ async fn login_sets_a_strict_httponly_secure_cookie_and_needs_the_csrf_field() {
     }
     assert_eq!(c.get("/").await.status, 200);
     let log = actions(&ui, "admin");
+    // Both forged posts were refused and logged, then the real login.
     assert_eq!(log[0], ("login".into(), "denied".into(), "admin".into()));
-    assert_eq!(log[1], ("login".into(), "ok".into(), "admin".into()));
+    assert_eq!(log[1], ("login".into(), "denied".into(), "admin".into()));
+    assert_eq!(log[2], ("login".into(), "ok".into(), "admin".into()));
 }
 
 #[tokio::test]

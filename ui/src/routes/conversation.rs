@@ -161,7 +161,7 @@ pub(crate) async fn page(
                 }
                 @for (i, a) in m.attachments.iter().enumerate() {
                     div {
-                        "📎 "
+                        (lang.t("附件：", "Attachment: "))
                         @if a.sha256.is_some() {
                             a href=(format!("/attachment/{}/{}/{}/{}/{i}", seg(platform.as_str()), seg(&m.key.account), seg(&m.key.chat_id), seg(&m.key.msg_id))) {
                                 (a.name.clone().unwrap_or_else(|| lang.t("附件", "attachment").into()))

@@ -93,7 +93,9 @@ pub(crate) async fn submit(
         );
     }
     let now = state.now();
-    match throttle::allowed(&state.db(), &name, now) {
+    // Bound first: the lock must be released before `deny` writes to the log.
+    let allowed = throttle::allowed(&state.db(), &name, now);
+    match allowed {
         Ok(true) => {}
         Ok(false) => {
             deny("login_throttled", "too many failed logins");
