@@ -54,6 +54,12 @@ pub enum Command {
     Sim(SimArgs),
     /// Benchmarks (store, search, export, pipeline) beside their baselines.
     Bench(bench::BenchArgs),
+    /// The reviewer web UI on its own address (default 127.0.0.1:8090).
+    Serve(ServeArgs),
+    /// Reviewer UI users: add, passwd, disable, list.
+    User(UserArgs),
+    /// Read the reviewer UI's access log (who searched, viewed, downloaded what).
+    AccessLog(AccessLogArgs),
 }
 
 /// `run`.
@@ -224,4 +230,76 @@ pub enum RejectsAction {
         #[arg(long)]
         platform: Option<String>,
     },
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (default: `[ui] listen`, else 127.0.0.1:8090).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `user`.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add a user (prompts for the password unless --password-stdin).
+    Add {
+        /// Login name.
+        name: String,
+        /// reviewer or admin.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// What the user may see: platform:PLATFORM or chat:PLATFORM/CHAT_ID (repeatable;
+        /// none = everything).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// Set a user's password (ends their sessions).
+    Passwd {
+        /// Login name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user (ends their sessions; --enable undoes it).
+    Disable {
+        /// Login name.
+        name: String,
+        /// Enable instead.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// List users.
+    List {
+        /// JSON Lines output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `access-log`.
+#[derive(Debug, Args)]
+pub struct AccessLogArgs {
+    /// Only this user's entries.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// At or after: date, RFC 3339, or relative (7d, 12h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// JSON Lines output.
+    #[arg(long)]
+    pub json: bool,
 }

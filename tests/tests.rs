@@ -8,6 +8,7 @@ mod export_cli;
 mod five_platforms;
 mod hostile;
 mod read_commands;
+mod reviewer_ui;
 mod run_e2e;
 mod search_cli;
 mod secrets;

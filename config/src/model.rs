@@ -46,6 +46,9 @@ pub struct Config {
     /// `[alerts]`.
     #[serde(default)]
     pub alerts: crate::AlertsConfig,
+    /// `[ui]`: the reviewer web UI.
+    #[serde(default)]
+    pub ui: UiConfig,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             wecom_archive: vec![],
             export: ExportConfig::default(),
             alerts: crate::AlertsConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -170,6 +174,28 @@ impl Default for ServerConfig {
             refused_burst: 20,
             refused_per_minute: 60,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// `[ui]`: the reviewer web UI (`chatvault serve`; inside `run` only when `listen` is set).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Its own listen address, never the callback server's; `run` starts the UI only when set.
+    pub listen: Option<SocketAddr>,
+    /// Mark session cookies `Secure` (set it when a TLS proxy is in front).
+    pub secure_cookies: bool,
+    /// A session unused for this many seconds ends.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            listen: None,
+            secure_cookies: false,
+            idle_timeout_secs: 30 * 60,
         }
     }
 }

@@ -163,6 +163,17 @@ pub(crate) fn check(cfg: &Config) -> Vec<Issue> {
             c.fail("webhook", "is not an http(s) URL");
         }
     }
+    if cfg.ui.listen.is_some_and(|l| l == cfg.server.listen) {
+        c.section = Some("ui");
+        c.fail(
+            "listen",
+            "must differ from [server] listen (the UI never shares the callback port)",
+        );
+    }
+    if cfg.ui.idle_timeout_secs == 0 {
+        c.section = Some("ui");
+        c.fail("idle_timeout_secs", "must be at least 1");
+    }
     names_unique(cfg, &mut c);
     paths_unique(cfg, &mut c);
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod access_log;
 mod anchor;
 mod audit;
 mod backup;
@@ -10,9 +11,11 @@ mod reindex;
 mod rejects;
 mod run;
 mod search;
+mod serve;
 mod show;
 mod sim;
 mod stats;
+mod user;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -40,5 +43,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             bench::BenchError::UnknownBenchmark(_) => crate::exit::usage(e.to_string()),
             e => e.into(),
         }),
+        Command::Serve(a) => serve::run(&ctx, a),
+        Command::User(a) => user::run(&ctx, a),
+        Command::AccessLog(a) => access_log::run(&ctx, a),
     }
 }

@@ -23,6 +23,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let shutdown = CancellationToken::new();
         spawn_signal_handler(shutdown.clone());
+        let ui_shutdown = shutdown.clone();
         let pipeline = Pipeline::start(
             PipelineOptions {
                 config: ctx.config.clone(),
@@ -40,7 +41,26 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<()> {
             server = ?pipeline.server_addr,
             "archiving"
         );
-        pipeline.wait().await?;
+        // The reviewer UI only when configured, on its own address; the pipeline indexes.
+        let ui = ctx.config.ui.listen.map(|listen| {
+            tokio::spawn(ui::serve(
+                super::serve::options(ctx),
+                listen,
+                false,
+                ui_shutdown.clone(),
+                None,
+            ))
+        });
+        let result = pipeline.wait().await;
+        ui_shutdown.cancel();
+        if let Some(task) = ui {
+            match task.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "reviewer UI stopped"),
+                Err(e) => tracing::error!(error = %e, "reviewer UI task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        result?;
         Ok(())
     })
 }

@@ -40,8 +40,17 @@ pub fn run(ctx: &Ctx, args: crate::cli::VerifyArgs) -> anyhow::Result<()> {
     );
     let report = reader.verify_with(&expect, &mut |seq| bar.set_position(seq))?;
     bar.finish_and_clear();
-    let (text, failure) = outcome(&report, !expect.is_empty());
+    let (text, mut failure) = outcome(&report, !expect.is_empty());
     println!("{text}");
+    // The reviewer UI's access log has a chain of its own, in its own file.
+    if let Some(db) = store::access::AccessDb::open_existing(&ctx.data_dir)? {
+        let log = db.verify_log()?;
+        println!("access log: {} entries, head {}", log.entries, log.head);
+        if let Some(p) = log.problem {
+            let p = format!("the access log was altered: {p}");
+            failure = Some(failure.map_or(p.clone(), |f| format!("{f}\n{p}")));
+        }
+    }
     match failure {
         Some(f) => Err(crate::exit::check_failed(f)),
         None => Ok(()),

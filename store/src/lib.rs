@@ -32,9 +32,12 @@
 //!   beside one writer (WAL). `verify.rs` recomputes the chain and re-folds every message;
 //!   `backup.rs` copies the archive online; `anchors.rs` keeps the chain positions written
 //!   down in the data directory, which `verify` checks.
+//! - `access/`: the reviewer UI's own database (users, sessions, the hash-chained access
+//!   log), a file of its own beside the archive.
 //! - `types.rs`: rows and reports returned to callers; `error.rs`: [`StoreError`].
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod anchors;
 mod append;
 mod backup;
@@ -63,7 +66,7 @@ pub use error::StoreError;
 pub use fold::fold_message;
 pub use open::{DB_FILE, StoreOptions};
 pub use prepare::Prepared;
-pub use reader::{EventRow, MessageRow, StoreReader};
+pub use reader::{EventCheck, EventRow, MessageRow, StoreReader};
 pub use types::*;
 pub use verify::Expectation;
 pub use writer::{WriterDeath, WriterHandle, WriterOptions, WriterStats, spawn_writer};

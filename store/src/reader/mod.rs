@@ -6,12 +6,14 @@
 //! - `events.rs`: the log in seq order, its head, connector gaps;
 //! - `messages.rs`: current state of messages, their revisions and full history (`show`);
 //! - `audit.rs`: changed messages;
+//! - `chat.rs`: a chat's timeline and one message's chain check (reviewer UI);
 //! - `summary.rs`: chats, cursors, rejects, `stats`.
 //!
 //! `verify` is in `verify.rs`. Stored blobs are decompressed (`compress.rs`) before they are
 //! handed out, with the dictionaries this connection has loaded so far.
 
 mod audit;
+mod chat;
 mod events;
 mod messages;
 mod rows;
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::Result;
 use crate::compress::Unpacker;
 
+pub use chat::EventCheck;
 pub use rows::{EventRow, MessageRow};
 pub(crate) use rows::{RECORD_COLS, record_from_row};
 

@@ -1,0 +1,128 @@
+//! The router: one file per page, a 404 page for everything else, security headers on every
+//! response, and the helper every page starts with ([`signed_in`]).
+
+// Handlers return a finished `Response` as their early exit, once per request; boxing it
+// would only add an allocation on the refusal path.
+#![allow(clippy::result_large_err)]
+
+mod access_log;
+mod attachment;
+mod conversation;
+mod login;
+mod message;
+mod search;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use store::access::{NewAccess, Outcome, Session};
+
+use crate::i18n::Lang;
+use crate::state::AppState;
+
+/// Forms are a few fields; anything bigger is refused before it is read.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// The UI's routes on `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(search::index))
+        .route("/search", get(search::results))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/chat/{platform}/{account}/{chat}", get(conversation::page))
+        .route("/message/{platform}/{account}/{chat}/{msg}", get(message::page))
+        .route(
+            "/attachment/{platform}/{account}/{chat}/{msg}/{index}",
+            get(attachment::download),
+        )
+        .route("/access-log", get(access_log::page))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, req: Request) -> Response {
+    let lang = Lang::from_headers(&headers);
+    // Unknown paths are not data, but probing for them is worth knowing about.
+    let who = crate::auth::session::current(&state, &headers).map(|(_, s)| s.user.name);
+    let _ = state.record(&NewAccess {
+        user: who.as_deref().unwrap_or(""),
+        action: "not_found",
+        target: req.uri().path(),
+        detail: json!({}),
+        outcome: Outcome::Denied,
+    });
+    crate::errors::not_found(lang)
+}
+
+/// No caching, no framing, no scripts, no referrers: pages hold archived messages.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The request's session, or the refusal to send: a redirect to the login page for a page
+/// request, 401 for anything else; either way logged, and no data.
+pub(crate) fn signed_in(state: &AppState, headers: &HeaderMap, path: &str, page: bool) -> Result<Session, Response> {
+    if let Some((_, s)) = crate::auth::session::current(state, headers) {
+        return Ok(s);
+    }
+    let _ = state.record(&NewAccess {
+        user: "",
+        action: "anonymous",
+        target: path,
+        detail: json!({}),
+        outcome: Outcome::Denied,
+    });
+    if page {
+        Err(Redirect::to("/login").into_response())
+    } else {
+        let lang = Lang::from_headers(headers);
+        Err(crate::errors::page(
+            StatusCode::UNAUTHORIZED,
+            lang,
+            lang.t("请先登录", "Please log in"),
+            lang.t("此页面需要登录。", "This page needs a login."),
+        ))
+    }
+}
+
+/// Records an access; if the log cannot be written the data is not shown (every view must be
+/// on record).
+pub(crate) fn log_or_fail(state: &AppState, lang: Lang, e: &NewAccess<'_>) -> Result<(), Response> {
+    state
+        .record(e)
+        .map(|_| ())
+        .map_err(|err| crate::errors::internal(lang, &err))
+}
+
+/// Records a denial and returns the 403 page.
+pub(crate) fn deny(state: &AppState, lang: Lang, user: &str, action: &str, target: &str, why: &str) -> Response {
+    let _ = state.record(&NewAccess {
+        user,
+        action,
+        target,
+        detail: json!({ "reason": why }),
+        outcome: Outcome::Denied,
+    });
+    crate::errors::forbidden(lang)
+}

@@ -1,0 +1,331 @@
+//! `/` (the search form) and `/search?q=…` (results): the CLI's query language, filters for
+//! platform / chat / sender / time / type / state, highlighted fragments, pages of
+//! [`PAGE`] with the total count. Restricted to the user's scopes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, html};
+use proto::{ContentType, MessageState, Platform};
+use search::{Filters, SearchRequest, Sort};
+use serde::Deserialize;
+use serde_json::json;
+use store::access::{NewAccess, Outcome, Session};
+
+use crate::i18n::Lang;
+use crate::page::{chat_url, frame, message_url, q as enc, time};
+use crate::state::AppState;
+
+/// Results per page.
+const PAGE: usize = 20;
+/// Deepest page (ranking cost grows with the page).
+const MAX_PAGE: usize = 50;
+/// Longest query accepted, in characters.
+pub(crate) const MAX_QUERY_CHARS: usize = 256;
+/// Characters shown around the first hit.
+const SNIPPET_CHARS: usize = 160;
+
+/// The search form's fields (all optional; empty = not set).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Params {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    platform: String,
+    #[serde(default)]
+    chat: String,
+    #[serde(default)]
+    sender: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default, rename = "type")]
+    content_type: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+/// `GET /`.
+pub(crate) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let s = match super::signed_in(&state, &headers, "/", true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = Lang::from_headers(&headers);
+    let body = html! {
+        h1 { (lang.t("搜索消息", "Search messages")) }
+        (search_form(lang, &Params::default()))
+        p.meta { (lang.t(
+            "多个词同时匹配；\"引号\" 精确短语；-词 排除；A OR B 任一。",
+            "Words are AND-ed; \"quotes\" for a phrase; -word excludes; a OR b for either."
+        )) }
+    };
+    Html(frame(lang, lang.t("搜索", "Search"), Some(&s), body).into_string()).into_response()
+}
+
+fn search_form(lang: Lang, p: &Params) -> Markup {
+    let opt = |v: &str, cur: &str, label: &str| {
+        html! { option value=(v) selected[v == cur] { (label) } }
+    };
+    html! {
+        form.search method="get" action="/search" role="search" {
+            input type="search" name="q" value=(p.q) maxlength=(MAX_QUERY_CHARS)
+                placeholder=(lang.t("例如：农业 合同", "e.g. 农业 contract")) aria-label=(lang.t("查询", "Query"));
+            button.primary type="submit" { (lang.t("搜索", "Search")) }
+            div.filters {
+                select name="platform" aria-label=(lang.t("平台", "Platform")) {
+                    (opt("", &p.platform, lang.t("全部平台", "All platforms")))
+                    @for pl in Platform::ALL { (opt(pl.as_str(), &p.platform, pl.as_str())) }
+                }
+                input name="chat" value=(p.chat) placeholder=(lang.t("会话（ID 或名称）", "Chat (id or name)"));
+                input name="sender" value=(p.sender) placeholder=(lang.t("发送者（ID 或名称）", "Sender (id or name)"));
+                input type="date" name="since" value=(p.since) aria-label=(lang.t("起始日期", "From date"));
+                input type="date" name="until" value=(p.until) aria-label=(lang.t("截止日期", "Until date"));
+                select name="type" aria-label=(lang.t("类型", "Type")) {
+                    (opt("", &p.content_type, lang.t("全部类型", "All types")))
+                    @for t in ContentType::ALL { (opt(t.as_str(), &p.content_type, t.as_str())) }
+                }
+                select name="state" aria-label=(lang.t("状态", "State")) {
+                    (opt("", &p.state, lang.t("全部状态", "All states")))
+                    (opt("active", &p.state, lang.t("正常", "active")))
+                    (opt("withdrawn", &p.state, lang.t("已撤回", "withdrawn")))
+                    (opt("deleted", &p.state, lang.t("已删除", "deleted")))
+                }
+            }
+        }
+    }
+}
+
+/// A date (`YYYY-MM-DD`, local midnight) or RFC 3339 time → UTC ms.
+fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+}
+
+/// The filters of `p`, or the message to show for a bad one.
+fn filters(p: &Params, lang: Lang, tz: chrono_tz::Tz) -> Result<Filters, String> {
+    let mut f = Filters::default();
+    let bad = |what: &str, v: &str| format!("{} `{what}`: `{v}`", lang.t("无效的筛选条件", "invalid filter"));
+    if !p.platform.is_empty() {
+        let pl: Platform = p.platform.parse().map_err(|_| bad("platform", &p.platform))?;
+        f.platforms.push(search::schema::platform_ord(pl));
+    }
+    if !p.content_type.is_empty() {
+        let t: ContentType = p.content_type.parse().map_err(|_| bad("type", &p.content_type))?;
+        f.content_types.push(search::schema::content_type_ord(t));
+    }
+    if !p.state.is_empty() {
+        let s: MessageState = p.state.parse().map_err(|_| bad("state", &p.state))?;
+        f.states.push(search::schema::state_ord(s));
+    }
+    if !p.since.is_empty() {
+        f.since = Some(parse_time(&p.since, tz).ok_or_else(|| bad("since", &p.since))?);
+    }
+    if !p.until.is_empty() {
+        // A date means "through that day".
+        let end = parse_time(&p.until, tz).ok_or_else(|| bad("until", &p.until))?;
+        f.until = Some(if p.until.len() == 10 { end + 86_400_000 } else { end });
+    }
+    Ok(f)
+}
+
+/// `GET /search`.
+pub(crate) async fn results(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query<Params>,
+) -> Response {
+    let s = match super::signed_in(&state, &headers, "/search", true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = Lang::from_headers(&headers);
+    match run(&state, lang, &s, &p) {
+        Ok(body) => Html(frame(lang, lang.t("搜索结果", "Results"), Some(&s), body).into_string()).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, Response> {
+    let user = s.user.name.as_str();
+    let denied_query = |why: &str| {
+        let _ = state.record(&NewAccess {
+            user,
+            action: "search",
+            target: &p.q.chars().take(MAX_QUERY_CHARS).collect::<String>(),
+            detail: json!({ "reason": why }),
+            outcome: Outcome::Denied,
+        });
+    };
+    if p.q.chars().count() > MAX_QUERY_CHARS {
+        denied_query("query too long");
+        return Err(crate::errors::bad_request(
+            lang,
+            lang.t(
+                "查询过长（最多 256 个字符）。",
+                "The query is too long (at most 256 characters).",
+            ),
+        ));
+    }
+    let query = search::parse(&p.q).map_err(|e| {
+        denied_query("malformed query");
+        crate::errors::bad_request(lang, &e.to_string())
+    })?;
+    let mut f = filters(p, lang, state.opts.tz).map_err(|m| {
+        denied_query("bad filter");
+        crate::errors::bad_request(lang, &m)
+    })?;
+    let page = p.page.unwrap_or(1).clamp(1, MAX_PAGE);
+    let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
+    let reader = state.reader().map_err(|e| internal(&e))?;
+    let searcher = match state.searcher() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "search index not readable");
+            return Ok(html! {
+                h1 { (lang.t("搜索结果", "Results")) }
+                (search_form(lang, p))
+                p.notice { (lang.t("搜索索引尚未就绪，请稍后再试。", "The search index is not ready yet; try again shortly.")) }
+            });
+        }
+    };
+
+    // Scopes first: the chats this user may see, then the chat filter within them.
+    let allowed = crate::scope::allowed_chat_keys(&s.user.scopes, &reader).map_err(|e| internal(&e))?;
+    let mut nothing = matches!(&allowed, Some(a) if a.is_empty());
+    if !p.chat.is_empty() {
+        let mut known = searcher.chats().map_err(|e| internal(&e))?;
+        for c in reader.chats().map_err(|e| internal(&e))? {
+            let key = search::schema::chat_key(c.platform, &c.account, &c.chat_id);
+            match known.iter_mut().find(|n| n.key == key) {
+                Some(n) => n.names.extend(c.name.filter(|x| !n.names.contains(x))),
+                None => known.push(search::Named {
+                    key,
+                    id: c.chat_id.clone(),
+                    names: c.name.into_iter().collect(),
+                }),
+            }
+        }
+        let picked: Vec<String> = search::resolve(&known, &p.chat)
+            .into_iter()
+            .map(|n| n.key.clone())
+            .filter(|k| allowed.as_ref().is_none_or(|a| a.contains(k)))
+            .collect();
+        nothing |= picked.is_empty();
+        f.chats = picked;
+    } else if let Some(a) = &allowed {
+        f.chats = a.clone();
+    }
+    if !p.sender.is_empty() {
+        let known = searcher.senders().map_err(|e| internal(&e))?;
+        f.senders = search::resolve(&known, &p.sender)
+            .into_iter()
+            .map(|n| n.key.clone())
+            .collect();
+        nothing |= f.senders.is_empty();
+    }
+
+    let req = SearchRequest {
+        query,
+        filters: f,
+        all_revisions: false,
+        sort: if p.q.trim().is_empty() {
+            Sort::Time
+        } else {
+            Sort::Relevance
+        },
+        limit: page * PAGE,
+    };
+    let (total, hits) = if nothing {
+        (0, Vec::new())
+    } else {
+        let total = searcher.count(&req).map_err(|e| internal(&e))?;
+        let hits = searcher.search(&req).map_err(|e| internal(&e))?;
+        (total, hits.into_iter().skip((page - 1) * PAGE).collect::<Vec<_>>())
+    };
+    let keys: Vec<_> = hits.iter().map(|h| h.key.clone()).collect();
+    let mut records: HashMap<_, _> = reader
+        .messages_by_keys(&keys)
+        .map_err(|e| internal(&e))?
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    // The filter above is built from the chat list; each result is checked on its own too.
+    let shown: Vec<_> = keys
+        .iter()
+        .filter_map(|k| records.remove(k))
+        .filter(|r| crate::scope::allows(&s.user.scopes, r.key.platform, &r.key.chat_id))
+        .collect();
+
+    super::log_or_fail(
+        state,
+        lang,
+        &NewAccess {
+            user,
+            action: "search",
+            target: &p.q,
+            detail: json!({
+                "platform": p.platform, "chat": p.chat, "sender": p.sender, "since": p.since,
+                "until": p.until, "type": p.content_type, "state": p.state, "page": page,
+                "total": total, "shown": shown.len(),
+            }),
+            outcome: Outcome::Ok,
+        },
+    )?;
+
+    let terms: Vec<&str> = req.query.positive_terms().collect();
+    let tz = state.opts.tz;
+    let pages = total.div_ceil(PAGE).clamp(1, MAX_PAGE);
+    let link = |n: usize| {
+        format!(
+            "/search?q={}&platform={}&chat={}&sender={}&since={}&until={}&type={}&state={}&page={n}",
+            enc(&p.q),
+            enc(&p.platform),
+            enc(&p.chat),
+            enc(&p.sender),
+            enc(&p.since),
+            enc(&p.until),
+            enc(&p.content_type),
+            enc(&p.state)
+        )
+    };
+    Ok(html! {
+        h1 { (lang.t("搜索结果", "Results")) }
+        (search_form(lang, p))
+        p.count { (lang.t("共 ", "")) strong { (total) } (lang.t(" 条结果", " results")) " · " (lang.t("第 ", "page ")) (page) " / " (pages) (lang.t(" 页", "")) }
+        @for r in &shown {
+            div.hit {
+                div.meta {
+                    span { (time(r.sent_at, tz)) }
+                    span.badge { (r.key.platform.as_str()) }
+                    a href=(chat_url(&r.key)) { (r.chat_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| r.key.chat_id.clone())) }
+                    span { (r.sender_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| r.sender_id.clone())) }
+                    (crate::routes::conversation::state_badges(lang, r))
+                    a href=(message_url(&r.key)) { (lang.t("详情", "details")) }
+                }
+                div.text {
+                    @for seg in search::highlight::highlight(&r.text, terms.iter().copied(), SNIPPET_CHARS) {
+                        @if seg.hit { mark { (seg.text) } } @else { (seg.text) }
+                    }
+                }
+            }
+        }
+        @if shown.is_empty() { p.notice { (lang.t("没有匹配的消息。", "No messages match.")) } }
+        div.pager {
+            @if page > 1 { a href=(link(page - 1)) { "« " (lang.t("上一页", "Previous")) } }
+            @if page < pages { a href=(link(page + 1)) { (lang.t("下一页", "Next")) " »" } }
+        }
+    })
+}

@@ -1,0 +1,268 @@
+//! A small archive with both 农业 texts, an edit, a withdrawal, an attachment and a second
+//! chat, indexed; users of each kind; the UI served on a free port; a client that keeps
+//! cookies by hand (so tests can tamper with them).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use chatvault_ui as ui;
+use proto::{Attachment, NewMessage, Platform};
+use sha2::{Digest, Sha256};
+use store::access::{AccessDb, Role, Scope};
+use testkit::{batch, edit, message, payload, text, withdraw};
+use tokio_util::sync::CancellationToken;
+
+pub const T0: i64 = 1_760_000_000_000;
+pub const PASSWORD: &str = "correct horse 电池";
+pub const ATTACHMENT: &[u8] = b"%PDF-1.4 contract bytes";
+
+/// Builds the archive and index in `dir`.
+pub fn archive(dir: &Path) {
+    let mut store = store::Store::open(
+        dir,
+        store::StoreOptions {
+            synchronous_full: false,
+            cache_mib: 4,
+        },
+    )
+    .unwrap();
+    let sha = hex::encode(Sha256::digest(ATTACHMENT));
+    std::fs::create_dir_all(dir.join("blobs")).unwrap();
+    std::fs::write(dir.join("blobs").join(&sha), ATTACHMENT).unwrap();
+    let named = |t: &str, at: i64| NewMessage {
+        chat_name: Some("农业项目群".into()),
+        ..text(t, at)
+    };
+    let secret = |t: &str, at: i64| NewMessage {
+        chat_name: Some("机密群".into()),
+        ..text(t, at)
+    };
+    let items = vec![
+        payload(message("c1", "m1", named("农业局下发了新的补贴通知", T0)), T0 + 1),
+        payload(
+            message("c1", "m2", named("中国农业发展银行的贷款已批", T0 + 1000)),
+            T0 + 1001,
+        ),
+        payload(message("c1", "m3", named("合同金额是一百万", T0 + 2000)), T0 + 2001),
+        payload(edit("c1", "m3", "合同金额是两百万", T0 + 3000), T0 + 3001),
+        payload(
+            message("c1", "m4", named("这条消息说错了：报价八十万", T0 + 4000)),
+            T0 + 4001,
+        ),
+        payload(withdraw("c1", "m4", "u1", T0 + 5000), T0 + 5001),
+        payload(
+            message(
+                "c1",
+                "m5",
+                NewMessage {
+                    attachments: vec![Attachment {
+                        name: Some("合同.pdf".into()),
+                        mime: Some("application/pdf".into()),
+                        size: Some(ATTACHMENT.len() as u64),
+                        sha256: Some(sha.clone()),
+                        ..Default::default()
+                    }],
+                    ..named("附件：合同", T0 + 6000)
+                },
+            ),
+            T0 + 6001,
+        ),
+        payload(
+            message("c2", "s1", secret("农业机密：不该被看到", T0 + 7000)),
+            T0 + 7001,
+        ),
+        payload(
+            message(
+                "c2",
+                "s2",
+                NewMessage {
+                    attachments: vec![Attachment {
+                        name: Some("机密.pdf".into()),
+                        sha256: Some(sha),
+                        ..Default::default()
+                    }],
+                    ..secret("机密附件", T0 + 8000)
+                },
+            ),
+            T0 + 8001,
+        ),
+    ];
+    store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
+    drop(store);
+    let reader = store::StoreReader::open(dir).unwrap();
+    let (mut ix, _) = search::Indexer::open(dir, search::IndexerOptions::default()).unwrap();
+    ix.catch_up(&reader, 200_000, &mut |_, _| {}).unwrap();
+    ix.finish().unwrap();
+}
+
+/// `reviewer` (scope: chat c1 of yunhu), `admin` (everything), `gone` (disabled later).
+pub fn users(dir: &Path) {
+    let db = AccessDb::open(dir).unwrap();
+    let hash = ui::hash_password(PASSWORD).unwrap();
+    let scope: Scope = "chat:yunhu/c1".parse().unwrap();
+    db.add_user("reviewer", &hash, Role::Reviewer, &[scope], 0).unwrap();
+    db.add_user("admin", &hash, Role::Admin, &[], 0).unwrap();
+    db.add_user("gone", &hash, Role::Reviewer, &[], 0).unwrap();
+}
+
+/// A running UI.
+pub struct Ui {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Ui {
+    pub async fn start() -> Ui {
+        Self::start_with(Duration::from_secs(1800)).await
+    }
+
+    pub async fn start_with(idle: Duration) -> Ui {
+        let dir = tempfile::tempdir().unwrap();
+        archive(dir.path());
+        users(dir.path());
+        let opts = ui::UiOptions {
+            data_dir: dir.path().to_path_buf(),
+            secure_cookies: true,
+            idle_timeout: idle,
+            tz: chrono_tz::Asia::Shanghai,
+        };
+        let stop = CancellationToken::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(ui::serve(
+            opts,
+            "127.0.0.1:0".parse().unwrap(),
+            false,
+            stop.clone(),
+            Some(tx),
+        ));
+        let addr = rx.await.unwrap();
+        Ui { dir, addr, stop }
+    }
+
+    pub fn access(&self) -> AccessDb {
+        AccessDb::open(self.dir.path()).unwrap()
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            base: format!("http://{}", self.addr),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+            lang: "zh-CN",
+        }
+    }
+}
+
+/// A browser stand-in.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    pub cookies: Vec<(String, String)>,
+    pub lang: &'static str,
+}
+
+/// What came back.
+pub struct Res {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Client {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, r: reqwest::Response) -> Res {
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        for c in &set_cookies {
+            let kv = c.split(';').next().unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_string(), v.to_string()));
+            }
+        }
+        let bytes = r.bytes().await.unwrap().to_vec();
+        Res {
+            status,
+            location,
+            set_cookies,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Res {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.lang)
+            .send()
+            .await
+            .unwrap();
+        self.finish(r).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.lang)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(r).await
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    /// The value of the hidden `csrf` field in `html`.
+    pub fn csrf_in(html: &str) -> String {
+        let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+        html[at..at + 64].to_string()
+    }
+
+    /// Logs in; returns the response to the POST.
+    pub async fn login(&mut self, user: &str, password: &str) -> Res {
+        let form = self.get("/login").await;
+        let csrf = Self::csrf_in(&form.body);
+        self.post("/login", &[("user", user), ("password", password), ("csrf", &csrf)])
+            .await
+    }
+
+    /// The session's CSRF token, from the logout form on the search page.
+    pub async fn session_csrf(&mut self) -> String {
+        let page = self.get("/").await;
+        Self::csrf_in(&page.body)
+    }
+}
