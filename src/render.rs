@@ -80,19 +80,23 @@ pub fn coverage(p: Platform) -> &'static str {
             "everything the configured user_id sees: its direct chats and groups (one connector per account)"
         }
         Platform::Wecom => {
-            "messages sent to the app and contact / customer / customer-group / approval events; \
-             NOT employees' chats with each other (that needs WeCom 会话存档); nothing sent while \
+            "messages sent to the app and contact / customer / customer-group / approval events \
+             (approval details and customer names with a `secret`); NOT employees' chats with each other (that needs WeCom 会话存档); nothing sent while \
              the archive was down is resent"
         }
         Platform::Goofish => "every conversation of the logged-in account, incl. history with `run --backfill`",
         Platform::Worktool => {
-            "every message in chats the robot is in when its replyAll = 1 (otherwise only @-mentions); \
+            "every message in chats the robot is in when its replyAll = 1 and openCallback = 1 \
+             (otherwise only @-mentions or nothing; checked hourly with `robot_id`, a gap until fixed); \
              no platform message ids or times; nothing sent while the archive was down is resent"
         }
-        Platform::Yunhu => "every chat of the logged-in account, incl. edits, streamed bot replies, recalls, history",
+        Platform::Yunhu => {
+            "every chat of the logged-in account, incl. edits, streamed bot replies, recalls, history, \
+             chat names and attachments (under the blob cap); live messages even while the history API is down"
+        }
         Platform::WecomArchive => {
             "every chat of employees covered by the 会话存档 licence: internal and with customers, groups \
-             and one to one, incl. recalls and media; Tencent keeps the data for a limited time only"
+             and one to one, incl. recalls, media and names; Tencent keeps the data for a limited time only"
         }
     }
 }
