@@ -13,7 +13,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use store::access::{NewAccess, Outcome};
 
-use crate::i18n::Lang;
 use crate::page::seg;
 use crate::state::AppState;
 
@@ -30,22 +29,16 @@ pub(crate) async fn download(
         seg(&chat),
         seg(&msg)
     );
-    let s = match super::signed_in(&state, &headers, &path, false) {
-        Ok(s) => s,
+    let super::ChatAccess {
+        session: s,
+        lang,
+        platform,
+        reader,
+    } = match super::chat_access(&state, &headers, &path, false, (&platform_s, &chat), "download") {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
-    let Some(platform) = super::conversation::platform(&platform_s) else {
-        return crate::errors::not_found(lang);
-    };
-    if !crate::scope::allows(&s.user.scopes, platform, &chat) {
-        return super::deny(&state, lang, &s.user.name, "download", &path, "out of scope");
-    }
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let reader = match state.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(&e),
-    };
     let key = MessageKey {
         platform,
         account,

@@ -53,22 +53,16 @@ pub(crate) async fn page(
     Query(at): Query<At>,
 ) -> Response {
     let path = format!("/chat/{}/{}/{}", seg(&platform_s), seg(&account), seg(&chat));
-    let s = match super::signed_in(&state, &headers, &path, true) {
-        Ok(s) => s,
+    let super::ChatAccess {
+        session: s,
+        lang,
+        platform,
+        reader,
+    } = match super::chat_access(&state, &headers, &path, true, (&platform_s, &chat), "view_conversation") {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
-    let Some(platform) = platform(&platform_s) else {
-        return crate::errors::not_found(lang);
-    };
-    if !crate::scope::allows(&s.user.scopes, platform, &chat) {
-        return super::deny(&state, lang, &s.user.name, "view_conversation", &path, "out of scope");
-    }
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let reader = match state.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(&e),
-    };
     let focus_at = match &at.at {
         Some(id) => {
             let key = MessageKey {

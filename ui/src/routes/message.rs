@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::json;
 use store::access::{NewAccess, Outcome};
 
-use crate::i18n::Lang;
 use crate::page::{chat_url, frame, seg, time};
 use crate::state::AppState;
 
@@ -38,22 +37,16 @@ pub(crate) async fn page(
         seg(&chat),
         seg(&msg)
     );
-    let s = match super::signed_in(&state, &headers, &path, true) {
-        Ok(s) => s,
+    let super::ChatAccess {
+        session: s,
+        lang,
+        platform,
+        reader,
+    } = match super::chat_access(&state, &headers, &path, true, (&platform_s, &chat), "view_message") {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
-    let Some(platform) = super::conversation::platform(&platform_s) else {
-        return crate::errors::not_found(lang);
-    };
-    if !crate::scope::allows(&s.user.scopes, platform, &chat) {
-        return super::deny(&state, lang, &s.user.name, "view_message", &path, "out of scope");
-    }
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let reader = match state.reader() {
-        Ok(r) => r,
-        Err(e) => return internal(&e),
-    };
     let key = MessageKey {
         platform,
         account,

@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use proto::Platform;
 use serde_json::json;
 use store::access::{NewAccess, Outcome, Session};
 
@@ -104,6 +105,44 @@ pub(crate) fn signed_in(state: &AppState, headers: &HeaderMap, path: &str, page:
             lang.t("此页面需要登录。", "This page needs a login."),
         ))
     }
+}
+
+/// What every chat-level page or download starts with: the session, the language, the
+/// platform and an archive reader, once the chat is known to be in the user's scope — or the
+/// response to send instead (login, 404, a logged 403, 500). One place, so no route can skip
+/// the scope check.
+pub(crate) struct ChatAccess {
+    pub(crate) session: Session,
+    pub(crate) lang: Lang,
+    pub(crate) platform: Platform,
+    pub(crate) reader: store::StoreReader,
+}
+
+/// See [`ChatAccess`]; `target` is (platform as written in the path, chat id), `action` names
+/// the access-log entry of a denial.
+pub(crate) fn chat_access(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    page: bool,
+    target: (&str, &str),
+    action: &str,
+) -> Result<ChatAccess, Response> {
+    let session = signed_in(state, headers, path, page)?;
+    let lang = Lang::from_headers(headers);
+    let Some(platform) = conversation::platform(target.0) else {
+        return Err(crate::errors::not_found(lang));
+    };
+    if !crate::scope::allows(&session.user.scopes, platform, target.1) {
+        return Err(deny(state, lang, &session.user.name, action, path, "out of scope"));
+    }
+    let reader = state.reader().map_err(|e| crate::errors::internal(lang, &e))?;
+    Ok(ChatAccess {
+        session,
+        lang,
+        platform,
+        reader,
+    })
 }
 
 /// Records an access; if the log cannot be written the data is not shown (every view must be
