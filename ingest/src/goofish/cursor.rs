@@ -80,8 +80,13 @@ impl SyncCursor {
         if cid.is_empty() || at <= 0 {
             return;
         }
-        let e = self.convs.entry(cid.to_string()).or_insert(at);
-        *e = (*e).max(at);
+        // A known conversation (nearly every message) is updated without allocating its key.
+        match self.convs.get_mut(cid) {
+            Some(e) => *e = (*e).max(at),
+            None => {
+                self.convs.insert(cid.to_string(), at);
+            }
+        }
     }
 
     /// Remembers which listed conversations are groups.
