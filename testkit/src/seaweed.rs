@@ -45,6 +45,21 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The body of a plain HTTP/1.0 GET (the master's status page; no client crate is needed for
+/// one loopback request).
+fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
+}
+
 /// The server shared by a test binary (started on first use).
 pub fn shared() -> &'static Seaweed {
     static S: OnceLock<Seaweed> = OnceLock::new();
@@ -150,7 +165,7 @@ impl Seaweed {
         loop {
             let up = TcpStream::connect(("127.0.0.1", self.s3_port)).is_ok()
                 && std::fs::read_to_string(self.log()).is_ok_and(|l| l.contains("S3 Endpoint"));
-            if up {
+            if up && self.volumes_known() {
                 return;
             }
             assert!(
@@ -160,6 +175,48 @@ impl Seaweed {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Whether the master knows every volume on disk. After a restart S3 answers before the
+    /// volume server has reported its volumes to the master, and reads of what the first run
+    /// stored fail with 500 InternalError until it has.
+    fn volumes_known(&self) -> bool {
+        let on_disk = std::fs::read_dir(self.dir.path().join("data"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "dat"))
+                    .count() as u64
+            })
+            .unwrap_or(0);
+        if on_disk == 0 {
+            return true;
+        }
+        let port = self.flag("master.port");
+        let status = http_get(&format!("127.0.0.1:{port}"), "/dir/status").unwrap_or_default();
+        let known: u64 = serde_json::from_str::<serde_json::Value>(&status)
+            .ok()
+            .and_then(|v| {
+                let dcs = v["Topology"]["DataCenters"].as_array()?.clone();
+                Some(
+                    dcs.iter()
+                        .flat_map(|dc| dc["Racks"].as_array().cloned().unwrap_or_default())
+                        .flat_map(|r| r["DataNodes"].as_array().cloned().unwrap_or_default())
+                        .map(|n| n["Volumes"].as_u64().unwrap_or(0))
+                        .sum(),
+                )
+            })
+            .unwrap_or(0);
+        known >= on_disk
+    }
+
+    /// The value of `-NAME=` in the server's arguments.
+    fn flag(&self, name: &str) -> String {
+        let prefix = format!("-{name}=");
+        self.args
+            .iter()
+            .find_map(|a| a.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no -{name}"))
+            .to_string()
     }
 
     /// Kills the server at once (SIGKILL, as a crash or a pulled plug would) and waits until
