@@ -60,7 +60,8 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let (store_secs, store_rss) = super::store::store_append(&dir.path().join("store"), n)?;
     let store_cpu = cpu_secs() - cpu1;
 
-    let rsa_rate = sim::wecom_archive::rsa_decrypts_per_second(2000);
+    let rsa_rate = connector_rsa_per_second(2000)?;
+    let rsa_crate_rate = sim::wecom_archive::rsa_decrypts_per_second(2000);
     let archive_rate = n as f64 / r.secs;
     let store_rate = n as f64 / store_secs;
     println!("| path | messages | time | rate | CPU time | peak RSS |");
@@ -77,8 +78,12 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         fmt_rate(store_rate)
     );
     println!(
-        "| RSA-2048 PKCS#1 v1.5 decryption of a random key alone, one core (every item needs one) | 2000 | | {} keys/s | | |",
+        "| RSA-2048 PKCS#1 v1.5 decryption of a random key alone, one core, the connector's step (AWS-LC; every item needs one) | 2000 | | {} keys/s | | |",
         fmt_rate(rsa_rate)
+    );
+    println!(
+        "| the same with the `rsa` crate (the connector's step before AWS-LC) | 2000 | | {} keys/s | | |",
+        fmt_rate(rsa_crate_rate)
     );
     println!();
     println!("archive / store = {:.2}x", archive_rate / store_rate);
@@ -242,4 +247,18 @@ fn cpu_ticks(pid: u32) -> u64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     t(11) + t(12)
+}
+
+/// The connector's own RSA step ([`Keys::random_key`](ingest::wecom_archive::keys::Keys)) on
+/// `n` items' random keys, on one core.
+fn connector_rsa_per_second(n: usize) -> Result<f64, BenchError> {
+    let keys = ingest::wecom_archive::keys::Keys::load(&[config::PrivateKeyConfig {
+        version: 1,
+        pem: config::Secret::new(sim::wecom_archive::KEY_V1.to_string()),
+    }])
+    .map_err(|e| BenchError::Failed(e.to_string()))?;
+    let cts = sim::wecom_archive::encrypted_random_keys(n);
+    let started = Instant::now();
+    let ok = cts.iter().filter(|ct| keys.random_key(1, ct).is_ok()).count();
+    Ok(ok as f64 / started.elapsed().as_secs_f64())
 }

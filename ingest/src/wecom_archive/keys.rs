@@ -1,17 +1,23 @@
 //! The 会话存档 private keys, one per `publickey_ver`, and the RSA step of an item: base64
 //! `encrypt_random_key` → RSA PKCS#1 v1.5 → the random key string that `DecryptData` takes.
 //!
-//! `rsa` decrypts PKCS#1 v1.5 with implicit rejection: a key that does not match yields a
-//! deterministic garbage string, not an error. The mismatch therefore shows one step later,
-//! as `DecryptData`'s 10006/10008 — or here already when the garbage is not a printable key.
+//! Every item carries its own RSA-encrypted random key, so this step runs once per archived
+//! message and bounds the connector's rate. The PEM is read by `rsa` (PKCS#1 or PKCS#8, with
+//! its precise parse errors); the decryption itself runs in AWS-LC (`aws-lc-rs`, already linked
+//! for TLS), whose assembly RSA is several times faster than `rsa`'s portable arithmetic.
+//!
+//! A key that does not match the item either fails the padding check or yields bytes that are
+//! not a printable key string; both are reported as the wrong key. Rare printable garbage
+//! shows one step later, as `DecryptData`'s 10006/10008.
 
 use std::collections::BTreeMap;
 
+use aws_lc_rs::rsa::{Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
 use base64::Engine;
 use config::PrivateKeyConfig;
 use rsa::PrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
 /// A key that could not be loaded; the message names the field, never the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,7 +53,7 @@ pub enum RandomKeyError {
 
 /// The configured keys by version.
 pub struct Keys {
-    by_version: BTreeMap<u32, PrivateKey>,
+    by_version: BTreeMap<u32, Pkcs1PrivateDecryptingKey>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -92,12 +98,23 @@ impl Keys {
                 version,
                 reason: format!("not base64 ({e})"),
             })?;
-        let plain = key.pkcs1v15_decrypt(&ct).map_err(|e| RandomKeyError::Unreadable {
-            version,
-            reason: e.to_string(),
-        })?;
-        // Implicit rejection: garbage instead of an error. A random key is printable ASCII;
-        // garbage almost never is, and the rare printable garbage fails in DecryptData.
+        if ct.len() != key.key_size_bytes() {
+            return Err(RandomKeyError::Unreadable {
+                version,
+                reason: format!(
+                    "{} bytes, not a ciphertext of this {}-bit key",
+                    ct.len(),
+                    key.key_size_bits()
+                ),
+            });
+        }
+        let mut out = vec![0u8; key.min_output_size()];
+        let Ok(plain) = key.decrypt(&ct, &mut out) else {
+            return Err(RandomKeyError::WrongKey(version));
+        };
+        let plain = plain.to_vec();
+        // A random key is printable ASCII; bytes that passed the padding check by chance almost
+        // never are, and the rare printable garbage fails in DecryptData.
         match String::from_utf8(plain) {
             Ok(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()) => Ok(s),
             _ => Err(RandomKeyError::WrongKey(version)),
@@ -137,15 +154,23 @@ impl Keys {
     }
 }
 
-fn parse_pem(pem: &str) -> Result<PrivateKey, String> {
+fn parse_pem(pem: &str) -> Result<Pkcs1PrivateDecryptingKey, String> {
     let pem = pem.trim();
-    if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
-        PrivateKey::from_pkcs1_pem(pem).map_err(|e| format!("not a valid PKCS#1 RSA private key ({e})"))
+    let key = if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+        PrivateKey::from_pkcs1_pem(pem).map_err(|e| format!("not a valid PKCS#1 RSA private key ({e})"))?
     } else if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
-        PrivateKey::from_pkcs8_pem(pem).map_err(|e| format!("not a valid PKCS#8 RSA private key ({e})"))
+        PrivateKey::from_pkcs8_pem(pem).map_err(|e| format!("not a valid PKCS#8 RSA private key ({e})"))?
     } else if pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-        Err("the key is password-protected; store it unencrypted with owner-only permissions".into())
+        return Err("the key is password-protected; store it unencrypted with owner-only permissions".into());
     } else {
-        Err("not a PEM private key (expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)".into())
-    }
+        return Err(
+            "not a PEM private key (expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)".into(),
+        );
+    };
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| format!("the RSA key cannot be re-encoded ({e})"))?;
+    let key = PrivateDecryptingKey::from_pkcs8(der.as_bytes())
+        .map_err(|e| format!("the RSA key is not usable for decryption ({e}; sizes 2048 to 8192 bits are)"))?;
+    Pkcs1PrivateDecryptingKey::new(key).map_err(|e| format!("the RSA key is not usable for decryption ({e})"))
 }

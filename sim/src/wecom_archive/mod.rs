@@ -418,15 +418,9 @@ pub fn install(dir: &Path, t0: i64, faults: &[(Fault, PathBuf)]) -> std::io::Res
 /// ceiling of a 会话存档 pull on this machine, for benchmarks to print beside their rate.
 pub fn rsa_decrypts_per_second(n: usize) -> f64 {
     use base64::Engine;
-    let enc = Encryptor::default();
-    let cts: Vec<Vec<u8>> = (0..n.max(1) as u64)
-        .map(|seq| {
-            let it = ScriptItem {
-                seq,
-                version: 1,
-                message: json!({}),
-            };
-            let b64 = enc.item(&it)["encrypt_random_key"].as_str().unwrap_or("").to_string();
+    let cts: Vec<Vec<u8>> = encrypted_random_keys(n)
+        .iter()
+        .map(|b64| {
             base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .unwrap_or_default()
@@ -436,6 +430,22 @@ pub fn rsa_decrypts_per_second(n: usize) -> f64 {
     let started = std::time::Instant::now();
     let ok = cts.iter().filter(|ct| key.pkcs1v15_decrypt(ct).is_ok()).count();
     ok as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `n` items' `encrypt_random_key` values (base64, key version 1), each for its own random key
+/// as Tencent's servers would send them.
+pub fn encrypted_random_keys(n: usize) -> Vec<String> {
+    let enc = Encryptor::default();
+    (0..n.max(1) as u64)
+        .map(|seq| {
+            let it = ScriptItem {
+                seq,
+                version: 1,
+                message: json!({}),
+            };
+            enc.item(&it)["encrypt_random_key"].as_str().unwrap_or("").to_string()
+        })
+        .collect()
 }
 
 /// Installs the stand-in with a world of `messages` (seq 1, 2, …, all under key version 1),

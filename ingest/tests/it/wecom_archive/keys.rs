@@ -43,8 +43,8 @@ fn pkcs1_inline_and_pkcs8_from_a_file_both_decrypt_their_version() {
 
 #[test]
 fn a_wrong_key_never_yields_the_random_key() {
-    // Version 1 configured with version 3's key: implicit rejection gives no error from RSA,
-    // so the mismatch must show as WrongKey here or as garbage DecryptData refuses.
+    // Version 1 configured with version 3's key: the padding check fails (or, rarely, passes on
+    // garbage), so the mismatch must show as WrongKey here or as garbage DecryptData refuses.
     let keys = Keys::load(&[key(1, KEY_V3)]).unwrap();
     let rk = "AbCdEfGh0123456789AbCdEfGh012345";
     match keys.random_key(1, &encrypt_for(KEY_V1, rk)) {
@@ -54,6 +54,20 @@ fn a_wrong_key_never_yields_the_random_key() {
         Err(RandomKeyError::WrongKey(1) | RandomKeyError::Unreadable { version: 1, .. }) => {}
         Err(e) => panic!("unexpected {e}"),
     }
+}
+
+#[test]
+fn a_ciphertext_of_the_wrong_size_is_named_unreadable_with_its_size() {
+    let keys = Keys::load(&[key(1, KEY_V1)]).unwrap();
+    let short = base64::engine::general_purpose::STANDARD.encode([7u8; 100]);
+    match keys.random_key(1, &short) {
+        Err(RandomKeyError::Unreadable { version: 1, reason }) => {
+            assert_eq!(reason, "100 bytes, not a ciphertext of this 2048-bit key")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = keys.random_key(1, "%%%").unwrap_err();
+    assert!(err.to_string().contains("not base64"), "{err}");
 }
 
 #[test]
