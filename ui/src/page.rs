@@ -62,6 +62,8 @@ pub(crate) fn frame(lang: Lang, title: &str, who: Option<&Session>, body: Markup
                     a.brand href="/" { "chatvault " (lang.t("审阅", "review")) }
                     @if let Some(s) = who {
                         a href="/" { (lang.t("搜索", "Search")) }
+                        a href="/audit" { (lang.t("审计", "Audit")) }
+                        a href="/status" { (lang.t("状态", "Status")) }
                         @if s.user.role == Role::Admin {
                             a href="/access-log" { (lang.t("访问日志", "Access log")) }
                         }

@@ -7,10 +7,12 @@
 
 mod access_log;
 mod attachment;
+mod audit;
 mod conversation;
 mod login;
 mod message;
 mod search;
+mod status;
 
 use std::sync::Arc;
 
@@ -44,6 +46,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(attachment::download),
         )
         .route("/access-log", get(access_log::page))
+        .route("/audit", get(audit::page))
+        .route("/status", get(status::page))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))

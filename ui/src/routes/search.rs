@@ -103,7 +103,7 @@ fn search_form(lang: Lang, p: &Params) -> Markup {
 }
 
 /// A date (`YYYY-MM-DD`, local midnight) or RFC 3339 time → UTC ms.
-fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
+pub(crate) fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
     use chrono::TimeZone;
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
