@@ -239,3 +239,52 @@ async fn status_shows_connectors_chain_head_and_last_export_within_scope() {
         assert_eq!(e.detail["archive_counts"], user == "admin");
     }
 }
+
+#[tokio::test]
+async fn a_request_held_in_its_handler_does_not_hold_up_the_next() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, mpsc};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    support::archive(dir.path());
+    support::users(dir.path());
+    let state = chatvault_ui::AppState::new(chatvault_ui::UiOptions {
+        data_dir: dir.path().to_path_buf(),
+        secure_cookies: false,
+        idle_timeout: Duration::from_secs(600),
+        tz: chrono_tz::Asia::Shanghai,
+    })
+    .unwrap();
+    // The first request's work waits (like a slow query) until the test lets it go.
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (entered_tx, release_rx, first) = (Mutex::new(entered_tx), Mutex::new(release_rx), AtomicBool::new(true));
+    state.set_work_hook(move || {
+        if first.swap(false, Ordering::SeqCst) {
+            let _ = entered_tx.lock().unwrap().send(());
+            let _ = release_rx.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, chatvault_ui::router(state)).await });
+
+    let http = reqwest::Client::new();
+    let held = tokio::spawn({
+        let http = http.clone();
+        async move { http.get(format!("http://{addr}/login")).send().await.unwrap().status() }
+    });
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("the first request reached its handler");
+    let started = Instant::now();
+    let r = http.get(format!("http://{addr}/login")).send().await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 200);
+    assert!(!held.is_finished(), "the first request is still held");
+    assert!(waited < Duration::from_secs(5), "the second request waited {waited:?}");
+    release_tx.send(()).unwrap();
+    assert_eq!(held.await.unwrap(), 200);
+}

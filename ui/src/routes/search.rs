@@ -53,11 +53,15 @@ pub(crate) struct Params {
 
 /// `GET /`.
 pub(crate) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let s = match super::signed_in(&state, &headers, "/", true) {
+    crate::blocking::run(state, move |state| index_blocking(state, &headers)).await
+}
+
+fn index_blocking(state: &AppState, headers: &HeaderMap) -> Response {
+    let s = match super::signed_in(state, headers, "/", true) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
+    let lang = Lang::from_headers(headers);
     let body = html! {
         h1 { (lang.t("搜索消息", "Search messages")) }
         (search_form(lang, &Params::default()))
@@ -147,12 +151,16 @@ pub(crate) async fn results(
     headers: HeaderMap,
     Query(p): Query<Params>,
 ) -> Response {
-    let s = match super::signed_in(&state, &headers, "/search", true) {
+    crate::blocking::run(state, move |state| results_blocking(state, &headers, &p)).await
+}
+
+fn results_blocking(state: &AppState, headers: &HeaderMap, p: &Params) -> Response {
+    let s = match super::signed_in(state, headers, "/search", true) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
-    match run(&state, lang, &s, &p) {
+    let lang = Lang::from_headers(headers);
+    match run(state, lang, &s, p) {
         Ok(body) => Html(frame(lang, lang.t("搜索结果", "Results"), Some(&s), body).into_string()).into_response(),
         Err(r) => r,
     }
