@@ -135,8 +135,8 @@ fn run(state: &AppState, lang: Lang, s: &Session) -> Result<Markup, Response> {
             table.status {
                 tr {
                     th { (lang.t("连接器", "connector")) } th { (lang.t("状态", "state")) }
-                    th { (lang.t("最近接收", "last received")) } th { (lang.t("距今", "ago")) }
-                    th { (lang.t("未恢复的中断", "open gaps")) } th { (lang.t("事件数", "events")) }
+                    th { (lang.t("最近接收", "last received")) }
+                    th { (lang.t("未恢复中断", "open gaps")) } th { (lang.t("事件数", "events")) }
                 }
                 @for c in &connectors {
                     @let open = open_gaps(&c.platform, &c.account);
@@ -152,8 +152,12 @@ fn run(state: &AppState, lang: Lang, s: &Session) -> Result<Markup, Response> {
                                 None => span.meta { (lang.t("从未报告", "never reported")) },
                             }
                         }
-                        td { (c.last_event_at.map(|t| time(t, tz)).unwrap_or_else(|| "—".into())) }
-                        td { (c.last_event_at.map(|t| super::audit::duration(now - t)).unwrap_or_else(|| "—".into())) }
+                        td {
+                            @match c.last_event_at {
+                                Some(t) => { (time(t, tz)) br; span.meta { (super::audit::duration(now - t)) (lang.t(" 前", " ago")) } }
+                                None => "—",
+                            }
+                        }
                         td {
                             @if open > 0 { a.bad href=(format!("/audit?kind=gap&platform={}", c.platform)) { (open) } }
                             @else { span.ok { "0" } }
