@@ -5,7 +5,9 @@ Usage: reviewer_ui.py BASE_URL OUT_DIR USER PASSWORD ATTACHMENT_SHA256
 At a desktop (1280x800) and a phone (390x844) viewport: log in, search 农业 and see both
 农业局 and 中国农业发展银行 highlighted, open the conversation and see the withdrawn message's
 original text and the edited message's revisions, download the attachment, try a chat outside
-the user's scope (403), log out. Every page is screenshotted into OUT_DIR and checked for
+the user's scope (403), open the audit page (the withdrawn message's original text, not the
+other chat's withdrawal; filtered to withdrawals, then on to the conversation) and the status
+page (the connector, the chain head, the last export), log out. Every page is screenshotted into OUT_DIR and checked for
 horizontal overflow. Exits non-zero (an AssertionError) on the first failure.
 """
 
@@ -95,6 +97,33 @@ def run(browser, base, out, name, viewport, user, password, sha):
     assert resp.status == 403, resp.status
     assert "机密" not in page.content()
     shot(page, out, f"{name}-6-denied")
+
+    page.goto(base + "/")
+    page.click("header a[href='/audit']")
+    page.wait_for_url(base + "/audit")
+    body = page.inner_text("main")
+    assert "这条消息说错了：报价八十万" in body, "the withdrawn message's original text on the audit page"
+    assert "撤回者：u1" in body, body
+    assert "合同金额是一百万" in body and "合同金额是两百万" in body, "the edit's revisions"
+    assert "yunhu-outage" in body, "the connector's gap"
+    assert "机密" not in page.content(), "another chat's withdrawal showed up"
+    shot(page, out, f"{name}-7-audit")
+    page.select_option("select[name=kind]", "withdrawn")
+    page.click("form.search button[type=submit]")
+    page.wait_for_url("**/audit?**kind=withdrawn**")
+    body = page.inner_text("main")
+    assert "报价八十万" in body and "合同金额" not in body and "yunhu-outage" not in body, body
+    page.locator("div.msg a", has_text="农业项目群").first.click()
+    page.wait_for_url("**/chat/yunhu/team/c1?at=m4")
+    assert page.locator("div.msg.focus").inner_text().find("报价八十万") >= 0, "focused on the withdrawn message"
+
+    page.click("header a[href='/status']")
+    page.wait_for_url(base + "/status")
+    body = page.inner_text("main")
+    assert "team" in body and "connected" in body, body
+    assert "seq " in body and "尚无导出记录" not in body, "chain head and the last export"
+    assert "仅管理员" not in body, "a reviewer gets no archive-wide counts"
+    shot(page, out, f"{name}-8-status")
 
     page.goto(base + "/")
     page.click("header form button")

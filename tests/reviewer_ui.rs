@@ -2,7 +2,7 @@
 //! 中国农业发展银行, an edit, a withdrawal, an attachment and a chat outside the user's scope;
 //! `tests/reviewer_ui.py` drives the system Chromium through Playwright (never a downloaded
 //! browser); then `chatvault access-log --json` must list every login, search, view, download,
-//! denial and logout. Screenshots go to `$CARGO_TARGET_TMPDIR/reviewer-ui/`.
+//! denial, audit and status view and logout. Screenshots go to `$CARGO_TARGET_TMPDIR/reviewer-ui/`.
 //!
 //! Skipped with a message when `/usr/bin/chromium` or Python's `playwright` is missing, unless
 //! `CHATVAULT_BROWSER_REQUIRED=1` (CI), where that is a failure. `CHATVAULT_PYTHON` names the
@@ -12,9 +12,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use proto::{Attachment, NewMessage, Platform};
+use proto::{Attachment, ConnectorStatus, NewMessage, Platform};
 use sha2::{Digest, Sha256};
-use testkit::{batch, edit, message, payload, text, withdraw};
+use testkit::{batch, connector_state, edit, message, payload, text, withdraw};
 
 use crate::support::{ArchiveDir, json_lines, stderr};
 
@@ -90,6 +90,26 @@ fn archive(a: &ArchiveDir) -> String {
             ),
             T0 + 7001,
         ),
+        payload(
+            message(
+                "c2",
+                "s2",
+                NewMessage {
+                    chat_name: Some("机密群".into()),
+                    ..text("机密撤回：供应商回扣名单", T0 + 7100)
+                },
+            ),
+            T0 + 7101,
+        ),
+        payload(withdraw("c2", "s2", "boss", T0 + 7200), T0 + 7201),
+        payload(
+            connector_state(ConnectorStatus::Disconnected, "yunhu-outage", T0 + 7500),
+            T0 + 7500,
+        ),
+        payload(
+            connector_state(ConnectorStatus::Connected, "back", T0 + 7600),
+            T0 + 7600,
+        ),
     ];
     store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
     sha
@@ -107,6 +127,9 @@ fn a_reviewer_searches_reads_downloads_and_is_logged_in_a_real_browser() {
     let a = ArchiveDir::new();
     let sha = archive(&a);
     let o = a.cv(&["reindex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // An export, for the status page's "last export".
+    let o = a.cv(&["export"]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let mut add = Command::new(env!("CARGO_BIN_EXE_chatvault"))
@@ -183,7 +206,10 @@ fn a_reviewer_searches_reads_downloads_and_is_logged_in_a_real_browser() {
     // Once per viewport.
     assert_eq!(has("login", "ok", &|_| true), 2, "{entries:#?}");
     assert_eq!(has("search", "ok", &|t| t == "农业"), 2);
-    assert_eq!(has("view_conversation", "ok", &|t| t == "/chat/yunhu/team/c1"), 2);
+    // From the search results, then from the audit page.
+    assert_eq!(has("view_conversation", "ok", &|t| t == "/chat/yunhu/team/c1"), 4);
+    assert_eq!(has("audit", "ok", &|t| t == "/audit"), 4, "all, then withdrawn only");
+    assert_eq!(has("status", "ok", &|t| t == "/status"), 2);
     assert_eq!(
         has("download", "ok", &|t| t.starts_with("/attachment/yunhu/team/c1/m5/")),
         2

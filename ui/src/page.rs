@@ -44,6 +44,12 @@ td,th{border-bottom:1px solid #e1e5ea;padding:.3rem .4rem;text-align:left;vertic
 .login label{display:block;margin:.6rem 0 .2rem}
 .login input{width:100%;padding:.45rem;border:1px solid #c5ccd6;border-radius:4px;font:inherit}
 .ok{color:#116329}.bad{color:#a1260d;font-weight:700}
+code{overflow-wrap:anywhere;word-break:break-all}
+section.day h2{margin:1.2rem 0 .5rem;padding-bottom:.2rem;border-bottom:1px solid #c5ccd6;color:#24364f}
+dl.status{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding:.6rem .8rem;margin:0}
+dl.status dt{font-weight:700;margin-top:.3rem}dl.status dd{margin:0 0 .3rem;overflow-wrap:anywhere}
+td,th{overflow-wrap:break-word}
+.badge{white-space:nowrap}
 "#;
 
 /// A whole page: `title`, the signed-in user's navigation (if any), `body`.
@@ -62,6 +68,8 @@ pub(crate) fn frame(lang: Lang, title: &str, who: Option<&Session>, body: Markup
                     a.brand href="/" { "chatvault " (lang.t("审阅", "review")) }
                     @if let Some(s) = who {
                         a href="/" { (lang.t("搜索", "Search")) }
+                        a href="/audit" { (lang.t("审计", "Audit")) }
+                        a href="/status" { (lang.t("状态", "Status")) }
                         @if s.user.role == Role::Admin {
                             a href="/access-log" { (lang.t("访问日志", "Access log")) }
                         }

@@ -28,3 +28,20 @@ pub(crate) fn allowed_chat_keys(
 pub(crate) fn allows(scopes: &[Scope], platform: Platform, chat_id: &str) -> bool {
     Scope::any_allows(scopes, platform, chat_id)
 }
+
+/// The platforms a user with `scopes` may see anything of (`None`: every platform). A chat
+/// scope counts its platform: that platform's connector gaps are gaps of the chat too.
+pub(crate) fn platforms(scopes: &[Scope]) -> Option<Vec<Platform>> {
+    if scopes.is_empty() {
+        return None;
+    }
+    let mut v: Vec<Platform> = scopes
+        .iter()
+        .map(|s| match s {
+            Scope::Platform { platform } | Scope::Chat { platform, .. } => *platform,
+        })
+        .collect();
+    v.sort_by_key(|p| p.as_str());
+    v.dedup();
+    Some(v)
+}

@@ -27,7 +27,12 @@ pub struct AppState {
     pub access: Mutex<AccessDb>,
     /// The search index reader, opened on first use (the index may not exist yet).
     pub(crate) searcher: Mutex<Option<Arc<search::Searcher>>>,
+    /// Run before each request's work (see [`AppState::set_work_hook`]).
+    work_hook: Mutex<Option<WorkHook>>,
 }
+
+/// See [`AppState::set_work_hook`].
+type WorkHook = Arc<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,7 +48,23 @@ impl AppState {
             opts,
             access: Mutex::new(access),
             searcher: Mutex::new(None),
+            work_hook: Mutex::new(None),
         }))
+    }
+
+    /// Sets a function every request runs, on the thread doing its work, before that work:
+    /// tests use it to hold one request and show that others are still answered.
+    #[doc(hidden)]
+    pub fn set_work_hook(&self, hook: impl Fn() + Send + Sync + 'static) {
+        *self.work_hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+    }
+
+    /// Runs the work hook, if one is set.
+    pub(crate) fn before_work(&self) {
+        let hook = self.work_hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(h) = hook {
+            h();
+        }
     }
 
     /// The access database (a poisoned lock only means another request panicked mid-use;

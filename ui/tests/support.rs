@@ -7,10 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use chatvault_ui as ui;
-use proto::{Attachment, NewMessage, Platform};
+use proto::{Attachment, ConnectorStatus, NewMessage, Platform};
 use sha2::{Digest, Sha256};
 use store::access::{AccessDb, Role, Scope};
-use testkit::{batch, edit, message, payload, text, withdraw};
+use testkit::{batch, connector_state, delete, edit, message, payload, text, withdraw};
 use tokio_util::sync::CancellationToken;
 
 pub const T0: i64 = 1_760_000_000_000;
@@ -89,6 +89,8 @@ pub fn archive(dir: &Path) {
         ),
     ];
     store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
+    let more = changes();
+    store.append(&more.iter().collect::<Vec<_>>()).unwrap();
     drop(store);
     let reader = store::StoreReader::open(dir).unwrap();
     let (mut ix, _) = search::Indexer::open(dir, search::IndexerOptions::default()).unwrap();
@@ -96,7 +98,65 @@ pub fn archive(dir: &Path) {
     ix.finish().unwrap();
 }
 
-/// `reviewer` (scope: chat c1 of yunhu), `admin` (everything), `gone` (disabled later).
+/// For the audit page: a withdrawal in the out-of-scope chat c2, a wecom message deleted for
+/// everyone two days later, one removed from a single user's view, a yunhu gap that closed and
+/// a wecom gap still open.
+fn changes() -> Vec<proto::EventBatch> {
+    let day = 86_400_000;
+    let yunhu = vec![
+        payload(
+            message(
+                "c2",
+                "s3",
+                NewMessage {
+                    chat_name: Some("机密群".into()),
+                    ..text("机密撤回：供应商回扣名单", T0 + 8500)
+                },
+            ),
+            T0 + 8501,
+        ),
+        payload(withdraw("c2", "s3", "boss", T0 + 8600), T0 + 8601),
+        payload(
+            connector_state(ConnectorStatus::Disconnected, "yunhu-outage", T0 + 9000),
+            T0 + 9000,
+        ),
+        payload(
+            connector_state(ConnectorStatus::Connected, "back", T0 + 9500),
+            T0 + 9500,
+        ),
+    ];
+    let wecom = vec![
+        payload(message("w1", "x1", text("企业微信删除的内容", T0 + day)), T0 + day + 1),
+        payload(delete("w1", "x1", "hr", T0 + 2 * day), T0 + 2 * day + 1),
+        payload(
+            message("w1", "x2", text("只对一人隐藏的内容", T0 + day + 10)),
+            T0 + day + 11,
+        ),
+        payload(
+            proto::ChatEvent::message(
+                "w1",
+                "x2",
+                proto::EventBody::Delete {
+                    by: Some("u9".into()),
+                    at: Some(T0 + day + 20),
+                    scope: proto::DeleteScope::User,
+                },
+            ),
+            T0 + day + 21,
+        ),
+        payload(
+            connector_state(ConnectorStatus::Disconnected, "wecom-outage", T0 + 3 * day),
+            T0 + 3 * day,
+        ),
+    ];
+    vec![
+        batch(Platform::Yunhu, "team", yunhu),
+        batch(Platform::Wecom, "corp", wecom),
+    ]
+}
+
+/// `reviewer` (scope: chat c1 of yunhu), `admin` (everything), `gone` (disabled later),
+/// `wecomer` (scope: platform wecom).
 pub fn users(dir: &Path) {
     let db = AccessDb::open(dir).unwrap();
     let hash = ui::hash_password(PASSWORD).unwrap();
@@ -104,6 +164,8 @@ pub fn users(dir: &Path) {
     db.add_user("reviewer", &hash, Role::Reviewer, &[scope], 0).unwrap();
     db.add_user("admin", &hash, Role::Admin, &[], 0).unwrap();
     db.add_user("gone", &hash, Role::Reviewer, &[], 0).unwrap();
+    let wecom: Scope = "platform:wecom".parse().unwrap();
+    db.add_user("wecomer", &hash, Role::Reviewer, &[wecom], 0).unwrap();
 }
 
 /// A running UI.

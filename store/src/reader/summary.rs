@@ -94,8 +94,18 @@ impl StoreReader {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        // Per connector: events, last receive time, last state, cursor. The log has few accounts,
-        // so one grouped scan of the (platform, account) pairs plus point queries is enough.
+        stats.connectors = self.connectors()?;
+        stats.head = Some(self.head()?);
+        Ok(stats)
+    }
+
+    /// Per connector: events, last receive time, last state, cursor (`stats`, the reviewer
+    /// UI's status page).
+    pub fn connectors(&self) -> Result<Vec<ConnectorSummary>> {
+        let conn = &self.conn;
+        let mut out = Vec::new();
+        // The log has few accounts, so one grouped scan of the (platform, account) pairs plus
+        // point queries is enough.
         let mut st = conn.prepare(
             "SELECT platform, account, count(*), max(received_at) FROM events GROUP BY platform, account ORDER BY platform, account",
         )?;
@@ -131,7 +141,7 @@ impl StoreReader {
                 .prepare_cached("SELECT cursor FROM cursors WHERE platform = ?1 AND account = ?2")?
                 .query_row(params![platform, account], |r| r.get(0))
                 .optional()?;
-            stats.connectors.push(ConnectorSummary {
+            out.push(ConnectorSummary {
                 platform,
                 account,
                 events: events as u64,
@@ -141,8 +151,7 @@ impl StoreReader {
                 cursor: cursor.and_then(|c| serde_json::from_str(&c).ok()),
             });
         }
-        stats.head = Some(self.head()?);
-        Ok(stats)
+        Ok(out)
     }
 }
 

@@ -19,14 +19,18 @@ const SHOWN: usize = 500;
 
 /// `GET /access-log`.
 pub(crate) async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let s = match super::signed_in(&state, &headers, "/access-log", true) {
+    crate::blocking::run(state, move |state| page_blocking(state, &headers)).await
+}
+
+fn page_blocking(state: &AppState, headers: &HeaderMap) -> Response {
+    let s = match super::signed_in(state, headers, "/access-log", true) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
+    let lang = Lang::from_headers(headers);
     if s.user.role != Role::Admin {
         return super::deny(
-            &state,
+            state,
             lang,
             &s.user.name,
             "view_access_log",
@@ -35,7 +39,7 @@ pub(crate) async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap)
         );
     }
     if let Err(r) = super::log_or_fail(
-        &state,
+        state,
         lang,
         &NewAccess {
             user: &s.user.name,

@@ -22,6 +22,17 @@ pub(crate) async fn download(
     headers: HeaderMap,
     Path((platform_s, account, chat, msg, index)): Path<(String, String, String, String, usize)>,
 ) -> Response {
+    crate::blocking::run(state, move |state| {
+        download_blocking(state, &headers, (platform_s, account, chat, msg, index))
+    })
+    .await
+}
+
+fn download_blocking(
+    state: &AppState,
+    headers: &HeaderMap,
+    (platform_s, account, chat, msg, index): (String, String, String, String, usize),
+) -> Response {
     let path = format!(
         "/attachment/{}/{}/{}/{}/{index}",
         seg(&platform_s),
@@ -34,7 +45,7 @@ pub(crate) async fn download(
         lang,
         platform,
         reader,
-    } = match super::chat_access(&state, &headers, &path, false, (&platform_s, &chat), "download") {
+    } = match super::chat_access(state, headers, &path, false, (&platform_s, &chat), "download") {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -58,7 +69,7 @@ pub(crate) async fn download(
     else {
         return crate::errors::not_found(lang);
     };
-    let bytes = match tokio::fs::read(state.opts.data_dir.join("blobs").join(&sha)).await {
+    let bytes = match std::fs::read(state.opts.data_dir.join("blobs").join(&sha)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return crate::errors::not_found(lang),
         Err(e) => return internal(&e),
@@ -67,7 +78,7 @@ pub(crate) async fn download(
         return internal(&format!("blob {sha} does not match its hash"));
     }
     if let Err(r) = super::log_or_fail(
-        &state,
+        state,
         lang,
         &NewAccess {
             user: &s.user.name,

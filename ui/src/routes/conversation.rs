@@ -52,13 +52,27 @@ pub(crate) async fn page(
     Path((platform_s, account, chat)): Path<(String, String, String)>,
     Query(at): Query<At>,
 ) -> Response {
+    crate::blocking::run(state, move |state| {
+        page_blocking(state, &headers, platform_s, account, chat, at)
+    })
+    .await
+}
+
+fn page_blocking(
+    state: &AppState,
+    headers: &HeaderMap,
+    platform_s: String,
+    account: String,
+    chat: String,
+    at: At,
+) -> Response {
     let path = format!("/chat/{}/{}/{}", seg(&platform_s), seg(&account), seg(&chat));
     let super::ChatAccess {
         session: s,
         lang,
         platform,
         reader,
-    } = match super::chat_access(&state, &headers, &path, true, (&platform_s, &chat), "view_conversation") {
+    } = match super::chat_access(state, headers, &path, true, (&platform_s, &chat), "view_conversation") {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -108,7 +122,7 @@ pub(crate) async fn page(
         }
     }
     if let Err(r) = super::log_or_fail(
-        &state,
+        state,
         lang,
         &NewAccess {
             user: &s.user.name,

@@ -36,10 +36,13 @@ pub(crate) struct CsrfForm {
 
 /// `GET /login`: the form, with a fresh login CSRF token in a cookie and a hidden field.
 pub(crate) async fn form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if session::current(&state, &headers).is_some() {
-        return Redirect::to("/").into_response();
-    }
-    render(&state, Lang::from_headers(&headers), StatusCode::OK, None)
+    crate::blocking::run(state, move |state| {
+        if session::current(state, &headers).is_some() {
+            return Redirect::to("/").into_response();
+        }
+        render(state, Lang::from_headers(&headers), StatusCode::OK, None)
+    })
+    .await
 }
 
 fn render(state: &AppState, lang: Lang, status: StatusCode, error: Option<&str>) -> Response {
@@ -71,7 +74,11 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
+    crate::blocking::run(state, move |state| submit_blocking(state, &headers, f)).await
+}
+
+fn submit_blocking(state: &AppState, headers: &HeaderMap, f: LoginForm) -> Response {
+    let lang = Lang::from_headers(headers);
     let name = f.user.trim().to_string();
     let deny = |action: &str, why: &str| {
         let _ = state.record(&NewAccess {
@@ -82,11 +89,11 @@ pub(crate) async fn submit(
             outcome: Outcome::Denied,
         });
     };
-    let expected = session::cookie(&headers, csrf::LOGIN_COOKIE).unwrap_or("");
+    let expected = session::cookie(headers, csrf::LOGIN_COOKIE).unwrap_or("");
     if !csrf::matches(expected, &f.csrf) {
         deny("login", "csrf");
         return render(
-            &state,
+            state,
             lang,
             StatusCode::FORBIDDEN,
             Some(lang.t("表单已过期，请重试。", "The form expired; please try again.")),
@@ -100,7 +107,7 @@ pub(crate) async fn submit(
         Ok(false) => {
             deny("login_throttled", "too many failed logins");
             return render(
-                &state,
+                state,
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(lang.t(
@@ -120,9 +127,7 @@ pub(crate) async fn submit(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::decoy_hash().to_string());
     let pw = f.password;
-    let good = tokio::task::spawn_blocking(move || password::verify_password(&pw, &hash))
-        .await
-        .unwrap_or(false);
+    let good = password::verify_password(&pw, &hash);
     let user = match user {
         Some(u) if good && !u.disabled => u,
         other => {
@@ -133,7 +138,7 @@ pub(crate) async fn submit(
             };
             deny("login", why);
             return render(
-                &state,
+                state,
                 lang,
                 StatusCode::UNAUTHORIZED,
                 Some(lang.t("用户名或密码错误。", "Wrong user name or password.")),
@@ -155,10 +160,10 @@ pub(crate) async fn submit(
     });
     let mut res = Redirect::to("/").into_response();
     let h = res.headers_mut();
-    if let Ok(v) = session::set_cookie(&state, session::COOKIE_NAME, &token, None).parse() {
+    if let Ok(v) = session::set_cookie(state, session::COOKIE_NAME, &token, None).parse() {
         h.append(header::SET_COOKIE, v);
     }
-    if let Ok(v) = session::set_cookie(&state, csrf::LOGIN_COOKIE, "", Some(0)).parse() {
+    if let Ok(v) = session::set_cookie(state, csrf::LOGIN_COOKIE, "", Some(0)).parse() {
         h.append(header::SET_COOKIE, v);
     }
     res
@@ -170,12 +175,16 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let Some((token, s)) = session::current(&state, &headers) else {
+    crate::blocking::run(state, move |state| logout_blocking(state, &headers, &f)).await
+}
+
+fn logout_blocking(state: &AppState, headers: &HeaderMap, f: &CsrfForm) -> Response {
+    let lang = Lang::from_headers(headers);
+    let Some((token, s)) = session::current(state, headers) else {
         return Redirect::to("/login").into_response();
     };
     if !csrf::matches(&s.csrf, &f.csrf) {
-        return super::deny(&state, lang, &s.user.name, "logout", "/logout", "csrf");
+        return super::deny(state, lang, &s.user.name, "logout", "/logout", "csrf");
     }
     if let Err(e) = state.db().end_session(&token) {
         return crate::errors::internal(lang, &e);
@@ -188,7 +197,7 @@ pub(crate) async fn logout(
         outcome: Outcome::Ok,
     });
     let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = session::set_cookie(&state, session::COOKIE_NAME, "", Some(0)).parse() {
+    if let Ok(v) = session::set_cookie(state, session::COOKIE_NAME, "", Some(0)).parse() {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res

@@ -30,6 +30,18 @@ pub(crate) async fn page(
     Path((platform_s, account, chat, msg)): Path<(String, String, String, String)>,
     Query(v): Query<Verify>,
 ) -> Response {
+    crate::blocking::run(state, move |state| {
+        page_blocking(state, &headers, (platform_s, account, chat, msg), v)
+    })
+    .await
+}
+
+fn page_blocking(
+    state: &AppState,
+    headers: &HeaderMap,
+    (platform_s, account, chat, msg): (String, String, String, String),
+    v: Verify,
+) -> Response {
     let path = format!(
         "/message/{}/{}/{}/{}",
         seg(&platform_s),
@@ -42,7 +54,7 @@ pub(crate) async fn page(
         lang,
         platform,
         reader,
-    } = match super::chat_access(&state, &headers, &path, true, (&platform_s, &chat), "view_message") {
+    } = match super::chat_access(state, headers, &path, true, (&platform_s, &chat), "view_message") {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -68,7 +80,7 @@ pub(crate) async fn page(
         None
     };
     if let Err(r) = super::log_or_fail(
-        &state,
+        state,
         lang,
         &NewAccess {
             user: &s.user.name,

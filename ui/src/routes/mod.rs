@@ -7,10 +7,12 @@
 
 mod access_log;
 mod attachment;
+mod audit;
 mod conversation;
 mod login;
 mod message;
 mod search;
+mod status;
 
 use std::sync::Arc;
 
@@ -44,6 +46,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(attachment::download),
         )
         .route("/access-log", get(access_log::page))
+        .route("/audit", get(audit::page))
+        .route("/status", get(status::page))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
@@ -51,13 +55,18 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, req: Request) -> Response {
-    let lang = Lang::from_headers(&headers);
+    let path = req.uri().path().to_string();
+    crate::blocking::run(state, move |state| not_found_blocking(state, &headers, &path)).await
+}
+
+fn not_found_blocking(state: &AppState, headers: &HeaderMap, path: &str) -> Response {
+    let lang = Lang::from_headers(headers);
     // Unknown paths are not data, but probing for them is worth knowing about.
-    let who = crate::auth::session::current(&state, &headers).map(|(_, s)| s.user.name);
+    let who = crate::auth::session::current(state, headers).map(|(_, s)| s.user.name);
     let _ = state.record(&NewAccess {
         user: who.as_deref().unwrap_or(""),
         action: "not_found",
-        target: req.uri().path(),
+        target: path,
         detail: json!({}),
         outcome: Outcome::Denied,
     });

@@ -53,11 +53,15 @@ pub(crate) struct Params {
 
 /// `GET /`.
 pub(crate) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let s = match super::signed_in(&state, &headers, "/", true) {
+    crate::blocking::run(state, move |state| index_blocking(state, &headers)).await
+}
+
+fn index_blocking(state: &AppState, headers: &HeaderMap) -> Response {
+    let s = match super::signed_in(state, headers, "/", true) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
+    let lang = Lang::from_headers(headers);
     let body = html! {
         h1 { (lang.t("搜索消息", "Search messages")) }
         (search_form(lang, &Params::default()))
@@ -103,7 +107,7 @@ fn search_form(lang: Lang, p: &Params) -> Markup {
 }
 
 /// A date (`YYYY-MM-DD`, local midnight) or RFC 3339 time → UTC ms.
-fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
+pub(crate) fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
     use chrono::TimeZone;
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
@@ -147,12 +151,16 @@ pub(crate) async fn results(
     headers: HeaderMap,
     Query(p): Query<Params>,
 ) -> Response {
-    let s = match super::signed_in(&state, &headers, "/search", true) {
+    crate::blocking::run(state, move |state| results_blocking(state, &headers, &p)).await
+}
+
+fn results_blocking(state: &AppState, headers: &HeaderMap, p: &Params) -> Response {
+    let s = match super::signed_in(state, headers, "/search", true) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let lang = Lang::from_headers(&headers);
-    match run(&state, lang, &s, &p) {
+    let lang = Lang::from_headers(headers);
+    match run(state, lang, &s, p) {
         Ok(body) => Html(frame(lang, lang.t("搜索结果", "Results"), Some(&s), body).into_string()).into_response(),
         Err(r) => r,
     }
