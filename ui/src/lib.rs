@@ -14,7 +14,8 @@
 //! - `i18n.rs`: Chinese or English from `Accept-Language`;
 //! - `page.rs`: the page frame, style and small HTML helpers; `errors.rs`: error pages;
 //! - `routes/`: one file per page (`login`, `search`, `conversation`, `message`,
-//!   `attachment`, `access_log`); `routes/mod.rs` builds the router;
+//!   `attachment`, `access_log`; `bundle`: case bundles, built by the `bundle` crate);
+//!   `routes/mod.rs` builds the router;
 //! - `server.rs`: [`serve`], binding and shutdown, and the index follower of `chatvault serve`.
 
 pub mod auth;

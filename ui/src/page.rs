@@ -44,6 +44,10 @@ td,th{border-bottom:1px solid #e1e5ea;padding:.3rem .4rem;text-align:left;vertic
 .login label{display:block;margin:.6rem 0 .2rem}
 .login input{width:100%;padding:.45rem;border:1px solid #c5ccd6;border-radius:4px;font:inherit}
 .ok{color:#116329}.bad{color:#a1260d;font-weight:700}
+form.bundle{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.4rem 0 1rem}
+form.bundle button{background:#fff;border:1px solid #2f6fdf;color:#2f6fdf;border-radius:4px;padding:.35rem .9rem;font:inherit;cursor:pointer}
+form.bundle button:disabled{border-color:#c5ccd6;color:#8c959f;cursor:not-allowed}
+label.pick{margin-left:auto;white-space:nowrap}
 "#;
 
 /// A whole page: `title`, the signed-in user's navigation (if any), `body`.

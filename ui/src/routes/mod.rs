@@ -7,6 +7,7 @@
 
 mod access_log;
 mod attachment;
+mod bundle;
 mod conversation;
 mod login;
 mod message;
@@ -44,6 +45,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(attachment::download),
         )
         .route("/access-log", get(access_log::page))
+        .route("/bundle/search", post(bundle::from_search))
+        .route("/bundle/chat/{platform}/{account}/{chat}", post(bundle::from_chat))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
