@@ -12,7 +12,7 @@
 //! would leak messages outside the reader's scope); `chatvault verify --expect-head SEQ:HASH`
 //! on the archive, or an anchor kept off the box, ties a recorded position to the chain.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek};
 use std::path::Path;
 
@@ -162,7 +162,7 @@ fn run<R: Read + Seek>(r: R, expect: &[Expected], report: &mut Report) -> Checke
     report.chain_head = Some(manifest.chain_head.clone());
 
     // Every file against the manifest, and no file it does not list.
-    let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for f in &manifest.files {
         if !names.contains(&f.path) {
             return Err(problem(&f.path, "is listed in the manifest but not in the bundle"));
@@ -209,7 +209,7 @@ fn read<R: Read + Seek>(zip: &mut ZipArchive<R>, name: &str) -> Checked<Vec<u8>>
 }
 
 /// Each `attachments/<sha256>` hashes to its name. Returns the names.
-fn check_attachments(contents: &HashMap<String, Vec<u8>>) -> Checked<BTreeSet<String>> {
+fn check_attachments(contents: &BTreeMap<String, Vec<u8>>) -> Checked<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for (path, bytes) in contents {
         let Some(name) = path.strip_prefix(ATTACHMENTS) else {
@@ -227,21 +227,17 @@ fn check_attachments(contents: &HashMap<String, Vec<u8>>) -> Checked<BTreeSet<St
     Ok(out)
 }
 
-/// An event that checked out: its envelope.
-struct Checked1 {
-    env: Envelope,
-}
-
 /// Every line of `events.jsonl`: in seq order, each hash recomputed from the previous hash and
 /// the hashed bytes, consecutive events linked, the manifest's list and chain head agreeing.
-fn check_events(contents: &HashMap<String, Vec<u8>>, manifest: &Manifest) -> Checked<BTreeMap<u64, Checked1>> {
+/// Returns each event's envelope by seq.
+fn check_events(contents: &BTreeMap<String, Vec<u8>>, manifest: &Manifest) -> Checked<BTreeMap<u64, Envelope>> {
     let bytes = contents
         .get(EVENTS)
         .ok_or_else(|| problem(EVENTS, "is not in the bundle"))?;
     let text = std::str::from_utf8(bytes).map_err(|_| problem(EVENTS, "is not UTF-8"))?;
     let mut out = BTreeMap::new();
     let mut last: Option<EventLine> = None;
-    let mut out_order = Vec::new();
+    let mut lines: Vec<Position> = Vec::new();
     let head = &manifest.chain_head;
     for (n, line) in text.lines().enumerate() {
         let at = |what: &str| format!("{EVENTS} line {}{what}", n + 1);
@@ -299,15 +295,14 @@ fn check_events(contents: &HashMap<String, Vec<u8>>, manifest: &Manifest) -> Che
         }
         let env: Envelope = serde_json::from_str(&l.payload)
             .map_err(|e| problem(&item, format!("its payload is not an event envelope: {e}")))?;
-        out.insert(l.seq, Checked1 { env });
-        out_order.push(Position {
+        out.insert(l.seq, env);
+        lines.push(Position {
             seq: l.seq,
             hash: l.hash.clone(),
         });
         last = Some(l);
     }
     // The manifest lists the same events with the same (recomputed) hashes, in the same order.
-    let lines: Vec<Position> = out_order;
     for i in 0..manifest.events.len().max(lines.len()) {
         let (item, what) = match (manifest.events.get(i), lines.get(i)) {
             (Some(a), Some(b)) if a == b => continue,
@@ -341,9 +336,9 @@ fn check_events(contents: &HashMap<String, Vec<u8>>, manifest: &Manifest) -> Che
 /// its identity, and the fold of them equals the state and revisions the line gives. Returns
 /// the number of messages.
 fn check_messages(
-    contents: &HashMap<String, Vec<u8>>,
+    contents: &BTreeMap<String, Vec<u8>>,
     manifest: &Manifest,
-    events: &BTreeMap<u64, Checked1>,
+    events: &BTreeMap<u64, Envelope>,
     attachments: &BTreeSet<String>,
 ) -> Checked<u64> {
     let bytes = contents
@@ -352,8 +347,8 @@ fn check_messages(
     let text = std::str::from_utf8(bytes).map_err(|_| problem(MESSAGES, "is not UTF-8"))?;
     // Which message each event belongs to, by its envelope.
     let mut by_key: BTreeMap<MessageKey, Vec<u64>> = BTreeMap::new();
-    for (seq, c) in events {
-        let Some(msg_id) = c.env.event.msg_id.clone() else {
+    for (seq, env) in events {
+        let Some(msg_id) = env.event.msg_id.clone() else {
             return Err(problem(
                 format!("{EVENTS} seq {seq}"),
                 "is not a message event, so it belongs to no message of the bundle",
@@ -361,9 +356,9 @@ fn check_messages(
         };
         by_key
             .entry(MessageKey {
-                platform: c.env.platform,
-                account: c.env.account.clone(),
-                chat_id: c.env.event.chat_id.clone(),
+                platform: env.platform,
+                account: env.account.clone(),
+                chat_id: env.event.chat_id.clone(),
                 msg_id,
             })
             .or_default()
@@ -401,7 +396,7 @@ fn check_messages(
         let inputs: Vec<FoldInput> = mine
             .iter()
             .map(|s| {
-                let env = &events[s].env;
+                let env = &events[s];
                 FoldInput {
                     seq: *s,
                     occurred_at: env.event.occurred_at.unwrap_or(env.received_at),

@@ -74,9 +74,7 @@ pub fn write<W: Write + Seek>(reader: &StoreReader, req: &Request<'_>, out: W) -
     let mut zip = ZipWriter::new(out);
     // Texts compress well; attachments are mostly compressed already (images, PDFs, office
     // files), so they are stored as they are.
-    let deflated = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .large_file(false);
+    let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     let mut files = Vec::new();
     let mut put = |zip: &mut ZipWriter<W>, path: String, bytes: &[u8], opts: SimpleFileOptions| {

@@ -170,13 +170,13 @@ async fn no_bundle_without_the_sessions_csrf_token_or_by_get() {
     let ui = Ui::start().await;
     let mut c = ui.client();
     c.login("admin", PASSWORD).await;
-    let r = c.post("/bundle/search", &search_form("农业", "")).await;
-    assert_eq!(r.status, 403);
-    let r = c.post("/bundle/search", &search_form("农业", &"0".repeat(64))).await;
-    assert_eq!(r.status, 403);
-    let r = c.post("/bundle/chat/yunhu/team/c1", &[("msg", "m1")]).await;
-    assert_eq!(r.status, 403);
-    for r in [r] {
+    let refused = [
+        c.post("/bundle/search", &search_form("农业", "")).await,
+        c.post("/bundle/search", &search_form("农业", &"0".repeat(64))).await,
+        c.post("/bundle/chat/yunhu/team/c1", &[("msg", "m1")]).await,
+    ];
+    for r in &refused {
+        assert_eq!(r.status, 403);
         assert!(!r.bytes.starts_with(b"PK"));
     }
     let r = c.get("/bundle/search?q=%E5%86%9C%E4%B8%9A").await;
@@ -193,4 +193,55 @@ async fn no_bundle_without_the_sessions_csrf_token_or_by_get() {
         .map(|e| (e.outcome.as_str(), e.detail["reason"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(denied, [("denied", "csrf"); 3]);
+}
+
+#[tokio::test]
+async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
+    use proto::Platform;
+    use testkit::{batch, message, payload, text};
+    let ui = Ui::start().await;
+    let dir = ui.dir.path();
+    let mut store = store::Store::open(
+        dir,
+        store::StoreOptions {
+            synchronous_full: false,
+            cache_mib: 4,
+        },
+    )
+    .unwrap();
+    let t = support::T0 + 100_000;
+    let items = (0..1000)
+        .map(|i| {
+            payload(
+                message("c1", &format!("n{i}"), text(&format!("农业 第{i}条"), t + i)),
+                t + i + 1,
+            )
+        })
+        .collect();
+    store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
+    drop(store);
+    let reader = store::StoreReader::open(dir).unwrap();
+    let (mut ix, _) = search::Indexer::open(dir, search::IndexerOptions::default()).unwrap();
+    ix.catch_up(&reader, 200_000, &mut |_, _| {}).unwrap();
+    ix.finish().unwrap();
+
+    let mut c = ui.client();
+    c.lang = "en";
+    c.login("admin", PASSWORD).await;
+    let page = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
+    assert!(
+        page.body.contains("More than 1000 results: narrow the query."),
+        "the button says so"
+    );
+    let csrf = c.session_csrf().await;
+    let r = c.post("/bundle/search", &search_form("农业", &csrf)).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("at most 1000 messages"), "{}", r.body);
+    assert!(!r.bytes.starts_with(b"PK"));
+    let last = log(&ui, "admin").pop().unwrap();
+    assert_eq!((last.action.as_str(), last.outcome.as_str()), ("case_bundle", "denied"));
+    // Narrowed to one day's messages of the original chat: 1000 exactly is fine.
+    let r = c.post("/bundle/search", &search_form("第", &csrf)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&open(&r.bytes)).len(), 1000);
 }

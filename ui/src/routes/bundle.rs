@@ -4,11 +4,13 @@
 //! CSRF token, because making a bundle is on the record like a state change: a GET never makes
 //! one. Every message is checked against the user's scopes (attachments enter only as a
 //! message's own); the access-log entry (`case_bundle`: what was included and the bundle's
-//! sha256) is written before a byte is sent.
+//! sha256) is written before a byte is sent. The bundle is built in an unnamed file inside the
+//! data directory and streamed from it, so memory stays bounded whatever its attachments weigh.
 
+use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +19,7 @@ use proto::MessageKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use store::access::{NewAccess, Outcome, Session};
+use tokio::io::AsyncReadExt;
 
 use super::search::{Params, Planned};
 use crate::auth::csrf;
@@ -24,7 +27,7 @@ use crate::i18n::Lang;
 use crate::page::seg;
 use crate::state::AppState;
 
-/// Most messages in one bundle: a case is read by people, and the bundle is built in memory.
+/// Most messages in one bundle: a case is read by people.
 pub(crate) const CAP: usize = 1000;
 
 /// The access-log action of every bundle, made or refused.
@@ -243,31 +246,45 @@ async fn send(
         return super::deny(state, lang, &s.user.name, ACTION, path, &why);
     }
     let now = state.now();
-    let blobs = state.opts.data_dir.join("blobs");
+    let data_dir = state.opts.data_dir.clone();
     let user = s.user.name.clone();
     let included: Vec<String> = keys.iter().map(ToString::to_string).collect();
-    let built = tokio::task::spawn_blocking(move || {
-        let mut out = std::io::Cursor::new(Vec::new());
-        ::bundle::write(
+    // Built in an unnamed file inside the data directory (owner-only, gone when closed), not
+    // in memory: a thousand messages with their attachments can be large.
+    let built = tokio::task::spawn_blocking(move || -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+        let mut file = tempfile::tempfile_in(&data_dir)?;
+        let written = ::bundle::write(
             &reader,
             &::bundle::Request {
                 keys: &keys,
                 created_by: &user,
                 created_at_ms: now,
                 origin,
-                blobs_dir: &blobs,
+                blobs_dir: &data_dir.join("blobs"),
             },
-            &mut out,
-        )
-        .map(|w| (w, out.into_inner()))
+            &mut file,
+        )?;
+        file.rewind()?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            size += n as u64;
+        }
+        file.rewind()?;
+        Ok((written, file, hex::encode(h.finalize()), size))
     })
     .await;
-    let (written, bytes) = match built {
+    let (written, file, sha, size) = match built {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => return crate::errors::internal(lang, &e),
         Err(e) => return crate::errors::internal(lang, &e),
     };
-    let sha = hex::encode(Sha256::digest(&bytes));
     if let Err(r) = super::log_or_fail(
         state,
         lang,
@@ -276,7 +293,7 @@ async fn send(
             action: ACTION,
             target: path,
             detail: json!({
-                "sha256": sha, "size": bytes.len(), "messages": included, "events": written.events,
+                "sha256": sha, "size": size, "messages": included, "events": written.events,
                 "attachments": written.attachments, "attachments_left_out": written.attachments_left_out,
                 "chain_head": format!("{}:{}", written.chain_head.seq, written.chain_head.hash),
             }),
@@ -292,11 +309,31 @@ async fn send(
             .unwrap_or_default(),
         &sha[..12]
     );
-    let mut res = bytes.into_response();
+    let mut res = Body::from_stream(chunks(tokio::fs::File::from_std(file))).into_response();
     let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     res
+}
+
+/// The file's bytes as a stream of chunks; a read error ends it (the client sees a cut-off
+/// download, which its length header makes plain).
+fn chunks(file: tokio::fs::File) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
