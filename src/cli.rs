@@ -60,6 +60,8 @@ pub enum Command {
     User(UserArgs),
     /// Read the reviewer UI's access log (who searched, viewed, downloaded what).
     AccessLog(AccessLogArgs),
+    /// Check a case bundle from the reviewer UI offline (files, event hashes, message states).
+    VerifyBundle(VerifyBundleArgs),
 }
 
 /// `run`.
@@ -300,6 +302,20 @@ pub struct AccessLogArgs {
     #[arg(long)]
     pub since: Option<String>,
     /// JSON Lines output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verify-bundle`.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle (a `.zip` downloaded from the reviewer UI).
+    pub file: PathBuf,
+    /// Fail unless the bundle records HASH at SEQ (its chain head or one of its events);
+    /// `SEQ:HASH`, or a bare HASH.
+    #[arg(long)]
+    pub expect_head: Option<String>,
+    /// One JSON object as output.
     #[arg(long)]
     pub json: bool,
 }

@@ -14,4 +14,5 @@ mod search_cli;
 mod secrets;
 mod store_faults;
 mod support;
+mod verify_bundle;
 mod wecom_archive;

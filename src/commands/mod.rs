@@ -17,6 +17,7 @@ mod sim;
 mod stats;
 mod user;
 mod verify;
+mod verify_bundle;
 
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
@@ -46,5 +47,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::User(a) => user::run(&ctx, a),
         Command::AccessLog(a) => access_log::run(&ctx, a),
+        Command::VerifyBundle(a) => verify_bundle::run(a),
     }
 }

@@ -63,7 +63,7 @@ pub use append::Store;
 pub use backup::backup;
 pub use detail::bounded as bounded_detail;
 pub use error::StoreError;
-pub use fold::fold_message;
+pub use fold::{FoldInput, fold_message};
 pub use open::{DB_FILE, StoreOptions};
 pub use prepare::Prepared;
 pub use reader::{EventCheck, EventRow, MessageRow, StoreReader};

@@ -14,7 +14,8 @@
 //! - `i18n.rs`: Chinese or English from `Accept-Language`;
 //! - `page.rs`: the page frame, style and small HTML helpers; `errors.rs`: error pages;
 //! - `routes/`: one file per page (`login`, `search`, `conversation`, `message`,
-//!   `attachment`, `access_log`, `audit`, `status`); `routes/mod.rs` builds the router;
+//!   `attachment`, `access_log`, `audit`, `status`; `bundle`: case bundles, built by the
+//!   `bundle` crate); `routes/mod.rs` builds the router;
 //! - `blocking.rs`: every handler's work on the blocking pool, off the async runtime;
 //! - `server.rs`: [`serve`], binding and shutdown, and the index follower of `chatvault serve`.
 

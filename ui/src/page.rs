@@ -50,6 +50,10 @@ dl.status{background:#fff;border:1px solid #e1e5ea;border-radius:6px;padding:.6r
 dl.status dt{font-weight:700;margin-top:.3rem}dl.status dd{margin:0 0 .3rem;overflow-wrap:anywhere}
 td,th{overflow-wrap:break-word}
 .badge{white-space:nowrap}
+form.bundle{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.4rem 0 1rem}
+form.bundle button{background:#fff;border:1px solid #2f6fdf;color:#2f6fdf;border-radius:4px;padding:.35rem .9rem;font:inherit;cursor:pointer}
+form.bundle button:disabled{border-color:#c5ccd6;color:#8c959f;cursor:not-allowed}
+label.pick{margin-left:auto;white-space:nowrap}
 "#;
 
 /// A whole page: `title`, the signed-in user's navigation (if any), `body`.

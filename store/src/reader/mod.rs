@@ -57,4 +57,20 @@ impl StoreReader {
         self.conn.pragma_update(None, "cache_size", -(i64::from(mib) * 1024))?;
         Ok(())
     }
+
+    /// Runs `f` in one read transaction, so everything it reads is one snapshot of the archive
+    /// (a case bundle's events, records and chain head agree while `run` keeps appending).
+    pub fn snapshot<T, E: From<crate::StoreError>>(
+        &self,
+        f: impl FnOnce(&Self) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| E::from(crate::StoreError::from(e)))?;
+        let out = f(self);
+        // A read transaction has nothing to commit; dropping it ends the snapshot.
+        drop(tx);
+        out
+    }
 }

@@ -163,3 +163,34 @@ fn visited_events_cover_the_range_and_a_callback_error_stops_the_scan() {
     assert!(matches!(got, Err(Stop::Here(1))), "{got:?}");
     assert_eq!(calls, 1);
 }
+
+#[test]
+fn a_snapshot_does_not_see_what_is_appended_while_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = archive(dir.path());
+    let mut store = Store::open(
+        dir.path(),
+        StoreOptions {
+            synchronous_full: false,
+            cache_mib: 4,
+        },
+    )
+    .unwrap();
+    let append = |store: &mut Store, id: &str| {
+        let batch = EventBatch::new(Platform::Yunhu, "team", vec![message(id, T0 + 5, vec![], vec![])], None).0;
+        store.append(&[&batch]).unwrap();
+    };
+    let (before, after) = reader
+        .snapshot(|r| {
+            let before = r.head()?;
+            append(&mut store, "m4");
+            Ok::<_, StoreError>((before, r.head()?))
+        })
+        .unwrap();
+    assert_eq!(before, after, "one snapshot: the append is not seen inside it");
+    assert_eq!(reader.head().unwrap().seq, before.seq + 1, "and is seen after it");
+    // Without a snapshot, each read sees the latest commit.
+    let first = reader.head().unwrap();
+    append(&mut store, "m5");
+    assert_ne!(reader.head().unwrap(), first);
+}

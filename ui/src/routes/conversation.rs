@@ -40,6 +40,15 @@ pub(crate) fn state_badges(lang: Lang, r: &MessageRecord) -> Markup {
     }
 }
 
+/// The timeline the page shows: ([`AROUND`] each side of the focused message's time, or the
+/// latest 2 × [`AROUND`]) as (point, before, after). A case bundle of the page takes the same.
+pub(crate) fn window(focus_at: Option<i64>) -> (i64, usize, usize) {
+    match focus_at {
+        Some(t) => (t, AROUND, AROUND),
+        None => (i64::MAX, 2 * AROUND, 0),
+    }
+}
+
 /// The parsed path of a chat or message page, or `None` for an unknown platform.
 pub(crate) fn platform(p: &str) -> Option<Platform> {
     p.parse().ok()
@@ -92,10 +101,7 @@ fn page_blocking(
         }
         None => None,
     };
-    let (point, before, after) = match focus_at {
-        Some(t) => (t, AROUND, AROUND),
-        None => (i64::MAX, 2 * AROUND, 0),
-    };
+    let (point, before, after) = window(focus_at);
     let msgs = match reader.chat_timeline(platform, &account, &chat, point, before, after) {
         Ok(m) => m,
         Err(e) => return internal(&e),
@@ -143,6 +149,7 @@ fn page_blocking(
     let body = html! {
         h1 { (title) }
         p.meta { span.badge { (platform.as_str()) } span { (account) } span { (chat) } }
+        (super::bundle::chat_form(lang, &path.replacen("/chat/", "/bundle/chat/", 1), at.at.as_deref(), &s.csrf))
         @for (m, revs) in msgs.iter().zip(&revisions) {
             div.msg.focus[at.at.as_deref() == Some(m.key.msg_id.as_str())] id=(format!("m-{}", m.key.msg_id)) {
                 div.meta {
@@ -150,6 +157,7 @@ fn page_blocking(
                     span { (time(m.sent_at, tz)) }
                     (state_badges(lang, m))
                     a href=(message_url(&m.key)) { (lang.t("详情", "details")) }
+                    (super::bundle::checkbox(lang, &m.key.msg_id))
                 }
                 @if let Some(w) = m.withdrawn_at {
                     div.meta { (lang.t("撤回：", "Withdrawn: ")) (m.withdrawn_by.clone().unwrap_or_default()) " · " (time(w, tz)) }

@@ -8,6 +8,7 @@
 mod access_log;
 mod attachment;
 mod audit;
+mod bundle;
 mod conversation;
 mod login;
 mod message;
@@ -48,6 +49,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/access-log", get(access_log::page))
         .route("/audit", get(audit::page))
         .route("/status", get(status::page))
+        .route("/bundle/search", post(bundle::from_search))
+        .route("/bundle/chat/{platform}/{account}/{chat}", post(bundle::from_chat))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))

@@ -32,23 +32,26 @@ const SNIPPET_CHARS: usize = 160;
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Params {
     #[serde(default)]
-    q: String,
+    pub(crate) q: String,
     #[serde(default)]
-    platform: String,
+    pub(crate) platform: String,
     #[serde(default)]
-    chat: String,
+    pub(crate) chat: String,
     #[serde(default)]
-    sender: String,
+    pub(crate) sender: String,
     #[serde(default)]
-    since: String,
+    pub(crate) since: String,
     #[serde(default)]
-    until: String,
+    pub(crate) until: String,
     #[serde(default, rename = "type")]
-    content_type: String,
+    pub(crate) content_type: String,
     #[serde(default)]
-    state: String,
+    pub(crate) state: String,
     #[serde(default)]
-    page: Option<usize>,
+    pub(crate) page: Option<usize>,
+    /// The session's CSRF token, on the POST that exports the results as a case bundle.
+    #[serde(default)]
+    pub(crate) csrf: String,
 }
 
 /// `GET /`.
@@ -166,12 +169,30 @@ fn results_blocking(state: &AppState, headers: &HeaderMap, p: &Params) -> Respon
     }
 }
 
-fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, Response> {
+/// A validated search for `p`, restricted to the user's scopes, with the reader and searcher
+/// it runs on; `None` while the index is not ready. A refused query is logged under `action`
+/// (`search`, or `case_bundle` when the results are to be exported).
+pub(crate) struct Planned {
+    pub(crate) req: SearchRequest,
+    /// Nothing can match (no chat in scope, or the chat/sender filter named none).
+    pub(crate) nothing: bool,
+    pub(crate) reader: store::StoreReader,
+    pub(crate) searcher: Arc<search::Searcher>,
+}
+
+pub(crate) fn plan(
+    state: &AppState,
+    lang: Lang,
+    s: &Session,
+    p: &Params,
+    action: &str,
+    limit: usize,
+) -> Result<Option<Planned>, Response> {
     let user = s.user.name.as_str();
     let denied_query = |why: &str| {
         let _ = state.record(&NewAccess {
             user,
-            action: "search",
+            action,
             target: &p.q.chars().take(MAX_QUERY_CHARS).collect::<String>(),
             detail: json!({ "reason": why }),
             outcome: Outcome::Denied,
@@ -195,18 +216,13 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
         denied_query("bad filter");
         crate::errors::bad_request(lang, &m)
     })?;
-    let page = p.page.unwrap_or(1).clamp(1, MAX_PAGE);
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
     let reader = state.reader().map_err(|e| internal(&e))?;
     let searcher = match state.searcher() {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "search index not readable");
-            return Ok(html! {
-                h1 { (lang.t("搜索结果", "Results")) }
-                (search_form(lang, p))
-                p.notice { (lang.t("搜索索引尚未就绪，请稍后再试。", "The search index is not ready yet; try again shortly.")) }
-            });
+            return Ok(None);
         }
     };
 
@@ -254,7 +270,32 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
         } else {
             Sort::Relevance
         },
-        limit: page * PAGE,
+        limit,
+    };
+    Ok(Some(Planned {
+        req,
+        nothing,
+        reader,
+        searcher,
+    }))
+}
+
+fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, Response> {
+    let user = s.user.name.as_str();
+    let page = p.page.unwrap_or(1).clamp(1, MAX_PAGE);
+    let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
+    let Some(Planned {
+        req,
+        nothing,
+        reader,
+        searcher,
+    }) = plan(state, lang, s, p, "search", page * PAGE)?
+    else {
+        return Ok(html! {
+            h1 { (lang.t("搜索结果", "Results")) }
+            (search_form(lang, p))
+            p.notice { (lang.t("搜索索引尚未就绪，请稍后再试。", "The search index is not ready yet; try again shortly.")) }
+        });
     };
     let (total, hits) = if nothing {
         (0, Vec::new())
@@ -313,6 +354,7 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
         h1 { (lang.t("搜索结果", "Results")) }
         (search_form(lang, p))
         p.count { (lang.t("共 ", "")) strong { (total) } (lang.t(" 条结果", " results")) " · " (lang.t("第 ", "page ")) (page) " / " (pages) (lang.t(" 页", "")) }
+        @if total > 0 { (super::bundle::search_form(lang, p, &s.csrf, total)) }
         @for r in &shown {
             div.hit {
                 div.meta {
