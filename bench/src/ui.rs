@@ -24,7 +24,7 @@ mod archive;
 mod client;
 mod report;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -279,9 +279,7 @@ fn request(
                 f.platforms.push(search::schema::platform_ord(p));
             }
             "chat" => {
-                let mut known = searcher.chats()?;
-                add_store_chats(&mut known, reader)?;
-                f.chats = resolve(&known, k, v)?;
+                f.chats = resolve(&searcher.chats_with_archive(reader)?, k, v)?;
             }
             "sender" => f.senders = resolve(&searcher.senders()?, k, v)?,
             other => return Err(BenchError::Failed(format!("unknown filter `{other}`"))),
@@ -307,25 +305,6 @@ fn resolve(known: &[Named], what: &str, spec: &str) -> Result<Vec<String>, Bench
         return Err(BenchError::Failed(format!("no {what} `{spec}` in the archive")));
     }
     Ok(keys)
-}
-
-/// The chats the archive knows beside those on indexed messages, as `chatvault search
-/// --chat` resolves them.
-fn add_store_chats(known: &mut Vec<Named>, reader: &store::StoreReader) -> Result<(), BenchError> {
-    let mut by_key: BTreeMap<String, Named> = known.drain(..).map(|n| (n.key.clone(), n)).collect();
-    for c in reader.chats()? {
-        let key = search::schema::chat_key(c.platform, &c.account, &c.chat_id);
-        let e = by_key.entry(key.clone()).or_insert_with(|| Named {
-            key,
-            id: c.chat_id.clone(),
-            names: Vec::new(),
-        });
-        if let Some(name) = c.name.filter(|n| !n.is_empty() && !e.names.contains(n)) {
-            e.names.push(name);
-        }
-    }
-    known.extend(by_key.into_values());
-    Ok(())
 }
 
 /// The CLI's work once started: resolve, search, read the records back, highlight each line.
