@@ -146,6 +146,7 @@ async fn serve_and_measure(data: &Path, opts: &UiBenchOptions, prepared: Prepare
     let mut client = Client::login(format!("http://{addr}"), USER, PASSWORD).await?;
     let searcher = Searcher::open(data)?;
     let reader = store::StoreReader::open(data)?;
+    let mut fsync = Fsync::open(data)?;
     let mut searches = Vec::new();
     for (q, filters) in QUERIES {
         let filters: Vec<(&str, &str)> = filters
@@ -162,7 +163,7 @@ async fn serve_and_measure(data: &Path, opts: &UiBenchOptions, prepared: Prepare
             })
             .collect();
         eprintln!("  search {q} {filters:?}");
-        searches.push(search_row(&mut client, data, opts, &searcher, &reader, q, &filters).await?);
+        searches.push(search_row(&mut client, data, opts, &searcher, &reader, &mut fsync, q, &filters).await?);
     }
     let mut pages = Vec::new();
     for p in page_specs(&prepared) {
@@ -173,6 +174,7 @@ async fn serve_and_measure(data: &Path, opts: &UiBenchOptions, prepared: Prepare
     server.await??;
     Ok(Report {
         archive: prepared,
+        fsync: fsync.finish()?,
         warmup: opts.warmup,
         searches,
         pages,
@@ -185,6 +187,7 @@ async fn search_row(
     opts: &UiBenchOptions,
     searcher: &Searcher,
     reader: &store::StoreReader,
+    fsync: &mut Fsync,
     q: &str,
     filters: &[(&str, &str)],
 ) -> Result<SearchRow, BenchError> {
@@ -225,6 +228,7 @@ async fn search_row(
         if measured {
             ui.push(page.took);
             lib.push(took);
+            fsync.sample()?;
         }
     }
     Ok(SearchRow {
@@ -402,4 +406,42 @@ async fn page_row(
         ui: Latency::of(&ui),
         store_read: Latency::of(&read),
     })
+}
+
+/// One small write and `fdatasync` in the data directory, sampled between the search rows'
+/// runs: the disk's share of a page's time. Every page view commits its access-log entry
+/// (WAL, `synchronous=FULL`: one sync per commit) before the page is sent; the CLI writes
+/// nothing.
+struct Fsync {
+    path: PathBuf,
+    file: std::fs::File,
+    samples: Vec<Duration>,
+}
+
+impl Fsync {
+    fn open(data: &Path) -> Result<Fsync, BenchError> {
+        let path = data.join("bench-fsync-probe");
+        let file = std::fs::File::create(&path)?;
+        Ok(Fsync {
+            path,
+            file,
+            samples: Vec::new(),
+        })
+    }
+
+    fn sample(&mut self) -> Result<(), BenchError> {
+        use std::io::{Seek, Write};
+        let started = Instant::now();
+        self.file.seek(std::io::SeekFrom::Start(0))?;
+        self.file.write_all(&[0x5a; 128])?;
+        self.file.sync_data()?;
+        self.samples.push(started.elapsed());
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Latency, BenchError> {
+        drop(self.file);
+        std::fs::remove_file(&self.path)?;
+        Ok(Latency::of(&self.samples))
+    }
 }

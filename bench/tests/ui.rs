@@ -53,6 +53,8 @@ fn the_report_has_every_query_and_page_and_a_second_run_reuses_the_archive() {
     assert_eq!(rows.len(), 2 + 9 + 4, "{table}");
     assert!(rows[0].contains("UI search page p50 / p99") && rows[0].contains("p99 UI / CLI"));
     assert!(table.contains("| 农业 | platform=wecom |"), "{table}");
+    assert_eq!(r.fsync.runs, 9 * 2);
+    assert!(table.contains("fdatasync"));
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["searches"].as_array().unwrap().len(), 9);
     assert!(json["pages"][2]["ui"]["p99_ms"].as_f64().unwrap() > 0.0);

@@ -80,6 +80,10 @@ pub struct PageRow {
 pub struct Report {
     /// The archive.
     pub archive: Prepared,
+    /// A 128-byte write and `fdatasync` in the data directory, sampled once per measured
+    /// search run (a page view commits an access-log entry with one sync; the CLI writes
+    /// nothing).
+    pub fsync: Latency,
     /// Warm-up rounds per row (not measured).
     pub warmup: usize,
     /// The search page beside the CLI, per query.
@@ -158,6 +162,11 @@ impl Report {
                 p.store_read.cell()
             );
         }
+        let _ = writeln!(
+            s,
+            "\none 128-byte write + fdatasync in the data directory, sampled between the search runs (each page view commits its access-log entry with one; the CLI writes nothing): {}",
+            self.fsync.cell()
+        );
         let worst = self
             .searches
             .iter()
