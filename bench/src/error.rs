@@ -4,8 +4,8 @@
 /// components report them, so a failed run reads the same as in the command it measures.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    /// The benchmark name is not one of the four (a usage error).
-    #[error("unknown benchmark `{0}` (valid: store, search, export, pipeline, stream, archive)")]
+    /// The benchmark name is not one of them (a usage error).
+    #[error("unknown benchmark `{0}` (valid: store, search, export, pipeline, stream, archive, ui)")]
     UnknownBenchmark(String),
     /// A file, a child process or the runtime failed.
     #[error(transparent)]
@@ -31,6 +31,9 @@ pub enum BenchError {
     /// The generated config was refused.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The reviewer UI could not be served.
+    #[error(transparent)]
+    Ui(#[from] ::ui::ServeError),
     /// A simulator did not start.
     #[error("simulator: {0}")]
     Simulator(Box<dyn std::error::Error + Send + Sync>),

@@ -158,6 +158,11 @@ fn mb(b: u64) -> String {
 /// Appends the corpus, one batch per platform of up to [`BATCH`] payloads. Durability is
 /// `NORMAL`: this measures the export, not ingest.
 fn build_archive(data: &Path, n: usize) -> Result<f64, BenchError> {
+    build_archive_from(data, Corpus::new(42).take(n))
+}
+
+/// [`build_archive`] from any corpus rows (`bench ui` regroups some into one large chat).
+pub(super) fn build_archive_from(data: &Path, rows: impl Iterator<Item = sim::corpus::Row>) -> Result<f64, BenchError> {
     let started = Instant::now();
     let mut st = store::Store::open(
         data,
@@ -166,7 +171,7 @@ fn build_archive(data: &Path, n: usize) -> Result<f64, BenchError> {
             ..Default::default()
         },
     )?;
-    let mut rows = Corpus::new(42).take(n).peekable();
+    let mut rows = rows.peekable();
     // Received a second after sending, so event partitions follow the message dates.
     while let Some(batches) = super::util::next_platform_batches(&mut rows, BATCH, |r| r.sent_at + 1_000) {
         let refs: Vec<&EventBatch> = batches.iter().collect();

@@ -12,6 +12,7 @@ mod pipeline;
 mod search;
 mod store;
 mod stream;
+pub mod ui;
 mod util;
 
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ pub use error::BenchError;
 /// `chatvault bench` arguments.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// store, search, export, pipeline, stream or archive.
+    /// store, search, export, pipeline, stream, archive or ui.
     pub what: String,
     /// Number of messages.
     #[arg(long, default_value_t = 1_000_000)]
@@ -40,6 +41,19 @@ pub struct BenchArgs {
     /// messages are split evenly between them.
     #[arg(long, value_delimiter = ',', default_value = "eoffice,goofish,yunhu")]
     pub connectors: Vec<String>,
+    /// `ui`: messages of the large chat whose conversation pages are measured.
+    #[arg(long, default_value_t = 10_000)]
+    pub chat_size: usize,
+    /// `ui`: measured runs per query and per page (after two warm-up rounds).
+    #[arg(long, default_value_t = 100)]
+    pub reps: usize,
+    /// `ui`: print the results as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// `ui`: the data directory to reuse, or to build the archive in (the global
+    /// `--data-dir`, passed on by the command; none: a scratch directory).
+    #[arg(skip)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Runs one benchmark and prints its markdown table.
@@ -51,6 +65,7 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
         "pipeline" => pipeline::run(args),
         "stream" => stream::run(args),
         "archive" => archive::run(args),
+        "ui" => ui::run(args),
         other => Err(BenchError::UnknownBenchmark(other.to_string())),
     }
 }

@@ -189,6 +189,26 @@ impl Searcher {
         self.named(self.ix.fields.chat, 3)
     }
 
+    /// [`Searcher::chats`] and every chat the archive knows (with its latest name), merged by
+    /// key: what `--chat` and the UI's chat filter resolve against, so a chat whose name was
+    /// learnt after its messages were indexed is still found by that name. One map lookup per
+    /// chat: archives hold tens of thousands of chats.
+    pub fn chats_with_archive(&self, reader: &store::StoreReader) -> Result<Vec<Named>, SearchError> {
+        let mut by_key: BTreeMap<String, Named> = self.chats()?.into_iter().map(|n| (n.key.clone(), n)).collect();
+        for c in reader.chats()? {
+            let key = crate::schema::chat_key(c.platform, &c.account, &c.chat_id);
+            let e = by_key.entry(key.clone()).or_insert_with(|| Named {
+                key,
+                id: c.chat_id.clone(),
+                names: Vec::new(),
+            });
+            if let Some(name) = c.name.filter(|n| !n.is_empty() && !e.names.contains(n)) {
+                e.names.push(name);
+            }
+        }
+        Ok(by_key.into_values().collect())
+    }
+
     /// Every sender in the index with the names seen on their messages.
     pub fn senders(&self) -> Result<Vec<Named>, SearchError> {
         self.named(self.ix.fields.sender, 2)

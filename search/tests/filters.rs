@@ -219,3 +219,23 @@ fn bad_queries_are_usage_errors() {
         assert!(e.is_usage(), "{q}: {e}");
     }
 }
+
+#[test]
+fn chats_known_only_to_the_archive_are_resolved_with_the_indexed_ones() {
+    let mut a = Archive::new();
+    a.add(&corpus());
+    let s = a.index();
+    // Archived after the index was built: only the archive's chat list knows it yet.
+    a.add(&[Msg::text("a4", "新群的第一条")
+        .in_chat(Platform::Wecom, "c-late", "迟到的群")
+        .from("wangwu", "王五")
+        .at(T0 + 5 * HOUR)]);
+    let reader = store::StoreReader::open(a.path()).unwrap();
+    let chats = s.chats_with_archive(&reader).unwrap();
+    let late: Vec<&str> = search::resolve(&chats, "迟到").iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(late, ["c-late"]);
+    assert!(search::resolve(&s.chats().unwrap(), "迟到").is_empty());
+    let fin = chats.iter().find(|n| n.id == "c-fin").unwrap();
+    assert_eq!(fin.names, ["财务报销群"], "the archive's name is not repeated");
+    assert_eq!(chats.len(), 4);
+}

@@ -40,10 +40,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Rejects(a) => rejects::run(&ctx, a),
         Command::CheckConfig => check_config::run(&ctx),
         Command::Sim(a) => sim::run(a),
-        Command::Bench(a) => bench::run(&a).map_err(|e| match e {
-            bench::BenchError::UnknownBenchmark(_) => crate::exit::usage(e.to_string()),
-            e => e.into(),
-        }),
+        Command::Bench(mut a) => {
+            // `bench ui --data-dir DIR` reuses (or builds) the archive there.
+            a.data_dir = cli.data_dir.clone();
+            bench::run(&a).map_err(|e| match e {
+                bench::BenchError::UnknownBenchmark(_) => crate::exit::usage(e.to_string()),
+                e => e.into(),
+            })
+        }
         Command::Serve(a) => serve::run(&ctx, a),
         Command::User(a) => user::run(&ctx, a),
         Command::AccessLog(a) => access_log::run(&ctx, a),

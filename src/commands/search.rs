@@ -5,7 +5,7 @@
 //! index within a second of the archive and this command only reads. Results are read back
 //! from the archive, so they show each message's current state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
 use proto::{ContentType, MessageRecord, MessageState};
@@ -65,8 +65,7 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
     searcher.reload().map_err(cli_error)?;
 
     if let Some(spec) = &args.chat {
-        let mut known = searcher.chats().map_err(cli_error)?;
-        add_store_chats(&mut known, &store)?;
+        let known = searcher.chats_with_archive(&store).map_err(cli_error)?;
         filters.chats = pick("--chat", "chat", &known, spec)?;
     }
     if let Some(spec) = &args.sender {
@@ -124,24 +123,6 @@ fn catch_up_tail(ctx: &Ctx, store: &store::StoreReader) -> anyhow::Result<()> {
         eprintln!("indexing {behind} new events first…");
     }
     ix.catch_up(store, 200_000, &mut |_, _| {}).map_err(cli_error)?;
-    Ok(())
-}
-
-/// Chats the archive knows (latest names) beside those seen on indexed messages.
-fn add_store_chats(known: &mut Vec<Named>, store: &store::StoreReader) -> anyhow::Result<()> {
-    let mut by_key: BTreeMap<String, Named> = known.drain(..).map(|n| (n.key.clone(), n)).collect();
-    for c in store.chats()? {
-        let key = search::schema::chat_key(c.platform, &c.account, &c.chat_id);
-        let e = by_key.entry(key.clone()).or_insert_with(|| Named {
-            key,
-            id: c.chat_id.clone(),
-            names: Vec::new(),
-        });
-        if let Some(name) = c.name.filter(|n| !n.is_empty() && !e.names.contains(n)) {
-            e.names.push(name);
-        }
-    }
-    known.extend(by_key.into_values());
     Ok(())
 }
 

@@ -6,7 +6,8 @@
 //! `fixtures/archive-v1.db`: written by schema version 1. `fixtures/archive-v2.db`: written by
 //! schema version 2 with `examples/write_fixture.rs`; its head is recorded in [`V2_HEAD`].
 //! `fixtures/archive-v3.db`: the same program run with the schema version 3 store (the same
-//! events, so the same head, stored compressed).
+//! events, so the same head, stored compressed). `fixtures/archive-v4.db`: the same, with the
+//! schema version 4 store.
 
 mod common;
 mod support;
@@ -14,6 +15,18 @@ mod support;
 use chatvault_store as store;
 use common::*;
 use proto::MessageState;
+
+/// Whether schema 5's per-chat index is there.
+fn has_chat_index(dir: &std::path::Path) -> bool {
+    let conn = rusqlite::Connection::open(dir.join(store::DB_FILE)).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_by_chat'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
 
 fn user_version(dir: &std::path::Path) -> i64 {
     let conn = rusqlite::Connection::open(dir.join(store::DB_FILE)).unwrap();
@@ -31,7 +44,8 @@ fn a_version_1_archive_is_upgraded_without_losing_anything() {
     assert_eq!(user_version(dir.path()), 1);
 
     let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 4);
+    assert_eq!(user_version(dir.path()), 5);
+    assert!(has_chat_index(dir.path()));
     let before = s.head();
     assert_eq!(before.0, 7, "the fixture holds 7 events");
 
@@ -91,7 +105,8 @@ fn v2_archive() -> tempfile::TempDir {
 fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
     let dir = v2_archive();
     let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 4);
+    assert_eq!(user_version(dir.path()), 5);
+    assert!(has_chat_index(dir.path()));
     let (seq, hash) = s.head();
     assert_eq!(
         (seq, hex::encode(hash).as_str()),
@@ -206,7 +221,8 @@ fn a_version_3_archive_gains_markup_and_per_user_deletions() {
     .unwrap();
     assert_eq!(user_version(dir.path()), 3);
     let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 4);
+    assert_eq!(user_version(dir.path()), 5);
+    assert!(has_chat_index(dir.path()));
     let (seq, hash) = s.head();
     assert_eq!(
         (seq, hex::encode(hash).as_str()),
@@ -273,4 +289,42 @@ fn a_version_3_archive_gains_markup_and_per_user_deletions() {
     assert_eq!(deleted, ["m3"]);
     let report = r.verify(&mut |_| {}).unwrap();
     assert!(report.ok, "verify after appending: {report:?}");
+}
+
+#[test]
+fn a_version_4_archive_gains_the_per_chat_index() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v4.db"),
+        dir.path().join(store::DB_FILE),
+    )
+    .unwrap();
+    assert_eq!(user_version(dir.path()), 4);
+    assert!(!has_chat_index(dir.path()));
+    let s = open(dir.path());
+    assert_eq!(user_version(dir.path()), 5);
+    assert!(has_chat_index(dir.path()));
+    let (seq, hash) = s.head();
+    assert_eq!(
+        (seq, hex::encode(hash).as_str()),
+        V2_HEAD,
+        "the chain head is unchanged"
+    );
+    let r = s.reader().unwrap();
+    let report = r.verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "verify after the migration: {report:?}");
+    // The index holds every message of the chat: the timeline through it is the whole chat.
+    let all = r
+        .chat_timeline(proto::Platform::Yunhu, "team", "c1", i64::MIN, 0, 1000)
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    let rows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM messages WHERE has_message = 1 AND platform = 'yunhu' AND account = 'team' AND chat_id = 'c1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(rows > 0);
+    assert_eq!(all.len() as i64, rows);
 }

@@ -21,10 +21,21 @@ pub struct EventCheck {
     pub ok: bool,
 }
 
+/// The timeline's query: `?1` platform, `?2` account, `?3` chat id, `?4` the time, `?5` how
+/// many; the messages sent before the time, newest first (`earlier`), or those sent at or
+/// after it, oldest first. Both are answered from `messages_by_chat` (schema 5): a seek to the
+/// chat and the time, then one index step per message returned.
+pub(crate) fn timeline_sql(earlier: bool) -> String {
+    let (cmp, order) = if earlier { ("<", "DESC") } else { (">=", "ASC") };
+    format!(
+        "SELECT {RECORD_COLS} FROM messages WHERE has_message = 1 AND platform = ?1 AND account = ?2
+         AND chat_id = ?3 AND sent_at {cmp} ?4 ORDER BY sent_at {order}, id {order} LIMIT ?5"
+    )
+}
+
 impl StoreReader {
     /// Up to `before` messages of the chat sent before `at` and up to `after` sent at or after
-    /// it, in `sent_at` order. Uses the `(platform, sent_at)` index, so a chat on a busy
-    /// platform costs a scan of that platform's messages around `at`.
+    /// it, in `sent_at` order, through the per-chat index ([`timeline_sql`]).
     pub fn chat_timeline(
         &self,
         platform: Platform,
@@ -36,10 +47,7 @@ impl StoreReader {
     ) -> Result<Vec<MessageRecord>> {
         let mut out = Vec::new();
         {
-            let mut st = self.conn.prepare_cached(&format!(
-                "SELECT {RECORD_COLS} FROM messages WHERE has_message = 1 AND platform = ?1 AND account = ?2
-                 AND chat_id = ?3 AND sent_at < ?4 ORDER BY sent_at DESC, id DESC LIMIT ?5"
-            ))?;
+            let mut st = self.conn.prepare_cached(&timeline_sql(true))?;
             let rows = st.query_map(
                 params![platform.as_str(), account, chat_id, at, before as i64],
                 record_from_row,
@@ -49,10 +57,7 @@ impl StoreReader {
             }
         }
         out.reverse();
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLS} FROM messages WHERE has_message = 1 AND platform = ?1 AND account = ?2
-             AND chat_id = ?3 AND sent_at >= ?4 ORDER BY sent_at, id LIMIT ?5"
-        ))?;
+        let mut st = self.conn.prepare_cached(&timeline_sql(false))?;
         let rows = st.query_map(
             params![platform.as_str(), account, chat_id, at, after as i64],
             record_from_row,

@@ -194,3 +194,34 @@ fn a_snapshot_does_not_see_what_is_appended_while_it_reads() {
     append(&mut store, "m5");
     assert_ne!(reader.head().unwrap(), first);
 }
+
+/// The reviewer UI's chat timeline seeks to the chat: both halves of the query are answered
+/// from `messages_by_chat`, never by walking the platform's `messages_by_time` entries.
+#[test]
+fn a_chat_timeline_is_read_through_the_per_chat_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = archive(dir.path());
+    for earlier in [true, false] {
+        let sql = format!("EXPLAIN QUERY PLAN {}", super::chat::timeline_sql(earlier));
+        let mut st = reader.conn.prepare(&sql).unwrap();
+        let plan: Vec<String> = st
+            .query_map(rusqlite::params!["yunhu", "team", "c1", T0, 50], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|d| d.contains("USING INDEX messages_by_chat (platform=? AND account=? AND chat_id=? AND sent_at")),
+            "earlier={earlier}: {plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "no sort: {plan:?}");
+    }
+    let page = reader
+        .chat_timeline(Platform::Yunhu, "team", "c1", T0 + 1, 1, 5)
+        .unwrap();
+    let ids: Vec<&str> = page.iter().map(|m| m.key.msg_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["m1", "m2"],
+        "one before (the later arrival of the two at T0), then from T0 + 1 on"
+    );
+}

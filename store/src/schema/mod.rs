@@ -5,20 +5,22 @@
 //! `dedup`; 2 (`v1_to_v2.rs`) keeps `messages` in arrival order and two integers per dedup
 //! entry; 3 (`v2_to_v3.rs`) compresses raw payloads and event envelopes (`zdict` columns,
 //! `dicts` table); 4 (`v3_to_v4.rs`) keeps each message's highest stream offset, its text
-//! format, the markup as sent and per-user deletions in `messages`. Each migration is tested
+//! format, the markup as sent and per-user deletions in `messages`; 5 (`v4_to_v5.rs`) indexes
+//! `messages` per chat in time order (the reviewer UI's chat timeline). Each migration is tested
 //! against a fixture archive written by the version
 //! before it (`tests/migration.rs`).
 
 mod v1_to_v2;
 mod v2_to_v3;
 mod v3_to_v4;
+mod v4_to_v5;
 
 use rusqlite::Connection;
 
 use crate::{Result, StoreError};
 
 /// Current schema version.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Value of `meta.app` in every chatvault database.
 pub const APP_MARKER: &str = "chatvault";
@@ -192,7 +194,7 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
             });
         }
         let tx = conn.transaction()?;
-        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST, v3_to_v4::DDL] {
+        for ddl in [LOG, DICTS, DEDUP, MESSAGES, REST, v3_to_v4::DDL, v4_to_v5::DDL] {
             tx.execute_batch(ddl)?;
         }
         tx.execute("INSERT INTO meta(key, value) VALUES ('app', ?1)", [APP_MARKER])?;
@@ -213,6 +215,9 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     }
     if version <= 3 {
         v3_to_v4::migrate(conn)?;
+    }
+    if version <= 4 {
+        v4_to_v5::migrate(conn)?;
     }
     // An interrupted compression of a version 2 archive goes on where it stopped.
     v2_to_v3::finish(conn)

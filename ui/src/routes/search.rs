@@ -230,18 +230,7 @@ pub(crate) fn plan(
     let allowed = crate::scope::allowed_chat_keys(&s.user.scopes, &reader).map_err(|e| internal(&e))?;
     let mut nothing = matches!(&allowed, Some(a) if a.is_empty());
     if !p.chat.is_empty() {
-        let mut known = searcher.chats().map_err(|e| internal(&e))?;
-        for c in reader.chats().map_err(|e| internal(&e))? {
-            let key = search::schema::chat_key(c.platform, &c.account, &c.chat_id);
-            match known.iter_mut().find(|n| n.key == key) {
-                Some(n) => n.names.extend(c.name.filter(|x| !n.names.contains(x))),
-                None => known.push(search::Named {
-                    key,
-                    id: c.chat_id.clone(),
-                    names: c.name.into_iter().collect(),
-                }),
-            }
-        }
+        let known = searcher.chats_with_archive(&reader).map_err(|e| internal(&e))?;
         let picked: Vec<String> = search::resolve(&known, &p.chat)
             .into_iter()
             .map(|n| n.key.clone())
