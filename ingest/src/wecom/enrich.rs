@@ -21,6 +21,7 @@ use sha2::Digest;
 use super::api::WecomApi;
 use super::approval;
 use crate::blobs::BlobStore;
+use crate::refetch::{Queue, RetryPolicy, Source};
 
 /// Callbacks remembered for retries (WeCom retries within seconds; this is hours of traffic
 /// for most companies and a few MB of memory).
@@ -67,6 +68,8 @@ pub struct Enricher {
     blobs: Arc<BlobStore>,
     users: Mutex<Bounded<String>>,
     memo: Mutex<Bounded<Vec<ChatEvent>>>,
+    /// Where media whose download failed are queued for retries (`None`: not retried).
+    retry: Option<(Queue, RetryPolicy, String)>,
 }
 
 impl Enricher {
@@ -77,7 +80,14 @@ impl Enricher {
             blobs,
             users: Mutex::new(Bounded::new(NAME_CAP)),
             memo: Mutex::new(Bounded::new(MEMO_CAP)),
+            retry: None,
         }
+    }
+
+    /// Queues media whose download failed in `queue`, retried under `policy`.
+    pub fn with_retry(mut self, queue: Queue, policy: RetryPolicy, connector: &str) -> Self {
+        self.retry = Some((queue, policy, connector.to_string()));
+        self
     }
 
     /// The API client.
@@ -99,11 +109,32 @@ impl Enricher {
             let done = tokio::time::timeout_at(deadline, self.enrich_one(ev.clone())).await;
             match done {
                 Ok(evs) => out.extend(evs),
-                Err(_) => out.push(ev.clone()),
+                Err(_) => {
+                    self.queue_media(ev, "not downloaded within the callback's answer deadline")
+                        .await;
+                    out.push(ev.clone())
+                }
             }
         }
         lock(&self.memo).insert(key, out.clone());
         out
+    }
+
+    /// Queues every media of a message event for a retry (its download failed or ran out of
+    /// time).
+    async fn queue_media(&self, ev: &ChatEvent, why: &str) {
+        let (Some((queue, policy, connector)), Some(msg_id), EventBody::Message(m)) =
+            (&self.retry, &ev.msg_id, &ev.body)
+        else {
+            return;
+        };
+        for (index, a) in m.attachments.iter().enumerate() {
+            if let Some(media_id) = a.name.clone() {
+                let entry =
+                    policy.first_failure(&ev.chat_id, msg_id, index as u32, Source::WecomMedia { media_id }, why);
+                crate::refetch::remember(queue, entry, connector).await;
+            }
+        }
     }
 
     /// The event with what the API adds; an approval callback becomes two events (see
@@ -139,7 +170,7 @@ impl Enricher {
                 if m.sender_name.is_none() {
                     m.sender_name = self.user_name(&m.sender_id).await;
                 }
-                for a in &mut m.attachments {
+                for (index, a) in m.attachments.iter_mut().enumerate() {
                     let Some(media_id) = a.name.clone() else {
                         continue;
                     };
@@ -157,7 +188,13 @@ impl Enricher {
                             }
                         }
                         Err(e) => {
-                            tracing::info!(error = %e, "wecom media not downloaded; metadata kept")
+                            tracing::info!(error = %e, "wecom media not downloaded; metadata kept, queued for a retry");
+                            if let (Some((queue, policy, connector)), Some(msg_id)) = (&self.retry, &ev.msg_id) {
+                                let source = Source::WecomMedia { media_id };
+                                let entry =
+                                    policy.first_failure(&ev.chat_id, msg_id, index as u32, source, &e.to_string());
+                                crate::refetch::remember(queue, entry, connector).await;
+                            }
                         }
                     }
                 }
