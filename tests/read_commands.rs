@@ -531,3 +531,42 @@ fn show_and_audit_print_the_markup_as_sent_and_who_deleted_a_message_for_themsel
         "{s}"
     );
 }
+
+#[test]
+fn show_gives_an_attachment_stored_by_a_later_download() {
+    let a = ArchiveDir::new();
+    let mut store = a.open_store();
+    let mut file = message("c1", "f1", "会议纪要.pdf", T0);
+    if let proto::EventBody::Message(m) = &mut file.body {
+        m.content_type = proto::ContentType::File;
+        m.attachments = vec![proto::Attachment {
+            name: Some("会议纪要.pdf".into()),
+            url: Some("https://files.example/minutes.pdf".into()),
+            ..Default::default()
+        }];
+    }
+    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(file, T0 + 1)], None);
+    store.append(&[&b]).unwrap();
+    let before = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
+    assert!(before.contains("attachment: 会议纪要.pdf (metadata only)"), "{before}");
+
+    let sha = "5e".repeat(32);
+    let later = ChatEvent::message(
+        "c1",
+        "f1",
+        proto::EventBody::AttachmentStored {
+            index: 0,
+            sha256: sha.clone(),
+            size: Some(1234),
+        },
+    );
+    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(later, T0 + 10 * MIN)], None);
+    store.append(&[&b]).unwrap();
+    drop(store);
+    let after = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
+    assert!(after.contains(&format!("attachment: 会议纪要.pdf (blob {sha})")), "{after}");
+    let v = &json_lines(&a.cv(&["show", "yunhu", "c1", "f1", "--json"]))[0];
+    assert_eq!(v["record"]["attachments"][0]["sha256"], sha.as_str());
+    assert_eq!(v["record"]["attachments"][0]["size"], 1234);
+    assert!(a.cv(&["verify"]).status.success());
+}
