@@ -564,7 +564,10 @@ fn show_gives_an_attachment_stored_by_a_later_download() {
     store.append(&[&b]).unwrap();
     drop(store);
     let after = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
-    assert!(after.contains(&format!("attachment: 会议纪要.pdf (blob {sha})")), "{after}");
+    assert!(
+        after.contains(&format!("attachment: 会议纪要.pdf (blob {sha})")),
+        "{after}"
+    );
     let v = &json_lines(&a.cv(&["show", "yunhu", "c1", "f1", "--json"]))[0];
     assert_eq!(v["record"]["attachments"][0]["sha256"], sha.as_str());
     assert_eq!(v["record"]["attachments"][0]["size"], 1234);

@@ -1,6 +1,6 @@
 //! A fake WeCom server API for the connector's lookups: `gettoken`, `user/get`,
 //! `externalcontact/groupchat/get`, `externalcontact/get`, `oa/getapprovaldetail`,
-//! `media/get`, with faults (expired token, system busy).
+//! `media/get`, with faults (expired token, system busy, media host away).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +24,7 @@ struct Counters {
     token_gen: AtomicU64,
     expire_next: AtomicU32,
     busy_next: AtomicU32,
+    media_fail_next: AtomicU32,
 }
 
 /// A running fake API.
@@ -85,6 +86,11 @@ impl FakeApi {
     /// The next `n` API calls answer -1 (system busy).
     pub fn busy(&self, n: u32) {
         self.state.busy_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` `media/get` calls answer HTTP 503 (the media host is away).
+    pub fn fail_media(&self, n: u32) {
+        self.state.media_fail_next.store(n, Ordering::SeqCst);
     }
 
     fn current_token(&self) -> String {
@@ -205,6 +211,9 @@ pub fn media_bytes(media_id: &str) -> Vec<u8> {
 async fn media_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
     if let Some(r) = api.refusal(&q) {
         return r;
+    }
+    if take(&api.state.media_fail_next) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match q.get("media_id") {
         Some(id) if id.starts_with("MEDIA_") => {
