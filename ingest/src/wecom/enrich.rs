@@ -70,6 +70,8 @@ pub struct Enricher {
     memo: Mutex<Bounded<Vec<ChatEvent>>>,
     /// Where media whose download failed are queued for retries (`None`: not retried).
     retry: Option<(Queue, RetryPolicy, String)>,
+    /// A failed `getopenapprovaldata` was logged.
+    open_approval_warned: std::sync::atomic::AtomicBool,
 }
 
 impl Enricher {
@@ -81,6 +83,7 @@ impl Enricher {
             users: Mutex::new(Bounded::new(NAME_CAP)),
             memo: Mutex::new(Bounded::new(MEMO_CAP)),
             retry: None,
+            open_approval_warned: Default::default(),
         }
     }
 
@@ -145,6 +148,10 @@ impl Enricher {
             EventBody::Other { subtype, detail } if subtype == "sys_approval_change" => {
                 let detail = detail.clone();
                 return self.approval(ev, &detail).await;
+            }
+            EventBody::Other { subtype, detail } if subtype == "open_approval_change" => {
+                let detail = detail.clone();
+                return self.open_approval(ev, &detail).await;
             }
             EventBody::ContactChanged { user_id, detail, .. } if is_external_id(user_id) => {
                 // seed 001, 客户联系: "获取客户详情" → the customer's name and company.
@@ -241,6 +248,37 @@ impl Enricher {
             _ => None,
         };
         let message = approval::message(&ev, &info, name);
+        std::iter::once(ev).chain(message).collect()
+    }
+
+    /// `open_approval_change` with `corp/getopenapprovaldata`, as [`Self::approval`]: the
+    /// callback's event keeps the fetched `data` as `open_approval_data`, and a readable
+    /// message follows it. When the data cannot be read (the secret's app is not the one that
+    /// started the approval, the API is away) the callback stays a raw event; that is logged
+    /// once per process, since it usually repeats for every such callback.
+    async fn open_approval(&self, mut ev: ChatEvent, detail: &serde_json::Value) -> Vec<ChatEvent> {
+        let Some(third_no) = approval_field(detail, "ThirdNo") else {
+            return vec![ev];
+        };
+        let data = match self.api.open_approval_data(&third_no).await {
+            Ok(d) => d,
+            Err(e) => {
+                if !self
+                    .open_approval_warned
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(error = %e, "self-built approval data not fetched; the callback is kept as an event (logged once)");
+                }
+                return vec![ev];
+            }
+        };
+        if let EventBody::Other { detail, .. } = &mut ev.body
+            && let Some(obj) = detail.as_object_mut()
+        {
+            obj.insert("open_approval_data".into(), data.clone());
+        }
+        let status = approval_field(detail, "OpenSpStatus").and_then(|s| s.parse::<i64>().ok());
+        let message = approval::open_message(&ev, &data, status);
         std::iter::once(ev).chain(message).collect()
     }
 
