@@ -160,7 +160,7 @@ pub fn open_chat_id(third_no: &str) -> String {
 }
 
 /// One element or a list of them, as WeCom's XML-shaped JSON gives repeated elements.
-fn each<'a>(v: Option<&'a Value>) -> Vec<&'a Value> {
+fn each(v: Option<&Value>) -> Vec<&Value> {
     match v {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(Value::Null) | None => vec![],
