@@ -11,9 +11,11 @@
 //! `rejects` row naming the message and the last reason.
 //!
 //! Used by the connectors that download by reference: Yunhu (`file_url` …) and WeCom
-//! callbacks (`MediaId` through `media/get`). 会话存档 media are fetched through the Finance
-//! SDK inside its pull loop, with retries of their own and a `media_unavailable` event;
-//! WorkTool's files come inline (`fileBase64`) and have nothing to fetch again.
+//! callbacks (`MediaId` through `media/get`) retry while they run. 会话存档 media go through
+//! the Finance SDK worker its pull loop owns: a file that failed every in-process attempt gets
+//! a `media_unavailable` event and an entry here, fetched again by
+//! `chatvault rejects retry --platform wecom_archive` ([`linked`], [`given_up`] build what that
+//! command stores). WorkTool's files come inline (`fileBase64`) and have nothing to fetch again.
 
 mod queue;
 
@@ -115,6 +117,49 @@ pub async fn remember(queue: &Queue, entry: Entry, connector: &str) {
     }
 }
 
+/// The item that links stored bytes (`sha256`, `size`) to the message of `entry`: an
+/// `attachment_stored` event, its raw payload a record of the retry (the file is the blob).
+pub fn linked(entry: &Entry, sha256: &str, size: u64) -> Ingested {
+    let event = ChatEvent::message(
+        entry.chat_id.clone(),
+        entry.msg_id.clone(),
+        EventBody::AttachmentStored {
+            index: entry.index,
+            sha256: sha256.to_string(),
+            size: Some(size),
+        },
+    );
+    let raw = json!({
+        "attachment_retry": {
+            "chat_id": entry.chat_id, "msg_id": entry.msg_id, "index": entry.index,
+            "attempt": entry.attempts + 1, "sha256": sha256, "size": size,
+        }
+    });
+    Ingested::Payload {
+        raw: RawPayload::now(media::JSON, serde_json::to_vec(&raw).unwrap_or_default()),
+        events: vec![event],
+    }
+}
+
+/// The `rejects` row of an attachment given up after `entry.attempts` downloads (its raw
+/// payload names the message and the last reason, never the source).
+pub fn given_up(entry: &Entry) -> Ingested {
+    let reason = format!(
+        "attachment {} of message {} in chat {} not downloaded after {} attempts: {}",
+        entry.index, entry.msg_id, entry.chat_id, entry.attempts, entry.last_error
+    );
+    let raw = json!({
+        "attachment_retry": {
+            "chat_id": entry.chat_id, "msg_id": entry.msg_id, "index": entry.index,
+            "attempts": entry.attempts, "last_error": entry.last_error,
+        }
+    });
+    Ingested::Rejected {
+        raw: RawPayload::now(media::JSON, serde_json::to_vec(&raw).unwrap_or_default()),
+        reason,
+    }
+}
+
 /// What the retry task works with.
 pub struct Retrier {
     /// Its entries.
@@ -207,27 +252,7 @@ impl Retrier {
 
     /// Commits the event that links the stored bytes to the message.
     async fn link(&self, mut entry: Entry, sha256: String, size: u64) -> Result<(), ConnectorError> {
-        let event = ChatEvent::message(
-            entry.chat_id.clone(),
-            entry.msg_id.clone(),
-            EventBody::AttachmentStored {
-                index: entry.index,
-                sha256: sha256.clone(),
-                size: Some(size),
-            },
-        );
-        // The raw payload of a retry is what the archive did, not the file (that is the blob).
-        let raw = json!({
-            "attachment_retry": {
-                "chat_id": entry.chat_id, "msg_id": entry.msg_id, "index": entry.index,
-                "attempt": entry.attempts + 1, "sha256": sha256, "size": size,
-            }
-        });
-        let item = Ingested::Payload {
-            raw: RawPayload::now(media::JSON, serde_json::to_vec(&raw).unwrap_or_default()),
-            events: vec![event],
-        };
-        self.commit(item).await?;
+        self.commit(linked(&entry, &sha256, size)).await?;
         crate::metrics::noticed(&self.connector, "attachment_retry_stored");
         tracing::info!(connector = %self.connector, attempts = entry.attempts + 1, "attachment stored on a retry");
         entry.attempts += 1;
@@ -238,19 +263,10 @@ impl Retrier {
 
     /// Records the attachment as given up: a `rejects` row, then the entry ends.
     async fn give_up(&self, mut entry: Entry) -> Result<(), ConnectorError> {
-        let reason = format!(
-            "attachment {} of message {} in chat {} not downloaded after {} attempts: {}",
-            entry.index, entry.msg_id, entry.chat_id, entry.attempts, entry.last_error
-        );
-        let raw = json!({
-            "attachment_retry": {
-                "chat_id": entry.chat_id, "msg_id": entry.msg_id, "index": entry.index,
-                "attempts": entry.attempts, "last_error": entry.last_error,
-            }
-        });
-        let item = Ingested::Rejected {
-            raw: RawPayload::now(media::JSON, serde_json::to_vec(&raw).unwrap_or_default()),
-            reason: reason.clone(),
+        let item = given_up(&entry);
+        let reason = match &item {
+            Ingested::Rejected { reason, .. } => reason.clone(),
+            Ingested::Payload { .. } => String::new(),
         };
         self.commit(item).await?;
         crate::metrics::noticed(&self.connector, "attachment_given_up");

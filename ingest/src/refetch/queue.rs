@@ -31,6 +31,16 @@ pub enum Source {
         /// The media id.
         media_id: String,
     },
+    /// A 会话存档 file, read in chunks through the Finance SDK (`GetMediaData`).
+    ArchiveFile {
+        /// `sdkfileid` of the message.
+        sdkfileid: String,
+        /// `md5sum` of the message (lower case), checked after the download.
+        md5sum: String,
+        /// `filesize` of the message, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
 }
 
 /// Where an entry stands.

@@ -238,7 +238,7 @@ impl refetch::Fetch for Media {
     async fn fetch(&self, source: &Source) -> Result<Vec<u8>, FetchError> {
         match source {
             Source::Url { url, size } => self.bytes(url, *size).await,
-            Source::WecomMedia { .. } => Err(FetchError {
+            Source::WecomMedia { .. } | Source::ArchiveFile { .. } => Err(FetchError {
                 reason: "not a Yunhu attachment".into(),
                 permanent: true,
             }),
