@@ -144,6 +144,9 @@ pub struct AuditArgs {
     /// Only this platform.
     #[arg(long)]
     pub platform: Option<String>,
+    /// Only this chat: its id, else any name it was recorded under (substring).
+    #[arg(long)]
+    pub chat: Option<String>,
     /// JSON Lines output.
     #[arg(long)]
     pub json: bool,

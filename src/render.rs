@@ -81,7 +81,8 @@ pub fn coverage(p: Platform) -> &'static str {
         }
         Platform::Wecom => {
             "messages sent to the app and contact / customer / customer-group / approval events \
-             (approval details and customer names with a `secret`); NOT employees' chats with each other (that needs WeCom 会话存档); nothing sent while \
+             (approval details, also of self-built apps' approvals, customer names and media with a `secret`; \
+             a media download that failed is retried for hours); NOT employees' chats with each other (that needs WeCom 会话存档); nothing sent while \
              the archive was down is resent"
         }
         Platform::Goofish => "every conversation of the logged-in account, incl. history with `run --backfill`",
@@ -92,7 +93,8 @@ pub fn coverage(p: Platform) -> &'static str {
         }
         Platform::Yunhu => {
             "every chat of the logged-in account, incl. edits, streamed bot replies, recalls, history, \
-             chat names and attachments (under the blob cap); live messages even while the history API is down"
+             chat names and attachments (under the blob cap; a failed download is retried for hours, then \
+             listed in `rejects`); live messages even while the history API is down"
         }
         Platform::WecomArchive => {
             "every chat of employees covered by the 会话存档 licence: internal and with customers, groups \

@@ -531,3 +531,153 @@ fn show_and_audit_print_the_markup_as_sent_and_who_deleted_a_message_for_themsel
         "{s}"
     );
 }
+
+#[test]
+fn show_gives_an_attachment_stored_by_a_later_download() {
+    let a = ArchiveDir::new();
+    let mut store = a.open_store();
+    let mut file = message("c1", "f1", "会议纪要.pdf", T0);
+    if let proto::EventBody::Message(m) = &mut file.body {
+        m.content_type = proto::ContentType::File;
+        m.attachments = vec![proto::Attachment {
+            name: Some("会议纪要.pdf".into()),
+            url: Some("https://files.example/minutes.pdf".into()),
+            ..Default::default()
+        }];
+    }
+    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(file, T0 + 1)], None);
+    store.append(&[&b]).unwrap();
+    let before = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
+    assert!(before.contains("attachment: 会议纪要.pdf (metadata only)"), "{before}");
+
+    let sha = "5e".repeat(32);
+    let later = ChatEvent::message(
+        "c1",
+        "f1",
+        proto::EventBody::AttachmentStored {
+            index: 0,
+            sha256: sha.clone(),
+            size: Some(1234),
+        },
+    );
+    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(later, T0 + 10 * MIN)], None);
+    store.append(&[&b]).unwrap();
+    drop(store);
+    let after = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
+    assert!(
+        after.contains(&format!("attachment: 会议纪要.pdf (blob {sha})")),
+        "{after}"
+    );
+    let v = &json_lines(&a.cv(&["show", "yunhu", "c1", "f1", "--json"]))[0];
+    assert_eq!(v["record"]["attachments"][0]["sha256"], sha.as_str());
+    assert_eq!(v["record"]["attachments"][0]["size"], 1234);
+    assert!(a.cv(&["verify"]).status.success());
+}
+
+/// A Yunhu group renamed between two changed messages, an unrelated group, and two WorkTool
+/// chats: one group renamed without the robot setting a remark... and with one — WorkTool
+/// sends names only, so each name is its own chat id, linked only by a shared remark.
+fn renamed_archive() -> ArchiveDir {
+    let a = ArchiveDir::new();
+    let mut store = a.open_store();
+    let named = |chat: &str, id: &str, name: &str, text: &str, at: i64| {
+        testkit::message(
+            chat,
+            id,
+            NewMessage {
+                chat_name: Some(name.into()),
+                ..testkit::text(text, at)
+            },
+        )
+    };
+    let yunhu = vec![
+        payload(named("g1", "m1", "农业局对接群", "合同周五签", T0), T0 + 1),
+        payload(withdraw("g1", "m1", "u1", T0 + MIN), T0 + MIN),
+        payload(
+            named("g1", "m2", "农业局项目群", "合同改到下周", T0 + 10 * MIN),
+            T0 + 10 * MIN,
+        ),
+        payload(edit("g1", "m2", "合同改到下下周", T0 + 11 * MIN), T0 + 11 * MIN),
+        payload(named("g2", "m3", "食堂群", "明天吃饺子", T0 + 2 * MIN), T0 + 2 * MIN),
+        payload(withdraw("g2", "m3", "u2", T0 + 3 * MIN), T0 + 3 * MIN),
+    ];
+    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", yunhu, None);
+    store.append(&[&b]).unwrap();
+    // WorkTool: the chat id is the group name, the chat name the robot's remark when set.
+    let worktool = vec![
+        payload(named("一期合同群", "w1", "农业局项目", "合同原件已寄出", T0), T0 + 1),
+        payload(
+            named("一期合同群（新）", "w2", "农业局项目", "合同回寄了", T0 + MIN),
+            T0 + MIN,
+        ),
+        payload(
+            named("报价群", "w3", "报价群", "合同报价单", T0 + 2 * MIN),
+            T0 + 2 * MIN,
+        ),
+        payload(
+            named("报价群2", "w4", "报价群2", "合同报价单第二版", T0 + 3 * MIN),
+            T0 + 3 * MIN,
+        ),
+    ];
+    let (b, _rx) = EventBatch::new(Platform::Worktool, "robot", worktool, None);
+    store.append(&[&b]).unwrap();
+    drop(store);
+    a
+}
+
+#[test]
+fn audit_chat_finds_a_renamed_group_by_its_old_and_new_names() {
+    let a = renamed_archive();
+    for spec in ["农业局对接", "农业局项目群", "g1"] {
+        let o = a.cv(&["audit", "--chat", spec, "--json"]);
+        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+        let ids: Vec<_> = json_lines(&o)
+            .iter()
+            .map(|v| v["msg_id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["m1", "m2"], "--chat {spec}");
+    }
+    let o = a.cv(&["audit", "--chat", "食堂", "--json"]);
+    let ids: Vec<_> = json_lines(&o).iter().map(|v| v["msg_id"].clone()).collect();
+    assert_eq!(ids, ["m3"]);
+    // The WorkTool group renamed under a remark: both chats, named on stderr.
+    let o = a.cv(&["audit", "--chat", "农业局项目", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("matches 3 chats"), "{err}");
+    assert!(
+        err.contains("一期合同群]") && err.contains("一期合同群（新）]"),
+        "{err}"
+    );
+    let o = a.cv(&["audit", "--chat", "没有这个群"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no chat has that id or a name containing it"));
+}
+
+#[test]
+fn search_chat_finds_worktool_chats_by_a_shared_remark_but_not_a_rename_without_one() {
+    let a = renamed_archive();
+    let o = a.cv(&["reindex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids = |spec: &str| -> Vec<String> {
+        let o = a.cv(&["search", "合同", "--chat", spec, "--json", "--sort", "time"]);
+        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+        let mut v: Vec<String> = json_lines(&o)
+            .iter()
+            .map(|v| v["msg_id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // The Yunhu group once named 农业局项目群 matches too, with all of its messages.
+    assert_eq!(
+        ids("农业局项目"),
+        ["m1", "m2", "w1", "w2"],
+        "the remark names both WorkTool chats"
+    );
+    // Without a remark a renamed group is a new chat: its old name finds only the old one.
+    assert_eq!(ids("报价群2"), ["w4"]);
+    // The exact id of the old chat finds the old chat only; a part both names share, both.
+    assert_eq!(ids("报价群"), ["w3"]);
+    assert_eq!(ids("报价"), ["w3", "w4"], "a name both share (substring) finds both");
+}

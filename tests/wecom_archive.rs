@@ -510,3 +510,64 @@ async fn every_item_is_archived_while_the_names_api_fails_and_names_fill_in_late
     let (st, log) = blocking(move || run.wait(Duration::from_secs(20))).await;
     assert!(st.success(), "{log}");
 }
+
+#[test]
+fn a_file_that_failed_every_download_is_fetched_again_by_rejects_retry() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Four network errors: every in-process attempt at the day's first file fails.
+    let faults: Vec<_> = (0..4)
+        .map(|i| (Fault::MediaNetwork, tmp.path().join(format!("media-fault-{i}"))))
+        .collect();
+    let inst = wa::install(&tmp.path().join("sdk"), t0(), &faults).unwrap();
+    let section = wa::config_toml("audit", &inst, &[1, 2], "poll_interval = \"200ms\"\ntimeout = \"2s\"");
+    let RunDir { dir, data, cfg, .. } = RunDir::new(&[section]);
+    let run = Running::start(&cfg, dir.path());
+    let want = expected_ids(&inst, false);
+    wait_until("the scripted day", Duration::from_secs(60), &run, || {
+        archived_ids(&data) == want
+    });
+    run.signal("TERM");
+    let (st, log) = run.wait(Duration::from_secs(20));
+    assert!(st.success(), "{log}");
+
+    let file = &inst.media[0];
+    let sha = hex::encode(Sha256::digest(&file.bytes));
+    assert!(!data.join("blobs").join(&sha).exists(), "the first download failed");
+    let item = inst
+        .items
+        .iter()
+        .find(|i| i.message.to_string().contains(&file.id))
+        .unwrap();
+    let msg_id = item.message["msgid"].as_str().unwrap().to_string();
+    let chat_id: String = rusqlite::Connection::open(data.join("chatvault.db"))
+        .unwrap()
+        .query_row(
+            "SELECT chat_id FROM messages WHERE platform = 'wecom_archive' AND msg_id = ?1",
+            [&msg_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let before = stdout(&cv(&cfg, &["show", "wecom_archive", &chat_id, &msg_id]));
+    assert!(
+        before.contains("(metadata only)") && before.contains("media_unavailable"),
+        "{before}"
+    );
+
+    let retry = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    // The day's files the SDK never serves stay pending; this one is stored now.
+    assert!(
+        stdout(&retry).contains("wecom_archive `audit`: 1 file(s) fetched again"),
+        "{}",
+        stdout(&retry)
+    );
+    assert_eq!(std::fs::read(data.join("blobs").join(&sha)).unwrap(), file.bytes);
+    let after = stdout(&cv(&cfg, &["show", "wecom_archive", &chat_id, &msg_id]));
+    assert!(after.contains(&format!("(blob {sha})")), "{after}");
+    assert!(after.contains("attachment_stored"), "{after}");
+    // A second retry finds nothing more for this file.
+    let again = stdout(&cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]));
+    assert!(again.contains("0 file(s) fetched again"), "{again}");
+    let verify = cv(&cfg, &["verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}

@@ -19,6 +19,8 @@
 //! - [`state::StateRegistry`]: per-connector state (connected, disconnected, auth failed,
 //!   kicked), recorded as `connector_state` events and shown by `/healthz` and `stats`.
 //! - [`blobs::BlobStore`]: content-addressed attachment storage, size-capped.
+//! - [`refetch`]: attachments whose first download failed, retried with backoff and linked
+//!   to their message by an `attachment_stored` event.
 //! - [`server`]: the shared HTTP callback server (routes per callback connector,
 //!   body limits, `/healthz`, `/metrics`) and the durable spool of design §3.2.
 //! - [`build`]: config → connector, one match.
@@ -30,6 +32,7 @@ pub mod blobs;
 mod build;
 mod connector;
 pub mod metrics;
+pub mod refetch;
 pub mod runtime;
 pub mod server;
 pub mod state;

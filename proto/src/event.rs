@@ -38,6 +38,9 @@ string_enum! {
         ConnectorState => "connector_state",
         /// Anything else, with a named subtype (e.g. `typing`).
         Other => "other",
+        /// An attachment's bytes reached the blob store after the message was archived
+        /// without them (a download retried later).
+        AttachmentStored => "attachment_stored",
     }
 }
 
@@ -230,6 +233,18 @@ pub enum EventBody {
         /// When (archive clock).
         at: TimestampMs,
     },
+    /// The bytes of one of the message's attachments are now in the blob store: its first
+    /// download failed and a later one succeeded. The `message` event stays as first
+    /// recorded (the log is append-only); the fold sets the attachment's `sha256` from this.
+    AttachmentStored {
+        /// Position of the attachment in the message's `attachments`.
+        index: u32,
+        /// Hex sha256 of the stored bytes.
+        sha256: String,
+        /// Bytes downloaded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
     /// Anything else.
     Other {
         /// Named subtype (e.g. `typing`, `sys_approval_change`).
@@ -259,6 +274,7 @@ impl EventBody {
             EventBody::Presence { .. } => EventKind::Presence,
             EventBody::ConnectorState { .. } => EventKind::ConnectorState,
             EventBody::Other { .. } => EventKind::Other,
+            EventBody::AttachmentStored { .. } => EventKind::AttachmentStored,
         }
     }
 
@@ -266,7 +282,12 @@ impl EventBody {
     pub fn targets_message(&self) -> bool {
         matches!(
             self.kind(),
-            EventKind::Message | EventKind::Edit | EventKind::StreamAppend | EventKind::Withdraw | EventKind::Delete
+            EventKind::Message
+                | EventKind::Edit
+                | EventKind::StreamAppend
+                | EventKind::Withdraw
+                | EventKind::Delete
+                | EventKind::AttachmentStored
         )
     }
 }

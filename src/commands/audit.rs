@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
     // `--gaps` alone lists only gaps; with a message flag it lists both.
     let messages = !args.gaps || args.withdrawn || args.edited || args.deleted;
     if messages {
+        let chats = args.chat.as_deref().map(|spec| chats(&reader, spec)).transpose()?;
         let filter = AuditFilter {
             withdrawn: args.withdrawn,
             edited: args.edited,
@@ -39,6 +40,7 @@ pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
             since,
             until,
             platform,
+            chats,
         };
         let mut count = 0usize;
         let mut io_err = None;
@@ -83,6 +85,30 @@ pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// `--chat`: the chats with that id, else every chat with a recorded name containing it (a
+/// renamed group is found by its old and new names; WorkTool groups that share a remark are
+/// all found by it). Several matches are all audited and listed on stderr.
+fn chats(reader: &store::StoreReader, spec: &str) -> anyhow::Result<Vec<(proto::Platform, String, String)>> {
+    let found = reader.chats_named(spec)?;
+    if found.is_empty() {
+        return Err(crate::exit::usage(format!(
+            "--chat `{spec}`: no chat has that id or a name containing it"
+        )));
+    }
+    if found.len() > 1 {
+        eprintln!("--chat `{spec}` matches {} chats (auditing all of them):", found.len());
+        for c in &found {
+            let names = if c.names.is_empty() {
+                "(no name)".to_string()
+            } else {
+                c.names.join(" / ")
+            };
+            eprintln!("  {names}  [{} {}]", c.platform, c.chat_id);
+        }
+    }
+    Ok(found.into_iter().map(|c| (c.platform, c.account, c.chat_id)).collect())
 }
 
 fn kinds(args: &crate::cli::AuditArgs) -> String {

@@ -209,6 +209,7 @@ fn tour(config_path: &Path) -> anyhow::Result<()> {
             since: None,
             until: None,
             platform: None,
+            chat: None,
             json: false,
         },
     )?;

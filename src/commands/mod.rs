@@ -9,6 +9,7 @@ mod demo;
 mod export;
 mod reindex;
 mod rejects;
+mod rejects_media;
 mod run;
 mod search;
 mod serve;

@@ -7,6 +7,8 @@
 //! decrypts now is appended with the time the item was first received (the rejects row's),
 //! not the retry's, and keeps its own send time; what still fails stays as it is, and the report says both. Rejects rows are never
 //! deleted (the archive is append-only); a second retry finds the items already archived.
+//! 会话存档 files that failed every download of the live feed are fetched again first
+//! (`rejects_media.rs`).
 
 use std::sync::Arc;
 
@@ -37,16 +39,19 @@ fn retry(ctx: &Ctx, platform: Option<&str>) -> anyhow::Result<()> {
         .into_iter()
         .rev()
         .filter(|r| r.platform == Platform::WecomArchive.as_str())
+        // A file given up after its last retry is a row of its own, not a feed item.
+        .filter(|r| !r.bytes.starts_with(br#"{"attachment_retry""#))
         .collect();
-    if rows.is_empty() {
-        println!("no wecom_archive rejects to retry");
-        return Ok(());
-    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let blobs = Arc::new(ingest::blobs::BlobStore::new(
         ctx.data_dir.join("blobs"),
         ctx.config.storage.blob_max_bytes,
     ));
+    crate::commands::rejects_media::retry(ctx, &rt, &blobs)?;
+    if rows.is_empty() {
+        println!("no wecom_archive rejects to retry");
+        return Ok(());
+    }
     let mut items: Vec<(String, Vec<Ingested>)> = Vec::new();
     let mut still = Vec::new();
     for cfg in &ctx.config.wecom_archive {

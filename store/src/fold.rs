@@ -12,7 +12,10 @@
 //!   user, earliest time kept;
 //! - the text format and markup (`source_text`) are the base's, with stream chunks appended to
 //!   the markup as they are to the text; an edit replaces both (an edit without a format is
-//!   plain text).
+//!   plain text);
+//! - an `attachment_stored` event sets the `sha256` (and a size the message did not give) of
+//!   the attachment at its index, the one with the smallest seq per index winning; an index
+//!   the base does not have is ignored (it is still in the log).
 
 use proto::{
     ChatEvent, ContentType, DeleteScope, EventBody, MessageKey, MessageRecord, MessageState, NewMessage, TextFormat,
@@ -54,6 +57,7 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
     let mut withdrawn: Option<(TimestampMs, Option<&String>)> = None;
     let mut deleted: Option<(TimestampMs, Option<&String>)> = None;
     let mut deleted_for: Vec<UserDeletion> = Vec::new();
+    let mut stored: Vec<(u64, u32, &str, Option<u64>)> = Vec::new();
     for i in inputs {
         match &i.event.body {
             EventBody::StreamAppend { chunk, offset } => chunks.push((*offset, i.seq, chunk)),
@@ -101,6 +105,7 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
                     deleted = Some((t, by.as_ref()));
                 }
             }
+            EventBody::AttachmentStored { index, sha256, size } => stored.push((i.seq, *index, sha256, *size)),
             _ => {}
         }
     }
@@ -155,12 +160,24 @@ pub fn fold_message(key: &MessageKey, inputs: &[FoldInput]) -> (Option<MessageRe
         sender_id,
         sender_name,
         sent_at,
-        attachments,
+        mut attachments,
         reply_to,
         mentions,
         recipients,
         ..
     } = base.clone();
+    stored.sort_by_key(|s| s.0);
+    let mut applied = vec![false; attachments.len()];
+    for (_, index, sha256, size) in stored {
+        let i = index as usize;
+        if let (Some(a), Some(done @ false)) = (attachments.get_mut(i), applied.get_mut(i)) {
+            *done = true;
+            a.sha256 = Some(sha256.to_string());
+            if a.size.is_none() {
+                a.size = size;
+            }
+        }
+    }
     let record = MessageRecord {
         key: key.clone(),
         chat_type,
@@ -311,5 +328,49 @@ mod tests {
             (rec.state, rec.deleted_by.as_deref()),
             (MessageState::Deleted, Some("admin"))
         );
+    }
+
+    #[test]
+    fn a_later_download_fills_the_attachment_in_whatever_order_it_arrives() {
+        let mut base = markdown("x", "x");
+        if let EventBody::Message(m) = &mut base {
+            m.attachments = vec![proto::Attachment {
+                name: Some("合同.pdf".into()),
+                url: Some("https://files.example/c.pdf".into()),
+                ..Default::default()
+            }];
+        }
+        let stored = |seq, sha: &str| {
+            input(
+                seq,
+                EventBody::AttachmentStored {
+                    index: 0,
+                    sha256: sha.into(),
+                    size: Some(seq),
+                },
+            )
+        };
+        let beyond = input(
+            4,
+            EventBody::AttachmentStored {
+                index: 7,
+                sha256: "ff".into(),
+                size: None,
+            },
+        );
+        let without = fold_message(&key(), &[input(1, base.clone())]).0.unwrap();
+        assert_eq!(without.attachments[0].sha256, None);
+        // The stored event before its message (arrival order) and a second one for the index.
+        let rec = fold_message(&key(), &[stored(3, "bb"), input(1, base), stored(2, "aa"), beyond])
+            .0
+            .unwrap();
+        assert_eq!(rec.attachments.len(), 1, "an index the message lacks adds nothing");
+        assert_eq!(
+            (rec.attachments[0].sha256.as_deref(), rec.attachments[0].size),
+            (Some("aa"), Some(2)),
+            "the first stored download of an index wins"
+        );
+        assert_eq!(rec.attachments[0].name.as_deref(), Some("合同.pdf"));
+        assert_eq!(rec.revision, 0, "not an edit");
     }
 }

@@ -66,7 +66,7 @@ pub use error::StoreError;
 pub use fold::{FoldInput, fold_message};
 pub use open::{DB_FILE, StoreOptions};
 pub use prepare::Prepared;
-pub use reader::{EventCheck, EventRow, MessageRow, StoreReader};
+pub use reader::{EventCheck, EventRow, MessageRow, NamedChat, StoreReader};
 pub use types::*;
 pub use verify::Expectation;
 pub use writer::{WriterDeath, WriterHandle, WriterOptions, WriterStats, spawn_writer};

@@ -115,6 +115,8 @@ pub struct AuditFilter {
     pub until: Option<TimestampMs>,
     /// Only this platform.
     pub platform: Option<Platform>,
+    /// Only these chats, as (platform, account, chat id); `None` = every chat.
+    pub chats: Option<Vec<(Platform, String, String)>>,
 }
 
 /// One changed message in an audit.

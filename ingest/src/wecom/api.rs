@@ -257,6 +257,29 @@ impl WecomApi {
         Ok(v["info"].clone())
     }
 
+    /// `POST /cgi-bin/corp/getopenapprovaldata` `{"thirdNo"}`: the current state of an
+    /// approval a self-built app started through the approval flow engine (审批流程引擎),
+    /// the approval an `open_approval_change` callback names by `ApprovalInfo.ThirdNo`.
+    /// Documented at https://developer.work.weixin.qq.com/document/path/90269 (查询自建应用
+    /// 审批单当前状态); the request key `thirdNo` and the answer's `data` fields (`ThirdNo`,
+    /// `OpenSpName`, `OpenSpstatus`, `ApplyUsername`, `ApplyUserId`,
+    /// `ApprovalNodes.ApprovalNode[].Items.Item[]`, `NotifyNodes.NotifyNode[]`) are as the
+    /// public clients WxJava (`WxCpOaAgentService.getOpenApprovalData`) and
+    /// SKIT.FlurlHttpClient.Wechat.Work (`CgibinCorpGetOpenApprovalDataResponse`) read them;
+    /// the seed names only the callback (001: "open_approval_change:自建审批状态变更").
+    pub async fn open_approval_data(&self, third_no: &str) -> Result<Value, ApiError> {
+        const API: &str = "corp/getopenapprovaldata";
+        let url = format!("{}/cgi-bin/corp/getopenapprovaldata", self.base);
+        let body = serde_json::json!({ "thirdNo": third_no });
+        let v = self
+            .call(API, |token| {
+                self.http.post(&url).query(&[("access_token", token)]).json(&body)
+            })
+            .await?;
+        string_at(API, &v, &["data", "ThirdNo"])?;
+        Ok(v["data"].clone())
+    }
+
     /// `GET /cgi-bin/media/get`: the bytes of a `MediaId` (valid 3 days after the message).
     pub async fn media(&self, media_id: &str) -> Result<Vec<u8>, ApiError> {
         const API: &str = "media/get";

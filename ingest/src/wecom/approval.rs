@@ -5,6 +5,11 @@
 //! change becomes one message in the chat `approval:<sp_no>`, so an approval's history reads
 //! as one thread in `show`, `audit` and search; the fetched `info` is kept beside it in the
 //! callback's `other` event, so nothing the API answered is lost.
+//!
+//! A self-built app's approval (`open_approval_change`, approvals started through the approval
+//! flow engine, numbered by the app's own `ThirdNo`) is read the same way through
+//! `POST /cgi-bin/corp/getopenapprovaldata` (see [`super::api::WecomApi::open_approval_data`])
+//! and becomes a message in the chat `approval:open:<ThirdNo>` ([`open_message`]).
 
 use proto::{ChatEvent, ChatType, ContentType, EventBody, NewMessage, TextFormat};
 use serde_json::Value;
@@ -122,5 +127,119 @@ fn control_value(c: &Value) -> String {
         } else {
             format!("[{control}]")
         }
+    })
+}
+
+/// `OpenSpStatus` of a self-built approval (document 90269): 1 审批中, 2 已通过, 3 已驳回,
+/// 4 已取消.
+pub fn open_status_text(code: i64) -> String {
+    match code {
+        1 => "审批中".into(),
+        2 => "已通过".into(),
+        3 => "已驳回".into(),
+        4 => "已取消".into(),
+        other => format!("状态 {other}"),
+    }
+}
+
+/// `ItemStatus` of one approver of a self-built approval: 1 审批中, 2 已同意, 3 已驳回,
+/// 4 已转审.
+fn open_item_status(code: i64) -> String {
+    match code {
+        1 => "审批中".into(),
+        2 => "已同意".into(),
+        3 => "已驳回".into(),
+        4 => "已转审".into(),
+        other => format!("状态 {other}"),
+    }
+}
+
+/// The chat a self-built approval's messages go to.
+pub fn open_chat_id(third_no: &str) -> String {
+    format!("approval:open:{third_no}")
+}
+
+/// One element or a list of them, as WeCom's XML-shaped JSON gives repeated elements.
+fn each(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(Value::Null) | None => vec![],
+        Some(one) => vec![one],
+    }
+}
+
+/// The readable message of an `open_approval_change` callback `ev` given the fetched `data`
+/// of `corp/getopenapprovaldata`; `status` is the callback's own `OpenSpStatus` (the data is
+/// read later and may already be past it).
+pub fn open_message(ev: &ChatEvent, data: &Value, status: Option<i64>) -> Option<ChatEvent> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let third_no = s(data, "ThirdNo");
+    if third_no.is_empty() {
+        return None;
+    }
+    let status = status
+        .or_else(|| data.get("OpenSpstatus").and_then(Value::as_i64))
+        .unwrap_or(0);
+    let name = s(data, "OpenSpName");
+    let (applicant, applicant_name) = (s(data, "ApplyUserId"), s(data, "ApplyUsername"));
+    let mut lines = vec![format!(
+        "[审批] {name} · {} · 单号 {third_no}",
+        open_status_text(status)
+    )];
+    let party = s(data, "ApplyUserParty");
+    let party = if party.is_empty() {
+        String::new()
+    } else {
+        format!(" · {party}")
+    };
+    lines.push(if applicant_name.is_empty() {
+        format!("申请人: {applicant}{party}")
+    } else {
+        format!("申请人: {applicant_name} ({applicant}){party}")
+    });
+    for node in each(data.pointer("/ApprovalNodes/ApprovalNode")) {
+        for item in each(node.pointer("/Items/Item")) {
+            let st = open_item_status(item.get("ItemStatus").and_then(Value::as_i64).unwrap_or(0));
+            let speech = s(item, "ItemSpeech");
+            let speech = if speech.is_empty() {
+                String::new()
+            } else {
+                format!("「{speech}」")
+            };
+            lines.push(format!(
+                "审批人 {} ({}): {st}{speech}",
+                s(item, "ItemName"),
+                s(item, "ItemUserId")
+            ));
+        }
+    }
+    let notified: Vec<String> = each(data.pointer("/NotifyNodes/NotifyNode"))
+        .into_iter()
+        .map(|n| s(n, "ItemName"))
+        .filter(|n| !n.is_empty())
+        .collect();
+    if !notified.is_empty() {
+        lines.push(format!("抄送: {}", notified.join("、")));
+    }
+    Some(ChatEvent {
+        chat_id: open_chat_id(&third_no),
+        msg_id: ev.msg_id.clone(),
+        occurred_at: ev.occurred_at,
+        body: EventBody::Message(NewMessage {
+            chat_type: ChatType::Bot,
+            chat_name: Some(format!("审批 {name} {third_no}")),
+            external: false,
+            sender_id: applicant,
+            sender_name: (!applicant_name.is_empty()).then_some(applicant_name),
+            sent_at: ev.occurred_at.unwrap_or(0),
+            content_type: ContentType::Card,
+            text: lines.join("\n"),
+            text_format: TextFormat::Plain,
+            source_text: None,
+            attachments: vec![],
+            reply_to: None,
+            mentions: vec![],
+            recipients: vec![],
+        }),
     })
 }

@@ -21,6 +21,7 @@ use sha2::Digest;
 use super::api::WecomApi;
 use super::approval;
 use crate::blobs::BlobStore;
+use crate::refetch::{Queue, RetryPolicy, Source};
 
 /// Callbacks remembered for retries (WeCom retries within seconds; this is hours of traffic
 /// for most companies and a few MB of memory).
@@ -67,6 +68,10 @@ pub struct Enricher {
     blobs: Arc<BlobStore>,
     users: Mutex<Bounded<String>>,
     memo: Mutex<Bounded<Vec<ChatEvent>>>,
+    /// Where media whose download failed are queued for retries (`None`: not retried).
+    retry: Option<(Queue, RetryPolicy, String)>,
+    /// A failed `getopenapprovaldata` was logged.
+    open_approval_warned: std::sync::atomic::AtomicBool,
 }
 
 impl Enricher {
@@ -77,7 +82,15 @@ impl Enricher {
             blobs,
             users: Mutex::new(Bounded::new(NAME_CAP)),
             memo: Mutex::new(Bounded::new(MEMO_CAP)),
+            retry: None,
+            open_approval_warned: Default::default(),
         }
+    }
+
+    /// Queues media whose download failed in `queue`, retried under `policy`.
+    pub fn with_retry(mut self, queue: Queue, policy: RetryPolicy, connector: &str) -> Self {
+        self.retry = Some((queue, policy, connector.to_string()));
+        self
     }
 
     /// The API client.
@@ -99,11 +112,32 @@ impl Enricher {
             let done = tokio::time::timeout_at(deadline, self.enrich_one(ev.clone())).await;
             match done {
                 Ok(evs) => out.extend(evs),
-                Err(_) => out.push(ev.clone()),
+                Err(_) => {
+                    self.queue_media(ev, "not downloaded within the callback's answer deadline")
+                        .await;
+                    out.push(ev.clone())
+                }
             }
         }
         lock(&self.memo).insert(key, out.clone());
         out
+    }
+
+    /// Queues every media of a message event for a retry (its download failed or ran out of
+    /// time).
+    async fn queue_media(&self, ev: &ChatEvent, why: &str) {
+        let (Some((queue, policy, connector)), Some(msg_id), EventBody::Message(m)) =
+            (&self.retry, &ev.msg_id, &ev.body)
+        else {
+            return;
+        };
+        for (index, a) in m.attachments.iter().enumerate() {
+            if let Some(media_id) = a.name.clone() {
+                let entry =
+                    policy.first_failure(&ev.chat_id, msg_id, index as u32, Source::WecomMedia { media_id }, why);
+                crate::refetch::remember(queue, entry, connector).await;
+            }
+        }
     }
 
     /// The event with what the API adds; an approval callback becomes two events (see
@@ -114,6 +148,10 @@ impl Enricher {
             EventBody::Other { subtype, detail } if subtype == "sys_approval_change" => {
                 let detail = detail.clone();
                 return self.approval(ev, &detail).await;
+            }
+            EventBody::Other { subtype, detail } if subtype == "open_approval_change" => {
+                let detail = detail.clone();
+                return self.open_approval(ev, &detail).await;
             }
             EventBody::ContactChanged { user_id, detail, .. } if is_external_id(user_id) => {
                 // seed 001, 客户联系: "获取客户详情" → the customer's name and company.
@@ -139,7 +177,7 @@ impl Enricher {
                 if m.sender_name.is_none() {
                     m.sender_name = self.user_name(&m.sender_id).await;
                 }
-                for a in &mut m.attachments {
+                for (index, a) in m.attachments.iter_mut().enumerate() {
                     let Some(media_id) = a.name.clone() else {
                         continue;
                     };
@@ -157,7 +195,13 @@ impl Enricher {
                             }
                         }
                         Err(e) => {
-                            tracing::info!(error = %e, "wecom media not downloaded; metadata kept")
+                            tracing::info!(error = %e, "wecom media not downloaded; metadata kept, queued for a retry");
+                            if let (Some((queue, policy, connector)), Some(msg_id)) = (&self.retry, &ev.msg_id) {
+                                let source = Source::WecomMedia { media_id };
+                                let entry =
+                                    policy.first_failure(&ev.chat_id, msg_id, index as u32, source, &e.to_string());
+                                crate::refetch::remember(queue, entry, connector).await;
+                            }
                         }
                     }
                 }
@@ -204,6 +248,37 @@ impl Enricher {
             _ => None,
         };
         let message = approval::message(&ev, &info, name);
+        std::iter::once(ev).chain(message).collect()
+    }
+
+    /// `open_approval_change` with `corp/getopenapprovaldata`, as [`Self::approval`]: the
+    /// callback's event keeps the fetched `data` as `open_approval_data`, and a readable
+    /// message follows it. When the data cannot be read (the secret's app is not the one that
+    /// started the approval, the API is away) the callback stays a raw event; that is logged
+    /// once per process, since it usually repeats for every such callback.
+    async fn open_approval(&self, mut ev: ChatEvent, detail: &serde_json::Value) -> Vec<ChatEvent> {
+        let Some(third_no) = approval_field(detail, "ThirdNo") else {
+            return vec![ev];
+        };
+        let data = match self.api.open_approval_data(&third_no).await {
+            Ok(d) => d,
+            Err(e) => {
+                if !self
+                    .open_approval_warned
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(error = %e, "self-built approval data not fetched; the callback is kept as an event (logged once)");
+                }
+                return vec![ev];
+            }
+        };
+        if let EventBody::Other { detail, .. } = &mut ev.body
+            && let Some(obj) = detail.as_object_mut()
+        {
+            obj.insert("open_approval_data".into(), data.clone());
+        }
+        let status = approval_field(detail, "OpenSpStatus").and_then(|s| s.parse::<i64>().ok());
+        let message = approval::open_message(&ev, &data, status);
         std::iter::once(ev).chain(message).collect()
     }
 

@@ -26,6 +26,7 @@ pub mod codec;
 pub mod crypto;
 pub mod enrich;
 pub mod errcode;
+pub mod media;
 pub mod receiver;
 pub mod xml;
 
@@ -45,6 +46,7 @@ pub struct WecomConnector {
     cfg: WecomConfig,
     timing: Timing,
     api: Option<Arc<WecomApi>>,
+    retry: crate::refetch::RetryPolicy,
 }
 
 impl WecomConnector {
@@ -60,12 +62,19 @@ impl WecomConnector {
             cfg,
             timing: Timing::default(),
             api,
+            retry: crate::refetch::RetryPolicy::default(),
         }
     }
 
     /// Overrides the answer deadlines (tests, benchmarks).
     pub fn with_timing(mut self, timing: Timing) -> Self {
         self.timing = timing;
+        self
+    }
+
+    /// When media whose download failed are tried again (tests).
+    pub fn with_attachment_retry(mut self, policy: crate::refetch::RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -103,10 +112,10 @@ impl Connector for WecomConnector {
                 return None;
             }
         };
-        let enricher = self
-            .api
-            .clone()
-            .map(|api| Arc::new(Enricher::new(api, cx.blobs.clone())));
+        let enricher = self.api.clone().map(|api| {
+            let retry = crate::refetch::Queue::new(&cx.data_dir, &self.cfg.name);
+            Arc::new(Enricher::new(api, cx.blobs.clone()).with_retry(retry, self.retry.clone(), &self.cfg.name))
+        });
         let r = receiver::Receiver::new(
             self.cfg.name.clone(),
             crypto,
@@ -133,7 +142,25 @@ impl Connector for WecomConnector {
             }
         }
         cx.state.set(ConnectorStatus::Connected, Some(detail)).await;
+        // Media whose first download failed are fetched again while the connector runs.
+        let retries = self.api.clone().map(|api| {
+            let retrier = crate::refetch::Retrier {
+                queue: crate::refetch::Queue::new(&cx.data_dir, &self.cfg.name),
+                fetch: Arc::new(media::MediaFetch {
+                    api,
+                    max_bytes: cx.blobs.max_bytes(),
+                }),
+                blobs: cx.blobs.clone(),
+                out: cx.out.clone(),
+                policy: self.retry.clone(),
+                connector: self.cfg.name.clone(),
+            };
+            tokio::spawn(retrier.run(cx.shutdown.clone()))
+        });
         cx.shutdown.cancelled().await;
+        if let Some(r) = retries {
+            let _ = r.await;
+        }
         cx.state
             .set(ConnectorStatus::Disconnected, Some("shutting down".into()))
             .await;

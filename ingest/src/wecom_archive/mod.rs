@@ -105,6 +105,7 @@ impl WecomArchiveConnector {
                 blobs,
                 attempts: 4,
                 pause: Duration::from_millis(200),
+                retry: None,
             },
         })
     }
@@ -167,6 +168,10 @@ impl Connector for WecomArchiveConnector {
         let mut pos = Position::from_cursor(cx.resume_from.as_ref()).map_err(ConnectorError::Protocol)?;
         let max = self.cfg.media_max_bytes.unwrap_or(u64::MAX);
         let mut p = self.processor(cx.blobs.clone(), max)?;
+        p.media.retry = Some((
+            crate::refetch::Queue::new(&cx.data_dir, &self.cfg.name),
+            self.cfg.name.clone(),
+        ));
         let wake = notify::subscribe(&self.cfg.corp_id);
         let result = self.pull_loop(&cx, &mut p, &mut pos, &wake).await;
         p.client.shutdown().await;

@@ -18,6 +18,7 @@ use super::codec;
 use super::item::Item;
 use super::keys::Keys;
 use crate::blobs::{BlobStore, Stored};
+use crate::refetch::{FetchError, RetryPolicy, Source};
 
 /// Media settings.
 #[derive(Clone)]
@@ -32,6 +33,9 @@ pub struct MediaPolicy {
     pub attempts: u32,
     /// First pause between attempts (doubles).
     pub pause: Duration,
+    /// Where a file that failed every attempt is kept for a later retry (`rejects retry`),
+    /// with the connector's name; `None`: not kept.
+    pub retry: Option<(crate::refetch::Queue, String)>,
 }
 
 /// What became of an item.
@@ -206,7 +210,18 @@ impl Processor {
         }
         let bytes = match self.download(&file_id, &md5sum).await {
             Ok(b) => b,
-            Err(reason) => return Some(failure(reason)),
+            Err(reason) => {
+                if let (Some((queue, connector)), Some(msg_id)) = (&self.media.retry, &msg_id) {
+                    let source = Source::ArchiveFile {
+                        sdkfileid: file_id.clone(),
+                        md5sum: md5sum.clone(),
+                        size,
+                    };
+                    let entry = RetryPolicy::default().first_failure(&chat_id, msg_id, 0, source, &reason);
+                    crate::refetch::remember(queue, entry, connector).await;
+                }
+                return Some(failure(reason));
+            }
         };
         let blobs = self.media.blobs.clone();
         let stored = tokio::task::spawn_blocking(move || blobs.put(&bytes)).await;
@@ -221,6 +236,29 @@ impl Processor {
             Ok(Err(e)) => Some(failure(format!("cannot store the file: {e}"))),
             Err(e) => Some(failure(format!("cannot store the file: {e}"))),
         }
+    }
+
+    /// A file kept for a later retry ([`MediaPolicy::retry`]), fetched again with the same
+    /// chunk loop and md5 check, within the size cap.
+    pub async fn refetch(&mut self, source: &Source) -> Result<Vec<u8>, FetchError> {
+        let Source::ArchiveFile {
+            sdkfileid,
+            md5sum,
+            size,
+        } = source
+        else {
+            return Err(FetchError {
+                reason: "not a 会话存档 file".into(),
+                permanent: true,
+            });
+        };
+        if size.is_some_and(|s| s > self.media.max_bytes) {
+            return Err(FetchError {
+                reason: format!("above the media size cap of {}", self.media.max_bytes),
+                permanent: true,
+            });
+        }
+        self.download(sdkfileid, md5sum).await.map_err(FetchError::transient)
     }
 
     /// The chunk loop, retried whole on an md5 mismatch, a retryable code or a lost worker.

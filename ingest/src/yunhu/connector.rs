@@ -165,6 +165,11 @@ pub(super) struct YunhuSession {
 }
 
 impl YunhuSession {
+    /// The attachment downloads (shared with the retry task).
+    pub(super) fn media(&self) -> Arc<Media> {
+        self.media.clone()
+    }
+
     pub(super) fn new(conn: Arc<YunhuConnector>, cx: &ConnectorContext) -> Result<Self, ConnectorError> {
         let api = Api::new(&conn.cfg.api_base, conn.cfg.token.clone(), conn.tuning.request_timeout)
             .map_err(|e| ConnectorError::Config(e.to_string()))?;
@@ -176,8 +181,10 @@ impl YunhuSession {
         // catch-up succeeded, chats never seen start at their first live message).
         pos.want_history = cx.resume_from.is_some() || cx.backfill;
         let names = Arc::new(Names::new(conn.names_refresh));
-        let media =
-            Arc::new(Media::new(cx.blobs.clone(), &cx.data_dir, &conn.cfg.name).map_err(ConnectorError::Config)?);
+        let media = Arc::new(
+            Media::new(cx.blobs.clone(), &cx.data_dir, &conn.cfg.name, conn.retry.clone())
+                .map_err(ConnectorError::Config)?,
+        );
         Ok(YunhuSession {
             conn,
             api,

@@ -10,8 +10,9 @@
 //! is remembered per URL in `data_dir/attachments/<connector>/` (one small file per URL, so it
 //! survives restarts, which re-read recent history) and every later copy of the message gets
 //! exactly that outcome without downloading again; two copies in flight at once share one
-//! download. The price: an attachment whose first download failed is not fetched again; its
-//! URL stays in the archive.
+//! download. An attachment whose first download failed (not one over the cap) is handed to
+//! [`crate::refetch`]: the message keeps that first outcome, and a later download, when it
+//! succeeds, is linked to it by an `attachment_stored` event.
 //!
 //! Only the `sha256` (and a size the platform did not give) comes from the download; names and
 //! types come from the message alone.
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::blobs::{BlobStore, Stored};
+use crate::refetch::{self, FetchError, Queue, RetryPolicy, Source};
 
 /// Longest a single attachment download may take.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,6 +45,9 @@ pub struct Outcome {
     /// Why it is not stored (over the cap, HTTP error …); never contains the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The failure cannot pass by itself (over the cap): no retry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanent: bool,
 }
 
 /// Downloads of one connector.
@@ -52,11 +57,19 @@ pub struct Media {
     memo_dir: PathBuf,
     connector: String,
     inflight: Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>,
+    retry: Queue,
+    policy: RetryPolicy,
 }
 
 impl Media {
     /// Downloads into `blobs`, remembering outcomes under `data_dir/attachments/<connector>`.
-    pub fn new(blobs: Arc<BlobStore>, data_dir: &std::path::Path, connector: &str) -> Result<Self, String> {
+    /// Failed downloads are queued for retries under `policy`.
+    pub fn new(
+        blobs: Arc<BlobStore>,
+        data_dir: &std::path::Path,
+        connector: &str,
+        policy: RetryPolicy,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(DOWNLOAD_TIMEOUT)
             .build()
@@ -67,14 +80,22 @@ impl Media {
             memo_dir: data_dir.join("attachments").join(connector),
             connector: connector.to_string(),
             inflight: Mutex::default(),
+            retry: Queue::new(data_dir, connector),
+            policy,
         })
     }
 
+    /// The retry entries of this connector.
+    pub fn retry_queue(&self) -> &Queue {
+        &self.retry
+    }
+
     /// Sets `sha256` (and a missing `size`) on every attachment of every `message` event.
+    /// A failed download (not over the cap) is queued for retries under the message.
     pub async fn fill(&self, events: &mut [ChatEvent]) {
         for ev in events {
             let EventBody::Message(m) = &mut ev.body else { continue };
-            for a in &mut m.attachments {
+            for (index, a) in m.attachments.iter_mut().enumerate() {
                 let Some(url) = a
                     .url
                     .clone()
@@ -83,6 +104,13 @@ impl Media {
                     continue;
                 };
                 let o = self.outcome(&url, a.size).await;
+                if let (Some(why), false, Some(msg_id)) = (&o.failed, o.permanent, &ev.msg_id) {
+                    let source = Source::Url { url, size: a.size };
+                    let entry = self
+                        .policy
+                        .first_failure(&ev.chat_id, msg_id, index as u32, source, why);
+                    refetch::remember(&self.retry, entry, &self.connector).await;
+                }
                 a.sha256 = o.sha256;
                 if a.size.is_none() {
                     a.size = o.size;
@@ -141,39 +169,20 @@ impl Media {
     }
 
     async fn download(&self, url: &str, size: Option<u64>) -> Outcome {
-        let cap = self.blobs.max_bytes();
-        let failed = |why: String| {
+        let failed = |f: FetchError| {
             crate::metrics::noticed(&self.connector, "attachment_not_stored");
-            tracing::info!(connector = %self.connector, reason = %why, "yunhu attachment not stored; its URL is kept");
+            tracing::info!(connector = %self.connector, reason = %f.reason, "yunhu attachment not stored; its URL is kept");
             Outcome {
                 sha256: None,
                 size: None,
-                failed: Some(why),
+                failed: Some(f.reason),
+                permanent: f.permanent,
             }
         };
-        if size.is_some_and(|s| s > cap) {
-            crate::metrics::noticed(&self.connector, "attachment_over_cap");
-            return failed(format!("larger than the blob cap of {cap} bytes"));
-        }
-        let mut resp = match self.http.get(url).send().await {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => return failed(format!("HTTP {}", r.status().as_u16())),
-            Err(e) => return failed(e.without_url().to_string()),
+        let buf = match self.bytes(url, size).await {
+            Ok(b) => b,
+            Err(f) => return failed(f),
         };
-        let mut buf = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(c)) => {
-                    if (buf.len() + c.len()) as u64 > cap {
-                        crate::metrics::noticed(&self.connector, "attachment_over_cap");
-                        return failed(format!("larger than the blob cap of {cap} bytes"));
-                    }
-                    buf.extend_from_slice(&c);
-                }
-                Ok(None) => break,
-                Err(e) => return failed(e.without_url().to_string()),
-            }
-        }
         let n = buf.len() as u64;
         let blobs = self.blobs.clone();
         match tokio::task::spawn_blocking(move || blobs.put(&buf)).await {
@@ -181,10 +190,58 @@ impl Media {
                 sha256: Some(sha),
                 size: Some(n),
                 failed: None,
+                permanent: false,
             },
-            Ok(Ok(Stored::TooLarge(_))) => failed(format!("larger than the blob cap of {cap} bytes")),
-            Ok(Err(e)) => failed(format!("blob store: {e}")),
-            Err(e) => failed(format!("blob task: {e}")),
+            Ok(Ok(Stored::TooLarge(_))) => failed(self.over_cap()),
+            Ok(Err(e)) => failed(FetchError::transient(format!("blob store: {e}"))),
+            Err(e) => failed(FetchError::transient(format!("blob task: {e}"))),
+        }
+    }
+
+    fn over_cap(&self) -> FetchError {
+        crate::metrics::noticed(&self.connector, "attachment_over_cap");
+        FetchError {
+            reason: format!("larger than the blob cap of {} bytes", self.blobs.max_bytes()),
+            permanent: true,
+        }
+    }
+
+    /// The bytes at `url`, within the blob cap (the error never holds the URL).
+    async fn bytes(&self, url: &str, size: Option<u64>) -> Result<Vec<u8>, FetchError> {
+        let cap = self.blobs.max_bytes();
+        if size.is_some_and(|s| s > cap) {
+            return Err(self.over_cap());
+        }
+        let mut resp = match self.http.get(url).send().await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return Err(FetchError::transient(format!("HTTP {}", r.status().as_u16()))),
+            Err(e) => return Err(FetchError::transient(e.without_url().to_string())),
+        };
+        let mut buf = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if (buf.len() + c.len()) as u64 > cap {
+                        return Err(self.over_cap());
+                    }
+                    buf.extend_from_slice(&c);
+                }
+                Ok(None) => return Ok(buf),
+                Err(e) => return Err(FetchError::transient(e.without_url().to_string())),
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl refetch::Fetch for Media {
+    async fn fetch(&self, source: &Source) -> Result<Vec<u8>, FetchError> {
+        match source {
+            Source::Url { url, size } => self.bytes(url, *size).await,
+            Source::WecomMedia { .. } | Source::ArchiveFile { .. } => Err(FetchError {
+                reason: "not a Yunhu attachment".into(),
+                permanent: true,
+            }),
         }
     }
 }

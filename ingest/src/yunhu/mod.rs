@@ -68,6 +68,7 @@ pub struct YunhuConnector {
     cfg: YunhuConfig,
     tuning: Tuning,
     names_refresh: std::time::Duration,
+    retry: crate::refetch::RetryPolicy,
 }
 
 impl YunhuConnector {
@@ -77,12 +78,19 @@ impl YunhuConnector {
             cfg,
             tuning: Tuning::for_platform(Platform::Yunhu),
             names_refresh: names::DEFAULT_REFRESH,
+            retry: crate::refetch::RetryPolicy::default(),
         }
     }
 
     /// Shortest time between two reads of the conversation list for chat names (tests).
     pub fn with_names_refresh(mut self, d: std::time::Duration) -> Self {
         self.names_refresh = d;
+        self
+    }
+
+    /// When attachments whose download failed are tried again (tests).
+    pub fn with_attachment_retry(mut self, policy: crate::refetch::RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -105,6 +113,21 @@ impl Connector for YunhuConnector {
 
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let mut session = connector::YunhuSession::new(self.clone(), &cx)?;
-        supervise(&cx, self.tuning.backoff.clone(), &mut session).await
+        let media = session.media();
+        let retrier = crate::refetch::Retrier {
+            queue: media.retry_queue().clone(),
+            fetch: media,
+            blobs: cx.blobs.clone(),
+            out: cx.out.clone(),
+            policy: self.retry.clone(),
+            connector: self.cfg.name.clone(),
+        };
+        // Retries run beside the sessions, across reconnects, and stop with the connector.
+        let stop = cx.shutdown.child_token();
+        let retries = tokio::spawn(retrier.run(stop.clone()));
+        let ended = supervise(&cx, self.tuning.backoff.clone(), &mut session).await;
+        stop.cancel();
+        let _ = retries.await;
+        ended
     }
 }

@@ -1,6 +1,6 @@
 //! A fake WeCom server API for the connector's lookups: `gettoken`, `user/get`,
 //! `externalcontact/groupchat/get`, `externalcontact/get`, `oa/getapprovaldetail`,
-//! `media/get`, with faults (expired token, system busy).
+//! `corp/getopenapprovaldata`, `media/get`, with faults (expired token, system busy, media host away).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::SimError;
-use super::script::{APPROVAL_SP_NO, CUSTOMERS, DEMO_GROUP, MEMBERS};
+use super::script::{APPROVAL_SP_NO, CUSTOMERS, DEMO_GROUP, MEMBERS, OPEN_APPROVAL_THIRD_NO};
 
 #[derive(Default)]
 struct Counters {
@@ -24,6 +24,7 @@ struct Counters {
     token_gen: AtomicU64,
     expire_next: AtomicU32,
     busy_next: AtomicU32,
+    media_fail_next: AtomicU32,
 }
 
 /// A running fake API.
@@ -53,6 +54,7 @@ impl FakeApi {
             .route("/cgi-bin/externalcontact/get", get(external_contact_get))
             .route("/cgi-bin/oa/getapprovaldetail", post(approval_detail))
             .route("/cgi-bin/media/get", get(media_get))
+            .route("/cgi-bin/corp/getopenapprovaldata", post(open_approval_data))
             .with_state(api.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -85,6 +87,11 @@ impl FakeApi {
     /// The next `n` API calls answer -1 (system busy).
     pub fn busy(&self, n: u32) {
         self.state.busy_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` `media/get` calls answer HTTP 503 (the media host is away).
+    pub fn fail_media(&self, n: u32) {
+        self.state.media_fail_next.store(n, Ordering::SeqCst);
     }
 
     fn current_token(&self) -> String {
@@ -195,6 +202,37 @@ async fn approval_detail(
     .into_response()
 }
 
+/// `corp/getopenapprovaldata` `{"thirdNo"}` (document 90269; field names as WxJava and
+/// SKIT.FlurlHttpClient.Wechat.Work read them, note `OpenSpstatus` and `ApplyUsername`).
+/// Any other body, such as `{"third_no"}`, is refused as WeCom refuses a missing parameter.
+async fn open_approval_data(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = api.refusal(&q) {
+        return r;
+    }
+    match body.get("thirdNo").and_then(Value::as_str) {
+        None => return Json(json!({"errcode": 41001, "errmsg": "missing thirdNo"})).into_response(),
+        Some(n) if n != OPEN_APPROVAL_THIRD_NO => {
+            return Json(json!({"errcode": 301025, "errmsg": "thirdNo not found"})).into_response();
+        }
+        Some(_) => {}
+    }
+    Json(json!({"errcode": 0, "errmsg": "ok", "data": {
+        "ThirdNo": OPEN_APPROVAL_THIRD_NO, "OpenTemplateId": "tpl-pay-01", "OpenSpName": "付款",
+        "OpenSpstatus": 2, "ApplyTime": 1772413800, "ApplyUsername": "李四", "ApplyUserParty": "项目部",
+        "ApplyUserImage": "", "ApplyUserId": "lisi",
+        "ApprovalNodes": {"ApprovalNode": [{"NodeStatus": 2, "NodeAttr": 1, "NodeType": 1, "Items": {"Item": [
+            {"ItemName": "张三", "ItemUserId": "zhangsan", "ItemParty": "管理部", "ItemImage": "",
+             "ItemStatus": 2, "ItemSpeech": "同意付款，合同已归档", "ItemOpTime": 1772416800}]}}]},
+        "NotifyNodes": {"NotifyNode": [{"ItemName": "王五", "ItemUserId": "wangwu", "ItemParty": "财务部", "ItemImage": ""}]},
+        "ApproverStep": 0
+    }}))
+    .into_response()
+}
+
 /// Bytes served for a media id: deterministic, so tests can check the blob's sha256.
 pub fn media_bytes(media_id: &str) -> Vec<u8> {
     format!("chatvault simulated media {media_id}\n")
@@ -205,6 +243,9 @@ pub fn media_bytes(media_id: &str) -> Vec<u8> {
 async fn media_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
     if let Some(r) = api.refusal(&q) {
         return r;
+    }
+    if take(&api.state.media_fail_next) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match q.get("media_id") {
         Some(id) if id.starts_with("MEDIA_") => {

@@ -23,7 +23,10 @@ mod script;
 
 pub use api::{FakeApi, media_bytes};
 pub use poster::{ATTEMPTS, Attempt, DEADLINE, Fault, Signed, WecomPoster};
-pub use script::{AGENT_ID, APPROVAL_SP_NO, CUSTOMERS, Callback, DEMO_DAY_START, DEMO_GROUP, MEMBERS, Script, text};
+pub use script::{
+    AGENT_ID, APPROVAL_SP_NO, CUSTOMERS, Callback, DEMO_DAY_START, DEMO_GROUP, MEMBERS, OPEN_APPROVAL_THIRD_NO, Script,
+    open_approval_change, text,
+};
 
 use std::time::Duration;
 

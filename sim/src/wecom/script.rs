@@ -49,6 +49,9 @@ pub const CUSTOMERS: [(&str, &str); 2] = [
 /// The demo day's approval (`SpNo`), as `oa/getapprovaldetail` answers it.
 pub const APPROVAL_SP_NO: &str = "202603020001";
 
+/// A self-built app's approval (`ThirdNo`), as `corp/getopenapprovaldata` answers it.
+pub const OPEN_APPROVAL_THIRD_NO: &str = "CV-PAY-20260302-07";
+
 /// The customer group of the demo day: (chat id, name after the rename).
 pub const DEMO_GROUP: (&str, &str) = ("wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA", "农业局项目对接群");
 
@@ -93,6 +96,29 @@ fn message(corp_id: &str, from: &str, t: i64, msg_id: u64, msg_type: &str, field
         msg_id: Some(msg_id.to_string()),
         xml,
     }
+}
+
+/// An `open_approval_change` callback of a self-built app's approval, in the shape public
+/// clients parse it (WxJava `WxCpXmlMessageTest.testOpenApprovalChange`): `ApprovalInfo` with
+/// `ThirdNo`, `OpenSpName`, `OpenSpStatus`, the applicant and the approval nodes.
+pub fn open_approval_change(corp_id: &str, t: i64, third_no: &str, status: u8) -> Callback {
+    event(
+        corp_id,
+        "sys",
+        t,
+        "open_approval_change",
+        &format!(
+            "<AgentID>{AGENT_ID}</AgentID><ApprovalInfo><ThirdNo><![CDATA[{third_no}]]></ThirdNo>\
+             <OpenSpName><![CDATA[付款]]></OpenSpName><OpenTemplateId><![CDATA[tpl-pay-01]]></OpenTemplateId>\
+             <OpenSpStatus>{status}</OpenSpStatus><ApplyTime>1772413800</ApplyTime>\
+             <ApplyUserName><![CDATA[李四]]></ApplyUserName><ApplyUserId><![CDATA[lisi]]></ApplyUserId>\
+             <ApplyUserParty><![CDATA[项目部]]></ApplyUserParty><ApprovalNodes><ApprovalNode><NodeStatus>{status}</NodeStatus>\
+             <NodeAttr>1</NodeAttr><NodeType>1</NodeType><Items><Item><ItemName><![CDATA[张三]]></ItemName>\
+             <ItemUserId><![CDATA[zhangsan]]></ItemUserId><ItemStatus>{status}</ItemStatus>\
+             <ItemSpeech><![CDATA[]]></ItemSpeech><ItemOpTime>0</ItemOpTime></Item></Items></ApprovalNode>\
+             </ApprovalNodes><approverstep>0</approverstep></ApprovalInfo>"
+        ),
+    )
 }
 
 fn event(corp_id: &str, from: &str, t: i64, name: &str, fields: &str) -> Callback {

@@ -14,7 +14,9 @@
 //! - [`YunhuSim::sent`] (every frame pushed), [`YunhuSim::received`] (logins, heartbeats, API
 //!   calls: Yunhu clients acknowledge no message, so this is all a client sends),
 //!   [`YunhuSim::wait_done`], [`YunhuSim::wait_logins`].
-//! - [`YunhuSim::add_file`]: bytes served as an attachment URL.
+//! - [`YunhuSim::add_file`]: bytes served as an attachment URL (`<api>/files/<name>`;
+//!   [`YunhuSim::start_with`] builds a script that knows `<api>`); `Faults::fail_files`
+//!   answers the next downloads with 503.
 //! - [`YunhuSim::set_chat_name`]: the name the conversation list gives a chat.
 //! - [`YunhuSim::config_toml`]`(name)`: the `[[yunhu]]` section pointing a connector here.
 //! - [`run_standalone`]`(port)`: DemoDay until Ctrl-C (WebSocket on `port`, API on
@@ -63,11 +65,25 @@ impl YunhuSim {
         Self::start_on(script, 0, 0).await
     }
 
+    /// Starts with the script `build` makes from the API's base URL (steps whose attachment
+    /// URLs point at files served here, see [`YunhuSim::add_file`]).
+    pub async fn start_with(build: impl FnOnce(&str) -> Script) -> Result<YunhuSim, SimError> {
+        Self::start_built(build, 0, 0).await
+    }
+
     async fn start_on(script: Script, ws_port: u16, api_port: u16) -> Result<YunhuSim, SimError> {
-        let shared = server::Shared::new(script.steps());
+        Self::start_built(|_| script, ws_port, api_port).await
+    }
+
+    async fn start_built(
+        build: impl FnOnce(&str) -> Script,
+        ws_port: u16,
+        api_port: u16,
+    ) -> Result<YunhuSim, SimError> {
         let ws = TcpListener::bind(("127.0.0.1", ws_port)).await?;
         let api = TcpListener::bind(("127.0.0.1", api_port)).await?;
         let (ws_addr, api_addr) = (ws.local_addr()?, api.local_addr()?);
+        let shared = server::Shared::new(build(&format!("http://{api_addr}")).steps());
         let tasks = vec![tokio::spawn(server::serve_ws(ws, shared.clone()))];
         let api_task = std::sync::Mutex::new(Some(serve_api(api, shared.clone())));
         Ok(YunhuSim {

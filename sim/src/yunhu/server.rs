@@ -76,6 +76,8 @@ pub struct Faults {
     pub fail_api: AtomicU32,
     /// Answer this many next API calls with HTTP 200 and a body that is not protobuf.
     pub garbage_api: AtomicU32,
+    /// Answer this many next attachment downloads (`/files/…`) with HTTP 503.
+    pub fail_files: AtomicU32,
 }
 
 pub(crate) struct Shared {
@@ -443,6 +445,14 @@ async fn file(State(shared): State<Arc<Shared>>, axum::extract::Path(name): axum
         path: "/files".into(),
         target: name.clone(),
     });
+    let failing = shared
+        .faults
+        .fail_files
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     match shared.world.lock().unwrap().files.get(&name) {
         Some(b) => b.clone().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

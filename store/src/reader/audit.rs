@@ -34,6 +34,13 @@ impl StoreReader {
         while let Some(r) = rows.next()? {
             let row_key: i64 = r.get(RECORD_COLS_LEN)?;
             let record = record_from_row(r)?;
+            if let Some(chats) = &filter.chats
+                && !chats
+                    .iter()
+                    .any(|(p, a, c)| *p == record.key.platform && *a == record.key.account && *c == record.key.chat_id)
+            {
+                continue;
+            }
             let revisions = self.revisions_of(row_key)?;
             let original_text = revisions
                 .first()

@@ -7,13 +7,15 @@
 //! - `messages.rs`: current state of messages, their revisions and full history (`show`);
 //! - `audit.rs`: changed messages;
 //! - `chat.rs`: a chat's timeline and one message's chain check (reviewer UI);
-//! - `summary.rs`: chats, cursors, rejects, `stats`.
+//! - `summary.rs`: chats, cursors, rejects, `stats`;
+//! - `chat_names.rs`: chats by any name they were recorded under (`audit --chat`).
 //!
 //! `verify` is in `verify.rs`. Stored blobs are decompressed (`compress.rs`) before they are
 //! handed out, with the dictionaries this connection has loaded so far.
 
 mod audit;
 mod chat;
+mod chat_names;
 mod events;
 mod messages;
 mod rows;
@@ -28,6 +30,7 @@ use crate::Result;
 use crate::compress::Unpacker;
 
 pub use chat::EventCheck;
+pub use chat_names::NamedChat;
 pub use rows::{EventRow, MessageRow};
 pub(crate) use rows::{RECORD_COLS, record_from_row};
 

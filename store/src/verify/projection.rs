@@ -44,6 +44,7 @@ pub(super) fn walk(conn: &Connection, unpacker: &mut Unpacker, mismatches: &mut 
         EventKind::StreamAppend,
         EventKind::Withdraw,
         EventKind::Delete,
+        EventKind::AttachmentStored,
     ]
     .map(|k| format!("'{}'", k.as_str()))
     .join(",");

@@ -163,6 +163,7 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
             since: None,
             until,
             platform,
+            chats: None,
         };
         reader
             .audit(&filter, &mut |e| {

@@ -3,5 +3,6 @@
 
 mod api;
 mod codec;
+mod media_retry;
 mod receiver;
 mod vectors;

@@ -586,3 +586,49 @@ fn the_simulators_config_section_is_a_valid_config() {
     assert_eq!(w.secret.as_ref().map(Secret::expose), Some(wecom::SECRET));
     assert_eq!(w.api_base, "http://127.0.0.1:18080");
 }
+
+#[tokio::test]
+async fn self_built_approvals_are_read_through_their_open_data_and_kept_raw_when_it_fails() {
+    let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
+    let r = start(8, fast(), Some(&api)).await;
+    let t = wecom::DEMO_DAY_START + 600;
+    let cb = wecom::open_approval_change(wecom::CORP_ID, t, wecom::OPEN_APPROVAL_THIRD_NO, 2);
+    assert!(r.poster.deliver(&cb).await.acked());
+    // An approval the secret's app cannot read: the callback stays a raw event, archived.
+    let unknown = wecom::open_approval_change(wecom::CORP_ID, t + 60, "OTHER-APP-0001", 1);
+    assert!(r.poster.deliver(&unknown).await.acked());
+
+    let events = r.store.events();
+    let chat = format!("approval:open:{}", wecom::OPEN_APPROVAL_THIRD_NO);
+    let cards: Vec<_> = events
+        .iter()
+        .filter(|c| c.event.chat_id == chat)
+        .filter_map(|c| match &c.event.body {
+            EventBody::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cards.len(), 1, "{events:?}");
+    let m = &cards[0];
+    assert_eq!(m.content_type, ContentType::Card);
+    for part in [
+        "[审批] 付款 · 已通过",
+        "李四 (lisi)",
+        "张三 (zhangsan): 已同意「同意付款，合同已归档」",
+        "抄送: 王五",
+    ] {
+        assert!(m.text.contains(part), "{part} missing from {}", m.text);
+    }
+    assert_eq!(m.sent_at, t * 1000);
+    let raw: Vec<_> = events
+        .iter()
+        .filter_map(|c| match &c.event.body {
+            EventBody::Other { subtype, detail } if subtype == "open_approval_change" => Some(detail.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(raw.len(), 2, "both callbacks are archived as events");
+    assert_eq!(raw[0]["open_approval_data"]["ThirdNo"], wecom::OPEN_APPROVAL_THIRD_NO);
+    assert_eq!(raw[1].get("open_approval_data"), None, "not readable: kept as it came");
+    assert!(!events.iter().any(|c| c.event.chat_id.contains("OTHER-APP-0001")));
+}

@@ -5,4 +5,5 @@ mod codec;
 mod connector;
 mod live_first;
 mod names;
+mod retry;
 mod streams;
