@@ -169,7 +169,7 @@ fn from_chat_blocking(
     (platform_s, account, chat): (&str, &str, &str),
     body: &[u8],
 ) -> Response {
-    let path = format!("/bundle/chat/{}/{}/{}", seg(&platform_s), seg(&account), seg(&chat));
+    let path = format!("/bundle/chat/{}/{}/{}", seg(platform_s), seg(account), seg(chat));
     let super::ChatAccess {
         session: s,
         lang,
@@ -189,7 +189,7 @@ fn from_chat_blocking(
         }
     }
     if !csrf::matches(&s.csrf, &token) {
-        return super::deny(&state, lang, &s.user.name, ACTION, &path, "csrf");
+        return super::deny(state, lang, &s.user.name, ACTION, &path, "csrf");
     }
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
     let key = |msg_id: String| MessageKey {
@@ -214,7 +214,7 @@ fn from_chat_blocking(
         }
     } else {
         if picked.len() > CAP {
-            return super::deny(&state, lang, &s.user.name, ACTION, &path, "more than 1000 messages");
+            return super::deny(state, lang, &s.user.name, ACTION, &path, "more than 1000 messages");
         }
         let wanted: Vec<MessageKey> = picked.into_iter().map(key).collect();
         // Every ticked id must be a message of this chat: the scope check was the chat's, so
@@ -236,7 +236,7 @@ fn from_chat_blocking(
         wanted
     };
     if keys.is_empty() {
-        return super::deny(&state, lang, &s.user.name, ACTION, &path, "no such chat");
+        return super::deny(state, lang, &s.user.name, ACTION, &path, "no such chat");
     }
     let origin = json!({
         "kind": "conversation", "platform": platform.as_str(), "account": account, "chat": chat, "at": at,
