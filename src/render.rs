@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use base64::Engine as _;
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use proto::Platform;
 
@@ -21,13 +21,10 @@ pub fn local_opt(ms: Option<i64>, tz: Tz) -> String {
     ms.map_or_else(|| "-".to_string(), |ms| local(ms, tz))
 }
 
-/// A UTC ms timestamp as RFC 3339 UTC with milliseconds, for JSON.
-pub fn utc(ms: i64) -> String {
-    match DateTime::<Utc>::from_timestamp_millis(ms) {
-        Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
-        None => ms.to_string(),
-    }
-}
+/// A UTC ms timestamp as RFC 3339 UTC with milliseconds, for JSON. The JSON shapes of
+/// records and revisions live in `bundle::json`, so that `show --json` and a case bundle
+/// render a message the same way.
+pub use bundle::json::utc;
 
 /// [`utc`] of an optional timestamp; JSON `null` when absent.
 pub fn utc_opt(ms: Option<i64>) -> serde_json::Value {
@@ -109,29 +106,14 @@ pub fn platform_arg(p: &str) -> anyhow::Result<Platform> {
         .map_err(|_| crate::exit::usage(format!("unknown platform `{p}` (valid: {})", Platform::choices())))
 }
 
-/// Revisions as JSON with UTC times (`audit` and `show` print the same shape).
-pub fn revisions_json(revisions: &[store::Revision]) -> Vec<serde_json::Value> {
-    revisions
-        .iter()
-        .map(|r| serde_json::json!({ "revision": r.revision, "text": r.text, "at": utc(r.at), "seq": r.seq }))
-        .collect()
+/// Revisions as JSON with UTC times (`audit`, `show` and case bundles print the same shape).
+pub fn revisions_json(revisions: &[store::Revision]) -> serde_json::Value {
+    bundle::json::revisions(revisions)
 }
 
 /// A message record as JSON with its times as RFC 3339 UTC (JSON output is always UTC).
 pub fn record_json(r: &proto::MessageRecord) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        for (field, ms) in [
-            ("sent_at", Some(r.sent_at)),
-            ("received_at", Some(r.received_at)),
-            ("edited_at", r.edited_at),
-            ("withdrawn_at", r.withdrawn_at),
-            ("deleted_at", r.deleted_at),
-        ] {
-            o.insert(field.into(), utc_opt(ms));
-        }
-    }
-    v
+    bundle::json::record(r)
 }
 
 /// What happened to a message after it was sent: edits, withdrawal, deletion, with who and
