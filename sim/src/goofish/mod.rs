@@ -211,8 +211,14 @@ impl GoofishSim {
     /// The `[[goofish]]` config section for a connector named `name` (cookie login, so the
     /// token call is exercised too).
     pub fn config_section(&self, name: &str) -> String {
+        self.config_section_with_backfill(name, 200)
+    }
+
+    /// [`Self::config_section`] with another backfill depth (0: a first start pages no
+    /// history, so everything arrives as pushes).
+    pub fn config_section_with_backfill(&self, name: &str, depth: u32) -> String {
         format!(
-            "[[goofish]]\nname = \"{name}\"\nws_url = \"{}\"\napi_base = \"{}\"\ncookies = \"{SIM_COOKIES}\"\ndevice_id = \"{SIM_DEVICE_ID}\"\nbackfill_messages_per_chat = 200\n",
+            "[[goofish]]\nname = \"{name}\"\nws_url = \"{}\"\napi_base = \"{}\"\ncookies = \"{SIM_COOKIES}\"\ndevice_id = \"{SIM_DEVICE_ID}\"\nbackfill_messages_per_chat = {depth}\n",
             self.ws_url(),
             self.api_base()
         )
