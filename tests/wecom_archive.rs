@@ -571,3 +571,62 @@ fn a_file_that_failed_every_download_is_fetched_again_by_rejects_retry() {
     let verify = cv(&cfg, &["verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
 }
+
+/// The pull loop pulls and decrypts the next page while one commits. A page whose commit fails
+/// is pulled again, and the page pulled meanwhile is never sent before that failure is known:
+/// its cursor would pass items that are not stored. Run in process against the fake store
+/// (which can fail a commit), with this binary's finance worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_commit_fails_is_pulled_again_and_the_next_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2500u64;
+    let inst = wa::install_bulk(&dir.path().join("sdk"), (0..n).map(extra_message)).unwrap();
+    let toml = wa::config_toml(
+        "audit",
+        &inst,
+        &[1],
+        "poll_interval = \"100ms\"\nbatch_limit = 1000\ntimeout = \"10s\"\nmedia = false",
+    );
+    let cfg = config::parse(&toml, Path::new("test.toml")).unwrap();
+    let connector = ingest::wecom_archive::WecomArchiveConnector::new(cfg.wecom_archive[0].clone()).with_worker(
+        finance::WorkerCommand {
+            program: env!("CARGO_BIN_EXE_chatvault").into(),
+            args: vec![ingest::wecom_archive::WORKER_SUBCOMMAND.into()],
+        },
+    );
+    let (tx, store) = sim::fake_store::FakeStore::channel(4);
+    // Slow commits, so that the second page is pulled while the first is committing; the
+    // first page's commit fails.
+    store.set_delay(Duration::from_millis(300));
+    store.fail_once_with("later0");
+    let cx = ingest::ConnectorContext::new(proto::Platform::WecomArchive, "audit", tx, dir.path().join("data"));
+    let shutdown = cx.shutdown.clone();
+    let task = tokio::spawn(ingest::Connector::run(std::sync::Arc::new(connector), cx));
+    let msg_ids = || {
+        store
+            .events()
+            .iter()
+            .filter(|e| matches!(e.event.body, proto::EventBody::Message(_)))
+            .filter_map(|e| e.event.msg_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let start = Instant::now();
+    while (msg_ids().len() as u64) < n && start.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    let ids = msg_ids();
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len() as u64, n, "every item archived after the failed commit");
+    assert_eq!(ids.len(), distinct.len(), "none twice");
+    // The first committed message is the first item: nothing was committed past the failure.
+    assert_eq!(ids[0], "later0");
+    let seqs: Vec<u64> = store
+        .cursors()
+        .iter()
+        .map(|(_, c)| c["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "{seqs:?}");
+    assert_eq!(seqs.last(), Some(&n));
+}

@@ -13,7 +13,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::FinanceError;
 use crate::codes::SdkCode;
-use crate::protocol::{Reply, Request, read_frame_async, write_frame_async};
+use crate::protocol::{Decrypted, Reply, Request, read_frame_async, write_frame_async};
 
 /// How to start a worker: a program and its arguments.
 #[derive(Debug, Clone)]
@@ -186,6 +186,29 @@ impl FinanceClient {
         };
         match self.call("DecryptData", req).await? {
             Reply::Decrypted { json } => Ok(json),
+            other => Err(self.unexpected("DecryptData", other).await),
+        }
+    }
+
+    /// `DecryptData` for many items in one round trip, each answer in the items' order. The
+    /// outer error is the worker's (lost, hung, a wrong answer): then none was decrypted.
+    pub async fn decrypt_many(
+        &mut self,
+        items: Vec<(String, String)>,
+    ) -> Result<Vec<Result<String, FinanceError>>, FinanceError> {
+        let n = items.len();
+        match self.call("DecryptData", Request::DecryptMany { items }).await? {
+            Reply::DecryptedMany { results } if results.len() == n => Ok(results
+                .into_iter()
+                .map(|r| match r {
+                    Decrypted::Json(json) => Ok(json),
+                    Decrypted::SdkError(code) => Err(FinanceError::Sdk {
+                        op: "DecryptData",
+                        code: SdkCode(code),
+                    }),
+                    Decrypted::Failed(message) => Err(FinanceError::Answer(format!("DecryptData: {message}"))),
+                })
+                .collect()),
             other => Err(self.unexpected("DecryptData", other).await),
         }
     }

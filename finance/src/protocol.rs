@@ -47,6 +47,12 @@ pub enum Request {
         /// `encrypt_chat_msg`.
         msg: String,
     },
+    /// `DecryptData` for each item of a page, in order: one round trip instead of one per
+    /// item (a page is up to 1000 items).
+    DecryptMany {
+        /// `(random key, encrypt_chat_msg)` pairs.
+        items: Vec<(String, String)>,
+    },
     /// One `GetMediaData` call.
     Media {
         /// Index from the previous chunk (empty at first).
@@ -83,6 +89,11 @@ pub enum Reply {
         /// The slice's content.
         json: String,
     },
+    /// The answers to [`Request::DecryptMany`], one per item, in order.
+    DecryptedMany {
+        /// Each item's plaintext or why not.
+        results: Vec<Decrypted>,
+    },
     /// One media chunk.
     Media {
         /// Index to pass next.
@@ -102,6 +113,18 @@ pub enum Reply {
         /// Why.
         message: String,
     },
+}
+
+/// One item's answer within [`Reply::DecryptedMany`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decrypted {
+    /// The message JSON.
+    Json(String),
+    /// `DecryptData` returned this non-zero code.
+    SdkError(i32),
+    /// Something outside the SDK failed for this item (an answer that is not UTF-8).
+    Failed(String),
 }
 
 /// Writes one frame.

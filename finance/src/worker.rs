@@ -8,7 +8,7 @@ use std::io::{BufReader, BufWriter};
 use base64::Engine;
 
 use crate::ffi::{self, Failure, Sdk};
-use crate::protocol::{Reply, Request, read_frame, write_frame};
+use crate::protocol::{Decrypted, Reply, Request, read_frame, write_frame};
 
 /// Runs the worker loop; returns the process exit code.
 pub fn main() -> i32 {
@@ -72,6 +72,16 @@ fn handle(sdk: &mut Option<Sdk>, req: Request) -> Reply {
         Request::Decrypt { key, msg } => sdk
             .decrypt(&key, &msg)
             .and_then(|b| text(b).map(|json| Reply::Decrypted { json })),
+        Request::DecryptMany { items } => Ok(Reply::DecryptedMany {
+            results: items
+                .iter()
+                .map(|(key, msg)| match sdk.decrypt(key, msg).and_then(text) {
+                    Ok(json) => Decrypted::Json(json),
+                    Err(Failure::Sdk(code)) => Decrypted::SdkError(code.0),
+                    Err(Failure::Other(message)) => Decrypted::Failed(message),
+                })
+                .collect(),
+        }),
         Request::Media {
             index,
             file_id,

@@ -47,10 +47,21 @@ typedef struct Item {
     size_t len;
 } Item;
 
+/* A `fault` or `media` record: its fields after the record kind, as written. */
+typedef struct Record {
+    char *line;
+} Record;
+
 typedef struct WeWorkFinanceSdk_t {
     int inited;
     Item *items;
     size_t n_items;
+    /* Faults and media are kept from the last load: reading the world file per call made
+     * every GetChatData cost the whole file, and a large world quadratic. */
+    Record *faults;
+    size_t n_faults;
+    Record *media;
+    size_t n_media;
     struct timespec loaded_mtime; /* the world is re-read when it changes: the feed grows */
     off_t loaded_size;
 } WeWorkFinanceSdk_t;
@@ -77,46 +88,28 @@ static void chomp(char *s, long *n) {
 }
 
 /* Whether a fault for (op, kind) is armed; if so, disarms it by creating its marker. */
-static int fault_fires(const char *op, const char *kind) {
-    char *path = world_path();
-    if (!path) return 0;
-    FILE *f = fopen(path, "r");
-    free(path);
-    if (!f) return 0;
-    char *line = NULL;
-    size_t cap = 0;
-    long n;
-    int fires = 0;
-    while (!fires && (n = read_line(f, &line, &cap)) >= 0) {
-        chomp(line, &n);
-        if (strncmp(line, "fault ", 6) != 0) continue;
-        char *p = line + 6;
-        char *sp = strchr(p, ' ');
-        if (!sp) continue;
-        *sp = 0;
-        if (strcmp(p, op) != 0) continue;
-        p = sp + 1;
-        sp = strchr(p, ' ');
-        if (!sp) continue;
-        *sp = 0;
-        if (strcmp(p, kind) != 0) continue;
-        const char *marker = sp + 1;
+static int fault_fires(WeWorkFinanceSdk_t *sdk, const char *op, const char *kind) {
+    size_t oplen = strlen(op), kindlen = strlen(kind);
+    for (size_t i = 0; i < sdk->n_faults; i++) {
+        const char *p = sdk->faults[i].line; /* "<op> <kind> <marker path>" */
+        if (strncmp(p, op, oplen) != 0 || p[oplen] != ' ') continue;
+        p += oplen + 1;
+        if (strncmp(p, kind, kindlen) != 0 || p[kindlen] != ' ') continue;
+        const char *marker = p + kindlen + 1;
         if (access(marker, F_OK) == 0) continue;
         FILE *m = fopen(marker, "w");
         if (m) fclose(m);
-        fires = 1;
+        return 1;
     }
-    free(line);
-    fclose(f);
-    return fires;
+    return 0;
 }
 
-static int common_faults(const char *op) {
-    if (fault_fires(op, "abort")) abort();
-    if (fault_fires(op, "hang")) {
+static int common_faults(WeWorkFinanceSdk_t *sdk, const char *op) {
+    if (fault_fires(sdk, op, "abort")) abort();
+    if (fault_fires(sdk, op, "hang")) {
         for (;;) sleep(3600);
     }
-    if (fault_fires(op, "e10001")) return 10001;
+    if (fault_fires(sdk, op, "e10001")) return 10001;
     return 0;
 }
 
@@ -134,11 +127,31 @@ int Init(WeWorkFinanceSdk_t *sdk, const char *corpid, const char *secret) {
     return rc;
 }
 
+static void free_records(Record **records, size_t *n) {
+    for (size_t i = 0; i < *n; i++) free((*records)[i].line);
+    free(*records);
+    *records = NULL;
+    *n = 0;
+}
+
 static void free_items(WeWorkFinanceSdk_t *sdk) {
     for (size_t i = 0; i < sdk->n_items; i++) free(sdk->items[i].json);
     free(sdk->items);
     sdk->items = NULL;
     sdk->n_items = 0;
+    free_records(&sdk->faults, &sdk->n_faults);
+    free_records(&sdk->media, &sdk->n_media);
+}
+
+/* Appends a copy of `line` to a record list; 0 when out of memory. */
+static int push_record(Record **records, size_t *n, const char *line) {
+    Record *grown = realloc(*records, (*n + 1) * sizeof(Record));
+    if (!grown) return 0;
+    *records = grown;
+    char *copy = strdup(line);
+    if (!copy) return 0;
+    grown[(*n)++].line = copy;
+    return 1;
 }
 
 static int load_items(WeWorkFinanceSdk_t *sdk) {
@@ -158,6 +171,14 @@ static int load_items(WeWorkFinanceSdk_t *sdk) {
     long n;
     while ((n = read_line(f, &line, &cap)) >= 0) {
         chomp(line, &n);
+        if (strncmp(line, "fault ", 6) == 0) {
+            if (!push_record(&sdk->faults, &sdk->n_faults, line + 6)) break;
+            continue;
+        }
+        if (strncmp(line, "media ", 6) == 0) {
+            if (!push_record(&sdk->media, &sdk->n_media, line + 6)) break;
+            continue;
+        }
         if (strncmp(line, "item ", 5) != 0) continue;
         char *end;
         unsigned long long seq = strtoull(line + 5, &end, 10);
@@ -207,9 +228,9 @@ int GetChatData(WeWorkFinanceSdk_t *sdk, unsigned long long seq, unsigned int li
     (void)passwd;
     (void)timeout;
     if (!sdk || !sdk->inited || !chatDatas || limit > 1000) return 10000;
-    int fault = common_faults("chat");
-    if (fault) return fault;
     refresh_items(sdk);
+    int fault = common_faults(sdk, "chat");
+    if (fault) return fault;
     static const char head[] = "{\"errcode\":0,\"errmsg\":\"ok\",\"chatdata\":[";
     size_t cap = sizeof(head) + 4, len = 0;
     unsigned int taken = 0;
@@ -287,24 +308,14 @@ int DecryptData(const char *encrypt_key, const char *encrypt_msg, Slice_t *msg) 
     return 0;
 }
 
-/* The file that serves `sdkfileid`, from the world file (caller frees). */
-static char *media_file(const char *sdkfileid) {
-    char *path = world_path();
-    if (!path) return NULL;
-    FILE *f = fopen(path, "r");
-    free(path);
-    if (!f) return NULL;
-    char *line = NULL, *found = NULL;
-    size_t cap = 0, idlen = strlen(sdkfileid);
-    long n;
-    while (!found && (n = read_line(f, &line, &cap)) >= 0) {
-        chomp(line, &n);
-        if (strncmp(line, "media ", 6) == 0 && strncmp(line + 6, sdkfileid, idlen) == 0 && line[6 + idlen] == ' ')
-            found = strdup(line + 7 + idlen);
+/* The file that serves `sdkfileid`, from the world's media records (caller frees). */
+static char *media_file(WeWorkFinanceSdk_t *sdk, const char *sdkfileid) {
+    size_t idlen = strlen(sdkfileid);
+    for (size_t i = 0; i < sdk->n_media; i++) {
+        const char *line = sdk->media[i].line; /* "<sdkfileid> <file path>" */
+        if (strncmp(line, sdkfileid, idlen) == 0 && line[idlen] == ' ') return strdup(line + idlen + 1);
     }
-    free(line);
-    fclose(f);
-    return found;
+    return NULL;
 }
 
 int GetMediaData(WeWorkFinanceSdk_t *sdk, const char *indexbuf, const char *sdkFileid, const char *proxy,
@@ -313,9 +324,10 @@ int GetMediaData(WeWorkFinanceSdk_t *sdk, const char *indexbuf, const char *sdkF
     (void)passwd;
     (void)timeout;
     if (!sdk || !sdk->inited || !sdkFileid || !media_data) return 10000;
-    int fault = common_faults("media");
+    refresh_items(sdk);
+    int fault = common_faults(sdk, "media");
     if (fault) return fault;
-    char *file = media_file(sdkFileid);
+    char *file = media_file(sdk, sdkFileid);
     if (!file) return 10005;
     FILE *f = fopen(file, "rb");
     free(file);
@@ -335,7 +347,7 @@ int GetMediaData(WeWorkFinanceSdk_t *sdk, const char *indexbuf, const char *sdkF
     }
     size_t got = fread(data, 1, CHUNK, f);
     fclose(f);
-    if (got > 0 && fault_fires("media", "corrupt")) data[0] ^= 0x5a;
+    if (got > 0 && fault_fires(sdk, "media", "corrupt")) data[0] ^= 0x5a;
     char *index = malloc(32);
     if (!index) {
         free(data);

@@ -92,6 +92,28 @@ async fn loads_resolves_every_symbol_pulls_after_seq_and_decrypts() {
         .decrypt("ZZZZZZZZZZZZZZZZZZZZ", all[0]["encrypt_chat_msg"].as_str().unwrap())
         .await;
     assert_eq!(wrong.unwrap_err().code(), Some(SdkCode::DECRYPT));
+    // A page's items in one round trip: each answer in its item's place, a wrong key failing
+    // only its own item.
+    let msg = |i: usize| all[i]["encrypt_chat_msg"].as_str().unwrap().to_string();
+    let many = c
+        .decrypt_many(vec![
+            (KEY.into(), msg(0)),
+            ("ZZZZZZZZZZZZZZZZZZZZ".into(), msg(1)),
+            (KEY.into(), msg(4)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 3);
+    assert_eq!(
+        serde_json::from_str::<Value>(many[0].as_ref().unwrap()).unwrap(),
+        message(1)
+    );
+    assert_eq!(many[1].as_ref().unwrap_err().code(), Some(SdkCode::DECRYPT));
+    assert_eq!(
+        serde_json::from_str::<Value>(many[2].as_ref().unwrap()).unwrap(),
+        message(5)
+    );
+    assert!(c.decrypt_many(vec![]).await.unwrap().is_empty());
     // Over the limit of 1000 is the SDK's parameter error, not a lost worker.
     assert_eq!(c.chat_data(0, 1001).await.unwrap_err().code(), Some(SdkCode::PARAM));
     assert_eq!(c.restarts(), 0);

@@ -101,7 +101,16 @@ impl EventSender {
     /// returns `Ok`.
     pub async fn commit(&self, items: Vec<Ingested>, cursor: Option<Cursor>) -> Result<CommitInfo, ConnectorError> {
         let rx = self.send(items, cursor).await?;
-        let info = rx.await.map_err(|_| ConnectorError::Closed)??;
+        self.settle(rx).await
+    }
+
+    /// Waits for the commit notice of a batch given to [`EventSender::send`]. Acknowledge the
+    /// platform only after this returns `Ok`.
+    pub async fn settle(
+        &self,
+        notice: oneshot::Receiver<Result<CommitInfo, CommitError>>,
+    ) -> Result<CommitInfo, ConnectorError> {
+        let info = notice.await.map_err(|_| ConnectorError::Closed)??;
         crate::metrics::committed(&self.account, &info);
         Ok(info)
     }

@@ -59,6 +59,13 @@ impl Position {
     }
 }
 
+/// A page sent to the store and not yet known to be committed.
+struct InFlight {
+    notice: tokio::sync::oneshot::Receiver<Result<proto::CommitInfo, proto::CommitError>>,
+    /// The position it was pulled from.
+    from: u64,
+}
+
 /// The 会话存档 connector.
 pub struct WecomArchiveConnector {
     cfg: WecomArchiveConfig,
@@ -197,8 +204,11 @@ impl WecomArchiveConnector {
                 _ = cx.shutdown.cancelled() => false,
             }
         };
+        // At most one page is committing while the next is pulled and decrypted.
+        let mut in_flight: Option<InFlight> = None;
         loop {
             if cx.shutdown.is_cancelled() {
+                self.settle(cx, &mut in_flight, pos).await?;
                 return Ok(());
             }
             match p.client.start().await {
@@ -241,23 +251,20 @@ impl WecomArchiveConnector {
             let (mut batch, next, stopped) = self.process_page(p, &page, pos.seq).await;
             p.fill_names(&mut batch).await;
             if !batch.is_empty() || next != pos.seq {
-                let cursor = serde_json::to_value(Position { seq: next }).ok();
-                match cx.out.commit(batch, cursor).await {
-                    Ok(_) => {
-                        pos.seq = next;
-                        cx.state.touch();
-                    }
-                    Err(ConnectorError::Closed) => return Err(ConnectorError::Closed),
-                    Err(e) => {
-                        tracing::warn!(connector = %self.cfg.name, error = %e, "batch not committed; pulling it again");
-                        if !wait(Duration::from_secs(1)).await {
-                            return Ok(());
-                        }
-                        continue;
-                    }
+                // The previous page must be committed before this one is sent: were it to
+                // fail, this page's cursor would pass items that are not stored.
+                if !self.settle(cx, &mut in_flight, pos).await? {
+                    continue;
                 }
+                let cursor = serde_json::to_value(Position { seq: next }).ok();
+                in_flight = Some(InFlight {
+                    notice: cx.out.send(batch, cursor).await?,
+                    from: pos.seq,
+                });
+                pos.seq = next;
             }
             if let Some(e) = stopped {
+                self.settle(cx, &mut in_flight, pos).await?;
                 cx.state.set(status_of(&e), Some(e.to_string())).await;
                 if !wait(Duration::from_secs(1)).await {
                     return Ok(());
@@ -265,10 +272,40 @@ impl WecomArchiveConnector {
                 continue;
             }
             if full {
+                // Pull the next page while this one commits.
                 continue;
             }
+            self.settle(cx, &mut in_flight, pos).await?;
             if !wait(self.cfg.poll_interval).await {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Waits for the batch in flight, if any. `Ok(false)`: it was not committed, and `pos` is
+    /// back where it started, so that its items are pulled again.
+    async fn settle(
+        &self,
+        cx: &ConnectorContext,
+        in_flight: &mut Option<InFlight>,
+        pos: &mut Position,
+    ) -> Result<bool, ConnectorError> {
+        let Some(f) = in_flight.take() else {
+            return Ok(true);
+        };
+        match cx.out.settle(f.notice).await {
+            Ok(_) => {
+                cx.state.touch();
+                Ok(true)
+            }
+            Err(ConnectorError::Closed) => Err(ConnectorError::Closed),
+            Err(e) => {
+                tracing::warn!(connector = %self.cfg.name, error = %e, "batch not committed; pulling it again");
+                pos.seq = f.from;
+                if !cx.shutdown.is_cancelled() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Ok(false)
             }
         }
     }

@@ -47,6 +47,12 @@ pub enum Outcome {
     Later(FinanceError),
 }
 
+/// An item's `DecryptData` answer: already fetched with its page, or to ask for now.
+enum Plain {
+    Given(Result<String, FinanceError>),
+    Ask,
+}
+
 /// Decrypts and decodes items through a worker.
 pub struct Processor {
     /// The worker.
@@ -75,12 +81,13 @@ impl Processor {
             .as_ref()
             .ok()
             .map(|i| self.keys.random_key(i.publickey_ver, &i.encrypt_random_key));
-        self.finish(bytes, item, key, received_at).await
+        self.finish(bytes, item, key, Plain::Ask, received_at).await
     }
 
     /// Processes a page's items in order, up to and including the first that must wait
     /// ([`Outcome::Later`]). The RSA step of every item — one 2048-bit private-key operation
-    /// each, most of an item's cost — runs first, spread over the machine's cores.
+    /// each, most of an item's cost — runs first, spread over the machine's cores; then one
+    /// `DecryptData` round trip to the worker serves the whole page.
     pub async fn page(&mut self, raws: &[&[u8]], received_at: TimestampMs) -> Vec<Outcome> {
         let parsed: Vec<Result<Item, String>> = raws.iter().map(|b| Item::parse(b)).collect();
         let jobs: Vec<Option<(u32, String)>> = parsed
@@ -88,18 +95,51 @@ impl Processor {
             .map(|p| p.as_ref().ok().map(|i| (i.publickey_ver, i.encrypt_random_key.clone())))
             .collect();
         let keys = self.keys.clone();
-        let mut random = match tokio::task::spawn_blocking(move || keys.random_keys(&jobs)).await {
-            Ok(r) => r.into_iter(),
+        let random = match tokio::task::spawn_blocking(move || keys.random_keys(&jobs)).await {
+            Ok(r) => r,
             Err(e) => {
                 return vec![Outcome::Later(FinanceError::Answer(format!(
                     "the RSA step failed: {e}"
                 )))];
             }
         };
+        let wanted: Vec<(String, String)> = parsed
+            .iter()
+            .zip(&random)
+            .filter_map(|(item, key)| match (item, key) {
+                (Ok(i), Some(Ok(k))) => Some((k.clone(), i.encrypt_chat_msg.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut lost = None;
+        let answers = if wanted.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.client.decrypt_many(wanted).await
+        };
+        let mut plains = match answers {
+            Ok(p) => p.into_iter(),
+            Err(e) => {
+                lost = Some(e);
+                Vec::new().into_iter()
+            }
+        };
         let mut out = Vec::with_capacity(raws.len());
-        for (bytes, item) in raws.iter().zip(parsed) {
-            let key = random.next().flatten();
-            let o = self.finish(bytes, item, key, received_at).await;
+        for ((bytes, item), key) in raws.iter().zip(parsed).zip(random) {
+            let plain = if matches!((&item, &key), (Ok(_), Some(Ok(_)))) {
+                match (plains.next(), lost.take()) {
+                    (Some(p), _) => Plain::Given(p),
+                    // The worker was lost: no item from here on was decrypted.
+                    (None, Some(e)) => {
+                        out.push(Outcome::Later(e));
+                        break;
+                    }
+                    (None, None) => Plain::Ask,
+                }
+            } else {
+                Plain::Ask
+            };
+            let o = self.finish(bytes, item, key, plain, received_at).await;
             let later = matches!(o, Outcome::Later(_));
             out.push(o);
             if later {
@@ -109,12 +149,14 @@ impl Processor {
         out
     }
 
-    /// DecryptData, decoding and media of an item whose random key is recovered (or not).
+    /// Decoding and media of an item whose random key is recovered (or not) and whose
+    /// `DecryptData` answer is given (or asked for here).
     async fn finish(
         &mut self,
         bytes: &[u8],
         item: Result<Item, String>,
         key: Option<Result<String, super::keys::RandomKeyError>>,
+        plain: Plain,
         received_at: TimestampMs,
     ) -> Outcome {
         let reject = |reason: String| {
@@ -138,7 +180,11 @@ impl Processor {
                 return reject(format!("seq {} msgid {}: {e}", item.seq, item.msgid));
             }
         };
-        let plain = match self.client.decrypt(&key, &item.encrypt_chat_msg).await {
+        let plain = match plain {
+            Plain::Given(p) => p,
+            Plain::Ask => self.client.decrypt(&key, &item.encrypt_chat_msg).await,
+        };
+        let plain = match plain {
             Ok(p) => p,
             Err(FinanceError::Sdk { code, .. }) if !code.retryable() => {
                 let hint = if code.is_key_error() {
@@ -156,20 +202,25 @@ impl Processor {
             }
             Err(e) => return Outcome::Later(e),
         };
-        let raw = RawPayload {
+        let plain = plain.into_bytes();
+        let decoded = codec::decode(&plain);
+        let raw = |plain: Vec<u8>| RawPayload {
             received_at,
             media_type: media::JSON.into(),
-            bytes: plain.clone().into_bytes().into(),
+            bytes: plain.into(),
         };
-        match codec::decode(plain.as_bytes()) {
+        match decoded {
             Ok(mut events) => {
-                if let Some(extra) = self.fetch_media(plain.as_bytes(), &mut events).await {
+                if let Some(extra) = self.fetch_media(&plain, &mut events).await {
                     events.push(extra);
                 }
-                Outcome::Done(Ingested::Payload { raw, events })
+                Outcome::Done(Ingested::Payload {
+                    raw: raw(plain),
+                    events,
+                })
             }
             Err(e) => Outcome::Done(Ingested::Rejected {
-                raw,
+                raw: raw(plain),
                 reason: format!("seq {} msgid {}: {e}", item.seq, item.msgid),
             }),
         }

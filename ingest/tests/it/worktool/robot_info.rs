@@ -62,9 +62,17 @@ async fn a_robot_forwarding_only_mentions_is_a_gap_until_it_forwards_everything(
         "{:?}",
         states(&rig.store)
     );
-    let st = states(&rig.store);
-    let off = st.iter().rposition(|s| *s == ConnectorStatus::CallbackOff).unwrap();
-    assert!(st[off + 1..].iter().any(|s| s.is_up()), "{st:?}");
+    // The registry changes before the state event is committed: wait for the archive too.
+    let up_after_off = || {
+        let st = states(&rig.store);
+        let off = st.iter().rposition(|s| *s == ConnectorStatus::CallbackOff).unwrap();
+        st[off + 1..].iter().any(|s| s.is_up())
+    };
+    assert!(
+        eventually(Duration::from_secs(5), up_after_off).await,
+        "{:?}",
+        states(&rig.store)
+    );
     assert!(api.info_requests() >= 3);
     rig.shutdown.cancel();
 }
