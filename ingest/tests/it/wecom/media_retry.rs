@@ -8,8 +8,6 @@ use std::time::Duration;
 use chatvault_ingest::Connector;
 use chatvault_ingest::refetch::RetryPolicy;
 use chatvault_ingest::wecom::WecomConnector;
-use chatvault_ingest::wecom::api::WecomApi;
-use config::{Secret, WecomConfig};
 use proto::{ContentType, EventBody};
 use sha2::{Digest, Sha256};
 use sim::fake_store::FakeStore;
@@ -17,28 +15,15 @@ use sim::wecom::{self, FakeApi, Script, WecomPoster};
 
 use crate::support::eventually;
 
-use super::PATH;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_whose_download_failed_are_fetched_again_and_linked() {
     let api = FakeApi::start(0, wecom::SECRET).await.unwrap();
     let (tx, store) = FakeStore::channel(8);
     let dir = tempfile::tempdir().unwrap();
     let (cx, blobs) = super::context(tx, dir.path(), 256 * 1024);
-    let cfg = WecomConfig {
-        name: "corp".into(),
-        corp_id: wecom::CORP_ID.into(),
-        token: Secret::new(wecom::TOKEN),
-        encoding_aes_key: Secret::new(wecom::ENCODING_AES_KEY),
-        path: PATH.into(),
-        secret: Some(Secret::new(wecom::SECRET)),
-        api_base: api.base_url(),
-        timestamp_window_secs: 3600,
-    };
-    let client = WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
     let connector = Arc::new(
-        WecomConnector::new(cfg)
-            .with_api(client.with_token_min_interval(Duration::ZERO))
+        WecomConnector::new(super::config(Some(&api)))
+            .with_api(super::api_client(&api))
             .with_attachment_retry(RetryPolicy {
                 first: Duration::from_millis(200),
                 max_pause: Duration::from_millis(400),

@@ -12,14 +12,42 @@ mod vectors;
 use std::path::Path;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use chatvault_ingest::ConnectorContext;
 use chatvault_ingest::blobs::BlobStore;
+use chatvault_ingest::wecom::api::WecomApi;
+use config::{Secret, WecomConfig};
 use proto::{EventBatch, Platform};
+use sim::wecom::{self, FakeApi};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Where the receiver tests serve the callbacks.
 pub const PATH: &str = "/callback/wecom/corp";
+
+/// Connector `corp` of the simulator's corp at [`PATH`]; with `api`, its secret and the fake
+/// API's address (without, an address nothing answers at).
+pub fn config(api: Option<&FakeApi>) -> WecomConfig {
+    WecomConfig {
+        name: "corp".into(),
+        corp_id: wecom::CORP_ID.into(),
+        token: Secret::new(wecom::TOKEN),
+        encoding_aes_key: Secret::new(wecom::ENCODING_AES_KEY),
+        path: PATH.into(),
+        secret: api.map(|_| Secret::new(wecom::SECRET)),
+        api_base: api
+            .map(FakeApi::base_url)
+            .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        timestamp_window_secs: 3600,
+    }
+}
+
+/// A client of the fake API that may fetch a token as often as it likes.
+pub fn api_client(api: &FakeApi) -> WecomApi {
+    let client = WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
+    client.with_token_min_interval(Duration::ZERO)
+}
 
 /// The context of connector `corp` sending to `tx`, with a body limit of `max_body_bytes` and
 /// its attachments under `dir/blobs` (1 MiB each at most); the blob store, for the test to

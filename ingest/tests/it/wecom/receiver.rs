@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use chatvault_ingest::Connector;
 use chatvault_ingest::blobs::BlobStore;
-use chatvault_ingest::wecom::api::WecomApi;
 use chatvault_ingest::wecom::{Timing, WecomConnector};
-use config::{Secret, WecomConfig};
+use config::Secret;
 use proto::{ContentType, EventBody};
 use sha2::{Digest, Sha256};
 use sim::fake_store::FakeStore;
@@ -47,22 +46,9 @@ async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
     let (tx, store) = FakeStore::channel(cap);
     let dir = tempfile::tempdir().unwrap();
     let (cx, blobs) = super::context(tx, dir.path(), MAX_BODY);
-    let cfg = WecomConfig {
-        name: "corp".into(),
-        corp_id: wecom::CORP_ID.into(),
-        token: Secret::new(wecom::TOKEN),
-        encoding_aes_key: Secret::new(wecom::ENCODING_AES_KEY),
-        path: PATH.into(),
-        secret: api.map(|_| Secret::new(wecom::SECRET)),
-        api_base: api
-            .map(FakeApi::base_url)
-            .unwrap_or_else(|| "http://127.0.0.1:9".into()),
-        timestamp_window_secs: 3600,
-    };
-    let mut connector = WecomConnector::new(cfg).with_timing(timing);
+    let mut connector = WecomConnector::new(super::config(api)).with_timing(timing);
     if let Some(api) = api {
-        let client = WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
-        connector = connector.with_api(client.with_token_min_interval(Duration::ZERO));
+        connector = connector.with_api(super::api_client(api));
     }
     let shutdown = cx.shutdown.clone();
     let url = super::serve(connector.router(&cx).expect("wecom router"), &shutdown).await;
