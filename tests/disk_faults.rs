@@ -66,13 +66,7 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
         acked_while_full.len()
     );
     // Space returns.
-    let st = Command::new("prlimit")
-        .arg("--pid")
-        .arg(child.id().to_string())
-        .arg("--fsize=unlimited:unlimited")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    lift_file_size_limit(child.id());
     let deadline = Instant::now() + Duration::from_secs(120);
     while message_ids(&data, "goofish").len() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -38,6 +38,16 @@ async fn wait_for_server(port: u16) -> bool {
 /// The address floods come from: another peer than the platform's (loopback takes all of
 /// 127/8), as on the internet, so the server's per-peer budget of refusals does not touch the
 /// platform's callbacks.
+/// `chatvault run` with one WeCom receiver, `corp`, once its server answers: its directory
+/// (kept while the test runs), data directory, port, and the process.
+async fn run_wecom() -> (tempfile::TempDir, std::path::PathBuf, u16, Running) {
+    let RunDir { dir, data, port, cfg } =
+        RunDir::new(&[sim::wecom::config_toml("corp", sim::wecom::DEFAULT_PATH, None)]);
+    let run = Running::start(&cfg, dir.path());
+    assert!(wait_for_server(port).await, "no server; log:\n{}", run.log_text());
+    (dir, data, port, run)
+}
+
 const FLOODER: &str = "127.0.0.2";
 
 /// POSTs `body` to `path_and_query` without a signature from [`FLOODER`] and returns the
@@ -80,9 +90,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsigned_floods_cost_little_and_a_valid_callback_gets_through() {
     use sim::wecom;
-    let RunDir { dir, data, port, cfg } = RunDir::new(&[wecom::config_toml("corp", wecom::DEFAULT_PATH, None)]);
-    let run = Running::start(&cfg, dir.path());
-    assert!(wait_for_server(port).await, "no server; log:\n{}", run.log_text());
+    let (_dir, data, port, run) = run_wecom().await;
     let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
     // One callback first, so the archive exists and its size is the baseline.
     let warm = wecom::text(wecom::CORP_ID, "lisi", wecom::DEMO_DAY_START, 1, "开始");
@@ -195,9 +203,7 @@ async fn slow_clients_do_not_block_a_worktool_callback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_promptly_with_a_half_sent_request_open() {
     use sim::wecom;
-    let RunDir { dir, data, port, cfg } = RunDir::new(&[wecom::config_toml("corp", wecom::DEFAULT_PATH, None)]);
-    let run = Running::start(&cfg, dir.path());
-    assert!(wait_for_server(port).await, "no server; log:\n{}", run.log_text());
+    let (_dir, data, port, run) = run_wecom().await;
     let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
     let mut acked = Vec::new();
     for i in 0..5u64 {
@@ -243,9 +249,7 @@ async fn sigterm_exits_promptly_with_a_half_sent_request_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_refused_requests_is_throttled_per_peer_while_another_peer_is_served() {
     use sim::wecom;
-    let RunDir { dir, data, port, cfg } = RunDir::new(&[wecom::config_toml("corp", wecom::DEFAULT_PATH, None)]);
-    let run = Running::start(&cfg, dir.path());
-    assert!(wait_for_server(port).await, "no server; log:\n{}", run.log_text());
+    let (_dir, data, port, run) = run_wecom().await;
     let started = Instant::now();
     // 400 small requests with a forged signature, 8 at a time, from one peer.
     let path = format!(

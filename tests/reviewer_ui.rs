@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use proto::{Attachment, ConnectorStatus, NewMessage, Platform};
 use sha2::{Digest, Sha256};
-use testkit::{batch, connector_state, edit, message, payload, text, withdraw};
+use testkit::farm::{farm_chat, farm_text};
+use testkit::{batch, connector_state, message, payload, text, withdraw};
 
 use crate::support::{ArchiveDir, json_lines, stderr};
 
@@ -46,23 +47,8 @@ fn archive(a: &ArchiveDir) -> String {
     let mut store = a.open_store();
     std::fs::create_dir_all(a.data.join("blobs")).unwrap();
     std::fs::write(a.data.join("blobs").join(&sha), ATTACHMENT).unwrap();
-    let named = |t: &str, at: i64| NewMessage {
-        chat_name: Some("农业项目群".into()),
-        ..text(t, at)
-    };
-    let items = vec![
-        payload(message("c1", "m1", named("农业局下发了新的补贴通知", T0)), T0 + 1),
-        payload(
-            message("c1", "m2", named("中国农业发展银行的贷款已批", T0 + 1000)),
-            T0 + 1001,
-        ),
-        payload(message("c1", "m3", named("合同金额是一百万", T0 + 2000)), T0 + 2001),
-        payload(edit("c1", "m3", "合同金额是两百万", T0 + 3000), T0 + 3001),
-        payload(
-            message("c1", "m4", named("这条消息说错了：报价八十万", T0 + 4000)),
-            T0 + 4001,
-        ),
-        payload(withdraw("c1", "m4", "u1", T0 + 5000), T0 + 5001),
+    let mut items = farm_chat(T0);
+    items.extend([
         payload(
             message(
                 "c1",
@@ -74,7 +60,7 @@ fn archive(a: &ArchiveDir) -> String {
                         sha256: Some(sha.clone()),
                         ..Default::default()
                     }],
-                    ..named("附件：合同", T0 + 6000)
+                    ..farm_text("附件：合同", T0 + 6000)
                 },
             ),
             T0 + 6001,
@@ -110,7 +96,7 @@ fn archive(a: &ArchiveDir) -> String {
             connector_state(ConnectorStatus::Connected, "back", T0 + 7600),
             T0 + 7600,
         ),
-    ];
+    ]);
     store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
     sha
 }

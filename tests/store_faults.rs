@@ -114,13 +114,7 @@ async fn a_failing_disk_fails_health_and_nothing_is_acknowledged_until_it_recove
     }
 
     // Space returns: the next callback is archived and health recovers, without a restart.
-    let st = Command::new("prlimit")
-        .arg("--pid")
-        .arg(child.id().to_string())
-        .arg("--fsize=unlimited:unlimited")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    lift_file_size_limit(child.id());
     let a = poster.deliver(&cb(next)).await;
     assert!(a.acked(), "answered {} after recovery; log:\n{}", a.status, log());
     assert_eq!(health_status(port).await, 200, "healthy again; log:\n{}", log());

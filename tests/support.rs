@@ -235,6 +235,18 @@ pub fn cv_isolated(config: Option<&Path>, args: &[&str]) -> Output {
 }
 
 /// stderr as text.
+/// Lifts the file size limit of running process `pid` (the disk "has space again" for a
+/// process started under `RLIMIT_FSIZE`).
+pub fn lift_file_size_limit(pid: u32) {
+    let st = Command::new("prlimit")
+        .arg("--pid")
+        .arg(pid.to_string())
+        .arg("--fsize=unlimited:unlimited")
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -242,15 +242,14 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
     let run = Running::start(&cfg, dir.path());
     // The first GetChatData aborts inside the SDK: the worker is replaced, nothing is lost.
     let want = expected_ids(&inst, false);
-    let d = data.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        wait_until("the scripted day after an abort", Duration::from_secs(60), &run, || {
-            archived_ids(&d) == want
-        });
-        run
-    })
-    .await
-    .unwrap();
+    let run = archived(
+        "the scripted day after an abort",
+        Duration::from_secs(60),
+        run,
+        &data,
+        want,
+    )
+    .await;
     assert!(sdk.join("abort.done").exists());
 
     // kill -9 of the worker: replaced; what arrives next is archived.
@@ -261,15 +260,14 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
         .unwrap();
     wa::append(&mut inst, &[extra_message(1), extra_message(2)], &[]).unwrap();
     let want = expected_ids(&inst, false);
-    let (d, w) = (data.clone(), want.clone());
-    let run = tokio::task::spawn_blocking(move || {
-        wait_until("messages after kill -9", Duration::from_secs(30), &run, || {
-            archived_ids(&d) == w
-        });
-        run
-    })
-    .await
-    .unwrap();
+    let run = archived(
+        "messages after kill -9",
+        Duration::from_secs(30),
+        run,
+        &data,
+        want.clone(),
+    )
+    .await;
     assert_ne!(worker_pid(&run), Some(first));
 
     // A hang inside GetChatData: for twice the 2 s timeout nothing comes from 会话存档, while
@@ -298,15 +296,7 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
     );
     assert!(!archived_ids(&data).contains(&"later3".to_string()) || archive_during_hang == want.len() + 1);
     let want = expected_ids(&inst, false);
-    let d = data.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        wait_until("the message after the hang", Duration::from_secs(30), &run, || {
-            archived_ids(&d) == want
-        });
-        run
-    })
-    .await
-    .unwrap();
+    let run = archived("the message after the hang", Duration::from_secs(30), run, &data, want).await;
     assert!(
         started.elapsed() >= Duration::from_secs(4),
         "the hung worker was not waited for"
@@ -379,6 +369,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
+/// Waits (on a blocking thread) until the archive in `data` holds the 会话存档 ids `want`,
+/// then hands `run` back.
+async fn archived(what: &'static str, timeout: Duration, run: Running, data: &Path, want: Vec<String>) -> Running {
+    let data = data.to_path_buf();
+    blocking(move || {
+        wait_until(what, timeout, &run, || archived_ids(&data) == want);
+        run
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_group_message_shows_the_group_and_sender_names() {
     let names = wa::NamesApi::start().await.unwrap();
@@ -388,14 +389,7 @@ async fn an_archived_group_message_shows_the_group_and_sender_names() {
     let RunDir { dir, data, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &inst, &[1, 2], &extra)]);
     let run = Running::start(&cfg, dir.path());
     let want = expected_ids(&inst, false);
-    let d = data.clone();
-    let run = blocking(move || {
-        wait_until("the scripted day", Duration::from_secs(60), &run, || {
-            archived_ids(&d) == want
-        });
-        run
-    })
-    .await;
+    let run = archived("the scripted day", Duration::from_secs(60), run, &data, want).await;
     run.signal("TERM");
     let (st, log) = blocking(move || run.wait(Duration::from_secs(20))).await;
     assert!(st.success(), "{log}");

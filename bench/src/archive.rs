@@ -14,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sim::corpus::Corpus;
-use tokio_util::sync::CancellationToken;
 
 use super::util::{cpu_secs, fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
 use crate::BenchError;
-use ::pipeline::{Pipeline, PipelineOptions};
+use crate::running::{self, Running};
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
@@ -120,28 +119,12 @@ async fn archive(data: &Path, inst: &sim::wecom_archive::Installed, n: usize) ->
         "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{section}\n",
         data.display()
     );
-    let cfg_path = data.join("bench.toml");
-    std::fs::write(&cfg_path, toml)?;
-    let cfg = config::load(&cfg_path)?;
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let pipeline = Pipeline::start(
-        PipelineOptions {
-            config: cfg,
-            data_dir: data.to_path_buf(),
-            backfill: false,
-            drain_timeout: Duration::from_secs(30),
-            index: false,
-        },
-        shutdown.clone(),
-    )
-    .await?;
-    let reader = loop {
-        match store::StoreReader::open(data) {
-            Ok(r) => break r,
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
+    let Running {
+        pipeline,
+        shutdown,
+        started,
+        reader,
+    } = running::start(data, toml, false, Duration::from_millis(20)).await?;
     let messages = |r: &store::StoreReader| r.stats().map(|s| s.messages).unwrap_or(0);
     let mut workers = Workers::default();
     let mut last_report = Instant::now();

@@ -9,6 +9,7 @@ mod archive;
 mod error;
 mod export;
 mod pipeline;
+mod running;
 mod search;
 mod store;
 mod stream;

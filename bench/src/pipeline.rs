@@ -12,11 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sim::corpus::Corpus;
-use tokio_util::sync::CancellationToken;
 
 use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
 use crate::BenchError;
-use ::pipeline::{Pipeline, PipelineOptions};
+use crate::running::{self, Running};
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
@@ -151,28 +150,12 @@ async fn pipeline(data: &Path, args: &crate::BenchArgs) -> Result<Run, BenchErro
         "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{sections}",
         data.display(),
     );
-    let cfg_path = data.join("bench.toml");
-    std::fs::write(&cfg_path, toml)?;
-    let cfg = config::load(&cfg_path)?;
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let pipeline = Pipeline::start(
-        PipelineOptions {
-            config: cfg,
-            data_dir: data.to_path_buf(),
-            backfill: false,
-            drain_timeout: Duration::from_secs(30),
-            index: true,
-        },
-        shutdown.clone(),
-    )
-    .await?;
-    let reader = loop {
-        match store::StoreReader::open(data) {
-            Ok(r) => break r,
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let Running {
+        pipeline,
+        shutdown,
+        started,
+        reader,
+    } = running::start(data, toml, true, Duration::from_millis(50)).await?;
     let messages = |r: &store::StoreReader| r.stats().map(|s| s.messages).unwrap_or(0);
     let mut max_lag = 0;
     let mut last_report = Instant::now();

@@ -197,6 +197,27 @@ fn sent(first: &Listing, second: &Listing) -> Vec<String> {
         .collect()
 }
 
+/// Checks a Delta target after [`two_scheduled_runs`]: the first run created the messages
+/// table; the second sent one new messages file and one new events file, nothing again, and
+/// committed the messages table once. Returns what the second run sent.
+fn one_delta_commit_per_run(first: &Listing, second: &Listing) -> Vec<String> {
+    assert!(
+        first.contains_key("messages/_delta_log/00000000000000000000.json"),
+        "{first:?}"
+    );
+    let new = sent(first, second);
+    assert_eq!(new.iter().filter(|k| k.ends_with(".parquet")).count(), 2, "{new:?}");
+    assert!(
+        new.contains(&"messages/_delta_log/00000000000000000001.json".to_string()),
+        "{new:?}"
+    );
+    assert!(
+        !second.contains_key("messages/_delta_log/00000000000000000002.json"),
+        "{second:?}"
+    );
+    new
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_s3_parquet_exports_go_to_the_target_incrementally() {
     let dir = tempfile::tempdir().unwrap();
@@ -251,28 +272,14 @@ async fn scheduled_s3_delta_exports_commit_one_version_per_change() {
     let prefix = unique_prefix("scheduled-delta");
     let cfg = config(&s3_export(&prefix, "delta"));
     let (first, second, _) = two_scheduled_runs(&cfg, &data, || objects(&prefix)).await;
-    assert!(
-        first.contains_key("messages/_delta_log/00000000000000000000.json"),
-        "{first:?}"
-    );
+    let new = one_delta_commit_per_run(&first, &second);
     assert!(
         !first.contains_key("messages/_delta_log/00000000000000000001.json"),
         "{first:?}"
     );
-    let new = sent(&first, &second);
-    // One new messages file and one new events file; nothing sent again; one commit each.
-    assert_eq!(new.iter().filter(|k| k.ends_with(".parquet")).count(), 2, "{new:?}");
-    assert!(
-        new.contains(&"messages/_delta_log/00000000000000000001.json".to_string()),
-        "{new:?}"
-    );
     assert!(
         new.contains(&"events/_delta_log/00000000000000000001.json".to_string()),
         "{new:?}"
-    );
-    assert!(
-        !second.contains_key("messages/_delta_log/00000000000000000002.json"),
-        "{second:?}"
     );
 }
 
@@ -284,20 +291,7 @@ async fn scheduled_local_delta_exports_commit_one_version_per_change() {
     let cfg = config(&format!("format = \"delta\"\ndir = \"{}\"\n", lake.display()));
     let (first, second, target) = two_scheduled_runs(&cfg, &data, || async { files(&lake) }).await;
     assert_eq!(target, lake.display().to_string());
-    assert!(
-        first.contains_key("messages/_delta_log/00000000000000000000.json"),
-        "{first:?}"
-    );
-    let new = sent(&first, &second);
-    assert_eq!(new.iter().filter(|k| k.ends_with(".parquet")).count(), 2, "{new:?}");
-    assert!(
-        new.contains(&"messages/_delta_log/00000000000000000001.json".to_string()),
-        "{new:?}"
-    );
-    assert!(
-        !second.contains_key("messages/_delta_log/00000000000000000002.json"),
-        "{second:?}"
-    );
+    one_delta_commit_per_run(&first, &second);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,58 +8,44 @@
 
 use chatvault_store as store;
 use proto::{
-    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Identity, Ingested, NewMessage, Platform,
-    RawPayload, batch::media,
+    ChatEvent, ConnectorStatus, EventBatch, EventBody, Identity, Ingested, NewMessage, Platform, RawPayload,
+    batch::media,
 };
+use testkit::events::{self, payload as json};
 
 const T0: i64 = 1_760_000_000_000;
 
+/// A text from `u1` (张三) in the group named after its chat.
 fn message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
-    ChatEvent::message(
+    events::message(
         chat,
         id,
-        EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
+        NewMessage {
             chat_name: Some(format!("群{chat}")),
-            external: false,
-            sender_id: "u1".into(),
-            sender_name: Some("张三".into()),
-            sent_at,
-            content_type: ContentType::Text,
-            text: text.into(),
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-            text_format: proto::TextFormat::Plain,
-            source_text: None,
-        }),
-    )
-}
-
-/// The event's JSON as its raw payload.
-fn json(ev: ChatEvent, received_at: i64) -> Ingested {
-    Ingested::Payload {
-        raw: RawPayload {
-            received_at,
-            media_type: media::JSON.into(),
-            bytes: serde_json::to_vec(&ev).expect("an event serializes").into(),
+            ..events::text(text, sent_at)
         },
-        events: vec![ev],
-    }
+    )
 }
 
 /// Bytes that are not UTF-8 and repeat (a compressor finds something), carrying `events`.
 fn binary(events: Vec<ChatEvent>, received_at: i64, seed: u8) -> Ingested {
     let bytes: Vec<u8> = (0..600u32).map(|i| (i as u8).wrapping_mul(31) ^ seed ^ 0x80).collect();
-    Ingested::Payload {
-        raw: RawPayload {
-            received_at,
-            media_type: media::MSGPACK.into(),
-            bytes: bytes.into(),
+    events::carried(bytes, events, received_at)
+}
+
+/// The connector's state as it reports it: about no chat, at no platform time of its own.
+fn state(status: ConnectorStatus, detail: Option<&str>, at: i64) -> Ingested {
+    let ev = ChatEvent {
+        chat_id: String::new(),
+        msg_id: None,
+        occurred_at: None,
+        body: EventBody::ConnectorState {
+            status,
+            detail: detail.map(Into::into),
+            at,
         },
-        events,
-    }
+    };
+    json(ev, at)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -71,19 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cache_mib: 4,
         },
     )?;
-    let edit = |id: &str, text: &str, at: i64| {
-        ChatEvent::message(
-            "c1",
-            id,
-            EventBody::Edit {
-                text: text.into(),
-                content_type: None,
-                edited_at: Some(at),
-                text_format: None,
-                source_text: None,
-            },
-        )
-    };
+    let edit = |id: &str, text: &str, at: i64| events::edit("c1", id, text, at);
     let first = EventBatch::new(
         Platform::Yunhu,
         "team",
@@ -106,17 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
             json(message("c1", "m1", "合同明天签", T0), T0 + 1),
             json(edit("m1", "合同后天签", T0 + 60_000), T0 + 60_001),
-            json(
-                ChatEvent::message(
-                    "c1",
-                    "m1",
-                    EventBody::Withdraw {
-                        by: Some("u1".into()),
-                        at: Some(T0 + 120_000),
-                    },
-                ),
-                T0 + 120_001,
-            ),
+            json(events::withdraw("c1", "m1", "u1", T0 + 120_000), T0 + 120_001),
             // An edit before its message: applied when the message arrives.
             json(edit("m0", "先到的编辑", T0 + 200_000), T0 + 200_001),
             json(message("c1", "m0", "原文", T0 + 100_000), T0 + 200_002),
@@ -124,14 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             binary(
                 vec![
                     message("c2", "m3", "invoice v2.3.1 已开", T0 + 7),
-                    ChatEvent::message(
-                        "c2",
-                        "m3",
-                        EventBody::StreamAppend {
-                            chunk: "，请查收".into(),
-                            offset: 0,
-                        },
-                    ),
+                    events::stream_append("c2", "m3", "，请查收", 0),
                 ],
                 T0 + 8,
                 1,
@@ -156,32 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
                 reason: "neither JSON nor MessagePack".into(),
             },
-            json(
-                ChatEvent {
-                    chat_id: String::new(),
-                    msg_id: None,
-                    occurred_at: None,
-                    body: EventBody::ConnectorState {
-                        status: ConnectorStatus::Disconnected,
-                        detail: Some("connection reset".into()),
-                        at: T0 + 300_000,
-                    },
-                },
-                T0 + 300_000,
-            ),
-            json(
-                ChatEvent {
-                    chat_id: String::new(),
-                    msg_id: None,
-                    occurred_at: None,
-                    body: EventBody::ConnectorState {
-                        status: ConnectorStatus::Connected,
-                        detail: None,
-                        at: T0 + 360_000,
-                    },
-                },
-                T0 + 360_000,
-            ),
+            state(ConnectorStatus::Disconnected, Some("connection reset"), T0 + 300_000),
+            state(ConnectorStatus::Connected, None, T0 + 360_000),
         ],
         Some(serde_json::json!({"seq": 42})),
     )

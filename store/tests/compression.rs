@@ -1,10 +1,11 @@
 //! Raw payloads and envelopes are stored compressed and read back byte for byte, before and
 //! after a platform's dictionary is trained, and the chain verifies over them.
 
-mod support;
+mod common;
 
+use common::goofish::*;
+use common::{T0, open};
 use proptest::prelude::*;
-use support::*;
 
 /// A frame of the shape a platform repeats: the same field names, a changing id and text.
 fn frame(i: usize) -> Vec<u8> {

@@ -1,11 +1,12 @@
 //! A platform value nested deeper than serde_json reads back is bounded where events enter the
 //! store, whichever connector sent it: the event is stored, reads back, and verifies.
 
-mod support;
+mod common;
 
+use common::goofish::*;
+use common::{T0, open};
 use proto::{ChatEvent, EventBody};
 use serde_json::{Value, json};
-use support::*;
 
 fn nested(levels: usize) -> Value {
     (0..levels).fold(json!("底"), |inner, n| {

@@ -10,7 +10,6 @@
 //! schema version 4 store.
 
 mod common;
-mod support;
 
 use chatvault_store as store;
 use common::*;
@@ -33,19 +32,29 @@ fn user_version(dir: &std::path::Path) -> i64 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
 }
 
+/// A copy of `fixtures/<name>` as the archive of a fresh directory, checked to be at schema
+/// `version` before anything opens it.
+fn fixture_archive(name: &str, version: i64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::copy(fixtures.join(name), dir.path().join(store::DB_FILE)).unwrap();
+    assert_eq!(user_version(dir.path()), version);
+    dir
+}
+
+/// Opens the archive in `dir`, checking it is migrated to the current schema.
+fn open_migrated(dir: &std::path::Path) -> store::Store {
+    let s = open(dir);
+    assert_eq!(user_version(dir), 5);
+    assert!(has_chat_index(dir));
+    s
+}
+
 #[test]
 fn a_version_1_archive_is_upgraded_without_losing_anything() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v1.db"),
-        dir.path().join(store::DB_FILE),
-    )
-    .unwrap();
-    assert_eq!(user_version(dir.path()), 1);
+    let dir = fixture_archive("archive-v1.db", 1);
 
-    let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 5);
-    assert!(has_chat_index(dir.path()));
+    let mut s = open_migrated(dir.path());
     let before = s.head();
     assert_eq!(before.0, 7, "the fixture holds 7 events");
 
@@ -85,34 +94,30 @@ fn a_version_1_archive_is_upgraded_without_losing_anything() {
 /// The chain head of `fixtures/archive-v2.db` as schema version 2 wrote it.
 const V2_HEAD: (u64, &str) = (12, "82eec21e1e4bfe822f67764c236b77b7fe43eba407777bbaedb727a388b2691a");
 
-/// The binary raw payload `examples/write_fixture.rs` writes for `seed`.
-fn fixture_binary(seed: u8) -> Vec<u8> {
-    (0..600u32).map(|i| (i as u8).wrapping_mul(31) ^ seed ^ 0x80).collect()
-}
-
-fn v2_archive() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v2.db"),
-        dir.path().join(store::DB_FILE),
-    )
-    .unwrap();
-    assert_eq!(user_version(dir.path()), 2);
-    dir
-}
-
-#[test]
-fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
-    let dir = v2_archive();
-    let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 5);
-    assert!(has_chat_index(dir.path()));
+/// Checks the chain head is the one schema version 2 wrote.
+fn assert_v2_head(s: &store::Store) {
     let (seq, hash) = s.head();
     assert_eq!(
         (seq, hex::encode(hash).as_str()),
         V2_HEAD,
         "the chain head is unchanged"
     );
+}
+
+/// The binary raw payload `examples/write_fixture.rs` writes for `seed`.
+fn fixture_binary(seed: u8) -> Vec<u8> {
+    (0..600u32).map(|i| (i as u8).wrapping_mul(31) ^ seed ^ 0x80).collect()
+}
+
+fn v2_archive() -> tempfile::TempDir {
+    fixture_archive("archive-v2.db", 2)
+}
+
+#[test]
+fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
+    let dir = v2_archive();
+    let mut s = open_migrated(dir.path());
+    assert_v2_head(&s);
 
     let r = s.reader().unwrap();
     let report = r.verify(&mut |_| {}).unwrap();
@@ -157,7 +162,7 @@ fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
     assert_eq!(m3.raws.len(), 1, "two events of one payload share it");
     assert_eq!(m3.raws[0].bytes, fixture_binary(1), "raw payload byte for byte");
     let g = r
-        .message(&support::goofish_key("g1", "1.PNM"))
+        .message(&goofish::goofish_key("g1", "1.PNM"))
         .unwrap()
         .expect("1.PNM kept");
     assert_eq!(g.events.len(), 1, "its redelivery was recorded once");
@@ -185,12 +190,12 @@ fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
         proto::Platform::Goofish,
         "shop",
         vec![
-            support::carried(
+            goofish::carried(
                 fixture_binary(2),
                 vec![msg("g1", "1.PNM", "还在吗？能便宜点吗", T0 + 400_000)],
                 T0 + 500_000,
             ),
-            support::carried(
+            goofish::carried(
                 fixture_binary(3),
                 vec![msg("g1", "2.PNM", "新消息", T0 + 500_000)],
                 T0 + 500_001,
@@ -213,22 +218,9 @@ fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
 
 #[test]
 fn a_version_3_archive_gains_markup_and_per_user_deletions() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v3.db"),
-        dir.path().join(store::DB_FILE),
-    )
-    .unwrap();
-    assert_eq!(user_version(dir.path()), 3);
-    let mut s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 5);
-    assert!(has_chat_index(dir.path()));
-    let (seq, hash) = s.head();
-    assert_eq!(
-        (seq, hex::encode(hash).as_str()),
-        V2_HEAD,
-        "the chain head is unchanged"
-    );
+    let dir = fixture_archive("archive-v3.db", 3);
+    let mut s = open_migrated(dir.path());
+    assert_v2_head(&s);
     let r = s.reader().unwrap();
     let report = r.verify(&mut |_| {}).unwrap();
     assert!(report.ok, "verify after the migration: {report:?}");
@@ -293,23 +285,10 @@ fn a_version_3_archive_gains_markup_and_per_user_deletions() {
 
 #[test]
 fn a_version_4_archive_gains_the_per_chat_index() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v4.db"),
-        dir.path().join(store::DB_FILE),
-    )
-    .unwrap();
-    assert_eq!(user_version(dir.path()), 4);
+    let dir = fixture_archive("archive-v4.db", 4);
     assert!(!has_chat_index(dir.path()));
-    let s = open(dir.path());
-    assert_eq!(user_version(dir.path()), 5);
-    assert!(has_chat_index(dir.path()));
-    let (seq, hash) = s.head();
-    assert_eq!(
-        (seq, hex::encode(hash).as_str()),
-        V2_HEAD,
-        "the chain head is unchanged"
-    );
+    let s = open_migrated(dir.path());
+    assert_v2_head(&s);
     let r = s.reader().unwrap();
     let report = r.verify(&mut |_| {}).unwrap();
     assert!(report.ok, "verify after the migration: {report:?}");

@@ -2,7 +2,6 @@
 //! changes nothing, and any single-row tamper makes `verify` fail.
 
 mod common;
-mod support;
 
 use chatvault_store as store;
 use common::*;
@@ -141,7 +140,7 @@ proptest! {
         if which == 0 {
             // The envelope is stored compressed: edit its text, not its stored bytes.
             let seq = nth("events", "seq");
-            let changed = support::tamper_payload(&conn, seq, |t| t.replace("\"c1\"", "\"c2\""));
+            let changed = goofish::tamper_payload(&conn, seq, |t| t.replace("\"c1\"", "\"c2\""));
             prop_assume!(changed == 1);
             drop(conn);
             let report = store::StoreReader::open(d.path()).unwrap().verify(&mut |_| {}).unwrap();
@@ -176,7 +175,7 @@ fn verify_names_the_first_bad_seq() {
     drop(archive(d.path(), &evs, &[]));
     let conn = rusqlite::Connection::open(d.path().join(store::DB_FILE)).unwrap();
     // The envelope is stored compressed: edit its text, not its stored bytes.
-    assert_eq!(support::tamper_payload(&conn, 7, |t| t.replace("文本", "假的")), 1);
+    assert_eq!(goofish::tamper_payload(&conn, 7, |t| t.replace("文本", "假的")), 1);
     drop(conn);
     let report = store::StoreReader::open(d.path()).unwrap().verify(&mut |_| {}).unwrap();
     assert_eq!(report.first_bad_seq, Some(7));

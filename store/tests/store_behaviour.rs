@@ -239,21 +239,7 @@ fn files_are_private() {
 fn gaps_come_from_connector_state_events() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());
-    let state = |status, at| {
-        payload(
-            proto::ChatEvent {
-                chat_id: String::new(),
-                msg_id: None,
-                occurred_at: Some(at),
-                body: EventBody::ConnectorState {
-                    status,
-                    detail: Some("test".into()),
-                    at,
-                },
-            },
-            at,
-        )
-    };
+    let state = |status, at| state_change(status, "test", at);
     s.append(&[&batch(vec![
         state(ConnectorStatus::Connected, T0),
         state(ConnectorStatus::Disconnected, T0 + 1000),
@@ -274,21 +260,7 @@ fn gaps_come_from_connector_state_events() {
 fn a_robot_forwarding_only_mentions_or_nothing_is_a_gap() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());
-    let state = |status, at| {
-        payload(
-            proto::ChatEvent {
-                chat_id: String::new(),
-                msg_id: None,
-                occurred_at: Some(at),
-                body: EventBody::ConnectorState {
-                    status,
-                    detail: Some("robotInfo/get".into()),
-                    at,
-                },
-            },
-            at,
-        )
-    };
+    let state = |status, at| state_change(status, "robotInfo/get", at);
     s.append(&[&batch(vec![
         state(ConnectorStatus::RobotOnline, T0),
         state(ConnectorStatus::MentionsOnly, T0 + 1000),

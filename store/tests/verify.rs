@@ -16,6 +16,16 @@ fn db(dir: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join(store::DB_FILE)).unwrap()
 }
 
+/// The keys the store recognises redeliveries by.
+fn dedup_keys(c: &rusqlite::Connection) -> Vec<i64> {
+    c.prepare("SELECT k FROM dedup")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 fn head(dir: &std::path::Path) -> Anchor {
     let h = StoreReader::open(dir).unwrap().head().unwrap();
     Anchor {
@@ -98,13 +108,7 @@ fn a_log_cut_back_below_an_anchor_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());
     messages(&mut s, 0, 7);
-    let kept: Vec<i64> = db(dir.path())
-        .prepare("SELECT k FROM dedup")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let kept = dedup_keys(&db(dir.path()));
     for i in 0..3 {
         let ev = events::connector_state(ConnectorStatus::Connected, &format!("up {i}"), T0 + 100 + i);
         s.append(&[&batch(vec![payload(ev, T0 + 100 + i)])]).unwrap();
@@ -121,13 +125,7 @@ fn a_log_cut_back_below_an_anchor_fails() {
     c.execute("DELETE FROM events WHERE seq > 7", []).unwrap();
     c.execute("DELETE FROM raw WHERE id NOT IN (SELECT raw_id FROM events)", [])
         .unwrap();
-    let all: Vec<i64> = c
-        .prepare("SELECT k FROM dedup")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let all = dedup_keys(&c);
     for k in all.into_iter().filter(|k| !kept.contains(k)) {
         c.execute("DELETE FROM dedup WHERE k = ?1", [k]).unwrap();
     }

@@ -113,6 +113,19 @@ pub fn payload(ev: ChatEvent, received_at: i64) -> Ingested {
     }
 }
 
+/// `events` carried by one binary (MessagePack) payload of `bytes`, received at `received_at`:
+/// the shape of a platform that frames several events in one payload.
+pub fn carried(bytes: Vec<u8>, events: Vec<ChatEvent>, received_at: i64) -> Ingested {
+    Ingested::Payload {
+        raw: RawPayload {
+            received_at,
+            media_type: media::MSGPACK.into(),
+            bytes: bytes.into(),
+        },
+        events,
+    }
+}
+
 /// A batch from connector `account` of `platform`, without a cursor; its commit notice is
 /// dropped (tests that wait for it build the batch themselves).
 pub fn batch(platform: Platform, account: &str, items: Vec<Ingested>) -> EventBatch {

@@ -7,6 +7,7 @@
 //! (they would see two copies of its types).
 
 pub mod events;
+pub mod farm;
 pub mod seaweed;
 pub mod tamper;
 

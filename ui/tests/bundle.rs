@@ -201,14 +201,7 @@ async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
     use testkit::{batch, message, payload, text};
     let ui = Ui::start().await;
     let dir = ui.dir.path();
-    let mut store = store::Store::open(
-        dir,
-        store::StoreOptions {
-            synchronous_full: false,
-            cache_mib: 4,
-        },
-    )
-    .unwrap();
+    let mut store = support::open_store(dir);
     let t = support::T0 + 100_000;
     let items = (0..1000)
         .map(|i| {
@@ -220,10 +213,7 @@ async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
         .collect();
     store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
     drop(store);
-    let reader = store::StoreReader::open(dir).unwrap();
-    let (mut ix, _) = search::Indexer::open(dir, search::IndexerOptions::default()).unwrap();
-    ix.catch_up(&reader, 200_000, &mut |_, _| {}).unwrap();
-    ix.finish().unwrap();
+    support::index(dir);
 
     let mut c = ui.client();
     c.lang = "en";

@@ -10,7 +10,8 @@ use chatvault_ui as ui;
 use proto::{Attachment, ConnectorStatus, NewMessage, Platform};
 use sha2::{Digest, Sha256};
 use store::access::{AccessDb, Role, Scope};
-use testkit::{batch, connector_state, delete, edit, message, payload, text, withdraw};
+use testkit::farm::{farm_chat, farm_text};
+use testkit::{batch, connector_state, delete, message, payload, text, withdraw};
 use tokio_util::sync::CancellationToken;
 
 pub const T0: i64 = 1_760_000_000_000;
@@ -19,38 +20,16 @@ pub const ATTACHMENT: &[u8] = b"%PDF-1.4 contract bytes";
 
 /// Builds the archive and index in `dir`.
 pub fn archive(dir: &Path) {
-    let mut store = store::Store::open(
-        dir,
-        store::StoreOptions {
-            synchronous_full: false,
-            cache_mib: 4,
-        },
-    )
-    .unwrap();
+    let mut store = open_store(dir);
     let sha = hex::encode(Sha256::digest(ATTACHMENT));
     std::fs::create_dir_all(dir.join("blobs")).unwrap();
     std::fs::write(dir.join("blobs").join(&sha), ATTACHMENT).unwrap();
-    let named = |t: &str, at: i64| NewMessage {
-        chat_name: Some("农业项目群".into()),
-        ..text(t, at)
-    };
     let secret = |t: &str, at: i64| NewMessage {
         chat_name: Some("机密群".into()),
         ..text(t, at)
     };
-    let items = vec![
-        payload(message("c1", "m1", named("农业局下发了新的补贴通知", T0)), T0 + 1),
-        payload(
-            message("c1", "m2", named("中国农业发展银行的贷款已批", T0 + 1000)),
-            T0 + 1001,
-        ),
-        payload(message("c1", "m3", named("合同金额是一百万", T0 + 2000)), T0 + 2001),
-        payload(edit("c1", "m3", "合同金额是两百万", T0 + 3000), T0 + 3001),
-        payload(
-            message("c1", "m4", named("这条消息说错了：报价八十万", T0 + 4000)),
-            T0 + 4001,
-        ),
-        payload(withdraw("c1", "m4", "u1", T0 + 5000), T0 + 5001),
+    let mut items = farm_chat(T0);
+    items.extend([
         payload(
             message(
                 "c1",
@@ -63,7 +42,7 @@ pub fn archive(dir: &Path) {
                         sha256: Some(sha.clone()),
                         ..Default::default()
                     }],
-                    ..named("附件：合同", T0 + 6000)
+                    ..farm_text("附件：合同", T0 + 6000)
                 },
             ),
             T0 + 6001,
@@ -87,11 +66,28 @@ pub fn archive(dir: &Path) {
             ),
             T0 + 8001,
         ),
-    ];
+    ]);
     store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
     let more = changes();
     store.append(&more.iter().collect::<Vec<_>>()).unwrap();
     drop(store);
+    index(dir);
+}
+
+/// The archive in `dir`, opened for writing.
+pub fn open_store(dir: &Path) -> store::Store {
+    store::Store::open(
+        dir,
+        store::StoreOptions {
+            synchronous_full: false,
+            cache_mib: 4,
+        },
+    )
+    .unwrap()
+}
+
+/// Brings the search index in `dir` up to the archive there.
+pub fn index(dir: &Path) {
     let reader = store::StoreReader::open(dir).unwrap();
     let (mut ix, _) = search::Indexer::open(dir, search::IndexerOptions::default()).unwrap();
     ix.catch_up(&reader, 200_000, &mut |_, _| {}).unwrap();

@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use futures_util::StreamExt;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjPath;
-use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt};
 use proto::Platform;
 
 use crate::common::*;
 use crate::seaweed::*;
-use export::{Credential, LakeFormat, LakeOptions, LakeSummary, LakeTarget, Manifest, run_lake_export};
+use export::{Credential, LakeFormat, LakeOptions, LakeSummary, LakeTarget, run_lake_export};
 
 fn archive() -> Archive {
     two_platform_archive()
@@ -34,74 +32,6 @@ fn options(a: &Archive, prefix: &str, format: LakeFormat) -> LakeOptions {
 
 fn export(opts: &LakeOptions) -> LakeSummary {
     run_lake_export(opts, &mut |_| {}).unwrap()
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn client() -> object_store::aws::AmazonS3 {
-    let s = seaweed();
-    AmazonS3Builder::new()
-        .with_bucket_name(BUCKET)
-        .with_endpoint(&s.endpoint)
-        .with_region("us-east-1")
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .build()
-        .unwrap()
-}
-
-/// Every object under the prefix: relative path → (last modified, sha256 metadata).
-fn objects(prefix: &str) -> BTreeMap<String, (chrono::DateTime<chrono::Utc>, Option<String>)> {
-    let c = client();
-    rt().block_on(async {
-        let mut out = BTreeMap::new();
-        let mut list = c.list(Some(&ObjPath::from(prefix)));
-        while let Some(m) = list.next().await {
-            let m = m.unwrap();
-            let head = c
-                .get_opts(
-                    &m.location,
-                    GetOptions {
-                        head: true,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
-            let sha = head
-                .attributes
-                .get(&Attribute::Metadata("sha256".into()))
-                .map(|v| v.to_string());
-            let rel = m
-                .location
-                .to_string()
-                .strip_prefix(&format!("{prefix}/"))
-                .unwrap()
-                .to_string();
-            out.insert(rel, (m.last_modified, sha));
-        }
-        out
-    })
-}
-
-fn remote_manifest(prefix: &str) -> Manifest {
-    let c = client();
-    let bytes = rt().block_on(async {
-        c.get(&ObjPath::from(format!("{prefix}/_manifest.json")))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-    });
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn python() -> PathBuf {
@@ -149,8 +79,8 @@ fn s3_export_has_the_local_layout_and_duckdb_reads_it_over_httpfs() {
     assert_eq!(s.files_skipped, 0);
 
     // Exactly the manifest's files plus the manifest, each with its sha256 recorded.
-    let m = remote_manifest(&prefix);
-    let objs = objects(&prefix);
+    let m = remote_manifest(seaweed(), &prefix);
+    let objs = objects(seaweed(), &prefix);
     let mut expected: Vec<String> = m.files.iter().map(|f| f.path.clone()).collect();
     expected.push("_manifest.json".into());
     expected.sort();
@@ -223,7 +153,7 @@ fn incremental_runs_send_only_touched_partitions_and_new_events() {
     let prefix = unique_prefix("incremental");
     let opts = options(&a, &prefix, LakeFormat::Parquet);
     let first = export(&opts);
-    let before = objects(&prefix);
+    let before = objects(seaweed(), &prefix);
 
     // An edit of one wecom message of 2026-03-02 (Shanghai) touches one partition and adds
     // one event file.
@@ -239,7 +169,7 @@ fn incremental_runs_send_only_touched_partitions_and_new_events() {
     assert_eq!(second.export.event_files_written, 1);
     assert_eq!(second.files_uploaded, 2, "{second:?}");
     assert_eq!(second.files_skipped, first.files_uploaded - 1);
-    let after = objects(&prefix);
+    let after = objects(seaweed(), &prefix);
     let changed: Vec<&String> = after
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(v))
@@ -251,7 +181,7 @@ fn incremental_runs_send_only_touched_partitions_and_new_events() {
             .iter()
             .any(|k| k.as_str() == "messages/platform=wecom/date=2026-03-02/data.parquet")
     );
-    assert_eq!(remote_manifest(&prefix).seq, second.export.to_seq);
+    assert_eq!(remote_manifest(seaweed(), &prefix).seq, second.export.to_seq);
 
     // Up to date: nothing is sent.
     let third = export(&opts);
@@ -266,9 +196,9 @@ fn incremental_runs_send_only_touched_partitions_and_new_events() {
     };
     let moved = export(&utc);
     assert!(moved.objects_removed > 0, "{moved:?}");
-    let m = remote_manifest(&prefix);
+    let m = remote_manifest(seaweed(), &prefix);
     let listed: std::collections::BTreeSet<String> = m.files.iter().map(|f| f.path.clone()).collect();
-    for k in objects(&prefix).keys() {
+    for k in objects(seaweed(), &prefix).keys() {
         assert!(k == "_manifest.json" || listed.contains(k), "stale object {k}");
     }
 }
@@ -279,7 +209,7 @@ fn an_interrupted_upload_keeps_the_old_manifest_and_the_next_run_sends_only_the_
     let prefix = unique_prefix("resume");
     let opts = options(&a, &prefix, LakeFormat::Parquet);
     export(&opts);
-    let old = remote_manifest(&prefix);
+    let old = remote_manifest(seaweed(), &prefix);
 
     // Touch every partition so that the next export has several files to send.
     for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
@@ -299,8 +229,8 @@ fn an_interrupted_upload_keeps_the_old_manifest_and_the_next_run_sends_only_the_
     );
 
     // The target still shows the previous export, complete.
-    assert_eq!(remote_manifest(&prefix), old);
-    let mid = objects(&prefix);
+    assert_eq!(remote_manifest(seaweed(), &prefix), old);
+    let mid = objects(seaweed(), &prefix);
     for f in &old.files {
         assert!(mid.contains_key(&f.path), "{} vanished", f.path);
     }
@@ -315,12 +245,12 @@ fn an_interrupted_upload_keeps_the_old_manifest_and_the_next_run_sends_only_the_
     // The next run finishes the job without sending those two again.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let resumed = export(&opts);
-    let end = objects(&prefix);
+    let end = objects(seaweed(), &prefix);
     for k in &sent_before {
         assert_eq!(end[k].0, mid[k].0, "{k} was uploaded again");
     }
     assert!(resumed.files_skipped >= 2, "{resumed:?}");
-    let m = remote_manifest(&prefix);
+    let m = remote_manifest(seaweed(), &prefix);
     assert!(m.seq > old.seq);
     assert_eq!(m.rows("messages"), 5);
     for f in &m.files {
@@ -385,10 +315,10 @@ fn delta_tables_on_s3_show_the_latest_snapshot_and_earlier_versions() {
 
     // The rewritten partition is one commit: the old file removed, the new one added, and the
     // old file kept for version 0.
-    let objs = objects(&prefix);
+    let objs = objects(seaweed(), &prefix);
     let v1 = String::from_utf8(
         rt().block_on(async {
-            client()
+            client(seaweed())
                 .get(&ObjPath::from(format!(
                     "{prefix}/messages/_delta_log/00000000000000000001.json"
                 )))
@@ -458,7 +388,7 @@ fn a_delta_table_in_a_local_folder() {
 fn the_store_refuses_a_second_create_of_the_same_commit() {
     // The mechanism that keeps two writers from overwriting each other's Delta commit:
     // a conditional create (`If-None-Match: *`), which SeaweedFS honours.
-    let c = client();
+    let c = client(seaweed());
     let path = ObjPath::from(format!(
         "{}/_delta_log/00000000000000000000.json",
         unique_prefix("race")

@@ -1,7 +1,13 @@
-//! The SeaweedFS server of the lake tests (`testkit::seaweed`) and the export's settings for
-//! reaching it.
+//! The SeaweedFS server of the lake tests (`testkit::seaweed`), the export's settings for
+//! reaching it, and a client of the tests' own that reads back what an export left there.
 
-use export::{Credential, S3Settings};
+use std::collections::BTreeMap;
+
+use export::{Credential, Manifest, S3Settings};
+use futures_util::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjPath;
+use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt};
 pub use testkit::seaweed::{ACCESS_KEY, BUCKET, SECRET_KEY, Seaweed, lake_venv, unique_prefix};
 
 /// The server shared by this test binary.
@@ -26,4 +32,78 @@ impl Settings for Seaweed {
             secret_access_key: Some(Credential::new(SECRET_KEY)),
         }
     }
+}
+
+/// A runtime for the tests' own S3 client (the export runs its own).
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A client of the bucket, built apart from the export's so that the tests read what is on
+/// the server, not what the export believes it wrote.
+pub fn client(s: &Seaweed) -> AmazonS3 {
+    AmazonS3Builder::new()
+        .with_bucket_name(BUCKET)
+        .with_endpoint(&s.endpoint)
+        .with_region("us-east-1")
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .with_access_key_id(ACCESS_KEY)
+        .with_secret_access_key(SECRET_KEY)
+        .build()
+        .unwrap()
+}
+
+/// Object under a prefix, relative to it → (last modified, recorded sha256).
+pub type Objects = BTreeMap<String, (chrono::DateTime<chrono::Utc>, Option<String>)>;
+
+/// Every object under `prefix`.
+pub fn objects(s: &Seaweed, prefix: &str) -> Objects {
+    let c = client(s);
+    rt().block_on(async {
+        let mut out = BTreeMap::new();
+        let mut list = c.list(Some(&ObjPath::from(prefix)));
+        while let Some(m) = list.next().await {
+            let m = m.unwrap();
+            let head = c
+                .get_opts(
+                    &m.location,
+                    GetOptions {
+                        head: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let sha = head
+                .attributes
+                .get(&Attribute::Metadata("sha256".into()))
+                .map(|v| v.to_string());
+            let rel = m
+                .location
+                .to_string()
+                .strip_prefix(&format!("{prefix}/"))
+                .unwrap()
+                .to_string();
+            out.insert(rel, (m.last_modified, sha));
+        }
+        out
+    })
+}
+
+/// The `_manifest.json` under `prefix`, as readers of the target see it.
+pub fn remote_manifest(s: &Seaweed, prefix: &str) -> Manifest {
+    let c = client(s);
+    let bytes = rt().block_on(async {
+        c.get(&ObjPath::from(format!("{prefix}/_manifest.json")))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    serde_json::from_slice(&bytes).unwrap()
 }

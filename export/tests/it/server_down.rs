@@ -8,10 +8,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::StreamExt;
-use object_store::aws::AmazonS3Builder;
-use object_store::path::Path as ObjPath;
-use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt};
 use proto::Platform;
 
 use crate::common::*;
@@ -20,70 +16,6 @@ use export::{LakeFormat, LakeOptions, LakeTarget, Manifest, Stage, run_lake_expo
 
 /// Files finished before the kill.
 const DONE_BEFORE_KILL: u64 = 2;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn client(s: &Seaweed) -> object_store::aws::AmazonS3 {
-    AmazonS3Builder::new()
-        .with_bucket_name(BUCKET)
-        .with_endpoint(&s.endpoint)
-        .with_region("us-east-1")
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .build()
-        .unwrap()
-}
-
-/// Object → (last modified, recorded sha256).
-type Objects = BTreeMap<String, (chrono::DateTime<chrono::Utc>, Option<String>)>;
-
-fn objects(s: &Seaweed, prefix: &str) -> Objects {
-    let c = client(s);
-    rt().block_on(async {
-        let mut out = BTreeMap::new();
-        let mut list = c.list(Some(&ObjPath::from(prefix)));
-        while let Some(m) = list.next().await {
-            let m = m.unwrap();
-            let head = c
-                .get_opts(
-                    &m.location,
-                    GetOptions {
-                        head: true,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
-            let sha = head
-                .attributes
-                .get(&Attribute::Metadata("sha256".into()))
-                .map(|v| v.to_string());
-            let rel = m.location.to_string()[prefix.len() + 1..].to_string();
-            out.insert(rel, (m.last_modified, sha));
-        }
-        out
-    })
-}
-
-fn manifest(s: &Seaweed, prefix: &str) -> Manifest {
-    let c = client(s);
-    let bytes = rt().block_on(async {
-        c.get(&ObjPath::from(format!("{prefix}/_manifest.json")))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-    });
-    serde_json::from_slice(&bytes).unwrap()
-}
 
 /// Exports, touches every partition, starts the next export and kills the server once
 /// [`DONE_BEFORE_KILL`] files are up and the next one is being sent; restarts it; returns the
@@ -102,7 +34,7 @@ fn killed_mid_upload(format: LakeFormat) -> (Seaweed, Archive, LakeOptions, Mani
         fail_after_uploads: None,
     };
     run_lake_export(&opts, &mut |_| {}).unwrap();
-    let before = manifest(&server, &prefix);
+    let before = remote_manifest(&server, &prefix);
     for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
         let edits = (0..n)
             .map(|i| edit("c1", &format!("{p}{i}"), "第二版", DAY0 + 4 * DAY))
@@ -138,7 +70,7 @@ fn resume(server: &Seaweed, opts: &LakeOptions, after_kill: &Objects) -> Objects
     let end = objects(server, &prefix);
     // 5 rewritten partitions and 2 new event files to send, 2 of them sent before the kill.
     assert_eq!(resumed.files_uploaded, 7 - DONE_BEFORE_KILL as usize, "{resumed:?}");
-    let m = manifest(server, &prefix);
+    let m = remote_manifest(server, &prefix);
     assert_eq!(m.seq, resumed.export.to_seq);
     let mut kept = 0;
     for f in &m.files {
@@ -162,7 +94,7 @@ fn a_parquet_target_killed_mid_upload_keeps_its_manifest_and_the_next_run_finish
     // Readers still follow the previous manifest, and every file it lists is there and whole
     // (its recorded checksum is that of a complete file); what was sent before the kill is
     // exactly the files finished then — the one being sent is nowhere.
-    assert_eq!(manifest(&server, prefix), before);
+    assert_eq!(remote_manifest(&server, prefix), before);
     let listed: BTreeMap<&str, &str> = before
         .files
         .iter()
@@ -186,7 +118,7 @@ fn a_delta_target_killed_mid_upload_keeps_its_snapshot_and_the_next_run_finishes
     let LakeTarget::S3 { prefix, .. } = &opts.target else {
         unreachable!()
     };
-    assert_eq!(manifest(&server, prefix), before);
+    assert_eq!(remote_manifest(&server, prefix), before);
     // Only version 0 is committed, and every file it adds is there unchanged.
     assert!(after.contains_key("messages/_delta_log/00000000000000000000.json"));
     assert!(

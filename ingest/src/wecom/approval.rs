@@ -78,18 +78,31 @@ pub fn message(ev: &ChatEvent, info: &Value, applicant_name: Option<String>) -> 
             lines.push(format!("审批人 {approver}: {st}{speech}"));
         }
     }
-    let at = ev.occurred_at.unwrap_or(0);
-    Some(ChatEvent {
-        chat_id: chat_id(&sp_no),
+    let chat_name = format!("审批 {} {sp_no}", s(info, "sp_name"));
+    Some(card(ev, chat_id(&sp_no), chat_name, applicant, applicant_name, &lines))
+}
+
+/// The card message an approval is archived as: in the approval's own chat, from its
+/// applicant, at the time of the callback that announced it, one line per fact.
+fn card(
+    ev: &ChatEvent,
+    chat_id: String,
+    chat_name: String,
+    applicant: String,
+    applicant_name: Option<String>,
+    lines: &[String],
+) -> ChatEvent {
+    ChatEvent {
+        chat_id,
         msg_id: ev.msg_id.clone(),
         occurred_at: ev.occurred_at,
         body: EventBody::Message(NewMessage {
             chat_type: ChatType::Bot,
-            chat_name: Some(format!("审批 {} {sp_no}", s(info, "sp_name"))),
+            chat_name: Some(chat_name),
             external: false,
             sender_id: applicant,
             sender_name: applicant_name,
-            sent_at: at,
+            sent_at: ev.occurred_at.unwrap_or(0),
             content_type: ContentType::Card,
             text: lines.join("\n"),
             text_format: TextFormat::Plain,
@@ -99,7 +112,7 @@ pub fn message(ev: &ChatEvent, info: &Value, applicant_name: Option<String>) -> 
             mentions: vec![],
             recipients: vec![],
         }),
-    })
+    }
 }
 
 /// The value of one form control (`apply_data.contents[]`) as text; controls without a text
@@ -221,25 +234,12 @@ pub fn open_message(ev: &ChatEvent, data: &Value, status: Option<i64>) -> Option
     if !notified.is_empty() {
         lines.push(format!("抄送: {}", notified.join("、")));
     }
-    Some(ChatEvent {
-        chat_id: open_chat_id(&third_no),
-        msg_id: ev.msg_id.clone(),
-        occurred_at: ev.occurred_at,
-        body: EventBody::Message(NewMessage {
-            chat_type: ChatType::Bot,
-            chat_name: Some(format!("审批 {name} {third_no}")),
-            external: false,
-            sender_id: applicant,
-            sender_name: (!applicant_name.is_empty()).then_some(applicant_name),
-            sent_at: ev.occurred_at.unwrap_or(0),
-            content_type: ContentType::Card,
-            text: lines.join("\n"),
-            text_format: TextFormat::Plain,
-            source_text: None,
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
-        }),
-    })
+    Some(card(
+        ev,
+        open_chat_id(&third_no),
+        format!("审批 {name} {third_no}"),
+        applicant,
+        (!applicant_name.is_empty()).then_some(applicant_name),
+        &lines,
+    ))
 }

@@ -47,6 +47,15 @@ async fn start(limits: Limits) -> (SocketAddr, CancellationToken, ingest::server
     (server.local_addr(), token, server)
 }
 
+/// A connection that has sent its headers and 3 of the 1000 body bytes they announce.
+async fn half_sent_request(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+        .await
+        .unwrap();
+    s
+}
+
 /// Reads until the server closes the connection or `limit` passes; returns what arrived and
 /// whether the connection was closed.
 async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
@@ -88,10 +97,7 @@ async fn a_body_sent_too_slowly_is_cut_at_the_body_deadline() {
         ..Limits::default()
     })
     .await;
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
-        .await
-        .unwrap();
+    let mut s = half_sent_request(addr).await;
     let started = Instant::now();
     let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
@@ -135,10 +141,7 @@ async fn shutdown_is_not_held_by_a_half_sent_request() {
         ..Limits::default()
     })
     .await;
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
-        .await
-        .unwrap();
+    let mut s = half_sent_request(addr).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     token.cancel();
     let started = Instant::now();

@@ -1,7 +1,11 @@
 //! Builders shared by the store tests: the workspace's event builders (`testkit`) with the
 //! chat, account and sender these tests use.
+//!
+//! `goofish`: the builders of the tests that choose a payload's raw bytes.
 // Each test binary uses a different subset of these.
 #![allow(dead_code, unused_imports)]
+
+pub mod goofish;
 
 use testkit::events;
 
@@ -30,6 +34,11 @@ pub fn msg(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
 
 pub fn append(chat: &str, id: &str, chunk: &str, offset: u64) -> ChatEvent {
     events::stream_append(chat, id, chunk, offset)
+}
+
+/// The connector's state changing to `status` at `at`, received at once.
+pub fn state_change(status: proto::ConnectorStatus, detail: &str, at: i64) -> proto::Ingested {
+    payload(events::connector_state(status, detail, at), at)
 }
 
 pub fn batch(items: Vec<proto::Ingested>) -> EventBatch {

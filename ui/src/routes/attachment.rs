@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use proto::MessageKey;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use store::access::{NewAccess, Outcome};
@@ -40,22 +39,20 @@ fn download_blocking(
         seg(&chat),
         seg(&msg)
     );
-    let super::ChatAccess {
-        session: s,
-        lang,
-        platform,
-        reader,
-    } = match super::chat_access(state, headers, &path, false, (&platform_s, &chat), "download") {
+    let target = (platform_s, account, chat, msg);
+    let (
+        super::ChatAccess {
+            session: s,
+            lang,
+            reader,
+            ..
+        },
+        key,
+    ) = match super::message_access(state, headers, &path, false, target, "download") {
         Ok(a) => a,
         Err(r) => return r,
     };
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let key = MessageKey {
-        platform,
-        account,
-        chat_id: chat,
-        msg_id: msg,
-    };
     let record = match reader.messages_by_keys(std::slice::from_ref(&key)) {
         Ok(mut v) => v.pop(),
         Err(e) => return internal(&e),

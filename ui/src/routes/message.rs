@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
-use proto::MessageKey;
 use serde::Deserialize;
 use serde_json::json;
 use store::access::{NewAccess, Outcome};
@@ -49,22 +48,20 @@ fn page_blocking(
         seg(&chat),
         seg(&msg)
     );
-    let super::ChatAccess {
-        session: s,
-        lang,
-        platform,
-        reader,
-    } = match super::chat_access(state, headers, &path, true, (&platform_s, &chat), "view_message") {
+    let target = (platform_s, account, chat, msg);
+    let (
+        super::ChatAccess {
+            session: s,
+            lang,
+            reader,
+            ..
+        },
+        key,
+    ) = match super::message_access(state, headers, &path, true, target, "view_message") {
         Ok(a) => a,
         Err(r) => return r,
     };
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let key = MessageKey {
-        platform,
-        account,
-        chat_id: chat,
-        msg_id: msg,
-    };
     let h = match reader.message(&key) {
         Ok(Some(h)) => h,
         Ok(None) => return crate::errors::not_found(lang),

@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use proto::Platform;
+use proto::{MessageKey, Platform};
 use serde_json::json;
 use store::access::{NewAccess, Outcome, Session};
 
@@ -155,6 +155,26 @@ pub(crate) fn chat_access(
         platform,
         reader,
     })
+}
+
+/// [`chat_access`] to one message, addressed as in its path (platform, account, chat, message
+/// id); also the message's key.
+pub(crate) fn message_access(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    page: bool,
+    (platform_s, account, chat, msg): (String, String, String, String),
+    action: &str,
+) -> Result<(ChatAccess, MessageKey), Response> {
+    let access = chat_access(state, headers, path, page, (&platform_s, &chat), action)?;
+    let key = MessageKey {
+        platform: access.platform,
+        account,
+        chat_id: chat,
+        msg_id: msg,
+    };
+    Ok((access, key))
 }
 
 /// Records an access; if the log cannot be written the data is not shown (every view must be

@@ -6,19 +6,17 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatvault_ingest::Connector;
 use chatvault_ingest::blobs::BlobStore;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::wecom::api::WecomApi;
 use chatvault_ingest::wecom::{Timing, WecomConnector};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
-use config::{Secret, WecomConfig};
-use proto::{ContentType, EventBody, Platform};
+use config::Secret;
+use proto::{ContentType, EventBody};
 use sha2::{Digest, Sha256};
 use sim::fake_store::FakeStore;
 use sim::wecom::{self, FakeApi, Fault, Script, WecomPoster};
 use tokio_util::sync::CancellationToken;
 
-const PATH: &str = "/callback/wecom/corp";
+use super::PATH;
 const MAX_BODY: usize = 256 * 1024;
 
 struct Running {
@@ -46,49 +44,14 @@ fn fast() -> Timing {
 
 async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
     let (tx, store) = FakeStore::channel(cap);
-    let out = EventSender::new(Platform::Wecom, "corp", tx);
     let dir = tempfile::tempdir().unwrap();
-    let blobs = Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20));
-    let cfg = WecomConfig {
-        name: "corp".into(),
-        corp_id: wecom::CORP_ID.into(),
-        token: Secret::new(wecom::TOKEN),
-        encoding_aes_key: Secret::new(wecom::ENCODING_AES_KEY),
-        path: PATH.into(),
-        secret: api.map(|_| Secret::new(wecom::SECRET)),
-        api_base: api
-            .map(FakeApi::base_url)
-            .unwrap_or_else(|| "http://127.0.0.1:9".into()),
-        timestamp_window_secs: 3600,
-    };
-    let mut connector = WecomConnector::new(cfg).with_timing(timing);
+    let (cx, blobs) = super::context(tx, dir.path(), MAX_BODY);
+    let mut connector = WecomConnector::new(super::config(api)).with_timing(timing);
     if let Some(api) = api {
-        let client = WecomApi::new(&api.base_url(), wecom::CORP_ID, Secret::new(wecom::SECRET)).unwrap();
-        connector = connector.with_api(client.with_token_min_interval(Duration::ZERO));
+        connector = connector.with_api(super::api_client(api));
     }
-    let shutdown = CancellationToken::new();
-    let cx = ConnectorContext {
-        name: "corp".into(),
-        platform: Platform::Wecom,
-        out: out.clone(),
-        resume_from: None,
-        shutdown: shutdown.clone(),
-        state: StateReporter::new("corp", Platform::Wecom, StateRegistry::new(), out),
-        blobs: blobs.clone(),
-        data_dir: dir.path().to_path_buf(),
-        backfill: false,
-        max_body_bytes: MAX_BODY,
-    };
-    let router = connector.router(&cx).expect("wecom router");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .unwrap();
-    });
+    let shutdown = cx.shutdown.clone();
+    let url = super::serve(connector.router(&cx).expect("wecom router"), &shutdown).await;
     let poster = WecomPoster::sim(&url).with_retry_pause(Duration::from_millis(50));
     Running {
         store,

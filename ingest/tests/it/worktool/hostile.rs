@@ -11,7 +11,6 @@ use tokio::net::TcpStream;
 
 use super::receiver::{NAME, Opts, PATH, rig};
 use crate::support::eventually;
-use chatvault_ingest::worktool::Timing;
 
 /// Opens a connection that sends a POST's headers and then one body byte per second.
 async fn trickle(addr: &str, path: &str) -> TcpStream {
@@ -68,16 +67,7 @@ async fn slow_unauthenticated_clients_do_not_block_a_keyed_callback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_is_never_spooled() {
-    let timing = Timing {
-        slot_wait: Duration::from_millis(50),
-        answer_within: Duration::from_millis(150),
-    };
-    let rig = rig(Opts {
-        channel: 1,
-        timing,
-        ..Opts::default()
-    })
-    .await;
+    let rig = rig(Opts::stalling()).await;
     assert!(eventually(Duration::from_secs(5), || !rig.store.events().is_empty()).await);
     // The store stalls: a keyed callback would be spooled now, an unkeyed one must not be.
     rig.store.set_delay(Duration::from_secs(2));
@@ -96,15 +86,9 @@ async fn a_wrong_key_is_never_spooled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_answers_503_and_records_a_gap() {
-    let timing = Timing {
-        slot_wait: Duration::from_millis(50),
-        answer_within: Duration::from_millis(150),
-    };
     let rig = rig(Opts {
-        channel: 1,
-        timing,
         spool_max_bytes: 8 * 1024,
-        ..Opts::default()
+        ..Opts::stalling()
     })
     .await;
     assert!(eventually(Duration::from_secs(5), || !rig.store.events().is_empty()).await);

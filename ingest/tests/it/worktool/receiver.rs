@@ -44,6 +44,21 @@ pub struct Opts {
     pub spool_max_bytes: u64,
 }
 
+impl Opts {
+    /// One batch in flight and short waits: a stalled store is seen within 50 ms and each
+    /// callback answered (spooled) within 150 ms, so a test can stall it and go on posting.
+    pub fn stalling() -> Opts {
+        Opts {
+            channel: 1,
+            timing: Timing {
+                slot_wait: Duration::from_millis(50),
+                answer_within: Duration::from_millis(150),
+            },
+            ..Opts::default()
+        }
+    }
+}
+
 impl Default for Opts {
     fn default() -> Self {
         Opts {
@@ -400,16 +415,7 @@ async fn answered_only_after_commit_also_under_a_burst() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_store_spools_and_replays_everything_once() {
-    let timing = Timing {
-        slot_wait: Duration::from_millis(50),
-        answer_within: Duration::from_millis(150),
-    };
-    let rig = rig(Opts {
-        channel: 1,
-        timing,
-        ..Opts::default()
-    })
-    .await;
+    let rig = rig(Opts::stalling()).await;
     // Let the run loop's own state event through before the store stalls.
     assert!(eventually(Duration::from_secs(5), || !states(&rig.store).is_empty()).await);
     rig.store.set_delay(Duration::from_millis(400));
