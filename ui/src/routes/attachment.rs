@@ -32,23 +32,15 @@ fn download_blocking(
     headers: &HeaderMap,
     (platform_s, account, chat, msg, index): (String, String, String, String, usize),
 ) -> Response {
-    let path = format!(
-        "/attachment/{}/{}/{}/{}/{index}",
-        seg(&platform_s),
-        seg(&account),
-        seg(&chat),
-        seg(&msg)
-    );
     let target = (platform_s, account, chat, msg);
-    let (
-        super::ChatAccess {
-            session: s,
-            lang,
-            reader,
-            ..
-        },
+    let suffix = format!("/{index}");
+    let super::MessageAccess {
+        session: s,
+        lang,
+        reader,
         key,
-    ) = match super::message_access(state, headers, &path, false, target, "download") {
+        path,
+    } = match super::message_access(state, headers, ("/attachment", &suffix), false, target, "download") {
         Ok(a) => a,
         Err(r) => return r,
     };

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::access::{NewAccess, Outcome};
 
-use crate::page::{chat_url, frame, seg, time};
+use crate::page::{chat_url, frame, time};
 use crate::state::AppState;
 
 /// `?verify=1`.
@@ -41,23 +41,14 @@ fn page_blocking(
     (platform_s, account, chat, msg): (String, String, String, String),
     v: Verify,
 ) -> Response {
-    let path = format!(
-        "/message/{}/{}/{}/{}",
-        seg(&platform_s),
-        seg(&account),
-        seg(&chat),
-        seg(&msg)
-    );
     let target = (platform_s, account, chat, msg);
-    let (
-        super::ChatAccess {
-            session: s,
-            lang,
-            reader,
-            ..
-        },
+    let super::MessageAccess {
+        session: s,
+        lang,
+        reader,
         key,
-    ) = match super::message_access(state, headers, &path, true, target, "view_message") {
+        path,
+    } = match super::message_access(state, headers, ("/message", ""), true, target, "view_message") {
         Ok(a) => a,
         Err(r) => return r,
     };

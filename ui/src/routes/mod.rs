@@ -157,24 +157,47 @@ pub(crate) fn chat_access(
     })
 }
 
-/// [`chat_access`] to one message, addressed as in its path (platform, account, chat, message
-/// id); also the message's key.
+/// [`ChatAccess`] to one message, and the message's key and path.
+pub(crate) struct MessageAccess {
+    pub(crate) session: Session,
+    pub(crate) lang: Lang,
+    pub(crate) reader: store::StoreReader,
+    pub(crate) key: MessageKey,
+    /// `{route}/{platform}/{account}/{chat}/{msg}{suffix}`, each segment escaped: the page's
+    /// own address and its access-log target.
+    pub(crate) path: String,
+}
+
+/// [`chat_access`] to one message addressed by (platform as written, account, chat, message
+/// id) under `route` (`/message`, `/attachment`), with `suffix` after the message id.
 pub(crate) fn message_access(
     state: &AppState,
     headers: &HeaderMap,
-    path: &str,
+    (route, suffix): (&str, &str),
     page: bool,
     (platform_s, account, chat, msg): (String, String, String, String),
     action: &str,
-) -> Result<(ChatAccess, MessageKey), Response> {
-    let access = chat_access(state, headers, path, page, (&platform_s, &chat), action)?;
-    let key = MessageKey {
-        platform: access.platform,
-        account,
-        chat_id: chat,
-        msg_id: msg,
-    };
-    Ok((access, key))
+) -> Result<MessageAccess, Response> {
+    let path = format!(
+        "{route}/{}/{}/{}/{}{suffix}",
+        crate::page::seg(&platform_s),
+        crate::page::seg(&account),
+        crate::page::seg(&chat),
+        crate::page::seg(&msg)
+    );
+    let access = chat_access(state, headers, &path, page, (&platform_s, &chat), action)?;
+    Ok(MessageAccess {
+        session: access.session,
+        lang: access.lang,
+        reader: access.reader,
+        key: MessageKey {
+            platform: access.platform,
+            account,
+            chat_id: chat,
+            msg_id: msg,
+        },
+        path,
+    })
 }
 
 /// Records an access; if the log cannot be written the data is not shown (every view must be
