@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime};
 extern crate chatvault_pipeline as pipeline;
 
 use futures_util::StreamExt;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use pipeline::ExportJob;
@@ -103,22 +102,9 @@ async fn anchored(data: &Path, seq: u64) {
     }
 }
 
-fn client() -> object_store::aws::AmazonS3 {
-    AmazonS3Builder::new()
-        .with_bucket_name(BUCKET)
-        .with_endpoint(&shared().endpoint)
-        .with_region("us-east-1")
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .build()
-        .unwrap()
-}
-
 /// Every object under the prefix: relative path → last modified.
 async fn objects(prefix: &str) -> Listing {
-    let c = client();
+    let c = shared().client();
     let mut out = BTreeMap::new();
     let mut list = c.list(Some(&ObjPath::from(prefix)));
     while let Some(m) = list.next().await {
@@ -149,7 +135,8 @@ fn files(root: &Path) -> Listing {
 }
 
 async fn remote_manifest(prefix: &str) -> export::Manifest {
-    let bytes = client()
+    let bytes = shared()
+        .client()
         .get(&ObjPath::from(format!("{prefix}/_manifest.json")))
         .await
         .unwrap()

@@ -236,6 +236,22 @@ impl Seaweed {
         self.launch();
     }
 
+    /// A client of the bucket, built apart from the export's, so that a test reads what is on
+    /// the server, not what the export believes it wrote.
+    #[cfg(feature = "s3")]
+    pub fn client(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(BUCKET)
+            .with_endpoint(&self.endpoint)
+            .with_region("us-east-1")
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_access_key_id(ACCESS_KEY)
+            .with_secret_access_key(SECRET_KEY)
+            .build()
+            .expect("a client of the test bucket")
+    }
+
     /// `host:port` for DuckDB's S3 secret.
     pub fn host_port(&self) -> &str {
         self.endpoint.trim_start_matches("http://")

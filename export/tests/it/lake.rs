@@ -318,7 +318,8 @@ fn delta_tables_on_s3_show_the_latest_snapshot_and_earlier_versions() {
     let objs = objects(seaweed(), &prefix);
     let v1 = String::from_utf8(
         rt().block_on(async {
-            client(seaweed())
+            seaweed()
+                .client()
                 .get(&ObjPath::from(format!(
                     "{prefix}/messages/_delta_log/00000000000000000001.json"
                 )))
@@ -388,7 +389,7 @@ fn a_delta_table_in_a_local_folder() {
 fn the_store_refuses_a_second_create_of_the_same_commit() {
     // The mechanism that keeps two writers from overwriting each other's Delta commit:
     // a conditional create (`If-None-Match: *`), which SeaweedFS honours.
-    let c = client(seaweed());
+    let c = seaweed().client();
     let path = ObjPath::from(format!(
         "{}/_delta_log/00000000000000000000.json",
         unique_prefix("race")

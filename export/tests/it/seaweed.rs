@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use export::{Credential, Manifest, S3Settings};
 use futures_util::StreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjPath;
 use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt};
 pub use testkit::seaweed::{ACCESS_KEY, BUCKET, SECRET_KEY, Seaweed, lake_venv, unique_prefix};
@@ -42,27 +41,12 @@ pub fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A client of the bucket, built apart from the export's so that the tests read what is on
-/// the server, not what the export believes it wrote.
-pub fn client(s: &Seaweed) -> AmazonS3 {
-    AmazonS3Builder::new()
-        .with_bucket_name(BUCKET)
-        .with_endpoint(&s.endpoint)
-        .with_region("us-east-1")
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .build()
-        .unwrap()
-}
-
 /// Object under a prefix, relative to it → (last modified, recorded sha256).
 pub type Objects = BTreeMap<String, (chrono::DateTime<chrono::Utc>, Option<String>)>;
 
 /// Every object under `prefix`.
 pub fn objects(s: &Seaweed, prefix: &str) -> Objects {
-    let c = client(s);
+    let c = s.client();
     rt().block_on(async {
         let mut out = BTreeMap::new();
         let mut list = c.list(Some(&ObjPath::from(prefix)));
@@ -96,7 +80,7 @@ pub fn objects(s: &Seaweed, prefix: &str) -> Objects {
 
 /// The `_manifest.json` under `prefix`, as readers of the target see it.
 pub fn remote_manifest(s: &Seaweed, prefix: &str) -> Manifest {
-    let c = client(s);
+    let c = s.client();
     let bytes = rt().block_on(async {
         c.get(&ObjPath::from(format!("{prefix}/_manifest.json")))
             .await
