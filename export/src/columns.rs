@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Int64Builder, ListBuilder, RecordBatch, StringBuilder, StructArray,
-    TimestampMillisecondBuilder,
+use arrow_array::builder::{
+    ArrayBuilder, BooleanBuilder, Int64Builder, ListBuilder, StringBuilder, TimestampMillisecondBuilder,
 };
-use arrow::buffer::{NullBuffer, OffsetBuffer};
-use arrow::datatypes::{DataType, Field};
+use arrow_array::{ArrayRef, RecordBatch, StructArray};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType, Field};
 use proto::{Platform, TimestampMs};
 use store::StoreReader;
 
@@ -84,7 +84,7 @@ impl UserDeletions {
         let children: Vec<ArrayRef> = vec![take_strings(&mut self.user), take_times(&mut self.at)];
         let values = StructArray::new(user_deletion_fields(), children, None);
         let field = Arc::new(Field::new("item", DataType::Struct(user_deletion_fields()), true));
-        Arc::new(arrow::array::ListArray::new(
+        Arc::new(arrow_array::ListArray::new(
             field,
             OffsetBuffer::from_lengths(lengths),
             Arc::new(values),
@@ -129,7 +129,7 @@ impl Attachments {
         ];
         let values = StructArray::new(attachment_fields(), children, None);
         let field = Arc::new(Field::new("item", DataType::Struct(attachment_fields()), true));
-        Arc::new(arrow::array::ListArray::new(
+        Arc::new(arrow_array::ListArray::new(
             field,
             OffsetBuffer::from_lengths(lengths),
             Arc::new(values),

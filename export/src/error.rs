@@ -27,7 +27,7 @@ pub enum ExportError {
     },
     /// Building Arrow columns failed (a bug rather than bad data: every field is mapped).
     #[error("cannot build Arrow columns: {0}")]
-    Arrow(#[from] arrow::error::ArrowError),
+    Arrow(#[from] arrow_schema::ArrowError),
     /// Another export (the CLI or the schedule inside `chatvault run`) holds the lock.
     #[error("another export is running on `{0}` (lock held); try again when it has finished")]
     Locked(PathBuf),

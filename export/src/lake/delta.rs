@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{Value, json};
 
 use super::objects::Objects;

@@ -3,11 +3,11 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{
-    Array, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
-    TimestampMillisecondArray,
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMillisecondType};
+use arrow_array::{
+    Array, BooleanArray, Int64Array, ListArray, RecordBatch, StringArray, StructArray, TimestampMillisecondArray,
 };
-use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use export::{ExportOptions, ExportSummary, run_export};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proto::{
@@ -187,7 +187,7 @@ pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<Messa
             let (du, dat) = (
                 dels.column(0).as_string::<i32>(),
                 dels.column(1)
-                    .as_primitive::<arrow::datatypes::TimestampMillisecondType>(),
+                    .as_primitive::<arrow_array::types::TimestampMillisecondType>(),
             );
             let deleted_for = (0..dels.len())
                 .map(|j| proto::UserDeletion {

@@ -1,6 +1,6 @@
 //! Archive → export → read back with arrow/parquet: every field survives.
 
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow_schema::{DataType, TimeUnit};
 use proto::{ChatType, ContentType, MessageState, Platform};
 
 use crate::common::*;
@@ -193,31 +193,31 @@ fn event_log_round_trips_partitioned_by_receive_date() {
                 .column_by_name("seq")
                 .unwrap()
                 .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
+                .downcast_ref::<arrow_array::Int64Array>()
                 .unwrap();
             let kind = b
                 .column_by_name("kind")
                 .unwrap()
                 .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
+                .downcast_ref::<arrow_array::StringArray>()
                 .unwrap();
             let payload = b
                 .column_by_name("payload")
                 .unwrap()
                 .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
+                .downcast_ref::<arrow_array::StringArray>()
                 .unwrap();
             let hash = b
                 .column_by_name("hash")
                 .unwrap()
                 .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
+                .downcast_ref::<arrow_array::StringArray>()
                 .unwrap();
             let recv = b
                 .column_by_name("received_at")
                 .unwrap()
                 .as_any()
-                .downcast_ref::<arrow::array::TimestampMillisecondArray>()
+                .downcast_ref::<arrow_array::TimestampMillisecondArray>()
                 .unwrap();
             for i in 0..b.num_rows() {
                 let e = &stored[seq.value(i) as usize - 1];
