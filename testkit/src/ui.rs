@@ -62,6 +62,12 @@ fn secret(t: &str, at: i64) -> NewMessage {
     }
 }
 
+/// Message `id` of `chat`, received 1 ms after it was sent.
+fn sent(chat: &str, id: &str, m: NewMessage) -> Ingested {
+    let at = m.sent_at;
+    payload(message(chat, id, m), at + 1)
+}
+
 /// The connector's state as reported at `at` (received at once).
 fn reported(status: ConnectorStatus, detail: &str, at: i64) -> Ingested {
     payload(connector_state(status, detail, at), at)
@@ -91,22 +97,10 @@ fn yunhu() -> Vec<Ingested> {
         ..Default::default()
     };
     items.extend([
-        payload(
-            message("c1", "m5", attached(contract, farm_text("附件：合同", T0 + 6000))),
-            T0 + 6001,
-        ),
-        payload(
-            message("c2", "s1", secret("农业机密：不该被看到", T0 + 7000)),
-            T0 + 7001,
-        ),
-        payload(
-            message("c2", "s2", attached(leaked, secret("机密附件", T0 + 8000))),
-            T0 + 8001,
-        ),
-        payload(
-            message("c2", "s3", secret("机密撤回：供应商回扣名单", T0 + 8500)),
-            T0 + 8501,
-        ),
+        sent("c1", "m5", attached(contract, farm_text("附件：合同", T0 + 6000))),
+        sent("c2", "s1", secret("农业机密：不该被看到", T0 + 7000)),
+        sent("c2", "s2", attached(leaked, secret("机密附件", T0 + 8000))),
+        sent("c2", "s3", secret("机密撤回：供应商回扣名单", T0 + 8500)),
         payload(withdraw("c2", "s3", "boss", T0 + 8600), T0 + 8601),
         reported(ConnectorStatus::Disconnected, "yunhu-outage", T0 + 9000),
         reported(ConnectorStatus::Connected, "back", T0 + 9500),
@@ -126,12 +120,9 @@ fn wecom() -> Vec<Ingested> {
         },
     );
     vec![
-        payload(message("w1", "x1", text("企业微信删除的内容", T0 + day)), T0 + day + 1),
+        sent("w1", "x1", text("企业微信删除的内容", T0 + day)),
         payload(delete("w1", "x1", "hr", T0 + 2 * day), T0 + 2 * day + 1),
-        payload(
-            message("w1", "x2", text("只对一人隐藏的内容", T0 + day + 10)),
-            T0 + day + 11,
-        ),
+        sent("w1", "x2", text("只对一人隐藏的内容", T0 + day + 10)),
         payload(hidden_from_u9, T0 + day + 21),
         reported(ConnectorStatus::Disconnected, "wecom-outage", T0 + 3 * day),
     ]
