@@ -49,8 +49,9 @@ async fn a_search_exports_all_its_results_and_the_log_holds_the_bundles_hash() {
         "a download form under the results"
     );
     let csrf = c.session_csrf().await;
-    let r = c.post("/bundle/search", &search_form("农业", &csrf)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c
+        .post_expecting("/bundle/search", &search_form("农业", &csrf), 200)
+        .await;
     let files = open(&r.bytes);
     let mut got = ids(&files);
     got.sort();
@@ -77,8 +78,7 @@ async fn a_scoped_reviewers_bundle_holds_nothing_outside_the_scope() {
     let (ui, mut c) = Ui::start_as("reviewer").await;
     let csrf = c.session_csrf().await;
     // Every message the reviewer may search (an empty query lists them all).
-    let r = c.post("/bundle/search", &search_form("", &csrf)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c.post_expecting("/bundle/search", &search_form("", &csrf), 200).await;
     let files = open(&r.bytes);
     let mut got = ids(&files);
     got.sort();
@@ -95,17 +95,18 @@ async fn a_scoped_reviewers_bundle_holds_nothing_outside_the_scope() {
     assert_eq!(files[&format!("attachments/{sha}")], ATTACHMENT);
 
     // The out-of-scope chat, posted with a valid token: refused and logged, no bytes.
-    let r = c.post("/bundle/chat/yunhu/team/c2", &[("csrf", &csrf)]).await;
-    assert_eq!(r.status, 403);
+    let r = c
+        .post_expecting("/bundle/chat/yunhu/team/c2", &[("csrf", &csrf)], 403)
+        .await;
     assert!(!r.bytes.starts_with(b"PK"));
     // An out-of-scope message id smuggled into the in-scope chat's form.
     let r = c
-        .post(
+        .post_expecting(
             "/bundle/chat/yunhu/team/c1",
             &[("csrf", &csrf), ("msg", "m1"), ("msg", "s1")],
+            404,
         )
         .await;
-    assert_eq!(r.status, 404);
     assert!(!r.bytes.starts_with(b"PK") && !r.body.contains("机密"));
     let denied: Vec<_> = ui
         .log("reviewer")
@@ -127,20 +128,21 @@ async fn a_conversation_exports_the_ticked_messages_or_the_whole_page() {
     assert!(page.body.contains("form=\"case-bundle\" name=\"msg\" value=\"m4\""));
     let csrf = support::Client::csrf_in(&page.body);
     let r = c
-        .post(
+        .post_expecting(
             "/bundle/chat/yunhu/team/c1",
             &[("csrf", csrf.as_str()), ("at", "m3"), ("msg", "m3"), ("msg", "m4")],
+            200,
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
     let files = open(&r.bytes);
     assert_eq!(ids(&files), ["m3", "m4"]);
     let messages = String::from_utf8(files["messages.jsonl"].clone()).unwrap();
     assert!(messages.contains("合同金额是一百万") && messages.contains("合同金额是两百万"));
     assert!(messages.contains("这条消息说错了") && messages.contains("\"withdrawn\""));
 
-    let r = c.post("/bundle/chat/yunhu/team/c1", &[("csrf", csrf.as_str())]).await;
-    assert_eq!(r.status, 200);
+    let r = c
+        .post_expecting("/bundle/chat/yunhu/team/c1", &[("csrf", csrf.as_str())], 200)
+        .await;
     assert_eq!(ids(&open(&r.bytes)).len(), 5, "nothing ticked: the whole page");
 }
 
@@ -160,8 +162,8 @@ async fn no_bundle_without_the_sessions_csrf_token_or_by_get() {
     assert_eq!(r.status, 405, "a GET never makes a bundle");
     assert!(!r.bytes.starts_with(b"PK"));
     let mut anon = ui.client();
-    let r = anon.post("/bundle/search", &search_form("农业", "")).await;
-    assert_eq!(r.status, 401);
+    anon.post_expecting("/bundle/search", &search_form("农业", ""), 401)
+        .await;
 
     let entries = ui.log("admin");
     let denied: Vec<_> = entries
@@ -201,14 +203,14 @@ async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
         "the button says so"
     );
     let csrf = c.session_csrf().await;
-    let r = c.post("/bundle/search", &search_form("农业", &csrf)).await;
-    assert_eq!(r.status, 422);
+    let r = c
+        .post_expecting("/bundle/search", &search_form("农业", &csrf), 422)
+        .await;
     assert!(r.body.contains("at most 1000 messages"), "{}", r.body);
     assert!(!r.bytes.starts_with(b"PK"));
     let last = ui.log("admin").pop().unwrap();
     assert_eq!((last.action.as_str(), last.outcome.as_str()), ("case_bundle", "denied"));
     // Narrowed to one day's messages of the original chat: 1000 exactly is fine.
-    let r = c.post("/bundle/search", &search_form("第", &csrf)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c.post_expecting("/bundle/search", &search_form("第", &csrf), 200).await;
     assert_eq!(ids(&open(&r.bytes)).len(), 1000);
 }

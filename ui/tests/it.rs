@@ -43,20 +43,22 @@ async fn login_sets_a_strict_httponly_secure_cookie_and_needs_the_csrf_field() {
     let ui = Ui::start().await;
     let mut c = ui.client();
     c.get("/login").await;
-    let r = c
-        .post(
-            "/login",
-            &[("user", "admin"), ("password", PASSWORD), ("csrf", "forged")],
-        )
-        .await;
-    assert_eq!(r.status, 403);
+    c.post_expecting(
+        "/login",
+        &[("user", "admin"), ("password", PASSWORD), ("csrf", "forged")],
+        403,
+    )
+    .await;
     assert!(c.cookie("cv_session").is_none());
     // No login cookie at all (a cross-site POST): refused too.
     let mut other = ui.client();
-    let r = other
-        .post("/login", &[("user", "admin"), ("password", PASSWORD), ("csrf", "")])
+    other
+        .post_expecting(
+            "/login",
+            &[("user", "admin"), ("password", PASSWORD), ("csrf", "")],
+            403,
+        )
         .await;
-    assert_eq!(r.status, 403);
 
     let r = c.login("admin", PASSWORD).await;
     assert_eq!((r.status, r.location.as_deref()), (303, Some("/")));
@@ -233,8 +235,8 @@ async fn an_idle_session_ends() {
 #[tokio::test]
 async fn logout_needs_the_sessions_csrf_token() {
     let (_ui, mut c) = Ui::start_as("admin").await;
-    let r = c.post("/logout", &[("csrf", "0".repeat(64).as_str())]).await;
-    assert_eq!(r.status, 403);
+    c.post_expecting("/logout", &[("csrf", "0".repeat(64).as_str())], 403)
+        .await;
     assert_eq!(c.get("/").await.status, 200, "a forged logout ended nothing");
     let csrf = c.session_csrf().await;
     let r = c.post("/logout", &[("csrf", &csrf)]).await;
@@ -259,8 +261,7 @@ async fn bad_requests_get_clear_pages() {
     assert!(log.iter().any(|(a, o, _)| a == "not_found" && o == "denied"));
     assert!(log.iter().any(|(a, o, _)| a == "search" && o == "denied"));
     let big = "x".repeat(64 * 1024);
-    let r = c.post("/login", &[("user", big.as_str())]).await;
-    assert_eq!(r.status, 413);
+    c.post_expecting("/login", &[("user", big.as_str())], 413).await;
 }
 
 #[tokio::test]

@@ -237,6 +237,14 @@ impl Client {
         self.finish(r).await
     }
 
+    /// `POST path` with `form`, which must answer `status` (a failure names the path and shows
+    /// the page).
+    pub async fn post_expecting(&mut self, path: &str, form: &[(&str, &str)], status: u16) -> Res {
+        let r = self.post(path, form).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        r
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
