@@ -9,20 +9,13 @@
 //! Python with Playwright (default `python3`).
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-use proto::{Attachment, ConnectorStatus, NewMessage, Platform};
-use sha2::{Digest, Sha256};
-use testkit::farm::{farm_chat, farm_text};
-use testkit::{batch, connector_state, message, payload, text, withdraw};
 
 use crate::support::{ArchiveDir, json_lines, stderr};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const T0: i64 = 1_760_000_000_000;
 const PASSWORD: &str = "审阅者的密码-123";
-const ATTACHMENT: &[u8] = b"%PDF-1.4 the contract";
 
 fn python() -> String {
     std::env::var("CHATVAULT_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -42,63 +35,27 @@ fn missing() -> Option<String> {
     (!ok).then(|| format!("`{} -c 'import playwright'` fails (pip install playwright)", python()))
 }
 
+/// The reviewer UI's test archive (`testkit::ui`); returns the attachment's sha256.
 fn archive(a: &ArchiveDir) -> String {
-    let sha = hex::encode(Sha256::digest(ATTACHMENT));
-    let mut store = a.open_store();
-    std::fs::create_dir_all(a.data.join("blobs")).unwrap();
-    std::fs::write(a.data.join("blobs").join(&sha), ATTACHMENT).unwrap();
-    let mut items = farm_chat(T0);
-    items.extend([
-        payload(
-            message(
-                "c1",
-                "m5",
-                NewMessage {
-                    attachments: vec![Attachment {
-                        name: Some("合同.pdf".into()),
-                        mime: Some("application/pdf".into()),
-                        sha256: Some(sha.clone()),
-                        ..Default::default()
-                    }],
-                    ..farm_text("附件：合同", T0 + 6000)
-                },
-            ),
-            T0 + 6001,
-        ),
-        payload(
-            message(
-                "c2",
-                "s1",
-                NewMessage {
-                    chat_name: Some("机密群".into()),
-                    ..text("农业机密：不该被看到", T0 + 7000)
-                },
-            ),
-            T0 + 7001,
-        ),
-        payload(
-            message(
-                "c2",
-                "s2",
-                NewMessage {
-                    chat_name: Some("机密群".into()),
-                    ..text("机密撤回：供应商回扣名单", T0 + 7100)
-                },
-            ),
-            T0 + 7101,
-        ),
-        payload(withdraw("c2", "s2", "boss", T0 + 7200), T0 + 7201),
-        payload(
-            connector_state(ConnectorStatus::Disconnected, "yunhu-outage", T0 + 7500),
-            T0 + 7500,
-        ),
-        payload(
-            connector_state(ConnectorStatus::Connected, "back", T0 + 7600),
-            T0 + 7600,
-        ),
-    ]);
-    store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
+    let sha = testkit::ui::store_blob(&a.data, testkit::ui::ATTACHMENT);
+    let batches = testkit::ui::reviewed_archive();
+    a.open_store().append(&batches.iter().collect::<Vec<_>>()).unwrap();
     sha
+}
+
+/// `chatvault -c CONFIG ARGS…` with `password` on its stdin (`user add --password-stdin`).
+fn with_password(a: &ArchiveDir, args: &[&str], password: &str) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chatvault"))
+        .arg("-c")
+        .arg(&a.config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(c.stdin.take().unwrap(), "{password}").unwrap();
+    c.wait_with_output().unwrap()
 }
 
 #[test]
@@ -118,25 +75,17 @@ fn a_reviewer_searches_reads_downloads_and_is_logged_in_a_real_browser() {
     let o = a.cv(&["export"]);
     assert!(o.status.success(), "{}", stderr(&o));
 
-    let mut add = Command::new(env!("CARGO_BIN_EXE_chatvault"))
-        .arg("-c")
-        .arg(&a.config)
-        .args([
-            "user",
-            "add",
-            "reviewer",
-            "--role",
-            "reviewer",
-            "--password-stdin",
-            "--scope",
-            "chat:yunhu/c1",
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = add.wait_with_output().unwrap();
+    let add = [
+        "user",
+        "add",
+        "reviewer",
+        "--role",
+        "reviewer",
+        "--password-stdin",
+        "--scope",
+        "chat:yunhu/c1",
+    ];
+    let out = with_password(&a, &add, PASSWORD);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let port = crate::support::free_port();
@@ -230,7 +179,7 @@ fn verify_and_access_log_fail_on_a_changed_access_log_entry() {
                     detail: serde_json::json!({}),
                     outcome: store::access::Outcome::Ok,
                 },
-                T0,
+                testkit::ui::T0,
             )
             .unwrap();
         }
@@ -261,19 +210,7 @@ fn verify_and_access_log_fail_on_a_changed_access_log_entry() {
 #[test]
 fn users_are_added_listed_and_refused_bad_input() {
     let a = ArchiveDir::new();
-    let add = |args: &[&str], password: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_chatvault"))
-            .arg("-c")
-            .arg(&a.config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(c.stdin.take().unwrap(), "{password}").unwrap();
-        c.wait_with_output().unwrap()
-    };
+    let add = |args: &[&str], password: &str| with_password(&a, args, password);
     let o = add(
         &[
             "user",

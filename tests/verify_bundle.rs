@@ -17,9 +17,7 @@ const DOC: &[u8] = b"%PDF-1.4 signed offer letter";
 /// of all three and the archive's head.
 fn bundle_of_three(a: &ArchiveDir) -> (PathBuf, store::ChainHead) {
     let mut store = a.open_store();
-    let sha = hex::encode(Sha256::digest(DOC));
-    std::fs::create_dir_all(a.data.join("blobs")).unwrap();
-    std::fs::write(a.data.join("blobs").join(&sha), DOC).unwrap();
+    let sha = testkit::ui::store_blob(&a.data, DOC);
     let items = vec![
         payload(message("c1", "m1", text("offer 三十万", T0)), T0 + 1),
         payload(edit("c1", "m1", "offer 三十五万", T0 + 60_000), T0 + 60_001),

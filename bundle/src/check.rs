@@ -88,17 +88,27 @@ pub fn check_file(path: &Path, expect: &[Expected]) -> Result<Report, BundleErro
         source: e,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
+    let (sha, _) = sha256_of(&mut f).map_err(io)?;
+    f.rewind().map_err(io)?;
+    Ok(check(f, sha, expect))
+}
+
+/// The hex sha256 and the size of what `r` reads to its end, read in pieces (a bundle with
+/// its attachments can be large): what a bundle file is known by, in a report and in the
+/// reviewer UI's access log.
+pub fn sha256_of(mut r: impl Read) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(io)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
+        size += n as u64;
     }
-    f.rewind().map_err(io)?;
-    Ok(check(f, hex::encode(h.finalize()), expect))
+    Ok((hex::encode(h.finalize()), size))
 }
 
 /// Checks a bundle read from `r`, whose sha256 is `bundle_sha256`.

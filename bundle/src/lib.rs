@@ -10,7 +10,8 @@
 //! # Layout
 //! - `format.rs`: file names, [`Manifest`], [`EventLine`], [`MessageLine`];
 //! - `write.rs`: [`write()`], one snapshot of the archive into a bundle;
-//! - `check.rs`: [`check()`] / [`check_file`], the offline checker and what it proves;
+//! - `check.rs`: [`check()`] / [`check_file`], the offline checker and what it proves, and
+//!   [`sha256_of`], what a bundle file is known by;
 //! - `json.rs`: a message's state as `show --json` renders it, shared by both;
 //! - `error.rs`: [`BundleError`].
 //!
@@ -23,7 +24,7 @@ pub mod format;
 pub mod json;
 mod write;
 
-pub use check::{Expected, Problem, Report, check, check_file};
+pub use check::{Expected, Problem, Report, check, check_file, sha256_of};
 pub use error::BundleError;
 pub use format::{EventLine, Manifest, MessageLine, Position};
 pub use write::{Request, Written, write};

@@ -2,8 +2,7 @@
 //! caught and named: a message's text, an event's bytes, an attachment, a dropped event,
 //! events out of order, a damaged zip entry, a head that was not recorded.
 
-use std::collections::BTreeMap;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::Path;
 
 use chatvault_bundle as bundle;
@@ -12,6 +11,7 @@ use bundle::format::{EVENTS, MANIFEST, MESSAGES};
 use bundle::{Expected, Manifest, Report};
 use proto::{Attachment, MessageKey, NewMessage, Platform};
 use sha2::{Digest, Sha256};
+use testkit::ui::bundle_files;
 use testkit::{batch, edit, key, message, payload, stream_append, text, withdraw};
 
 const T0: i64 = 1_760_000_000_000;
@@ -33,9 +33,7 @@ fn archive(dir: &Path) -> String {
         },
     )
     .unwrap();
-    let sha = hex::encode(Sha256::digest(PDF));
-    std::fs::create_dir_all(dir.join("blobs")).unwrap();
-    std::fs::write(dir.join("blobs").join(&sha), PDF).unwrap();
+    let sha = testkit::ui::store_blob(dir, PDF);
     let other = |id: &str, at: i64| payload(message("c2", id, text("别的群：不在案卷里", at)), at + 1);
     let items = vec![
         payload(message("c1", "m1", text("农业局下发了新的补贴通知", T0)), T0 + 1),
@@ -83,6 +81,14 @@ fn ids() -> Vec<MessageKey> {
     ["m1", "m2", "m3", "m4", "m5"].into_iter().map(k).collect()
 }
 
+/// A fresh archive (its directory and the attachment's sha256) and the bundle of m1 to m5.
+fn bundle_of_all() -> (tempfile::TempDir, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = archive(dir.path());
+    let bytes = make(dir.path(), &ids());
+    (dir, sha, bytes)
+}
+
 fn make(dir: &Path, keys: &[MessageKey]) -> Vec<u8> {
     let reader = store::StoreReader::open(dir).unwrap();
     let mut out = Cursor::new(Vec::new());
@@ -105,19 +111,6 @@ fn check(bytes: &[u8], expect: &[Expected]) -> Report {
     bundle::check(Cursor::new(bytes), hex::encode(Sha256::digest(bytes)), expect)
 }
 
-/// The bundle's files by name.
-fn entries(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).unwrap();
-        out.insert(f.name().unwrap().to_string(), buf);
-    }
-    out
-}
-
 /// Re-zips `files` (in the given order), the manifest last.
 fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -133,7 +126,7 @@ fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// every file are then recomputed (a forger who knows the format), and `manifest` may change
 /// the manifest further.
 fn tamper(bytes: &[u8], edit: impl Fn(&str, &mut Vec<u8>), reseal: bool, manifest: impl Fn(&mut Manifest)) -> Vec<u8> {
-    let mut files = entries(bytes);
+    let mut files = bundle_files(bytes);
     for (name, b) in files.iter_mut() {
         if name != MANIFEST {
             edit(name, b);
@@ -150,6 +143,41 @@ fn tamper(bytes: &[u8], edit: impl Fn(&str, &mut Vec<u8>), reseal: bool, manifes
     manifest(&mut m);
     files.insert(MANIFEST.into(), serde_json::to_vec_pretty(&m).unwrap());
     zip_of(&files.into_iter().collect::<Vec<_>>())
+}
+
+/// The bundle's manifest.
+fn manifest(bytes: &[u8]) -> Manifest {
+    serde_json::from_slice(&bundle_files(bytes)[MANIFEST]).unwrap()
+}
+
+/// An edit for [`tamper`]: `from` replaced by `to` in file `name`.
+fn replace_in(name: &'static str, from: &'static str, to: &'static str) -> impl Fn(&str, &mut Vec<u8>) {
+    move |n, b| {
+        if n == name {
+            *b = String::from_utf8(b.clone()).unwrap().replace(from, to).into_bytes();
+        }
+    }
+}
+
+/// An edit for [`tamper`]: `edit` applied to the lines of file `name`.
+fn edit_lines(name: &'static str, edit: impl Fn(&mut Vec<String>)) -> impl Fn(&str, &mut Vec<u8>) {
+    move |n, b| {
+        if n == name {
+            let mut ls = lines(b);
+            edit(&mut ls);
+            *b = join(&ls);
+        }
+    }
+}
+
+/// What the checker names first in the bundle [`tamper`] makes of `bytes`.
+fn caught(
+    bytes: &[u8],
+    edit: impl Fn(&str, &mut Vec<u8>),
+    reseal: bool,
+    manifest: impl Fn(&mut Manifest),
+) -> (String, String) {
+    problem(&check(&tamper(bytes, edit, reseal, manifest), &[]))
 }
 
 fn lines(b: &[u8]) -> Vec<String> {
@@ -174,9 +202,7 @@ fn problem(r: &Report) -> (String, String) {
 
 #[test]
 fn a_bundle_checks_out_and_holds_exactly_the_selected_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let sha = archive(dir.path());
-    let bytes = make(dir.path(), &ids());
+    let (dir, sha, bytes) = bundle_of_all();
     let r = check(&bytes, &[]);
     assert!(r.ok, "{r:?}");
     assert_eq!((r.messages, r.events, r.attachments), (5, 9, 1));
@@ -185,7 +211,7 @@ fn a_bundle_checks_out_and_holds_exactly_the_selected_messages() {
     let reader = store::StoreReader::open(dir.path()).unwrap();
     let head = reader.head().unwrap();
     assert_eq!(r.chain_head.as_ref().unwrap().hash, head.hash);
-    let files = entries(&bytes);
+    let files = bundle_files(&bytes);
     assert!(files.contains_key(&format!("attachments/{sha}")));
     let text = String::from_utf8(files[MESSAGES].clone()).unwrap();
     assert!(
@@ -227,9 +253,7 @@ fn a_bundle_checks_out_and_holds_exactly_the_selected_messages() {
 
 #[test]
 fn expected_heads_are_checked_against_the_recorded_positions() {
-    let dir = tempfile::tempdir().unwrap();
-    archive(dir.path());
-    let bytes = make(dir.path(), &ids());
+    let (dir, _, bytes) = bundle_of_all();
     let head = store::StoreReader::open(dir.path()).unwrap().head().unwrap();
     let at = |seq, hash: &str| Expected {
         seq,
@@ -237,8 +261,7 @@ fn expected_heads_are_checked_against_the_recorded_positions() {
     };
     assert!(check(&bytes, &[at(Some(head.seq), &head.hash)]).ok);
     assert!(check(&bytes, &[at(None, &head.hash)]).ok);
-    let m: Manifest = serde_json::from_slice(&entries(&bytes)[MANIFEST]).unwrap();
-    let e = &m.events[2];
+    let e = &manifest(&bytes).events[2];
     assert!(check(&bytes, &[at(Some(e.seq), &e.hash)]).ok, "an event's own position");
     let wrong = "ab".repeat(32);
     let (item, what) = problem(&check(&bytes, &[at(Some(head.seq), &wrong)]));
@@ -253,158 +276,111 @@ fn expected_heads_are_checked_against_the_recorded_positions() {
 
 #[test]
 fn a_changed_message_text_is_caught_by_its_file_hash_and_by_the_fold() {
-    let dir = tempfile::tempdir().unwrap();
-    archive(dir.path());
-    let bytes = make(dir.path(), &ids());
-    let change = |name: &str, b: &mut Vec<u8>| {
-        if name == MESSAGES {
-            let s = String::from_utf8(b.clone()).unwrap().replace("补贴通知", "补贴通告");
-            *b = s.into_bytes();
-        }
-    };
-    let (item, what) = problem(&check(&tamper(&bytes, change, false, |_| {}), &[]));
+    let (_dir, _, bytes) = bundle_of_all();
+    let change = replace_in(MESSAGES, "补贴通知", "补贴通告");
+    let (item, what) = caught(&bytes, &change, false, |_| {});
     assert_eq!(item, MESSAGES, "{what}");
     // A forger who also rewrites the manifest's file hashes: the fold of the events disagrees.
-    let (item, what) = problem(&check(&tamper(&bytes, change, true, |_| {}), &[]));
+    let (item, what) = caught(&bytes, &change, true, |_| {});
     assert_eq!(item, "message yunhu/team/c1/m1", "{what}");
     assert!(what.contains("`text`"), "{what}");
 }
 
 #[test]
 fn a_changed_event_is_caught_at_its_seq() {
-    let dir = tempfile::tempdir().unwrap();
-    archive(dir.path());
-    let bytes = make(dir.path(), &ids());
-    let m: Manifest = serde_json::from_slice(&entries(&bytes)[MANIFEST]).unwrap();
-    let edit_seq = m.events[2].seq;
-    let change = |name: &str, b: &mut Vec<u8>| {
-        if name == EVENTS {
-            let s = String::from_utf8(b.clone()).unwrap().replace("两百万", "三百万");
-            *b = s.into_bytes();
-        }
-    };
-    let (item, what) = problem(&check(&tamper(&bytes, change, true, |_| {}), &[]));
+    let (_dir, _, bytes) = bundle_of_all();
+    let edit_seq = manifest(&bytes).events[2].seq;
+    let (item, what) = caught(&bytes, replace_in(EVENTS, "两百万", "三百万"), true, |_| {});
     assert!(item.ends_with(&format!("(seq {edit_seq})")), "{item}: {what}");
     assert!(what.contains("the event was changed"), "{what}");
     // Rewriting its hash too breaks the link to the next event.
-    let rehash = |name: &str, b: &mut Vec<u8>| {
-        if name == EVENTS {
-            let mut ls = lines(b);
-            for l in &mut ls {
-                let mut e: bundle::EventLine = serde_json::from_str(l).unwrap();
-                if e.seq == edit_seq {
-                    e.payload = e.payload.replace("两百万", "三百万");
-                    let prev: [u8; 32] = hex::decode(&e.prev_hash).unwrap().try_into().unwrap();
-                    let raw: [u8; 32] = hex::decode(&e.raw_sha256).unwrap().try_into().unwrap();
-                    let mut h = Sha256::new();
-                    h.update(prev);
-                    h.update(e.seq.to_be_bytes());
-                    h.update(e.payload.as_bytes());
-                    h.update(raw);
-                    e.hash = hex::encode(h.finalize());
-                    *l = serde_json::to_string(&e).unwrap();
-                }
+    let rehash = edit_lines(EVENTS, |ls| {
+        for l in ls {
+            let mut e: bundle::EventLine = serde_json::from_str(l).unwrap();
+            if e.seq == edit_seq {
+                e.payload = e.payload.replace("两百万", "三百万");
+                let prev: [u8; 32] = hex::decode(&e.prev_hash).unwrap().try_into().unwrap();
+                let raw: [u8; 32] = hex::decode(&e.raw_sha256).unwrap().try_into().unwrap();
+                let mut h = Sha256::new();
+                h.update(prev);
+                h.update(e.seq.to_be_bytes());
+                h.update(e.payload.as_bytes());
+                h.update(raw);
+                e.hash = hex::encode(h.finalize());
+                *l = serde_json::to_string(&e).unwrap();
             }
-            *b = join(&ls);
         }
-    };
+    });
     // The event after it in the log is in the bundle too (m3's message): its
     // prev_hash is the old hash.
-    let (item, what) = problem(&check(&tamper(&bytes, rehash, true, |_| {}), &[]));
+    let (item, what) = caught(&bytes, rehash, true, |_| {});
     assert!(item.ends_with(&format!("(seq {})", edit_seq + 1)), "{item}: {what}");
     assert!(what.contains("prev_hash"), "{what}");
 }
 
 #[test]
 fn a_changed_attachment_is_caught_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let sha = archive(dir.path());
-    let bytes = make(dir.path(), &ids());
+    let (_dir, sha, bytes) = bundle_of_all();
     let change = |name: &str, b: &mut Vec<u8>| {
         if name.starts_with("attachments/") {
             b[5] ^= 1;
         }
     };
     let want = format!("attachments/{sha}");
-    let (item, _) = problem(&check(&tamper(&bytes, change, false, |_| {}), &[]));
+    let (item, _) = caught(&bytes, change, false, |_| {});
     assert_eq!(item, want);
-    let (item, what) = problem(&check(&tamper(&bytes, change, true, |_| {}), &[]));
+    let (item, what) = caught(&bytes, change, true, |_| {});
     assert_eq!(item, want);
     assert!(what.contains("not to its name"), "{what}");
 }
 
 #[test]
 fn a_dropped_event_is_caught_however_much_is_rewritten() {
-    let dir = tempfile::tempdir().unwrap();
-    archive(dir.path());
-    let bytes = make(dir.path(), &ids());
-    let m: Manifest = serde_json::from_slice(&entries(&bytes)[MANIFEST]).unwrap();
+    let (_dir, _, bytes) = bundle_of_all();
     // The edit of m2: dropping it would hide that the amount was changed.
-    let dropped = m.events[2].seq;
-    let drop_line = |name: &str, b: &mut Vec<u8>| {
-        if name == EVENTS {
-            let ls: Vec<String> = lines(b)
-                .into_iter()
-                .filter(|l| !l.contains(&format!("\"seq\":{dropped},")))
-                .collect();
-            *b = join(&ls);
-        }
-    };
-    let (item, what) = problem(&check(&tamper(&bytes, drop_line, true, |_| {}), &[]));
+    let dropped = manifest(&bytes).events[2].seq;
+    let drop_line = edit_lines(EVENTS, |ls| ls.retain(|l| !l.contains(&format!("\"seq\":{dropped},"))));
+    let (item, what) = caught(&bytes, &drop_line, true, |_| {});
     assert_eq!(item, format!("{EVENTS} seq {dropped}"), "{what}");
     assert!(what.contains("missing") || what.contains("dropped"), "{what}");
 
     // Also taken out of the manifest's list: the message still lists it.
     let unlist = |m: &mut Manifest| m.events.retain(|p| p.seq != dropped);
-    let (item, what) = problem(&check(&tamper(&bytes, drop_line, true, unlist), &[]));
+    let (item, what) = caught(&bytes, &drop_line, true, unlist);
     assert_eq!(item, "message yunhu/team/c1/m2", "{what}");
     assert!(what.contains(&format!("seq {dropped}")), "{what}");
 
     // And out of the message's line: its state no longer folds from what is left.
+    let from_its_message = edit_lines(MESSAGES, |ls| {
+        for l in ls {
+            let mut m: bundle::MessageLine = serde_json::from_str(l).unwrap();
+            m.events.retain(|s| *s != dropped);
+            *l = serde_json::to_string(&m).unwrap();
+        }
+    });
     let everywhere = |name: &str, b: &mut Vec<u8>| {
         drop_line(name, b);
-        if name == MESSAGES {
-            let ls: Vec<String> = lines(b)
-                .into_iter()
-                .map(|l| {
-                    let mut m: bundle::MessageLine = serde_json::from_str(&l).unwrap();
-                    m.events.retain(|s| *s != dropped);
-                    serde_json::to_string(&m).unwrap()
-                })
-                .collect();
-            *b = join(&ls);
-        }
+        from_its_message(name, b);
     };
-    let (item, what) = problem(&check(&tamper(&bytes, everywhere, true, unlist), &[]));
+    let (item, what) = caught(&bytes, everywhere, true, unlist);
     assert_eq!(item, "message yunhu/team/c1/m2", "{what}");
     assert!(what.contains("`text`") && what.contains("`revision`"), "{what}");
 }
 
 #[test]
 fn reordered_events_are_caught() {
-    let dir = tempfile::tempdir().unwrap();
-    archive(dir.path());
-    let bytes = make(dir.path(), &ids());
-    let swap = |name: &str, b: &mut Vec<u8>| {
-        if name == EVENTS {
-            let mut ls = lines(b);
-            ls.swap(3, 4);
-            *b = join(&ls);
-        }
-    };
-    let (item, what) = problem(&check(&tamper(&bytes, swap, true, |_| {}), &[]));
+    let (_dir, _, bytes) = bundle_of_all();
+    let (item, what) = caught(&bytes, edit_lines(EVENTS, |ls| ls.swap(3, 4)), true, |_| {});
     assert!(item.starts_with(&format!("{EVENTS} line 5")), "{item}: {what}");
     assert!(what.contains("not in log order"), "{what}");
 }
 
 #[test]
 fn a_damaged_entry_or_an_extra_file_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let sha = archive(dir.path());
-    let mut bytes = make(dir.path(), &ids());
+    let (_dir, sha, mut bytes) = bundle_of_all();
     // An extra file a forger slips in.
     let extra = tamper(&bytes, |_, _| {}, false, |_| {});
-    let mut files: Vec<(String, Vec<u8>)> = entries(&extra).into_iter().collect();
+    let mut files: Vec<(String, Vec<u8>)> = bundle_files(&extra).into_iter().collect();
     files.push(("notes.txt".into(), b"added later".to_vec()));
     let (item, _) = problem(&check(&zip_of(&files), &[]));
     assert_eq!(item, "notes.txt");
@@ -423,7 +399,7 @@ fn a_message_outside_the_selection_never_enters() {
     let r = check(&bytes, &[]);
     assert!(r.ok, "{r:?}");
     assert_eq!((r.messages, r.events, r.attachments), (1, 1, 0));
-    let files = entries(&bytes);
+    let files = bundle_files(&bytes);
     assert_eq!(files.len(), 3, "{:?}", files.keys());
     assert!(!String::from_utf8_lossy(&files[MESSAGES]).contains("合同"));
 }

@@ -15,7 +15,8 @@
 //! - `page.rs`: the page frame, style and small HTML helpers; `errors.rs`: error pages;
 //! - `routes/`: one file per page (`login`, `search`, `conversation`, `message`,
 //!   `attachment`, `access_log`, `audit`, `status`; `bundle`: case bundles, built by the
-//!   `bundle` crate); `routes/mod.rs` builds the router;
+//!   `bundle` crate); `routes/mod.rs` builds the router; `routes/record.rs` writes the
+//!   access-log entries, `routes/filter.rs` parses the filters search and audit share;
 //! - `blocking.rs`: every handler's work on the blocking pool, off the async runtime;
 //! - `server.rs`: [`serve`], binding and shutdown, and the index follower of `chatvault serve`.
 

@@ -100,6 +100,12 @@ pub(crate) fn q(s: &str) -> String {
     seg(s)
 }
 
+/// `route?name=value&…`, each value percent-encoded: a link that keeps a page's filters.
+pub(crate) fn with_query(route: &str, fields: &[(&str, &str)]) -> String {
+    let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", q(v))).collect();
+    format!("{route}?{}", pairs.join("&"))
+}
+
 /// Local time for display.
 pub(crate) fn time(ms: i64, tz: chrono_tz::Tz) -> String {
     use chrono::TimeZone;
@@ -109,24 +115,30 @@ pub(crate) fn time(ms: i64, tz: chrono_tz::Tz) -> String {
     }
 }
 
+/// `route` followed by `segments`, each percent-encoded (`/chat/yunhu/team/c1`): the address
+/// of a chat, message or attachment, and its access-log target.
+pub(crate) fn path(route: &str, segments: &[&str]) -> String {
+    let mut p = route.to_string();
+    for s in segments {
+        p.push('/');
+        p.push_str(&seg(s));
+    }
+    p
+}
+
 /// `/chat/…` for a message's chat, focused on it.
 pub(crate) fn chat_url(k: &proto::MessageKey) -> String {
-    format!(
-        "/chat/{}/{}/{}?at={}",
-        seg(k.platform.as_str()),
-        seg(&k.account),
-        seg(&k.chat_id),
-        q(&k.msg_id)
-    )
+    let chat = path("/chat", &[k.platform.as_str(), &k.account, &k.chat_id]);
+    format!("{chat}?at={}", q(&k.msg_id))
 }
 
 /// `/message/…` of a message.
 pub(crate) fn message_url(k: &proto::MessageKey) -> String {
-    format!(
-        "/message/{}/{}/{}/{}",
-        seg(k.platform.as_str()),
-        seg(&k.account),
-        seg(&k.chat_id),
-        seg(&k.msg_id)
-    )
+    path("/message", &[k.platform.as_str(), &k.account, &k.chat_id, &k.msg_id])
+}
+
+/// `/attachment/…` of attachment `index` of a message.
+pub(crate) fn attachment_url(k: &proto::MessageKey, index: usize) -> String {
+    let message = path("/attachment", &[k.platform.as_str(), &k.account, &k.chat_id, &k.msg_id]);
+    format!("{message}/{index}")
 }

@@ -6,20 +6,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 use sha2::{Digest, Sha256};
-use store::access::{AccessEntry, AccessFilter};
-use support::{ATTACHMENT, PASSWORD, Ui};
-
-fn log(ui: &Ui, user: &str) -> Vec<AccessEntry> {
-    ui.access()
-        .entries(&AccessFilter {
-            user: Some(user.into()),
-            since: None,
-        })
-        .unwrap()
-}
+use support::{PASSWORD, Ui};
+use testkit::ui::{ATTACHMENT, T0};
 
 /// The bundle checks out; its files by name.
 fn open(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
@@ -30,15 +21,7 @@ fn open(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
     );
     let r = bundle::check(Cursor::new(bytes), hex::encode(Sha256::digest(bytes)), &[]);
     assert!(r.ok, "{r:?}");
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).unwrap();
-        out.insert(f.name().unwrap().to_string(), buf);
-    }
-    out
+    testkit::ui::bundle_files(bytes)
 }
 
 /// The message ids in `messages.jsonl`.
@@ -59,23 +42,23 @@ fn search_form<'a>(q: &'a str, csrf: &'a str) -> Vec<(&'a str, &'a str)> {
 
 #[tokio::test]
 async fn a_search_exports_all_its_results_and_the_log_holds_the_bundles_hash() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("admin").await;
     let page = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
     assert!(
         page.body.contains("action=\"/bundle/search\""),
         "a download form under the results"
     );
     let csrf = c.session_csrf().await;
-    let r = c.post("/bundle/search", &search_form("农业", &csrf)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c
+        .post_expecting("/bundle/search", &search_form("农业", &csrf), 200)
+        .await;
     let files = open(&r.bytes);
     let mut got = ids(&files);
     got.sort();
     assert_eq!(got, ["m1", "m2", "s1"]);
 
-    let entry = log(&ui, "admin")
+    let entry = ui
+        .log("admin")
         .into_iter()
         .rev()
         .find(|e| e.action == "case_bundle")
@@ -92,13 +75,10 @@ async fn a_search_exports_all_its_results_and_the_log_holds_the_bundles_hash() {
 
 #[tokio::test]
 async fn a_scoped_reviewers_bundle_holds_nothing_outside_the_scope() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("reviewer").await;
     let csrf = c.session_csrf().await;
     // Every message the reviewer may search (an empty query lists them all).
-    let r = c.post("/bundle/search", &search_form("", &csrf)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c.post_expecting("/bundle/search", &search_form("", &csrf), 200).await;
     let files = open(&r.bytes);
     let mut got = ids(&files);
     got.sort();
@@ -115,19 +95,21 @@ async fn a_scoped_reviewers_bundle_holds_nothing_outside_the_scope() {
     assert_eq!(files[&format!("attachments/{sha}")], ATTACHMENT);
 
     // The out-of-scope chat, posted with a valid token: refused and logged, no bytes.
-    let r = c.post("/bundle/chat/yunhu/team/c2", &[("csrf", &csrf)]).await;
-    assert_eq!(r.status, 403);
+    let r = c
+        .post_expecting("/bundle/chat/yunhu/team/c2", &[("csrf", &csrf)], 403)
+        .await;
     assert!(!r.bytes.starts_with(b"PK"));
     // An out-of-scope message id smuggled into the in-scope chat's form.
     let r = c
-        .post(
+        .post_expecting(
             "/bundle/chat/yunhu/team/c1",
             &[("csrf", &csrf), ("msg", "m1"), ("msg", "s1")],
+            404,
         )
         .await;
-    assert_eq!(r.status, 404);
     assert!(!r.bytes.starts_with(b"PK") && !r.body.contains("机密"));
-    let denied: Vec<_> = log(&ui, "reviewer")
+    let denied: Vec<_> = ui
+        .log("reviewer")
         .into_iter()
         .filter(|e| e.action == "case_bundle" && e.outcome == "denied")
         .map(|e| (e.target, e.detail))
@@ -140,36 +122,33 @@ async fn a_scoped_reviewers_bundle_holds_nothing_outside_the_scope() {
 
 #[tokio::test]
 async fn a_conversation_exports_the_ticked_messages_or_the_whole_page() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
+    let (_ui, mut c) = Ui::start_as("reviewer").await;
     let page = c.get("/chat/yunhu/team/c1?at=m3").await;
     assert!(page.body.contains("action=\"/bundle/chat/yunhu/team/c1\""));
     assert!(page.body.contains("form=\"case-bundle\" name=\"msg\" value=\"m4\""));
     let csrf = support::Client::csrf_in(&page.body);
     let r = c
-        .post(
+        .post_expecting(
             "/bundle/chat/yunhu/team/c1",
             &[("csrf", csrf.as_str()), ("at", "m3"), ("msg", "m3"), ("msg", "m4")],
+            200,
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
     let files = open(&r.bytes);
     assert_eq!(ids(&files), ["m3", "m4"]);
     let messages = String::from_utf8(files["messages.jsonl"].clone()).unwrap();
     assert!(messages.contains("合同金额是一百万") && messages.contains("合同金额是两百万"));
     assert!(messages.contains("这条消息说错了") && messages.contains("\"withdrawn\""));
 
-    let r = c.post("/bundle/chat/yunhu/team/c1", &[("csrf", csrf.as_str())]).await;
-    assert_eq!(r.status, 200);
+    let r = c
+        .post_expecting("/bundle/chat/yunhu/team/c1", &[("csrf", csrf.as_str())], 200)
+        .await;
     assert_eq!(ids(&open(&r.bytes)).len(), 5, "nothing ticked: the whole page");
 }
 
 #[tokio::test]
 async fn no_bundle_without_the_sessions_csrf_token_or_by_get() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("admin").await;
     let refused = [
         c.post("/bundle/search", &search_form("农业", "")).await,
         c.post("/bundle/search", &search_form("农业", &"0".repeat(64))).await,
@@ -183,10 +162,10 @@ async fn no_bundle_without_the_sessions_csrf_token_or_by_get() {
     assert_eq!(r.status, 405, "a GET never makes a bundle");
     assert!(!r.bytes.starts_with(b"PK"));
     let mut anon = ui.client();
-    let r = anon.post("/bundle/search", &search_form("农业", "")).await;
-    assert_eq!(r.status, 401);
+    anon.post_expecting("/bundle/search", &search_form("农业", ""), 401)
+        .await;
 
-    let entries = log(&ui, "admin");
+    let entries = ui.log("admin");
     let denied: Vec<_> = entries
         .iter()
         .filter(|e| e.action == "case_bundle")
@@ -202,7 +181,7 @@ async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
     let ui = Ui::start().await;
     let dir = ui.dir.path();
     let mut store = support::open_store(dir);
-    let t = support::T0 + 100_000;
+    let t = T0 + 100_000;
     let items = (0..1000)
         .map(|i| {
             payload(
@@ -224,14 +203,14 @@ async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
         "the button says so"
     );
     let csrf = c.session_csrf().await;
-    let r = c.post("/bundle/search", &search_form("农业", &csrf)).await;
-    assert_eq!(r.status, 422);
+    let r = c
+        .post_expecting("/bundle/search", &search_form("农业", &csrf), 422)
+        .await;
     assert!(r.body.contains("at most 1000 messages"), "{}", r.body);
     assert!(!r.bytes.starts_with(b"PK"));
-    let last = log(&ui, "admin").pop().unwrap();
+    let last = ui.log("admin").pop().unwrap();
     assert_eq!((last.action.as_str(), last.outcome.as_str()), ("case_bundle", "denied"));
     // Narrowed to one day's messages of the original chat: 1000 exactly is fine.
-    let r = c.post("/bundle/search", &search_form("第", &csrf)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c.post_expecting("/bundle/search", &search_form("第", &csrf), 200).await;
     assert_eq!(ids(&open(&r.bytes)).len(), 1000);
 }

@@ -4,16 +4,12 @@ mod support;
 
 use std::time::Duration;
 
-use store::access::AccessFilter;
-use support::{ATTACHMENT, PASSWORD, Ui};
+use support::{PASSWORD, Ui};
+use testkit::ui::ATTACHMENT;
 
+/// `user`'s access-log entries as (action, outcome, target).
 fn actions(ui: &Ui, user: &str) -> Vec<(String, String, String)> {
-    ui.access()
-        .entries(&AccessFilter {
-            user: Some(user.into()),
-            since: None,
-        })
-        .unwrap()
+    ui.log(user)
         .into_iter()
         .map(|e| (e.action, e.outcome, e.target))
         .collect()
@@ -25,19 +21,15 @@ async fn anonymous_requests_get_the_login_page_and_no_message_text() {
     let mut c = ui.client();
     let r = c.get("/").await;
     assert_eq!((r.status, r.location.as_deref()), (303, Some("/login")));
-    let r = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
-    assert_eq!(r.status, 303);
+    let r = c.get_expecting("/search?q=%E5%86%9C%E4%B8%9A", 303).await;
     assert!(!r.body.contains("农业局"));
-    let r = c.get("/chat/yunhu/team/c1").await;
-    assert_eq!(r.status, 303);
-    let r = c.get("/attachment/yunhu/team/c1/m5/0").await;
-    assert_eq!(r.status, 401);
+    c.get_expecting("/chat/yunhu/team/c1", 303).await;
+    let r = c.get_expecting("/attachment/yunhu/team/c1/m5/0", 401).await;
     assert!(!r.bytes.windows(ATTACHMENT.len()).any(|w| w == ATTACHMENT));
     let denied = actions(&ui, "");
     assert_eq!(denied.len(), 4, "{denied:?}");
     assert!(denied.iter().all(|(a, o, _)| a == "anonymous" && o == "denied"));
-    let login = c.get("/login").await;
-    assert_eq!(login.status, 200);
+    let login = c.get_expecting("/login", 200).await;
     assert!(
         login
             .body
@@ -51,20 +43,22 @@ async fn login_sets_a_strict_httponly_secure_cookie_and_needs_the_csrf_field() {
     let ui = Ui::start().await;
     let mut c = ui.client();
     c.get("/login").await;
-    let r = c
-        .post(
-            "/login",
-            &[("user", "admin"), ("password", PASSWORD), ("csrf", "forged")],
-        )
-        .await;
-    assert_eq!(r.status, 403);
+    c.post_expecting(
+        "/login",
+        &[("user", "admin"), ("password", PASSWORD), ("csrf", "forged")],
+        403,
+    )
+    .await;
     assert!(c.cookie("cv_session").is_none());
     // No login cookie at all (a cross-site POST): refused too.
     let mut other = ui.client();
-    let r = other
-        .post("/login", &[("user", "admin"), ("password", PASSWORD), ("csrf", "")])
+    other
+        .post_expecting(
+            "/login",
+            &[("user", "admin"), ("password", PASSWORD), ("csrf", "")],
+            403,
+        )
         .await;
-    assert_eq!(r.status, 403);
 
     let r = c.login("admin", PASSWORD).await;
     assert_eq!((r.status, r.location.as_deref()), (303, Some("/")));
@@ -97,11 +91,8 @@ async fn wrong_passwords_are_throttled_then_even_the_right_one_is_refused() {
 
 #[tokio::test]
 async fn search_highlights_both_hits_and_stays_in_scope() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
-    let r = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
-    assert_eq!(r.status, 200);
+    let (ui, mut c) = Ui::start_as("reviewer").await;
+    let r = c.get_expecting("/search?q=%E5%86%9C%E4%B8%9A", 200).await;
     assert!(r.body.contains("<mark>农业</mark>局"), "{}", r.body);
     assert!(r.body.contains("中国<mark>农业</mark>发展银行"));
     assert!(!r.body.contains("机密"), "a chat outside the scope leaked into results");
@@ -112,8 +103,7 @@ async fn search_highlights_both_hits_and_stays_in_scope() {
     assert!(!r.body.contains("机密："));
     assert!(r.body.contains("<strong>0</strong>"));
 
-    let mut admin = ui.client();
-    admin.login("admin", PASSWORD).await;
+    let mut admin = ui.signed_in("admin").await;
     let r = admin.get("/search?q=%E5%86%9C%E4%B8%9A").await;
     assert!(
         r.body.contains("<mark>农业</mark>机密"),
@@ -135,17 +125,14 @@ async fn search_highlights_both_hits_and_stays_in_scope() {
 
 #[tokio::test]
 async fn guessing_another_chat_message_or_attachment_is_denied_and_logged() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("reviewer").await;
     for path in [
         "/chat/yunhu/team/c2",
         "/message/yunhu/team/c2/s1",
         "/attachment/yunhu/team/c2/s2/0",
         "/chat/wecom/team/c1",
     ] {
-        let r = c.get(path).await;
-        assert_eq!(r.status, 403, "{path}");
+        let r = c.get_expecting(path, 403).await;
         assert!(!r.body.contains("机密"), "{path} showed data");
         assert!(!r.bytes.windows(ATTACHMENT.len()).any(|w| w == ATTACHMENT));
     }
@@ -158,20 +145,15 @@ async fn guessing_another_chat_message_or_attachment_is_denied_and_logged() {
     assert_eq!(denials[2].0, "download");
     // The reviewer cannot read the access log either; the admin can.
     assert_eq!(c.get("/access-log").await.status, 403);
-    let mut admin = ui.client();
-    admin.login("admin", PASSWORD).await;
-    let r = admin.get("/access-log").await;
-    assert_eq!(r.status, 200);
+    let mut admin = ui.signed_in("admin").await;
+    let r = admin.get_expecting("/access-log", 200).await;
     assert!(r.body.contains("view_conversation"));
 }
 
 #[tokio::test]
 async fn the_conversation_shows_withdrawn_originals_revisions_and_downloads() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
-    let r = c.get("/chat/yunhu/team/c1?at=m3").await;
-    assert_eq!(r.status, 200);
+    let (ui, mut c) = Ui::start_as("reviewer").await;
+    let r = c.get_expecting("/chat/yunhu/team/c1?at=m3", 200).await;
     assert!(r.body.contains("农业项目群"));
     assert!(r.body.contains("这条消息说错了：报价八十万"), "withdrawn original text");
     assert!(r.body.contains("已撤回"));
@@ -181,8 +163,7 @@ async fn the_conversation_shows_withdrawn_originals_revisions_and_downloads() {
     );
     assert!(r.body.contains("已编辑"));
     assert!(r.body.contains("href=\"/attachment/yunhu/team/c1/m5/0\""));
-    let d = c.get("/attachment/yunhu/team/c1/m5/0").await;
-    assert_eq!(d.status, 200);
+    let d = c.get_expecting("/attachment/yunhu/team/c1/m5/0", 200).await;
     assert_eq!(d.bytes, ATTACHMENT);
     let log = actions(&ui, "reviewer");
     assert!(
@@ -197,11 +178,8 @@ async fn the_conversation_shows_withdrawn_originals_revisions_and_downloads() {
 
 #[tokio::test]
 async fn message_detail_verifies_its_events_and_notices_a_tamper() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
-    let r = c.get("/message/yunhu/team/c1/m3?verify=1").await;
-    assert_eq!(r.status, 200);
+    let (ui, mut c) = Ui::start_as("admin").await;
+    let r = c.get_expecting("/message/yunhu/team/c1/m3?verify=1", 200).await;
     assert!(r.body.contains("哈希链校验通过"), "{}", r.body);
     assert_eq!(r.body.matches('✓').count(), 2, "the message and its edit");
     {
@@ -219,9 +197,7 @@ async fn message_detail_verifies_its_events_and_notices_a_tamper() {
 
 #[tokio::test]
 async fn a_tampered_cookie_is_no_session() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
+    let (_ui, mut c) = Ui::start_as("reviewer").await;
     let good = c.cookie("cv_session").unwrap();
     let mut bad = good.clone().into_bytes();
     bad[0] = if bad[0] == b'a' { b'b' } else { b'a' };
@@ -235,9 +211,7 @@ async fn a_tampered_cookie_is_no_session() {
 
 #[tokio::test]
 async fn a_disabled_users_old_session_stops_at_the_next_request() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("gone", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("gone").await;
     assert_eq!(c.get("/").await.status, 200);
     ui.access().set_disabled("gone", true).unwrap();
     assert_eq!(c.get("/").await.status, 303);
@@ -252,8 +226,7 @@ async fn a_disabled_users_old_session_stops_at_the_next_request() {
 #[tokio::test]
 async fn an_idle_session_ends() {
     let ui = Ui::start_with(Duration::from_millis(400)).await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
+    let mut c = ui.signed_in("admin").await;
     assert_eq!(c.get("/").await.status, 200);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(c.get("/").await.status, 303);
@@ -261,11 +234,9 @@ async fn an_idle_session_ends() {
 
 #[tokio::test]
 async fn logout_needs_the_sessions_csrf_token() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
-    let r = c.post("/logout", &[("csrf", "0".repeat(64).as_str())]).await;
-    assert_eq!(r.status, 403);
+    let (_ui, mut c) = Ui::start_as("admin").await;
+    c.post_expecting("/logout", &[("csrf", "0".repeat(64).as_str())], 403)
+        .await;
     assert_eq!(c.get("/").await.status, 200, "a forged logout ended nothing");
     let csrf = c.session_csrf().await;
     let r = c.post("/logout", &[("csrf", &csrf)]).await;
@@ -277,28 +248,20 @@ async fn logout_needs_the_sessions_csrf_token() {
 
 #[tokio::test]
 async fn bad_requests_get_clear_pages() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
-    let r = c.get("/no/such/page").await;
-    assert_eq!(r.status, 404);
+    let (ui, mut c) = Ui::start_as("admin").await;
+    let r = c.get_expecting("/no/such/page", 404).await;
     assert!(r.body.contains("页面不存在"));
     let long = "农".repeat(300);
-    let r = c.get(&format!("/search?q={long}")).await;
-    assert_eq!(r.status, 400);
+    let r = c.get_expecting(&format!("/search?q={long}"), 400).await;
     assert!(r.body.contains("查询过长"));
-    let r = c.get("/search?q=%22unclosed").await;
-    assert_eq!(r.status, 400);
-    let r = c.get("/search?q=x&platform=nowhere").await;
-    assert_eq!(r.status, 400);
-    let r = c.get("/chat/nowhere/a/b").await;
-    assert_eq!(r.status, 404);
+    c.get_expecting("/search?q=%22unclosed", 400).await;
+    c.get_expecting("/search?q=x&platform=nowhere", 400).await;
+    c.get_expecting("/chat/nowhere/a/b", 404).await;
     let log = actions(&ui, "admin");
     assert!(log.iter().any(|(a, o, _)| a == "not_found" && o == "denied"));
     assert!(log.iter().any(|(a, o, _)| a == "search" && o == "denied"));
     let big = "x".repeat(64 * 1024);
-    let r = c.post("/login", &[("user", big.as_str())]).await;
-    assert_eq!(r.status, 413);
+    c.post_expecting("/login", &[("user", big.as_str())], 413).await;
 }
 
 #[tokio::test]
@@ -315,9 +278,7 @@ async fn english_when_the_browser_prefers_it() {
 
 #[tokio::test]
 async fn the_access_log_chain_verifies_after_a_session() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("reviewer").await;
     c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
     c.get("/chat/yunhu/team/c2").await;
     let report = ui.access().verify_log().unwrap();

@@ -5,25 +5,12 @@
 #[allow(dead_code)]
 mod support;
 
-use store::access::{AccessEntry, AccessFilter};
-use support::{PASSWORD, Ui};
-
-fn log_of(ui: &Ui, user: &str) -> Vec<AccessEntry> {
-    ui.access()
-        .entries(&AccessFilter {
-            user: Some(user.into()),
-            since: None,
-        })
-        .unwrap()
-}
+use support::Ui;
 
 #[tokio::test]
 async fn audit_lists_every_change_with_who_and_when_newest_first() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
-    let r = c.get("/audit").await;
-    assert_eq!(r.status, 200);
+    let (_ui, mut c) = Ui::start_as("admin").await;
+    let r = c.get_expecting("/audit", 200).await;
     let b = &r.body;
     // Withdrawn: the original text and who withdrew it.
     assert!(b.contains("这条消息说错了：报价八十万"), "{b}");
@@ -57,9 +44,7 @@ async fn audit_lists_every_change_with_who_and_when_newest_first() {
 
 #[tokio::test]
 async fn a_scoped_reviewer_sees_only_their_chats_changes_and_their_platforms_gaps() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await; // chat:yunhu/c1
+    let (ui, mut c) = Ui::start_as("reviewer").await; // chat:yunhu/c1
     for path in [
         "/audit",
         "/audit?platform=wecom",
@@ -68,8 +53,7 @@ async fn a_scoped_reviewer_sees_only_their_chats_changes_and_their_platforms_gap
         "/audit?kind=gap",
         "/audit?platform=yunhu&kind=withdrawn&since=2025-10-01&until=2025-12-31",
     ] {
-        let r = c.get(path).await;
-        assert_eq!(r.status, 200, "{path}");
+        let r = c.get_expecting(path, 200).await;
         for leak in [
             "机密",
             "供应商回扣",
@@ -93,8 +77,7 @@ async fn a_scoped_reviewer_sees_only_their_chats_changes_and_their_platforms_gap
         "the platform filter offers only platforms in scope"
     );
 
-    let mut w = ui.client();
-    w.login("wecomer", PASSWORD).await; // platform:wecom
+    let mut w = ui.signed_in("wecomer").await; // platform:wecom
     let r = w.get("/audit").await;
     assert!(r.body.contains("企业微信删除的内容") && r.body.contains("wecom-outage"));
     for leak in ["报价八十万", "机密", "合同金额", "yunhu-outage"] {
@@ -104,9 +87,7 @@ async fn a_scoped_reviewer_sees_only_their_chats_changes_and_their_platforms_gap
 
 #[tokio::test]
 async fn audit_filters_by_kind_platform_and_time_of_the_change() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("admin", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("admin").await;
     let r = c.get("/audit?kind=withdrawn").await;
     assert!(r.body.contains("报价八十万") && r.body.contains("供应商回扣"));
     assert!(!r.body.contains("合同金额") && !r.body.contains("企业微信") && !r.body.contains("outage"));
@@ -117,11 +98,9 @@ async fn audit_filters_by_kind_platform_and_time_of_the_change() {
     let r = c.get("/audit?kind=deleted&since=2025-10-11&until=2025-10-11").await;
     assert!(r.body.contains("企业微信删除的内容"), "{}", r.body);
     assert!(!r.body.contains("只对一人隐藏"), "that one was hidden on 10-10");
-    let r = c.get("/audit?kind=everything").await;
-    assert_eq!(r.status, 400);
-    let r = c.get("/audit?since=yesterday-ish").await;
-    assert_eq!(r.status, 400);
-    let log = log_of(&ui, "admin");
+    c.get_expecting("/audit?kind=everything", 400).await;
+    c.get_expecting("/audit?since=yesterday-ish", 400).await;
+    let log = ui.log("admin");
     let audits: Vec<_> = log.iter().filter(|e| e.action == "audit").collect();
     assert_eq!(audits.len(), 5, "{audits:?}");
     assert_eq!(audits[2].detail["kind"], "deleted");
@@ -139,18 +118,16 @@ async fn anonymous_audit_and_status_requests_get_the_login_page_and_no_data() {
         assert_eq!((r.status, r.location.as_deref()), (303, Some("/login")), "{path}");
         assert!(!r.body.contains("报价") && !r.body.contains("outage") && !r.body.contains("seq"));
     }
-    let denied = log_of(&ui, "");
+    let denied = ui.log("");
     assert_eq!(denied.len(), 3);
     assert!(denied.iter().all(|e| e.action == "anonymous" && e.outcome == "denied"));
 }
 
 #[tokio::test]
 async fn every_audit_view_is_on_the_access_log_with_its_filters() {
-    let ui = Ui::start().await;
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await;
+    let (ui, mut c) = Ui::start_as("reviewer").await;
     c.get("/audit?platform=yunhu&kind=edited&page=1").await;
-    let log = log_of(&ui, "reviewer");
+    let log = ui.log("reviewer");
     let e = log.iter().find(|e| e.action == "audit").expect("an audit entry");
     assert_eq!(e.outcome, "ok");
     assert_eq!(e.target, "/audit");
@@ -179,10 +156,8 @@ async fn status_shows_connectors_chain_head_and_last_export_within_scope() {
     )
     .unwrap();
 
-    let mut admin = ui.client();
-    admin.login("admin", PASSWORD).await;
-    let r = admin.get("/status").await;
-    assert_eq!(r.status, 200);
+    let mut admin = ui.signed_in("admin").await;
+    let r = admin.get_expecting("/status", 200).await;
     let b = &r.body;
     assert!(b.contains("<a href=\"/status\">状态</a>"), "navigation");
     assert!(
@@ -206,10 +181,8 @@ async fn status_shows_connectors_chain_head_and_last_export_within_scope() {
     assert!(b.contains(&format!("{} 个事件尚未导出", head.seq - 9)));
     assert!(b.contains("全部归档（仅管理员）") && b.contains("份原始数据"));
 
-    let mut c = ui.client();
-    c.login("reviewer", PASSWORD).await; // chat:yunhu/c1
-    let r = c.get("/status").await;
-    assert_eq!(r.status, 200);
+    let mut c = ui.signed_in("reviewer").await; // chat:yunhu/c1
+    let r = c.get_expecting("/status", 200).await;
     let b = &r.body;
     assert!(b.contains(">yunhu</span> team"));
     assert!(
@@ -226,14 +199,13 @@ async fn status_shows_connectors_chain_head_and_last_export_within_scope() {
         "archive-wide counts are for admins"
     );
 
-    let mut w = ui.client();
-    w.login("wecomer", PASSWORD).await; // platform:wecom
+    let mut w = ui.signed_in("wecomer").await; // platform:wecom
     let r = w.get("/status").await;
     assert!(r.body.contains(">wecom</span> corp") && !r.body.contains(">yunhu</span> team"));
     assert!(r.body.contains("<td>wecom</td><td>2</td><td>1</td>"), "{}", r.body);
 
     for user in ["admin", "reviewer", "wecomer"] {
-        let log = log_of(&ui, user);
+        let log = ui.log(user);
         let e = log.iter().find(|e| e.action == "status").expect("a status entry");
         assert_eq!((e.outcome.as_str(), e.target.as_str()), ("ok", "/status"));
         assert_eq!(e.detail["archive_counts"], user == "admin");
@@ -246,16 +218,8 @@ async fn a_request_held_in_its_handler_does_not_hold_up_the_next() {
     use std::sync::{Mutex, mpsc};
     use std::time::{Duration, Instant};
 
-    let dir = tempfile::tempdir().unwrap();
-    support::archive(dir.path());
-    support::users(dir.path());
-    let state = chatvault_ui::AppState::new(chatvault_ui::UiOptions {
-        data_dir: dir.path().to_path_buf(),
-        secure_cookies: false,
-        idle_timeout: Duration::from_secs(600),
-        tz: chrono_tz::Asia::Shanghai,
-    })
-    .unwrap();
+    let dir = support::data_dir();
+    let state = chatvault_ui::AppState::new(support::options(dir.path())).unwrap();
     // The first request's work waits (like a slow query) until the test lets it go.
     let (entered_tx, entered_rx) = mpsc::channel::<()>();
     let (release_tx, release_rx) = mpsc::channel::<()>();

@@ -1,75 +1,24 @@
-//! A small archive with both 农业 texts, an edit, a withdrawal, an attachment and a second
-//! chat, indexed; users of each kind; the UI served on a free port; a client that keeps
-//! cookies by hand (so tests can tamper with them).
+//! The reviewer UI's test archive (`testkit::ui`: both 农业 texts, an edit, a withdrawal, an
+//! attachment and a second chat), indexed; users of each kind; the UI served on a free port; a
+//! client that keeps cookies by hand (so tests can tamper with them).
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use chatvault_ui as ui;
-use proto::{Attachment, ConnectorStatus, NewMessage, Platform};
-use sha2::{Digest, Sha256};
-use store::access::{AccessDb, Role, Scope};
-use testkit::farm::{farm_chat, farm_text};
-use testkit::{batch, connector_state, delete, message, payload, text, withdraw};
+use store::access::{AccessDb, AccessEntry, AccessFilter, Role, Scope};
+use testkit::ui::ATTACHMENT;
 use tokio_util::sync::CancellationToken;
 
-pub const T0: i64 = 1_760_000_000_000;
 pub const PASSWORD: &str = "correct horse 电池";
-pub const ATTACHMENT: &[u8] = b"%PDF-1.4 contract bytes";
 
-/// Builds the archive and index in `dir`.
+/// Builds the archive (`testkit::ui`) and index in `dir`.
 pub fn archive(dir: &Path) {
     let mut store = open_store(dir);
-    let sha = hex::encode(Sha256::digest(ATTACHMENT));
-    std::fs::create_dir_all(dir.join("blobs")).unwrap();
-    std::fs::write(dir.join("blobs").join(&sha), ATTACHMENT).unwrap();
-    let secret = |t: &str, at: i64| NewMessage {
-        chat_name: Some("机密群".into()),
-        ..text(t, at)
-    };
-    let mut items = farm_chat(T0);
-    items.extend([
-        payload(
-            message(
-                "c1",
-                "m5",
-                NewMessage {
-                    attachments: vec![Attachment {
-                        name: Some("合同.pdf".into()),
-                        mime: Some("application/pdf".into()),
-                        size: Some(ATTACHMENT.len() as u64),
-                        sha256: Some(sha.clone()),
-                        ..Default::default()
-                    }],
-                    ..farm_text("附件：合同", T0 + 6000)
-                },
-            ),
-            T0 + 6001,
-        ),
-        payload(
-            message("c2", "s1", secret("农业机密：不该被看到", T0 + 7000)),
-            T0 + 7001,
-        ),
-        payload(
-            message(
-                "c2",
-                "s2",
-                NewMessage {
-                    attachments: vec![Attachment {
-                        name: Some("机密.pdf".into()),
-                        sha256: Some(sha),
-                        ..Default::default()
-                    }],
-                    ..secret("机密附件", T0 + 8000)
-                },
-            ),
-            T0 + 8001,
-        ),
-    ]);
-    store.append(&[&batch(Platform::Yunhu, "team", items)]).unwrap();
-    let more = changes();
-    store.append(&more.iter().collect::<Vec<_>>()).unwrap();
+    testkit::ui::store_blob(dir, ATTACHMENT);
+    let batches = testkit::ui::reviewed_archive();
+    store.append(&batches.iter().collect::<Vec<_>>()).unwrap();
     drop(store);
     index(dir);
 }
@@ -92,63 +41,6 @@ pub fn index(dir: &Path) {
     let (mut ix, _) = search::Indexer::open(dir, search::IndexerOptions::default()).unwrap();
     ix.catch_up(&reader, 200_000, &mut |_, _| {}).unwrap();
     ix.finish().unwrap();
-}
-
-/// For the audit page: a withdrawal in the out-of-scope chat c2, a wecom message deleted for
-/// everyone two days later, one removed from a single user's view, a yunhu gap that closed and
-/// a wecom gap still open.
-fn changes() -> Vec<proto::EventBatch> {
-    let day = 86_400_000;
-    let yunhu = vec![
-        payload(
-            message(
-                "c2",
-                "s3",
-                NewMessage {
-                    chat_name: Some("机密群".into()),
-                    ..text("机密撤回：供应商回扣名单", T0 + 8500)
-                },
-            ),
-            T0 + 8501,
-        ),
-        payload(withdraw("c2", "s3", "boss", T0 + 8600), T0 + 8601),
-        payload(
-            connector_state(ConnectorStatus::Disconnected, "yunhu-outage", T0 + 9000),
-            T0 + 9000,
-        ),
-        payload(
-            connector_state(ConnectorStatus::Connected, "back", T0 + 9500),
-            T0 + 9500,
-        ),
-    ];
-    let wecom = vec![
-        payload(message("w1", "x1", text("企业微信删除的内容", T0 + day)), T0 + day + 1),
-        payload(delete("w1", "x1", "hr", T0 + 2 * day), T0 + 2 * day + 1),
-        payload(
-            message("w1", "x2", text("只对一人隐藏的内容", T0 + day + 10)),
-            T0 + day + 11,
-        ),
-        payload(
-            proto::ChatEvent::message(
-                "w1",
-                "x2",
-                proto::EventBody::Delete {
-                    by: Some("u9".into()),
-                    at: Some(T0 + day + 20),
-                    scope: proto::DeleteScope::User,
-                },
-            ),
-            T0 + day + 21,
-        ),
-        payload(
-            connector_state(ConnectorStatus::Disconnected, "wecom-outage", T0 + 3 * day),
-            T0 + 3 * day,
-        ),
-    ];
-    vec![
-        batch(Platform::Yunhu, "team", yunhu),
-        batch(Platform::Wecom, "corp", wecom),
-    ]
 }
 
 /// `reviewer` (scope: chat c1 of yunhu), `admin` (everything), `gone` (disabled later),
@@ -177,20 +69,41 @@ impl Drop for Ui {
     }
 }
 
+/// A data directory with the archive, its index and the users.
+pub fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    archive(dir.path());
+    users(dir.path());
+    dir
+}
+
+/// How the tests run the UI on `dir`: secure cookies, times in Shanghai.
+pub fn options(dir: &Path) -> ui::UiOptions {
+    ui::UiOptions {
+        data_dir: dir.to_path_buf(),
+        secure_cookies: true,
+        idle_timeout: Duration::from_secs(1800),
+        tz: chrono_tz::Asia::Shanghai,
+    }
+}
+
 impl Ui {
     pub async fn start() -> Ui {
         Self::start_with(Duration::from_secs(1800)).await
     }
 
+    /// A running UI and a client logged in to it as `user`.
+    pub async fn start_as(user: &str) -> (Ui, Client) {
+        let ui = Self::start().await;
+        let c = ui.signed_in(user).await;
+        (ui, c)
+    }
+
     pub async fn start_with(idle: Duration) -> Ui {
-        let dir = tempfile::tempdir().unwrap();
-        archive(dir.path());
-        users(dir.path());
+        let dir = data_dir();
         let opts = ui::UiOptions {
-            data_dir: dir.path().to_path_buf(),
-            secure_cookies: true,
             idle_timeout: idle,
-            tz: chrono_tz::Asia::Shanghai,
+            ..options(dir.path())
         };
         let stop = CancellationToken::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -209,6 +122,16 @@ impl Ui {
         AccessDb::open(self.dir.path()).unwrap()
     }
 
+    /// `user`'s access-log entries, oldest first.
+    pub fn log(&self, user: &str) -> Vec<AccessEntry> {
+        self.access()
+            .entries(&AccessFilter {
+                user: Some(user.into()),
+                since: None,
+            })
+            .unwrap()
+    }
+
     pub fn client(&self) -> Client {
         Client {
             base: format!("http://{}", self.addr),
@@ -219,6 +142,13 @@ impl Ui {
             cookies: Vec::new(),
             lang: "zh-CN",
         }
+    }
+
+    /// A client logged in as `user` (every test user has [`PASSWORD`]).
+    pub async fn signed_in(&self, user: &str) -> Client {
+        let mut c = self.client();
+        c.login(user, PASSWORD).await;
+        c
     }
 }
 
@@ -287,6 +217,13 @@ impl Client {
         self.finish(r).await
     }
 
+    /// `GET path`, which must answer `status` (a failure names the path and shows the page).
+    pub async fn get_expecting(&mut self, path: &str, status: u16) -> Res {
+        let r = self.get(path).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        r
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Res {
         let r = self
             .http
@@ -298,6 +235,14 @@ impl Client {
             .await
             .unwrap();
         self.finish(r).await
+    }
+
+    /// `POST path` with `form`, which must answer `status` (a failure names the path and shows
+    /// the page).
+    pub async fn post_expecting(&mut self, path: &str, form: &[(&str, &str)], status: u16) -> Res {
+        let r = self.post(path, form).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        r
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {

@@ -5,59 +5,39 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
-use maud::html;
+use axum::response::Response;
+use maud::{Markup, html};
 use serde_json::json;
-use store::access::{AccessFilter, NewAccess, Outcome, Role};
+use store::access::{AccessFilter, Role, Session};
 
 use crate::i18n::Lang;
-use crate::page::{frame, time};
+use crate::page::time;
 use crate::state::AppState;
 
 /// Entries shown.
 const SHOWN: usize = 500;
 
+const PATH: &str = "/access-log";
+const ACTION: &str = "view_access_log";
+const TITLE: (&str, &str) = ("访问日志", "Access log");
+
 /// `GET /access-log`.
 pub(crate) async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    crate::blocking::run(state, move |state| page_blocking(state, &headers)).await
+    super::signed_in_page(state, headers, PATH, TITLE, run).await
 }
 
-fn page_blocking(state: &AppState, headers: &HeaderMap) -> Response {
-    let s = match super::signed_in(state, headers, "/access-log", true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = Lang::from_headers(headers);
+fn run(state: &AppState, lang: Lang, s: &Session) -> Result<Markup, Response> {
     if s.user.role != Role::Admin {
-        return super::deny(
-            state,
-            lang,
-            &s.user.name,
-            "view_access_log",
-            "/access-log",
-            "not an admin",
-        );
+        return Err(super::deny(state, lang, &s.user.name, ACTION, PATH, "not an admin"));
     }
-    if let Err(r) = super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user: &s.user.name,
-            action: "view_access_log",
-            target: "/access-log",
-            detail: json!({}),
-            outcome: Outcome::Ok,
-        },
-    ) {
-        return r;
-    }
-    let entries = match state.db().entries(&AccessFilter::default()) {
-        Ok(e) => e,
-        Err(e) => return crate::errors::internal(lang, &e),
-    };
+    super::log_or_fail(state, lang, &s.user.name, ACTION, PATH, json!({}))?;
+    let entries = state
+        .db()
+        .entries(&AccessFilter::default())
+        .map_err(|e| crate::errors::internal(lang, &e))?;
     let tz = state.opts.tz;
-    let body = html! {
-        h1 { (lang.t("访问日志", "Access log")) }
+    Ok(html! {
+        h1 { (lang.t(TITLE.0, TITLE.1)) }
         table {
             tr { th { "#" } th { (lang.t("时间", "time")) } th { (lang.t("用户", "user")) } th { (lang.t("操作", "action")) } th { (lang.t("对象", "target")) } th { (lang.t("结果", "outcome")) } th { (lang.t("详情", "detail")) } }
             @for e in entries.iter().rev().take(SHOWN) {
@@ -68,6 +48,5 @@ fn page_blocking(state: &AppState, headers: &HeaderMap) -> Response {
                 }
             }
         }
-    };
-    Html(frame(lang, lang.t("访问日志", "Access log"), Some(&s), body).into_string()).into_response()
+    })
 }

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use store::access::{NewAccess, Outcome};
 
 use crate::page::seg;
 use crate::state::AppState;
@@ -34,18 +33,13 @@ fn download_blocking(
 ) -> Response {
     let target = (platform_s, account, chat, msg);
     let suffix = format!("/{index}");
-    let super::MessageAccess {
-        session: s,
-        lang,
-        reader,
-        key,
-        path,
-    } = match super::message_access(state, headers, ("/attachment", &suffix), false, target, "download") {
+    let access = match super::message_access(state, headers, ("/attachment", &suffix), false, target, "download") {
         Ok(a) => a,
         Err(r) => return r,
     };
+    let lang = access.lang;
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let record = match reader.messages_by_keys(std::slice::from_ref(&key)) {
+    let record = match access.reader.messages_by_keys(std::slice::from_ref(&access.key)) {
         Ok(mut v) => v.pop(),
         Err(e) => return internal(&e),
     };
@@ -66,17 +60,8 @@ fn download_blocking(
     if hex::encode(Sha256::digest(&bytes)) != sha.to_ascii_lowercase() {
         return internal(&format!("blob {sha} does not match its hash"));
     }
-    if let Err(r) = super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user: &s.user.name,
-            action: "download",
-            target: &path,
-            detail: json!({ "sha256": sha, "name": att.name, "size": bytes.len() }),
-            outcome: Outcome::Ok,
-        },
-    ) {
+    let detail = json!({ "sha256": sha, "name": att.name, "size": bytes.len() });
+    if let Err(r) = super::log_or_fail(state, lang, &access.session.user.name, "download", &access.path, detail) {
         return r;
     }
     let name = att.name.unwrap_or_else(|| sha.clone());

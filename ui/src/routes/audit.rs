@@ -14,16 +14,17 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use proto::{MessageKey, MessageRecord, Platform};
 use serde::Deserialize;
 use serde_json::json;
-use store::access::{NewAccess, Outcome, Session};
+use store::access::{Outcome, Session};
 use store::{AuditFilter, Gap, Revision};
 
+use super::filter;
 use crate::i18n::Lang;
-use crate::page::{chat_url, frame, message_url, q as enc, time};
+use crate::page::{chat_url, message_url, time, with_query};
 use crate::state::AppState;
 
 /// Timeline entries per page.
@@ -33,16 +34,12 @@ const MAX_PAGE: usize = 200;
 
 /// The filter form's fields (empty = not set).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Params {
-    #[serde(default)]
     platform: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     since: String,
-    #[serde(default)]
     until: String,
-    #[serde(default)]
     page: Option<usize>,
 }
 
@@ -55,15 +52,16 @@ enum Kind {
     Gap,
 }
 
-impl Kind {
-    fn parse(s: &str) -> Option<Option<Kind>> {
-        Some(match s {
-            "" => None,
-            "withdrawn" => Some(Kind::Withdrawn),
-            "edited" => Some(Kind::Edited),
-            "deleted" => Some(Kind::Deleted),
-            "gap" => Some(Kind::Gap),
-            _ => return None,
+impl std::str::FromStr for Kind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Kind, ()> {
+        Ok(match s {
+            "withdrawn" => Kind::Withdrawn,
+            "edited" => Kind::Edited,
+            "deleted" => Kind::Deleted,
+            "gap" => Kind::Gap,
+            _ => return Err(()),
         })
     }
 }
@@ -94,43 +92,19 @@ impl Item {
 
 /// `GET /audit`.
 pub(crate) async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(p): Query<Params>) -> Response {
-    crate::blocking::run(state, move |state| page_blocking(state, &headers, &p)).await
-}
-
-fn page_blocking(state: &AppState, headers: &HeaderMap, p: &Params) -> Response {
-    let s = match super::signed_in(state, headers, "/audit", true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = Lang::from_headers(headers);
-    match run(state, lang, &s, p) {
-        Ok(body) => Html(frame(lang, lang.t("审计", "Audit"), Some(&s), body).into_string()).into_response(),
-        Err(r) => r,
-    }
+    super::signed_in_page(state, headers, "/audit", ("审计", "Audit"), move |state, lang, s| {
+        run(state, lang, s, &p)
+    })
+    .await
 }
 
 /// The parsed filters: platform, kind, [since, until) in UTC ms.
 type Filters = (Option<Platform>, Option<Kind>, Option<i64>, Option<i64>);
 
 fn filters(p: &Params, lang: Lang, tz: chrono_tz::Tz) -> Result<Filters, String> {
-    let bad = |what: &str, v: &str| format!("{} `{what}`: `{v}`", lang.t("无效的筛选条件", "invalid filter"));
-    let platform = match p.platform.as_str() {
-        "" => None,
-        v => Some(v.parse::<Platform>().map_err(|_| bad("platform", v))?),
-    };
-    let kind = Kind::parse(&p.kind).ok_or_else(|| bad("kind", &p.kind))?;
-    let since = match p.since.as_str() {
-        "" => None,
-        v => Some(super::search::parse_time(v, tz).ok_or_else(|| bad("since", v))?),
-    };
-    let until = match p.until.as_str() {
-        "" => None,
-        // A date means "through that day".
-        v => {
-            let end = super::search::parse_time(v, tz).ok_or_else(|| bad("until", v))?;
-            Some(if v.len() == 10 { end + 86_400_000 } else { end })
-        }
-    };
+    let platform = filter::optional(lang, "platform", &p.platform)?;
+    let kind = filter::optional(lang, "kind", &p.kind)?;
+    let (since, until) = filter::time_range(lang, tz, &p.since, &p.until)?;
     Ok((platform, kind, since, until))
 }
 
@@ -138,13 +112,8 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
     let user = s.user.name.as_str();
     let tz = state.opts.tz;
     let (platform, kind, since, until) = filters(p, lang, tz).map_err(|m| {
-        let _ = state.record(&NewAccess {
-            user,
-            action: "audit",
-            target: "/audit",
-            detail: json!({ "reason": "bad filter" }),
-            outcome: Outcome::Denied,
-        });
+        let detail = json!({ "reason": "bad filter" });
+        super::record(state, user, "audit", "/audit", detail, Outcome::Denied);
         crate::errors::bad_request(lang, &m)
     })?;
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
@@ -216,31 +185,20 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
         records.insert(r.key.clone(), (r, revs));
     }
 
-    super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user,
-            action: "audit",
-            target: "/audit",
-            detail: json!({
-                "platform": p.platform, "kind": p.kind, "since": p.since, "until": p.until,
-                "page": page, "total": total, "shown": shown.len(),
-            }),
-            outcome: Outcome::Ok,
-        },
-    )?;
+    let detail = json!({
+        "platform": p.platform, "kind": p.kind, "since": p.since, "until": p.until,
+        "page": page, "total": total, "shown": shown.len(),
+    });
+    super::log_or_fail(state, lang, user, "audit", "/audit", detail)?;
 
     let now = state.now();
-    let link = |n: usize| {
-        format!(
-            "/audit?platform={}&kind={}&since={}&until={}&page={n}",
-            enc(&p.platform),
-            enc(&p.kind),
-            enc(&p.since),
-            enc(&p.until)
-        )
-    };
+    let fields: [(&str, &str); 4] = [
+        ("platform", &p.platform),
+        ("kind", &p.kind),
+        ("since", &p.since),
+        ("until", &p.until),
+    ];
+    let link = |n: usize| format!("{}&page={n}", with_query("/audit", &fields));
     // Grouped by local day (newest first, as sorted).
     let mut days: Vec<(String, Vec<&Item>)> = Vec::new();
     for item in &shown {

@@ -7,7 +7,7 @@
 //! sha256) is written before a byte is sent. The bundle is built in an unnamed file inside the
 //! data directory and streamed from it, so memory stays bounded whatever its attachments weigh.
 
-use std::io::{Read, Seek};
+use std::io::Seek;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -17,14 +17,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use proto::MessageKey;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use store::access::{NewAccess, Outcome, Session};
+use store::access::{Outcome, Session};
 use tokio::io::AsyncReadExt;
 
 use super::search::{Params, Planned};
 use crate::auth::csrf;
 use crate::i18n::Lang;
-use crate::page::seg;
 use crate::state::AppState;
 
 /// Most messages in one bundle: a case is read by people.
@@ -38,8 +36,7 @@ pub(crate) fn search_form(lang: Lang, p: &Params, csrf_token: &str, total: usize
     html! {
         form.bundle method="post" action="/bundle/search" {
             input type="hidden" name=(csrf::FIELD) value=(csrf_token);
-            @for (name, value) in [("q", &p.q), ("platform", &p.platform), ("chat", &p.chat), ("sender", &p.sender),
-                ("since", &p.since), ("until", &p.until), ("type", &p.content_type), ("state", &p.state)] {
+            @for (name, value) in p.fields() {
                 input type="hidden" name=(name) value=(value);
             }
             button type="submit" disabled[total > CAP] {
@@ -125,13 +122,8 @@ fn from_search_blocking(state: &AppState, headers: &HeaderMap, p: &Params) -> Re
         }
     };
     if hits.len() > CAP {
-        let _ = state.record(&NewAccess {
-            user: &s.user.name,
-            action: ACTION,
-            target: path,
-            detail: json!({ "q": p.q, "reason": "more than 1000 results" }),
-            outcome: Outcome::Denied,
-        });
+        let detail = json!({ "q": p.q, "reason": "more than 1000 results" });
+        super::record(state, &s.user.name, ACTION, path, detail, Outcome::Denied);
         return crate::errors::page(
             StatusCode::UNPROCESSABLE_ENTITY,
             lang,
@@ -169,7 +161,7 @@ fn from_chat_blocking(
     (platform_s, account, chat): (&str, &str, &str),
     body: &[u8],
 ) -> Response {
-    let path = format!("/bundle/chat/{}/{}/{}", seg(platform_s), seg(account), seg(chat));
+    let path = crate::page::path("/bundle/chat", &[platform_s, account, chat]);
     let super::ChatAccess {
         session: s,
         lang,
@@ -224,13 +216,8 @@ fn from_chat_blocking(
             Err(e) => return internal(&e),
         };
         if let Some(missing) = wanted.iter().find(|k| !found.iter().any(|r| &r.key == *k)) {
-            let _ = state.record(&NewAccess {
-                user: &s.user.name,
-                action: ACTION,
-                target: &path,
-                detail: json!({ "reason": "no such message in this chat", "msg": missing.msg_id }),
-                outcome: Outcome::Denied,
-            });
+            let detail = json!({ "reason": "no such message in this chat", "msg": missing.msg_id });
+            super::record(state, &s.user.name, ACTION, &path, detail, Outcome::Denied);
             return crate::errors::not_found(lang);
         }
         wanted
@@ -268,21 +255,12 @@ fn send(
         Ok(b) => b,
         Err(e) => return crate::errors::internal(lang, &e),
     };
-    if let Err(r) = super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user: &s.user.name,
-            action: ACTION,
-            target: path,
-            detail: json!({
-                "sha256": sha, "size": size, "messages": included, "events": written.events,
-                "attachments": written.attachments, "attachments_left_out": written.attachments_left_out,
-                "chain_head": format!("{}:{}", written.chain_head.seq, written.chain_head.hash),
-            }),
-            outcome: Outcome::Ok,
-        },
-    ) {
+    let detail = json!({
+        "sha256": sha, "size": size, "messages": included, "events": written.events,
+        "attachments": written.attachments, "attachments_left_out": written.attachments_left_out,
+        "chain_head": format!("{}:{}", written.chain_head.seq, written.chain_head.hash),
+    });
+    if let Err(r) = super::log_or_fail(state, lang, &s.user.name, ACTION, path, detail) {
         return r;
     }
     let name = format!(
@@ -330,19 +308,9 @@ fn build(
         &mut file,
     )?;
     file.rewind()?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
+    let (sha, size) = ::bundle::sha256_of(&mut file)?;
     file.rewind()?;
-    Ok((written, file, hex::encode(h.finalize()), size))
+    Ok((written, file, sha, size))
 }
 
 /// The file's bytes as a stream of chunks; a read error ends it (the client sees a cut-off

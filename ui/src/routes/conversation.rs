@@ -12,19 +12,22 @@ use maud::{Markup, html};
 use proto::{MessageKey, MessageRecord, MessageState, Platform};
 use serde::Deserialize;
 use serde_json::json;
-use store::access::{NewAccess, Outcome};
+use store::access::Outcome;
 
 use crate::i18n::Lang;
-use crate::page::{frame, message_url, seg, time};
+use crate::page::{self, frame, message_url, time};
 use crate::state::AppState;
 
 /// Messages shown on each side of the focused one.
 const AROUND: usize = 50;
 
+/// The access-log action of a view, and of a refused one.
+const ACTION: &str = "view_conversation";
+
 /// `?at=MSG_ID`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct At {
-    #[serde(default)]
     at: Option<String>,
 }
 
@@ -75,13 +78,13 @@ fn page_blocking(
     chat: String,
     at: At,
 ) -> Response {
-    let path = format!("/chat/{}/{}/{}", seg(&platform_s), seg(&account), seg(&chat));
+    let path = page::path("/chat", &[&platform_s, &account, &chat]);
     let super::ChatAccess {
         session: s,
         lang,
         platform,
         reader,
-    } = match super::chat_access(state, headers, &path, true, (&platform_s, &chat), "view_conversation") {
+    } = match super::chat_access(state, headers, &path, true, (&platform_s, &chat), ACTION) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -107,13 +110,8 @@ fn page_blocking(
         Err(e) => return internal(&e),
     };
     if msgs.is_empty() {
-        let _ = state.record(&NewAccess {
-            user: &s.user.name,
-            action: "view_conversation",
-            target: &path,
-            detail: json!({ "reason": "no such chat" }),
-            outcome: Outcome::Denied,
-        });
+        let detail = json!({ "reason": "no such chat" });
+        super::record(state, &s.user.name, ACTION, &path, detail, Outcome::Denied);
         return crate::errors::not_found(lang);
     }
     let mut revisions = Vec::with_capacity(msgs.len());
@@ -127,17 +125,8 @@ fn page_blocking(
             revisions.push(Vec::new());
         }
     }
-    if let Err(r) = super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user: &s.user.name,
-            action: "view_conversation",
-            target: &path,
-            detail: json!({ "at": at.at, "messages": msgs.len() }),
-            outcome: Outcome::Ok,
-        },
-    ) {
+    let detail = json!({ "at": at.at, "messages": msgs.len() });
+    if let Err(r) = super::log_or_fail(state, lang, &s.user.name, ACTION, &path, detail) {
         return r;
     }
     let tz = state.opts.tz;
@@ -179,7 +168,7 @@ fn page_blocking(
                     div {
                         (lang.t("附件：", "Attachment: "))
                         @if a.sha256.is_some() {
-                            a href=(format!("/attachment/{}/{}/{}/{}/{i}", seg(platform.as_str()), seg(&m.key.account), seg(&m.key.chat_id), seg(&m.key.msg_id))) {
+                            a href=(page::attachment_url(&m.key, i)) {
                                 (a.name.clone().unwrap_or_else(|| lang.t("附件", "attachment").into()))
                             }
                         } @else {

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 use serde_json::json;
-use store::access::{NewAccess, Outcome};
+use store::access::Outcome;
 
 use crate::auth::{csrf, password, random_token, session, throttle};
 use crate::i18n::Lang;
@@ -17,20 +17,18 @@ use crate::page::frame;
 use crate::state::AppState;
 
 /// The login form's fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct LoginForm {
-    #[serde(default)]
     user: String,
-    #[serde(default)]
     password: String,
-    #[serde(default)]
     csrf: String,
 }
 
 /// The logout form's field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct CsrfForm {
-    #[serde(default)]
     csrf: String,
 }
 
@@ -81,13 +79,7 @@ fn submit_blocking(state: &AppState, headers: &HeaderMap, f: LoginForm) -> Respo
     let lang = Lang::from_headers(headers);
     let name = f.user.trim().to_string();
     let deny = |action: &str, why: &str| {
-        let _ = state.record(&NewAccess {
-            user: &name,
-            action,
-            target: &name,
-            detail: json!({ "reason": why }),
-            outcome: Outcome::Denied,
-        });
+        super::record(state, &name, action, &name, json!({ "reason": why }), Outcome::Denied);
     };
     let expected = session::cookie(headers, csrf::LOGIN_COOKIE).unwrap_or("");
     if !csrf::matches(expected, &f.csrf) {
@@ -151,13 +143,7 @@ fn submit_blocking(state: &AppState, headers: &HeaderMap, f: LoginForm) -> Respo
     if let Err(e) = created {
         return crate::errors::internal(lang, &e);
     }
-    let _ = state.record(&NewAccess {
-        user: &user.name,
-        action: "login",
-        target: &user.name,
-        detail: json!({}),
-        outcome: Outcome::Ok,
-    });
+    super::record(state, &user.name, "login", &user.name, json!({}), Outcome::Ok);
     let mut res = Redirect::to("/").into_response();
     let h = res.headers_mut();
     if let Ok(v) = session::set_cookie(state, session::COOKIE_NAME, &token, None).parse() {
@@ -189,13 +175,7 @@ fn logout_blocking(state: &AppState, headers: &HeaderMap, f: &CsrfForm) -> Respo
     if let Err(e) = state.db().end_session(&token) {
         return crate::errors::internal(lang, &e);
     }
-    let _ = state.record(&NewAccess {
-        user: &s.user.name,
-        action: "logout",
-        target: &s.user.name,
-        detail: json!({}),
-        outcome: Outcome::Ok,
-    });
+    super::record(state, &s.user.name, "logout", &s.user.name, json!({}), Outcome::Ok);
     let mut res = Redirect::to("/login").into_response();
     if let Ok(v) = session::set_cookie(state, session::COOKIE_NAME, "", Some(0)).parse() {
         res.headers_mut().append(header::SET_COOKIE, v);

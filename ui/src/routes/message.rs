@@ -10,15 +10,14 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 use serde_json::json;
-use store::access::{NewAccess, Outcome};
 
 use crate::page::{chat_url, frame, time};
 use crate::state::AppState;
 
 /// `?verify=1`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Verify {
-    #[serde(default)]
     verify: Option<String>,
 }
 
@@ -26,58 +25,40 @@ pub(crate) struct Verify {
 pub(crate) async fn page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((platform_s, account, chat, msg)): Path<(String, String, String, String)>,
+    Path(target): Path<(String, String, String, String)>,
     Query(v): Query<Verify>,
 ) -> Response {
-    crate::blocking::run(state, move |state| {
-        page_blocking(state, &headers, (platform_s, account, chat, msg), v)
-    })
-    .await
+    crate::blocking::run(state, move |state| page_blocking(state, &headers, target, v)).await
 }
 
 fn page_blocking(
     state: &AppState,
     headers: &HeaderMap,
-    (platform_s, account, chat, msg): (String, String, String, String),
+    target: (String, String, String, String),
     v: Verify,
 ) -> Response {
-    let target = (platform_s, account, chat, msg);
-    let super::MessageAccess {
-        session: s,
-        lang,
-        reader,
-        key,
-        path,
-    } = match super::message_access(state, headers, ("/message", ""), true, target, "view_message") {
+    let access = match super::message_access(state, headers, ("/message", ""), true, target, "view_message") {
         Ok(a) => a,
         Err(r) => return r,
     };
+    let (lang, key, path) = (access.lang, &access.key, &access.path);
     let internal = |e: &dyn std::fmt::Display| crate::errors::internal(lang, e);
-    let h = match reader.message(&key) {
+    let h = match access.reader.message(key) {
         Ok(Some(h)) => h,
         Ok(None) => return crate::errors::not_found(lang),
         Err(e) => return internal(&e),
     };
     let verify = v.verify.is_some();
     let checks = if verify {
-        match reader.check_message(&key) {
+        match access.reader.check_message(key) {
             Ok(c) => Some(c),
             Err(e) => return internal(&e),
         }
     } else {
         None
     };
-    if let Err(r) = super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user: &s.user.name,
-            action: "view_message",
-            target: &path,
-            detail: json!({ "verify": verify, "chain_ok": checks.as_ref().map(|c| c.iter().all(|e| e.ok)) }),
-            outcome: Outcome::Ok,
-        },
-    ) {
+    let detail = json!({ "verify": verify, "chain_ok": checks.as_ref().map(|c| c.iter().all(|e| e.ok)) });
+    if let Err(r) = super::log_or_fail(state, lang, &access.session.user.name, "view_message", path, detail) {
         return r;
     }
     let tz = state.opts.tz;
@@ -85,7 +66,7 @@ fn page_blocking(
         h1 { (lang.t("消息详情", "Message")) }
         p.meta {
             span.badge { (key.platform.as_str()) }
-            a href=(chat_url(&key)) { (lang.t("在会话中查看", "Show in conversation")) }
+            a href=(chat_url(key)) { (lang.t("在会话中查看", "Show in conversation")) }
             a href=(format!("{path}?verify=1")) { (lang.t("校验此消息", "Verify this message")) }
         }
         @if let Some(c) = &checks {
@@ -133,5 +114,5 @@ fn page_blocking(
             pre { (match std::str::from_utf8(&r.bytes) { Ok(t) => t.to_string(), Err(_) => format!("({} bytes, binary)", r.bytes.len()) }) }
         }
     };
-    Html(frame(lang, lang.t("消息详情", "Message"), Some(&s), body).into_string()).into_response()
+    Html(frame(lang, lang.t("消息详情", "Message"), Some(&access.session), body).into_string()).into_response()
 }

@@ -1,5 +1,6 @@
 //! The router: one file per page, a 404 page for everything else, security headers on every
-//! response, and the helper every page starts with ([`signed_in`]).
+//! response, and the helpers every page starts with ([`signed_in`], or [`signed_in_page`] for a
+//! page with no other address than its path; [`chat_access`] for a chat's or a message's).
 
 // Handlers return a finished `Response` as their early exit, once per request; boxing it
 // would only add an allocation on the refusal path.
@@ -10,8 +11,10 @@ mod attachment;
 mod audit;
 mod bundle;
 mod conversation;
+mod filter;
 mod login;
 mod message;
+mod record;
 mod search;
 mod status;
 
@@ -21,14 +24,16 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use maud::Markup;
 use proto::{MessageKey, Platform};
 use serde_json::json;
-use store::access::{NewAccess, Outcome, Session};
+use store::access::{Outcome, Session};
 
 use crate::i18n::Lang;
 use crate::state::AppState;
+use record::{deny, log_or_fail, record};
 
 /// Forms are a few fields; anything bigger is refused before it is read.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -66,13 +71,8 @@ fn not_found_blocking(state: &AppState, headers: &HeaderMap, path: &str) -> Resp
     let lang = Lang::from_headers(headers);
     // Unknown paths are not data, but probing for them is worth knowing about.
     let who = crate::auth::session::current(state, headers).map(|(_, s)| s.user.name);
-    let _ = state.record(&NewAccess {
-        user: who.as_deref().unwrap_or(""),
-        action: "not_found",
-        target: path,
-        detail: json!({}),
-        outcome: Outcome::Denied,
-    });
+    let who = who.unwrap_or_default();
+    record(state, &who, "not_found", path, json!({}), Outcome::Denied);
     crate::errors::not_found(lang)
 }
 
@@ -99,13 +99,7 @@ pub(crate) fn signed_in(state: &AppState, headers: &HeaderMap, path: &str, page:
     if let Some((_, s)) = crate::auth::session::current(state, headers) {
         return Ok(s);
     }
-    let _ = state.record(&NewAccess {
-        user: "",
-        action: "anonymous",
-        target: path,
-        detail: json!({}),
-        outcome: Outcome::Denied,
-    });
+    record(state, "", "anonymous", path, json!({}), Outcome::Denied);
     if page {
         Err(Redirect::to("/login").into_response())
     } else {
@@ -117,6 +111,33 @@ pub(crate) fn signed_in(state: &AppState, headers: &HeaderMap, path: &str, page:
             lang.t("此页面需要登录。", "This page needs a login."),
         ))
     }
+}
+
+/// `GET` of a page behind the login wall at `path`, on the blocking pool: `body` for the
+/// session, in the page frame under `title` (Chinese, English); or the response [`signed_in`]
+/// or `body` gives instead.
+pub(crate) async fn signed_in_page<F>(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    path: &'static str,
+    (zh, en): (&'static str, &'static str),
+    body: F,
+) -> Response
+where
+    F: FnOnce(&AppState, Lang, &Session) -> Result<Markup, Response> + Send + 'static,
+{
+    crate::blocking::run(state, move |state| {
+        let s = match signed_in(state, &headers, path, true) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        let lang = Lang::from_headers(&headers);
+        match body(state, lang, &s) {
+            Ok(body) => Html(crate::page::frame(lang, lang.t(zh, en), Some(&s), body).into_string()).into_response(),
+            Err(r) => r,
+        }
+    })
+    .await
 }
 
 /// What every chat-level page or download starts with: the session, the language, the
@@ -178,13 +199,7 @@ pub(crate) fn message_access(
     (platform_s, account, chat, msg): (String, String, String, String),
     action: &str,
 ) -> Result<MessageAccess, Response> {
-    let path = format!(
-        "{route}/{}/{}/{}/{}{suffix}",
-        crate::page::seg(&platform_s),
-        crate::page::seg(&account),
-        crate::page::seg(&chat),
-        crate::page::seg(&msg)
-    );
+    let path = crate::page::path(route, &[&platform_s, &account, &chat, &msg]) + suffix;
     let access = chat_access(state, headers, &path, page, (&platform_s, &chat), action)?;
     Ok(MessageAccess {
         session: access.session,
@@ -198,25 +213,4 @@ pub(crate) fn message_access(
         },
         path,
     })
-}
-
-/// Records an access; if the log cannot be written the data is not shown (every view must be
-/// on record).
-pub(crate) fn log_or_fail(state: &AppState, lang: Lang, e: &NewAccess<'_>) -> Result<(), Response> {
-    state
-        .record(e)
-        .map(|_| ())
-        .map_err(|err| crate::errors::internal(lang, &err))
-}
-
-/// Records a denial and returns the 403 page.
-pub(crate) fn deny(state: &AppState, lang: Lang, user: &str, action: &str, target: &str, why: &str) -> Response {
-    let _ = state.record(&NewAccess {
-        user,
-        action,
-        target,
-        detail: json!({ "reason": why }),
-        outcome: Outcome::Denied,
-    });
-    crate::errors::forbidden(lang)
 }

@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use proto::{ContentType, MessageState, Platform};
 use search::{Filters, SearchRequest, Sort};
 use serde::Deserialize;
 use serde_json::json;
-use store::access::{NewAccess, Outcome, Session};
+use store::access::{Outcome, Session};
 
+use super::filter;
 use crate::i18n::Lang;
-use crate::page::{chat_url, frame, message_url, q as enc, time};
+use crate::page::{chat_url, message_url, time, with_query};
 use crate::state::AppState;
 
 /// Results per page.
@@ -30,50 +31,52 @@ const SNIPPET_CHARS: usize = 160;
 
 /// The search form's fields (all optional; empty = not set).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Params {
-    #[serde(default)]
     pub(crate) q: String,
-    #[serde(default)]
     pub(crate) platform: String,
-    #[serde(default)]
     pub(crate) chat: String,
-    #[serde(default)]
     pub(crate) sender: String,
-    #[serde(default)]
     pub(crate) since: String,
-    #[serde(default)]
     pub(crate) until: String,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub(crate) content_type: String,
-    #[serde(default)]
     pub(crate) state: String,
-    #[serde(default)]
     pub(crate) page: Option<usize>,
     /// The session's CSRF token, on the POST that exports the results as a case bundle.
-    #[serde(default)]
     pub(crate) csrf: String,
+}
+
+impl Params {
+    /// The query and its filters as (field, value), in the form's order: what a link to
+    /// another page of results, or the bundle form under them, carries over.
+    pub(crate) fn fields(&self) -> [(&'static str, &str); 8] {
+        [
+            ("q", &self.q),
+            ("platform", &self.platform),
+            ("chat", &self.chat),
+            ("sender", &self.sender),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("type", &self.content_type),
+            ("state", &self.state),
+        ]
+    }
 }
 
 /// `GET /`.
 pub(crate) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    crate::blocking::run(state, move |state| index_blocking(state, &headers)).await
-}
-
-fn index_blocking(state: &AppState, headers: &HeaderMap) -> Response {
-    let s = match super::signed_in(state, headers, "/", true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = Lang::from_headers(headers);
-    let body = html! {
-        h1 { (lang.t("搜索消息", "Search messages")) }
-        (search_form(lang, &Params::default()))
-        p.meta { (lang.t(
-            "多个词同时匹配；\"引号\" 精确短语；-词 排除；A OR B 任一。",
-            "Words are AND-ed; \"quotes\" for a phrase; -word excludes; a OR b for either."
-        )) }
-    };
-    Html(frame(lang, lang.t("搜索", "Search"), Some(&s), body).into_string()).into_response()
+    super::signed_in_page(state, headers, "/", ("搜索", "Search"), |_, lang, _| {
+        Ok(html! {
+            h1 { (lang.t("搜索消息", "Search messages")) }
+            (search_form(lang, &Params::default()))
+            p.meta { (lang.t(
+                "多个词同时匹配；\"引号\" 精确短语；-词 排除；A OR B 任一。",
+                "Words are AND-ed; \"quotes\" for a phrase; -word excludes; a OR b for either."
+            )) }
+        })
+    })
+    .await
 }
 
 fn search_form(lang: Lang, p: &Params) -> Markup {
@@ -109,42 +112,19 @@ fn search_form(lang: Lang, p: &Params) -> Markup {
     }
 }
 
-/// A date (`YYYY-MM-DD`, local midnight) or RFC 3339 time → UTC ms.
-pub(crate) fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
-    use chrono::TimeZone;
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
-    }
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-        .earliest()
-        .map(|t| t.timestamp_millis())
-}
-
 /// The filters of `p`, or the message to show for a bad one.
 fn filters(p: &Params, lang: Lang, tz: chrono_tz::Tz) -> Result<Filters, String> {
     let mut f = Filters::default();
-    let bad = |what: &str, v: &str| format!("{} `{what}`: `{v}`", lang.t("无效的筛选条件", "invalid filter"));
-    if !p.platform.is_empty() {
-        let pl: Platform = p.platform.parse().map_err(|_| bad("platform", &p.platform))?;
+    if let Some(pl) = filter::optional::<Platform>(lang, "platform", &p.platform)? {
         f.platforms.push(search::schema::platform_ord(pl));
     }
-    if !p.content_type.is_empty() {
-        let t: ContentType = p.content_type.parse().map_err(|_| bad("type", &p.content_type))?;
+    if let Some(t) = filter::optional::<ContentType>(lang, "type", &p.content_type)? {
         f.content_types.push(search::schema::content_type_ord(t));
     }
-    if !p.state.is_empty() {
-        let s: MessageState = p.state.parse().map_err(|_| bad("state", &p.state))?;
+    if let Some(s) = filter::optional::<MessageState>(lang, "state", &p.state)? {
         f.states.push(search::schema::state_ord(s));
     }
-    if !p.since.is_empty() {
-        f.since = Some(parse_time(&p.since, tz).ok_or_else(|| bad("since", &p.since))?);
-    }
-    if !p.until.is_empty() {
-        // A date means "through that day".
-        let end = parse_time(&p.until, tz).ok_or_else(|| bad("until", &p.until))?;
-        f.until = Some(if p.until.len() == 10 { end + 86_400_000 } else { end });
-    }
+    (f.since, f.until) = filter::time_range(lang, tz, &p.since, &p.until)?;
     Ok(f)
 }
 
@@ -154,19 +134,14 @@ pub(crate) async fn results(
     headers: HeaderMap,
     Query(p): Query<Params>,
 ) -> Response {
-    crate::blocking::run(state, move |state| results_blocking(state, &headers, &p)).await
-}
-
-fn results_blocking(state: &AppState, headers: &HeaderMap, p: &Params) -> Response {
-    let s = match super::signed_in(state, headers, "/search", true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = Lang::from_headers(headers);
-    match run(state, lang, &s, p) {
-        Ok(body) => Html(frame(lang, lang.t("搜索结果", "Results"), Some(&s), body).into_string()).into_response(),
-        Err(r) => r,
-    }
+    super::signed_in_page(
+        state,
+        headers,
+        "/search",
+        ("搜索结果", "Results"),
+        move |state, lang, s| run(state, lang, s, &p),
+    )
+    .await
 }
 
 /// A validated search for `p`, restricted to the user's scopes, with the reader and searcher
@@ -190,13 +165,8 @@ pub(crate) fn plan(
 ) -> Result<Option<Planned>, Response> {
     let user = s.user.name.as_str();
     let denied_query = |why: &str| {
-        let _ = state.record(&NewAccess {
-            user,
-            action,
-            target: &p.q.chars().take(MAX_QUERY_CHARS).collect::<String>(),
-            detail: json!({ "reason": why }),
-            outcome: Outcome::Denied,
-        });
+        let target: String = p.q.chars().take(MAX_QUERY_CHARS).collect();
+        super::record(state, user, action, &target, json!({ "reason": why }), Outcome::Denied);
     };
     if p.q.chars().count() > MAX_QUERY_CHARS {
         denied_query("query too long");
@@ -307,38 +277,17 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
         .filter(|r| crate::scope::allows(&s.user.scopes, r.key.platform, &r.key.chat_id))
         .collect();
 
-    super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user,
-            action: "search",
-            target: &p.q,
-            detail: json!({
-                "platform": p.platform, "chat": p.chat, "sender": p.sender, "since": p.since,
-                "until": p.until, "type": p.content_type, "state": p.state, "page": page,
-                "total": total, "shown": shown.len(),
-            }),
-            outcome: Outcome::Ok,
-        },
-    )?;
+    let detail = json!({
+        "platform": p.platform, "chat": p.chat, "sender": p.sender, "since": p.since,
+        "until": p.until, "type": p.content_type, "state": p.state, "page": page,
+        "total": total, "shown": shown.len(),
+    });
+    super::log_or_fail(state, lang, user, "search", &p.q, detail)?;
 
     let terms: Vec<&str> = req.query.positive_terms().collect();
     let tz = state.opts.tz;
     let pages = total.div_ceil(PAGE).clamp(1, MAX_PAGE);
-    let link = |n: usize| {
-        format!(
-            "/search?q={}&platform={}&chat={}&sender={}&since={}&until={}&type={}&state={}&page={n}",
-            enc(&p.q),
-            enc(&p.platform),
-            enc(&p.chat),
-            enc(&p.sender),
-            enc(&p.since),
-            enc(&p.until),
-            enc(&p.content_type),
-            enc(&p.state)
-        )
-    };
+    let link = |n: usize| format!("{}&page={n}", with_query("/search", &p.fields()));
     Ok(html! {
         h1 { (lang.t("搜索结果", "Results")) }
         (search_form(lang, p))

@@ -15,32 +15,20 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use proto::Platform;
 use serde_json::json;
-use store::access::{NewAccess, Outcome, Role, Session};
+use store::access::{Role, Session};
 use store::anchors::Anchor;
 
 use crate::i18n::Lang;
-use crate::page::{frame, time};
+use crate::page::time;
 use crate::state::AppState;
 
 /// `GET /status`.
 pub(crate) async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    crate::blocking::run(state, move |state| page_blocking(state, &headers)).await
-}
-
-fn page_blocking(state: &AppState, headers: &HeaderMap) -> Response {
-    let s = match super::signed_in(state, headers, "/status", true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let lang = Lang::from_headers(headers);
-    match run(state, lang, &s) {
-        Ok(body) => Html(frame(lang, lang.t("状态", "Status"), Some(&s), body).into_string()).into_response(),
-        Err(r) => r,
-    }
+    super::signed_in_page(state, headers, "/status", ("状态", "Status"), run).await
 }
 
 /// The last line of the anchors file written by an export, with its time.
@@ -107,17 +95,8 @@ fn run(state: &AppState, lang: Lang, s: &Session) -> Result<Markup, Response> {
         None
     };
 
-    super::log_or_fail(
-        state,
-        lang,
-        &NewAccess {
-            user: &s.user.name,
-            action: "status",
-            target: "/status",
-            detail: json!({ "connectors": connectors.len(), "archive_counts": admin }),
-            outcome: Outcome::Ok,
-        },
-    )?;
+    let detail = json!({ "connectors": connectors.len(), "archive_counts": admin });
+    super::log_or_fail(state, lang, &s.user.name, "status", "/status", detail)?;
 
     let tz = state.opts.tz;
     let now = state.now();
