@@ -3,14 +3,12 @@
 
 #![no_main]
 
-use chatvault_fuzz::reads_back;
+use chatvault_fuzz::{RECEIVED_AT, reads_back};
 use ingest::eoffice::codec::Codec;
 use ingest::eoffice::crypto::ContentKey;
 use ingest::eoffice::engineio::{self, Packet as Eio};
 use ingest::eoffice::socketio;
 use libfuzzer_sys::fuzz_target;
-
-const RECEIVED_AT: i64 = 1_772_413_260_000;
 
 fuzz_target!(|data: &[u8]| {
     // WebSocket text frames are UTF-8 by the time they reach the decoder.

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use chatvault_fuzz::reads_back;
+use chatvault_fuzz::{RECEIVED_AT, reads_back};
 use ingest::eoffice::codec::Codec;
 use ingest::eoffice::crypto::ContentKey;
 use libfuzzer_sys::fuzz_target;
@@ -29,8 +29,6 @@ const NAMES: &[&str] = &[
     "hello",
     "not in the catalogue",
 ];
-
-const RECEIVED_AT: i64 = 1_772_413_260_000;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {

@@ -4,14 +4,12 @@
 
 #![no_main]
 
-use chatvault_fuzz::reads_back;
+use chatvault_fuzz::{RECEIVED_AT, reads_back};
 use ingest::goofish::codec::decode_sync_push;
 use ingest::goofish::frame::{Frame, FrameKind, SYNC_PUSH};
 use ingest::goofish::message::from_history;
 use libfuzzer_sys::fuzz_target;
 use proto::Ingested;
-
-const RECEIVED_AT: i64 = 1_772_413_260_000;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

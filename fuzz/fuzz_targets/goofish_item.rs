@@ -6,14 +6,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chatvault_fuzz::reads_back;
+use chatvault_fuzz::{RECEIVED_AT, reads_back};
 use ingest::goofish::codec::{decode_bytes, decode_item};
 use ingest::goofish::content::{decode_b64, decode_b64_json};
 use libfuzzer_sys::fuzz_target;
 use proto::Ingested;
 use serde_json::json;
-
-const RECEIVED_AT: i64 = 1_772_413_260_000;
 
 fn check(item: &serde_json::Value) {
     match decode_item(item, RECEIVED_AT) {

@@ -4,12 +4,10 @@
 
 #![no_main]
 
-use chatvault_fuzz::reads_back;
+use chatvault_fuzz::{RECEIVED_AT, reads_back};
 use ingest::yunhu::codec::{decode, frame_events};
 use ingest::yunhu::cursor::Position;
 use libfuzzer_sys::fuzz_target;
-
-const RECEIVED_AT: i64 = 1_772_413_260_000;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(frame) = decode(data) else {

@@ -3,6 +3,9 @@
 use proto::ChatEvent;
 use serde::Deserialize;
 
+/// The receive time the targets give decoders: fixed, so that a crash reproduces.
+pub const RECEIVED_AT: i64 = 1_772_413_260_000;
+
 /// The store's envelope, as deep as the real one (envelope → event → body → detail).
 #[derive(Deserialize)]
 struct Envelope {

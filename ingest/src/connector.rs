@@ -27,6 +27,22 @@ pub trait Connector: Send + Sync + 'static {
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError>;
 }
 
+/// Writes [`Connector::platform`] and [`Connector::name`] for a connector that keeps its
+/// config in `self.cfg`: every platform's config names the account in `name`, so the two
+/// methods differ only in the platform.
+macro_rules! connector_identity {
+    ($platform:expr) => {
+        fn platform(&self) -> proto::Platform {
+            $platform
+        }
+
+        fn name(&self) -> &str {
+            &self.cfg.name
+        }
+    };
+}
+pub(crate) use connector_identity;
+
 /// Why a connector stopped or a step failed. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {

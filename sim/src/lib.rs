@@ -7,9 +7,11 @@
 //! received, so tests can check "acked ⇒ archived", and can inject faults.
 
 pub mod corpus;
+mod delivery;
 pub mod eoffice;
 pub mod fake_store;
 pub mod goofish;
+mod http;
 pub mod wecom;
 pub mod wecom_archive;
 pub mod worktool;

@@ -129,13 +129,7 @@ impl EofficeConnector {
 
 #[async_trait::async_trait]
 impl Connector for EofficeConnector {
-    fn platform(&self) -> Platform {
-        Platform::Eoffice
-    }
-
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
+    crate::connector::connector_identity!(Platform::Eoffice);
 
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let mut session = connector::EofficeSession {

@@ -30,6 +30,28 @@ const MESSAGES_PER_PAGE: u32 = 50;
 /// Safety stop for a server whose `hasMore` never ends.
 const MAX_PAGES: usize = 10_000;
 
+/// What a pass over the history (backfill or recovery) pages with: how deep it goes per
+/// conversation, the pauses that answer flow control, and the cursor each page is
+/// committed with.
+pub struct Paging<'a> {
+    /// Messages per conversation at most (`backfill_messages_per_chat`).
+    pub depth: u32,
+    /// Pauses after flow control before a request is given up.
+    pub flow_delays: &'a [Duration],
+    /// The session's cursor.
+    pub cursor: &'a mut SyncCursor,
+}
+
+impl Paging<'_> {
+    /// Lists every conversation and notes the groups among them in the cursor: the first
+    /// step of either pass.
+    pub async fn conversations(&mut self, socket: &mut Socket) -> Result<Vec<Conv>, ConnectorError> {
+        let convs = conversations(socket, self.flow_delays).await?;
+        self.cursor.learn_groups(&convs);
+        Ok(convs)
+    }
+}
+
 /// Outcome of a backfill.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -46,21 +68,28 @@ pub struct Progress {
 pub async fn run(
     session: &mut Socket,
     cx: &ConnectorContext,
-    depth: u32,
-    flow_delays: &[Duration],
-    cursor: &mut SyncCursor,
+    mut paging: Paging<'_>,
 ) -> Result<Progress, ConnectorError> {
     let mut progress = Progress::default();
-    let convs = conversations(session, flow_delays).await?;
+    let convs = paging.conversations(session).await?;
     progress.conversations = convs.len();
-    cursor.learn_groups(&convs);
+    let depth = paging.depth;
     tracing::info!(connector = %cx.name, conversations = convs.len(), depth, "goofish backfill started");
     for (i, conv) in convs.iter().enumerate() {
-        match history(session, cx, &conv.cid, Stop::Depth(depth), flow_delays, cursor).await? {
+        match history(
+            session,
+            cx,
+            &conv.cid,
+            Stop::Depth(depth),
+            paging.flow_delays,
+            paging.cursor,
+        )
+        .await?
+        {
             Ok(paged) => {
                 progress.messages += paged.messages;
                 if let Some(at) = paged.newest {
-                    cursor.saw(&conv.cid, at);
+                    paging.cursor.saw(&conv.cid, at);
                 }
             }
             Err(Throttled) => {

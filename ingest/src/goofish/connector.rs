@@ -42,6 +42,21 @@ pub(super) struct GoofishSession {
 }
 
 impl GoofishSession {
+    fn paging(&mut self) -> backfill::Paging<'_> {
+        backfill::Paging {
+            depth: self.conn.cfg.backfill_messages_per_chat,
+            flow_delays: &self.conn.tuning.flow_control_pauses,
+            cursor: &mut self.cursor,
+        }
+    }
+
+    /// Commits the cursor alone, so that a restart resumes after what a history pass saw.
+    async fn commit_cursor(&mut self, cx: &ConnectorContext) -> Result<(), ConnectorError> {
+        cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
+        self.committed = self.cursor.clone();
+        Ok(())
+    }
+
     pub(super) fn new(conn: Arc<GoofishConnector>, cx: &ConnectorContext) -> Result<Self, ConnectorError> {
         let stored = cx.resume_from.as_ref();
         let cursor = SyncCursor::from_stored(stored).unwrap_or_else(|| {
@@ -107,8 +122,7 @@ impl Session for GoofishSession {
                 .await?,
         )?;
         if self.cursor != self.committed {
-            cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
-            self.committed = self.cursor.clone();
+            self.commit_cursor(cx).await?;
         }
         if !resumed {
             // A first start: nothing was missed; the backfill is history the archive chose to
@@ -133,17 +147,9 @@ impl Session for GoofishSession {
 impl GoofishSession {
     async fn backfill(&mut self, socket: &mut Socket, cx: &ConnectorContext) -> Result<(), ConnectorError> {
         let started = std::time::Instant::now();
-        let p = backfill::run(
-            socket,
-            cx,
-            self.conn.cfg.backfill_messages_per_chat,
-            &self.conn.tuning.flow_control_pauses,
-            &mut self.cursor,
-        )
-        .await?;
+        let p = backfill::run(socket, cx, self.paging()).await?;
         self.cursor.backfilled = true;
-        cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
-        self.committed = self.cursor.clone();
+        self.commit_cursor(cx).await?;
         self.want_backfill = false;
         tracing::info!(
             connector = %cx.name,
@@ -164,16 +170,8 @@ impl GoofishSession {
         cx: &ConnectorContext,
         link: &mut Link<'_>,
     ) -> Result<(), ConnectorError> {
-        let done = recover::run(
-            socket,
-            cx,
-            self.conn.cfg.backfill_messages_per_chat,
-            &self.conn.tuning.flow_control_pauses,
-            &mut self.cursor,
-        )
-        .await?;
-        cx.out.commit(Vec::new(), Some(self.cursor.to_json())).await?;
-        self.committed = self.cursor.clone();
+        let done = recover::run(socket, cx, self.paging()).await?;
+        self.commit_cursor(cx).await?;
         tracing::info!(
             connector = %cx.name,
             conversations = done.conversations,

@@ -70,12 +70,7 @@ impl GoofishConnector {
 
 #[async_trait::async_trait]
 impl Connector for GoofishConnector {
-    fn platform(&self) -> Platform {
-        Platform::Goofish
-    }
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
+    crate::connector::connector_identity!(Platform::Goofish);
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let mut session = connector::GoofishSession::new(self.clone(), &cx)?;
         supervise(&cx, self.tuning.backoff.clone(), &mut session).await

@@ -14,10 +14,7 @@
 //! recovery reads) keeps its mark, so the next recovery tries again, and is reported: the
 //! connector records `history_behind` (a gap in `audit --gaps`) until a recovery is complete.
 
-use std::time::Duration;
-
-use super::backfill::{self, Stop, Throttled};
-use super::cursor::SyncCursor;
+use super::backfill::{self, Paging, Stop, Throttled};
 use super::transport::Socket;
 use crate::{ConnectorContext, ConnectorError};
 
@@ -39,12 +36,14 @@ pub struct Recovered {
 pub async fn run(
     socket: &mut Socket,
     cx: &ConnectorContext,
-    depth: u32,
-    flow_delays: &[Duration],
-    cursor: &mut SyncCursor,
+    mut paging: Paging<'_>,
 ) -> Result<Recovered, ConnectorError> {
-    let convs = backfill::conversations(socket, flow_delays).await?;
-    cursor.learn_groups(&convs);
+    let convs = paging.conversations(socket).await?;
+    let Paging {
+        depth,
+        flow_delays,
+        cursor,
+    } = paging;
     let mut done = Recovered {
         conversations: convs.len(),
         ..Recovered::default()

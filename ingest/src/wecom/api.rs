@@ -196,12 +196,9 @@ impl WecomApi {
 
     /// `POST /cgi-bin/externalcontact/groupchat/get`: a customer group's name.
     pub async fn group_chat_name(&self, chat_id: &str) -> Result<String, ApiError> {
-        let url = format!("{}/cgi-bin/externalcontact/groupchat/get", self.base);
         let body = serde_json::json!({ "chat_id": chat_id, "need_name": 1 });
         let v = self
-            .call("groupchat/get", |token| {
-                self.http.post(&url).query(&[("access_token", token)]).json(&body)
-            })
+            .post("groupchat/get", "externalcontact/groupchat/get", body)
             .await?;
         string_at("groupchat/get", &v, &["group_chat", "name"])
     }
@@ -209,12 +206,9 @@ impl WecomApi {
     /// `POST /cgi-bin/msgaudit/groupchat/get` `{"roomid"}`: an internal group's name as 会话存档
     /// sees it (`roomname`), callable with the 会话存档 secret (protocols.md §2.5 [WENER]).
     pub async fn msgaudit_group_name(&self, room_id: &str) -> Result<String, ApiError> {
-        let url = format!("{}/cgi-bin/msgaudit/groupchat/get", self.base);
         let body = serde_json::json!({ "roomid": room_id });
         let v = self
-            .call("msgaudit/groupchat/get", |token| {
-                self.http.post(&url).query(&[("access_token", token)]).json(&body)
-            })
+            .post("msgaudit/groupchat/get", "msgaudit/groupchat/get", body)
             .await?;
         string_at("msgaudit/groupchat/get", &v, &["roomname"])
     }
@@ -246,13 +240,7 @@ impl WecomApi {
     /// 审批流程: "获取审批申请详情"; shape per document 91983).
     pub async fn approval_detail(&self, sp_no: &str) -> Result<Value, ApiError> {
         const API: &str = "oa/getapprovaldetail";
-        let url = format!("{}/cgi-bin/oa/getapprovaldetail", self.base);
-        let body = serde_json::json!({ "sp_no": sp_no });
-        let v = self
-            .call(API, |token| {
-                self.http.post(&url).query(&[("access_token", token)]).json(&body)
-            })
-            .await?;
+        let v = self.post(API, API, serde_json::json!({ "sp_no": sp_no })).await?;
         string_at(API, &v, &["info", "sp_no"])?;
         Ok(v["info"].clone())
     }
@@ -269,13 +257,7 @@ impl WecomApi {
     /// the seed names only the callback (001: "open_approval_change:自建审批状态变更").
     pub async fn open_approval_data(&self, third_no: &str) -> Result<Value, ApiError> {
         const API: &str = "corp/getopenapprovaldata";
-        let url = format!("{}/cgi-bin/corp/getopenapprovaldata", self.base);
-        let body = serde_json::json!({ "thirdNo": third_no });
-        let v = self
-            .call(API, |token| {
-                self.http.post(&url).query(&[("access_token", token)]).json(&body)
-            })
-            .await?;
+        let v = self.post(API, API, serde_json::json!({ "thirdNo": third_no })).await?;
         string_at(API, &v, &["data", "ThirdNo"])?;
         Ok(v["data"].clone())
     }
@@ -328,6 +310,16 @@ impl WecomApi {
                 Step::Wait(d) => tokio::time::sleep(d).await,
             }
         }
+    }
+
+    /// `POST /cgi-bin/<path>` with `body` through [`WecomApi::call`]; `api` names the call
+    /// in errors.
+    async fn post(&self, api: &'static str, path: &str, body: Value) -> Result<Value, ApiError> {
+        let url = format!("{}/cgi-bin/{path}", self.base);
+        self.call(api, |token| {
+            self.http.post(&url).query(&[("access_token", token)]).json(&body)
+        })
+        .await
     }
 
     /// One JSON API call with the token and busy-retry policy.

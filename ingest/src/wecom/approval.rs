@@ -28,6 +28,21 @@ pub fn status_text(code: i64) -> String {
     }
 }
 
+/// The string at `k` of `v`; empty when absent or not a string.
+fn str_at(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// An approver's comment at `k` of `v` in 「」, or nothing when there is none.
+fn speech(v: &Value, k: &str) -> String {
+    let said = str_at(v, k);
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!("「{said}」")
+    }
+}
+
 /// The chat an approval's messages go to.
 pub fn chat_id(sp_no: &str) -> String {
     format!("approval:{sp_no}")
@@ -36,18 +51,14 @@ pub fn chat_id(sp_no: &str) -> String {
 /// The readable message of an approval callback `ev` (its chat-less `other` event) given the
 /// fetched `info` and the applicant's name when known.
 pub fn message(ev: &ChatEvent, info: &Value, applicant_name: Option<String>) -> Option<ChatEvent> {
-    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let sp_no = s(info, "sp_no");
-    if sp_no.is_empty() {
-        return None;
-    }
+    let sp_no = Some(str_at(info, "sp_no")).filter(|n| !n.is_empty())?;
     let applicant = info
         .pointer("/applyer/userid")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let status = status_text(info.get("sp_status").and_then(Value::as_i64).unwrap_or(0));
-    let mut lines = vec![format!("[审批] {} · {status} · 单号 {sp_no}", s(info, "sp_name"))];
+    let mut lines = vec![format!("[审批] {} · {status} · 单号 {sp_no}", str_at(info, "sp_name"))];
     let who = match &applicant_name {
         Some(n) => format!("{n} ({applicant})"),
         None => applicant.clone(),
@@ -69,16 +80,11 @@ pub fn message(ev: &ChatEvent, info: &Value, applicant_name: Option<String>) -> 
         for d in r.get("details").and_then(Value::as_array).into_iter().flatten() {
             let approver = d.pointer("/approver/userid").and_then(Value::as_str).unwrap_or("");
             let st = status_text(d.get("sp_status").and_then(Value::as_i64).unwrap_or(0));
-            let speech = s(d, "speech");
-            let speech = if speech.is_empty() {
-                String::new()
-            } else {
-                format!("「{speech}」")
-            };
+            let speech = speech(d, "speech");
             lines.push(format!("审批人 {approver}: {st}{speech}"));
         }
     }
-    let chat_name = format!("审批 {} {sp_no}", s(info, "sp_name"));
+    let chat_name = format!("审批 {} {sp_no}", str_at(info, "sp_name"));
     Some(card(ev, chat_id(&sp_no), chat_name, applicant, applicant_name, &lines))
 }
 
@@ -185,21 +191,17 @@ fn each(v: Option<&Value>) -> Vec<&Value> {
 /// of `corp/getopenapprovaldata`; `status` is the callback's own `OpenSpStatus` (the data is
 /// read later and may already be past it).
 pub fn open_message(ev: &ChatEvent, data: &Value, status: Option<i64>) -> Option<ChatEvent> {
-    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let third_no = s(data, "ThirdNo");
-    if third_no.is_empty() {
-        return None;
-    }
+    let third_no = Some(str_at(data, "ThirdNo")).filter(|n| !n.is_empty())?;
     let status = status
         .or_else(|| data.get("OpenSpstatus").and_then(Value::as_i64))
         .unwrap_or(0);
-    let name = s(data, "OpenSpName");
-    let (applicant, applicant_name) = (s(data, "ApplyUserId"), s(data, "ApplyUsername"));
+    let name = str_at(data, "OpenSpName");
+    let (applicant, applicant_name) = (str_at(data, "ApplyUserId"), str_at(data, "ApplyUsername"));
     let mut lines = vec![format!(
         "[审批] {name} · {} · 单号 {third_no}",
         open_status_text(status)
     )];
-    let party = s(data, "ApplyUserParty");
+    let party = str_at(data, "ApplyUserParty");
     let party = if party.is_empty() {
         String::new()
     } else {
@@ -213,22 +215,17 @@ pub fn open_message(ev: &ChatEvent, data: &Value, status: Option<i64>) -> Option
     for node in each(data.pointer("/ApprovalNodes/ApprovalNode")) {
         for item in each(node.pointer("/Items/Item")) {
             let st = open_item_status(item.get("ItemStatus").and_then(Value::as_i64).unwrap_or(0));
-            let speech = s(item, "ItemSpeech");
-            let speech = if speech.is_empty() {
-                String::new()
-            } else {
-                format!("「{speech}」")
-            };
+            let speech = speech(item, "ItemSpeech");
             lines.push(format!(
                 "审批人 {} ({}): {st}{speech}",
-                s(item, "ItemName"),
-                s(item, "ItemUserId")
+                str_at(item, "ItemName"),
+                str_at(item, "ItemUserId")
             ));
         }
     }
     let notified: Vec<String> = each(data.pointer("/NotifyNodes/NotifyNode"))
         .into_iter()
-        .map(|n| s(n, "ItemName"))
+        .map(|n| str_at(n, "ItemName"))
         .filter(|n| !n.is_empty())
         .collect();
     if !notified.is_empty() {

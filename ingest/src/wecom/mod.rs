@@ -96,13 +96,7 @@ impl WecomConnector {
 
 #[async_trait::async_trait]
 impl Connector for WecomConnector {
-    fn platform(&self) -> Platform {
-        Platform::Wecom
-    }
-
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
+    crate::connector::connector_identity!(Platform::Wecom);
 
     fn router(&self, cx: &ConnectorContext) -> Option<axum::Router> {
         let crypto = match self.crypto() {

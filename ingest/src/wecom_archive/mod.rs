@@ -163,13 +163,7 @@ fn status_of(e: &FinanceError) -> ConnectorStatus {
 
 #[async_trait::async_trait]
 impl Connector for WecomArchiveConnector {
-    fn platform(&self) -> Platform {
-        Platform::WecomArchive
-    }
-
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
+    crate::connector::connector_identity!(Platform::WecomArchive);
 
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let mut pos = Position::from_cursor(cx.resume_from.as_ref()).map_err(ConnectorError::Protocol)?;

@@ -90,24 +90,51 @@ pub async fn robot_info(
     robot_id: &str,
     key: Option<&Secret>,
 ) -> Result<RobotSettings, ApiError> {
-    let url = format!("{}/robot/robotInfo/get", api_base.trim_end_matches('/'));
-    let mut req = client.get(url).query(&[("robotId", robot_id)]);
+    let mut req = robot_request(client, api_base, "get", robot_id);
     if let Some(k) = key.filter(|k| !k.expose().is_empty()) {
         req = req.query(&[("key", k.expose())]);
     }
+    let v = get_json(req.timeout(Duration::from_secs(10)))
+        .await
+        .map_err(|f| match f {
+            HttpFailure::Transport(e) => ApiError::Http(e),
+            HttpFailure::Status(s) => ApiError::Status(s),
+        })?;
+    parse_info(&v)
+}
+
+/// `GET <api_base>/robot/robotInfo/<what>?robotId=…`, the form of every robot API call.
+pub(super) fn robot_request(
+    client: &reqwest::Client,
+    api_base: &str,
+    what: &str,
+    robot_id: &str,
+) -> reqwest::RequestBuilder {
+    let url = format!("{}/robot/robotInfo/{what}", api_base.trim_end_matches('/'));
+    client.get(url).query(&[("robotId", robot_id)])
+}
+
+/// Why a robot API call gave no JSON to read, before its content is looked at. The reason is
+/// rendered without the URL, which may carry the key.
+pub(super) enum HttpFailure {
+    /// Network failure, timeout, or an answer that is not JSON.
+    Transport(String),
+    /// HTTP status other than 2xx.
+    Status(u16),
+}
+
+/// Sends `req` and reads its answer as JSON.
+pub(super) async fn get_json(req: reqwest::RequestBuilder) -> Result<Value, HttpFailure> {
     let resp = req
-        .timeout(Duration::from_secs(10))
         .send()
         .await
-        .map_err(|e| ApiError::Http(e.without_url().to_string()))?;
+        .map_err(|e| HttpFailure::Transport(e.without_url().to_string()))?;
     if !resp.status().is_success() {
-        return Err(ApiError::Status(resp.status().as_u16()));
+        return Err(HttpFailure::Status(resp.status().as_u16()));
     }
-    let v: Value = resp
-        .json()
+    resp.json()
         .await
-        .map_err(|e| ApiError::Http(e.without_url().to_string()))?;
-    parse_info(&v)
+        .map_err(|e| HttpFailure::Transport(e.without_url().to_string()))
 }
 
 #[cfg(test)]

@@ -130,13 +130,7 @@ impl WorktoolConnector {
 
 #[async_trait::async_trait]
 impl Connector for WorktoolConnector {
-    fn platform(&self) -> Platform {
-        Platform::Worktool
-    }
-
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
+    crate::connector::connector_identity!(Platform::Worktool);
 
     fn router(&self, cx: &ConnectorContext) -> Option<axum::Router> {
         let spool = self

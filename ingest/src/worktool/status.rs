@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::api::HttpFailure;
 use super::robot::RobotView;
 use crate::state::StateReporter;
 
@@ -58,20 +59,12 @@ pub fn parse_online(v: &Value) -> Option<bool> {
 
 /// One poll.
 pub async fn online(client: &reqwest::Client, api_base: &str, robot_id: &str) -> Result<Option<bool>, StatusError> {
-    let url = format!("{}/robot/robotInfo/online", api_base.trim_end_matches('/'));
-    let resp = client
-        .get(url)
-        .query(&[("robotId", robot_id)])
-        .send()
+    let v = super::api::get_json(super::api::robot_request(client, api_base, "online", robot_id))
         .await
-        .map_err(|e| StatusError::Http(e.without_url().to_string()))?;
-    if !resp.status().is_success() {
-        return Err(StatusError::Status(resp.status().as_u16()));
-    }
-    let v: Value = resp
-        .json()
-        .await
-        .map_err(|e| StatusError::Http(e.without_url().to_string()))?;
+        .map_err(|f| match f {
+            HttpFailure::Transport(e) => StatusError::Http(e),
+            HttpFailure::Status(s) => StatusError::Status(s),
+        })?;
     Ok(parse_online(&v))
 }
 
@@ -120,41 +113,76 @@ pub struct PollCx {
     pub shutdown: CancellationToken,
 }
 
-fn client(name: &str) -> Option<reqwest::Client> {
-    match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            tracing::error!(connector = %name, error = %e, "no HTTP client for the WorkTool API");
-            None
+/// What both polls share: the HTTP client, the clock, and the failure log kept quiet.
+struct Poller<'a> {
+    cx: &'a PollCx,
+    client: reqwest::Client,
+    tick: tokio::time::Interval,
+    quiet: Quiet,
+}
+
+impl<'a> Poller<'a> {
+    /// Ticks at once, then every `interval` (never below [`MIN_INTERVAL`]), a late tick
+    /// delaying the next rather than bunching them. `None` (logged) without an HTTP client.
+    fn start(cx: &'a PollCx, interval: Duration) -> Option<Self> {
+        let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(connector = %cx.name, error = %e, "no HTTP client for the WorkTool API");
+                return None;
+            }
+        };
+        let mut tick = tokio::time::interval(interval.max(MIN_INTERVAL));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Some(Poller {
+            cx,
+            client,
+            tick,
+            quiet: Quiet::default(),
+        })
+    }
+
+    /// Waits for the next tick; `false` once shutdown fires.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.tick.tick() => true,
+            _ = self.cx.shutdown.cancelled() => false,
         }
+    }
+
+    /// The call worked.
+    fn answered(&mut self) {
+        self.quiet.ok();
+    }
+
+    /// The call failed: counted under `metric`, logged as `what` at most once per [`QUIET`].
+    fn failed(&mut self, error: &dyn std::fmt::Display, what: &str, metric: &'static str) {
+        if self.quiet.should_log() {
+            tracing::warn!(connector = %self.cx.name, error = %error, "{what}");
+        }
+        crate::metrics::noticed(&self.cx.name, metric);
     }
 }
 
 /// Polls `robotInfo/online` until shutdown, recording changes through the view.
 pub async fn poll(cx: std::sync::Arc<PollCx>, interval: Duration) {
-    let Some(client) = client(&cx.name) else { return };
-    let mut tick = tokio::time::interval(interval.max(MIN_INTERVAL));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut quiet = Quiet::default();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cx.shutdown.cancelled() => return,
-        }
-        match online(&client, &cx.api_base, &cx.robot_id).await {
+    let Some(mut poller) = Poller::start(&cx, interval) else {
+        return;
+    };
+    while poller.next().await {
+        match online(&poller.client, &cx.api_base, &cx.robot_id).await {
             Ok(Some(up)) => {
-                quiet.ok();
+                poller.answered();
                 publish(&cx.name, up);
                 cx.view.set_online(up);
                 cx.view.report(&cx.state).await;
             }
             Ok(None) => crate::metrics::noticed(&cx.name, "robot_status_unknown"),
-            Err(e) => {
-                if quiet.should_log() {
-                    tracing::warn!(connector = %cx.name, error = %e, "robot status poll failed; the robot's state is unknown (callbacks are still archived)");
-                }
-                crate::metrics::noticed(&cx.name, "robot_status_failed");
-            }
+            Err(e) => poller.failed(
+                &e,
+                "robot status poll failed; the robot's state is unknown (callbacks are still archived)",
+                "robot_status_failed",
+            ),
         }
     }
 }
@@ -163,18 +191,13 @@ pub async fn poll(cx: std::sync::Arc<PollCx>, interval: Duration) {
 /// shutdown. `replyAll` ≠ 1 or `openCallback` 0 are gaps (see [`RobotView`]); an unreachable
 /// API leaves the state as it was, with one log line per [`QUIET`] at most.
 pub async fn check_settings(cx: std::sync::Arc<PollCx>, interval: Duration) {
-    let Some(client) = client(&cx.name) else { return };
-    let mut tick = tokio::time::interval(interval.max(MIN_INTERVAL));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut quiet = Quiet::default();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cx.shutdown.cancelled() => return,
-        }
-        match super::api::robot_info(&client, &cx.api_base, &cx.robot_id, cx.api_key.as_ref()).await {
+    let Some(mut poller) = Poller::start(&cx, interval) else {
+        return;
+    };
+    while poller.next().await {
+        match super::api::robot_info(&poller.client, &cx.api_base, &cx.robot_id, cx.api_key.as_ref()).await {
             Ok(s) => {
-                quiet.ok();
+                poller.answered();
                 if s.callbacks_off() || s.mentions_only() {
                     tracing::warn!(
                         connector = %cx.name,
@@ -186,12 +209,11 @@ pub async fn check_settings(cx: std::sync::Arc<PollCx>, interval: Duration) {
                 cx.view.set_settings(s);
                 cx.view.report(&cx.state).await;
             }
-            Err(e) => {
-                if quiet.should_log() {
-                    tracing::warn!(connector = %cx.name, error = %e, "cannot read the robot's settings (robotInfo/get); whether it forwards every message is unknown; callbacks are still archived");
-                }
-                crate::metrics::noticed(&cx.name, "robot_settings_failed");
-            }
+            Err(e) => poller.failed(
+                &e,
+                "cannot read the robot's settings (robotInfo/get); whether it forwards every message is unknown; callbacks are still archived",
+                "robot_settings_failed",
+            ),
         }
     }
 }

@@ -225,31 +225,15 @@ mod tests {
     #[test]
     fn markdown_and_html_keep_their_markup_beside_the_plain_text() {
         let md = "# 周报\n- **完成** [合同](https://x/1)\n";
-        let n = normalize(
-            3,
-            &Parts {
-                text: md.into(),
-                ..Parts::default()
-            },
-        );
-        assert_eq!(
-            (n.text_format, n.source_text.as_deref()),
-            (TextFormat::Markdown, Some(md))
-        );
-        assert!(n.text.contains("完成") && !n.text.contains("**"), "{}", n.text);
         let html = "<p>请<b>今天</b>确认</p>";
-        let n = normalize(
-            8,
-            &Parts {
-                text: html.into(),
-                ..Parts::default()
-            },
-        );
-        assert_eq!(
-            (n.text_format, n.source_text.as_deref()),
-            (TextFormat::Html, Some(html))
-        );
-        assert_eq!(n.text, "请今天确认");
+        // Text alone: the same normalization an edit's text gets.
+        for (content_type, markup, format) in [(3, md, TextFormat::Markdown), (8, html, TextFormat::Html)] {
+            let n = edited_text(content_type, markup);
+            assert_eq!((n.text_format, n.source_text.as_deref()), (format, Some(markup)));
+        }
+        let n = edited_text(3, md).text;
+        assert!(n.contains("完成") && !n.contains("**"), "{n}");
+        assert_eq!(edited_text(8, html).text, "请今天确认");
         let n = edited_text(3, "*改*");
         assert_eq!((n.text.as_str(), n.source_text.as_deref()), ("改", Some("*改*")));
     }
@@ -263,17 +247,7 @@ mod tests {
         assert_eq!(normalize(1, &text).content_type, ContentType::Text);
         assert_eq!(normalize(1, &text).source_text, None);
         assert_eq!(normalize(3, &text).text, "好的");
-        assert_eq!(
-            normalize(
-                8,
-                &Parts {
-                    text: "<b>好</b>的".into(),
-                    ..Parts::default()
-                }
-            )
-            .text,
-            "好的"
-        );
+        assert_eq!(edited_text(8, "<b>好</b>的").text, "好的");
         let file = Parts {
             file_name: "合同.pdf".into(),
             file_url: "https://f/1".into(),

@@ -103,13 +103,7 @@ impl YunhuConnector {
 
 #[async_trait::async_trait]
 impl Connector for YunhuConnector {
-    fn platform(&self) -> Platform {
-        Platform::Yunhu
-    }
-
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
+    crate::connector::connector_identity!(Platform::Yunhu);
 
     async fn run(self: Arc<Self>, cx: ConnectorContext) -> Result<(), ConnectorError> {
         let mut session = connector::YunhuSession::new(self.clone(), &cx)?;

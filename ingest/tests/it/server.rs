@@ -79,20 +79,11 @@ async fn bodies_above_two_megabytes_reach_the_handler() {
         .unwrap();
     let url = format!("http://{}/cb/big", server.local_addr());
     let client = reqwest::Client::new();
-    let r = client
-        .post(&url)
-        .body(vec![b'x'; 3 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
+    let post = |len: usize| client.post(&url).body(vec![b'x'; len]).send();
+    let r = post(3 * 1024 * 1024).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), (3 * 1024 * 1024).to_string());
-    let r = client
-        .post(&url)
-        .body(vec![b'x'; 7 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
+    let r = post(7 * 1024 * 1024).await.unwrap();
     assert_eq!(r.status(), 413);
     token.cancel();
     server.join().await.unwrap();

@@ -39,21 +39,46 @@ fn echo_len() -> Router {
     )
 }
 
-async fn start(limits: Limits) -> (SocketAddr, CancellationToken, ingest::server::ServerHandle) {
-    let token = CancellationToken::new();
-    let mut opts = ServerOptions::new("127.0.0.1:0".parse().unwrap(), 1 << 20);
-    opts.limits = limits;
-    let server = serve(opts, vec![echo_len()], health(), token.clone()).await.unwrap();
-    (server.local_addr(), token, server)
+/// The echo route served with the default limits as `limits` changes them.
+struct Server {
+    addr: SocketAddr,
+    token: CancellationToken,
+    handle: ingest::server::ServerHandle,
+}
+
+impl Server {
+    async fn start(limits: impl FnOnce(&mut Limits)) -> Server {
+        let token = CancellationToken::new();
+        let mut opts = ServerOptions::new("127.0.0.1:0".parse().unwrap(), 1 << 20);
+        limits(&mut opts.limits);
+        let handle = serve(opts, vec![echo_len()], health(), token.clone()).await.unwrap();
+        Server {
+            addr: handle.local_addr(),
+            token,
+            handle,
+        }
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        self.handle.join().await.unwrap();
+    }
+}
+
+/// A connection that has sent `bytes`.
+async fn sent(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    s
 }
 
 /// A connection that has sent its headers and 3 of the 1000 body bytes they announce.
 async fn half_sent_request(addr: SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
-        .await
-        .unwrap();
-    s
+    sent(
+        addr,
+        b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc",
+    )
+    .await
 }
 
 /// Reads until the server closes the connection or `limit` passes; returns what arrived and
@@ -73,79 +98,60 @@ async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
-    let (addr, token, server) = start(Limits {
-        header_timeout: Duration::from_millis(500),
-        ..Limits::default()
-    })
-    .await;
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"POST /cb/len HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        .await
-        .unwrap();
+    let server = Server::start(|l| l.header_timeout = Duration::from_millis(500)).await;
+    let mut s = sent(server.addr, b"POST /cb/len HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
     let started = Instant::now();
     let (_, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(closed, "connection still open after 5 s");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    token.cancel();
-    server.join().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_sent_too_slowly_is_cut_at_the_body_deadline() {
-    let (addr, token, server) = start(Limits {
-        body_timeout: Duration::from_millis(600),
-        ..Limits::default()
-    })
-    .await;
-    let mut s = half_sent_request(addr).await;
+    let server = Server::start(|l| l.body_timeout = Duration::from_millis(600)).await;
+    let mut s = half_sent_request(server.addr).await;
     let started = Instant::now();
     let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    token.cancel();
-    server.join().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_cap_holds_new_clients_until_one_closes() {
-    let (addr, token, server) = start(Limits {
-        max_connections: 1,
-        ..Limits::default()
-    })
+    let server = Server::start(|l| l.max_connections = 1).await;
+    let first = sent(
+        server.addr,
+        b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+    )
     .await;
-    let mut first = TcpStream::connect(addr).await.unwrap();
-    first
-        .write_all(b"POST /cb/len HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
-        .await
-        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut second = TcpStream::connect(addr).await.unwrap();
-    second
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let mut second = sent(
+        server.addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     let (early, _) = read_until_closed(&mut second, Duration::from_millis(500)).await;
     assert!(early.is_empty(), "answered past the cap: {early}");
     drop(first);
     let (answer, _) = read_until_closed(&mut second, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    token.cancel();
-    server.join().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_is_not_held_by_a_half_sent_request() {
-    let (addr, token, server) = start(Limits {
-        shutdown_grace: Duration::from_millis(500),
-        body_timeout: Duration::from_secs(600),
-        ..Limits::default()
+    let server = Server::start(|l| {
+        l.shutdown_grace = Duration::from_millis(500);
+        l.body_timeout = Duration::from_secs(600);
     })
     .await;
-    let mut s = half_sent_request(addr).await;
+    let mut s = half_sent_request(server.addr).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    token.cancel();
+    server.token.cancel();
     let started = Instant::now();
-    tokio::time::timeout(Duration::from_secs(5), server.join())
+    tokio::time::timeout(Duration::from_secs(5), server.handle.join())
         .await
         .expect("the server waited for the half-sent request")
         .unwrap();

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::header;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::SimError;
 use super::script::{APPROVAL_SP_NO, CUSTOMERS, DEMO_GROUP, MEMBERS, OPEN_APPROVAL_THIRD_NO};
+use crate::http::{errcode, ok};
 
 #[derive(Default)]
 struct Counters {
@@ -38,29 +40,23 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts on `127.0.0.1:port` (0 = any free port), accepting `secret`.
     pub async fn start(port: u16, secret: &str) -> Result<FakeApi, SimError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(SimError::Io)?;
-        let addr = listener.local_addr().map_err(SimError::Io)?;
+        let (listener, addr) = crate::http::listen(port).await.map_err(SimError::Io)?;
         let api = FakeApi {
             addr,
             state: Arc::default(),
             secret: secret.to_string(),
         };
         let app = Router::new()
-            .route("/cgi-bin/gettoken", get(gettoken))
             .route("/cgi-bin/user/get", get(user_get))
             .route("/cgi-bin/externalcontact/groupchat/get", post(groupchat_get))
             .route("/cgi-bin/externalcontact/get", get(external_contact_get))
             .route("/cgi-bin/oa/getapprovaldetail", post(approval_detail))
             .route("/cgi-bin/media/get", get(media_get))
             .route("/cgi-bin/corp/getopenapprovaldata", post(open_approval_data))
+            .route_layer(axum::middleware::from_fn_with_state(api.clone(), checked))
+            .route("/cgi-bin/gettoken", get(gettoken))
             .with_state(api.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "fake wecom API stopped");
-            }
-        });
+        crate::http::serve(listener, app, "fake wecom API");
         Ok(api)
     }
 
@@ -102,16 +98,29 @@ impl FakeApi {
     fn refusal(&self, q: &HashMap<String, String>) -> Option<Response> {
         self.state.calls.fetch_add(1, Ordering::SeqCst);
         if take(&self.state.busy_next) {
-            return Some(Json(json!({"errcode": -1, "errmsg": "system busy"})).into_response());
+            return Some(errcode(-1, "system busy"));
         }
         if take(&self.state.expire_next) {
             self.state.token_gen.fetch_add(1, Ordering::SeqCst);
-            return Some(Json(json!({"errcode": 42001, "errmsg": "access_token expired"})).into_response());
+            return Some(errcode(42001, "access_token expired"));
         }
         if q.get("access_token").map(String::as_str) != Some(self.current_token().as_str()) {
-            return Some(Json(json!({"errcode": 40014, "errmsg": "invalid access_token"})).into_response());
+            return Some(errcode(40014, "invalid access_token"));
         }
         None
+    }
+}
+
+/// Every call but `gettoken` passes the token and fault checks before its handler.
+async fn checked(
+    State(api): State<FakeApi>,
+    Query(q): Query<HashMap<String, String>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match api.refusal(&q) {
+        Some(refused) => refused,
+        None => next.run(req).await,
     }
 }
 
@@ -128,64 +137,40 @@ async fn gettoken(State(api): State<FakeApi>, Query(q): Query<HashMap<String, St
     Json(json!({"errcode": 0, "errmsg": "ok", "access_token": api.current_token(), "expires_in": 7200}))
 }
 
-async fn user_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = api.refusal(&q) {
-        return r;
-    }
+async fn user_get(Query(q): Query<HashMap<String, String>>) -> Response {
     let id = q.get("userid").cloned().unwrap_or_default();
     match MEMBERS.iter().find(|(u, _)| *u == id) {
-        Some((u, name)) => {
-            Json(json!({"errcode": 0, "errmsg": "ok", "userid": u, "name": name, "department": [1]})).into_response()
-        }
-        None => Json(json!({"errcode": 60111, "errmsg": "userid not found"})).into_response(),
+        Some((u, name)) => ok(json!({"userid": u, "name": name, "department": [1]})),
+        None => errcode(60111, "userid not found"),
     }
 }
 
-async fn groupchat_get(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-    Json(body): Json<Value>,
-) -> Response {
-    if let Some(r) = api.refusal(&q) {
-        return r;
-    }
+async fn groupchat_get(Json(body): Json<Value>) -> Response {
     let (gid, name) = DEMO_GROUP;
     if body["chat_id"] == gid {
-        Json(json!({"errcode": 0, "errmsg": "ok", "group_chat": {"chat_id": gid, "name": name, "owner": "zhangsan"}}))
-            .into_response()
+        ok(json!({"group_chat": {"chat_id": gid, "name": name, "owner": "zhangsan"}}))
     } else {
-        Json(json!({"errcode": 86001, "errmsg": "chat not exist"})).into_response()
+        errcode(86001, "chat not exist")
     }
 }
 
-async fn external_contact_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = api.refusal(&q) {
-        return r;
-    }
+async fn external_contact_get(Query(q): Query<HashMap<String, String>>) -> Response {
     let id = q.get("external_userid").cloned().unwrap_or_default();
     match CUSTOMERS.iter().find(|(u, _)| *u == id) {
-        Some((u, name)) => Json(json!({"errcode": 0, "errmsg": "ok",
+        Some((u, name)) => ok(json!({
             "external_contact": {"external_userid": u, "name": name, "type": 2, "corp_name": "农业局", "gender": 1},
-            "follow_user": [{"userid": "zhangsan", "remark": "", "createtime": 1772413500}]}))
-        .into_response(),
-        None => Json(json!({"errcode": 84061, "errmsg": "not external contact"})).into_response(),
+            "follow_user": [{"userid": "zhangsan", "remark": "", "createtime": 1772413500}]})),
+        None => errcode(84061, "not external contact"),
     }
 }
 
 /// The demo day's approval: a travel expense claim by 李四, approved by 张三 (shape of
 /// https://developer.work.weixin.qq.com/document/path/91983).
-async fn approval_detail(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-    Json(body): Json<Value>,
-) -> Response {
-    if let Some(r) = api.refusal(&q) {
-        return r;
-    }
+async fn approval_detail(Json(body): Json<Value>) -> Response {
     if body["sp_no"] != APPROVAL_SP_NO {
-        return Json(json!({"errcode": 301025, "errmsg": "sp_no not found"})).into_response();
+        return errcode(301025, "sp_no not found");
     }
-    Json(json!({"errcode": 0, "errmsg": "ok", "info": {
+    ok(json!({"info": {
         "sp_no": APPROVAL_SP_NO, "sp_name": "报销", "sp_status": 2,
         "template_id": "3TkZjxugodbqpEb5RqrJcS8S6wr", "apply_time": 1772413620,
         "applyer": {"userid": "lisi", "partyid": "1"},
@@ -199,28 +184,20 @@ async fn approval_detail(
         ]},
         "comments": []
     }}))
-    .into_response()
 }
 
 /// `corp/getopenapprovaldata` `{"thirdNo"}` (document 90269; field names as WxJava and
 /// SKIT.FlurlHttpClient.Wechat.Work read them, note `OpenSpstatus` and `ApplyUsername`).
 /// Any other body, such as `{"third_no"}`, is refused as WeCom refuses a missing parameter.
-async fn open_approval_data(
-    State(api): State<FakeApi>,
-    Query(q): Query<HashMap<String, String>>,
-    Json(body): Json<Value>,
-) -> Response {
-    if let Some(r) = api.refusal(&q) {
-        return r;
-    }
+async fn open_approval_data(Json(body): Json<Value>) -> Response {
     match body.get("thirdNo").and_then(Value::as_str) {
-        None => return Json(json!({"errcode": 41001, "errmsg": "missing thirdNo"})).into_response(),
+        None => return errcode(41001, "missing thirdNo"),
         Some(n) if n != OPEN_APPROVAL_THIRD_NO => {
-            return Json(json!({"errcode": 301025, "errmsg": "thirdNo not found"})).into_response();
+            return errcode(301025, "thirdNo not found");
         }
         Some(_) => {}
     }
-    Json(json!({"errcode": 0, "errmsg": "ok", "data": {
+    ok(json!({"data": {
         "ThirdNo": OPEN_APPROVAL_THIRD_NO, "OpenTemplateId": "tpl-pay-01", "OpenSpName": "付款",
         "OpenSpstatus": 2, "ApplyTime": 1772413800, "ApplyUsername": "李四", "ApplyUserParty": "项目部",
         "ApplyUserImage": "", "ApplyUserId": "lisi",
@@ -230,7 +207,6 @@ async fn open_approval_data(
         "NotifyNodes": {"NotifyNode": [{"ItemName": "王五", "ItemUserId": "wangwu", "ItemParty": "财务部", "ItemImage": ""}]},
         "ApproverStep": 0
     }}))
-    .into_response()
 }
 
 /// Bytes served for a media id: deterministic, so tests can check the blob's sha256.
@@ -241,9 +217,6 @@ pub fn media_bytes(media_id: &str) -> Vec<u8> {
 }
 
 async fn media_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = api.refusal(&q) {
-        return r;
-    }
     if take(&api.state.media_fail_next) {
         return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -251,6 +224,6 @@ async fn media_get(State(api): State<FakeApi>, Query(q): Query<HashMap<String, S
         Some(id) if id.starts_with("MEDIA_") => {
             ([(header::CONTENT_TYPE, "application/octet-stream")], media_bytes(id)).into_response()
         }
-        _ => Json(json!({"errcode": 40007, "errmsg": "invalid media_id"})).into_response(),
+        _ => errcode(40007, "invalid media_id"),
     }
 }

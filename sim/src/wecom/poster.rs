@@ -237,45 +237,24 @@ impl WecomPoster {
 
     /// Delivers every callback in order; returns how many were acknowledged.
     pub async fn run(&self, callbacks: &[Callback]) -> usize {
-        let mut acked = 0;
-        for cb in callbacks {
-            if self.deliver(cb).await.acked() {
-                acked += 1;
-            }
-        }
-        acked
+        crate::delivery::in_order(self, callbacks).await
     }
 
     /// Delivers callbacks with `concurrency` requests in flight (a burst); returns how many
     /// were acknowledged.
     pub async fn burst(&self, callbacks: &[Callback], concurrency: usize) -> usize {
-        let queue = Arc::new(Mutex::new(
-            callbacks.iter().cloned().collect::<std::collections::VecDeque<_>>(),
-        ));
-        let mut tasks = Vec::new();
-        for _ in 0..concurrency.max(1) {
-            let me = self.clone();
-            let queue = queue.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut acked = 0;
-                loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                    let Some(cb) = next else { break };
-                    if me.deliver(&cb).await.acked() {
-                        acked += 1;
-                    }
-                }
-                acked
-            }));
-        }
-        let mut acked = 0;
-        for t in tasks {
-            acked += t.await.unwrap_or(0);
-        }
-        acked
+        crate::delivery::burst(self, callbacks, concurrency).await
     }
 
     fn record(&self, a: Attempt) {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(a);
+    }
+}
+
+impl crate::delivery::Deliver for WecomPoster {
+    type Callback = Callback;
+
+    async fn deliver_acked(&self, cb: &Callback) -> bool {
+        self.deliver(cb).await.acked()
     }
 }

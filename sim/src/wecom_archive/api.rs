@@ -20,6 +20,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::{CORP_ID, CUSTOMER, CUSTOMER_GROUP, INTERNAL_GROUP};
+use crate::http::{errcode, ok};
 
 /// The 会话存档 secret of the world (what [`super::config_toml`] configures).
 pub const ARCHIVE_SECRET: &str = "standin-secret";
@@ -60,8 +61,7 @@ pub struct NamesApi {
 impl NamesApi {
     /// Starts on a free loopback port.
     pub async fn start() -> std::io::Result<NamesApi> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = crate::http::listen(0).await?;
         let groups = [
             (INTERNAL_GROUP.to_string(), INTERNAL_GROUP_NAME.to_string()),
             (CUSTOMER_GROUP.to_string(), CUSTOMER_GROUP_NAME.to_string()),
@@ -81,11 +81,7 @@ impl NamesApi {
             .route("/cgi-bin/externalcontact/get", get(external_contact))
             .route("/cgi-bin/user/get", get(user_get))
             .with_state(api.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "fake 会话存档 names API stopped");
-            }
-        });
+        crate::http::serve(listener, app, "fake 会话存档 names API");
         Ok(api)
     }
 
@@ -124,10 +120,8 @@ impl NamesApi {
             return Some(StatusCode::SERVICE_UNAVAILABLE.into_response());
         }
         match q.get("access_token").and_then(|t| scope_of_token(t)) {
-            None => Some(Json(json!({"errcode": 40014, "errmsg": "invalid access_token"})).into_response()),
-            Some(s) if !allowed.contains(&s) => {
-                Some(Json(json!({"errcode": 48002, "errmsg": "api forbidden"})).into_response())
-            }
+            None => Some(errcode(40014, "invalid access_token")),
+            Some(s) if !allowed.contains(&s) => Some(errcode(48002, "api forbidden")),
             Some(_) => None,
         }
     }
@@ -147,13 +141,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn ok(v: Value) -> Response {
-    let mut v = v;
-    v["errcode"] = json!(0);
-    v["errmsg"] = json!("ok");
-    Json(v).into_response()
-}
-
 async fn gettoken(State(api): State<NamesApi>, Query(q): Query<HashMap<String, String>>) -> Response {
     api.shared.calls.fetch_add(1, Ordering::SeqCst);
     if api.shared.failing.load(Ordering::SeqCst) {
@@ -163,10 +150,10 @@ async fn gettoken(State(api): State<NamesApi>, Query(q): Query<HashMap<String, S
         Some(ARCHIVE_SECRET) => Scope::Archive,
         Some(CONTACT_SECRET) => Scope::Contact,
         Some(USER_SECRET) => Scope::Users,
-        _ => return Json(json!({"errcode": 40001, "errmsg": "invalid credential"})).into_response(),
+        _ => return errcode(40001, "invalid credential"),
     };
     if q.get("corpid").map(String::as_str) != Some(CORP_ID) {
-        return Json(json!({"errcode": 40013, "errmsg": "invalid corpid"})).into_response();
+        return errcode(40013, "invalid corpid");
     }
     ok(json!({"access_token": token_of(scope), "expires_in": 7200}))
 }
@@ -186,7 +173,7 @@ async fn msgaudit_groupchat(
             "roomname": name, "creator": "zhangsan", "room_create_time": 1_700_000_000,
             "notice": "", "members": EMPLOYEES.iter().map(|(u, _)| json!({"memberid": u, "jointime": 1_700_000_000})).collect::<Vec<_>>()
         })),
-        _ => Json(json!({"errcode": 86001, "errmsg": "chat not exist"})).into_response(),
+        _ => errcode(86001, "chat not exist"),
     }
 }
 
@@ -203,7 +190,7 @@ async fn customer_groupchat(
         Some(name) if id == CUSTOMER_GROUP => {
             ok(json!({"group_chat": {"chat_id": id, "name": name, "owner": "zhangsan"}}))
         }
-        _ => Json(json!({"errcode": 86001, "errmsg": "chat not exist"})).into_response(),
+        _ => errcode(86001, "chat not exist"),
     }
 }
 
@@ -216,7 +203,7 @@ async fn external_contact(State(api): State<NamesApi>, Query(q): Query<HashMap<S
             json!({"external_contact": {"external_userid": CUSTOMER, "name": CUSTOMER_NAME, "type": 1}, "follow_user": []}),
         )
     } else {
-        Json(json!({"errcode": 84061, "errmsg": "not external contact"})).into_response()
+        errcode(84061, "not external contact")
     }
 }
 
@@ -227,6 +214,6 @@ async fn user_get(State(api): State<NamesApi>, Query(q): Query<HashMap<String, S
     let id = q.get("userid").map(String::as_str).unwrap_or("");
     match EMPLOYEES.iter().find(|(u, _)| *u == id) {
         Some((u, name)) => ok(json!({"userid": u, "name": name, "department": [1]})),
-        None => Json(json!({"errcode": 60111, "errmsg": "userid not found"})).into_response(),
+        None => errcode(60111, "userid not found"),
     }
 }

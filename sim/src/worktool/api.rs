@@ -35,10 +35,7 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts on `127.0.0.1:port` (0 = any free port) with the robot online.
     pub async fn start(port: u16) -> Result<FakeApi, WorktoolSimError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(WorktoolSimError::Io)?;
-        let addr = listener.local_addr().map_err(WorktoolSimError::Io)?;
+        let (listener, addr) = crate::http::listen(port).await.map_err(WorktoolSimError::Io)?;
         let api = FakeApi {
             addr,
             inner: Arc::default(),
@@ -49,11 +46,7 @@ impl FakeApi {
             .route("/robot/robotInfo/online", get(online))
             .route("/robot/robotInfo/get", get(info))
             .with_state(api.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "fake worktool API stopped");
-            }
-        });
+        crate::http::serve(listener, app, "fake worktool API");
         Ok(api)
     }
 

@@ -200,40 +200,21 @@ impl WorktoolPoster {
 
     /// Posts `callbacks` one after another; returns how many were acknowledged.
     pub async fn run(&self, callbacks: &[Callback]) -> usize {
-        let mut acked = 0;
-        for cb in callbacks {
-            if self.deliver(cb).await.acked() {
-                acked += 1;
-            }
-        }
-        acked
+        crate::delivery::in_order(self, callbacks).await
     }
 
     /// Posts `callbacks` with up to `concurrency` requests in flight; returns how many were
     /// acknowledged.
     pub async fn burst(&self, callbacks: &[Callback], concurrency: usize) -> usize {
-        let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-        let mut tasks = Vec::with_capacity(callbacks.len());
-        for cb in callbacks {
-            // Owned: the spawned task outlives this borrow.
-            let cb = cb.clone();
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                break;
-            };
-            let me = self.clone();
-            tasks.push(tokio::spawn(async move {
-                let acked = me.deliver(&cb).await.acked();
-                drop(permit);
-                acked
-            }));
-        }
-        let mut acked = 0;
-        for t in tasks {
-            if t.await.unwrap_or(false) {
-                acked += 1;
-            }
-        }
-        acked
+        crate::delivery::burst(self, callbacks, concurrency).await
+    }
+}
+
+impl crate::delivery::Deliver for WorktoolPoster {
+    type Callback = Callback;
+
+    async fn deliver_acked(&self, cb: &Callback) -> bool {
+        self.deliver(cb).await.acked()
     }
 }
 

@@ -95,25 +95,20 @@ impl YunhuSim {
         })
     }
 
+    /// The simulated world, also after a panic elsewhere (tests read it after failures).
+    fn world(&self) -> std::sync::MutexGuard<'_, world::World> {
+        self.shared.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Serves `bytes` as an attachment; returns its URL (on the API server).
     pub fn add_file(&self, name: &str, bytes: &[u8]) -> String {
-        self.shared
-            .world
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .files
-            .insert(name.to_string(), bytes.to_vec());
+        self.world().files.insert(name.to_string(), bytes.to_vec());
         format!("{}/files/{name}", self.api_base())
     }
 
     /// Sets the name the conversation list gives for `chat_id` (default: the chat id).
     pub fn set_chat_name(&self, chat_id: &str, name: &str) {
-        self.shared
-            .world
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .names
-            .insert(chat_id.to_string(), name.to_string());
+        self.world().names.insert(chat_id.to_string(), name.to_string());
     }
 
     /// Closes the history API's listener (clients get "connection refused"; the API answers

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use proto::yunhu::{
-    ConversationListResponse, DraftInput, FileSendMessage, HeartbeatAckInfo, Info, InfoOnly, ListMsgByMidSeqRequest,
+    ConversationListResponse, DraftInput, FileSendMessage, HeartbeatAckInfo, InfoOnly, ListMsgByMidSeqRequest,
     ListMsgBySeqRequest, ListMsgResponse, Status, conversation_list_response, draft_input, file_send_message,
     heartbeat_ack_info,
 };
@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::script::{Step, TOKEN, USER_ID};
-use super::world::{Stored, World, chat_type_enum, edit_frame, history_row, push_frame, stream_frame};
+use super::world::{Stored, World, chat_type_enum, edit_frame, history_row, info, push_frame, stream_frame};
 
 /// History rows per page.
 pub const PAGE: usize = 100;
@@ -329,10 +329,7 @@ fn frames(shared: &Shared, step: &Step) -> Vec<(String, Vec<u8>, Option<String>)
         },
         Step::FileSend { from, data } => {
             let f = FileSendMessage {
-                info: Some(Info {
-                    seq: format!("sim-{seq}"),
-                    cmd: "file_send_message".into(),
-                }),
+                info: info(seq, "file_send_message"),
                 data: Some(file_send_message::Data {
                     any: "type.googleapis.com/proto.PushMessage".into(),
                     sender: Some(file_send_message::data::Sender {
@@ -349,10 +346,7 @@ fn frames(shared: &Shared, step: &Step) -> Vec<(String, Vec<u8>, Option<String>)
         }
         Step::Draft { chat_id, input } => {
             let d = DraftInput {
-                info: Some(Info {
-                    seq: format!("sim-{seq}"),
-                    cmd: "draft_input".into(),
-                }),
+                info: info(seq, "draft_input"),
                 data: Some(draft_input::Data {
                     any: "type.googleapis.com/proto.MsgInput".into(),
                     draft: Some(draft_input::data::Draft {
@@ -363,27 +357,17 @@ fn frames(shared: &Shared, step: &Step) -> Vec<(String, Vec<u8>, Option<String>)
             };
             vec![("draft_input".into(), d.encode_to_vec(), None)]
         }
-        Step::InviteApply => {
-            let f = InfoOnly {
-                info: Some(Info {
-                    seq: format!("sim-{seq}"),
-                    cmd: "invite_apply".into(),
-                }),
-            };
-            vec![("invite_apply".into(), f.encode_to_vec(), None)]
-        }
+        Step::InviteApply => vec![head_only(seq, "invite_apply")],
         Step::Garbage(b) => vec![("garbage".into(), b.clone(), None)],
-        Step::UnknownCmd(cmd) => {
-            let f = InfoOnly {
-                info: Some(Info {
-                    seq: format!("sim-{seq}"),
-                    cmd: cmd.clone(),
-                }),
-            };
-            vec![(cmd.clone(), f.encode_to_vec(), None)]
-        }
+        Step::UnknownCmd(cmd) => vec![head_only(seq, cmd)],
         Step::Drop { .. } | Step::Pause(_) => Vec::new(),
     }
+}
+
+/// A frame that is its head alone (commands whose body the connector ignores).
+fn head_only(seq: u64, cmd: &str) -> (String, Vec<u8>, Option<String>) {
+    let f = InfoOnly { info: info(seq, cmd) };
+    (cmd.to_string(), f.encode_to_vec(), None)
 }
 
 /// The history API routes.

@@ -160,7 +160,8 @@ impl World {
     }
 }
 
-fn info(seq: u64, cmd: &str) -> Option<Info> {
+/// The frame head every pushed frame starts with.
+pub(crate) fn info(seq: u64, cmd: &str) -> Option<Info> {
     Some(Info {
         seq: format!("sim-{seq}"),
         cmd: cmd.into(),

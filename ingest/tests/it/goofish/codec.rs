@@ -49,11 +49,9 @@ fn outcome(frame: &Frame) -> Value {
 
 #[test]
 fn every_fixture_decodes_to_its_golden_outcome() {
-    let cases = golden::cases("goofish", "json");
-    assert!(cases.len() >= 4, "fixtures found: {}", cases.len());
-    for case in &cases {
-        golden::check(case, &outcome(&Frame::parse(&case.text()).unwrap()));
-    }
+    golden::check_every("goofish", "json", 4, |case| {
+        outcome(&Frame::parse(&case.text()).unwrap())
+    });
 }
 
 fn events(item: &Ingested) -> &[ChatEvent] {

@@ -7,9 +7,11 @@
 //! from a dependency (prost's decode errors): the outcome must then be an `error` starting
 //! with it.
 
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Value, json};
 
 /// The one variable that rewrites expected files.
 pub const BLESS: &str = "CHATVAULT_BLESS";
@@ -71,6 +73,26 @@ pub fn cases(platform: &str, ext: &str) -> Vec<Case> {
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// Checks every `<case>.<ext>` of a platform against its expected file, `outcome` giving
+/// what a case decodes to; fails unless there are at least `at_least` cases (a fixture
+/// directory that went missing must not pass as "nothing to check").
+pub fn check_every(platform: &str, ext: &str, at_least: usize, outcome: impl Fn(&Case) -> Value) {
+    let all = cases(platform, ext);
+    assert!(all.len() >= at_least, "fixtures of {platform} found: {}", all.len());
+    for case in &all {
+        check(case, &outcome(case));
+    }
+}
+
+/// The outcome of a decoder that gives events or an error: `{"events": …}` or
+/// `{"error": "<message>"}`.
+pub fn events_or_error(decoded: Result<impl Serialize, impl Display>) -> Value {
+    match decoded {
+        Ok(events) => json!({ "events": events }),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
 }
 
 /// Checks `got` against the case's expected file (or writes it when blessing).

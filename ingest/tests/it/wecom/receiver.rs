@@ -10,9 +10,9 @@ use chatvault_ingest::Connector;
 use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::wecom::{Timing, WecomConnector};
 use config::Secret;
-use proto::{ContentType, EventBody};
+use proto::{ContentType, EventBody, NewMessage};
 use sha2::{Digest, Sha256};
-use sim::fake_store::FakeStore;
+use sim::fake_store::{Committed, FakeStore};
 use sim::wecom::{self, FakeApi, Fault, Script, WecomPoster};
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +65,26 @@ async fn start(cap: usize, timing: Timing, api: Option<&FakeApi>) -> Running {
 
 fn msg_ids(store: &FakeStore) -> Vec<String> {
     store.events().iter().filter_map(|c| c.event.msg_id.clone()).collect()
+}
+
+/// The messages (not other events) archived in `chat_id`.
+fn messages_in(events: &[Committed], chat_id: &str) -> Vec<NewMessage> {
+    events
+        .iter()
+        .filter(|c| c.event.chat_id == chat_id)
+        .filter_map(|c| match &c.event.body {
+            EventBody::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asserts that `m` is an approval card whose text names every one of `parts`.
+fn assert_card(m: &NewMessage, parts: &[&str]) {
+    assert_eq!(m.content_type, ContentType::Card);
+    for part in parts {
+        assert!(m.text.contains(part), "{part} missing from {}", m.text);
+    }
 }
 
 #[tokio::test]
@@ -280,26 +300,19 @@ async fn approvals_are_read_through_their_detail_and_customers_get_their_names()
     let events = r.store.events();
     // Each status change of the approval is a readable message in the approval's chat, with
     // what `oa/getapprovaldetail` answered; the callback's own event keeps the whole detail.
-    let approval: Vec<_> = events
-        .iter()
-        .filter(|c| c.event.chat_id == format!("approval:{}", wecom::APPROVAL_SP_NO))
-        .filter_map(|c| match &c.event.body {
-            EventBody::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect();
+    let approval = messages_in(&events, &format!("approval:{}", wecom::APPROVAL_SP_NO));
     assert_eq!(approval.len(), 2, "{approval:?}");
     for m in &approval {
-        assert_eq!(m.content_type, ContentType::Card);
-        for part in [
-            "报销",
-            "1280.00",
-            "农业局项目现场调研差旅费",
-            "李四 (lisi)",
-            "同意，注意保留发票",
-        ] {
-            assert!(m.text.contains(part), "{part} missing from {}", m.text);
-        }
+        assert_card(
+            m,
+            &[
+                "报销",
+                "1280.00",
+                "农业局项目现场调研差旅费",
+                "李四 (lisi)",
+                "同意，注意保留发票",
+            ],
+        );
         assert_eq!(m.sender_name.as_deref(), Some("李四"));
     }
     assert!(approval[0].text.contains("审批中"), "{}", approval[0].text);
@@ -563,25 +576,18 @@ async fn self_built_approvals_are_read_through_their_open_data_and_kept_raw_when
 
     let events = r.store.events();
     let chat = format!("approval:open:{}", wecom::OPEN_APPROVAL_THIRD_NO);
-    let cards: Vec<_> = events
-        .iter()
-        .filter(|c| c.event.chat_id == chat)
-        .filter_map(|c| match &c.event.body {
-            EventBody::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect();
+    let cards = messages_in(&events, &chat);
     assert_eq!(cards.len(), 1, "{events:?}");
     let m = &cards[0];
-    assert_eq!(m.content_type, ContentType::Card);
-    for part in [
-        "[审批] 付款 · 已通过",
-        "李四 (lisi)",
-        "张三 (zhangsan): 已同意「同意付款，合同已归档」",
-        "抄送: 王五",
-    ] {
-        assert!(m.text.contains(part), "{part} missing from {}", m.text);
-    }
+    assert_card(
+        m,
+        &[
+            "[审批] 付款 · 已通过",
+            "李四 (lisi)",
+            "张三 (zhangsan): 已同意「同意付款，合同已归档」",
+            "抄送: 王五",
+        ],
+    );
     assert_eq!(m.sent_at, t * 1000);
     let raw: Vec<_> = events
         .iter()

@@ -2,24 +2,15 @@
 //! message as `DecryptData` returns it) decodes to its `<case>.expected.json`.
 
 use chatvault_ingest::wecom_archive::codec;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::golden;
 
-fn outcome(bytes: &[u8]) -> Value {
-    match codec::decode(bytes) {
-        Ok(events) => json!({ "events": events }),
-        Err(e) => json!({ "error": e.to_string() }),
-    }
-}
-
 #[test]
 fn messages_decode_to_their_golden_events() {
-    let cases = golden::cases("wecom_archive", "json");
-    assert!(cases.len() >= 35, "fixtures found: {}", cases.len());
-    for case in &cases {
-        golden::check(case, &outcome(&case.bytes()));
-    }
+    golden::check_every("wecom_archive", "json", 35, |case| {
+        golden::events_or_error(codec::decode(&case.bytes()))
+    });
 }
 
 #[test]

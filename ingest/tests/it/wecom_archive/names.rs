@@ -128,19 +128,21 @@ async fn only_the_archive_secret_names_groups_and_nobody_else() {
     );
 }
 
+/// Fills the names of `page`; how long that took.
+async fn fill_timed(names: &Names, page: &mut [Ingested]) -> Duration {
+    let started = Instant::now();
+    names.fill(page).await;
+    started.elapsed()
+}
+
 #[tokio::test]
 async fn a_failing_api_costs_one_short_wait_and_names_fill_in_when_it_answers() {
     let api = NamesApi::start().await.unwrap();
     api.set_failing(true);
     let names = Names::new(all_apis(&api), Duration::from_secs(3600)).with_budget(Duration::from_millis(500));
     let mut first = day();
-    let started = Instant::now();
-    names.fill(&mut first).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "a page waited {:?}",
-        started.elapsed()
-    );
+    let waited = fill_timed(&names, &mut first).await;
+    assert!(waited < Duration::from_secs(2), "a page waited {waited:?}");
     let msgs = messages(&first);
     assert_eq!(msgs.len(), day().len(), "every message kept");
     assert!(
@@ -151,13 +153,8 @@ async fn a_failing_api_costs_one_short_wait_and_names_fill_in_when_it_answers() 
     // While the APIs are paused, pages do not wait and ask nothing.
     let calls = api.calls();
     let mut second = day();
-    let started = Instant::now();
-    names.fill(&mut second).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(100),
-        "{:?}",
-        started.elapsed()
-    );
+    let waited = fill_timed(&names, &mut second).await;
+    assert!(waited < Duration::from_millis(100), "{waited:?}");
     assert_eq!(api.calls(), calls);
 
     // The API answers again: after the pause, names fill the next pages.

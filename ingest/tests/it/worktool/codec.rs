@@ -60,21 +60,14 @@ fn outcome(fields: Result<serde_json::Map<String, Value>, codec::DecodeError>, e
 
 #[test]
 fn json_callbacks_decode_to_their_golden_outcome() {
-    let cases = golden::cases("worktool", "json");
-    assert!(cases.len() >= 6, "fixtures found: {}", cases.len());
-    for case in &cases {
-        golden::check(case, &outcome(codec::parse_json(&case.bytes()), event_of(&case.name)));
-    }
+    golden::check_every("worktool", "json", 6, |case| {
+        outcome(codec::parse_json(&case.bytes()), event_of(&case.name))
+    });
 }
 
 #[test]
 fn form_callbacks_decode_to_their_golden_outcome() {
-    let cases = golden::cases("worktool", "form");
-    assert!(!cases.is_empty());
-    for case in &cases {
-        golden::check(
-            case,
-            &outcome(codec::parse_urlencoded(&case.bytes()), event_of(&case.name)),
-        );
-    }
+    golden::check_every("worktool", "form", 1, |case| {
+        outcome(codec::parse_urlencoded(&case.bytes()), event_of(&case.name))
+    });
 }

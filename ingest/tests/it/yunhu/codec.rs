@@ -10,21 +10,12 @@ use crate::support::golden;
 
 const RECEIVED_AT: i64 = 1_772_413_260_000;
 
-fn outcome(bytes: &[u8]) -> serde_json::Value {
-    let mut pos = Position::default();
-    match decode(bytes) {
-        Ok(frame) => serde_json::json!({ "events": frame_events(&frame, &mut pos, RECEIVED_AT) }),
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
-    }
-}
-
 #[test]
 fn every_fixture_decodes_to_its_golden_events() {
-    let all = golden::cases("yunhu", "bin");
-    assert!(all.len() >= 11, "fixtures found: {}", all.len());
-    for case in &all {
-        golden::check(case, &outcome(&case.bytes()));
-    }
+    golden::check_every("yunhu", "bin", 11, |case| {
+        let mut pos = Position::default();
+        golden::events_or_error(decode(&case.bytes()).map(|frame| frame_events(&frame, &mut pos, RECEIVED_AT)))
+    });
 }
 
 #[test]

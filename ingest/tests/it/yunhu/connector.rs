@@ -46,6 +46,24 @@ impl Running {
     pub(super) async fn until(&self, cond: impl Fn(&Running) -> bool) -> bool {
         eventually(WAIT, || cond(self)).await
     }
+
+    /// The stored position of `chat` (`null` before there is one).
+    pub(super) fn chat_cursor(&self, chat: &str) -> serde_json::Value {
+        self.store
+            .last_cursor("team")
+            .map(|c| c["chats"][chat].clone())
+            .unwrap_or_default()
+    }
+
+    /// Asserts that the stored position of `chat` reaches `seq` (it follows the released
+    /// batches and is settled when idle).
+    pub(super) async fn assert_seq_reaches(&self, chat: &str, seq: u64) {
+        assert!(
+            self.until(|r| r.chat_cursor(chat)["seq"] == seq).await,
+            "{chat}: {}",
+            self.chat_cursor(chat)
+        );
+    }
 }
 
 pub(super) fn tuning() -> Tuning {
@@ -218,17 +236,7 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
             ConnectorStatus::Connected
         ]
     );
-    // The stored position follows the released batches (it is settled when idle).
-    let finance = |r: &Running| {
-        r.store
-            .last_cursor("team")
-            .map(|c| c["chats"]["g-finance-101"]["seq"].clone())
-    };
-    assert!(
-        run.until(|r| finance(r) == Some(serde_json::json!(6))).await,
-        "{:?}",
-        finance(&run)
-    );
+    run.assert_seq_reaches("g-finance-101", 6).await;
     run.stop().await;
 }
 
@@ -338,12 +346,7 @@ async fn catch_up_after_a_drop_loses_nothing_and_duplicates_nothing() {
         "missing stream tail appended"
     );
     assert_eq!(fold(&run.of("c0001")).0[1], "改过的第一条");
-    let ga = |r: &Running| r.store.last_cursor("team").map(|c| c["chats"]["ga"]["seq"].clone());
-    assert!(
-        run.until(|r| ga(r) == Some(serde_json::json!(20 + 200 + 15))).await,
-        "{:?}",
-        ga(&run)
-    );
+    run.assert_seq_reaches("ga", 20 + 200 + 15).await;
     run.stop().await;
 }
 

@@ -53,11 +53,9 @@ fn once_each(run: &Running) -> bool {
     n.values().all(|&c| c == 1)
 }
 
-fn chat_cursor(run: &Running) -> serde_json::Value {
-    run.store
-        .last_cursor("team")
-        .map(|c| c["chats"][CHAT.0].clone())
-        .unwrap_or_default()
+/// Every one of `want` archived, and the connector back to `connected` (the gap closed).
+fn caught_up(run: &Running, want: &[String]) -> bool {
+    has_all(run, want) && run.states().last().map(|s| s.0) == Some(ConnectorStatus::Connected)
 }
 
 /// A connection that drops while 5 messages are posted (history only), then 10 live pushes.
@@ -100,27 +98,26 @@ async fn live_pushes_are_archived_while_the_history_api_refuses_connections() {
     assert!(!states.iter().any(|s| s.0 == ConnectorStatus::Connected), "{states:?}");
     // The stored position does not pass the history that was not fetched.
     assert!(
-        run.until(|r| chat_cursor(r)["live"] == 15).await,
+        run.until(|r| r.chat_cursor(CHAT.0)["live"] == 15).await,
         "cursor notes the live messages: {}",
-        chat_cursor(&run)
+        run.chat_cursor(CHAT.0)
     );
-    assert_eq!(chat_cursor(&run)["seq"], 0, "{}", chat_cursor(&run));
+    assert_eq!(run.chat_cursor(CHAT.0)["seq"], 0, "{}", run.chat_cursor(CHAT.0));
 
     // The API comes back: the missed history arrives and the gap closes.
     sim.set_api_refusing(false).await.unwrap();
     assert!(
-        run.until(|r| has_all(r, &history) && r.states().last().map(|s| s.0) == Some(ConnectorStatus::Connected))
-            .await,
+        run.until(|r| caught_up(r, &history)).await,
         "history archived: {:?}; states {:?}",
         run.message_ids(),
         run.states()
     );
+    run.assert_seq_reaches(CHAT.0, 15).await;
     assert!(
-        run.until(|r| chat_cursor(r)["seq"] == 15).await,
+        run.chat_cursor(CHAT.0).get("live").is_none(),
         "{}",
-        chat_cursor(&run)
+        run.chat_cursor(CHAT.0)
     );
-    assert!(chat_cursor(&run).get("live").is_none(), "{}", chat_cursor(&run));
     assert!(once_each(&run), "{:?}", run.message_ids());
     run.stop().await;
 }
@@ -135,8 +132,7 @@ async fn server_errors_and_undecodable_history_answers_are_retried_beside_live_a
     let mut all = ids("l", 10);
     all.extend(ids("h", 5));
     assert!(
-        run.until(|r| has_all(r, &all) && r.states().last().map(|s| s.0) == Some(ConnectorStatus::Connected))
-            .await,
+        run.until(|r| caught_up(r, &all)).await,
         "{:?} {:?}",
         run.message_ids(),
         run.states()
