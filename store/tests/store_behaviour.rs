@@ -235,20 +235,31 @@ fn files_are_private() {
     );
 }
 
-#[test]
-fn gaps_come_from_connector_state_events() {
+/// The gaps of an archive whose connector went through `states` (status, ms after `T0`), each
+/// reported with `detail`.
+fn gaps_after(detail: &str, states: &[(ConnectorStatus, i64)]) -> Vec<store::Gap> {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());
-    let state = |status, at| state_change(status, "test", at);
-    s.append(&[&batch(vec![
-        state(ConnectorStatus::Connected, T0),
-        state(ConnectorStatus::Disconnected, T0 + 1000),
-        state(ConnectorStatus::AuthFailed, T0 + 1500),
-        state(ConnectorStatus::Connected, T0 + 5000),
-        state(ConnectorStatus::Kicked, T0 + 9000),
-    ])])
-    .unwrap();
-    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
+    let items = states
+        .iter()
+        .map(|&(status, after)| state_change(status, detail, T0 + after))
+        .collect();
+    s.append(&[&batch(items)]).unwrap();
+    s.reader().unwrap().gaps(None, None, None).unwrap()
+}
+
+#[test]
+fn gaps_come_from_connector_state_events() {
+    let gaps = gaps_after(
+        "test",
+        &[
+            (ConnectorStatus::Connected, 0),
+            (ConnectorStatus::Disconnected, 1000),
+            (ConnectorStatus::AuthFailed, 1500),
+            (ConnectorStatus::Connected, 5000),
+            (ConnectorStatus::Kicked, 9000),
+        ],
+    );
     let spans: Vec<(i64, Option<i64>)> = gaps.iter().map(|g| (g.from - T0, g.to.map(|t| t - T0))).collect();
     assert_eq!(spans, vec![(1000, Some(5000)), (9000, None)]);
     assert_eq!(gaps[1].status, ConnectorStatus::Kicked);
@@ -258,17 +269,15 @@ fn gaps_come_from_connector_state_events() {
 /// (`openCallback` 0) is archiving, but not everything: both are gaps until it is fixed.
 #[test]
 fn a_robot_forwarding_only_mentions_or_nothing_is_a_gap() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
-    let state = |status, at| state_change(status, "robotInfo/get", at);
-    s.append(&[&batch(vec![
-        state(ConnectorStatus::RobotOnline, T0),
-        state(ConnectorStatus::MentionsOnly, T0 + 1000),
-        state(ConnectorStatus::RobotOnline, T0 + 5000),
-        state(ConnectorStatus::CallbackOff, T0 + 9000),
-    ])])
-    .unwrap();
-    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
+    let gaps = gaps_after(
+        "robotInfo/get",
+        &[
+            (ConnectorStatus::RobotOnline, 0),
+            (ConnectorStatus::MentionsOnly, 1000),
+            (ConnectorStatus::RobotOnline, 5000),
+            (ConnectorStatus::CallbackOff, 9000),
+        ],
+    );
     let spans: Vec<(i64, Option<i64>, ConnectorStatus)> = gaps
         .iter()
         .map(|g| (g.from - T0, g.to.map(|t| t - T0), g.status))

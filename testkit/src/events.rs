@@ -34,6 +34,18 @@ pub fn message(chat: &str, id: &str, m: NewMessage) -> ChatEvent {
     ChatEvent::message(chat, id, EventBody::Message(m))
 }
 
+/// Message `id` of chat `chat`, named `chat_name`: a [`text`] sent at `sent_at`.
+pub fn group_text(chat: &str, id: &str, chat_name: &str, text: &str, sent_at: i64) -> ChatEvent {
+    message(
+        chat,
+        id,
+        NewMessage {
+            chat_name: Some(chat_name.into()),
+            ..self::text(text, sent_at)
+        },
+    )
+}
+
 /// An edit of message `id` that replaces its text, made on the platform at `at`.
 pub fn edit(chat: &str, id: &str, text: &str, at: i64) -> ChatEvent {
     ChatEvent::message(
