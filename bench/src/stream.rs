@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use proto::{ChatEvent, ChatType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
 
-use super::util::{fmt_rate, scratch_dir};
+use super::util::{announced_scratch_dir, fmt_rate};
 use crate::BenchError;
 
 const PER_TXN: usize = 100;
@@ -17,11 +17,11 @@ const T0: i64 = 1_760_000_000_000;
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
-    let dir = scratch_dir(args.dir.as_deref(), "stream")?;
-    eprintln!(
-        "bench stream: {n} chunks of one message beside {n} messages, in {}",
-        dir.path().display()
-    );
+    let dir = announced_scratch_dir(
+        args,
+        "stream",
+        format_args!("{n} chunks of one message beside {n} messages,"),
+    )?;
     let plain = append_all(
         &dir.path().join("plain"),
         (0..n).map(|i| message(&format!("m{i}"), i)).collect(),

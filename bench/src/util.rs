@@ -46,6 +46,27 @@ pub fn scratch_dir(dir: Option<&std::path::Path>, name: &str) -> Result<tempfile
     }
 }
 
+/// The working directory of benchmark `name` (see [`scratch_dir`]), announced on stderr as
+/// `bench NAME: WHAT in DIR` before anything is measured.
+pub fn announced_scratch_dir(
+    args: &crate::BenchArgs,
+    name: &str,
+    what: std::fmt::Arguments<'_>,
+) -> Result<tempfile::TempDir, BenchError> {
+    let dir = scratch_dir(args.dir.as_deref(), name)?;
+    eprintln!("bench {name}: {what} in {}", dir.path().display());
+    Ok(dir)
+}
+
+/// The runtime the measured async parts run on: two workers, as many as the machines the
+/// figures are quoted for have cores.
+pub fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 /// `123456.7` → `123,457`.
 pub fn fmt_rate(x: f64) -> String {
     let s = format!("{:.0}", x);
