@@ -445,8 +445,7 @@ fn markup_archive() -> ArchiveDir {
         payload(message("c1", "m9", "别删我", T0 + MIN), T0 + MIN),
         payload(hidden, T0 + 2 * MIN),
     ];
-    let (b, _rx) = EventBatch::new(Platform::Eoffice, "oa", items, None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Eoffice, "oa", items);
     drop(store);
     a
 }
@@ -491,8 +490,7 @@ fn show_gives_an_attachment_stored_by_a_later_download() {
             ..Default::default()
         }];
     }
-    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(file, T0 + 1)], None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Yunhu, "team", vec![payload(file, T0 + 1)]);
     let before = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
     assert!(before.contains("attachment: 会议纪要.pdf (metadata only)"), "{before}");
 
@@ -506,8 +504,7 @@ fn show_gives_an_attachment_stored_by_a_later_download() {
             size: Some(1234),
         },
     );
-    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(later, T0 + 10 * MIN)], None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Yunhu, "team", vec![payload(later, T0 + 10 * MIN)]);
     drop(store);
     let after = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
     assert!(
@@ -538,8 +535,7 @@ fn renamed_archive() -> ArchiveDir {
         payload(named("g2", "m3", "食堂群", "明天吃饺子", T0 + 2 * MIN), T0 + 2 * MIN),
         payload(withdraw("g2", "m3", "u2", T0 + 3 * MIN), T0 + 3 * MIN),
     ];
-    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", yunhu, None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Yunhu, "team", yunhu);
     // WorkTool: the chat id is the group name, the chat name the robot's remark when set.
     let worktool = vec![
         payload(named("一期合同群", "w1", "农业局项目", "合同原件已寄出", T0), T0 + 1),
@@ -556,8 +552,7 @@ fn renamed_archive() -> ArchiveDir {
             T0 + 3 * MIN,
         ),
     ];
-    let (b, _rx) = EventBatch::new(Platform::Worktool, "robot", worktool, None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Worktool, "robot", worktool);
     drop(store);
     a
 }

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proto::{EventBatch, Ingested, NewMessage, Platform, RawPayload, batch::media};
+use proto::{Ingested, NewMessage, Platform, RawPayload, batch::media};
 use serde_json::Value;
 
-use crate::support::{ArchiveDir, assert_stderr_has, assert_stdout_has, stderr, stdout};
+use crate::support::{ArchiveDir, append_batch, assert_stderr_has, assert_stdout_has, stderr, stdout};
 
 /// 2026-03-01T06:00:00Z = 14:00 in Asia/Shanghai.
 const T0: i64 = 1_772_344_800_000;
@@ -57,8 +57,7 @@ impl Archive {
             raw: RawPayload::now(media::JSON, b"{}".to_vec()),
             events: vec![ev],
         };
-        let (batch, _rx) = EventBatch::new(platform, "acct", vec![item], None);
-        self.store.append(&[&batch]).unwrap();
+        append_batch(&mut self.store, platform, "acct", vec![item]);
     }
 }
 

@@ -195,6 +195,12 @@ pub fn message_ids(data_dir: &Path, platform: &str) -> std::collections::HashMap
         .collect()
 }
 
+/// Appends `items` to `store` as one batch from the connector `account` of `platform`.
+pub fn append_batch(store: &mut store::Store, platform: proto::Platform, account: &str, items: Vec<proto::Ingested>) {
+    let (batch, _rx) = proto::EventBatch::new(platform, account, items, None);
+    store.append(&[&batch]).unwrap();
+}
+
 /// A temporary data directory and a config in Asia/Shanghai pointing at it: what the read
 /// commands (`search`, `audit`, `show`, `export`…) run against.
 pub struct ArchiveDir {
