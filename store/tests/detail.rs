@@ -4,7 +4,7 @@
 mod common;
 
 use common::goofish::*;
-use common::{T0, open};
+use common::{T0, temp_store};
 use proto::{ChatEvent, EventBody};
 use serde_json::{Value, json};
 
@@ -37,8 +37,7 @@ fn sync_item(detail: Value) -> ChatEvent {
 
 #[test]
 fn an_over_deep_detail_is_stored_bounded_and_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let deep = nested(300);
     let other = sync_item(deep.clone());
     let contact = event(EventBody::ContactChanged {
@@ -82,8 +81,7 @@ fn an_over_deep_detail_is_stored_bounded_and_reads_back() {
 
 #[test]
 fn a_bounded_detail_and_its_unbounded_original_are_one_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let deep = nested(100);
     let raw = sync_item(deep.clone());
     let by_connector = sync_item(chatvault_store::bounded_detail(deep));

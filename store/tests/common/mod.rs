@@ -39,6 +39,13 @@ pub fn batch(items: Vec<proto::Ingested>) -> EventBatch {
     events::batch(Platform::Yunhu, "team", items)
 }
 
+/// A new archive in a temporary directory, which lives as long as the returned guard.
+pub fn temp_store() -> (tempfile::TempDir, store::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    (dir, s)
+}
+
 pub fn open(dir: &std::path::Path) -> store::Store {
     store::Store::open(
         dir,
