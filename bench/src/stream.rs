@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use proto::{ChatEvent, ChatType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
+use proto::{ChatEvent, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
 
 use super::util::{announced_scratch_dir, fmt_rate};
 use crate::BenchError;
@@ -87,20 +87,9 @@ fn message(id: &str, i: usize) -> ChatEvent {
         "bot-chat",
         id,
         EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
             chat_name: Some("机器人".into()),
-            external: false,
-            sender_id: "bot".into(),
             sender_name: Some("助手".into()),
-            sent_at: T0 + i as i64,
-            content_type: proto::ContentType::Text,
-            text: format!("第{i}条：今天的会议改到下午三点"),
-            text_format: Default::default(),
-            source_text: None,
-            attachments: Vec::new(),
-            reply_to: None,
-            mentions: Vec::new(),
-            recipients: Vec::new(),
+            ..NewMessage::plain("bot", T0 + i as i64, format!("第{i}条：今天的会议改到下午三点"))
         }),
     )
 }

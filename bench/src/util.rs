@@ -82,22 +82,7 @@ pub fn fmt_rate(x: f64) -> String {
 
 /// A corpus row as the message a connector would decode from it.
 pub fn corpus_message(r: &sim::corpus::Row) -> proto::NewMessage {
-    proto::NewMessage {
-        chat_type: proto::ChatType::Group,
-        chat_name: None,
-        external: false,
-        sender_id: r.sender.clone(),
-        sender_name: None,
-        sent_at: r.sent_at,
-        content_type: proto::ContentType::Text,
-        text: r.text.clone(),
-        attachments: vec![],
-        reply_to: None,
-        mentions: vec![],
-        recipients: vec![],
-        text_format: proto::TextFormat::Plain,
-        source_text: None,
-    }
+    proto::NewMessage::plain(r.sender.as_str(), r.sent_at, r.text.as_str())
 }
 
 /// A corpus row as a platform would deliver it: a `message` event and its raw JSON payload.

@@ -5,27 +5,15 @@
 //! `message("c1", "m1", NewMessage { chat_name: Some("报销群".into()), ..text("hi", T0) })`.
 
 use proto::{
-    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Ingested, MessageKey, NewMessage,
-    Platform, RawPayload, batch::media,
+    ChatEvent, ConnectorStatus, EventBatch, EventBody, Ingested, MessageKey, NewMessage, Platform, RawPayload,
+    batch::media,
 };
 
 /// A group text message from `u1` (张三), sent at `sent_at` (ms), in a chat with no name.
 pub fn text(text: &str, sent_at: i64) -> NewMessage {
     NewMessage {
-        chat_type: ChatType::Group,
-        chat_name: None,
-        external: false,
-        sender_id: "u1".into(),
         sender_name: Some("张三".into()),
-        sent_at,
-        content_type: ContentType::Text,
-        text: text.into(),
-        attachments: vec![],
-        reply_to: None,
-        mentions: vec![],
-        recipients: vec![],
-        text_format: proto::TextFormat::Plain,
-        source_text: None,
+        ..NewMessage::plain("u1", sent_at, text)
     }
 }
 
