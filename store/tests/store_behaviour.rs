@@ -230,15 +230,18 @@ fn files_are_private() {
 }
 
 /// The gaps of an archive whose connector went through `states` (status, ms after `T0`), each
-/// reported with `detail`.
-fn gaps_after(detail: &str, states: &[(ConnectorStatus, i64)]) -> Vec<store::Gap> {
+/// reported with `detail`: (start, end, the state that started it), in ms after `T0`.
+fn gaps_after(detail: &str, states: &[(ConnectorStatus, i64)]) -> Vec<(i64, Option<i64>, ConnectorStatus)> {
     let (_dir, mut s) = temp_store();
     let items = states
         .iter()
         .map(|&(status, after)| state_change(status, detail, T0 + after))
         .collect();
     s.append(&[&batch(items)]).unwrap();
-    s.reader().unwrap().gaps(None, None, None).unwrap()
+    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
+    gaps.iter()
+        .map(|g| (g.from - T0, g.to.map(|t| t - T0), g.status))
+        .collect()
 }
 
 #[test]
@@ -253,9 +256,9 @@ fn gaps_come_from_connector_state_events() {
             (ConnectorStatus::Kicked, 9000),
         ],
     );
-    let spans: Vec<(i64, Option<i64>)> = gaps.iter().map(|g| (g.from - T0, g.to.map(|t| t - T0))).collect();
+    let spans: Vec<(i64, Option<i64>)> = gaps.iter().map(|&(from, to, _)| (from, to)).collect();
     assert_eq!(spans, vec![(1000, Some(5000)), (9000, None)]);
-    assert_eq!(gaps[1].status, ConnectorStatus::Kicked);
+    assert_eq!(gaps[1].2, ConnectorStatus::Kicked);
 }
 
 /// A WorkTool robot that forwards only @-mentions (`replyAll` 0) or no callbacks
@@ -271,12 +274,8 @@ fn a_robot_forwarding_only_mentions_or_nothing_is_a_gap() {
             (ConnectorStatus::CallbackOff, 9000),
         ],
     );
-    let spans: Vec<(i64, Option<i64>, ConnectorStatus)> = gaps
-        .iter()
-        .map(|g| (g.from - T0, g.to.map(|t| t - T0), g.status))
-        .collect();
     assert_eq!(
-        spans,
+        gaps,
         vec![
             (1000, Some(5000), ConnectorStatus::MentionsOnly),
             (9000, None, ConnectorStatus::CallbackOff)
