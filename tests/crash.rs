@@ -37,7 +37,7 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         wecom::config_toml("corp", wecom::DEFAULT_PATH, None),
     ]);
     // WeCom keeps posting throughout (it retries an unanswered callback 3 times, as WeCom does).
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    let poster = wecom_poster(port);
     let wc_script = wecom::Script::Bulk(40 * k.max(4)).callbacks(wecom::CORP_ID);
     let poster_task = {
         let poster = poster.clone();
@@ -126,25 +126,17 @@ async fn sigkill_at_random_points_loses_nothing_acknowledged() {
         q("SELECT count(*) FROM messages WHERE platform='wecom'")
     );
 
-    let v = cv(&cfg, &["verify"]);
-    assert!(
-        v.status.success(),
-        "verify after crashes: {}{}",
-        stdout(&v),
-        String::from_utf8_lossy(&v.stderr)
-    );
+    cv_ok(&cfg, &["verify"]);
     // Search agrees with the store (the index was killed too; search catches up first).
-    let sr = cv(&cfg, &["search", "合同", "--json", "--limit", "100000"]);
-    assert!(sr.status.success(), "{}", String::from_utf8_lossy(&sr.stderr));
-    let hits = stdout(&sr).lines().count() as i64;
+    let sr = cv_ok(&cfg, &["search", "合同", "--json", "--limit", "100000"]);
+    let hits = sr.lines().count() as i64;
     assert_eq!(
         hits,
         q("SELECT count(*) FROM messages WHERE has_message=1 AND instr(text, '合同') > 0"),
         "search vs store"
     );
     // Export agrees with the store.
-    let ex = cv(&cfg, &["export"]);
-    assert!(ex.status.success(), "{}", String::from_utf8_lossy(&ex.stderr));
+    cv_ok(&cfg, &["export"]);
     let manifest = std::fs::read_to_string(data.join("export/_manifest.json")).unwrap();
     let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     let rows: i64 = m["files"]

@@ -82,6 +82,5 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
         log().lines().rev().take(20).collect::<Vec<_>>().join("\n")
     );
     assert!(archived.values().all(|c| *c == 1), "no duplicates");
-    let v = cv(&cfg, &["verify"]);
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    cv_ok(&cfg, &["verify"]);
 }

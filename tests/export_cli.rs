@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proto::{EventBatch, NewMessage, Platform};
+use proto::{NewMessage, Platform};
+
+use crate::support::append_batch;
 
 /// 2026-03-01T00:00:00Z.
 const DAY0: i64 = 1_772_323_200_000;
@@ -32,8 +34,7 @@ fn append(st: &mut store::Store, from: usize, n: usize, step_ms: i64) {
             testkit::payload(ev, sent_at)
         })
         .collect();
-    let (b, _rx) = EventBatch::new(Platform::Eoffice, "oa", items, None);
-    st.append(&[&b]).unwrap();
+    append_batch(st, Platform::Eoffice, "oa", items);
 }
 
 fn chatvault(cwd: &Path, args: &[&str]) -> Output {

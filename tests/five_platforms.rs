@@ -109,26 +109,18 @@ async fn five_platforms_archive_search_audit_export_verify() {
     assert!(q("SELECT count(*) FROM events WHERE platform='yunhu' AND kind='stream_append'") > 0);
 
     // verify
-    let v = cv(&cfg, &["verify"]);
-    assert!(
-        v.status.success(),
-        "verify: {}{}",
-        stdout(&v),
-        String::from_utf8_lossy(&v.stderr)
-    );
+    cv_ok(&cfg, &["verify"]);
     // stats --json agrees with the store.
-    let s = cv(&cfg, &["stats", "--json"]);
-    assert!(s.status.success());
-    let stats: serde_json::Value = serde_json::from_str(&stdout(&s)).unwrap();
+    let s = cv_ok(&cfg, &["stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&s).unwrap();
     let total = q("SELECT count(*) FROM messages WHERE has_message=1");
     assert!(
         stats.to_string().contains(&format!("\"messages\":{total}")),
         "stats {stats} vs {total}"
     );
     // search --json: exactly the messages that contain the fragment.
-    let sr = cv(&cfg, &["search", "农业", "--json", "--limit", "1000"]);
-    assert!(sr.status.success(), "{}", String::from_utf8_lossy(&sr.stderr));
-    let hits: Vec<serde_json::Value> = stdout(&sr).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let sr = cv_ok(&cfg, &["search", "农业", "--json", "--limit", "1000"]);
+    let hits: Vec<serde_json::Value> = sr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let expected = q("SELECT count(*) FROM messages WHERE has_message=1 AND instr(text, '农业') > 0");
     assert!(expected > 0);
     assert_eq!(hits.len() as i64, expected, "search 农业 recall");
@@ -136,16 +128,14 @@ async fn five_platforms_archive_search_audit_export_verify() {
         assert!(h["text"].as_str().unwrap_or_default().contains("农业"), "{h}");
     }
     // audit --json --withdrawn: every withdrawn message, with its original text.
-    let au = cv(&cfg, &["audit", "--withdrawn", "--json"]);
-    assert!(au.status.success(), "{}", String::from_utf8_lossy(&au.stderr));
-    let lines = stdout(&au).lines().count() as i64;
+    let au = cv_ok(&cfg, &["audit", "--withdrawn", "--json"]);
+    let lines = au.lines().count() as i64;
     assert_eq!(
         lines,
         q("SELECT count(*) FROM messages WHERE has_message=1 AND (state='withdrawn' OR withdrawn_at IS NOT NULL)")
     );
     // export: files and manifest rows agree with the store.
-    let ex = cv(&cfg, &["export"]);
-    assert!(ex.status.success(), "{}", String::from_utf8_lossy(&ex.stderr));
+    cv_ok(&cfg, &["export"]);
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("export/_manifest.json")).unwrap()).unwrap();
     assert!(

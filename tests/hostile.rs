@@ -91,9 +91,9 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 async fn unsigned_floods_cost_little_and_a_valid_callback_gets_through() {
     use sim::wecom;
     let (_dir, data, port, run) = run_wecom().await;
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    let poster = wecom_poster(port);
     // One callback first, so the archive exists and its size is the baseline.
-    let warm = wecom::text(wecom::CORP_ID, "lisi", wecom::DEMO_DAY_START, 1, "开始");
+    let warm = lisi_text(0, 1, "开始");
     assert!(poster.deliver(&warm).await.acked(), "log:\n{}", run.log_text());
     let before = dir_size(&data);
 
@@ -204,16 +204,10 @@ async fn slow_clients_do_not_block_a_worktool_callback() {
 async fn sigterm_exits_promptly_with_a_half_sent_request_open() {
     use sim::wecom;
     let (_dir, data, port, run) = run_wecom().await;
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    let poster = wecom_poster(port);
     let mut acked = Vec::new();
     for i in 0..5u64 {
-        let cb = wecom::text(
-            wecom::CORP_ID,
-            "lisi",
-            wecom::DEMO_DAY_START + i as i64,
-            100 + i,
-            "关机前",
-        );
+        let cb = lisi_text(i, 100 + i, "关机前");
         if poster.deliver(&cb).await.acked() {
             acked.push(100 + i);
         }
@@ -274,15 +268,9 @@ async fn a_flood_of_refused_requests_is_throttled_per_peer_while_another_peer_is
         answers
     });
     // Meanwhile the platform, from another address, delivers twenty callbacks.
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    let poster = wecom_poster(port);
     for i in 0..20u64 {
-        let cb = wecom::text(
-            wecom::CORP_ID,
-            "lisi",
-            wecom::DEMO_DAY_START + i as i64,
-            500 + i,
-            "洪水旁的消息",
-        );
+        let cb = lisi_text(i, 500 + i, "洪水旁的消息");
         let a = poster.deliver(&cb).await;
         assert!(
             a.acked(),

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use proto::{ChatEvent, ConnectorStatus, EventBatch, Ingested, NewMessage, Platform, RawPayload, batch::media};
+use proto::{ChatEvent, ConnectorStatus, EventBatch, Ingested, Platform, RawPayload, batch::media};
 use serde_json::Value;
 use testkit::{connector_state as state, delete, edit, payload, withdraw};
 
@@ -15,14 +15,7 @@ const T0: i64 = 1_772_344_800_000;
 const MIN: i64 = 60_000;
 
 fn message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
-    testkit::message(
-        chat,
-        id,
-        NewMessage {
-            chat_name: Some("产品群".into()),
-            ..testkit::text(text, sent_at)
-        },
-    )
+    testkit::group_text(chat, id, "产品群", text, sent_at)
 }
 
 /// An archive with an edited-then-withdrawn message, a deleted one, an untouched one, a
@@ -73,8 +66,7 @@ fn archive() -> ArchiveDir {
 #[test]
 fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
     let a = archive();
-    let o = a.cv(&["audit", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["audit", "--json"]);
     let lines = json_lines(&o);
     assert_eq!(
         lines.len(),
@@ -129,34 +121,21 @@ fn audit_filters_by_time_and_platform() {
     let o = a.cv(&["audit", "--json", "--until", "2026-03-01T06:05:00Z"]);
     assert_eq!(json_lines(&o).len(), 1);
     let o = a.cv(&["audit", "--platform", "wecom"]);
-    assert!(
-        stdout(&o).contains("no edited, withdrawn or deleted messages"),
-        "{}",
-        stdout(&o)
-    );
+    assert_stdout_has(&o, "no edited, withdrawn or deleted messages");
 
-    let o = a.cv(&["audit", "--platform", "wechat"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o)
-            .contains("unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu, wecom_archive)"),
-        "{}",
-        stderr(&o)
+    let o = a.cv_exit(&["audit", "--platform", "wechat"], 2);
+    assert_stderr_has(
+        &o,
+        "unknown platform `wechat` (valid: eoffice, wecom, goofish, worktool, yunhu, wecom_archive)",
     );
-    let o = a.cv(&["audit", "--since", "last tuesday"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--since: cannot read `last tuesday`"),
-        "{}",
-        stderr(&o)
-    );
+    let o = a.cv_exit(&["audit", "--since", "last tuesday"], 2);
+    assert_stderr_has(&o, "--since: cannot read `last tuesday`");
 }
 
 #[test]
 fn audit_gaps_lists_connector_downtime() {
     let a = archive();
-    let o = a.cv(&["audit", "--gaps", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["audit", "--gaps", "--json"]);
     let gaps = json_lines(&o);
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert_eq!(gaps[0]["type"], "gap");
@@ -174,8 +153,7 @@ fn audit_gaps_lists_connector_downtime() {
 #[test]
 fn show_prints_history_and_raw_payloads() {
     let a = archive();
-    let o = a.cv(&["show", "yunhu", "c1", "m1", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["show", "yunhu", "c1", "m1", "--json"]);
     let v = &json_lines(&o)[0];
     assert_eq!(v["record"]["text"], "周六上午开会");
     assert_eq!(v["record"]["sent_at"], "2026-03-01T06:00:00.000Z");
@@ -198,22 +176,15 @@ fn show_prints_history_and_raw_payloads() {
     );
     assert!(s.contains("events (4):") && s.contains("raw payloads (4):"), "{s}");
 
-    let o = a.cv(&["show", "yunhu", "c1", "nope"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("no message `nope` in chat `c1` on yunhu"),
-        "{}",
-        stderr(&o)
-    );
-    let o = a.cv(&["show", "--account", "other", "yunhu", "c1", "m1"]);
-    assert_eq!(o.status.code(), Some(1));
+    let o = a.cv_exit(&["show", "yunhu", "c1", "nope"], 1);
+    assert_stderr_has(&o, "no message `nope` in chat `c1` on yunhu");
+    a.cv_exit(&["show", "--account", "other", "yunhu", "c1", "m1"], 1);
 }
 
 #[test]
 fn stats_counts_rejects_connectors_and_coverage() {
     let a = archive();
-    let o = a.cv(&["stats", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["stats", "--json"]);
     let v = &json_lines(&o)[0];
     assert_eq!(v["messages"], 3);
     assert_eq!(v["by_state"]["withdrawn"], 1);
@@ -240,39 +211,16 @@ fn stats_counts_rejects_connectors_and_coverage() {
 #[test]
 fn verify_passes_then_catches_tampering() {
     let a = archive();
-    let o = a.cv(&["verify"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let s = stdout(&o);
-    let head = s
-        .lines()
-        .find_map(|l| l.strip_prefix("head: seq "))
-        .unwrap()
-        .to_string();
-    let (seq, hash) = head.split_once(' ').unwrap();
-    assert_eq!(seq, "10");
+    let (seq, hash) = head_line(&a.cv_ok(&["verify"]));
+    assert_eq!(seq, 10);
     assert_eq!(hash.len(), 64);
-    assert!(a.cv(&["verify", "--expect-head", hash]).status.success());
+    a.cv_ok(&["verify", "--expect-head", &hash]);
+    a.cv_ok(&["verify", "--expect-head", &format!("{seq}:{hash}")]);
 
-    assert!(
-        a.cv(&["verify", "--expect-head", &format!("{seq}:{hash}")])
-            .status
-            .success()
-    );
-
-    let o = a.cv(&["verify", "--expect-head", &"0".repeat(64)]);
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("no event of the log has hash 0000"),
-        "{}",
-        stderr(&o)
-    );
-    let o = a.cv(&["verify", "--expect-head", &format!("4:{}", "0".repeat(64))]);
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("the event at seq 4 now hashes to"),
-        "{}",
-        stderr(&o)
-    );
+    let o = a.cv_exit(&["verify", "--expect-head", &"0".repeat(64)], 3);
+    assert_stderr_has(&o, "no event of the log has hash 0000");
+    let o = a.cv_exit(&["verify", "--expect-head", &format!("4:{}", "0".repeat(64))], 3);
+    assert_stderr_has(&o, "the event at seq 4 now hashes to");
     let o = a.cv(&["verify", "--expect-head", "4:xyz"]);
     assert_eq!(o.status.code(), Some(2), "a malformed position is a usage error");
 
@@ -281,21 +229,19 @@ fn verify_passes_then_catches_tampering() {
     let changed = testkit::tamper::tamper_payload(&db, 3, |text| text.replace("周五下午四点开会", "周五下午五点开会"));
     assert_eq!(changed, 1);
     drop(db);
-    let o = a.cv(&["verify"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
-    assert!(stderr(&o).contains("the hash chain breaks at seq 3"), "{}", stderr(&o));
+    let o = a.cv_exit(&["verify"], 3);
+    assert_stderr_has(&o, "the hash chain breaks at seq 3");
 }
 
 /// Appends one more message, as a running archive does after a head was written down.
 fn append_one(a: &ArchiveDir, id: &str) {
-    let mut store = a.open_store();
-    let (b, _rx) = EventBatch::new(
+    let at = T0 + 60 * MIN;
+    append_batch(
+        &mut a.open_store(),
         Platform::Yunhu,
         "team",
-        vec![payload(message("c1", id, "又一条", T0 + 60 * MIN), T0 + 60 * MIN)],
-        None,
+        vec![payload(message("c1", id, "又一条", at), at)],
     );
-    store.append(&[&b]).unwrap();
 }
 
 fn head_line(o: &std::process::Output) -> (u64, String) {
@@ -313,8 +259,7 @@ fn head_line(o: &std::process::Output) -> (u64, String) {
 fn a_head_from_an_export_manifest_still_verifies_after_appends_and_fails_after_a_rewrite() {
     let a = archive();
     let out = a.data.join("export");
-    let o = a.cv(&["export", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    a.cv_ok(&["export", "--out", out.to_str().unwrap()]);
     let manifest: Value = serde_json::from_slice(&std::fs::read(out.join("_manifest.json")).unwrap()).unwrap();
     let hash = manifest["head"]["hash"].as_str().unwrap().to_string();
     assert_eq!(manifest["head"]["seq"], 10);
@@ -322,10 +267,9 @@ fn a_head_from_an_export_manifest_still_verifies_after_appends_and_fails_after_a
     // The archive goes on: the head the export recorded is no longer the last one.
     append_one(&a, "m9");
     let manifest_arg = ["--manifest", out.to_str().unwrap()];
-    let o = a.cv(&[&["verify", "--expect-head", &hash][..], &manifest_arg].concat());
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = a.cv_ok(&[&["verify", "--expect-head", &hash][..], &manifest_arg].concat());
     assert_eq!(head_line(&o).0, 11, "the head line shows the current head");
-    assert!(stdout(&o).contains("expected position on the chain"), "{}", stdout(&o));
+    assert_stdout_has(&o, "expected position on the chain");
 
     // Rewrite history before the recorded position.
     let db = rusqlite::Connection::open(a.data.join(store::DB_FILE)).unwrap();
@@ -334,14 +278,9 @@ fn a_head_from_an_export_manifest_still_verifies_after_appends_and_fails_after_a
         1
     );
     drop(db);
-    let o = a.cv(&[&["verify", "--expect-head", &hash][..], &manifest_arg].concat());
-    assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("seq 10 from the export manifest"), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("the event at seq 10 now hashes to"),
-        "{}",
-        stderr(&o)
-    );
+    let o = a.cv_exit(&[&["verify", "--expect-head", &hash][..], &manifest_arg].concat(), 3);
+    assert_stderr_has(&o, "seq 10 from the export manifest");
+    assert_stderr_has(&o, "the event at seq 10 now hashes to");
 }
 
 #[test]
@@ -349,8 +288,7 @@ fn an_anchor_catches_a_log_cut_back_to_a_consistent_shorter_chain() {
     let a = archive();
     let o = a.cv(&["verify"]);
     let (seq, hash) = head_line(&o);
-    let o = a.cv(&["anchor"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["anchor"]);
     assert_eq!(stdout(&o).trim(), format!("{seq}:{hash}"), "anchor prints SEQ:HASH");
     assert!(
         std::fs::read_to_string(a.data.join("anchors"))
@@ -386,8 +324,7 @@ fn an_anchor_catches_a_log_cut_back_to_a_consistent_shorter_chain() {
     }
     assert_eq!(dropped, 1);
     drop(db);
-    let o = a.cv(&["verify"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let o = a.cv_exit(&["verify"], 3);
     let err = stderr(&o);
     assert!(
         !err.contains("breaks at") && !err.contains("differs from the fold"),
@@ -458,19 +395,16 @@ fn check_config_summarises_or_names_the_problem() {
         .position(|l| !l.trim_start().starts_with('#') && l.contains("${"))
         .unwrap()
         + 1;
-    assert!(
-        stderr(&o).contains(&format!(
-            "chatvault.toml:{line}: environment variable `EOFFICE_TOKEN` is not set"
-        )),
-        "{}",
-        stderr(&o)
+    assert_stderr_has(
+        &o,
+        &format!("chatvault.toml:{line}: environment variable `EOFFICE_TOKEN` is not set"),
     );
 
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "timezone = \"UTC\"\n[export]\nschedule = \"every hour\"\n").unwrap();
     let o = run(&bad, false);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("bad.toml:3: `export.schedule`"), "{}", stderr(&o));
+    assert_stderr_has(&o, "bad.toml:3: `export.schedule`");
 }
 
 /// A Yunhu markdown message, and an e-office style deletion that removed a message for one
@@ -498,8 +432,7 @@ fn markup_archive() -> ArchiveDir {
         payload(message("c1", "m9", "别删我", T0 + MIN), T0 + MIN),
         payload(hidden, T0 + 2 * MIN),
     ];
-    let (b, _rx) = EventBatch::new(Platform::Eoffice, "oa", items, None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Eoffice, "oa", items);
     drop(store);
     a
 }
@@ -517,8 +450,7 @@ fn show_and_audit_print_the_markup_as_sent_and_who_deleted_a_message_for_themsel
     assert_eq!(v["record"]["text_format"], "markdown");
     assert_eq!(v["record"]["source_text"], "# 周报\n- **完成** [合同](https://x/1)");
 
-    let o = a.cv(&["audit", "--deleted", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["audit", "--deleted", "--json"]);
     let lines = json_lines(&o);
     assert_eq!(lines.len(), 1, "only m9, deleted for one user: {lines:?}");
     assert_eq!(lines[0]["msg_id"], "m9");
@@ -545,8 +477,7 @@ fn show_gives_an_attachment_stored_by_a_later_download() {
             ..Default::default()
         }];
     }
-    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(file, T0 + 1)], None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Yunhu, "team", vec![payload(file, T0 + 1)]);
     let before = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
     assert!(before.contains("attachment: 会议纪要.pdf (metadata only)"), "{before}");
 
@@ -560,8 +491,7 @@ fn show_gives_an_attachment_stored_by_a_later_download() {
             size: Some(1234),
         },
     );
-    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", vec![payload(later, T0 + 10 * MIN)], None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Yunhu, "team", vec![payload(later, T0 + 10 * MIN)]);
     drop(store);
     let after = stdout(&a.cv(&["show", "yunhu", "c1", "f1"]));
     assert!(
@@ -580,16 +510,7 @@ fn show_gives_an_attachment_stored_by_a_later_download() {
 fn renamed_archive() -> ArchiveDir {
     let a = ArchiveDir::new();
     let mut store = a.open_store();
-    let named = |chat: &str, id: &str, name: &str, text: &str, at: i64| {
-        testkit::message(
-            chat,
-            id,
-            NewMessage {
-                chat_name: Some(name.into()),
-                ..testkit::text(text, at)
-            },
-        )
-    };
+    let named = testkit::group_text;
     let yunhu = vec![
         payload(named("g1", "m1", "农业局对接群", "合同周五签", T0), T0 + 1),
         payload(withdraw("g1", "m1", "u1", T0 + MIN), T0 + MIN),
@@ -601,8 +522,7 @@ fn renamed_archive() -> ArchiveDir {
         payload(named("g2", "m3", "食堂群", "明天吃饺子", T0 + 2 * MIN), T0 + 2 * MIN),
         payload(withdraw("g2", "m3", "u2", T0 + 3 * MIN), T0 + 3 * MIN),
     ];
-    let (b, _rx) = EventBatch::new(Platform::Yunhu, "team", yunhu, None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Yunhu, "team", yunhu);
     // WorkTool: the chat id is the group name, the chat name the robot's remark when set.
     let worktool = vec![
         payload(named("一期合同群", "w1", "农业局项目", "合同原件已寄出", T0), T0 + 1),
@@ -619,8 +539,7 @@ fn renamed_archive() -> ArchiveDir {
             T0 + 3 * MIN,
         ),
     ];
-    let (b, _rx) = EventBatch::new(Platform::Worktool, "robot", worktool, None);
-    store.append(&[&b]).unwrap();
+    append_batch(&mut store, Platform::Worktool, "robot", worktool);
     drop(store);
     a
 }
@@ -629,8 +548,7 @@ fn renamed_archive() -> ArchiveDir {
 fn audit_chat_finds_a_renamed_group_by_its_old_and_new_names() {
     let a = renamed_archive();
     for spec in ["农业局对接", "农业局项目群", "g1"] {
-        let o = a.cv(&["audit", "--chat", spec, "--json"]);
-        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+        let o = a.cv_ok(&["audit", "--chat", spec, "--json"]);
         let ids: Vec<_> = json_lines(&o)
             .iter()
             .map(|v| v["msg_id"].as_str().unwrap().to_string())
@@ -641,27 +559,23 @@ fn audit_chat_finds_a_renamed_group_by_its_old_and_new_names() {
     let ids: Vec<_> = json_lines(&o).iter().map(|v| v["msg_id"].clone()).collect();
     assert_eq!(ids, ["m3"]);
     // The WorkTool group renamed under a remark: both chats, named on stderr.
-    let o = a.cv(&["audit", "--chat", "农业局项目", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["audit", "--chat", "农业局项目", "--json"]);
     let err = stderr(&o);
     assert!(err.contains("matches 3 chats"), "{err}");
     assert!(
         err.contains("一期合同群]") && err.contains("一期合同群（新）]"),
         "{err}"
     );
-    let o = a.cv(&["audit", "--chat", "没有这个群"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = a.cv_exit(&["audit", "--chat", "没有这个群"], 2);
     assert!(stderr(&o).contains("no chat has that id or a name containing it"));
 }
 
 #[test]
 fn search_chat_finds_worktool_chats_by_a_shared_remark_but_not_a_rename_without_one() {
     let a = renamed_archive();
-    let o = a.cv(&["reindex"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    a.cv_ok(&["reindex"]);
     let ids = |spec: &str| -> Vec<String> {
-        let o = a.cv(&["search", "合同", "--chat", spec, "--json", "--sort", "time"]);
-        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+        let o = a.cv_ok(&["search", "合同", "--chat", spec, "--json", "--sort", "time"]);
         let mut v: Vec<String> = json_lines(&o)
             .iter()
             .map(|v| v["msg_id"].as_str().unwrap().to_string())

@@ -44,9 +44,8 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     }
     // An online backup while run keeps writing: the copy verifies on its own.
     let backup = dir.path().join("backup.db");
-    let b = cv(&cfg, &["backup", backup.to_str().unwrap()]);
-    assert!(b.status.success(), "backup: {}", String::from_utf8_lossy(&b.stderr));
-    assert!(stdout(&b).contains("verified"), "{}", stdout(&b));
+    let b = cv_ok(&cfg, &["backup", backup.to_str().unwrap()]);
+    assert!(b.contains("verified"), "{b}");
     run.signal("TERM");
     let (status, log) = run.wait(Duration::from_secs(30));
     assert!(status.success(), "exit status {status:?}; log:\n{log}");
@@ -74,8 +73,7 @@ async fn run_archives_eoffice_acks_after_commit_and_drains_on_sigterm() {
     );
     assert_eq!(archived as usize, sent.len(), "sent {sent:?}");
 
-    let verify = cv(&cfg, &["verify"]);
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    cv_ok(&cfg, &["verify"]);
     let stats = cv(&cfg, &["stats", "--json"]);
     assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
     let v: serde_json::Value = serde_json::from_str(&stdout(&stats)).expect("stats --json is JSON");

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use proto::{EventBatch, Ingested, NewMessage, Platform, RawPayload, batch::media};
+use proto::{Ingested, NewMessage, Platform, RawPayload, batch::media};
 use serde_json::Value;
 
-use crate::support::{ArchiveDir, stderr, stdout};
+use crate::support::{ArchiveDir, append_batch, assert_stderr_has, assert_stdout_has, stderr, stdout};
 
 /// 2026-03-01T06:00:00Z = 14:00 in Asia/Shanghai.
 const T0: i64 = 1_772_344_800_000;
@@ -57,8 +57,7 @@ impl Archive {
             raw: RawPayload::now(media::JSON, b"{}".to_vec()),
             events: vec![ev],
         };
-        let (batch, _rx) = EventBatch::new(platform, "acct", vec![item], None);
-        self.store.append(&[&batch]).unwrap();
+        append_batch(&mut self.store, platform, "acct", vec![item]);
     }
 }
 
@@ -119,17 +118,11 @@ fn index_dir(data: &Path) -> PathBuf {
 #[test]
 fn search_refuses_without_an_index_then_finds_substrings_after_reindex() {
     let a = sample();
-    let o = a.cv(&["search", "农业"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("chatvault reindex"), "{}", stderr(&o));
+    let o = a.cv_exit(&["search", "农业"], 1);
+    assert_stderr_has(&o, "chatvault reindex");
 
-    let o = a.cv(&["reindex"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stdout(&o).contains("indexed 4 messages from 4 events"),
-        "{}",
-        stdout(&o)
-    );
+    let o = a.cv_ok(&["reindex"]);
+    assert_stdout_has(&o, "indexed 4 messages from 4 events");
     assert!(index_dir(&a.data).join("meta.json").exists());
 
     assert_eq!(ids(&a.cv(&["search", "农业", "--json"])), ["m1", "m2"]);
@@ -144,8 +137,7 @@ fn search_refuses_without_an_index_then_finds_substrings_after_reindex() {
 fn json_lines_carry_the_message_fields_with_utc_times() {
     let a = sample();
     assert!(a.cv(&["reindex"]).status.success());
-    let o = a.cv(&["search", "农业局", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.cv_ok(&["search", "农业局", "--json"]);
     let v: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
     assert_eq!(v["platform"], "yunhu");
     assert_eq!(v["chat_id"], "c2");
@@ -179,7 +171,7 @@ fn human_output_shows_local_time_names_and_highlighted_hits() {
         .env("CLICOLOR_FORCE", "1")
         .output()
         .unwrap();
-    assert!(stdout(&o).contains("\x1b[1;31m农业局\x1b[0m的报告"), "{}", stdout(&o));
+    assert_stdout_has(&o, "\x1b[1;31m农业局\x1b[0m的报告");
 }
 
 #[test]
@@ -287,8 +279,7 @@ fn search_indexes_the_unseen_tail_and_reindex_refuses_while_the_writer_is_held()
         T0 + 5 * DAY,
     );
     assert_eq!(ids(&a.cv(&["search", "农业", "--json"])), ["m1", "m2", "m5"]);
-    let o = a.cv(&["reindex"]);
-    assert_eq!(o.status.code(), Some(1));
+    let o = a.cv_exit(&["reindex"], 1);
     assert!(
         stderr(&o).contains(&format!("pid {}", std::process::id())),
         "{}",
@@ -304,8 +295,7 @@ fn corrupt_index_is_refused_until_reindex() {
     let a = sample();
     assert!(a.cv(&["reindex"]).status.success());
     std::fs::write(index_dir(&a.data).join("meta.json"), b"garbage").unwrap();
-    let o = a.cv(&["search", "农业"]);
-    assert_eq!(o.status.code(), Some(1));
+    let o = a.cv_exit(&["search", "农业"], 1);
     assert!(
         stderr(&o).contains("cannot be used") && stderr(&o).contains("chatvault reindex"),
         "{}",

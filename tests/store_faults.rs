@@ -56,10 +56,9 @@ async fn a_failing_disk_fails_health_and_nothing_is_acknowledged_until_it_recove
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(wait_for_server(port).await, "no server; log:\n{}", log());
     assert_eq!(health_status(port).await, 200, "healthy at start; log:\n{}", log());
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH))
-        .with_retry_pause(Duration::from_millis(20));
+    let poster = wecom_poster(port).with_retry_pause(Duration::from_millis(20));
     let text = "磁盘将满时的消息，".repeat(20);
-    let cb = |id: u64| wecom::text(wecom::CORP_ID, "lisi", wecom::DEMO_DAY_START + id as i64, id, &text);
+    let cb = |id: u64| lisi_text(id, id, &text);
 
     // Archive until the limit is hit.
     let mut next = 1u64;
@@ -130,8 +129,7 @@ async fn a_failing_disk_fails_health_and_nothing_is_acknowledged_until_it_recove
             "callback {id} was answered 200 but is not in the archive"
         );
     }
-    let v = cv(&cfg, &["verify"]);
-    assert!(v.status.success(), "{}", stderr(&v));
+    cv_ok(&cfg, &["verify"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,17 +146,8 @@ async fn a_dead_writer_stops_run_non_zero_and_nothing_after_it_is_acknowledged()
     );
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(wait_for_server(port).await, "no server; log:\n{}", log());
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH))
-        .with_retry_pause(Duration::from_millis(20));
-    let cb = |id: u64| {
-        wecom::text(
-            wecom::CORP_ID,
-            "lisi",
-            wecom::DEMO_DAY_START + id as i64,
-            id,
-            "写入线程死前后",
-        )
-    };
+    let poster = wecom_poster(port).with_retry_pause(Duration::from_millis(20));
+    let cb = |id: u64| lisi_text(id, id, "写入线程死前后");
 
     // Callbacks one after another (one transaction each) until the process is gone.
     let started = Instant::now();
@@ -196,6 +185,5 @@ async fn a_dead_writer_stops_run_non_zero_and_nothing_after_it_is_acknowledged()
             "callback {id} was answered 200 but is not in the archive"
         );
     }
-    let v = cv(&cfg, &["verify"]);
-    assert!(v.status.success(), "{}", stderr(&v));
+    cv_ok(&cfg, &["verify"]);
 }

@@ -17,6 +17,31 @@ pub fn cv(config: &Path, args: &[&str]) -> Output {
     bin().arg("-c").arg(config).args(args).output().expect("run chatvault")
 }
 
+/// Runs `chatvault -c CONFIG ARGS…`, which must succeed (a failure shows both its outputs);
+/// its stdout.
+pub fn cv_ok(config: &Path, args: &[&str]) -> String {
+    let o = cv(config, args);
+    assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+/// A poster of WeCom callbacks to the server of `chatvault run` on `port`, at the default path.
+pub fn wecom_poster(port: u16) -> sim::wecom::WecomPoster {
+    sim::wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", sim::wecom::DEFAULT_PATH))
+}
+
+/// A WeCom text callback from `lisi`: message `msg_id`, sent `after_ms` into the demo day.
+pub fn lisi_text(after_ms: u64, msg_id: u64, content: &str) -> sim::wecom::Callback {
+    use sim::wecom;
+    wecom::text(
+        wecom::CORP_ID,
+        "lisi",
+        wecom::DEMO_DAY_START + after_ms as i64,
+        msg_id,
+        content,
+    )
+}
+
 /// stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -170,6 +195,12 @@ pub fn message_ids(data_dir: &Path, platform: &str) -> std::collections::HashMap
         .collect()
 }
 
+/// Appends `items` to `store` as one batch from the connector `account` of `platform`.
+pub fn append_batch(store: &mut store::Store, platform: proto::Platform, account: &str, items: Vec<proto::Ingested>) {
+    let (batch, _rx) = proto::EventBatch::new(platform, account, items, None);
+    store.append(&[&batch]).unwrap();
+}
+
 /// A temporary data directory and a config in Asia/Shanghai pointing at it: what the read
 /// commands (`search`, `audit`, `show`, `export`…) run against.
 pub struct ArchiveDir {
@@ -216,6 +247,20 @@ impl ArchiveDir {
     pub fn cv(&self, args: &[&str]) -> Output {
         cv_isolated(Some(&self.config), args)
     }
+
+    /// [`ArchiveDir::cv`], which must exit with `code` (a mismatch shows both its outputs).
+    pub fn cv_exit(&self, args: &[&str], code: i32) -> Output {
+        let o = self.cv(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        o
+    }
+
+    /// [`ArchiveDir::cv`], which must succeed (a failure shows both its outputs).
+    pub fn cv_ok(&self, args: &[&str]) -> Output {
+        let o = self.cv(args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        o
+    }
 }
 
 /// Runs `chatvault [-c CONFIG] ARGS…` from an empty directory, so no stray `./chatvault.toml`
@@ -249,6 +294,18 @@ pub fn lift_file_size_limit(pid: u32) {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts that the standard output of `o` contains `want` (showing it when not).
+pub fn assert_stdout_has(o: &Output, want: &str) {
+    let out = stdout(o);
+    assert!(out.contains(want), "{want:?} missing from stdout:\n{out}");
+}
+
+/// Asserts that the standard error of `o` contains `want` (showing it when not).
+pub fn assert_stderr_has(o: &Output, want: &str) {
+    let err = stderr(o);
+    assert!(err.contains(want), "{want:?} missing from stderr:\n{err}");
 }
 
 /// stdout as one JSON value per line.

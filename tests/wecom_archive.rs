@@ -87,13 +87,8 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
     };
     let RunDir { dir, data, cfg, .. } = RunDir::new(&[section(&inst, &[1, 2])]);
 
-    let ok = cv(&cfg, &["check-config"]);
-    assert!(ok.status.success(), "{}", stderr(&ok));
-    assert!(
-        stdout(&ok).contains("audit (wecom_archive): Finance SDK"),
-        "{}",
-        stdout(&ok)
-    );
+    let ok = cv_ok(&cfg, &["check-config"]);
+    assert!(ok.contains("audit (wecom_archive): Finance SDK"), "{ok}");
 
     let run = Running::start(&cfg, dir.path());
     let want = expected_ids(&inst, false);
@@ -138,12 +133,11 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
     assert!(kept["encrypt_chat_msg"].is_string());
     let busy = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
     assert!(!busy.status.success());
-    assert!(stderr(&busy).contains("another chatvault process"), "{}", stderr(&busy));
+    assert_stderr_has(&busy, "another chatvault process");
 
     // The recall: withdrawn, original text kept.
-    let audit = cv(&cfg, &["audit", "--withdrawn", "--platform", "wecom_archive"]);
-    assert!(audit.status.success(), "{}", stderr(&audit));
-    assert!(stdout(&audit).contains(wa::RECALLED_TEXT), "{}", stdout(&audit));
+    let audit = cv_ok(&cfg, &["audit", "--withdrawn", "--platform", "wecom_archive"]);
+    assert!(audit.contains(wa::RECALLED_TEXT), "{audit}");
 
     // Media: the bytes in the blob store equal the SDK's; a file the SDK cannot serve is
     // recorded on its message.
@@ -184,13 +178,8 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
 
     // The key of version 3 is configured: the retry archives the kept item, once.
     write_config(dir.path(), &data, free_port(), &[section(&inst, &[1, 2, 3])]);
-    let retry = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
-    assert!(retry.status.success(), "{}", stderr(&retry));
-    assert!(
-        stdout(&retry).contains("1 decrypted (1 new events"),
-        "{}",
-        stdout(&retry)
-    );
+    let retry = cv_ok(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
+    assert!(retry.contains("1 decrypted (1 new events"), "{retry}");
     assert_eq!(archived_ids(&data), expected_ids(&inst, true));
     // The retried item keeps the time it was first received, not the retry's.
     let first_received = count(
@@ -214,19 +203,14 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
         first_received
     );
     let again = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
-    assert!(
-        stdout(&again).contains("0 new events, 1 already archived"),
-        "{}",
-        stdout(&again)
-    );
+    assert_stdout_has(&again, "0 new events, 1 already archived");
     let search = cv(&cfg, &["search", "第三版密钥"]);
     assert!(
         stdout(&search).contains(wa::V3_TEXT) || !search.status.success(),
         "{}",
         stdout(&search)
     );
-    let verify = cv(&cfg, &["verify"]);
-    assert!(verify.status.success(), "{}", stderr(&verify));
+    cv_ok(&cfg, &["verify"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +263,7 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
         assert!(started.elapsed() < Duration::from_secs(10), "the hang never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let poster = wecom::WecomPoster::sim(&format!("http://127.0.0.1:{port}{}", wecom::DEFAULT_PATH));
+    let poster = wecom_poster(port);
     for cb in &wecom::Script::Bulk(5).callbacks(wecom::CORP_ID) {
         poster.deliver(cb).await;
     }
@@ -303,15 +287,13 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
     );
 
     // The outages are recorded as connector states: `audit --gaps` shows them.
-    let gaps = cv(&cfg, &["audit", "--gaps", "--platform", "wecom_archive"]);
-    assert!(gaps.status.success(), "{}", stderr(&gaps));
-    assert!(stdout(&gaps).contains("finance worker lost"), "{}", stdout(&gaps));
+    let gaps = cv_ok(&cfg, &["audit", "--gaps", "--platform", "wecom_archive"]);
+    assert!(gaps.contains("finance worker lost"), "{gaps}");
     assert!(message_ids(&data, PLATFORM).values().all(|n| *n == 1));
     run.signal("TERM");
     let (st, log) = run.wait(Duration::from_secs(20));
     assert!(st.success(), "{log}");
-    let verify = cv(&cfg, &["verify"]);
-    assert!(verify.status.success(), "{}", stderr(&verify));
+    cv_ok(&cfg, &["verify"]);
 }
 
 #[test]
@@ -325,7 +307,7 @@ fn check_config_names_a_bad_sdk_path_and_a_bad_key() {
     let RunDir { dir: _keep, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &bad, &[1], "")]);
     let out = cv(&cfg, &["check-config"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("wecom_archive[0].sdk_path"), "{}", stderr(&out));
+    assert_stderr_has(&out, "wecom_archive[0].sdk_path");
 
     let mut bad_key = inst.clone();
     std::fs::write(
@@ -337,11 +319,7 @@ fn check_config_names_a_bad_sdk_path_and_a_bad_key() {
     let RunDir { dir: _keep2, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &bad_key, &[1], "")]);
     let out = cv(&cfg, &["check-config"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("wecom_archive[0].private_keys[0].pem"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "wecom_archive[0].private_keys[0].pem");
 }
 
 fn group_message(i: u64) -> serde_json::Value {
@@ -402,9 +380,7 @@ async fn an_archived_group_message_shows_the_group_and_sender_names() {
     let msgid = first.message["msgid"].as_str().unwrap();
     let sender = first.message["from"].as_str().unwrap();
     let sender_name = wa::EMPLOYEES.iter().find(|(u, _)| *u == sender).unwrap().1;
-    let show = cv(&cfg, &["show", PLATFORM, wa::INTERNAL_GROUP, msgid]);
-    assert!(show.status.success(), "{}", stderr(&show));
-    let text = stdout(&show);
+    let text = cv_ok(&cfg, &["show", PLATFORM, wa::INTERNAL_GROUP, msgid]);
     assert!(text.contains(&format!("「{}」", wa::INTERNAL_GROUP_NAME)), "{text}");
     assert!(text.contains(&format!("{sender_name} ({sender})")), "{text}");
     // The customer group and the customer by their names too.
@@ -422,11 +398,7 @@ async fn an_archived_group_message_shows_the_group_and_sender_names() {
     );
     // The recall in `audit` names the people of its direct chat.
     let audit = cv(&cfg, &["audit", "--withdrawn", "--platform", PLATFORM]);
-    assert!(
-        stdout(&audit).contains(&format!("「{}、张三」", wa::CUSTOMER_NAME)),
-        "{}",
-        stdout(&audit)
-    );
+    assert_stdout_has(&audit, &format!("「{}、张三」", wa::CUSTOMER_NAME));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -547,13 +519,11 @@ fn a_file_that_failed_every_download_is_fetched_again_by_rejects_retry() {
         "{before}"
     );
 
-    let retry = cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
-    assert!(retry.status.success(), "{}", stderr(&retry));
+    let retry = cv_ok(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]);
     // The day's files the SDK never serves stay pending; this one is stored now.
     assert!(
-        stdout(&retry).contains("wecom_archive `audit`: 1 file(s) fetched again"),
-        "{}",
-        stdout(&retry)
+        retry.contains("wecom_archive `audit`: 1 file(s) fetched again"),
+        "{retry}"
     );
     assert_eq!(std::fs::read(data.join("blobs").join(&sha)).unwrap(), file.bytes);
     let after = stdout(&cv(&cfg, &["show", "wecom_archive", &chat_id, &msg_id]));
@@ -562,8 +532,7 @@ fn a_file_that_failed_every_download_is_fetched_again_by_rejects_retry() {
     // A second retry finds nothing more for this file.
     let again = stdout(&cv(&cfg, &["rejects", "retry", "--platform", "wecom_archive"]));
     assert!(again.contains("0 file(s) fetched again"), "{again}");
-    let verify = cv(&cfg, &["verify"]);
-    assert!(verify.status.success(), "{}", stderr(&verify));
+    cv_ok(&cfg, &["verify"]);
 }
 
 /// The pull loop pulls and decrypts the next page while one commits. A page whose commit fails

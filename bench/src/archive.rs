@@ -15,17 +15,17 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sim::corpus::Corpus;
 
-use super::util::{cpu_secs, fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{announced_scratch_dir, cpu_secs, fmt_rate, peak_rss_mib, reset_peak_rss, runtime};
 use crate::BenchError;
-use crate::running::{self, Running};
+use crate::running;
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
-    let dir = scratch_dir(args.dir.as_deref(), "archive")?;
-    eprintln!(
-        "bench archive: {n} 会话存档 items from the stand-in SDK, in {}",
-        dir.path().display()
-    );
+    let dir = announced_scratch_dir(
+        args,
+        "archive",
+        format_args!("{n} 会话存档 items from the stand-in SDK,"),
+    )?;
     let built = Instant::now();
     let now = proto::time::now_ms();
     let messages = Corpus::new(42).take(n).map(move |r| {
@@ -45,10 +45,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
 
     reset_peak_rss();
     let cpu0 = cpu_secs();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     let r = rt.block_on(archive(&dir.path().join("data"), &inst, n))?;
     drop(rt);
     let parent_cpu = cpu_secs() - cpu0;
@@ -108,46 +105,24 @@ struct Run {
 }
 
 async fn archive(data: &Path, inst: &sim::wecom_archive::Installed, n: usize) -> Result<Run, BenchError> {
-    std::fs::create_dir_all(data)?;
     let section = sim::wecom_archive::config_toml(
         "audit",
         inst,
         &[1],
         "poll_interval = \"100ms\"\nbatch_limit = 1000\ntimeout = \"30s\"\nmedia = false",
     );
-    let toml = format!(
-        "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{section}\n",
-        data.display()
-    );
-    let Running {
-        pipeline,
-        shutdown,
-        started,
-        reader,
-    } = running::start(data, toml, false, Duration::from_millis(20)).await?;
-    let messages = |r: &store::StoreReader| r.stats().map(|s| s.messages).unwrap_or(0);
+    let run = running::start(data, &section, false, Duration::from_millis(20)).await?;
     let mut workers = Workers::default();
-    let mut last_report = Instant::now();
-    let secs = loop {
-        workers.sample();
-        let head = reader.head()?.seq;
-        if last_report.elapsed() > Duration::from_secs(5) {
-            eprintln!("  {:>6.1} s: {head} events committed", started.elapsed().as_secs_f64());
-            last_report = Instant::now();
-        }
-        if head as usize >= n && messages(&reader) as usize >= n {
-            break started.elapsed().as_secs_f64();
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            return Err(BenchError::Failed(format!(
-                "the 会话存档 connector did not archive {n} items within an hour"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let secs = run
+        .wait_archived(
+            n,
+            Duration::from_millis(50),
+            || workers.sample(),
+            ("the 会话存档 connector", "items"),
+        )
+        .await?;
     workers.sample();
-    shutdown.cancel();
-    pipeline.wait().await?;
+    let reader = run.stop().await?;
     let rejects = reader.rejects(10)?;
     if !rejects.is_empty() {
         return Err(BenchError::Failed(format!(

@@ -13,25 +13,24 @@ use std::time::{Duration, Instant};
 
 use sim::corpus::Corpus;
 
-use super::util::{fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{announced_scratch_dir, fmt_rate, peak_rss_mib, reset_peak_rss, runtime};
 use crate::BenchError;
-use crate::running::{self, Running};
+use crate::running;
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
-    let dir = scratch_dir(args.dir.as_deref(), "pipeline")?;
-    eprintln!(
-        "bench pipeline: {n} messages from {} (Goofish: {} per push, {} pushes unacknowledged at most), in {}",
-        args.connectors.join(", "),
-        args.push_items,
-        args.pushes_in_flight,
-        dir.path().display()
-    );
+    let dir = announced_scratch_dir(
+        args,
+        "pipeline",
+        format_args!(
+            "{n} messages from {} (Goofish: {} per push, {} pushes unacknowledged at most),",
+            args.connectors.join(", "),
+            args.push_items,
+            args.pushes_in_flight,
+        ),
+    )?;
     reset_peak_rss();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     let r = rt.block_on(pipeline(&dir.path().join("data"), args))?;
     let rss = peak_rss_mib();
     drop(rt);
@@ -145,55 +144,34 @@ async fn start_sims(args: &crate::BenchArgs, n: usize) -> Result<(Sims, String),
 async fn pipeline(data: &Path, args: &crate::BenchArgs) -> Result<Run, BenchError> {
     let n = args.n;
     let (_sims, sections) = start_sims(args, n).await?;
-    std::fs::create_dir_all(data)?;
-    let toml = format!(
-        "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{sections}",
-        data.display(),
-    );
-    let Running {
-        pipeline,
-        shutdown,
-        started,
-        reader,
-    } = running::start(data, toml, true, Duration::from_millis(50)).await?;
-    let messages = |r: &store::StoreReader| r.stats().map(|s| s.messages).unwrap_or(0);
+    let run = running::start(data, &sections, true, Duration::from_millis(50)).await?;
     let mut max_lag = 0;
-    let mut last_report = Instant::now();
-    let store_secs = loop {
-        let head = reader.head()?.seq;
-        if let Ok(lag) = search::index_lag(data) {
-            max_lag = max_lag.max(lag);
-        }
-        if last_report.elapsed() > Duration::from_secs(5) {
-            eprintln!("  {:>6.1} s: {head} events committed", started.elapsed().as_secs_f64());
-            last_report = Instant::now();
-        }
-        // Cheap check first (the head), the exact one (message rows) only near the end.
-        if head as usize >= n && messages(&reader) as usize >= n {
-            break started.elapsed().as_secs_f64();
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            return Err(BenchError::Failed(format!(
-                "the pipeline did not archive {n} messages within an hour"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let store_secs = run
+        .wait_archived(
+            n,
+            Duration::from_millis(100),
+            || {
+                if let Ok(lag) = search::index_lag(data) {
+                    max_lag = max_lag.max(lag);
+                }
+            },
+            ("the pipeline", "messages"),
+        )
+        .await?;
     let lag_at_store_done = search::index_lag(data).unwrap_or(0);
     let indexed_secs = loop {
         if search::index_lag(data).map(|l| l == 0).unwrap_or(false) {
-            break started.elapsed().as_secs_f64();
+            break run.started.elapsed().as_secs_f64();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    shutdown.cancel();
-    pipeline.wait().await?;
+    let reader = run.stop().await?;
     // The database file and whatever the shutdown checkpoint left in its WAL.
     let size = |name: String| std::fs::metadata(data.join(name)).map(|m| m.len()).unwrap_or(0);
     let db_bytes = size(store::DB_FILE.to_string()) + size(format!("{}-wal", store::DB_FILE));
     Ok(Run {
         db_bytes,
-        messages: messages(&reader),
+        messages: running::messages(&reader),
         store_secs,
         indexed_secs,
         lag_at_store_done,

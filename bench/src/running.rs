@@ -19,9 +19,15 @@ pub struct Running {
     pub reader: store::StoreReader,
 }
 
-/// Starts the pipeline on the config `toml` (written to `data/bench.toml`), with the search
-/// indexer when `index`, and waits for its archive, looking every `poll`.
-pub async fn start(data: &Path, toml: String, index: bool, poll: Duration) -> Result<Running, BenchError> {
+/// Starts the pipeline on an archive in `data` (created if missing) with the connector
+/// `sections` of its config (written to `data/bench.toml`), with the search indexer when
+/// `index`, and waits for its archive, looking every `poll`.
+pub async fn start(data: &Path, sections: &str, index: bool, poll: Duration) -> Result<Running, BenchError> {
+    std::fs::create_dir_all(data)?;
+    let toml = format!(
+        "[storage]\ndata_dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\n{sections}\n",
+        data.display()
+    );
     let cfg_path = data.join("bench.toml");
     std::fs::write(&cfg_path, toml)?;
     let cfg = config::load(&cfg_path)?;
@@ -50,4 +56,53 @@ pub async fn start(data: &Path, toml: String, index: bool, poll: Duration) -> Re
         started,
         reader,
     })
+}
+
+/// Messages in the archive (0 while it cannot say).
+pub fn messages(reader: &store::StoreReader) -> u64 {
+    reader.stats().map(|s| s.messages).unwrap_or(0)
+}
+
+impl Running {
+    /// Waits until the archive holds `n` messages, looking every `poll` and calling `look`
+    /// each time (the caller samples what it watches besides), with a progress line every
+    /// 5 s; the seconds since the start. Gives up after an hour, saying that `who` did not
+    /// archive `n` of its `unit`.
+    pub async fn wait_archived(
+        &self,
+        n: usize,
+        poll: Duration,
+        mut look: impl FnMut(),
+        (who, unit): (&str, &str),
+    ) -> Result<f64, BenchError> {
+        let mut last_report = Instant::now();
+        loop {
+            look();
+            let head = self.reader.head()?.seq;
+            if last_report.elapsed() > Duration::from_secs(5) {
+                eprintln!(
+                    "  {:>6.1} s: {head} events committed",
+                    self.started.elapsed().as_secs_f64()
+                );
+                last_report = Instant::now();
+            }
+            // Cheap check first (the head), the exact one (message rows) only near the end.
+            if head as usize >= n && messages(&self.reader) as usize >= n {
+                return Ok(self.started.elapsed().as_secs_f64());
+            }
+            if self.started.elapsed() > Duration::from_secs(3600) {
+                return Err(BenchError::Failed(format!(
+                    "{who} did not archive {n} {unit} within an hour"
+                )));
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Stops the pipeline and waits for it to drain; the reader of what it archived.
+    pub async fn stop(self) -> Result<store::StoreReader, BenchError> {
+        self.shutdown.cancel();
+        self.pipeline.wait().await?;
+        Ok(self.reader)
+    }
 }

@@ -13,7 +13,7 @@ use proto::{MessageKey, MessageRecord, MessageState, Platform};
 use search::{Indexer, IndexerOptions, SearchRequest, Searcher, Sort};
 use sim::corpus::{Corpus, Row};
 
-use super::util::{corpus_message, fmt_rate, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{announced_scratch_dir, corpus_message, fmt_rate, peak_rss_mib, reset_peak_rss};
 use crate::BenchError;
 
 /// The fixed queries: (class, query).
@@ -41,11 +41,7 @@ const FTS_RANKED_REPS: usize = 8;
 /// Runs the benchmark.
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
-    let dir = scratch_dir(args.dir.as_deref(), "search")?;
-    eprintln!(
-        "bench search: {n} messages (corpus seed 42) in {}",
-        dir.path().display()
-    );
+    let dir = announced_scratch_dir(args, "search", format_args!("{n} messages (corpus seed 42)"))?;
     let rows: Vec<Row> = Corpus::new(42).take(n).collect();
     let text_bytes: u64 = rows.iter().map(|r| r.text.len() as u64).sum();
 

@@ -8,7 +8,9 @@ use std::time::Instant;
 use proto::EventBatch;
 use sim::corpus::Corpus;
 
-use super::util::{cpu_secs, fmt_rate, next_platform_batches, peak_rss_mib, reset_peak_rss, scratch_dir};
+use super::util::{
+    announced_scratch_dir, cpu_secs, fmt_rate, next_platform_batches, peak_rss_mib, reset_peak_rss, runtime,
+};
 use crate::BenchError;
 
 const BATCH: usize = 500;
@@ -16,11 +18,7 @@ const REPLAYS: usize = 3;
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
-    let dir = scratch_dir(args.dir.as_deref(), "store")?;
-    eprintln!(
-        "bench store: {n} messages, synchronous=FULL, in {}",
-        dir.path().display()
-    );
+    let dir = announced_scratch_dir(args, "store", format_args!("{n} messages, synchronous=FULL,"))?;
 
     reset_peak_rss();
     let cpu0 = cpu_secs();
@@ -76,10 +74,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
 /// Sends `batches` through the writer task and waits for every commit notice; returns the
 /// seconds from the first send to the last notice.
 fn drive(dir: &std::path::Path, batches: impl Iterator<Item = EventBatch> + Send + 'static) -> Result<f64, BenchError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     rt.block_on(async {
         let store = store::Store::open(dir, store::StoreOptions::default())?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);

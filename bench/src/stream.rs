@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use proto::{ChatEvent, ChatType, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
+use proto::{ChatEvent, EventBatch, EventBody, Ingested, NewMessage, Platform, RawPayload};
 
-use super::util::{fmt_rate, scratch_dir};
+use super::util::{announced_scratch_dir, fmt_rate};
 use crate::BenchError;
 
 const PER_TXN: usize = 100;
@@ -17,11 +17,11 @@ const T0: i64 = 1_760_000_000_000;
 
 pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let n = args.n;
-    let dir = scratch_dir(args.dir.as_deref(), "stream")?;
-    eprintln!(
-        "bench stream: {n} chunks of one message beside {n} messages, in {}",
-        dir.path().display()
-    );
+    let dir = announced_scratch_dir(
+        args,
+        "stream",
+        format_args!("{n} chunks of one message beside {n} messages,"),
+    )?;
     let plain = append_all(
         &dir.path().join("plain"),
         (0..n).map(|i| message(&format!("m{i}"), i)).collect(),
@@ -87,20 +87,9 @@ fn message(id: &str, i: usize) -> ChatEvent {
         "bot-chat",
         id,
         EventBody::Message(NewMessage {
-            chat_type: ChatType::Group,
             chat_name: Some("机器人".into()),
-            external: false,
-            sender_id: "bot".into(),
             sender_name: Some("助手".into()),
-            sent_at: T0 + i as i64,
-            content_type: proto::ContentType::Text,
-            text: format!("第{i}条：今天的会议改到下午三点"),
-            text_format: Default::default(),
-            source_text: None,
-            attachments: Vec::new(),
-            reply_to: None,
-            mentions: Vec::new(),
-            recipients: Vec::new(),
+            ..NewMessage::plain("bot", T0 + i as i64, format!("第{i}条：今天的会议改到下午三点"))
         }),
     )
 }

@@ -46,6 +46,27 @@ pub fn scratch_dir(dir: Option<&std::path::Path>, name: &str) -> Result<tempfile
     }
 }
 
+/// The working directory of benchmark `name` (see [`scratch_dir`]), announced on stderr as
+/// `bench NAME: WHAT in DIR` before anything is measured.
+pub fn announced_scratch_dir(
+    args: &crate::BenchArgs,
+    name: &str,
+    what: std::fmt::Arguments<'_>,
+) -> Result<tempfile::TempDir, BenchError> {
+    let dir = scratch_dir(args.dir.as_deref(), name)?;
+    eprintln!("bench {name}: {what} in {}", dir.path().display());
+    Ok(dir)
+}
+
+/// The runtime the measured async parts run on: two workers, as many as the machines the
+/// figures are quoted for have cores.
+pub fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 /// `123456.7` → `123,457`.
 pub fn fmt_rate(x: f64) -> String {
     let s = format!("{:.0}", x);
@@ -61,22 +82,7 @@ pub fn fmt_rate(x: f64) -> String {
 
 /// A corpus row as the message a connector would decode from it.
 pub fn corpus_message(r: &sim::corpus::Row) -> proto::NewMessage {
-    proto::NewMessage {
-        chat_type: proto::ChatType::Group,
-        chat_name: None,
-        external: false,
-        sender_id: r.sender.clone(),
-        sender_name: None,
-        sent_at: r.sent_at,
-        content_type: proto::ContentType::Text,
-        text: r.text.clone(),
-        attachments: vec![],
-        reply_to: None,
-        mentions: vec![],
-        recipients: vec![],
-        text_format: proto::TextFormat::Plain,
-        source_text: None,
-    }
+    proto::NewMessage::plain(r.sender.as_str(), r.sent_at, r.text.as_str())
 }
 
 /// A corpus row as a platform would deliver it: a `message` event and its raw JSON payload.

@@ -348,7 +348,6 @@ fn export_checks(cfg: &Config, c: &mut Checker) {
 /// Connector names are the account part of every message identity, so they must be unique
 /// across all kinds.
 fn names_unique(cfg: &Config, c: &mut Checker) {
-    let mut seen: HashMap<&str, (&'static str, usize)> = HashMap::new();
     let all = kinds(cfg, |k| match k {
         Kind::Eoffice(x) => Some(x.name.as_str()),
         Kind::Wecom(x) => Some(x.name.as_str()),
@@ -357,45 +356,57 @@ fn names_unique(cfg: &Config, c: &mut Checker) {
         Kind::Yunhu(x) => Some(x.name.as_str()),
         Kind::WecomArchive(x) => Some(x.name.as_str()),
     });
-    for (section, index, name) in all {
-        c.at(section, index);
-        if name.trim().is_empty() {
-            c.fail("name", "must not be empty");
-        } else if let Some((s0, i0)) = seen.get(name) {
-            c.fail(
-                "name",
-                format!("`{name}` is already the name of {s0}[{i0}]; connector names must be unique across all kinds"),
-            );
-        } else {
-            seen.insert(name, (section, index));
-        }
-    }
+    each_unique(
+        c,
+        all,
+        "name",
+        |name| name.trim().is_empty().then(|| "must not be empty".to_string()),
+        |name, s0, i0| {
+            format!("`{name}` is already the name of {s0}[{i0}]; connector names must be unique across all kinds")
+        },
+    );
 }
 
 fn paths_unique(cfg: &Config, c: &mut Checker) {
-    let mut seen: HashMap<&str, (&'static str, usize)> = HashMap::new();
     let all = kinds(cfg, |k| match k {
         Kind::Wecom(x) => Some(x.path.as_str()),
         Kind::Worktool(x) => Some(x.path.as_str()),
         _ => None,
     });
-    for (section, index, path) in all {
-        c.at(section, index);
-        if RESERVED_PATHS.contains(&path) {
-            c.fail(
-                "path",
+    each_unique(
+        c,
+        all,
+        "path",
+        |path| {
+            RESERVED_PATHS.contains(&path).then(|| {
                 format!(
                     "`{path}` is served by chatvault itself ({}); choose another",
                     RESERVED_PATHS.join(", ")
-                ),
-            );
-        } else if let Some((s0, i0)) = seen.get(path) {
-            c.fail(
-                "path",
-                format!("`{path}` is already the callback path of {s0}[{i0}]; each callback needs its own path"),
-            );
+                )
+            })
+        },
+        |path, s0, i0| format!("`{path}` is already the callback path of {s0}[{i0}]; each callback needs its own path"),
+    );
+}
+
+/// Fails `key` of each connector in `all` whose value is `invalid` (the message it returns),
+/// or already held by an earlier one (`taken`: the value and where it first is).
+fn each_unique(
+    c: &mut Checker,
+    all: Vec<(&'static str, usize, &str)>,
+    key: &'static str,
+    invalid: impl Fn(&str) -> Option<String>,
+    taken: impl Fn(&str, &str, usize) -> String,
+) {
+    let mut seen: HashMap<&str, (&'static str, usize)> = HashMap::new();
+    for (section, index, value) in all {
+        c.at(section, index);
+        if let Some(why) = invalid(value) {
+            c.fail(key, why);
+        } else if let Some((s0, i0)) = seen.get(value) {
+            c.fail(key, taken(value, s0, *i0));
         } else {
-            seen.insert(path, (section, index));
+            seen.insert(value, (section, index));
         }
     }
 }
@@ -412,35 +423,19 @@ enum Kind<'a> {
 /// `(section, index, value)` for every connector `pick` returns a value for, in file order per
 /// kind.
 fn kinds<'a>(cfg: &'a Config, pick: impl Fn(Kind<'a>) -> Option<&'a str>) -> Vec<(&'static str, usize, &'a str)> {
-    let mut v = Vec::new();
-    let mut push = |section, i, k| {
-        if let Some(s) = pick(k) {
-            v.push((section, i, s));
-        }
-    };
-    cfg.eoffice
-        .iter()
-        .enumerate()
-        .for_each(|(i, x)| push("eoffice", i, Kind::Eoffice(x)));
-    cfg.wecom
-        .iter()
-        .enumerate()
-        .for_each(|(i, x)| push("wecom", i, Kind::Wecom(x)));
-    cfg.goofish
-        .iter()
-        .enumerate()
-        .for_each(|(i, x)| push("goofish", i, Kind::Goofish(x)));
-    cfg.worktool
-        .iter()
-        .enumerate()
-        .for_each(|(i, x)| push("worktool", i, Kind::Worktool(x)));
-    cfg.yunhu
-        .iter()
-        .enumerate()
-        .for_each(|(i, x)| push("yunhu", i, Kind::Yunhu(x)));
-    cfg.wecom_archive
-        .iter()
-        .enumerate()
-        .for_each(|(i, x)| push("wecom_archive", i, Kind::WecomArchive(x)));
-    v
+    fn each<'a, T>(
+        section: &'static str,
+        list: &'a [T],
+        kind: fn(&'a T) -> Kind<'a>,
+    ) -> impl Iterator<Item = (&'static str, usize, Kind<'a>)> {
+        list.iter().enumerate().map(move |(i, x)| (section, i, kind(x)))
+    }
+    each("eoffice", &cfg.eoffice, Kind::Eoffice)
+        .chain(each("wecom", &cfg.wecom, Kind::Wecom))
+        .chain(each("goofish", &cfg.goofish, Kind::Goofish))
+        .chain(each("worktool", &cfg.worktool, Kind::Worktool))
+        .chain(each("yunhu", &cfg.yunhu, Kind::Yunhu))
+        .chain(each("wecom_archive", &cfg.wecom_archive, Kind::WecomArchive))
+        .filter_map(|(section, i, k)| pick(k).map(|v| (section, i, v)))
+        .collect()
 }

@@ -63,85 +63,137 @@ fn an_empty_file_is_the_defaults() {
 }
 
 #[test]
-fn missing_env_names_variable_file_and_line() {
-    let e = error(
-        "timezone = \"UTC\"\n[[yunhu]]\nname = \"t\"\nuser_id = \"1\"\ntoken = \"${YUNHU_TOKN}\"\ndevice_id = \"d\"\n",
-    );
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:5: environment variable `YUNHU_TOKN` is not set (referenced as `${YUNHU_TOKN}`)"
-    );
-}
-
-#[test]
 fn env_references_in_comments_are_ignored() {
     let cfg = parse("# token = \"${NOT_SET}\"\ntimezone = \"UTC\" # ${NOT_SET}\n").unwrap();
     assert_eq!(cfg.tz, chrono_tz::UTC);
 }
 
-#[test]
-fn broken_env_reference() {
-    let e = error("timezone = \"${UTC\"\n");
-    assert!(
-        e.starts_with("conf/chatvault.toml:1: `${` must be followed by a variable name"),
-        "{e}"
-    );
+/// Configs with one problem each (named by the case), and the whole message the user reads.
+fn exact_cases() -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        (
+            "a missing env var names the variable, file and line",
+            "timezone = \"UTC\"\n[[yunhu]]\nname = \"t\"\nuser_id = \"1\"\ntoken = \"${YUNHU_TOKN}\"\ndevice_id = \"d\"\n".into(),
+            "conf/chatvault.toml:5: environment variable `YUNHU_TOKN` is not set (referenced as `${YUNHU_TOKN}`)",
+        ),
+        (
+            "an unknown time zone suggests IANA names",
+            "\ntimezone = \"Beijing\"\n".into(),
+            "conf/chatvault.toml:2: `timezone`: unknown time zone `Beijing`; use an IANA name such as Asia/Shanghai or UTC",
+        ),
+        (
+            "the listen address says what it expects",
+            "[server]\nlisten = \"localhost\"\n".into(),
+            "conf/chatvault.toml:2: `server.listen`: invalid socket address syntax; expected IP:port such as 127.0.0.1:8088 or [::1]:8088",
+        ),
+        (
+            "duplicate connector names across kinds",
+            format!("{EOFFICE}\n[[yunhu]]\nname = \"oa\"\nuser_id = \"1\"\ntoken = \"${{YUNHU_TOKEN}}\"\ndevice_id = \"d\"\n"),
+            "conf/chatvault.toml:8: `yunhu[0].name`: `oa` is already the name of eoffice[0]; connector names must be unique across all kinds",
+        ),
+        (
+            "duplicate callback paths",
+            "[[wecom]]\nname = \"a\"\ncorp_id = \"ww1\"\ntoken = \"${WECOM_TOKEN}\"\nencoding_aes_key = \"${WECOM_AES_KEY}\"\npath = \"/cb\"\n\n[[worktool]]\nname = \"b\"\npath = \"/cb\"\nkey = \"${WORKTOOL_KEY}\"\n".into(),
+            "conf/chatvault.toml:10: `worktool[0].path`: `/cb` is already the callback path of wecom[0]; each callback needs its own path",
+        ),
+        (
+            "an eoffice AES key of a wrong length",
+            format!("{EOFFICE}aes_key = \"${{SHORT_KEY}}\"\naes_iv = \"${{EOFFICE_AES_IV}}\"\n"),
+            "conf/chatvault.toml:6: `eoffice[0].aes_key`: is 12 bytes long; must be 16, 24 or 32 bytes",
+        ),
+        (
+            "an eoffice AES key and IV both of wrong lengths",
+            format!("{EOFFICE}aes_key = \"${{EOFFICE_AES_KEY}}x\"\naes_iv = \"${{EOFFICE_AES_KEY}}!\"\n"),
+            "conf/chatvault.toml:6: `eoffice[0].aes_key`: is 17 bytes long; must be 16, 24 or 32 bytes\n\
+             conf/chatvault.toml:7: `eoffice[0].aes_iv`: is 17 bytes long; must be 16 bytes",
+        ),
+        (
+            "an eoffice AES key needs an IV",
+            format!("{EOFFICE}aes_key = \"${{EOFFICE_AES_KEY}}\"\n"),
+            "conf/chatvault.toml:6: `eoffice[0].aes_key`: is set but `aes_iv` is not; set both or neither",
+        ),
+        (
+            "a wecom AES key is 43 characters",
+            "[[wecom]]\nname = \"a\"\ncorp_id = \"ww1\"\ntoken = \"${WECOM_TOKEN}\"\nencoding_aes_key = \"${WECOM_SECRET}\"\npath = \"/cb\"\n".into(),
+            "conf/chatvault.toml:5: `wecom[0].encoding_aes_key`: is 13 characters long; WeCom's EncodingAESKey is exactly 43",
+        ),
+        (
+            "a URL needs its scheme",
+            EOFFICE.replace("http://oa.example.com:3000", "oa.example.com:3000"),
+            "conf/chatvault.toml:3: `eoffice[0].url`: `oa.example.com:3000` is not a URL: it needs a scheme, e.g. `http://oa.example.com:3000`",
+        ),
+        (
+            "a URL needs a host",
+            EOFFICE.replace("http://oa.example.com:3000", "http://"),
+            "conf/chatvault.toml:3: `eoffice[0].url`: `http://` is not a URL (empty host); expected e.g. http://host",
+        ),
+        (
+            "a URL's scheme must fit its use",
+            "[[yunhu]]\nname = \"t\"\nws_url = \"https://chat.example.com/ws\"\nuser_id = \"1\"\ntoken = \"${YUNHU_TOKEN}\"\ndevice_id = \"d\"\n".into(),
+            "conf/chatvault.toml:3: `yunhu[0].ws_url`: scheme `https` is not allowed here; use wss or ws",
+        ),
+    ]
 }
 
 #[test]
-fn unknown_time_zone_suggests_iana_names() {
-    let e = error("\ntimezone = \"Beijing\"\n");
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:2: `timezone`: unknown time zone `Beijing`; use an IANA name such as Asia/Shanghai or UTC"
-    );
+fn each_problem_reads_exactly_as_expected() {
+    for (case, text, want) in exact_cases() {
+        assert_eq!(error(&text), want, "{case}");
+    }
+}
+
+/// Configs with one problem each (named by the case), how the message begins (where the
+/// problem is and what it is), and what else it must mention.
+fn prefix_cases() -> Vec<(&'static str, String, &'static str, &'static [&'static str])> {
+    vec![
+        (
+            "a broken env reference",
+            "timezone = \"${UTC\"\n".into(),
+            "conf/chatvault.toml:1: `${` must be followed by a variable name",
+            &[],
+        ),
+        (
+            "a TOML syntax error has a line",
+            "timezone = \"UTC\"\n[storage\ndata_dir = \"x\"\n".into(),
+            "conf/chatvault.toml:2: ",
+            &[],
+        ),
+        (
+            "an unknown field lists the valid ones",
+            format!("{EOFFICE}usr_id = \"x\"\n"),
+            "conf/chatvault.toml:6: `eoffice[0].usr_id`: unknown field `usr_id`, expected one of",
+            &["`user_id`", "`connect_type`"],
+        ),
+        (
+            "a bad enum value lists the choices",
+            format!("{EOFFICE}connect_type = \"desktop\"\n"),
+            "conf/chatvault.toml:6: `eoffice[0].connect_type`: unknown variant `desktop`",
+            &["`web`", "`mobile`", "`client`"],
+        ),
+        (
+            "a missing required field is named",
+            "[[wecom]]\nname = \"corp\"\n".into(),
+            "conf/chatvault.toml:1: `wecom[0]`: missing field `corp_id`",
+            &[],
+        ),
+        (
+            "an empty secret is reported",
+            "[[yunhu]]\nname = \"t\"\nuser_id = \"1\"\ntoken = \"\"\ndevice_id = \"d\"\n".into(),
+            "conf/chatvault.toml:4: `yunhu[0].token`: must not be empty",
+            &[],
+        ),
+    ]
 }
 
 #[test]
-fn listen_address_says_what_it_expects() {
-    let e = error("[server]\nlisten = \"localhost\"\n");
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:2: `server.listen`: invalid socket address syntax; expected IP:port such as 127.0.0.1:8088 or [::1]:8088"
-    );
-}
-
-#[test]
-fn toml_syntax_error_has_a_line() {
-    let e = error("timezone = \"UTC\"\n[storage\ndata_dir = \"x\"\n");
-    assert!(e.starts_with("conf/chatvault.toml:2: "), "{e}");
-}
-
-#[test]
-fn unknown_field_lists_the_valid_ones() {
-    let e = error(&format!("{EOFFICE}usr_id = \"x\"\n"));
-    assert!(
-        e.starts_with("conf/chatvault.toml:6: `eoffice[0].usr_id`: unknown field `usr_id`, expected one of"),
-        "{e}"
-    );
-    assert!(e.contains("`user_id`") && e.contains("`connect_type`"), "{e}");
-}
-
-#[test]
-fn bad_enum_value_lists_the_choices() {
-    let e = error(&format!("{EOFFICE}connect_type = \"desktop\"\n"));
-    assert!(
-        e.starts_with("conf/chatvault.toml:6: `eoffice[0].connect_type`: unknown variant `desktop`"),
-        "{e}"
-    );
-    assert!(
-        e.contains("`web`") && e.contains("`mobile`") && e.contains("`client`"),
-        "{e}"
-    );
-}
-
-#[test]
-fn missing_required_field_is_named() {
-    let e = error("[[wecom]]\nname = \"corp\"\n");
-    assert!(
-        e.starts_with("conf/chatvault.toml:1: `wecom[0]`: missing field `corp_id`"),
-        "{e}"
-    );
+fn each_problem_begins_with_its_place() {
+    for (case, text, want, mentions) in prefix_cases() {
+        let e = error(&text);
+        assert!(e.starts_with(want), "{case}: {e}");
+        for m in mentions {
+            assert!(e.contains(m), "{case}: {m} missing from {e}");
+        }
+    }
 }
 
 #[test]
@@ -155,73 +207,11 @@ fn a_secret_of_the_wrong_type_is_not_echoed() {
 }
 
 #[test]
-fn duplicate_connector_names_across_kinds() {
-    let text = format!(
-        "{EOFFICE}\n[[yunhu]]\nname = \"oa\"\nuser_id = \"1\"\ntoken = \"${{YUNHU_TOKEN}}\"\ndevice_id = \"d\"\n"
-    );
-    let e = error(&text);
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:8: `yunhu[0].name`: `oa` is already the name of eoffice[0]; connector names must be unique across all kinds"
-    );
-}
-
-#[test]
-fn duplicate_callback_paths() {
-    let text = "[[wecom]]\nname = \"a\"\ncorp_id = \"ww1\"\ntoken = \"${WECOM_TOKEN}\"\nencoding_aes_key = \"${WECOM_AES_KEY}\"\npath = \"/cb\"\n\n[[worktool]]\nname = \"b\"\npath = \"/cb\"\nkey = \"${WORKTOOL_KEY}\"\n";
-    let e = error(text);
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:10: `worktool[0].path`: `/cb` is already the callback path of wecom[0]; each callback needs its own path"
-    );
-}
-
-#[test]
 fn callback_path_must_be_absolute_and_not_reserved() {
     let e = error("[[worktool]]\nname = \"b\"\npath = \"cb\"\nkey = \"${WORKTOOL_KEY}\"\n");
     assert_eq!(e, "conf/chatvault.toml:3: `worktool[0].path`: `cb` must start with `/`");
     let e = error("[[worktool]]\nname = \"b\"\npath = \"/healthz\"\nkey = \"${WORKTOOL_KEY}\"\n");
     assert!(e.contains("`/healthz` is served by chatvault itself"), "{e}");
-}
-
-#[test]
-fn eoffice_aes_lengths() {
-    let e = error(&format!(
-        "{EOFFICE}aes_key = \"${{SHORT_KEY}}\"\naes_iv = \"${{EOFFICE_AES_IV}}\"\n"
-    ));
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:6: `eoffice[0].aes_key`: is 12 bytes long; must be 16, 24 or 32 bytes"
-    );
-}
-
-#[test]
-fn eoffice_aes_key_length_and_iv_length() {
-    let text = format!("{EOFFICE}aes_key = \"${{EOFFICE_AES_KEY}}x\"\naes_iv = \"${{EOFFICE_AES_KEY}}!\"\n");
-    let e = error(&text);
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:6: `eoffice[0].aes_key`: is 17 bytes long; must be 16, 24 or 32 bytes\n\
-         conf/chatvault.toml:7: `eoffice[0].aes_iv`: is 17 bytes long; must be 16 bytes"
-    );
-}
-
-#[test]
-fn eoffice_aes_key_needs_iv() {
-    let e = error(&format!("{EOFFICE}aes_key = \"${{EOFFICE_AES_KEY}}\"\n"));
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:6: `eoffice[0].aes_key`: is set but `aes_iv` is not; set both or neither"
-    );
-}
-
-#[test]
-fn wecom_aes_key_is_43_characters() {
-    let text = "[[wecom]]\nname = \"a\"\ncorp_id = \"ww1\"\ntoken = \"${WECOM_TOKEN}\"\nencoding_aes_key = \"${WECOM_SECRET}\"\npath = \"/cb\"\n";
-    assert_eq!(
-        error(text),
-        "conf/chatvault.toml:5: `wecom[0].encoding_aes_key`: is 13 characters long; WeCom's EncodingAESKey is exactly 43"
-    );
 }
 
 #[test]
@@ -233,36 +223,6 @@ fn goofish_needs_token_or_cookies() {
     );
     // Either one is enough.
     parse("[[goofish]]\nname = \"shop\"\ndevice_id = \"d\"\ncookies = \"${GOOFISH_COOKIES}\"\n").unwrap();
-}
-
-#[test]
-fn urls_are_parsed_with_their_scheme() {
-    let e = error(&EOFFICE.replace("http://oa.example.com:3000", "oa.example.com:3000"));
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:3: `eoffice[0].url`: `oa.example.com:3000` is not a URL: it needs a scheme, e.g. `http://oa.example.com:3000`"
-    );
-    let e = error(&EOFFICE.replace("http://oa.example.com:3000", "http://"));
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:3: `eoffice[0].url`: `http://` is not a URL (empty host); expected e.g. http://host"
-    );
-    let e = error(
-        "[[yunhu]]\nname = \"t\"\nws_url = \"https://chat.example.com/ws\"\nuser_id = \"1\"\ntoken = \"${YUNHU_TOKEN}\"\ndevice_id = \"d\"\n",
-    );
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:3: `yunhu[0].ws_url`: scheme `https` is not allowed here; use wss or ws"
-    );
-}
-
-#[test]
-fn empty_secret_is_reported() {
-    let e = error("[[yunhu]]\nname = \"t\"\nuser_id = \"1\"\ntoken = \"\"\ndevice_id = \"d\"\n");
-    assert!(
-        e.starts_with("conf/chatvault.toml:4: `yunhu[0].token`: must not be empty"),
-        "{e}"
-    );
 }
 
 #[test]

@@ -9,12 +9,12 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_buffer::{NullBuffer, OffsetBuffer};
-use arrow_schema::{DataType, Field};
+use arrow_schema::Fields;
 use proto::{Platform, TimestampMs};
 use store::StoreReader;
 
 use crate::error::Result;
-use crate::schema::{attachment_fields, events_schema, messages_schema, user_deletion_fields};
+use crate::schema::{attachment_fields, events_schema, messages_schema, struct_item, user_deletion_fields};
 
 /// Sequence numbers are `u64` in the store and `INT64` in the files (Spark and Power BI read
 /// unsigned 64-bit columns badly); a log would need 2⁶³ events to tell the difference.
@@ -51,6 +51,29 @@ fn take_string_list(b: &mut ListBuilder<StringBuilder>) -> ArrayRef {
     Arc::new(std::mem::replace(b, fresh).finish())
 }
 
+/// A finished list-of-structs column: each row's list length from `lengths` (left empty, sized
+/// like it, for the next chunk) over the struct `children` of every row's items in turn.
+fn take_struct_list(lengths: &mut Vec<usize>, fields: Fields, children: Vec<ArrayRef>) -> ArrayRef {
+    let rows = lengths.len();
+    let lengths = std::mem::replace(lengths, Vec::with_capacity(rows));
+    let item = struct_item(fields.clone());
+    let values = StructArray::new(fields, children, None);
+    Arc::new(arrow_array::ListArray::new(
+        item,
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(values),
+        None::<NullBuffer>,
+    ))
+}
+
+/// Appends one row's strings to a list column.
+fn push_strings(b: &mut ListBuilder<StringBuilder>, values: impl IntoIterator<Item = impl AsRef<str>>) {
+    for v in values {
+        b.values().append_value(v);
+    }
+    b.append(true);
+}
+
 /// The `deleted_for` column (a list of `{user, at}` structs), built like [`Attachments`].
 struct UserDeletions {
     lengths: Vec<usize>,
@@ -79,17 +102,8 @@ impl UserDeletions {
     }
 
     fn finish(&mut self) -> ArrayRef {
-        let rows = self.lengths.len();
-        let lengths = std::mem::replace(&mut self.lengths, Vec::with_capacity(rows));
         let children: Vec<ArrayRef> = vec![take_strings(&mut self.user), take_times(&mut self.at)];
-        let values = StructArray::new(user_deletion_fields(), children, None);
-        let field = Arc::new(Field::new("item", DataType::Struct(user_deletion_fields()), true));
-        Arc::new(arrow_array::ListArray::new(
-            field,
-            OffsetBuffer::from_lengths(lengths),
-            Arc::new(values),
-            None::<NullBuffer>,
-        ))
+        take_struct_list(&mut self.lengths, user_deletion_fields(), children)
     }
 }
 
@@ -118,8 +132,6 @@ impl Attachments {
     }
 
     fn finish(&mut self) -> ArrayRef {
-        let rows = self.lengths.len();
-        let lengths = std::mem::replace(&mut self.lengths, Vec::with_capacity(rows));
         let children: Vec<ArrayRef> = vec![
             take_strings(&mut self.name),
             take_strings(&mut self.mime),
@@ -127,14 +139,7 @@ impl Attachments {
             take_strings(&mut self.url),
             take_strings(&mut self.sha256),
         ];
-        let values = StructArray::new(attachment_fields(), children, None);
-        let field = Arc::new(Field::new("item", DataType::Struct(attachment_fields()), true));
-        Arc::new(arrow_array::ListArray::new(
-            field,
-            OffsetBuffer::from_lengths(lengths),
-            Arc::new(values),
-            None::<NullBuffer>,
-        ))
+        take_struct_list(&mut self.lengths, attachment_fields(), children)
     }
 }
 
@@ -238,14 +243,8 @@ impl MessageColumns {
             self.text.append_value(r.text);
             self.attachments.push(&r.attachments()?);
             self.reply_to.append_option(r.reply_to);
-            for m in r.mentions()? {
-                self.mentions.values().append_value(m);
-            }
-            self.mentions.append(true);
-            for m in r.recipients()? {
-                self.recipients.values().append_value(m);
-            }
-            self.recipients.append(true);
+            push_strings(&mut self.mentions, r.mentions()?);
+            push_strings(&mut self.recipients, r.recipients()?);
             self.state.append_value(r.state.as_str());
             self.revision.append_value(i64::from(r.revision));
             self.edited_at.append_option(r.edited_at);

@@ -42,12 +42,9 @@ mod tests {
 
     #[test]
     fn second_holder_is_refused_until_the_first_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = ExportLock::acquire(dir.path()).unwrap();
-        let err = ExportLock::acquire(dir.path()).unwrap_err();
-        assert!(matches!(err, ExportError::Locked(_)));
-        assert!(err.to_string().contains("another export is running"), "{err}");
-        drop(first);
-        ExportLock::acquire(dir.path()).unwrap();
+        testkit::lock::assert_one_holder_at_a_time(ExportLock::acquire, |err| {
+            assert!(matches!(err, ExportError::Locked(_)));
+            assert!(err.to_string().contains("another export is running"), "{err}");
+        });
     }
 }

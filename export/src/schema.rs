@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
@@ -73,13 +73,14 @@ pub fn user_deletion_fields() -> Fields {
     ])
 }
 
+/// The item of a list of structs with `fields` (`attachments`, `deleted_for`).
+pub fn struct_item(fields: Fields) -> FieldRef {
+    Arc::new(Field::new("item", DataType::Struct(fields), true))
+}
+
 /// The attachment list type.
 pub fn attachments_type() -> DataType {
-    DataType::List(Arc::new(Field::new(
-        "item",
-        DataType::Struct(attachment_fields()),
-        true,
-    )))
+    DataType::List(struct_item(attachment_fields()))
 }
 
 static MESSAGES: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -114,11 +115,7 @@ static MESSAGES: LazyLock<SchemaRef> = LazyLock::new(|| {
         // Users who removed the message from their own view only; `state` stays as it was.
         Field::new(
             "deleted_for",
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(user_deletion_fields()),
-                true,
-            ))),
+            DataType::List(struct_item(user_deletion_fields())),
             false,
         ),
     ]))

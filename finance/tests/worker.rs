@@ -41,12 +41,37 @@ fn world(dir: &Path, n: u64, extra: impl FnOnce(&mut World)) -> PathBuf {
     so
 }
 
+/// A [`world`] of `n` items whose SDK meets `fault` once, and the file that says it did.
+fn faulty_world(dir: &Path, n: u64, fault: Fault) -> (PathBuf, PathBuf) {
+    let marker = dir.join("fault.done");
+    let so = world(dir, n, |w| {
+        w.fault(fault, &marker);
+    });
+    (so, marker)
+}
+
 fn client(so: &Path, timeout: Duration) -> FinanceClient {
     let mut o = ClientOptions::new(so);
     o.credentials = Some(("ww0123".into(), "secret".into()));
     o.call_timeout = timeout;
     o.backoff_initial = Duration::from_millis(50);
     FinanceClient::new(worker(), o)
+}
+
+/// A [`client`] with its worker started, and that worker's pid.
+async fn started(so: &Path, timeout: Duration) -> (FinanceClient, u32) {
+    let mut c = client(so, timeout);
+    c.start().await.unwrap();
+    let pid = c.worker_pid().unwrap();
+    (c, pid)
+}
+
+/// `r` is a lost worker, for a reason that mentions `why`.
+fn assert_lost<T: std::fmt::Debug>(r: Result<T, FinanceError>, why: &str) {
+    match r {
+        Err(FinanceError::WorkerLost(reason)) => assert!(reason.contains(why), "{reason}"),
+        other => panic!("expected a lost worker, got {other:?}"),
+    }
 }
 
 fn items(json: &str) -> Vec<Value> {
@@ -123,17 +148,9 @@ async fn loads_resolves_every_symbol_pulls_after_seq_and_decrypts() {
 #[tokio::test]
 async fn an_abort_inside_get_chat_data_costs_one_call_and_a_new_worker() {
     let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("abort.done");
-    let so = world(dir.path(), 3, |w| {
-        w.fault(Fault::ChatAbort, &marker);
-    });
-    let mut c = client(&so, Duration::from_secs(5));
-    c.start().await.unwrap();
-    let first = c.worker_pid().unwrap();
-    match c.chat_data(0, 100).await {
-        Err(FinanceError::WorkerLost(why)) => assert!(why.contains("signal 6"), "{why}"),
-        other => panic!("expected a lost worker, got {other:?}"),
-    }
+    let (so, marker) = faulty_world(dir.path(), 3, Fault::ChatAbort);
+    let (mut c, first) = started(&so, Duration::from_secs(5)).await;
+    assert_lost(c.chat_data(0, 100).await, "signal 6");
     assert!(marker.exists());
     let again = items(&c.chat_data(0, 100).await.unwrap());
     assert_eq!(again.len(), 3);
@@ -144,18 +161,10 @@ async fn an_abort_inside_get_chat_data_costs_one_call_and_a_new_worker() {
 #[tokio::test]
 async fn a_hung_worker_is_killed_after_twice_the_timeout_and_replaced() {
     let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("hang.done");
-    let so = world(dir.path(), 2, |w| {
-        w.fault(Fault::ChatHang, &marker);
-    });
-    let mut c = client(&so, Duration::from_millis(700));
-    c.start().await.unwrap();
-    let hung = c.worker_pid().unwrap();
+    let (so, _marker) = faulty_world(dir.path(), 2, Fault::ChatHang);
+    let (mut c, hung) = started(&so, Duration::from_millis(700)).await;
     let t = Instant::now();
-    match c.chat_data(0, 100).await {
-        Err(FinanceError::WorkerLost(why)) => assert!(why.contains("no answer to GetChatData"), "{why}"),
-        other => panic!("expected a lost worker, got {other:?}"),
-    }
+    assert_lost(c.chat_data(0, 100).await, "no answer to GetChatData");
     let waited = t.elapsed();
     assert!(
         waited >= Duration::from_millis(1400) && waited < Duration::from_secs(5),
@@ -174,9 +183,7 @@ async fn a_hung_worker_is_killed_after_twice_the_timeout_and_replaced() {
 async fn a_killed_worker_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let so = world(dir.path(), 2, |_| {});
-    let mut c = client(&so, Duration::from_secs(5));
-    c.start().await.unwrap();
-    let pid = c.worker_pid().unwrap();
+    let (mut c, pid) = started(&so, Duration::from_secs(5)).await;
     std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()

@@ -65,14 +65,11 @@ mod tests {
 
     #[test]
     fn a_second_writer_is_refused_with_the_holders_pid() {
-        let dir = tempfile::tempdir().unwrap();
-        let held = WriterLock::acquire(dir.path()).unwrap();
-        let err = WriterLock::acquire(dir.path()).unwrap_err();
-        assert!(
-            err.to_string().contains(&format!("pid {}", std::process::id())),
-            "{err}"
-        );
-        drop(held);
-        WriterLock::acquire(dir.path()).unwrap();
+        testkit::lock::assert_one_holder_at_a_time(WriterLock::acquire, |err| {
+            assert!(
+                err.to_string().contains(&format!("pid {}", std::process::id())),
+                "{err}"
+            );
+        });
     }
 }

@@ -156,6 +156,15 @@ fn metric(name: &str, target: &str) -> Option<f64> {
         .map(|v| v.trim().parse().unwrap())
 }
 
+/// [`two_scheduled_runs`] of exports in `format` to a fresh prefix of the bucket (`name-…`),
+/// listed by the tests' client; that prefix too.
+async fn two_s3_runs(data: &Path, name: &str, format: &str) -> (String, (Listing, Listing, String)) {
+    let prefix = unique_prefix(name);
+    let cfg = config(&s3_export(&prefix, format));
+    let runs = two_scheduled_runs(&cfg, data, || objects(&prefix)).await;
+    (prefix, runs)
+}
+
 /// Starts the schedule on an archive of two days, waits for a run to export it, adds a
 /// message on a third day and waits for the run that exports that; returns what `list` saw
 /// after each, and the job's target.
@@ -209,10 +218,8 @@ fn one_delta_commit_per_run(first: &Listing, second: &Listing) -> Vec<String> {
 async fn scheduled_s3_parquet_exports_go_to_the_target_incrementally() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let prefix = unique_prefix("scheduled-parquet");
-    let cfg = config(&s3_export(&prefix, "parquet"));
     pipeline::metrics_renderer();
-    let (first, second, target) = two_scheduled_runs(&cfg, &data, || objects(&prefix)).await;
+    let (prefix, (first, second, target)) = two_s3_runs(&data, "scheduled-parquet", "parquet").await;
     assert_eq!(target, format!("s3://{BUCKET}/{prefix}"));
 
     assert!(
@@ -256,9 +263,7 @@ async fn scheduled_s3_parquet_exports_go_to_the_target_incrementally() {
 async fn scheduled_s3_delta_exports_commit_one_version_per_change() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let prefix = unique_prefix("scheduled-delta");
-    let cfg = config(&s3_export(&prefix, "delta"));
-    let (first, second, _) = two_scheduled_runs(&cfg, &data, || objects(&prefix)).await;
+    let (_, (first, second, _)) = two_s3_runs(&data, "scheduled-delta", "delta").await;
     let new = one_delta_commit_per_run(&first, &second);
     assert!(
         !first.contains_key("messages/_delta_log/00000000000000000001.json"),

@@ -245,6 +245,30 @@ pub struct NewMessage {
     pub recipients: Vec<String>,
 }
 
+impl NewMessage {
+    /// A plain text from `sender_id` in a group chat, sent at `sent_at`, with nothing else
+    /// known (no names, attachments, reply, mentions or recipients); a caller that knows more
+    /// says so with struct update syntax.
+    pub fn plain(sender_id: impl Into<String>, sent_at: TimestampMs, text: impl Into<String>) -> NewMessage {
+        NewMessage {
+            chat_type: ChatType::Group,
+            chat_name: None,
+            external: false,
+            sender_id: sender_id.into(),
+            sender_name: None,
+            sent_at,
+            content_type: ContentType::Text,
+            text: text.into(),
+            text_format: TextFormat::Plain,
+            source_text: None,
+            attachments: vec![],
+            reply_to: None,
+            mentions: vec![],
+            recipients: vec![],
+        }
+    }
+}
+
 /// A message's current state: the fold of every event of its identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecord {

@@ -53,14 +53,9 @@ mod tests {
 
     #[test]
     fn second_holder_is_refused_with_the_pid() {
-        let dir = tempfile::tempdir().unwrap();
-        let held = WriterLock::acquire(dir.path()).unwrap();
-        let e = WriterLock::acquire(dir.path()).unwrap_err();
-        match e {
+        testkit::lock::assert_one_holder_at_a_time(WriterLock::acquire, |e| match e {
             SearchError::Locked { pid } => assert_eq!(pid, Some(std::process::id())),
             other => panic!("unexpected {other}"),
-        }
-        drop(held);
-        assert!(WriterLock::try_acquire(dir.path()).unwrap().is_some());
+        });
     }
 }

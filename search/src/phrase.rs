@@ -297,8 +297,7 @@ mod same_as_tantivy {
 
     #[test]
     fn matches_and_scores_like_tantivy_phrase_query() {
-        let (index, f) = testing::index(2000, 2);
-        let searcher = index.reader().unwrap().searcher();
+        let (index, searcher, f) = testing::searched_index(2000, 2);
         let phrases: [&[(usize, &str)]; 5] = [
             &[(0, "回复"), (1, "复邮"), (2, "邮件")],
             &[(0, "邮件"), (2, "邮件")],

@@ -165,8 +165,7 @@ mod tests {
 
     #[test]
     fn pruned_top_k_equals_the_full_ranking_cut_at_k() {
-        let (index, f) = testing::index(3000, 3);
-        let searcher = index.reader().unwrap().searcher();
+        let (index, searcher, f) = testing::searched_index(3000, 3);
         let filters = [
             Filters::default(),
             Filters {

@@ -5,7 +5,7 @@
 use tantivy::collector::TopDocs;
 use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::query::Query;
-use tantivy::{Index, IndexWriter, Order, TantivyDocument};
+use tantivy::{Index, IndexWriter, Order, Searcher, TantivyDocument};
 
 use crate::schema::{self, Fields, SEP};
 
@@ -19,6 +19,13 @@ const PIECES: [&str; 8] = [
     "邮件邮件，回复",
     "会议室",
 ];
+
+/// [`index`] and a searcher of it.
+pub fn searched_index(n: u64, segments: u64) -> (Index, Searcher, Fields) {
+    let (index, f) = self::index(n, segments);
+    let searcher = index.reader().expect("reader").searcher();
+    (index, searcher, f)
+}
 
 /// `n` documents in `segments` commits.
 pub fn index(n: u64, segments: u64) -> (Index, Fields) {

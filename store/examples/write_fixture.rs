@@ -8,8 +8,7 @@
 
 use chatvault_store as store;
 use proto::{
-    ChatEvent, ConnectorStatus, EventBatch, EventBody, Identity, Ingested, NewMessage, Platform, RawPayload,
-    batch::media,
+    ChatEvent, ConnectorStatus, EventBatch, EventBody, Identity, Ingested, Platform, RawPayload, batch::media,
 };
 use testkit::events::{self, payload as json};
 
@@ -17,14 +16,7 @@ const T0: i64 = 1_760_000_000_000;
 
 /// A text from `u1` (张三) in the group named after its chat.
 fn message(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
-    events::message(
-        chat,
-        id,
-        NewMessage {
-            chat_name: Some(format!("群{chat}")),
-            ..events::text(text, sent_at)
-        },
-    )
+    events::group_text(chat, id, &format!("群{chat}"), text, sent_at)
 }
 
 /// Bytes that are not UTF-8 and repeat (a compressor finds something), carrying `events`.

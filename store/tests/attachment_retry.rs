@@ -41,8 +41,7 @@ fn sha_of(r: &StoreReader, id: &str) -> (Option<String>, Option<u64>) {
 
 #[test]
 fn a_later_download_shows_on_the_message_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let sha = "ab".repeat(32);
     s.append(&[&batch(vec![payload(file_msg("m1"), T0 + 1)])]).unwrap();
     let r = s.reader().unwrap();

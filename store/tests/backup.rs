@@ -25,8 +25,7 @@ fn noise(i: usize) -> String {
 
 #[test]
 fn a_backup_under_steady_writes_finishes_private_and_on_the_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     for chunk in 0..20 {
         let items = (0..250)
             .map(|i| {
@@ -98,8 +97,7 @@ fn a_backup_under_steady_writes_finishes_private_and_on_the_chain() {
 
 #[test]
 fn a_backup_never_writes_into_an_existing_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     s.append(&[&batch(vec![payload(msg("c1", "m1", "一", T0), T0)])])
         .unwrap();
     let dest = dir.path().join("there.db");

@@ -9,8 +9,7 @@ use common::*;
 
 #[test]
 fn a_long_reader_never_makes_a_commit_fail_while_the_wal_passes_the_restart_size() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     s.set_wal_limit_pages(16);
     s.append(&[&batch(vec![payload(msg("c1", "m0", "起点", T0), T0)])])
         .unwrap();

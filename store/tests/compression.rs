@@ -4,7 +4,7 @@
 mod common;
 
 use common::goofish::*;
-use common::{T0, open};
+use common::{T0, open, temp_store};
 use proptest::prelude::*;
 
 /// A frame of the shape a platform repeats: the same field names, a changing id and text.
@@ -31,8 +31,7 @@ fn stored_sizes(dir: &std::path::Path) -> (i64, f64, f64, i64) {
 
 #[test]
 fn repeated_frames_are_stored_smaller_and_read_back_as_received() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     let n = 600;
     let items = (0..n)
         .map(|i| {
@@ -97,8 +96,7 @@ proptest! {
             1..300,
         ),
     ) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = open(dir.path());
+        let (_dir, mut s) = temp_store();
         let items = payloads
             .iter()
             .enumerate()

@@ -4,7 +4,7 @@
 mod common;
 
 use common::goofish::*;
-use common::{T0, open};
+use common::{T0, temp_store};
 use proto::{ChatEvent, EventBody};
 use serde_json::{Value, json};
 
@@ -27,15 +27,19 @@ fn event(body: EventBody) -> ChatEvent {
     }
 }
 
+/// A platform item the connector keeps only as its `detail`.
+fn sync_item(detail: Value) -> ChatEvent {
+    event(EventBody::Other {
+        subtype: "sync_item".into(),
+        detail,
+    })
+}
+
 #[test]
 fn an_over_deep_detail_is_stored_bounded_and_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let deep = nested(300);
-    let other = event(EventBody::Other {
-        subtype: "sync_item".into(),
-        detail: deep.clone(),
-    });
+    let other = sync_item(deep.clone());
     let contact = event(EventBody::ContactChanged {
         change: "add_external_contact".into(),
         user_id: "u1".into(),
@@ -77,17 +81,10 @@ fn an_over_deep_detail_is_stored_bounded_and_reads_back() {
 
 #[test]
 fn a_bounded_detail_and_its_unbounded_original_are_one_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let deep = nested(100);
-    let raw = event(EventBody::Other {
-        subtype: "sync_item".into(),
-        detail: deep.clone(),
-    });
-    let by_connector = event(EventBody::Other {
-        subtype: "sync_item".into(),
-        detail: chatvault_store::bounded_detail(deep),
-    });
+    let raw = sync_item(deep.clone());
+    let by_connector = sync_item(chatvault_store::bounded_detail(deep));
     let first = s
         .append(&[&goofish(vec![carried(b"f".to_vec(), vec![by_connector], T0)])])
         .unwrap()

@@ -10,8 +10,7 @@ use store::{AuditFilter, StoreReader};
 
 #[test]
 fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     let b = batch(vec![
         payload(msg("c1", "m1", "合同明天签", T0), T0 + 1),
         payload(edit("c1", "m1", "合同后天签", T0 + 60_000), T0 + 60_001),
@@ -55,8 +54,7 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
 
 #[test]
 fn edits_and_withdrawals_before_their_message_are_applied_when_it_arrives() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     s.append(&[&batch(vec![
         payload(withdraw("c1", "m1", "u1", T0 + 9), T0 + 10),
         payload(edit("c1", "m1", "改过的", T0 + 5), T0 + 11),
@@ -78,8 +76,7 @@ fn edits_and_withdrawals_before_their_message_are_applied_when_it_arrives() {
 
 #[test]
 fn stream_appends_build_the_final_text_in_offset_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     s.append(&[&batch(vec![
         payload(msg("c1", "m1", "答：", T0), T0),
         payload(append("c1", "m1", "第二段。", 2), T0 + 2),
@@ -100,8 +97,7 @@ fn stream_appends_build_the_final_text_in_offset_order() {
 
 #[test]
 fn redelivery_is_recorded_once_but_a_recall_of_a_known_message_is_new() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let first = s
         .append(&[&batch(vec![payload(msg("c1", "m1", "你好", T0), T0)])])
         .unwrap();
@@ -121,8 +117,7 @@ fn redelivery_is_recorded_once_but_a_recall_of_a_known_message_is_new() {
 
 #[test]
 fn every_version_a_platform_sent_under_one_id_is_kept_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     // An edit first (the message row exists without its message), then the message, then a
     // different message under the same id, then all three again in one batch.
     let edit_first = payload(edit("c1", "m1", "改过的", T0 + 5), T0 + 6);
@@ -146,8 +141,7 @@ fn every_version_a_platform_sent_under_one_id_is_kept_once() {
 
 #[test]
 fn invalid_events_and_rejected_payloads_land_in_rejects_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (_dir, mut s) = temp_store();
     let mut bad = msg("c1", "m1", "x", T0);
     bad.msg_id = None;
     let mut bad_time = msg("c1", "m2", "x", T0);
@@ -235,46 +229,53 @@ fn files_are_private() {
     );
 }
 
+/// The gaps of an archive whose connector went through `states` (status, ms after `T0`), each
+/// reported with `detail`: (start, end, the state that started it), in ms after `T0`.
+fn gaps_after(detail: &str, states: &[(ConnectorStatus, i64)]) -> Vec<(i64, Option<i64>, ConnectorStatus)> {
+    let (_dir, mut s) = temp_store();
+    let items = states
+        .iter()
+        .map(|&(status, after)| state_change(status, detail, T0 + after))
+        .collect();
+    s.append(&[&batch(items)]).unwrap();
+    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
+    gaps.iter()
+        .map(|g| (g.from - T0, g.to.map(|t| t - T0), g.status))
+        .collect()
+}
+
 #[test]
 fn gaps_come_from_connector_state_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
-    let state = |status, at| state_change(status, "test", at);
-    s.append(&[&batch(vec![
-        state(ConnectorStatus::Connected, T0),
-        state(ConnectorStatus::Disconnected, T0 + 1000),
-        state(ConnectorStatus::AuthFailed, T0 + 1500),
-        state(ConnectorStatus::Connected, T0 + 5000),
-        state(ConnectorStatus::Kicked, T0 + 9000),
-    ])])
-    .unwrap();
-    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
-    let spans: Vec<(i64, Option<i64>)> = gaps.iter().map(|g| (g.from - T0, g.to.map(|t| t - T0))).collect();
+    let gaps = gaps_after(
+        "test",
+        &[
+            (ConnectorStatus::Connected, 0),
+            (ConnectorStatus::Disconnected, 1000),
+            (ConnectorStatus::AuthFailed, 1500),
+            (ConnectorStatus::Connected, 5000),
+            (ConnectorStatus::Kicked, 9000),
+        ],
+    );
+    let spans: Vec<(i64, Option<i64>)> = gaps.iter().map(|&(from, to, _)| (from, to)).collect();
     assert_eq!(spans, vec![(1000, Some(5000)), (9000, None)]);
-    assert_eq!(gaps[1].status, ConnectorStatus::Kicked);
+    assert_eq!(gaps[1].2, ConnectorStatus::Kicked);
 }
 
 /// A WorkTool robot that forwards only @-mentions (`replyAll` 0) or no callbacks
 /// (`openCallback` 0) is archiving, but not everything: both are gaps until it is fixed.
 #[test]
 fn a_robot_forwarding_only_mentions_or_nothing_is_a_gap() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
-    let state = |status, at| state_change(status, "robotInfo/get", at);
-    s.append(&[&batch(vec![
-        state(ConnectorStatus::RobotOnline, T0),
-        state(ConnectorStatus::MentionsOnly, T0 + 1000),
-        state(ConnectorStatus::RobotOnline, T0 + 5000),
-        state(ConnectorStatus::CallbackOff, T0 + 9000),
-    ])])
-    .unwrap();
-    let gaps = s.reader().unwrap().gaps(None, None, None).unwrap();
-    let spans: Vec<(i64, Option<i64>, ConnectorStatus)> = gaps
-        .iter()
-        .map(|g| (g.from - T0, g.to.map(|t| t - T0), g.status))
-        .collect();
+    let gaps = gaps_after(
+        "robotInfo/get",
+        &[
+            (ConnectorStatus::RobotOnline, 0),
+            (ConnectorStatus::MentionsOnly, 1000),
+            (ConnectorStatus::RobotOnline, 5000),
+            (ConnectorStatus::CallbackOff, 9000),
+        ],
+    );
     assert_eq!(
-        spans,
+        gaps,
         vec![
             (1000, Some(5000), ConnectorStatus::MentionsOnly),
             (9000, None, ConnectorStatus::CallbackOff)
@@ -284,8 +285,7 @@ fn a_robot_forwarding_only_mentions_or_nothing_is_a_gap() {
 
 #[test]
 fn a_long_stream_applied_in_place_reads_as_the_fold_of_its_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     let mut items = vec![payload(msg("c1", "m1", "开头", T0), T0)];
     // In order, then one chunk that arrives late (offset 5), all in one transaction.
     items.extend(
@@ -315,8 +315,7 @@ fn a_long_stream_applied_in_place_reads_as_the_fold_of_its_events() {
 
 #[test]
 fn a_streamed_markdown_reply_keeps_its_markup_growing_with_the_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     let mut start = msg("c1", "md", "周报", T0);
     if let EventBody::Message(m) = &mut start.body {
         m.text_format = proto::TextFormat::Markdown;

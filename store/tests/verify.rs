@@ -55,8 +55,7 @@ fn verify(dir: &std::path::Path, expect: &[Expectation]) -> store::VerifyReport 
 
 #[test]
 fn a_recorded_position_holds_after_appends_and_fails_after_a_rewrite() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     messages(&mut s, 0, 5);
     let then = head(dir.path());
     assert_eq!(then.seq, 5);
@@ -105,8 +104,7 @@ fn a_recorded_position_holds_after_appends_and_fails_after_a_rewrite() {
 
 #[test]
 fn a_log_cut_back_below_an_anchor_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     messages(&mut s, 0, 7);
     let kept = dedup_keys(&db(dir.path()));
     for i in 0..3 {
@@ -147,8 +145,7 @@ fn a_log_cut_back_below_an_anchor_fails() {
 
 #[test]
 fn a_damaged_anchors_file_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     messages(&mut s, 0, 2);
     std::fs::write(dir.path().join(anchors::ANCHORS_FILE), "2:nothex 1 anchor\n").unwrap();
     let r = verify(dir.path(), &[]);
@@ -169,8 +166,7 @@ fn a_dedup_entry_without_its_event_fails_verify_before_it_drops_a_message() {
         .unwrap();
 
     // Planted in an archive that has only the message, it would drop the edit when it comes.
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     s.append(&[&batch(vec![payload(msg("c1", "m1", "原文", T0), T0 + 1)])])
         .unwrap();
     db(dir.path())
@@ -234,8 +230,7 @@ fn chats_members_and_cursors_must_agree_with_the_log() {
         ("members", "DELETE FROM members WHERE user_id = 'u1'"),
         ("cursors", "UPDATE cursors SET updated_seq = updated_seq + 5"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = open(dir.path());
+        let (dir, mut s) = temp_store();
         s.append(&[&group_events()]).unwrap();
         let r = verify(dir.path(), &[]);
         assert!(r.ok, "{r:?}");
@@ -259,8 +254,7 @@ fn chats_members_and_cursors_must_agree_with_the_log() {
 
 #[test]
 fn a_live_archive_verifies_as_one_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(dir.path());
+    let (dir, mut s) = temp_store();
     messages(&mut s, 0, 50);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {

@@ -7,7 +7,23 @@ use chatvault_store as store;
 use common::*;
 use proto::{CommitInfo, EventBatch, Platform};
 use store::{WriterOptions, spawn_writer};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Message `m{i}` of chat `c1`, sent at `T0 + i`, as a batch of its own from `platform` and
+/// `account`, with the receiver of its notice.
+fn numbered(
+    platform: Platform,
+    account: &str,
+    i: i64,
+    text: &str,
+) -> (EventBatch, oneshot::Receiver<Result<CommitInfo, proto::CommitError>>) {
+    EventBatch::new(
+        platform,
+        account,
+        vec![payload(msg("c1", &format!("m{i}"), text, T0 + i), T0)],
+        None,
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_fire_after_commit_and_failed_commits_fail_their_notices() {
@@ -32,12 +48,7 @@ async fn notices_fire_after_commit_and_failed_commits_fail_their_notices() {
     let mut notices = Vec::new();
     for i in 0..60 {
         let text = if i % 7 == 3 { "POISON" } else { "正常" };
-        let (b, rx) = EventBatch::new(
-            Platform::Eoffice,
-            "oa",
-            vec![payload(msg("c1", &format!("m{i}"), text, T0 + i), T0)],
-            None,
-        );
+        let (b, rx) = numbered(Platform::Eoffice, "oa", i, text);
         tx.send(b).await.unwrap();
         notices.push((i, rx));
     }
@@ -78,12 +89,7 @@ async fn a_writer_dropped_mid_stream_leaves_no_lying_notice() {
     let sender = tokio::spawn(async move {
         let mut notices = Vec::new();
         for i in 0..5000 {
-            let (b, rx) = EventBatch::new(
-                Platform::Eoffice,
-                "oa",
-                vec![payload(msg("c1", &format!("m{i}"), "流", T0 + i), T0)],
-                None,
-            );
+            let (b, rx) = numbered(Platform::Eoffice, "oa", i, "流");
             if tx.send(b).await.is_err() {
                 break;
             }
@@ -128,12 +134,7 @@ async fn a_sender_that_waits_for_each_notice_is_never_left_waiting() {
     let (tx, rx) = mpsc::channel(8);
     let writer = spawn_writer(open(dir.path()), rx, WriterOptions::default());
     for i in 0..20 {
-        let (b, notice) = EventBatch::new(
-            Platform::Goofish,
-            "shop",
-            vec![payload(msg("c1", &format!("m{i}"), "一条一条地发", T0 + i), T0)],
-            None,
-        );
+        let (b, notice) = numbered(Platform::Goofish, "shop", i, "一条一条地发");
         tx.send(b).await.unwrap();
         let info = tokio::time::timeout(std::time::Duration::from_secs(10), notice)
             .await
@@ -221,12 +222,7 @@ async fn a_commit_thread_that_panics_fails_every_pending_notice_and_reports_its_
     let died = writer.died();
     let mut notices = Vec::new();
     for i in 0..40 {
-        let (b, n) = EventBatch::new(
-            Platform::Eoffice,
-            "oa",
-            vec![payload(msg("c1", &format!("m{i}"), "正文", T0 + i), T0)],
-            None,
-        );
+        let (b, n) = numbered(Platform::Eoffice, "oa", i, "正文");
         if tx.send(b).await.is_err() {
             break;
         }

@@ -5,33 +5,33 @@
 //! `message("c1", "m1", NewMessage { chat_name: Some("报销群".into()), ..text("hi", T0) })`.
 
 use proto::{
-    ChatEvent, ChatType, ConnectorStatus, ContentType, EventBatch, EventBody, Ingested, MessageKey, NewMessage,
-    Platform, RawPayload, batch::media,
+    ChatEvent, ConnectorStatus, EventBatch, EventBody, Ingested, MessageKey, NewMessage, Platform, RawPayload,
+    batch::media,
 };
 
 /// A group text message from `u1` (张三), sent at `sent_at` (ms), in a chat with no name.
 pub fn text(text: &str, sent_at: i64) -> NewMessage {
     NewMessage {
-        chat_type: ChatType::Group,
-        chat_name: None,
-        external: false,
-        sender_id: "u1".into(),
         sender_name: Some("张三".into()),
-        sent_at,
-        content_type: ContentType::Text,
-        text: text.into(),
-        attachments: vec![],
-        reply_to: None,
-        mentions: vec![],
-        recipients: vec![],
-        text_format: proto::TextFormat::Plain,
-        source_text: None,
+        ..NewMessage::plain("u1", sent_at, text)
     }
 }
 
 /// Message `id` of `chat` as the platform first delivers it.
 pub fn message(chat: &str, id: &str, m: NewMessage) -> ChatEvent {
     ChatEvent::message(chat, id, EventBody::Message(m))
+}
+
+/// Message `id` of chat `chat`, named `chat_name`: a [`text`] sent at `sent_at`.
+pub fn group_text(chat: &str, id: &str, chat_name: &str, text: &str, sent_at: i64) -> ChatEvent {
+    message(
+        chat,
+        id,
+        NewMessage {
+            chat_name: Some(chat_name.into()),
+            ..self::text(text, sent_at)
+        },
+    )
 }
 
 /// An edit of message `id` that replaces its text, made on the platform at `at`.

@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod farm;
+pub mod lock;
 pub mod seaweed;
 pub mod tamper;
 pub mod ui;

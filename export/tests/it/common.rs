@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
@@ -63,19 +64,50 @@ impl Archive {
         assert_eq!(infos[0].rejected, 0, "{infos:?}");
     }
 
+    /// In a [`two_platform_archive`]: edits the text of its second wecom message (a report of
+    /// 2026-03-02 in Shanghai) to `改过的报告`, on day 3.
+    pub fn edit_the_report(&mut self) {
+        self.append(
+            Platform::Wecom,
+            "corp",
+            DAY0 + 3 * DAY,
+            vec![edit("c1", "wecom1", "改过的报告", DAY0 + 3 * DAY)],
+        );
+    }
+
+    /// In a [`two_platform_archive`]: a second version (`第二版`) of every message, on day 4,
+    /// so that every partition has changed.
+    pub fn edit_every_message(&mut self) {
+        for (p, acct, n) in TWO_PLATFORMS {
+            let edits = (0..n)
+                .map(|i| edit("c1", &format!("{p}{i}"), "第二版", DAY0 + 4 * DAY))
+                .collect();
+            self.append(p, acct, DAY0 + 4 * DAY, edits);
+        }
+    }
+
+    /// Appends text message `id` of `chat` ([`new_message`]), sent and received at `at`.
+    pub fn append_text(&mut self, platform: Platform, account: &str, chat: &str, id: &str, at: i64, text: &str) {
+        self.append(platform, account, at, vec![msg(chat, id, new_message(at, text))]);
+    }
+
     pub fn export(&self, tz: chrono_tz::Tz, full: bool) -> ExportSummary {
         self.try_export(tz, full).unwrap()
     }
 
     pub fn try_export(&self, tz: chrono_tz::Tz, full: bool) -> export::Result<ExportSummary> {
-        let opts = ExportOptions {
+        run_export(&self.export_options(tz, full), &mut |_| {})
+    }
+
+    /// The options of an export to [`Archive::out_dir`] with the default file mode.
+    pub fn export_options(&self, tz: chrono_tz::Tz, full: bool) -> ExportOptions {
+        ExportOptions {
             data_dir: self.data_dir(),
             out_dir: self.out_dir(),
             tz,
             full,
             file_mode: export::DEFAULT_FILE_MODE,
-        };
-        run_export(&opts, &mut |_| {})
+        }
     }
 
     pub fn reader(&self) -> store::StoreReader {
@@ -104,13 +136,71 @@ pub fn attachment(name: &str, size: u64) -> Attachment {
     }
 }
 
+/// The standard output of `cmd` (a reader of the export: DuckDB, pyarrow, delta-rs), which must
+/// succeed; a failure shows both its outputs, as `what`'s.
+pub fn stdout_of(what: &str, cmd: &mut Command) -> String {
+    let o = cmd.output().expect("python runs");
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// What DuckDB reads of an export at `root` (a folder or an `s3://` URL; the script defines
+/// `root` and the connection `con` first): counts, partitions, column types and a few values,
+/// one `name value` line each.
+pub const DUCKDB_READS: &str = r#"
+m = f"read_parquet('{root}/messages/**/*.parquet', hive_partitioning=true)"
+e = f"read_parquet('{root}/events/**/*.parquet', hive_partitioning=true)"
+print("messages", con.execute(f"SELECT count(*) FROM {m}").fetchone()[0])
+print("events", con.execute(f"SELECT count(*) FROM {e}").fetchone()[0])
+for row in con.execute(f"SELECT platform, count(*) FROM {m} GROUP BY 1 ORDER BY 1").fetchall():
+    print("platform", row[0], row[1])
+types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {m}").fetchall())
+print("sent_at", types["sent_at"])
+print("date", types["date"])
+print("mentions", types["mentions"])
+print("withdrawn", con.execute(f"SELECT count(*) FROM {m} WHERE state = 'withdrawn' AND withdrawn_at IS NOT NULL").fetchone()[0])
+print("first", con.execute(f"SELECT strftime(min(sent_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM {m}").fetchone()[0])
+print("attachment", con.execute(f"SELECT attachments[1].name FROM {m} LIMIT 1").fetchone()[0])
+print("kinds", con.execute(f"SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM {e}").fetchone()[0])
+"#;
+
+/// The lines [`DUCKDB_READS`] prints for the first export of [`two_platform_archive`] in
+/// Shanghai dates.
+pub const DUCKDB_SEES: &[&str] = &[
+    "messages 5",
+    "events 6",
+    "platform goofish 2",
+    "platform wecom 3",
+    "sent_at TIMESTAMP WITH TIME ZONE",
+    "date DATE",
+    "mentions VARCHAR[]",
+    "withdrawn 1",
+    "first 2026-03-01 00:00",
+    "attachment 报告.pdf",
+    "kinds message,withdraw",
+];
+
+/// Asserts that each of `want` is a whole line of a reader's output `out`.
+pub fn assert_has_lines(out: &str, want: &[&str]) {
+    let lines: Vec<&str> = out.lines().collect();
+    for want in want {
+        assert!(lines.contains(want), "missing {want:?} in\n{out}");
+    }
+}
+
 /// Every batch of a Parquet file, and its Arrow schema.
 pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     b.build().unwrap().map(|r| r.unwrap()).collect()
 }
 
-fn strs(b: &RecordBatch, name: &str) -> StringArray {
+/// Column `name` of `b`, which holds strings.
+pub fn strs(b: &RecordBatch, name: &str) -> StringArray {
     b.column_by_name(name).unwrap().as_string::<i32>().clone()
 }
 
@@ -118,11 +208,17 @@ fn opt_str(a: &StringArray, i: usize) -> Option<String> {
     a.is_valid(i).then(|| a.value(i).to_string())
 }
 
-fn ts(b: &RecordBatch, name: &str) -> TimestampMillisecondArray {
+/// Column `name` of `b`, which holds timestamps.
+pub fn ts(b: &RecordBatch, name: &str) -> TimestampMillisecondArray {
     b.column_by_name(name)
         .unwrap()
         .as_primitive::<TimestampMillisecondType>()
         .clone()
+}
+
+/// Column `name` of `b`, which holds 64-bit integers.
+pub fn ints(b: &RecordBatch, name: &str) -> Int64Array {
+    b.column_by_name(name).unwrap().as_primitive::<Int64Type>().clone()
 }
 
 fn opt_ts(a: &TimestampMillisecondArray, i: usize) -> Option<i64> {
@@ -166,16 +262,7 @@ pub fn decode_messages(platform: Platform, batches: &[RecordBatch]) -> Vec<Messa
             ts(b, "withdrawn_at"),
             ts(b, "deleted_at"),
         );
-        let revision = b
-            .column_by_name("revision")
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone();
-        let last_seq = b
-            .column_by_name("last_seq")
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone();
+        let (revision, last_seq) = (ints(b, "revision"), ints(b, "last_seq"));
         let mentions = b.column_by_name("mentions").unwrap().as_list::<i32>().clone();
         let recipients = b.column_by_name("recipients").unwrap().as_list::<i32>().clone();
         let attachments = b.column_by_name("attachments").unwrap().as_list::<i32>().clone();
@@ -294,9 +381,12 @@ pub fn sha256_file(path: &Path) -> String {
 
 /// Five messages on two platforms over three days, with mentions, an attachment and one
 /// withdrawal: what the peers (DuckDB, pyarrow, the lake) read back.
+/// The connectors of a [`two_platform_archive`], and how many messages each has.
+const TWO_PLATFORMS: [(Platform, &str, i64); 2] = [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)];
+
 pub fn two_platform_archive() -> Archive {
     let mut a = Archive::new();
-    for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
+    for (p, acct, n) in TWO_PLATFORMS {
         let events = (0..n)
             .map(|i| {
                 let mut m = new_message(DAY0 + i * DAY, "农业局的报告已经提交");

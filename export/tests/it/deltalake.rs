@@ -3,19 +3,9 @@
 //! export the latest snapshot shows the edit, version 0 still shows the table before it, and
 //! the partition columns come back.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use proto::Platform;
-
 use crate::common::*;
 use crate::seaweed::*;
 use export::{LakeFormat, LakeOptions, LakeTarget, run_lake_export};
-
-fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() { venv } else { PathBuf::from("python3") }
-}
 
 /// Runs `script` with `deltalake` imported as `dl` and `table(name)` opening
 /// `<root>/<name>` (an `s3://` URL with the test server's storage options, or a folder).
@@ -54,19 +44,7 @@ def rows(t, where=None):
     return sum(1 for v in data.column(col).to_pylist() if v == value)
 "#
     );
-    let o = Command::new(python())
-        .env("PYTHONPATH", lake_venv())
-        .arg("-c")
-        .arg(format!("{prelude}\n{script}\n{EXIT}"))
-        .output()
-        .expect("python runs");
-    assert!(
-        o.status.success(),
-        "deltalake failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    lake_python("deltalake", &format!("{prelude}\n{script}\n{EXIT}"))
 }
 
 const CHECKS: &str = r#"
@@ -83,37 +61,27 @@ print("events", rows(table("events")), table("events").version())
 /// Exports `a` to `target` as Delta, edits one message, exports again.
 fn two_versions(a: &mut Archive, target: LakeTarget) {
     let opts = LakeOptions {
-        data_dir: a.data_dir(),
         target,
-        s3: seaweed().settings(),
-        format: LakeFormat::Delta,
-        tz: chrono_tz::Asia::Shanghai,
-        full: false,
-        fail_after_uploads: None,
+        ..lake_options(a, seaweed(), "unused", LakeFormat::Delta)
     };
     run_lake_export(&opts, &mut |_| {}).unwrap();
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 3 * DAY,
-        vec![edit("c1", "wecom1", "改过的报告", DAY0 + 3 * DAY)],
-    );
+    a.edit_the_report();
     let second = run_lake_export(&opts, &mut |_| {}).unwrap();
     assert_eq!(second.delta_commits.len(), 2, "{second:?}");
 }
 
 fn assert_checks(out: &str) {
-    let lines: Vec<&str> = out.lines().collect();
-    for want in [
-        "version 1",
-        "latest 5 1",
-        "v0 5 0",
-        "partitions platform,date",
-        "platforms goofish,wecom",
-        "events 7 1",
-    ] {
-        assert!(lines.contains(&want), "missing {want:?} in\n{out}");
-    }
+    assert_has_lines(
+        out,
+        &[
+            "version 1",
+            "latest 5 1",
+            "v0 5 0",
+            "partitions platform,date",
+            "platforms goofish,wecom",
+            "events 7 1",
+        ],
+    );
 }
 
 #[test]

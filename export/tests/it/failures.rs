@@ -10,18 +10,8 @@ use crate::common::*;
 
 fn two_partitions() -> Archive {
     let mut a = Archive::new();
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0,
-        vec![msg("g", "a", new_message(DAY0, "一"))],
-    );
-    a.append(
-        Platform::Yunhu,
-        "team",
-        DAY0,
-        vec![msg("g", "b", new_message(DAY0, "二"))],
-    );
+    a.append_text(Platform::Wecom, "corp", "g", "a", DAY0, "一");
+    a.append_text(Platform::Yunhu, "team", "g", "b", DAY0, "二");
     a
 }
 
@@ -53,11 +43,8 @@ fn unwritable_export_dir_is_a_clear_error() {
     let blocker = a.dir.path().join("not-a-dir");
     fs::write(&blocker, b"x").unwrap();
     let opts = export::ExportOptions {
-        data_dir: a.data_dir(),
         out_dir: blocker.join("export"),
-        tz: chrono_tz::UTC,
-        full: false,
-        file_mode: export::DEFAULT_FILE_MODE,
+        ..a.export_options(chrono_tz::UTC, false)
     };
     let err = export::run_export(&opts, &mut |_| {}).unwrap_err();
     assert!(matches!(err, ExportError::Io { .. }), "{err:?}");
@@ -127,12 +114,7 @@ fn leftovers_of_a_crashed_run_are_cleaned_before_they_double_count() {
     let dir = out.join("events/platform=wecom/date=2026-03-01");
     fs::copy(dir.join("part-1-1.parquet"), dir.join("part-3-3.parquet")).unwrap();
     fs::write(dir.join(".part-3.parquet.999.tmp"), b"half").unwrap();
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + HOUR,
-        vec![msg("g", "c", new_message(DAY0 + HOUR, "三"))],
-    );
+    a.append_text(Platform::Wecom, "corp", "g", "c", DAY0 + HOUR, "三");
     let s = a.export(chrono_tz::UTC, false);
     assert_eq!(s.files_removed, 1);
     let m = manifest(&out);

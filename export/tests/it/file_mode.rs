@@ -20,11 +20,8 @@ fn modes(out: &std::path::Path) -> Vec<(String, u32)> {
 
 fn export_with(a: &Archive, mode: u32, full: bool) {
     let opts = export::ExportOptions {
-        data_dir: a.data_dir(),
-        out_dir: a.out_dir(),
-        tz: chrono_tz::UTC,
-        full,
         file_mode: mode,
+        ..a.export_options(chrono_tz::UTC, full)
     };
     export::run_export(&opts, &mut |_| {}).unwrap();
 }
@@ -32,12 +29,7 @@ fn export_with(a: &Archive, mode: u32, full: bool) {
 #[test]
 fn files_get_the_configured_mode_not_the_umask() {
     let mut a = Archive::new();
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0,
-        vec![msg("c1", "m1", new_message(DAY0, "季度报表已经发到群里"))],
-    );
+    a.append_text(Platform::Wecom, "corp", "c1", "m1", DAY0, "季度报表已经发到群里");
     export_with(&a, export::DEFAULT_FILE_MODE, false);
     let got = modes(&a.out_dir());
     assert!(got.len() >= 3, "{got:?}");

@@ -21,11 +21,13 @@ fn three_days() -> Archive {
             .collect();
         a.append(Platform::Wecom, "corp", DAY0 + d * DAY + 6 * HOUR, events);
     }
-    a.append(
+    a.append_text(
         Platform::Eoffice,
         "oa",
+        "g2",
+        "e1",
         DAY0 + 7 * HOUR,
-        vec![msg("g2", "e1", new_message(DAY0 + 7 * HOUR, "下午三点在会议室开会"))],
+        "下午三点在会议室开会",
     );
     a
 }
@@ -124,12 +126,7 @@ fn full_rewrites_everything_with_the_same_content() {
     let mut a = three_days();
     a.export(chrono_tz::UTC, false);
     // A late message of day 0 gets an event file of its own in the incremental export.
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 8 * HOUR,
-        vec![msg("g1", "late", new_message(DAY0 + 8 * HOUR, "迟到"))],
-    );
+    a.append_text(Platform::Wecom, "corp", "g1", "late", DAY0 + 8 * HOUR, "迟到");
     a.export(chrono_tz::UTC, false);
     let incremental = manifest(&a.out_dir());
     let day0_events = |m: &export::Manifest| {

@@ -3,12 +3,9 @@
 //! credentials and a missing bucket; Delta tables read by DuckDB's delta extension.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::Platform;
 
 use crate::common::*;
 use crate::seaweed::*;
@@ -19,24 +16,11 @@ fn archive() -> Archive {
 }
 
 fn options(a: &Archive, prefix: &str, format: LakeFormat) -> LakeOptions {
-    LakeOptions {
-        data_dir: a.data_dir(),
-        target: LakeTarget::parse(&format!("s3://{BUCKET}/{prefix}")).unwrap(),
-        s3: seaweed().settings(),
-        format,
-        tz: chrono_tz::Asia::Shanghai,
-        full: false,
-        fail_after_uploads: None,
-    }
+    lake_options(a, seaweed(), prefix, format)
 }
 
 fn export(opts: &LakeOptions) -> LakeSummary {
     run_lake_export(opts, &mut |_| {}).unwrap()
-}
-
-fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() { venv } else { PathBuf::from("python3") }
 }
 
 /// Runs a DuckDB script with httpfs and delta loaded from their PyPI packages (no download)
@@ -54,19 +38,7 @@ con.execute("CREATE SECRET (TYPE s3, KEY_ID '{ACCESS_KEY}', SECRET '{SECRET_KEY}
         venv = lake_venv().display(),
         hp = s.host_port()
     );
-    let o = Command::new(python())
-        .env("PYTHONPATH", lake_venv())
-        .arg("-c")
-        .arg(format!("{prelude}\n{script}"))
-        .output()
-        .expect("python runs");
-    assert!(
-        o.status.success(),
-        "duckdb failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    lake_python("duckdb", &format!("{prelude}\n{script}"))
 }
 
 #[test]
@@ -101,34 +73,8 @@ fn s3_export_has_the_local_layout_and_duckdb_reads_it_over_httpfs() {
         .collect();
     assert!(staged.is_empty(), "{staged:?}");
 
-    let out = duckdb(&format!(
-        r#"
-m = "read_parquet('s3://{BUCKET}/{prefix}/messages/**/*.parquet', hive_partitioning = true)"
-e = "read_parquet('s3://{BUCKET}/{prefix}/events/**/*.parquet', hive_partitioning = true)"
-print("messages", con.execute(f"SELECT count(*) FROM {{m}}").fetchone()[0])
-print("events", con.execute(f"SELECT count(*) FROM {{e}}").fetchone()[0])
-for row in con.execute(f"SELECT platform, count(*) FROM {{m}} GROUP BY 1 ORDER BY 1").fetchall():
-    print("platform", row[0], row[1])
-types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {{m}}").fetchall())
-print("sent_at", types["sent_at"])
-print("date", types["date"])
-print("withdrawn", con.execute(f"SELECT count(*) FROM {{m}} WHERE state = 'withdrawn'").fetchone()[0])
-print("attachment", con.execute(f"SELECT attachments[1].name FROM {{m}} LIMIT 1").fetchone()[0])
-"#
-    ));
-    let lines: Vec<&str> = out.lines().collect();
-    for want in [
-        "messages 5",
-        "events 6",
-        "platform goofish 2",
-        "platform wecom 3",
-        "sent_at TIMESTAMP WITH TIME ZONE",
-        "date DATE",
-        "withdrawn 1",
-        "attachment 报告.pdf",
-    ] {
-        assert!(lines.contains(&want), "missing {want:?} in\n{out}");
-    }
+    let out = duckdb(&format!("root = \"s3://{BUCKET}/{prefix}\"\n{DUCKDB_READS}"));
+    assert_has_lines(&out, DUCKDB_SEES);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
@@ -157,12 +103,7 @@ fn incremental_runs_send_only_touched_partitions_and_new_events() {
 
     // An edit of one wecom message of 2026-03-02 (Shanghai) touches one partition and adds
     // one event file.
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 3 * DAY,
-        vec![edit("c1", "wecom1", "改过的报告", DAY0 + 3 * DAY)],
-    );
+    a.edit_the_report();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second = export(&opts);
     assert_eq!(second.export.partitions_written, 1);
@@ -212,12 +153,7 @@ fn an_interrupted_upload_keeps_the_old_manifest_and_the_next_run_sends_only_the_
     let old = remote_manifest(seaweed(), &prefix);
 
     // Touch every partition so that the next export has several files to send.
-    for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
-        let edits = (0..n)
-            .map(|i| edit("c1", &format!("{p}{i}"), "第二版", DAY0 + 4 * DAY))
-            .collect();
-        a.append(p, acct, DAY0 + 4 * DAY, edits);
-    }
+    a.edit_every_message();
     let failing = LakeOptions {
         fail_after_uploads: Some(2),
         ..opts.clone()
@@ -299,12 +235,7 @@ fn delta_tables_on_s3_show_the_latest_snapshot_and_earlier_versions() {
         first.delta_commits,
         vec![("messages".to_string(), 0), ("events".to_string(), 0)]
     );
-    a.append(
-        Platform::Wecom,
-        "corp",
-        DAY0 + 3 * DAY,
-        vec![edit("c1", "wecom1", "改过的报告", DAY0 + 3 * DAY)],
-    );
+    a.edit_the_report();
     let second = export(&opts);
     assert_eq!(
         second.delta_commits,
@@ -353,16 +284,16 @@ print("date", types["date"])
 print("sent_at", types["sent_at"])
 "#
     ));
-    let lines: Vec<&str> = out.lines().collect();
-    for want in [
-        "latest (5, 1)",
-        "v0 (5, 0)",
-        "events 7",
-        "platforms goofish,wecom",
-        "date DATE",
-    ] {
-        assert!(lines.contains(&want), "missing {want:?} in\n{out}");
-    }
+    assert_has_lines(
+        &out,
+        &[
+            "latest (5, 1)",
+            "v0 (5, 0)",
+            "events 7",
+            "platforms goofish,wecom",
+            "date DATE",
+        ],
+    );
     assert!(out.contains("sent_at TIMESTAMP"), "{out}");
 }
 

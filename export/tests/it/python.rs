@@ -20,19 +20,7 @@ fn python() -> PathBuf {
 }
 
 fn run_python(script: &str, out: &std::path::Path) -> String {
-    let o = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(out)
-        .output()
-        .expect("python runs");
-    assert!(
-        o.status.success(),
-        "python failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    stdout_of("python", Command::new(python()).arg("-c").arg(script).arg(out))
 }
 
 fn archive() -> Archive {
@@ -44,40 +32,8 @@ fn archive() -> Archive {
 #[test]
 fn duckdb_reads_the_hive_partitioned_export_with_types() {
     let a = archive();
-    let script = r#"
-import sys, duckdb
-out = sys.argv[1]
-con = duckdb.connect()
-m = f"read_parquet('{out}/messages/**/*.parquet', hive_partitioning=true)"
-e = f"read_parquet('{out}/events/**/*.parquet', hive_partitioning=true)"
-print("messages", con.execute(f"SELECT count(*) FROM {m}").fetchone()[0])
-print("events", con.execute(f"SELECT count(*) FROM {e}").fetchone()[0])
-for row in con.execute(f"SELECT platform, count(*) FROM {m} GROUP BY 1 ORDER BY 1").fetchall():
-    print("platform", row[0], row[1])
-types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {m}").fetchall())
-print("sent_at", types["sent_at"])
-print("date", types["date"])
-print("mentions", types["mentions"])
-print("withdrawn", con.execute(f"SELECT count(*) FROM {m} WHERE state = 'withdrawn' AND withdrawn_at IS NOT NULL").fetchone()[0])
-print("first", con.execute(f"SELECT strftime(min(sent_at) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM {m}").fetchone()[0])
-print("attachment", con.execute(f"SELECT attachments[1].name FROM {m} LIMIT 1").fetchone()[0])
-print("kinds", con.execute(f"SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM {e}").fetchone()[0])
-"#;
-    let stdout = run_python(script, &a.out_dir());
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines.contains(&"messages 5"), "{stdout}");
-    assert!(lines.contains(&"events 6"), "{stdout}");
-    assert!(
-        lines.contains(&"platform goofish 2") && lines.contains(&"platform wecom 3"),
-        "{stdout}"
-    );
-    assert!(lines.contains(&"sent_at TIMESTAMP WITH TIME ZONE"), "{stdout}");
-    assert!(lines.contains(&"date DATE"), "{stdout}");
-    assert!(lines.contains(&"mentions VARCHAR[]"), "{stdout}");
-    assert!(lines.contains(&"withdrawn 1"), "{stdout}");
-    assert!(lines.contains(&"first 2026-03-01 00:00"), "{stdout}");
-    assert!(lines.contains(&"attachment 报告.pdf"), "{stdout}");
-    assert!(lines.contains(&"kinds message,withdraw"), "{stdout}");
+    let script = format!("import sys, duckdb\nroot = sys.argv[1]\ncon = duckdb.connect()\n{DUCKDB_READS}");
+    assert_has_lines(&run_python(&script, &a.out_dir()), DUCKDB_SEES);
 }
 
 #[test]

@@ -189,36 +189,8 @@ fn event_log_round_trips_partitioned_by_receive_date() {
     for file in parquet_files(&out.join("events")) {
         for b in read_parquet(&out.join("events").join(&file)) {
             assert_eq!(b.schema().fields(), export::schema::events_schema().fields());
-            let seq = b
-                .column_by_name("seq")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::Int64Array>()
-                .unwrap();
-            let kind = b
-                .column_by_name("kind")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::StringArray>()
-                .unwrap();
-            let payload = b
-                .column_by_name("payload")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::StringArray>()
-                .unwrap();
-            let hash = b
-                .column_by_name("hash")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::StringArray>()
-                .unwrap();
-            let recv = b
-                .column_by_name("received_at")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow_array::TimestampMillisecondArray>()
-                .unwrap();
+            let (seq, recv) = (ints(&b, "seq"), ts(&b, "received_at"));
+            let (kind, payload, hash) = (strs(&b, "kind"), strs(&b, "payload"), strs(&b, "hash"));
             for i in 0..b.num_rows() {
                 let e = &stored[seq.value(i) as usize - 1];
                 assert_eq!(kind.value(i), e.kind.as_str());
@@ -263,18 +235,8 @@ fn manifest_lists_every_file_with_checksums_and_the_chain_head() {
 fn dates_are_local_to_the_configured_time_zone() {
     let mut a = Archive::new();
     // 17:00 UTC on 1 March is 01:00 on 2 March in Shanghai.
-    a.append(
-        Platform::Goofish,
-        "shop",
-        DAY0 + 17 * HOUR,
-        vec![msg("c", "late", new_message(DAY0 + 17 * HOUR, "包邮吗"))],
-    );
-    a.append(
-        Platform::Goofish,
-        "shop",
-        DAY0 + 15 * HOUR,
-        vec![msg("c", "early", new_message(DAY0 + 15 * HOUR, "可以小刀吗"))],
-    );
+    a.append_text(Platform::Goofish, "shop", "c", "late", DAY0 + 17 * HOUR, "包邮吗");
+    a.append_text(Platform::Goofish, "shop", "c", "early", DAY0 + 15 * HOUR, "可以小刀吗");
     a.export(chrono_tz::Asia::Shanghai, false);
     assert_eq!(
         parquet_files(&a.out_dir().join("messages")),

@@ -3,11 +3,27 @@
 
 use std::collections::BTreeMap;
 
-use export::{Credential, Manifest, S3Settings};
+use export::{Credential, LakeFormat, LakeOptions, LakeTarget, Manifest, S3Settings};
+
+use crate::common::{Archive, stdout_of};
 use futures_util::StreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt};
 pub use testkit::seaweed::{ACCESS_KEY, BUCKET, SECRET_KEY, Seaweed, lake_venv, unique_prefix};
+
+/// The standard output of the Python `script` of a lake reader (`what`, for a failure), run by
+/// the workspace's `.venv` when there is one, with the readers' packages from [`lake_venv`].
+pub fn lake_python(what: &str, script: &str) -> String {
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let python = if venv.exists() { venv } else { "python3".into() };
+    stdout_of(
+        what,
+        std::process::Command::new(python)
+            .env("PYTHONPATH", lake_venv())
+            .arg("-c")
+            .arg(script),
+    )
+}
 
 /// The server shared by this test binary.
 pub fn seaweed() -> &'static Seaweed {
@@ -30,6 +46,19 @@ impl Settings for Seaweed {
             access_key_id: Some(Credential::new(ACCESS_KEY)),
             secret_access_key: Some(Credential::new(SECRET_KEY)),
         }
+    }
+}
+
+/// A lake export of `a` to `prefix` in the bucket of `server`, in `format`, dated in Shanghai.
+pub fn lake_options(a: &Archive, server: &Seaweed, prefix: &str, format: LakeFormat) -> LakeOptions {
+    LakeOptions {
+        data_dir: a.data_dir(),
+        target: LakeTarget::parse(&format!("s3://{BUCKET}/{prefix}")).unwrap(),
+        s3: server.settings(),
+        format,
+        tz: chrono_tz::Asia::Shanghai,
+        full: false,
+        fail_after_uploads: None,
     }
 }
 

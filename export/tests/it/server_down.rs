@@ -8,39 +8,37 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use proto::Platform;
-
 use crate::common::*;
 use crate::seaweed::*;
-use export::{LakeFormat, LakeOptions, LakeTarget, Manifest, Stage, run_lake_export};
+use export::{LakeFormat, LakeOptions, Manifest, Stage, run_lake_export};
 
 /// Files finished before the kill.
 const DONE_BEFORE_KILL: u64 = 2;
 
+/// A target whose server was killed mid-upload and started again.
+struct Killed {
+    server: Seaweed,
+    /// Kept for the next run, which exports it again.
+    _archive: Archive,
+    opts: LakeOptions,
+    prefix: String,
+    /// The manifest of the export before the killed one.
+    before: Manifest,
+    /// The objects once the server is back.
+    after: Objects,
+}
+
 /// Exports, touches every partition, starts the next export and kills the server once
-/// [`DONE_BEFORE_KILL`] files are up and the next one is being sent; restarts it; returns the
-/// server, the archive, the options, the manifest before, and the objects after the kill.
-fn killed_mid_upload(format: LakeFormat) -> (Seaweed, Archive, LakeOptions, Manifest, Objects) {
+/// [`DONE_BEFORE_KILL`] files are up and the next one is being sent; restarts it, and checks
+/// that readers still follow the previous manifest.
+fn killed_mid_upload(format: LakeFormat) -> Killed {
     let mut server = Seaweed::start();
     let mut a = two_platform_archive();
     let prefix = unique_prefix("killed");
-    let opts = LakeOptions {
-        data_dir: a.data_dir(),
-        target: LakeTarget::parse(&format!("s3://{BUCKET}/{prefix}")).unwrap(),
-        s3: server.settings(),
-        format,
-        tz: chrono_tz::Asia::Shanghai,
-        full: false,
-        fail_after_uploads: None,
-    };
+    let opts = lake_options(&a, &server, &prefix, format);
     run_lake_export(&opts, &mut |_| {}).unwrap();
     let before = remote_manifest(&server, &prefix);
-    for (p, acct, n) in [(Platform::Wecom, "corp", 3), (Platform::Goofish, "shop", 2)] {
-        let edits = (0..n)
-            .map(|i| edit("c1", &format!("{p}{i}"), "第二版", DAY0 + 4 * DAY))
-            .collect();
-        a.append(p, acct, DAY0 + 4 * DAY, edits);
-    }
+    a.edit_every_message();
     let killed = AtomicBool::new(false);
     let err = run_lake_export(&opts, &mut |p| {
         // Bytes of the next file are being sent: pull the plug.
@@ -54,23 +52,34 @@ fn killed_mid_upload(format: LakeFormat) -> (Seaweed, Archive, LakeOptions, Mani
     assert!(err.contains(&format!("s3://{BUCKET}/{prefix}")), "{err}");
     assert!(!err.contains(SECRET_KEY), "{err}");
     server.restart();
+    assert_eq!(remote_manifest(&server, &prefix), before);
     let after = objects(&server, &prefix);
-    (server, a, opts, before, after)
+    Killed {
+        server,
+        _archive: a,
+        opts,
+        prefix,
+        before,
+        after,
+    }
 }
 
 /// The next run sends the rest only.
-fn resume(server: &Seaweed, opts: &LakeOptions, after_kill: &Objects) -> Objects {
-    let prefix = match &opts.target {
-        LakeTarget::S3 { prefix, .. } => prefix.clone(),
-        LakeTarget::Dir(_) => unreachable!(),
-    };
+fn resume(k: &Killed) -> Objects {
+    let Killed {
+        server,
+        opts,
+        prefix,
+        after: after_kill,
+        ..
+    } = k;
     // Object times have one-second resolution: a second upload must show.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let resumed = run_lake_export(opts, &mut |_| {}).unwrap();
-    let end = objects(server, &prefix);
+    let end = objects(server, prefix);
     // 5 rewritten partitions and 2 new event files to send, 2 of them sent before the kill.
     assert_eq!(resumed.files_uploaded, 7 - DONE_BEFORE_KILL as usize, "{resumed:?}");
-    let m = remote_manifest(server, &prefix);
+    let m = remote_manifest(server, prefix);
     assert_eq!(m.seq, resumed.export.to_seq);
     let mut kept = 0;
     for f in &m.files {
@@ -87,14 +96,11 @@ fn resume(server: &Seaweed, opts: &LakeOptions, after_kill: &Objects) -> Objects
 
 #[test]
 fn a_parquet_target_killed_mid_upload_keeps_its_manifest_and_the_next_run_finishes() {
-    let (server, _a, opts, before, after) = killed_mid_upload(LakeFormat::Parquet);
-    let LakeTarget::S3 { prefix, .. } = &opts.target else {
-        unreachable!()
-    };
-    // Readers still follow the previous manifest, and every file it lists is there and whole
-    // (its recorded checksum is that of a complete file); what was sent before the kill is
-    // exactly the files finished then — the one being sent is nowhere.
-    assert_eq!(remote_manifest(&server, prefix), before);
+    let k = killed_mid_upload(LakeFormat::Parquet);
+    let (before, after) = (&k.before, &k.after);
+    // Every file the previous manifest lists is there and whole (its recorded checksum is that
+    // of a complete file); what was sent before the kill is exactly the files finished then —
+    // the one being sent is nowhere.
     let listed: BTreeMap<&str, &str> = before
         .files
         .iter()
@@ -109,16 +115,13 @@ fn a_parquet_target_killed_mid_upload_keeps_its_manifest_and_the_next_run_finish
         .map(|(k, _)| k)
         .collect();
     assert_eq!(sent.len() as u64, DONE_BEFORE_KILL, "{sent:?}");
-    resume(&server, &opts, &after);
+    resume(&k);
 }
 
 #[test]
 fn a_delta_target_killed_mid_upload_keeps_its_snapshot_and_the_next_run_finishes() {
-    let (server, _a, opts, before, after) = killed_mid_upload(LakeFormat::Delta);
-    let LakeTarget::S3 { prefix, .. } = &opts.target else {
-        unreachable!()
-    };
-    assert_eq!(remote_manifest(&server, prefix), before);
+    let k = killed_mid_upload(LakeFormat::Delta);
+    let (before, after) = (&k.before, &k.after);
     // Only version 0 is committed, and every file it adds is there unchanged.
     assert!(after.contains_key("messages/_delta_log/00000000000000000000.json"));
     assert!(
@@ -129,12 +132,12 @@ fn a_delta_target_killed_mid_upload_keeps_its_snapshot_and_the_next_run_finishes
         assert_eq!(after[&f.path].1.as_deref(), Some(f.sha256.as_str()), "{}", f.path);
     }
     let read = crate::deltalake::deltalake_at(
-        &server.endpoint,
-        &format!("s3://{BUCKET}/{prefix}"),
+        &k.server.endpoint,
+        &format!("s3://{BUCKET}/{}", k.prefix),
         "m = table('messages')\nprint('seen', m.version(), rows(m), rows(m, ('text', '第二版')))",
     );
     assert!(read.contains("seen 0 5 0"), "{read}");
-    let end = resume(&server, &opts, &after);
+    let end = resume(&k);
     assert!(
         end.contains_key("messages/_delta_log/00000000000000000001.json"),
         "{end:?}"

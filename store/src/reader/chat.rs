@@ -45,26 +45,17 @@ impl StoreReader {
         before: usize,
         after: usize,
     ) -> Result<Vec<MessageRecord>> {
-        let mut out = Vec::new();
-        {
-            let mut st = self.conn.prepare_cached(&timeline_sql(true))?;
+        let side = |earlier: bool, limit: usize| -> Result<Vec<MessageRecord>> {
+            let mut st = self.conn.prepare_cached(&timeline_sql(earlier))?;
             let rows = st.query_map(
-                params![platform.as_str(), account, chat_id, at, before as i64],
+                params![platform.as_str(), account, chat_id, at, limit as i64],
                 record_from_row,
             )?;
-            for r in rows {
-                out.push(r?);
-            }
-        }
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        let mut out = side(true, before)?;
         out.reverse();
-        let mut st = self.conn.prepare_cached(&timeline_sql(false))?;
-        let rows = st.query_map(
-            params![platform.as_str(), account, chat_id, at, after as i64],
-            record_from_row,
-        )?;
-        for r in rows {
-            out.push(r?);
-        }
+        out.extend(side(false, after)?);
         Ok(out)
     }
 

@@ -35,20 +35,13 @@ impl StoreReader {
         upto_seq: u64,
         f: &mut dyn FnMut(&EventRow<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let sql = |e: rusqlite::Error| E::from(StoreError::from(e));
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
-            ))
-            .map_err(sql)?;
-        let mut rows = st.query(params![after_seq as i64, upto_seq as i64]).map_err(sql)?;
         let mut unpacker = self.unpacker.borrow_mut();
         let mut buf = Vec::new();
-        while let Some(r) = rows.next().map_err(sql)? {
-            f(&event_row(r, &self.conn, &mut unpacker, &mut buf)?)?;
-        }
-        Ok(())
+        self.visit_rows(
+            &format!("SELECT {EVENT_COLS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"),
+            params![after_seq as i64, upto_seq as i64],
+            |r| f(&event_row(r, &self.conn, &mut unpacker, &mut buf)?),
+        )
     }
 
     /// The end of the hash chain.

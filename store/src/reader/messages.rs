@@ -41,16 +41,11 @@ impl StoreReader {
         to_ms: TimestampMs,
         f: &mut dyn FnMut(&MessageRow<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let sql = |e: rusqlite::Error| E::from(StoreError::from(e));
-        let mut st = self
-            .conn
-            .prepare_cached(&format!("SELECT {RECORD_COLS} {MESSAGES_IN_RANGE}"))
-            .map_err(sql)?;
-        let mut rows = st.query(params![platform.as_str(), from_ms, to_ms]).map_err(sql)?;
-        while let Some(r) = rows.next().map_err(sql)? {
-            f(&message_row(r).map_err(sql)?)?;
-        }
-        Ok(())
+        self.visit_rows(
+            &format!("SELECT {RECORD_COLS} {MESSAGES_IN_RANGE}"),
+            params![platform.as_str(), from_ms, to_ms],
+            |r| f(&message_row(r).map_err(|e| E::from(StoreError::from(e)))?),
+        )
     }
 
     /// Messages of `platform` with `from_ms <= sent_at < to_ms`, ordered by `sent_at`, handed

@@ -76,4 +76,21 @@ impl StoreReader {
         drop(tx);
         out
     }
+
+    /// Runs the cached query `sql` with `params` and hands each row to `each`, in the
+    /// query's order; a SQLite error becomes an `E`, and `each`'s error stops the scan as is.
+    fn visit_rows<E: From<crate::StoreError>>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        mut each: impl FnMut(&rusqlite::Row<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let sql_error = |e: rusqlite::Error| E::from(crate::StoreError::from(e));
+        let mut st = self.conn.prepare_cached(sql).map_err(sql_error)?;
+        let mut rows = st.query(params).map_err(sql_error)?;
+        while let Some(r) = rows.next().map_err(sql_error)? {
+            each(r)?;
+        }
+        Ok(())
+    }
 }

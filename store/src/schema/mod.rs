@@ -223,6 +223,15 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     v2_to_v3::finish(conn)
 }
 
+/// A migration that only runs `ddl`: applied with the move to `version` in one transaction.
+fn apply_ddl(conn: &mut Connection, ddl: &str, version: i64) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(ddl)?;
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Checks that the database is a chatvault archive.
 pub fn check_marker(conn: &Connection, path: &std::path::Path) -> Result<()> {
     let app: Option<String> = conn

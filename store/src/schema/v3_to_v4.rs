@@ -37,9 +37,5 @@ CREATE INDEX messages_changed ON messages(sent_at)
 "#;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction()?;
-    tx.execute_batch(DDL)?;
-    tx.pragma_update(None, "user_version", 4)?;
-    tx.commit()?;
-    Ok(())
+    super::apply_ddl(conn, DDL, 4)
 }

@@ -30,9 +30,5 @@ CREATE INDEX messages_by_chat ON messages(platform, account, chat_id, sent_at) W
 "#;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction()?;
-    tx.execute_batch(DDL)?;
-    tx.pragma_update(None, "user_version", 5)?;
-    tx.commit()?;
-    Ok(())
+    super::apply_ddl(conn, DDL, 5)
 }

@@ -10,7 +10,7 @@ pub mod goofish;
 use testkit::events;
 
 use chatvault_store as store;
-use proto::{ChatEvent, EventBatch, NewMessage, Platform};
+use proto::{ChatEvent, EventBatch, Platform};
 
 pub use events::{delete, edit, payload, withdraw};
 
@@ -21,15 +21,9 @@ pub fn key(chat: &str, id: &str) -> proto::MessageKey {
     events::key(Platform::Yunhu, "team", chat, id)
 }
 
+/// A text in the group named after its chat.
 pub fn msg(chat: &str, id: &str, text: &str, sent_at: i64) -> ChatEvent {
-    events::message(
-        chat,
-        id,
-        NewMessage {
-            chat_name: Some(format!("群{chat}")),
-            ..events::text(text, sent_at)
-        },
-    )
+    events::group_text(chat, id, &format!("群{chat}"), text, sent_at)
 }
 
 pub fn append(chat: &str, id: &str, chunk: &str, offset: u64) -> ChatEvent {
@@ -43,6 +37,13 @@ pub fn state_change(status: proto::ConnectorStatus, detail: &str, at: i64) -> pr
 
 pub fn batch(items: Vec<proto::Ingested>) -> EventBatch {
     events::batch(Platform::Yunhu, "team", items)
+}
+
+/// A new archive in a temporary directory, which lives as long as the returned guard.
+pub fn temp_store() -> (tempfile::TempDir, store::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    (dir, s)
 }
 
 pub fn open(dir: &std::path::Path) -> store::Store {
