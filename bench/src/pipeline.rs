@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sim::corpus::Corpus;
 
-use super::util::{announced_scratch_dir, fmt_rate, peak_rss_mib, reset_peak_rss, runtime};
+use super::util::{announced_scratch_dir, fmt_rate, peak_rss_mib, reset_peak_rss, rss_mib, runtime};
 use crate::BenchError;
 use crate::running;
 
@@ -42,11 +42,12 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     println!("| path | messages | time | rate | notes |");
     println!("|---|---|---|---|---|");
     println!(
-        "| chatvault pipeline: simulators ({}) → connectors → store (synchronous=FULL) | {} | {:.1} s | {} msgs/s | peak RSS {rss:.0} MiB (whole process, incl. simulators); Goofish {} per push, {} in flight |",
+        "| chatvault pipeline: simulators ({}) → connectors → store (synchronous=FULL) | {} | {:.1} s | {} msgs/s | peak RSS {rss:.0} MiB (whole process, incl. simulators: {:.0} MiB once their messages were built, before the connectors started); Goofish {} per push, {} in flight |",
         args.connectors.join(", "),
         r.messages,
         r.store_secs,
         fmt_rate(r.messages as f64 / r.store_secs),
+        r.sims_rss,
         args.push_items,
         args.pushes_in_flight
     );
@@ -86,6 +87,9 @@ struct Run {
     indexed_secs: f64,
     lag_at_store_done: u64,
     max_lag: u64,
+    /// Resident MiB with the simulators started and nothing else running: the part of the
+    /// peak that is the platforms' side, not chatvault's.
+    sims_rss: f64,
 }
 
 /// The simulators a run feeds, kept alive until it ends (each stops when dropped).
@@ -144,6 +148,7 @@ async fn start_sims(args: &crate::BenchArgs, n: usize) -> Result<(Sims, String),
 async fn pipeline(data: &Path, args: &crate::BenchArgs) -> Result<Run, BenchError> {
     let n = args.n;
     let (_sims, sections) = start_sims(args, n).await?;
+    let sims_rss = rss_mib();
     let run = running::start(data, &sections, true, Duration::from_millis(50)).await?;
     let mut max_lag = 0;
     let store_secs = run
@@ -176,6 +181,7 @@ async fn pipeline(data: &Path, args: &crate::BenchArgs) -> Result<Run, BenchErro
         indexed_secs,
         lag_at_store_done,
         max_lag,
+        sims_rss,
     })
 }
 

@@ -11,7 +11,7 @@
 //! `POST /cgi-bin/corp/getopenapprovaldata` (see [`super::api::WecomApi::open_approval_data`])
 //! and becomes a message in the chat `approval:open:<ThirdNo>` ([`open_message`]).
 
-use proto::{ChatEvent, ChatType, ContentType, EventBody, NewMessage, TextFormat};
+use proto::{ChatEvent, ChatType, ContentType, EventBody, NewMessage};
 use serde_json::Value;
 
 /// `sp_status` as the approval page names it (document 91983).
@@ -105,18 +105,9 @@ fn card(
         body: EventBody::Message(NewMessage {
             chat_type: ChatType::Bot,
             chat_name: Some(chat_name),
-            external: false,
-            sender_id: applicant,
             sender_name: applicant_name,
-            sent_at: ev.occurred_at.unwrap_or(0),
             content_type: ContentType::Card,
-            text: lines.join("\n"),
-            text_format: TextFormat::Plain,
-            source_text: None,
-            attachments: vec![],
-            reply_to: None,
-            mentions: vec![],
-            recipients: vec![],
+            ..NewMessage::plain(applicant, ev.occurred_at.unwrap_or(0), lines.join("\n"))
         }),
     }
 }
