@@ -115,11 +115,15 @@ impl Pipeline {
             }
             None => rx,
         };
+        // The indexer reports its position to the writer, which holds a commit while the index
+        // is far behind (bounded: archiving never waits long on the derived index).
+        let progress = store::IndexProgress::default();
         let writer = store::spawn_writer(
             store,
             rx,
             store::WriterOptions {
                 group_commit: Duration::from_millis(cfg.storage.group_commit_ms),
+                index_gate: opts.index.then(|| store::IndexGate::new(progress.clone())),
                 // Fault injection for the end-to-end tests of a dying writer; unset in service.
                 panic_at_commit: std::env::var("CHATVAULT_FAULT_WRITER_PANIC_AT_COMMIT")
                     .ok()
@@ -259,7 +263,7 @@ impl Pipeline {
             let (dir, s) = (opts.data_dir.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name("search-indexer".into())
-                .spawn(move || search::follow(&dir, s, Duration::from_millis(500)))
+                .spawn(move || search::follow(&dir, s, Duration::from_millis(500), Some(progress)))
                 .map_err(PipelineError::IndexerThread)?;
             Some((stop, handle))
         } else {

@@ -292,8 +292,22 @@ fn earlier_texts(store: &StoreReader, r: &MessageRecord) -> Result<Vec<String>, 
 /// writer lock (failing with the holder's pid), catches up from the last indexed `seq` and
 /// then polls every `interval`, committing at least every `interval` while busy, so the
 /// index lags the archive by about `interval`. Blocking; run it on its own thread.
-pub fn follow(data_dir: &Path, stop: Arc<AtomicBool>, interval: Duration) -> Result<(), SearchError> {
+///
+/// `progress`, when given, learns the position the indexer has taken in after every step (the
+/// store writer's back-pressure, [`store::IndexGate`]).
+pub fn follow(
+    data_dir: &Path,
+    stop: Arc<AtomicBool>,
+    interval: Duration,
+    progress: Option<store::IndexProgress>,
+) -> Result<(), SearchError> {
     let (mut ix, opened) = Indexer::open(data_dir, IndexerOptions::default())?;
+    let report = |seq: u64| {
+        if let Some(p) = &progress {
+            p.set(seq);
+        }
+    };
+    report(ix.seq());
     match &opened {
         Opened::Existing => tracing::info!(seq = ix.seq(), "search index opened"),
         Opened::Created => tracing::info!("search index created"),
@@ -319,6 +333,9 @@ pub fn follow(data_dir: &Path, stop: Arc<AtomicBool>, interval: Duration) -> Res
             }
         };
         dirty |= read > 0;
+        // The writer's gate wants the indexer's pace: what it has taken in, searchable at the
+        // next commit (at most `interval` later).
+        report(ix.seq());
         let stopping = stop.load(Ordering::Relaxed);
         if dirty && (read == 0 || stopping || last_commit.elapsed() >= interval) {
             ix.commit()?;

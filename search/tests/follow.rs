@@ -19,7 +19,7 @@ fn follow_indexes_new_messages_within_a_second_and_stops_cleanly() {
     let dir = a.path().to_path_buf();
     let handle = {
         let stop = stop.clone();
-        std::thread::spawn(move || search::follow(&dir, stop, Duration::from_millis(100)))
+        std::thread::spawn(move || search::follow(&dir, stop, Duration::from_millis(100), None))
     };
     let path = a.path().to_path_buf();
     let wait_for = |id: &str, q: &str| {

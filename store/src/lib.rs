@@ -69,7 +69,7 @@ pub use prepare::Prepared;
 pub use reader::{EventCheck, EventRow, MessageRow, NamedChat, StoreReader};
 pub use types::*;
 pub use verify::Expectation;
-pub use writer::{WriterDeath, WriterHandle, WriterOptions, WriterStats, spawn_writer};
+pub use writer::{IndexGate, IndexProgress, WriterDeath, WriterHandle, WriterOptions, WriterStats, spawn_writer};
 
 /// Result alias.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -300,3 +300,60 @@ async fn rejected_payloads_are_bounded_in_bytes_while_the_writer_waits() {
     );
     blocker.execute_batch("ROLLBACK").unwrap();
 }
+
+/// The index gate: while the reported index position is too far behind, the next commit
+/// waits (for at most its hold), and it goes ahead at once when the index catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_waits_for_a_lagging_index_but_not_longer_than_its_hold() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let progress = store::IndexProgress::default();
+    let (tx, rx) = mpsc::channel(4);
+    let writer = spawn_writer(
+        open(dir.path()),
+        rx,
+        WriterOptions {
+            group_commit: Duration::ZERO,
+            index_gate: Some(store::IndexGate {
+                progress: progress.clone(),
+                max_lag: 1,
+                max_hold: Duration::from_millis(800),
+            }),
+            ..Default::default()
+        },
+    );
+    let send = |i: i64| {
+        let tx = tx.clone();
+        async move {
+            let (b, notice) = numbered(Platform::Eoffice, "oa", i, "正常");
+            tx.send(b).await.unwrap();
+            let started = Instant::now();
+            notice.await.unwrap().unwrap();
+            started.elapsed()
+        }
+    };
+    // No indexer has reported: nothing waits.
+    assert!(send(0).await < Duration::from_millis(500));
+    // The index reports seq 0 while the log is at 1: within the bound.
+    progress.set(0);
+    assert!(send(1).await < Duration::from_millis(500));
+    // Now 2 behind: the commit is held for its whole hold, then goes ahead anyway.
+    let held = send(2).await;
+    assert!(held >= Duration::from_millis(800), "held only {held:?}");
+    // Held again, until the index reports that it caught up.
+    let p = progress.clone();
+    let catch_up = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        p.set(3);
+    });
+    let waited = send(3).await;
+    catch_up.await.unwrap();
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_millis(700),
+        "waited {waited:?}"
+    );
+    drop(tx);
+    writer.join().await.unwrap();
+    let reader = store::StoreReader::open(dir.path()).unwrap();
+    assert_eq!(reader.head().unwrap().seq, 4, "every message committed");
+}

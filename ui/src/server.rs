@@ -51,7 +51,7 @@ pub async fn serve(
     let follower = follow_index.then(|| {
         let (dir, stop) = (opts.data_dir.clone(), Arc::clone(&stop));
         std::thread::spawn(move || {
-            if let Err(e) = search::follow(&dir, stop, Duration::from_secs(1)) {
+            if let Err(e) = search::follow(&dir, stop, Duration::from_secs(1), None) {
                 // Another process (run) holds the index: it keeps it current.
                 tracing::info!(error = %e, "not indexing from the reviewer UI");
             }

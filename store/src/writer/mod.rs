@@ -39,6 +39,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::{Prepared, Result, Store, StoreError};
 use prepare_pool::{Done, PreparePool};
 
+mod gate;
+pub use gate::{IndexGate, IndexProgress};
+
 /// Writer tuning.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
@@ -53,6 +56,8 @@ pub struct WriterOptions {
     /// Most payload bytes received and not yet committed (raw payloads and rejects); beyond
     /// it the channel pushes back, whatever the event count.
     pub max_bytes: usize,
+    /// Back-pressure from the search index (none: commits never wait for it).
+    pub index_gate: Option<IndexGate>,
     /// Fault injection for tests: the commit thread panics at this commit (1 = the first).
     #[doc(hidden)]
     pub panic_at_commit: Option<u64>,
@@ -65,6 +70,7 @@ impl Default for WriterOptions {
             max_batches: 1024,
             max_events: 60_000,
             max_bytes: 64 << 20,
+            index_gate: None,
             panic_at_commit: None,
         }
     }
@@ -227,14 +233,24 @@ async fn writer_loop(
     let mut closes: Option<tokio::time::Instant> = None;
     let mut open = true;
     let mut commits = 0u64;
+    // When the next commit began to wait for the index (see `gate`).
+    let mut hold_since = None;
     loop {
-        if inflight.is_none() && !waiting.ready.is_empty() {
+        let held = match (&opts.index_gate, &store) {
+            // A closing channel (shutdown) drains at once.
+            (Some(gate), Some(s)) if open && inflight.is_none() && !waiting.ready.is_empty() => {
+                gate.holds(s.head().0, &mut hold_since, std::time::Instant::now())
+            }
+            _ => false,
+        };
+        if inflight.is_none() && !waiting.ready.is_empty() && !held {
             let full = waiting.ready_events >= max_events || waiting.ready.len() >= max_batches;
             // Batches prepared while the last group committed need no further wait.
             let due = closes.is_none_or(|c| tokio::time::Instant::now() >= c);
             // A closed channel has nothing more to wait for; prepared ones still pending join
             // the group only if already answered.
             if full || due || !open {
+                hold_since = None;
                 let group = waiting.take_group(&opts);
                 closes = (!waiting.is_empty()).then(tokio::time::Instant::now);
                 let s = store.take().expect("store is put back after every commit");
@@ -250,7 +266,7 @@ async fn writer_loop(
             && waiting.events < max_events
             && waiting.bytes < max_bytes
             && waiting.preparing.len() + waiting.ready.len() < max_batches;
-        let window = closes.filter(|_| inflight.is_none() && !waiting.ready.is_empty());
+        let window = closes.filter(|_| inflight.is_none() && !waiting.ready.is_empty() && !held);
         tokio::select! {
             // Notices first: connectors may wait for them before they send anything more.
             biased;
@@ -301,6 +317,8 @@ async fn writer_loop(
                 None => open = false,
             },
             _ = tokio::time::sleep_until(window.unwrap_or_else(tokio::time::Instant::now)), if window.is_some() => {}
+            // A held commit looks at the index again soon.
+            _ = tokio::time::sleep(std::time::Duration::from_millis(10)), if held => {}
         }
     }
     Ok(stats)
