@@ -44,6 +44,15 @@ pub struct PipelineOptions {
     pub index: bool,
 }
 
+/// Clears the indexer's reported position when its thread ends, unwinding included.
+struct ClearOnExit(store::IndexProgress);
+
+impl Drop for ClearOnExit {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// The search indexer thread and its stop flag.
 type Indexer = (
     Arc<AtomicBool>,
@@ -263,7 +272,11 @@ impl Pipeline {
             let (dir, s) = (opts.data_dir.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name("search-indexer".into())
-                .spawn(move || search::follow(&dir, s, Duration::from_millis(500), Some(progress)))
+                .spawn(move || {
+                    // However it ends (an error, a panic, shutdown), the writer stops waiting on it.
+                    let _clear = ClearOnExit(progress.clone());
+                    search::follow(&dir, s, Duration::from_millis(500), Some(progress))
+                })
                 .map_err(PipelineError::IndexerThread)?;
             Some((stop, handle))
         } else {

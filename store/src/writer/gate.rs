@@ -5,8 +5,8 @@
 //! Archiving must never depend on a derived index, so a hold is short: at most `max_hold`
 //! per commit, after which the commit goes ahead whatever the lag (an index being rebuilt
 //! from scratch, or a dead indexer, then costs each commit `max_hold` of latency, while the
-//! groups grow to the writer's limits). Until an indexer reports its position there is no
-//! hold at all.
+//! groups grow to the writer's limits). Until an indexer reports its position, and once it
+//! has stopped, there is no hold at all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +30,12 @@ impl IndexProgress {
     /// The indexer has taken in every event up to `seq`.
     pub fn set(&self, seq: u64) {
         self.0.store(seq, Ordering::Relaxed);
+    }
+
+    /// The indexer stopped (an error, a panic, shutdown): no more holds for it, so a dead
+    /// indexer never delays commits.
+    pub fn clear(&self) {
+        self.0.store(UNKNOWN, Ordering::Relaxed);
     }
 
     /// The last seq reported, if any.
@@ -87,9 +93,13 @@ mod tests {
     }
 
     #[test]
-    fn no_hold_until_an_indexer_reports() {
+    fn no_hold_until_an_indexer_reports_nor_after_it_stopped() {
         let g = gate(10, 1000);
         let mut since = None;
+        assert!(!g.holds(1_000_000, &mut since, Instant::now()));
+        g.progress.set(0);
+        assert!(g.holds(1_000_000, &mut since, Instant::now()));
+        g.progress.clear();
         assert!(!g.holds(1_000_000, &mut since, Instant::now()));
     }
 
