@@ -11,6 +11,7 @@ mod export;
 mod pipeline;
 mod running;
 mod search;
+mod sims;
 mod store;
 mod stream;
 pub mod ui;

@@ -58,7 +58,7 @@ pub struct IndexGate {
 impl IndexGate {
     /// A gate on `progress` with the defaults `run` uses: commits are held while the indexer
     /// has more than 25,000 events left to take in, for 2 s at most. The searchable lag then
-    /// stays under 100,000: 25,000, plus one full group of 60,000, plus what the indexer takes
+    /// stays under 100,000: 25,000, plus one full group of 20,000, plus what the indexer takes
     /// in before its next commit (every 0.5 s while busy, ~12,000 at its pace here).
     pub fn new(progress: IndexProgress) -> IndexGate {
         IndexGate {

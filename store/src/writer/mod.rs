@@ -15,7 +15,7 @@
 //! the stages stay busy together instead of each waiting for one large group.
 //!
 //! Volatile figures (defaults of [`WriterOptions`]): a group closes 5 ms after its first batch
-//! unless the committer was busy, and holds at most 1024 batches or 60 000 events; at most one
+//! unless the committer was busy, and holds at most 1024 batches or 20 000 events; at most one
 //! group waits (received, preparing or prepared) beside the one committing, beyond which the
 //! channel pushes back on the connectors; what waits is also bounded in bytes (64 MiB by
 //! default), since a batch of rejected payloads counts no events but can be megabytes.
@@ -49,9 +49,12 @@ pub struct WriterOptions {
     pub group_commit: Duration,
     /// Most batches per transaction.
     pub max_batches: usize,
-    /// Most events per transaction (bounds transaction size and latency). Large groups only
-    /// form under bulk load (a backfill); there, each transaction rewrites the pages of the
-    /// randomly ordered key index it touches, so fewer, larger transactions write less.
+    /// Most events per transaction (bounds transaction size, latency and memory). Large groups
+    /// only form under bulk load (a backfill); there, each transaction rewrites the pages of
+    /// the randomly ordered key index it touches, so fewer, larger transactions write less.
+    /// But a group and the one waiting behind it are held decoded and prepared, several KiB
+    /// an event: at 60,000 that was ~300 MiB more resident memory under `bench pipeline`
+    /// than at 20,000, for no faster run (docs/performance.md, "Memory").
     pub max_events: usize,
     /// Most payload bytes received and not yet committed (raw payloads and rejects); beyond
     /// it the channel pushes back, whatever the event count.
@@ -68,7 +71,7 @@ impl Default for WriterOptions {
         WriterOptions {
             group_commit: Duration::from_millis(5),
             max_batches: 1024,
-            max_events: 60_000,
+            max_events: 20_000,
             max_bytes: 64 << 20,
             index_gate: None,
             panic_at_commit: None,
