@@ -76,10 +76,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, u64
     let sim = EofficeSim::start(SimOptions::new(Script::Bulk(n)))
         .await
         .expect("sim starts");
-    let cfg = config::parse(&sim.config_section("bench"), Path::new("bench.toml"))
-        .expect("config")
-        .eoffice[0]
-        .clone();
+    let cfg = harness::config(&sim.config_section("bench")).eoffice[0].clone();
     let conn = Arc::new(EofficeConnector::new(cfg));
     let elapsed = harness::through_connector(conn, n, store_dir, None, Duration::from_secs(600)).await;
     (elapsed, sim.frames_sent())

@@ -75,10 +75,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, usi
     let sim = GoofishSim::start(SimOptions::new(Script::Bulk(n)))
         .await
         .expect("sim starts");
-    let cfg = config::parse(&sim.config_section("bench"), Path::new("bench.toml"))
-        .expect("config")
-        .goofish[0]
-        .clone();
+    let cfg = harness::config(&sim.config_section("bench")).goofish[0].clone();
     // Backfill done earlier: this measures the live push path only.
     let resume = Some(serde_json::json!({"backfilled": true}));
     let conn = Arc::new(GoofishConnector::new(cfg));

@@ -123,10 +123,7 @@ async fn through_http(
     conc: usize,
     store_dir: Option<&Path>,
 ) -> (Duration, Vec<Duration>) {
-    let cfg = config::parse(&wecom::config_toml("bench", PATH, None), Path::new("bench.toml"))
-        .expect("config")
-        .wecom[0]
-        .clone();
+    let cfg = harness::config(&wecom::config_toml("bench", PATH, None)).wecom[0].clone();
     let (tx, rx) = mpsc::channel(64);
     let scratch = tempfile::tempdir().expect("scratch");
     let cx = ConnectorContext::new(Platform::Wecom, "bench", tx, scratch.path());

@@ -61,10 +61,7 @@ fn main() {
 /// The connector against `sim yunhu` pushing `Bulk(n)`; the time and the frames pushed.
 async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, Vec<bytes::Bytes>) {
     let sim = YunhuSim::start(Script::Bulk(n)).await.expect("sim starts");
-    let cfg = config::parse(&sim.config_toml("bench"), Path::new("bench.toml"))
-        .expect("config")
-        .yunhu[0]
-        .clone();
+    let cfg = harness::config(&sim.config_toml("bench")).yunhu[0].clone();
     let conn = Arc::new(YunhuConnector::new(cfg));
     let elapsed = harness::through_connector(conn, n, store_dir, None, Duration::from_secs(600)).await;
     (elapsed, sim.sent().into_iter().map(|f| f.bytes).collect())

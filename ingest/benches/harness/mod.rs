@@ -28,6 +28,11 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// The config holding a simulator's connector section, read as `chatvault` reads its file.
+pub fn config(section: &str) -> config::Config {
+    config::parse(section, Path::new("bench.toml")).expect("config")
+}
+
 /// `n` from the first numeric argument (`cargo bench … -- <n>`), 200,000 by default.
 pub fn n_from_args() -> usize {
     std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000)
