@@ -8,8 +8,8 @@ use store::StoreReader;
 
 use crate::Hit;
 
-/// Each hit with its message's current record, in hit order. A hit whose message the store
-/// no longer returns (an index ahead of a restored archive) is left out.
+/// Each hit with its message's current record, in hit order. A hit the store returns no
+/// record for is left out: results show only what can be read back.
 pub fn with_records(reader: &StoreReader, hits: Vec<Hit>) -> store::Result<Vec<(Hit, MessageRecord)>> {
     let keys: Vec<_> = hits.iter().map(|h| h.key.clone()).collect();
     let mut records: HashMap<_, _> = reader
