@@ -12,12 +12,10 @@ use ingest::backoff::Backoff;
 use ingest::blobs::BlobStore;
 use ingest::eoffice::EofficeConnector;
 use ingest::runtime::Tuning;
-use ingest::state::{StateRegistry, StateReporter};
-use ingest::{Connector, ConnectorContext, EventSender};
+use ingest::{Connector, ConnectorContext};
 use proto::{ConnectorStatus, MessageState, Platform};
 use sim::eoffice::{EofficeSim, Script, SimOptions};
 use store::{AuditFilter, StoreReader};
-use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -74,20 +72,12 @@ async fn demo_day_with_faults_gives_a_clean_audit() {
         }
     });
 
-    let out = EventSender::new(Platform::Eoffice, "oa", tx);
-    let shutdown = CancellationToken::new();
     let cx = ConnectorContext {
-        name: "oa".into(),
-        platform: Platform::Eoffice,
-        state: StateReporter::new("oa", Platform::Eoffice, StateRegistry::new(), out.clone()),
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
         blobs: Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20)),
-        data_dir: dir.path().to_path_buf(),
-        backfill: false,
         max_body_bytes: 1 << 20,
+        ..ConnectorContext::new(Platform::Eoffice, "oa", tx, dir.path())
     };
+    let shutdown = cx.shutdown.clone();
     let task = tokio::spawn(Arc::new(connector).run(cx));
 
     // Drop the first session as soon as its offline feed went out, then kick the second one.

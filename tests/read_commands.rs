@@ -74,12 +74,17 @@ fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
         "m1 (edited, withdrawn) and m2 (deleted); m3 is unchanged: {lines:?}"
     );
     let m1 = &lines[0];
-    assert_eq!(m1["msg_id"], "m1");
-    assert_eq!(m1["original_text"], "周五下午三点开会");
-    assert_eq!(m1["current_text"], "周六上午开会");
-    assert_eq!(m1["state"], "withdrawn");
-    assert_eq!(m1["withdrawn_by"], "u1");
-    assert_eq!(m1["withdrawn_at"], "2026-03-01T06:05:00.000Z");
+    assert_fields(
+        m1,
+        &[
+            ("msg_id", "m1"),
+            ("original_text", "周五下午三点开会"),
+            ("current_text", "周六上午开会"),
+            ("state", "withdrawn"),
+            ("withdrawn_by", "u1"),
+            ("withdrawn_at", "2026-03-01T06:05:00.000Z"),
+        ],
+    );
     let revs: Vec<(&str, &str)> = m1["revisions"]
         .as_array()
         .unwrap()

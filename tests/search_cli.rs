@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use proto::{Ingested, NewMessage, Platform, RawPayload, batch::media};
 use serde_json::Value;
 
-use crate::support::{ArchiveDir, append_batch, assert_stderr_has, assert_stdout_has, stderr, stdout};
+use crate::support::{ArchiveDir, append_batch, assert_fields, assert_stderr_has, assert_stdout_has, stderr, stdout};
 
 /// 2026-03-01T06:00:00Z = 14:00 in Asia/Shanghai.
 const T0: i64 = 1_772_344_800_000;
@@ -139,13 +139,18 @@ fn json_lines_carry_the_message_fields_with_utc_times() {
     assert!(a.cv(&["reindex"]).status.success());
     let o = a.cv_ok(&["search", "农业局", "--json"]);
     let v: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
-    assert_eq!(v["platform"], "yunhu");
-    assert_eq!(v["chat_id"], "c2");
-    assert_eq!(v["chat_name"], "销售部");
-    assert_eq!(v["sender_name"], "李四");
-    assert_eq!(v["text"], "农业局的报告已经提交");
-    assert_eq!(v["state"], "active");
-    assert_eq!(v["sent_at"], "2026-03-02T06:00:00.000Z");
+    assert_fields(
+        &v,
+        &[
+            ("platform", "yunhu"),
+            ("chat_id", "c2"),
+            ("chat_name", "销售部"),
+            ("sender_name", "李四"),
+            ("text", "农业局的报告已经提交"),
+            ("state", "active"),
+            ("sent_at", "2026-03-02T06:00:00.000Z"),
+        ],
+    );
     assert!(v["score"].as_f64().unwrap() > 0.0);
 }
 

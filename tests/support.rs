@@ -308,6 +308,13 @@ pub fn assert_stderr_has(o: &Output, want: &str) {
     assert!(err.contains(want), "{want:?} missing from stderr:\n{err}");
 }
 
+/// Asserts each `(field, value)` of a JSON line, naming the field that differs.
+pub fn assert_fields(v: &serde_json::Value, want: &[(&str, &str)]) {
+    for (field, value) in want {
+        assert_eq!(v[field], *value, "field `{field}` of {v}");
+    }
+}
+
 /// stdout as one JSON value per line.
 pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
     stdout(o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()

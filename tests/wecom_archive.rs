@@ -91,10 +91,7 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
     assert!(ok.contains("audit (wecom_archive): Finance SDK"), "{ok}");
 
     let run = Running::start(&cfg, dir.path());
-    let want = expected_ids(&inst, false);
-    wait_until("the scripted day", Duration::from_secs(60), &run, || {
-        archived_ids(&data) == want
-    });
+    wait_archived("the scripted day", Duration::from_secs(60), &run, &data, &inst);
     wait_until("the reject", Duration::from_secs(10), &run, || {
         count(&data, "SELECT count(*) FROM rejects WHERE platform = 'wecom_archive'") == 1
     });
@@ -158,10 +155,7 @@ fn scripted_day_is_archived_once_with_recall_media_resume_and_retry() {
     let events_before = count(&data, "SELECT count(*) FROM events WHERE kind = 'message'");
     wa::append(&mut inst, &[extra_message(1), extra_message(2)], &[]).unwrap();
     let run = Running::start(&cfg, dir.path());
-    let want = expected_ids(&inst, false);
-    wait_until("the appended messages", Duration::from_secs(30), &run, || {
-        archived_ids(&data) == want
-    });
+    wait_archived("the appended messages", Duration::from_secs(30), &run, &data, &inst);
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(
         count(&data, "SELECT count(*) FROM events WHERE kind = 'message'"),
@@ -225,13 +219,12 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
     ]);
     let run = Running::start(&cfg, dir.path());
     // The first GetChatData aborts inside the SDK: the worker is replaced, nothing is lost.
-    let want = expected_ids(&inst, false);
     let run = archived(
         "the scripted day after an abort",
         Duration::from_secs(60),
         run,
         &data,
-        want,
+        &inst,
     )
     .await;
     assert!(sdk.join("abort.done").exists());
@@ -243,15 +236,8 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
         .status()
         .unwrap();
     wa::append(&mut inst, &[extra_message(1), extra_message(2)], &[]).unwrap();
-    let want = expected_ids(&inst, false);
-    let run = archived(
-        "messages after kill -9",
-        Duration::from_secs(30),
-        run,
-        &data,
-        want.clone(),
-    )
-    .await;
+    let run = archived("messages after kill -9", Duration::from_secs(30), run, &data, &inst).await;
+    let before_hang = expected_ids(&inst, false).len();
     assert_ne!(worker_pid(&run), Some(first));
 
     // A hang inside GetChatData: for twice the 2 s timeout nothing comes from 会话存档, while
@@ -278,9 +264,8 @@ async fn crashed_killed_and_hung_workers_are_replaced_while_wecom_keeps_archivin
         wecom_during_hang >= 5,
         "wecom archived {wecom_during_hang} during the hang"
     );
-    assert!(!archived_ids(&data).contains(&"later3".to_string()) || archive_during_hang == want.len() + 1);
-    let want = expected_ids(&inst, false);
-    let run = archived("the message after the hang", Duration::from_secs(30), run, &data, want).await;
+    assert!(!archived_ids(&data).contains(&"later3".to_string()) || archive_during_hang == before_hang + 1);
+    let run = archived("the message after the hang", Duration::from_secs(30), run, &data, &inst).await;
     assert!(
         started.elapsed() >= Duration::from_secs(4),
         "the hung worker was not waited for"
@@ -347,9 +332,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
-/// Waits (on a blocking thread) until the archive in `data` holds the 会话存档 ids `want`,
-/// then hands `run` back.
-async fn archived(what: &'static str, timeout: Duration, run: Running, data: &Path, want: Vec<String>) -> Running {
+/// Waits until the archive in `data` holds exactly the 会话存档 ids `inst` has scripted so far
+/// (the version-3 message aside).
+fn wait_archived(what: &str, timeout: Duration, run: &Running, data: &Path, inst: &Installed) {
+    let want = expected_ids(inst, false);
+    wait_until(what, timeout, run, || archived_ids(data) == want);
+}
+
+/// [`wait_archived`] on a blocking thread, so the simulators of this runtime keep answering;
+/// hands `run` back.
+async fn archived(what: &'static str, timeout: Duration, run: Running, data: &Path, inst: &Installed) -> Running {
+    let want = expected_ids(inst, false);
     let data = data.to_path_buf();
     blocking(move || {
         wait_until(what, timeout, &run, || archived_ids(&data) == want);
@@ -366,8 +359,7 @@ async fn an_archived_group_message_shows_the_group_and_sender_names() {
     let extra = format!("poll_interval = \"200ms\"\ntimeout = \"2s\"\n{}", names.config_lines());
     let RunDir { dir, data, cfg, .. } = RunDir::new(&[wa::config_toml("audit", &inst, &[1, 2], &extra)]);
     let run = Running::start(&cfg, dir.path());
-    let want = expected_ids(&inst, false);
-    let run = archived("the scripted day", Duration::from_secs(60), run, &data, want).await;
+    let run = archived("the scripted day", Duration::from_secs(60), run, &data, &inst).await;
     run.signal("TERM");
     let (st, log) = blocking(move || run.wait(Duration::from_secs(20))).await;
     assert!(st.success(), "{log}");
@@ -488,10 +480,7 @@ fn a_file_that_failed_every_download_is_fetched_again_by_rejects_retry() {
     let section = wa::config_toml("audit", &inst, &[1, 2], "poll_interval = \"200ms\"\ntimeout = \"2s\"");
     let RunDir { dir, data, cfg, .. } = RunDir::new(&[section]);
     let run = Running::start(&cfg, dir.path());
-    let want = expected_ids(&inst, false);
-    wait_until("the scripted day", Duration::from_secs(60), &run, || {
-        archived_ids(&data) == want
-    });
+    wait_archived("the scripted day", Duration::from_secs(60), &run, &data, &inst);
     run.signal("TERM");
     let (st, log) = run.wait(Duration::from_secs(20));
     assert!(st.success(), "{log}");

@@ -132,6 +132,16 @@ fn exact_cases() -> Vec<(&'static str, String, &'static str)> {
             "[[yunhu]]\nname = \"t\"\nws_url = \"https://chat.example.com/ws\"\nuser_id = \"1\"\ntoken = \"${YUNHU_TOKEN}\"\ndevice_id = \"d\"\n".into(),
             "conf/chatvault.toml:3: `yunhu[0].ws_url`: scheme `https` is not allowed here; use wss or ws",
         ),
+        (
+            "a callback path must be absolute",
+            "[[worktool]]\nname = \"b\"\npath = \"cb\"\nkey = \"${WORKTOOL_KEY}\"\n".into(),
+            "conf/chatvault.toml:3: `worktool[0].path`: `cb` must start with `/`",
+        ),
+        (
+            "goofish needs a token or cookies",
+            "[[goofish]]\nname = \"shop\"\ndevice_id = \"d\"\n".into(),
+            "conf/chatvault.toml:1: `goofish[0].token`: set `token` (accessToken) or `cookies` (goofish.com login cookies); both are missing or empty",
+        ),
     ]
 }
 
@@ -182,6 +192,12 @@ fn prefix_cases() -> Vec<(&'static str, String, &'static str, &'static [&'static
             "conf/chatvault.toml:4: `yunhu[0].token`: must not be empty",
             &[],
         ),
+        (
+            "a callback path chatvault serves itself is reserved",
+            "[[worktool]]\nname = \"b\"\npath = \"/healthz\"\nkey = \"${WORKTOOL_KEY}\"\n".into(),
+            "conf/chatvault.toml:3: `worktool[0].path`: `/healthz` is served by chatvault itself",
+            &[],
+        ),
     ]
 }
 
@@ -206,22 +222,9 @@ fn a_secret_of_the_wrong_type_is_not_echoed() {
     assert!(!e.contains("987654321"), "{e}");
 }
 
+/// Goofish needs a token or cookies (a case of [`exact_cases`]); either one is enough.
 #[test]
-fn callback_path_must_be_absolute_and_not_reserved() {
-    let e = error("[[worktool]]\nname = \"b\"\npath = \"cb\"\nkey = \"${WORKTOOL_KEY}\"\n");
-    assert_eq!(e, "conf/chatvault.toml:3: `worktool[0].path`: `cb` must start with `/`");
-    let e = error("[[worktool]]\nname = \"b\"\npath = \"/healthz\"\nkey = \"${WORKTOOL_KEY}\"\n");
-    assert!(e.contains("`/healthz` is served by chatvault itself"), "{e}");
-}
-
-#[test]
-fn goofish_needs_token_or_cookies() {
-    let e = error("[[goofish]]\nname = \"shop\"\ndevice_id = \"d\"\n");
-    assert_eq!(
-        e,
-        "conf/chatvault.toml:1: `goofish[0].token`: set `token` (accessToken) or `cookies` (goofish.com login cookies); both are missing or empty"
-    );
-    // Either one is enough.
+fn goofish_cookies_alone_are_enough() {
     parse("[[goofish]]\nname = \"shop\"\ndevice_id = \"d\"\ncookies = \"${GOOFISH_COOKIES}\"\n").unwrap();
 }
 

@@ -12,14 +12,13 @@ mod harness;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatvault_ingest::eoffice::EofficeConnector;
 use chatvault_ingest::eoffice::codec::Codec;
 use chatvault_ingest::eoffice::crypto::ContentKey;
 use chatvault_ingest::eoffice::engineio;
 use chatvault_ingest::eoffice::socketio::{self, Packet};
-use harness::Stages;
 use proto::{Ingested, Platform, RawPayload, batch::media};
 use sim::eoffice::script::bulk;
 use sim::eoffice::{EofficeSim, SIM_AES_IV, SIM_AES_KEY, Script, SimOptions};
@@ -35,33 +34,22 @@ fn main() {
         .into_iter()
         .map(|p| Packet::event(&p.event, vec![p.body], None).to_frame())
         .collect();
-    let frame_bytes: usize = frames.iter().map(String::len).sum();
     let codec = Codec::new(Some(key));
-
-    let started = Instant::now();
-    let items: Vec<Ingested> = frames.iter().map(|f| decode(&codec, f)).collect();
-    let decode_time = started.elapsed();
-    assert_eq!(harness::events_in(&items), n);
+    let decoded = harness::decode(&frames, |f| [decode(&codec, f)]);
+    assert_eq!(harness::events_in(&decoded.items), n);
     drop(frames);
 
     let rt = harness::runtime();
-    let scratch = tempfile::tempdir().expect("scratch dir");
     let (fake, frames_sent) = rt.block_on(through_connector(n, None));
-    let store = rt.block_on(harness::store_only(
+    harness::store_stages(
+        &rt,
         Platform::Eoffice,
-        items,
         FRAMES_PER_BATCH,
-        &scratch.path().join("store-only"),
-    ));
-    let (real, _) = rt.block_on(through_connector(n, Some(&scratch.path().join("connector"))));
-    Stages {
         n,
-        decode: decode_time,
-        frame_bytes,
+        decoded,
         fake,
-        store,
-        real,
-    }
+        |dir| async move { through_connector(n, Some(&dir)).await.0 },
+    )
     .print(
         &format!("e-office ingest, {n} messages (AES-128 `message_content`, corpus seed 42, one message per frame)"),
         "engine.io + socket.io + codec + AES",
@@ -88,10 +76,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, u64
     let sim = EofficeSim::start(SimOptions::new(Script::Bulk(n)))
         .await
         .expect("sim starts");
-    let cfg = config::parse(&sim.config_section("bench"), Path::new("bench.toml"))
-        .expect("config")
-        .eoffice[0]
-        .clone();
+    let cfg = harness::config(&sim.config_section("bench")).eoffice[0].clone();
     let conn = Arc::new(EofficeConnector::new(cfg));
     let elapsed = harness::through_connector(conn, n, store_dir, None, Duration::from_secs(600)).await;
     (elapsed, sim.frames_sent())

@@ -13,13 +13,12 @@ mod harness;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatvault_ingest::goofish::GoofishConnector;
 use chatvault_ingest::goofish::codec::decode_sync_push;
 use chatvault_ingest::goofish::frame::Frame;
-use harness::Stages;
-use proto::{Ingested, Platform};
+use proto::Platform;
 use sim::goofish::{GoofishSim, Script, SimOptions, wire};
 
 /// Items per batch in the store-only stage: what a burst of pushes amounts to.
@@ -38,40 +37,31 @@ fn main() {
         })
         .collect();
     drop(msgs);
-    let frame_bytes: usize = frames.iter().map(String::len).sum();
 
-    let started = Instant::now();
-    let items: Vec<Ingested> = frames
-        .iter()
-        .flat_map(|f| {
-            let frame = Frame::parse(f).expect("frame");
-            decode_sync_push(&frame.body, proto::time::now_ms())
-                .expect("push")
-                .items
-        })
-        .collect();
-    let decode = started.elapsed();
-    assert_eq!(harness::events_in(&items), n, "every push decodes to one message");
+    let decoded = harness::decode(&frames, |f| {
+        let frame = Frame::parse(f).expect("frame");
+        decode_sync_push(&frame.body, proto::time::now_ms())
+            .expect("push")
+            .items
+    });
+    assert_eq!(
+        harness::events_in(&decoded.items),
+        n,
+        "every push decodes to one message"
+    );
     drop(frames);
 
     let rt = harness::runtime();
-    let scratch = tempfile::tempdir().expect("scratch dir");
     let (fake, pushes) = rt.block_on(through_connector(n, None));
-    let store = rt.block_on(harness::store_only(
+    harness::store_stages(
+        &rt,
         Platform::Goofish,
-        items,
         ITEMS_PER_BATCH,
-        &scratch.path().join("store-only"),
-    ));
-    let (real, _) = rt.block_on(through_connector(n, Some(&scratch.path().join("connector"))));
-    Stages {
         n,
-        decode,
-        frame_bytes,
+        decoded,
         fake,
-        store,
-        real,
-    }
+        |dir| async move { through_connector(n, Some(&dir)).await.0 },
+    )
     .print(
         &format!("Goofish ingest, {n} messages (corpus seed 42, one MessagePack item per `/s/sync` push)"),
         "LWP JSON + Base64 + MessagePack + mapping",
@@ -85,10 +75,7 @@ async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, usi
     let sim = GoofishSim::start(SimOptions::new(Script::Bulk(n)))
         .await
         .expect("sim starts");
-    let cfg = config::parse(&sim.config_section("bench"), Path::new("bench.toml"))
-        .expect("config")
-        .goofish[0]
-        .clone();
+    let cfg = harness::config(&sim.config_section("bench")).goofish[0].clone();
     // Backfill done earlier: this measures the live push path only.
     let resume = Some(serde_json::json!({"backfilled": true}));
     let conn = Arc::new(GoofishConnector::new(cfg));

@@ -9,13 +9,15 @@
 //! The poster runs in the same process on the same cores, so stages 2–3 include its cost.
 //! `cargo bench -p chatvault-ingest --bench wecom [-- <n> [<concurrency>]]` (default 20000, 16).
 
+mod harness;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chatvault_ingest::wecom::crypto::WecomCrypto;
 use chatvault_ingest::wecom::{WecomConnector, codec};
 use chatvault_ingest::{Connector, ConnectorContext};
-use proto::{EventBatch, Ingested, Platform, RawPayload, batch::media};
+use proto::{Ingested, Platform, RawPayload, batch::media};
 use sim::fake_store::FakeStore;
 use sim::wecom::{self, Script, WecomPoster};
 use tokio::sync::mpsc;
@@ -36,7 +38,14 @@ fn main() {
     let (fake_time, fake_lat) = rt.block_on(through_http(&callbacks, conc, None));
     let dir = tempfile::tempdir().expect("scratch");
     let (real_time, real_lat) = rt.block_on(through_http(&callbacks, conc, Some(&dir.path().join("http"))));
-    let store_time = rt.block_on(store_only(items, conc, &dir.path().join("direct")));
+    // One batch per callback, as the receiver sends them, with as many in flight as the poster.
+    let store_time = rt.block_on(harness::store_only(
+        Platform::Wecom,
+        items,
+        1,
+        Some(conc),
+        &dir.path().join("direct"),
+    ));
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     // Latency columns stay empty for the stages without HTTP answers.
@@ -114,10 +123,7 @@ async fn through_http(
     conc: usize,
     store_dir: Option<&Path>,
 ) -> (Duration, Vec<Duration>) {
-    let cfg = config::parse(&wecom::config_toml("bench", PATH, None), Path::new("bench.toml"))
-        .expect("config")
-        .wecom[0]
-        .clone();
+    let cfg = harness::config(&wecom::config_toml("bench", PATH, None)).wecom[0].clone();
     let (tx, rx) = mpsc::channel(64);
     let scratch = tempfile::tempdir().expect("scratch");
     let cx = ConnectorContext::new(Platform::Wecom, "bench", tx, scratch.path());
@@ -158,30 +164,4 @@ async fn through_http(
         w.join().await.expect("writer ends");
     }
     (elapsed, lat)
-}
-
-/// The decoded callbacks appended through the real writer, one batch each, `conc` in flight.
-async fn store_only(items: Vec<Ingested>, conc: usize, dir: &Path) -> Duration {
-    let store = store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
-    let (tx, rx) = mpsc::channel(64);
-    let writer = store::spawn_writer(store, rx, store::WriterOptions::default());
-    let started = Instant::now();
-    let mut pending = std::collections::VecDeque::new();
-    for item in items {
-        let (batch, notice) = EventBatch::new(Platform::Wecom, "bench", vec![item], None);
-        tx.send(batch).await.expect("writer running");
-        pending.push_back(notice);
-        if pending.len() >= conc
-            && let Some(n) = pending.pop_front()
-        {
-            n.await.expect("notice").expect("committed");
-        }
-    }
-    for n in pending {
-        n.await.expect("notice").expect("committed");
-    }
-    let elapsed = started.elapsed();
-    drop(tx);
-    writer.join().await.expect("writer ends");
-    elapsed
 }

@@ -13,9 +13,9 @@ use axum::Router;
 use axum::routing::post;
 use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::server::{Health, ServerOptions, serve};
-use chatvault_ingest::state::{StateRegistry, StateReporter};
+use chatvault_ingest::state::StateRegistry;
 use chatvault_ingest::worktool::WorktoolConnector;
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use config::{Secret, WorktoolConfig};
 use proto::Platform;
 use sim::fake_store::FakeStore;
@@ -73,19 +73,10 @@ fn main() {
         // The receiver with a fake store.
         let dir = tempfile::tempdir().expect("tempdir");
         let (tx, store) = FakeStore::channel(64);
-        let out = EventSender::new(Platform::Worktool, "bench", tx);
-        let registry = StateRegistry::new();
         let cx = ConnectorContext {
-            name: "bench".into(),
-            platform: Platform::Worktool,
-            out: out.clone(),
-            resume_from: None,
             shutdown: token.clone(),
-            state: StateReporter::new("bench", Platform::Worktool, registry, out),
             blobs: Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20)),
-            data_dir: dir.path().to_path_buf(),
-            backfill: false,
-            max_body_bytes: 10 << 20,
+            ..ConnectorContext::new(Platform::Worktool, "bench", tx, dir.path())
         };
         let cfg = WorktoolConfig {
             name: "bench".into(),

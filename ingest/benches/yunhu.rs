@@ -12,12 +12,11 @@ mod harness;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatvault_ingest::yunhu::YunhuConnector;
 use chatvault_ingest::yunhu::codec::{decode, frame_events};
 use chatvault_ingest::yunhu::cursor::Position;
-use harness::Stages;
 use proto::{Ingested, Platform, RawPayload, batch::media};
 use sim::yunhu::{Script, YunhuSim};
 
@@ -30,40 +29,27 @@ fn main() {
 
     // The exact frames the simulator pushes: run it once against the fake store and keep them.
     let (fake, frames) = rt.block_on(through_connector(n, None));
-    let frame_bytes: usize = frames.iter().map(|f| f.len()).sum();
 
-    let started = Instant::now();
     let mut pos = Position::default();
-    let items: Vec<Ingested> = frames
-        .iter()
-        .map(|f| {
-            let frame = decode(f).expect("sim frame decodes");
-            let events = frame_events(&frame, &mut pos, proto::time::now_ms());
-            Ingested::Payload {
-                raw: RawPayload::now(media::PROTOBUF, f.clone()),
-                events,
-            }
-        })
-        .collect();
-    let decode_time = started.elapsed();
+    let decoded = harness::decode(&frames, |f| {
+        let frame = decode(f).expect("sim frame decodes");
+        let events = frame_events(&frame, &mut pos, proto::time::now_ms());
+        [Ingested::Payload {
+            raw: RawPayload::now(media::PROTOBUF, f.clone()),
+            events,
+        }]
+    });
     drop(frames);
 
-    let scratch = tempfile::tempdir().expect("scratch dir");
-    let store = rt.block_on(harness::store_only(
+    harness::store_stages(
+        &rt,
         Platform::Yunhu,
-        items,
         FRAMES_PER_BATCH,
-        &scratch.path().join("store-only"),
-    ));
-    let (real, _) = rt.block_on(through_connector(n, Some(&scratch.path().join("connector"))));
-    Stages {
         n,
-        decode: decode_time,
-        frame_bytes,
+        decoded,
         fake,
-        store,
-        real,
-    }
+        |dir| async move { through_connector(n, Some(&dir)).await.0 },
+    )
     .print(
         &format!("Yunhu ingest, {n} messages (protobuf push_message, corpus seed 42, one message per frame)"),
         "cmd peek + protobuf + normalize",
@@ -75,10 +61,7 @@ fn main() {
 /// The connector against `sim yunhu` pushing `Bulk(n)`; the time and the frames pushed.
 async fn through_connector(n: usize, store_dir: Option<&Path>) -> (Duration, Vec<bytes::Bytes>) {
     let sim = YunhuSim::start(Script::Bulk(n)).await.expect("sim starts");
-    let cfg = config::parse(&sim.config_toml("bench"), Path::new("bench.toml"))
-        .expect("config")
-        .yunhu[0]
-        .clone();
+    let cfg = harness::config(&sim.config_toml("bench")).yunhu[0].clone();
     let conn = Arc::new(YunhuConnector::new(cfg));
     let elapsed = harness::through_connector(conn, n, store_dir, None, Duration::from_secs(600)).await;
     (elapsed, sim.sent().into_iter().map(|f| f.bytes).collect())

@@ -18,6 +18,7 @@
 //! - `searcher`: ranked search (`ranked`: top k by score, newer first among equals),
 //!   `--chat`/`--sender` resolution.
 //! - `highlight`: hit ranges and snippets for display.
+//! - `records`: hits → the current records of their messages, read back from the store.
 #![deny(missing_docs)]
 
 mod char_query;
@@ -31,6 +32,7 @@ mod materialize;
 mod phrase;
 pub mod query;
 mod ranked;
+mod records;
 pub mod schema;
 mod searcher;
 #[cfg(test)]
@@ -43,4 +45,5 @@ pub use index::{INDEX_DIR, Payload, SearchIndex, index_path};
 pub use indexer::{Indexer, IndexerOptions, Opened, follow, index_lag};
 pub use lock::{LOCK_FILE, WriterLock, holder};
 pub use query::{Clause, ParsedQuery, parse};
+pub use records::with_records;
 pub use searcher::{Hit, Named, SearchRequest, Searcher, Sort, resolve};

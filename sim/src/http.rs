@@ -1,5 +1,5 @@
-//! What the fake HTTP APIs (WeCom, 会话存档 names, WorkTool) share: a loopback listener,
-//! serving in the background, and WeCom's error answer.
+//! What the fake HTTP APIs (WeCom, 会话存档 names, WorkTool) share: starting on a loopback
+//! port and serving in the background, their base URL, and WeCom's error answer.
 
 use std::net::SocketAddr;
 
@@ -8,21 +8,29 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-/// A listener on `127.0.0.1:port` (0 = any free port) and the address it got.
-pub(crate) async fn listen(port: u16) -> std::io::Result<(TcpListener, SocketAddr)> {
+/// Starts a fake API on `127.0.0.1:port` (0 = any free port): `api` builds its handle on the
+/// address it got, `routes` its router (state included), served in the background until the
+/// process ends; `what` names the API in the one log line written if it stops early.
+pub(crate) async fn start<A>(
+    port: u16,
+    what: &'static str,
+    api: impl FnOnce(SocketAddr) -> A,
+    routes: impl FnOnce(&A) -> Router,
+) -> std::io::Result<A> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
-    Ok((listener, addr))
-}
-
-/// Serves `app` until the process ends; `what` names the API in the one log line written if
-/// it stops early.
-pub(crate) fn serve(listener: TcpListener, app: Router, what: &'static str) {
+    let api = api(listener.local_addr()?);
+    let app = routes(&api);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!(error = %e, "{what} stopped");
         }
     });
+    Ok(api)
+}
+
+/// `http://<addr>`: the base URL a connector is pointed at.
+pub(crate) fn base_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
 }
 
 /// A WeCom API error answer: HTTP 200 with `errcode` and `errmsg`, as WeCom sends them.

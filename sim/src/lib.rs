@@ -12,6 +12,7 @@ pub mod eoffice;
 pub mod fake_store;
 pub mod goofish;
 mod http;
+pub mod listen;
 pub mod wecom;
 pub mod wecom_archive;
 pub mod worktool;

@@ -5,7 +5,6 @@
 //! index within a second of the archive and this command only reads. Results are read back
 //! from the archive, so they show each message's current state.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
 use proto::{ContentType, MessageRecord, MessageState};
@@ -81,20 +80,13 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let hits = searcher.search(&req).map_err(cli_error)?;
-    let keys: Vec<_> = hits.iter().map(|h| h.key.clone()).collect();
-    let mut records: HashMap<_, MessageRecord> = store
-        .messages_by_keys(&keys)?
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
+    let none = hits.is_empty();
+    let found = search::with_records(&store, hits)?;
 
     let mut out = std::io::stdout().lock();
     let colour = use_colour();
     let terms: Vec<&str> = req.query.positive_terms().collect();
-    for hit in &hits {
-        let Some(r) = records.remove(&hit.key) else {
-            continue;
-        };
+    for (hit, r) in found {
         if args.json {
             let mut v = render::record_json(&r);
             if let (Some(o), Some(s)) = (v.as_object_mut(), hit.score) {
@@ -106,7 +98,7 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
         }
     }
     out.flush()?;
-    if hits.is_empty() && !args.json {
+    if none && !args.json {
         eprintln!("no messages match");
     }
     Ok(())

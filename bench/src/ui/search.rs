@@ -1,7 +1,6 @@
 //! One search row of `bench ui`: the page, the spawned CLI and the library calls for the same
 //! query and filters, interleaved run by run, each checked to return the same results.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -156,17 +155,11 @@ fn library_search(
     searcher.reload()?;
     let req = request(searcher, reader, q, filters)?;
     let hits = searcher.search(&req)?;
-    let keys: Vec<_> = hits.iter().map(|h| h.key.clone()).collect();
-    let mut records: HashMap<_, _> = reader
-        .messages_by_keys(&keys)?
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
+    let found = search::with_records(reader, hits)?;
     let terms: Vec<&str> = req.query.positive_terms().collect();
     let mut out = String::new();
     let mut lines = 0;
-    for k in &keys {
-        let Some(r) = records.remove(k) else { continue };
+    for (_, r) in found {
         for seg in search::highlight::highlight(&r.text, terms.iter().copied(), 160) {
             out.push_str(&seg.text);
         }

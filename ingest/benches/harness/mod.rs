@@ -3,12 +3,14 @@
 //! its simulator into the fake store or the real store writer, and the markdown table.
 //!
 //! Each benchmark (`eoffice.rs`, `goofish.rs`, `yunhu.rs`) only says how its platform's frames
-//! are built and decoded and how its simulator and connector are started.
+//! are built and decoded and how its simulator and connector are started; `wecom.rs` shares
+//! the store-only append.
 
 // Each benchmark compiles this module on its own and uses a subset of it.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,11 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// The config holding a simulator's connector section, read as `chatvault` reads its file.
+pub fn config(section: &str) -> config::Config {
+    config::parse(section, Path::new("bench.toml")).expect("config")
 }
 
 /// `n` from the first numeric argument (`cargo bench … -- <n>`), 200,000 by default.
@@ -42,28 +49,98 @@ pub fn events_in(items: &[Ingested]) -> usize {
         .sum()
 }
 
+/// The decode stage's result: the items, the time decoding took and the bytes decoded.
+pub struct Decoded {
+    pub items: Vec<Ingested>,
+    pub took: Duration,
+    pub bytes: usize,
+}
+
+/// Times `decode` over every frame on this thread (one core).
+pub fn decode<T, I>(frames: &[T], decode: impl FnMut(&T) -> I) -> Decoded
+where
+    T: AsRef<[u8]>,
+    I: IntoIterator<Item = Ingested>,
+{
+    let bytes = frames.iter().map(|f| f.as_ref().len()).sum();
+    let started = Instant::now();
+    let items = frames.iter().flat_map(decode).collect();
+    Decoded {
+        items,
+        took: started.elapsed(),
+        bytes,
+    }
+}
+
 /// Appends decoded `items` through the real writer in batches of `per_batch` (what the
-/// connector gathers from a burst); the time until every batch is committed.
-pub async fn store_only(platform: Platform, items: Vec<Ingested>, per_batch: usize, dir: &Path) -> Duration {
+/// connector gathers from a burst), with at most `in_flight` batches not yet committed
+/// (`None`: as many as the channel takes); the time until every batch is committed.
+pub async fn store_only(
+    platform: Platform,
+    items: Vec<Ingested>,
+    per_batch: usize,
+    in_flight: Option<usize>,
+    dir: &Path,
+) -> Duration {
     let store = store::Store::open(dir, store::StoreOptions::default()).expect("store opens");
-    let (tx, rx) = mpsc::channel(16);
+    // Never smaller than the batches allowed in flight, so the channel is not what bounds them.
+    let (tx, rx) = mpsc::channel(in_flight.unwrap_or(16).max(16));
     let writer = store::spawn_writer(store, rx, store::WriterOptions::default());
     let started = Instant::now();
-    let mut notices = Vec::new();
+    let mut pending = VecDeque::new();
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<Ingested> = items.by_ref().take(per_batch).collect();
         let (batch, notice) = EventBatch::new(platform, "bench", chunk, None);
         tx.send(batch).await.expect("writer running");
-        notices.push(notice);
+        pending.push_back(notice);
+        if in_flight.is_some_and(|max| pending.len() >= max)
+            && let Some(oldest) = pending.pop_front()
+        {
+            oldest.await.expect("notice").expect("committed");
+        }
     }
-    for notice in notices {
+    for notice in pending {
         notice.await.expect("notice").expect("committed");
     }
     let elapsed = started.elapsed();
     drop(tx);
     writer.join().await.expect("writer ends");
     elapsed
+}
+
+/// The stages after decoding and the fake-store run: the store-only append of the decoded
+/// items in batches of `per_batch`, then `real` (the connector into the store writer at the
+/// directory it is given), each in its own directory.
+pub fn store_stages<F>(
+    rt: &tokio::runtime::Runtime,
+    platform: Platform,
+    per_batch: usize,
+    n: usize,
+    decoded: Decoded,
+    fake: Duration,
+    real: impl FnOnce(PathBuf) -> F,
+) -> Stages
+where
+    F: Future<Output = Duration>,
+{
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let store = rt.block_on(store_only(
+        platform,
+        decoded.items,
+        per_batch,
+        None,
+        &scratch.path().join("store-only"),
+    ));
+    let real = rt.block_on(real(scratch.path().join("connector")));
+    Stages {
+        n,
+        decode: decoded.took,
+        frame_bytes: decoded.bytes,
+        fake,
+        store,
+        real,
+    }
 }
 
 /// Runs `conn` (already pointed at a simulator holding `n` messages) into the fake store or,

@@ -88,49 +88,31 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, CodecError> {
         "heartbeat_ack" => Frame::HeartbeatAck { seq: info.id },
         "push_message" => {
             let m = PushMessage::decode(bytes).map_err(bad)?;
-            let msg = m.data.and_then(|d| d.msg).ok_or(CodecError::Missing {
-                cmd: "push_message",
-                field: "data.msg",
-            })?;
-            require("push_message", &msg.msg_id, "msg_id")?;
-            require("push_message", &msg.chat_id, "chat_id")?;
+            let msg = present("push_message", m.data.and_then(|d| d.msg), "data.msg")?;
+            require_ids("push_message", &msg.msg_id, &msg.chat_id)?;
             Frame::Push(Box::new(msg))
         }
         "edit_message" => {
             let m = EditMessage::decode(bytes).map_err(bad)?;
-            let msg = m.data.and_then(|d| d.msg).ok_or(CodecError::Missing {
-                cmd: "edit_message",
-                field: "data.msg",
-            })?;
-            require("edit_message", &msg.msg_id, "msg_id")?;
-            require("edit_message", &msg.chat_id, "chat_id")?;
+            let msg = present("edit_message", m.data.and_then(|d| d.msg), "data.msg")?;
+            require_ids("edit_message", &msg.msg_id, &msg.chat_id)?;
             Frame::Edit(msg)
         }
         "stream_message" => {
             let m = StreamMessage::decode(bytes).map_err(bad)?;
-            let msg = m.data.and_then(|d| d.msg).ok_or(CodecError::Missing {
-                cmd: "stream_message",
-                field: "data.msg",
-            })?;
-            require("stream_message", &msg.msg_id, "msg_id")?;
-            require("stream_message", &msg.chat_id, "chat_id")?;
+            let msg = present("stream_message", m.data.and_then(|d| d.msg), "data.msg")?;
+            require_ids("stream_message", &msg.msg_id, &msg.chat_id)?;
             Frame::Stream(msg)
         }
         "file_send_message" => {
             let m = FileSendMessage::decode(bytes).map_err(bad)?;
-            let s = m.data.and_then(|d| d.sender).ok_or(CodecError::Missing {
-                cmd: "file_send_message",
-                field: "data.sender",
-            })?;
+            let s = present("file_send_message", m.data.and_then(|d| d.sender), "data.sender")?;
             require("file_send_message", &s.send_user_id, "send_user_id")?;
             Frame::FileSend(s)
         }
         "draft_input" => {
             let m = DraftInput::decode(bytes).map_err(bad)?;
-            let d = m.data.and_then(|d| d.draft).ok_or(CodecError::Missing {
-                cmd: "draft_input",
-                field: "data.draft",
-            })?;
+            let d = present("draft_input", m.data.and_then(|d| d.draft), "data.draft")?;
             require("draft_input", &d.chat_id, "chat_id")?;
             Frame::Draft {
                 chat_id: d.chat_id,
@@ -149,6 +131,17 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, CodecError> {
         "" => return Err(CodecError::Undecodable("frame without cmd".into())),
         other => return Err(CodecError::UnknownCmd(other.chars().take(64).collect())),
     })
+}
+
+/// `part` of a `cmd` frame, which the frame must carry.
+fn present<T>(cmd: &'static str, part: Option<T>, field: &'static str) -> Result<T, CodecError> {
+    part.ok_or(CodecError::Missing { cmd, field })
+}
+
+/// The message and chat ids every message-level frame must name.
+fn require_ids(cmd: &'static str, msg_id: &str, chat_id: &str) -> Result<(), CodecError> {
+    require(cmd, msg_id, "msg_id")?;
+    require(cmd, chat_id, "chat_id")
 }
 
 fn require(cmd: &'static str, v: &str, field: &'static str) -> Result<(), CodecError> {
@@ -512,49 +505,26 @@ mod tests {
     #[test]
     fn bot_push_then_chunks_get_byte_offsets() {
         let mut pos = Position::default();
-        let msg = push_message::data::Msg {
-            msg_id: "m1".into(),
-            chat_id: "b1".into(),
-            chat_type: 3,
-            sender: Some(push_message::data::msg::Sender {
-                chat_id: "bot".into(),
-                chat_type: 3,
-                ..Default::default()
-            }),
-            content: Some(push_message::data::msg::Content {
-                text: "你好".into(),
-                ..Default::default()
-            }),
-            content_type: 1,
-            timestamp: 1_767_000_000_000,
-            msg_seq: 9,
-            ..Default::default()
-        };
-        let f = decode(&push(msg)).unwrap();
+        // A direct chat with the bot: the push's text is 6 bytes, so the first chunk starts there.
+        let f = bot_push("b1", 3, "bot");
         assert_eq!(frame_events(&f, &mut pos, 0).len(), 1);
-        assert_eq!(pos.seq("b1"), 9);
+        assert_eq!(pos.seq("b1"), 3);
         let chunk = Frame::Stream(stream_message::data::StreamMsg {
-            msg_id: "m1".into(),
+            msg_id: "s1".into(),
             chat_id: "b1".into(),
             content: "世界".into(),
             ..Default::default()
         });
-        let ev = frame_events(&chunk, &mut pos, 0);
-        assert_eq!(
-            ev[0].body,
-            EventBody::StreamAppend {
-                chunk: "世界".into(),
-                offset: 6
-            }
-        );
-        let ev = frame_events(&chunk, &mut pos, 0);
-        assert_eq!(
-            ev[0].body,
-            EventBody::StreamAppend {
-                chunk: "世界".into(),
-                offset: 12
-            }
-        );
+        for offset in [6, 12] {
+            let ev = frame_events(&chunk, &mut pos, 0);
+            assert_eq!(
+                ev[0].body,
+                EventBody::StreamAppend {
+                    chunk: "世界".into(),
+                    offset
+                }
+            );
+        }
     }
 
     fn bot_push(chat_id: &str, chat_type: u64, bot: &str) -> Frame {
@@ -585,13 +555,15 @@ mod tests {
         let start = frame_events(&bot_push("g42", 2, "bot9"), &mut pos, 0);
         assert_eq!(start[0].chat_id, "g42");
         // Seed 004: the stream frame's chatId is the sender (发送者ID), here the bot.
-        let chunk = Frame::Stream(stream_message::data::StreamMsg {
-            msg_id: "s1".into(),
-            recv_id: "g42".into(),
-            chat_id: "bot9".into(),
-            content: "生成".into(),
-        });
-        let ev = frame_events(&chunk, &mut pos, 0);
+        let chunk = |msg_id: &str, content: &str| {
+            Frame::Stream(stream_message::data::StreamMsg {
+                msg_id: msg_id.into(),
+                recv_id: "g42".into(),
+                chat_id: "bot9".into(),
+                content: content.into(),
+            })
+        };
+        let ev = frame_events(&chunk("s1", "生成"), &mut pos, 0);
         assert_eq!(
             (ev[0].chat_id.as_str(), ev[0].msg_id.as_deref(), &ev[0].body),
             (
@@ -605,13 +577,7 @@ mod tests {
             "the chunk lands on the group's message, not on a chat named after the bot"
         );
         // A chunk of a message never seen names no chat that surely holds it.
-        let stray = Frame::Stream(stream_message::data::StreamMsg {
-            msg_id: "unseen".into(),
-            recv_id: "g42".into(),
-            chat_id: "bot9".into(),
-            content: "尾巴".into(),
-        });
-        let ev = frame_events(&stray, &mut pos, 0);
+        let ev = frame_events(&chunk("unseen", "尾巴"), &mut pos, 0);
         assert!(
             matches!(&ev[0].body, EventBody::Other { subtype, .. } if subtype == "stream_chunk_unknown_message"),
             "{ev:?}"

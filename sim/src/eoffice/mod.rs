@@ -34,7 +34,6 @@ use std::time::Duration;
 
 use ingest::eoffice::crypto::ContentKey;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use log::{LogEntry, SimEvent};
@@ -45,13 +44,8 @@ use server::{Control, Shared, State};
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// Binding the listener failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// Address.
-        addr: SocketAddr,
-        /// Cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] crate::listen::BindError),
     /// The AES key or IV of the options is unusable.
     #[error("bad simulator aes key: {0}")]
     Key(#[from] ingest::eoffice::crypto::CryptoError),
@@ -133,12 +127,7 @@ impl EofficeSim {
             None => None,
         };
         let feed = script::feed(opts.script, key.as_ref());
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| SimError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SimError::Bind { addr, source })?;
+        let (listener, addr) = crate::listen::bind(addr).await?;
         let chat_list = json!([
             {"room_id": "pub_finance", "group_name": "财务报销群"},
             {"room_id": "grp_agri", "group_name": "农业局项目组"},

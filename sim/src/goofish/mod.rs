@@ -39,8 +39,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-
 pub use script::{SELF_NAME, SELF_UID, Script, SimContent, SimConversation, SimMessage};
 use server::Shared;
 
@@ -58,13 +56,8 @@ pub const SIM_DEVICE_ID: &str = "5C1B6A2E-4F0D-4E8B-9A53-7D2C1E0F9B3A-2200000000
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// Binding a listener failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// Address.
-        addr: SocketAddr,
-        /// Cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] crate::listen::BindError),
     /// Waiting for Ctrl-C failed.
     #[error("signal handling: {0}")]
     Signal(std::io::Error),
@@ -162,21 +155,8 @@ impl GoofishSim {
 
     /// Starts with the WebSocket on `port` (0 = any) and the mtop endpoint on any port.
     pub async fn start_on(opts: SimOptions, port: u16) -> Result<GoofishSim, SimError> {
-        let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| SimError::Bind { addr, source })
-        };
-        let ws = bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-        let api = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let ws_addr = ws.local_addr().map_err(|source| SimError::Bind {
-            addr: ws_addr_of(port),
-            source,
-        })?;
-        let api_addr = api.local_addr().map_err(|source| SimError::Bind {
-            addr: ws_addr_of(0),
-            source,
-        })?;
+        let (ws, ws_addr) = crate::listen::bind(loopback(port)).await?;
+        let (api, api_addr) = crate::listen::bind(loopback(0)).await?;
         let shared = Shared::new(opts);
         tokio::spawn(server::serve(shared.clone(), ws));
         let router = mtop::router(shared.clone());
@@ -333,7 +313,7 @@ impl GoofishSim {
     }
 }
 
-fn ws_addr_of(port: u16) -> SocketAddr {
+fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 

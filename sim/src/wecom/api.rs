@@ -40,29 +40,31 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts on `127.0.0.1:port` (0 = any free port), accepting `secret`.
     pub async fn start(port: u16, secret: &str) -> Result<FakeApi, SimError> {
-        let (listener, addr) = crate::http::listen(port).await.map_err(SimError::Io)?;
-        let api = FakeApi {
+        let api = |addr| FakeApi {
             addr,
             state: Arc::default(),
             secret: secret.to_string(),
         };
-        let app = Router::new()
-            .route("/cgi-bin/user/get", get(user_get))
-            .route("/cgi-bin/externalcontact/groupchat/get", post(groupchat_get))
-            .route("/cgi-bin/externalcontact/get", get(external_contact_get))
-            .route("/cgi-bin/oa/getapprovaldetail", post(approval_detail))
-            .route("/cgi-bin/media/get", get(media_get))
-            .route("/cgi-bin/corp/getopenapprovaldata", post(open_approval_data))
-            .route_layer(axum::middleware::from_fn_with_state(api.clone(), checked))
-            .route("/cgi-bin/gettoken", get(gettoken))
-            .with_state(api.clone());
-        crate::http::serve(listener, app, "fake wecom API");
-        Ok(api)
+        let routes = |api: &FakeApi| {
+            Router::new()
+                .route("/cgi-bin/user/get", get(user_get))
+                .route("/cgi-bin/externalcontact/groupchat/get", post(groupchat_get))
+                .route("/cgi-bin/externalcontact/get", get(external_contact_get))
+                .route("/cgi-bin/oa/getapprovaldetail", post(approval_detail))
+                .route("/cgi-bin/media/get", get(media_get))
+                .route("/cgi-bin/corp/getopenapprovaldata", post(open_approval_data))
+                .route_layer(axum::middleware::from_fn_with_state(api.clone(), checked))
+                .route("/cgi-bin/gettoken", get(gettoken))
+                .with_state(api.clone())
+        };
+        crate::http::start(port, "fake wecom API", api, routes)
+            .await
+            .map_err(SimError::Io)
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        crate::http::base_url(self.addr)
     }
 
     /// `gettoken` calls served.

@@ -61,12 +61,11 @@ pub struct NamesApi {
 impl NamesApi {
     /// Starts on a free loopback port.
     pub async fn start() -> std::io::Result<NamesApi> {
-        let (listener, addr) = crate::http::listen(0).await?;
         let groups = [
             (INTERNAL_GROUP.to_string(), INTERNAL_GROUP_NAME.to_string()),
             (CUSTOMER_GROUP.to_string(), CUSTOMER_GROUP_NAME.to_string()),
         ];
-        let api = NamesApi {
+        let api = |addr| NamesApi {
             addr,
             shared: Arc::new(Shared {
                 failing: AtomicBool::new(false),
@@ -74,20 +73,21 @@ impl NamesApi {
                 groups: Mutex::new(groups.into_iter().collect()),
             }),
         };
-        let app = Router::new()
-            .route("/cgi-bin/gettoken", get(gettoken))
-            .route("/cgi-bin/msgaudit/groupchat/get", post(msgaudit_groupchat))
-            .route("/cgi-bin/externalcontact/groupchat/get", post(customer_groupchat))
-            .route("/cgi-bin/externalcontact/get", get(external_contact))
-            .route("/cgi-bin/user/get", get(user_get))
-            .with_state(api.clone());
-        crate::http::serve(listener, app, "fake 会话存档 names API");
-        Ok(api)
+        let routes = |api: &NamesApi| {
+            Router::new()
+                .route("/cgi-bin/gettoken", get(gettoken))
+                .route("/cgi-bin/msgaudit/groupchat/get", post(msgaudit_groupchat))
+                .route("/cgi-bin/externalcontact/groupchat/get", post(customer_groupchat))
+                .route("/cgi-bin/externalcontact/get", get(external_contact))
+                .route("/cgi-bin/user/get", get(user_get))
+                .with_state(api.clone())
+        };
+        crate::http::start(0, "fake 会话存档 names API", api, routes).await
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        crate::http::base_url(self.addr)
     }
 
     /// While `true`, every request is answered HTTP 503.

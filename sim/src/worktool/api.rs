@@ -35,24 +35,29 @@ pub struct FakeApi {
 impl FakeApi {
     /// Starts on `127.0.0.1:port` (0 = any free port) with the robot online.
     pub async fn start(port: u16) -> Result<FakeApi, WorktoolSimError> {
-        let (listener, addr) = crate::http::listen(port).await.map_err(WorktoolSimError::Io)?;
-        let api = FakeApi {
-            addr,
-            inner: Arc::default(),
+        let api = |addr| {
+            let api = FakeApi {
+                addr,
+                inner: Arc::default(),
+            };
+            api.set_online(true);
+            api.set_settings(1, 1);
+            api
         };
-        api.set_online(true);
-        api.set_settings(1, 1);
-        let app = Router::new()
-            .route("/robot/robotInfo/online", get(online))
-            .route("/robot/robotInfo/get", get(info))
-            .with_state(api.clone());
-        crate::http::serve(listener, app, "fake worktool API");
-        Ok(api)
+        let routes = |api: &FakeApi| {
+            Router::new()
+                .route("/robot/robotInfo/online", get(online))
+                .route("/robot/robotInfo/get", get(info))
+                .with_state(api.clone())
+        };
+        crate::http::start(port, "fake worktool API", api, routes)
+            .await
+            .map_err(WorktoolSimError::Io)
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        crate::http::base_url(self.addr)
     }
 
     /// Sets what `robotInfo/online` answers.

@@ -120,7 +120,7 @@ pub fn post(msg_id: &str, chat: (&str, u64), sender: (&str, &str), content_type:
             text: text.into(),
             ..SimContent::default()
         },
-        at: DEMO_START_MS + minute * 60_000,
+        at: at(minute),
         quote_msg_id: String::new(),
     }
 }

@@ -2,7 +2,6 @@
 //! platform / chat / sender / time / type / state, highlighted fragments, pages of
 //! [`PAGE`] with the total count. Restricted to the user's scopes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -263,17 +262,11 @@ fn run(state: &AppState, lang: Lang, s: &Session, p: &Params) -> Result<Markup, 
         let hits = searcher.search(&req).map_err(|e| internal(&e))?;
         (total, hits.into_iter().skip((page - 1) * PAGE).collect::<Vec<_>>())
     };
-    let keys: Vec<_> = hits.iter().map(|h| h.key.clone()).collect();
-    let mut records: HashMap<_, _> = reader
-        .messages_by_keys(&keys)
+    // The filter above is built from the chat list; each result is checked on its own too.
+    let shown: Vec<_> = search::with_records(&reader, hits)
         .map_err(|e| internal(&e))?
         .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
-    // The filter above is built from the chat list; each result is checked on its own too.
-    let shown: Vec<_> = keys
-        .iter()
-        .filter_map(|k| records.remove(k))
+        .map(|(_, r)| r)
         .filter(|r| crate::scope::allows(&s.user.scopes, r.key.platform, &r.key.chat_id))
         .collect();
 

@@ -14,8 +14,7 @@ use chatvault_ingest::backoff::Backoff;
 use chatvault_ingest::blobs::BlobStore;
 use chatvault_ingest::eoffice::EofficeConnector;
 use chatvault_ingest::runtime::Tuning;
-use chatvault_ingest::state::{StateRegistry, StateReporter};
-use chatvault_ingest::{Connector, ConnectorContext, EventSender};
+use chatvault_ingest::{Connector, ConnectorContext};
 use proto::{ConnectorStatus, EventBody, EventKind, Platform};
 use serde_json::Value;
 use sim::eoffice::{EofficeSim, Script, SimEvent, SimOptions};
@@ -70,21 +69,13 @@ fn run_connector(url: &str, token: &str) -> (FakeStore, CancellationToken, tokio
     );
     let (tx, store) = FakeStore::channel(8);
     store.set_delay(Duration::from_millis(20));
-    let out = EventSender::new(Platform::Eoffice, "ref", tx);
-    let shutdown = CancellationToken::new();
     let dir = std::env::temp_dir();
     let cx = ConnectorContext {
-        name: "ref".into(),
-        platform: Platform::Eoffice,
-        state: StateReporter::new("ref", Platform::Eoffice, StateRegistry::new(), out.clone()),
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
         blobs: Arc::new(BlobStore::new(dir.join("chatvault-interop-blobs"), 1 << 20)),
-        data_dir: dir,
-        backfill: false,
         max_body_bytes: 1 << 20,
+        ..ConnectorContext::new(Platform::Eoffice, "ref", tx, dir)
     };
+    let shutdown = cx.shutdown.clone();
     let task = tokio::spawn(async move {
         let _ = Arc::new(connector).run(cx).await;
     });

@@ -11,9 +11,9 @@ use std::time::Duration;
 use config::{Secret, WorktoolConfig};
 use ingest::blobs::BlobStore;
 use ingest::server::{Health, ServerHandle, ServerOptions, serve};
-use ingest::state::{StateRegistry, StateReporter};
+use ingest::state::StateRegistry;
 use ingest::worktool::{Timing, WorktoolConnector};
-use ingest::{Connector, ConnectorContext, EventSender};
+use ingest::{Connector, ConnectorContext};
 use proto::Platform;
 use sim::fake_store::FakeStore;
 use tokio_util::sync::CancellationToken;
@@ -76,23 +76,14 @@ impl Default for Opts {
 pub async fn rig(opts: Opts) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let (tx, store) = FakeStore::channel(opts.channel);
-    let out = EventSender::new(Platform::Worktool, NAME, tx);
-    let registry = StateRegistry::new();
-    let state = StateReporter::new(NAME, Platform::Worktool, registry.clone(), out.clone());
     let blobs = Arc::new(BlobStore::new(dir.path().join("blobs"), 1 << 20));
-    let shutdown = CancellationToken::new();
     let cx = ConnectorContext {
-        name: NAME.into(),
-        platform: Platform::Worktool,
-        out,
-        resume_from: None,
-        shutdown: shutdown.clone(),
-        state,
         blobs: blobs.clone(),
-        data_dir: dir.path().to_path_buf(),
-        backfill: false,
         max_body_bytes: opts.max_body,
+        ..ConnectorContext::new(Platform::Worktool, NAME, tx, dir.path())
     };
+    let registry = cx.state.registry().clone();
+    let shutdown = cx.shutdown.clone();
     let cfg = WorktoolConfig {
         name: NAME.into(),
         robot_id: opts.api_base.as_ref().map(|_| sim::worktool::ROBOT_ID.to_string()),
