@@ -1,6 +1,7 @@
 //! End-to-end tests: the compiled `chatvault` binary against real archives and simulators.
 
 mod alerts;
+mod bench_cli;
 mod crash;
 mod disk_faults;
 mod eoffice_store;
