@@ -151,6 +151,11 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
     let sys = ("2200099990000", "闲鱼小助手");
     use SimContent::*;
     let t = |s: &str| Text(s.to_string());
+    let img = |url: &str, width, height| Image {
+        url: url.to_string(),
+        width,
+        height,
+    };
     let lines: Vec<(&str, (&str, &str), i64, SimContent)> = vec![
         ("48011000001", wang, 0, t("你好，这台 ThinkPad X1 还在吗？")),
         (
@@ -165,11 +170,7 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             "48011000001",
             me,
             10,
-            Image {
-                url: "https://img.alicdn.com/sim/x1-battery.jpg".into(),
-                width: 1080,
-                height: 1440,
-            },
+            img("https://img.alicdn.com/sim/x1-battery.jpg", 1080, 1440),
         ),
         (
             "48011000002",
@@ -188,11 +189,7 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             "48011000002",
             me,
             38,
-            Image {
-                url: "https://img.alicdn.com/sim/m479-front.jpg".into(),
-                width: 1200,
-                height: 900,
-            },
+            img("https://img.alicdn.com/sim/m479-front.jpg", 1200, 900),
         ),
         // Live from here (after the default offline count of 9).
         (
@@ -233,11 +230,7 @@ fn demo_day() -> (Vec<SimConversation>, Vec<SimMessage>) {
             "48011000002",
             li,
             126,
-            Image {
-                url: "https://img.alicdn.com/sim/contract-scan.png".into(),
-                width: 1654,
-                height: 2339,
-            },
+            img("https://img.alicdn.com/sim/contract-scan.png", 1654, 2339),
         ),
         (
             "48011000002",
