@@ -190,10 +190,7 @@ impl Client {
         for c in &set_cookies {
             let kv = c.split(';').next().unwrap();
             let (k, v) = kv.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != k);
-            if !v.is_empty() {
-                self.cookies.push((k.to_string(), v.to_string()));
-            }
+            self.set_cookie(k, v);
         }
         let bytes = r.bytes().await.unwrap().to_vec();
         Res {
@@ -243,6 +240,15 @@ impl Client {
         let r = self.post(path, form).await;
         assert_eq!(r.status, status, "{path}: {}", r.body);
         r
+    }
+
+    /// Keeps `name=value` as a browser keeps a `Set-Cookie`: replacing any earlier value, and
+    /// an empty value removes the cookie.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            self.cookies.push((name.to_string(), value.to_string()));
+        }
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
