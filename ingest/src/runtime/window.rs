@@ -36,10 +36,15 @@ pub struct WindowLimits {
 }
 
 impl Default for WindowLimits {
-    /// 256 batches or 64 MiB of raw payloads: enough for the store writer to always find a
-    /// group waiting, small enough to bound what a crash makes the platform redeliver.
+    /// 32 batches or 64 MiB of raw payloads. Every batch in flight is held decoded (and, at
+    /// the writer, prepared): several KiB an event, while the byte bound counts raw payloads
+    /// only. At the batch bound (512 items) 32 batches are up to 16,384 events a connector,
+    /// about one of the writer's groups, which keeps it fed; 256 batches let a connector that
+    /// pushes one message a frame hold ~200–450 MiB more at its peak for no faster run
+    /// (docs/performance.md, "Memory"). Fewer in flight also bounds what a crash makes the
+    /// platform redeliver.
     fn default() -> Self {
-        WindowLimits::new(256, 64 << 20)
+        WindowLimits::new(32, 64 << 20)
     }
 }
 
