@@ -17,6 +17,12 @@
 //! the stored position lags what is in flight by at most one window (a restart re-reads that
 //! much; the store records duplicates once), and [`Window::settle_cursor`] stores the newest
 //! released position once nothing is in flight (shutdown, idle).
+//!
+//! A batch may also carry no position: one that grows with the account (Yunhu's lists every
+//! chat) would cost a serialization and a store write of all of it per batch, so such a
+//! connector gives its position with a batch only now and then, and hands the exact one to
+//! [`Window::settle_at`] once nothing is in flight. A position is compared with the stored
+//! one only when a batch releases it, never per batch sent.
 
 use std::collections::VecDeque;
 
@@ -80,6 +86,8 @@ pub struct Window<R> {
     released: Option<Cursor>,
     /// The newest position handed to the store with a batch or on its own.
     sent: Option<Cursor>,
+    /// `released` differs from `sent`: the next batch carries it.
+    unsent: bool,
 }
 
 impl<R> Window<R> {
@@ -94,6 +102,7 @@ impl<R> Window<R> {
             limits,
             released: None,
             sent: None,
+            unsent: false,
         }
     }
 
@@ -123,10 +132,11 @@ impl<R> Window<R> {
         release: R,
     ) -> Result<(), ConnectorError> {
         let bytes = items.iter().map(raw_len).sum();
-        let carried = self.released.clone().filter(|r| self.sent.as_ref() != Some(r));
+        let carried = if self.unsent { self.released.clone() } else { None };
         let notice = self.out.send(items, carried.clone()).await?;
         if carried.is_some() {
             self.sent = carried;
+            self.unsent = false;
         }
         self.bytes += bytes;
         self.pending.push_back(InFlight {
@@ -142,13 +152,31 @@ impl<R> Window<R> {
     /// store does not have it yet (call on shutdown after draining, and when idle). A no-op
     /// otherwise.
     pub async fn settle_cursor(&mut self) -> Result<(), ConnectorError> {
-        if !self.pending.is_empty() || self.released.is_none() || self.released == self.sent {
+        if !self.pending.is_empty() || !self.unsent {
             return Ok(());
         }
         let cursor = self.released.clone();
         self.out.commit(Vec::new(), cursor.clone()).await?;
         self.sent = cursor;
+        self.unsent = false;
         Ok(())
+    }
+
+    /// Like [`Window::settle_cursor`], for a connector whose batches do not all carry their
+    /// position: `cursor` is the position after the last released batch, taken as released
+    /// when nothing is in flight (a no-op otherwise).
+    pub async fn settle_at(&mut self, cursor: Cursor) -> Result<(), ConnectorError> {
+        if !self.pending.is_empty() {
+            return Ok(());
+        }
+        self.release_cursor(cursor);
+        self.settle_cursor().await
+    }
+
+    /// Notes the position after the newest released batch.
+    fn release_cursor(&mut self, cursor: Cursor) {
+        self.unsent = self.sent.as_ref() != Some(&cursor);
+        self.released = Some(cursor);
     }
 
     /// The oldest batch's release, once its commit notice said `Ok`. Pending forever when
@@ -168,8 +196,8 @@ impl<R> Window<R> {
             Ok(info) => {
                 let done = self.pending.pop_front().expect("the front was awaited");
                 self.bytes -= done.bytes;
-                if done.cursor.is_some() {
-                    self.released = done.cursor;
+                if let Some(c) = done.cursor {
+                    self.release_cursor(c);
                 }
                 crate::metrics::committed(&self.account, &info);
                 self.state.touch();
@@ -180,6 +208,7 @@ impl<R> Window<R> {
                 self.bytes = 0;
                 // The failed batch may have carried the last position sent: send it again.
                 self.sent = None;
+                self.unsent = self.released.is_some();
                 Err(e)
             }
         }

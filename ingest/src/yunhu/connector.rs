@@ -40,6 +40,12 @@ use crate::{ConnectorContext, ConnectorError};
 const FOUND_QUEUE: usize = 4;
 /// Live batches whose attachments may be downloading at once; past it, no frame is read.
 const MAX_PREPARING: usize = 8;
+/// A batch carries the position after it at most this often. The position lists every chat
+/// (thousands in a company), and carrying it on every batch serialized, held and stored all
+/// of it per batch (docs/performance.md, "Memory"). In between, the stored position trails
+/// the archive by at most this much more, and the exact one is stored once nothing is in
+/// flight (idle, reconnect, shutdown); a restart fetches what it trails again from history.
+const CURSOR_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A live batch once its attachments are in the blob store, with the position after it.
 type Prepared = BoxFuture<'static, (Vec<Ingested>, Position)>;
@@ -71,15 +77,40 @@ async fn flush(preparing: &mut FuturesOrdered<Prepared>, feed: &mut Feed) -> Res
 pub(super) struct Feed {
     window: Window<Position>,
     committed: Position,
+    /// When a batch last carried its position ([`CURSOR_EVERY`]).
+    carried_at: Option<Instant>,
 }
 
 impl Feed {
-    /// Sends a batch carrying `pos`, first waiting for room in the window.
+    fn new(window: Window<Position>, committed: Position) -> Self {
+        Feed {
+            window,
+            committed,
+            carried_at: None,
+        }
+    }
+
+    /// Sends a batch, first waiting for room in the window; `pos` is the position after it,
+    /// carried at most every [`CURSOR_EVERY`].
     pub(super) async fn send(&mut self, items: Vec<Ingested>, pos: &Position) -> Result<(), ConnectorError> {
         while !self.window.has_room() {
             self.committed = self.window.next().await?;
         }
-        self.window.send(items, Some(pos.to_cursor()), pos.clone()).await
+        let carry = self.carried_at.is_none_or(|t| t.elapsed() >= CURSOR_EVERY);
+        if carry {
+            self.carried_at = Some(Instant::now());
+        }
+        self.window
+            .send(items, carry.then(|| pos.to_cursor()), pos.clone())
+            .await
+    }
+
+    /// Stores the position after the last committed batch if nothing is in flight.
+    async fn settle(&mut self) -> Result<(), ConnectorError> {
+        if !self.window.is_empty() {
+            return Ok(());
+        }
+        self.window.settle_at(self.committed.to_cursor()).await
     }
 
     /// Waits until everything in flight is committed, then stores the position.
@@ -87,7 +118,7 @@ impl Feed {
         while !self.window.is_empty() {
             self.committed = self.window.next().await?;
         }
-        self.window.settle_cursor().await
+        self.settle().await
     }
 }
 
@@ -198,10 +229,7 @@ impl YunhuSession {
 
 impl Session for YunhuSession {
     async fn run(&mut self, cx: &ConnectorContext, link: &mut Link<'_>) -> Result<Exit, ConnectorError> {
-        let mut feed = Feed {
-            window: Window::new(cx, self.conn.tuning.window),
-            committed: self.pos.clone(),
-        };
+        let mut feed = Feed::new(Window::new(cx, self.conn.tuning.window), self.pos.clone());
         let ended = self.connection(cx, link, &mut feed).await;
         let want_history = self.pos.want_history || self.listed;
         if ended.is_err() {
@@ -286,7 +314,7 @@ impl YunhuSession {
                         return Err(e);
                     }
                     // Idle: store the newest confirmed position, so a crash re-reads little.
-                    feed.window.settle_cursor().await?;
+                    feed.settle().await?;
                 }
                 // Catch-up pages carry the current position, which counts live batches still
                 // preparing: they wait until those are sent.

@@ -75,8 +75,12 @@ pub(super) fn tuning() -> Tuning {
 }
 
 pub(super) fn start(sim: &YunhuSim, resume_from: Option<serde_json::Value>) -> Running {
+    start_tuned(sim, resume_from, tuning())
+}
+
+pub(super) fn start_tuned(sim: &YunhuSim, resume_from: Option<serde_json::Value>, tuning: Tuning) -> Running {
     let cfg = config::parse(&sim.config_toml("team"), Path::new("yunhu-test.toml")).expect("sim config parses");
-    let connector = YunhuConnector::new(cfg.yunhu[0].clone()).with_tuning(tuning());
+    let connector = YunhuConnector::new(cfg.yunhu[0].clone()).with_tuning(tuning);
     Running(Rig::start(connector, 8, |cx| {
         cx.resume_from = resume_from;
         cx.max_body_bytes = 64 * 1024;

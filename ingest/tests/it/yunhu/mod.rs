@@ -5,5 +5,6 @@ mod codec;
 mod connector;
 mod live_first;
 mod names;
+mod position;
 mod retry;
 mod streams;
