@@ -357,3 +357,41 @@ async fn a_commit_waits_for_a_lagging_index_but_not_longer_than_its_hold() {
     let reader = store::StoreReader::open(dir.path()).unwrap();
     assert_eq!(reader.head().unwrap().seq, 4, "every message committed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_holds_at_most_max_events_however_many_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    // Every batch is queued before the writer starts, so nothing but the bound keeps them
+    // from one transaction.
+    let (tx, rx) = mpsc::channel(32);
+    let mut notices = Vec::new();
+    for b in 0..12i64 {
+        let items = (0..3)
+            .map(|j| {
+                let i = b * 3 + j;
+                payload(msg("c1", &format!("m{i}"), "排队中的消息", T0 + i), T0)
+            })
+            .collect();
+        let (batch, notice) = EventBatch::new(Platform::Eoffice, "oa", items, None);
+        tx.send(batch).await.unwrap();
+        notices.push(notice);
+    }
+    drop(tx);
+    let writer = spawn_writer(
+        s,
+        rx,
+        WriterOptions {
+            max_events: 7,
+            ..Default::default()
+        },
+    );
+    for n in notices {
+        assert_eq!(n.await.unwrap().unwrap().appended, 3);
+    }
+    let stats = writer.join().await.unwrap();
+    assert_eq!(stats.appended, 36);
+    // 36 events, at most 7 a transaction: at least 6 transactions (two batches of three each
+    // at the most). Unbounded, the queued batches went into a few large ones.
+    assert!(stats.commits >= 6, "{} transactions for 36 events", stats.commits);
+}
