@@ -14,8 +14,10 @@ use super::{context, payload};
 /// What the test (playing the store writer and the clock) does next.
 #[derive(Debug, Clone)]
 enum Op {
-    /// The connector sends a batch of this many bytes (when the window has room).
-    Send(usize),
+    /// The connector sends a batch of this many bytes (when the window has room), with the
+    /// position after it or, as a connector whose position is costly gives it only now and
+    /// then, without.
+    Send(usize, bool),
     /// The store fires the notice of one outstanding batch (picked by index modulo the
     /// outstanding ones), `Ok` or failed; `None` drops it (the writer went away).
     Fire(usize, Option<bool>),
@@ -23,7 +25,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (1usize..300).prop_map(Op::Send),
+        (1usize..300, any::<bool>()).prop_map(|(bytes, carries)| Op::Send(bytes, carries)),
         (
             any::<usize>(),
             prop_oneof![8 => Just(Some(true)), 1 => Just(Some(false)), 1 => Just(None)]
@@ -47,13 +49,13 @@ async fn play(ops: Vec<Op>, limits: (usize, usize)) -> Result<(), TestCaseError>
     let mut failed = false;
     for op in ops {
         match op {
-            Op::Send(bytes) if !failed && window.has_room() => {
+            Op::Send(bytes, carries) if !failed && window.has_room() => {
                 let id = notices.len();
                 // The position after batch `id` is `id`; the batch may carry only a position
                 // whose batches all committed (a later commit must never store a position past
                 // an earlier failed batch).
                 window
-                    .send(vec![payload(bytes)], Some(serde_json::json!(id)), id)
+                    .send(vec![payload(bytes)], carries.then(|| serde_json::json!(id)), id)
                     .await
                     .unwrap();
                 let batch = rx.recv().await.unwrap();
@@ -70,7 +72,7 @@ async fn play(ops: Vec<Op>, limits: (usize, usize)) -> Result<(), TestCaseError>
                 outcome.push(None);
                 prop_assert!(window.len() <= limits.0.max(1), "window holds {} batches", window.len());
             }
-            Op::Send(_) => {}
+            Op::Send(..) => {}
             Op::Fire(pick, answer) => {
                 let open: Vec<usize> = (0..notices.len()).filter(|i| notices[*i].is_some()).collect();
                 if open.is_empty() {
