@@ -68,7 +68,7 @@ fn prepare(media: &Arc<Media>, mut items: Vec<Ingested>, pos: Position) -> Prepa
 /// Sends every prepared batch, waiting for their downloads.
 async fn flush(preparing: &mut FuturesOrdered<Prepared>, feed: &mut Feed) -> Result<(), ConnectorError> {
     while let Some((items, pos)) = preparing.next().await {
-        feed.send(items, &pos).await?;
+        feed.send(items, pos).await?;
     }
     Ok(())
 }
@@ -91,8 +91,9 @@ impl Feed {
     }
 
     /// Sends a batch, first waiting for room in the window; `pos` is the position after it,
-    /// carried at most every [`CURSOR_EVERY`].
-    pub(super) async fn send(&mut self, items: Vec<Ingested>, pos: &Position) -> Result<(), ConnectorError> {
+    /// carried at most every [`CURSOR_EVERY`] and released with the batch (taken by value: a
+    /// live batch's own copy, made when it was read, is the one released).
+    pub(super) async fn send(&mut self, items: Vec<Ingested>, pos: Position) -> Result<(), ConnectorError> {
         while !self.window.has_room() {
             self.committed = self.window.next().await?;
         }
@@ -100,9 +101,7 @@ impl Feed {
         if carry {
             self.carried_at = Some(Instant::now());
         }
-        self.window
-            .send(items, carry.then(|| pos.to_cursor()), pos.clone())
-            .await
+        self.window.send(items, carry.then(|| pos.to_cursor()), pos).await
     }
 
     /// Stores the position after the last committed batch if nothing is in flight.
@@ -296,7 +295,7 @@ impl YunhuSession {
                 }
                 committed = feed.window.next() => feed.committed = committed?,
                 Some((items, pos)) = preparing.next(), if feed.window.has_room() && !preparing.is_empty() => {
-                    feed.send(items, &pos).await?;
+                    feed.send(items, pos).await?;
                 }
                 _ = ticker.tick() => {
                     // With every preparing slot taken no frame is read: the silence is ours.
@@ -387,7 +386,7 @@ impl YunhuSession {
                     }
                 }
                 self.pos.fetched(&chat_id, chat_type, top);
-                return feed.send(items, &self.pos).await;
+                return feed.send(items, self.pos.clone()).await;
             }
             Some(Found::Tail {
                 msg_id,
@@ -400,7 +399,7 @@ impl YunhuSession {
                 // repeat them.
                 if self.pos.stream_len(&msg_id) == Some(have) {
                     self.pos.append_stream(&msg_id, &chat_id, len);
-                    feed.send(items, &self.pos).await?;
+                    feed.send(items, self.pos.clone()).await?;
                 }
                 return Ok(());
             }
