@@ -46,7 +46,7 @@ impl Default for WindowLimits {
     /// the writer, prepared): several KiB an event, while the byte bound counts raw payloads
     /// only. At the batch bound (512 items) 32 batches are up to 16,384 events a connector,
     /// about one of the writer's groups, which keeps it fed; 256 batches let a connector that
-    /// pushes one message a frame hold ~200–450 MiB more at its peak for no faster run
+    /// pushes one message a frame hold 190–460 MiB more at its peak for no faster run
     /// (docs/performance.md, "Memory"). Fewer in flight also bounds what a crash makes the
     /// platform redeliver.
     fn default() -> Self {
