@@ -164,36 +164,35 @@ impl Indexer {
     /// Applies up to one step of events after [`Indexer::seq`]; returns how many events were
     /// read (0 = caught up). Not visible to searchers before [`Indexer::commit`].
     pub fn step(&mut self, store: &StoreReader) -> Result<usize, SearchError> {
-        let events = store.events_since(self.seq, EVENTS_PER_STEP)?;
-        let Some(last) = events.last() else {
+        let changes = store.message_changes_since(self.seq, EVENTS_PER_STEP)?;
+        if changes.read == 0 {
             return Ok(0);
-        };
-        let last_seq = last.seq;
-        let mut seen = HashSet::new();
-        let mut keys = Vec::new();
-        for ev in &events {
-            let targets = matches!(
-                ev.kind,
-                EventKind::Message
-                    | EventKind::Edit
-                    | EventKind::StreamAppend
-                    | EventKind::Withdraw
-                    | EventKind::Delete
-            );
-            if let (true, Some(k)) = (targets, ev.message_key())
-                && seen.insert(k.clone())
-            {
-                keys.push(k);
-            }
         }
-        for chunk in keys.chunks(KEYS_PER_FETCH) {
-            for r in store.messages_by_keys(chunk)? {
+        // Attachment events change no indexed field.
+        let mut seen = HashSet::new();
+        let rows: Vec<i64> = changes
+            .targets
+            .iter()
+            .filter(|(kind, row)| {
+                matches!(
+                    kind,
+                    EventKind::Message
+                        | EventKind::Edit
+                        | EventKind::StreamAppend
+                        | EventKind::Withdraw
+                        | EventKind::Delete
+                ) && seen.insert(*row)
+            })
+            .map(|&(_, row)| row)
+            .collect();
+        for chunk in rows.chunks(KEYS_PER_FETCH) {
+            for r in store.messages_by_row_keys(chunk)? {
                 let earlier = earlier_texts(store, &r)?;
                 self.put(&r, &earlier)?;
             }
         }
-        self.seq = last_seq;
-        Ok(events.len())
+        self.seq = changes.last_seq;
+        Ok(changes.read)
     }
 
     /// Replaces the document of one message.

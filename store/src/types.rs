@@ -56,6 +56,19 @@ impl StoredEvent {
     }
 }
 
+/// What [`crate::StoreReader::message_changes_since`] read of the log: enough for a follower
+/// that re-reads each changed message whole (the search indexer), without the events' payloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageChanges {
+    /// Events read (0: none after the position asked for).
+    pub read: usize,
+    /// The seq of the last event read (the position asked for, when none was).
+    pub last_seq: u64,
+    /// The kind and `messages` row key of every event read that targets a message, in log
+    /// order (row keys: see `keys.rs`; [`crate::StoreReader::messages_by_row_keys`] reads them).
+    pub targets: Vec<(EventKind, i64)>,
+}
+
 /// A raw payload row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RawRow {

@@ -338,3 +338,61 @@ fn a_streamed_markdown_reply_keeps_its_markup_growing_with_the_text() {
     assert_eq!(rec.text, "周报\n- 完成\n- **上线**\n- 复盘");
     assert!(r.verify(&mut |_| {}).unwrap().ok);
 }
+
+#[test]
+fn the_log_names_the_row_of_every_message_an_event_changed_and_that_row_reads_as_its_state() {
+    let (_dir, mut s) = temp_store();
+    s.append(&[&batch(vec![
+        payload(msg("c1", "m1", "原文", T0), T0 + 1),
+        payload(msg("c1", "m2", "第二条", T0 + 2), T0 + 3),
+        state_change(ConnectorStatus::Connected, "up", T0 + 4),
+        payload(edit("c1", "m1", "改过的", T0 + 5), T0 + 6),
+        payload(withdraw("c1", "m2", "u1", T0 + 7), T0 + 8),
+        // An edit of a message the archive has not seen: a row, but no message to read yet.
+        payload(edit("c1", "m3", "先到的修改", T0 + 9), T0 + 10),
+    ])])
+    .unwrap();
+    let r = s.reader().unwrap();
+
+    let all = r.message_changes_since(0, 100).unwrap();
+    assert_eq!(
+        (all.read, all.last_seq),
+        (6, 6),
+        "every event is counted, targeted or not"
+    );
+    let kinds: Vec<_> = all.targets.iter().map(|(k, _)| *k).collect();
+    use proto::EventKind::*;
+    assert_eq!(kinds, [Message, Message, Edit, Withdraw, Edit]);
+    let rows: Vec<i64> = all.targets.iter().map(|(_, row)| *row).collect();
+    assert_eq!(rows[0], rows[2], "the edit names its message's row");
+    assert_eq!(rows[1], rows[3], "the withdrawal names its message's row");
+    assert_ne!(rows[0], rows[1]);
+
+    let records = r.messages_by_row_keys(&rows).unwrap();
+    let states: Vec<_> = records
+        .iter()
+        .map(|m| (m.key.msg_id.as_str(), m.text.as_str(), m.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("m1", "改过的", MessageState::Active),
+            ("m2", "第二条", MessageState::Withdrawn),
+            ("m1", "改过的", MessageState::Active),
+            ("m2", "第二条", MessageState::Withdrawn),
+        ],
+        "m3 has no message yet, so it is not read"
+    );
+    assert_eq!(
+        records,
+        r.messages_by_keys(&[key("c1", "m1"), key("c1", "m2"), key("c1", "m1"), key("c1", "m2")])
+            .unwrap()
+    );
+
+    let first = r.message_changes_since(0, 2).unwrap();
+    assert_eq!((first.read, first.last_seq, first.targets.len()), (2, 2, 2));
+    let rest = r.message_changes_since(2, 100).unwrap();
+    assert_eq!((rest.read, rest.last_seq, rest.targets.len()), (4, 6, 3));
+    let none = r.message_changes_since(6, 100).unwrap();
+    assert_eq!((none.read, none.last_seq, none.targets.len()), (0, 6, 0));
+}

@@ -86,25 +86,41 @@ impl StoreReader {
 
     /// Current state of the given messages (missing ones are skipped).
     pub fn messages_by_keys(&self, keys: &[MessageKey]) -> Result<Vec<MessageRecord>> {
+        self.records_by_row_keys(keys.iter(), |conn, key| {
+            let (row_key, exists) = resolve(conn, key)?;
+            Ok(exists.map(|_| row_key))
+        })
+    }
+
+    /// Current state of the messages whose `messages` rows have these row keys (as
+    /// [`StoreReader::message_changes_since`] gives them; missing ones and rows that hold only
+    /// edits of an unseen message are skipped): one index probe each.
+    pub fn messages_by_row_keys(&self, row_keys: &[i64]) -> Result<Vec<MessageRecord>> {
+        self.records_by_row_keys(row_keys.iter(), |_, k| Ok(Some(*k)))
+    }
+
+    /// The records of the rows `row_key` finds for each item, in one read transaction:
+    /// otherwise each lookup opens and closes its own, which was most of the search indexer's
+    /// catch-up time.
+    fn records_by_row_keys<T>(
+        &self,
+        items: impl ExactSizeIterator<Item = T>,
+        row_key: impl Fn(&rusqlite::Connection, T) -> Result<Option<i64>>,
+    ) -> Result<Vec<MessageRecord>> {
         let conn = &self.conn;
-        // One read transaction for all the keys: otherwise each of the two lookups per key opens
-        // and closes its own, which was most of the search indexer's catch-up time.
         let snapshot = if conn.is_autocommit() {
             Some(conn.unchecked_transaction()?)
         } else {
             None
         };
-        let mut out = Vec::with_capacity(keys.len());
+        let mut out = Vec::with_capacity(items.len());
         {
             let mut st = conn.prepare_cached(&format!(
                 "SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"
             ))?;
-            for key in keys {
-                let (row_key, exists) = resolve(conn, key)?;
-                if exists.is_none() {
-                    continue;
-                }
-                if let Some(rec) = st.query_row([row_key], record_from_row).optional()? {
+            for item in items {
+                let Some(k) = row_key(conn, item)? else { continue };
+                if let Some(rec) = st.query_row([k], record_from_row).optional()? {
                     out.push(rec);
                 }
             }
