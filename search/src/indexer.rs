@@ -61,6 +61,12 @@ pub struct Indexer {
     ix: SearchIndex,
     writer: IndexWriter,
     seq: u64,
+    /// Every message holding a document (committed or not) has a `messages` row whose
+    /// arrival number is at most this; `None` until learned from the archive at the next step.
+    /// A message whose row is newer cannot have a document, so its first one is added
+    /// without the delete by key: under bulk load that delete, looked up in every segment,
+    /// was the largest cost the index added per message (docs/performance.md).
+    documented_upto: Option<u64>,
     _lock: WriterLock,
 }
 
@@ -110,6 +116,7 @@ impl Indexer {
         if opened == Opened::Existing {
             me.writer.delete_all_documents()?;
             me.seq = 0;
+            me.documented_upto = Some(0);
         }
         Ok(me)
     }
@@ -142,6 +149,8 @@ impl Indexer {
             ix,
             writer,
             seq,
+            // A new index holds no document; an existing one may hold one for any row so far.
+            documented_upto: (opened != Opened::Existing).then_some(0),
             _lock: lock,
         };
         if opened != Opened::Existing && !rebuild {
@@ -185,27 +194,34 @@ impl Indexer {
             })
             .map(|&(_, row)| row)
             .collect();
+        let mut upto = match self.documented_upto {
+            Some(n) => n,
+            None => store.last_message_arrival()?,
+        };
+        self.documented_upto = Some(upto);
         for chunk in rows.chunks(KEYS_PER_FETCH) {
-            for r in store.messages_by_row_keys(chunk)? {
+            for (arrival, r) in store.messages_by_row_keys(chunk)? {
                 let earlier = earlier_texts(store, &r)?;
-                self.put(&r, &earlier)?;
+                let doc = schema::document(&self.ix.fields, &r, &earlier);
+                if arrival > upto {
+                    // Raised before the add: should this step fail later and be read again,
+                    // the message is then replaced, not added twice.
+                    upto = arrival;
+                    self.documented_upto = Some(upto);
+                } else {
+                    self.writer.delete_term(schema::key_term(&self.ix.fields, &r.key));
+                }
+                self.writer.add_document(doc)?;
             }
         }
         self.seq = changes.last_seq;
         Ok(changes.read)
     }
 
-    /// Replaces the document of one message.
-    pub fn put(&mut self, r: &MessageRecord, earlier_texts: &[String]) -> Result<(), SearchError> {
-        let f = self.ix.fields;
-        self.writer.delete_term(schema::key_term(&f, &r.key));
-        self.writer.add_document(schema::document(&f, r, earlier_texts))?;
-        Ok(())
-    }
-
     /// Adds a document without deleting an older one (bulk loads of new messages only).
     pub fn add_new(&mut self, r: &MessageRecord) -> Result<(), SearchError> {
         self.writer.add_document(schema::document(&self.ix.fields, r, &[]))?;
+        self.documented_upto = None;
         Ok(())
     }
 

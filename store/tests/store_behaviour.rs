@@ -368,7 +368,11 @@ fn the_log_names_the_row_of_every_message_an_event_changed_and_that_row_reads_as
     assert_eq!(rows[1], rows[3], "the withdrawal names its message's row");
     assert_ne!(rows[0], rows[1]);
 
-    let records = r.messages_by_row_keys(&rows).unwrap();
+    let found = r.messages_by_row_keys(&rows).unwrap();
+    let arrivals: Vec<u64> = found.iter().map(|(n, _)| *n).collect();
+    assert_eq!(arrivals, [1, 2, 1, 2], "rows are numbered as they are made");
+    assert_eq!(r.last_message_arrival().unwrap(), 3, "m3's edit made a row too");
+    let records: Vec<_> = found.into_iter().map(|(_, m)| m).collect();
     let states: Vec<_> = records
         .iter()
         .map(|m| (m.key.msg_id.as_str(), m.text.as_str(), m.state))

@@ -5,7 +5,9 @@ use proto::{MessageKey, MessageRecord, Platform, TimestampMs};
 use rusqlite::{OptionalExtension, params};
 
 use super::StoreReader;
-use super::rows::{EVENT_COLS, MessageRow, RECORD_COLS, event_from_row, message_row, parse, record_from_row};
+use super::rows::{
+    EVENT_COLS, MessageRow, RECORD_COLS, RECORD_COLS_LEN, event_from_row, message_row, parse, record_from_row,
+};
 use crate::dedup::resolve;
 use crate::types::{MessageHistory, RawRow, Revision};
 use crate::{Result, StoreError};
@@ -86,27 +88,39 @@ impl StoreReader {
 
     /// Current state of the given messages (missing ones are skipped).
     pub fn messages_by_keys(&self, keys: &[MessageKey]) -> Result<Vec<MessageRecord>> {
-        self.records_by_row_keys(keys.iter(), |conn, key| {
+        let found = self.records_by_row_keys(keys.iter(), |conn, key| {
             let (row_key, exists) = resolve(conn, key)?;
             Ok(exists.map(|_| row_key))
-        })
+        })?;
+        Ok(found.into_iter().map(|(_, rec)| rec).collect())
     }
 
     /// Current state of the messages whose `messages` rows have these row keys (as
     /// [`StoreReader::message_changes_since`] gives them; missing ones and rows that hold only
-    /// edits of an unseen message are skipped): one index probe each.
-    pub fn messages_by_row_keys(&self, row_keys: &[i64]) -> Result<Vec<MessageRecord>> {
+    /// edits of an unseen message are skipped): one index probe each. Each comes with its
+    /// row's arrival number (`messages.id`: rows are numbered as they are made, never
+    /// renumbered while the archive is open, and never removed).
+    pub fn messages_by_row_keys(&self, row_keys: &[i64]) -> Result<Vec<(u64, MessageRecord)>> {
         self.records_by_row_keys(row_keys.iter(), |_, k| Ok(Some(*k)))
     }
 
-    /// The records of the rows `row_key` finds for each item, in one read transaction:
-    /// otherwise each lookup opens and closes its own, which was most of the search indexer's
-    /// catch-up time.
+    /// The highest arrival number of a `messages` row (0 when there is none): every row made
+    /// so far has one at most this.
+    pub fn last_message_arrival(&self) -> Result<u64> {
+        let id: i64 = self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| r.get(0))?;
+        Ok(id as u64)
+    }
+
+    /// The records (with arrival numbers) of the rows `row_key` finds for each item, in one
+    /// read transaction: otherwise each lookup opens and closes its own, which was most of
+    /// the search indexer's catch-up time.
     fn records_by_row_keys<T>(
         &self,
         items: impl ExactSizeIterator<Item = T>,
         row_key: impl Fn(&rusqlite::Connection, T) -> Result<Option<i64>>,
-    ) -> Result<Vec<MessageRecord>> {
+    ) -> Result<Vec<(u64, MessageRecord)>> {
         let conn = &self.conn;
         let snapshot = if conn.is_autocommit() {
             Some(conn.unchecked_transaction()?)
@@ -116,13 +130,16 @@ impl StoreReader {
         let mut out = Vec::with_capacity(items.len());
         {
             let mut st = conn.prepare_cached(&format!(
-                "SELECT {RECORD_COLS} FROM messages WHERE mkey = ?1 AND has_message = 1"
+                "SELECT {RECORD_COLS}, id FROM messages WHERE mkey = ?1 AND has_message = 1"
             ))?;
             for item in items {
                 let Some(k) = row_key(conn, item)? else { continue };
-                if let Some(rec) = st.query_row([k], record_from_row).optional()? {
-                    out.push(rec);
-                }
+                let row = st
+                    .query_row([k], |r| {
+                        Ok((r.get::<_, i64>(RECORD_COLS_LEN)? as u64, record_from_row(r)?))
+                    })
+                    .optional()?;
+                out.extend(row);
             }
         }
         if let Some(tx) = snapshot {
