@@ -72,7 +72,7 @@ fn one_indexer_replaces_the_messages_it_just_took_in_when_they_change() {
     let mut a = Archive::new();
     let reader = store::StoreReader::open(a.path()).unwrap();
     let (mut ix, _) = Indexer::open(a.path(), IndexerOptions::default()).unwrap();
-    let mut catch_up = |ix: &mut Indexer| ix.catch_up(&reader, 10_000, &mut |_, _| {}).unwrap();
+    let catch_up = |ix: &mut Indexer| ix.catch_up(&reader, 10_000, &mut |_, _| {}).unwrap();
 
     a.add(&[Msg::text("m0", "早先的通知"), Msg::text("m1", "合同草稿请查收")]);
     catch_up(&mut ix);
