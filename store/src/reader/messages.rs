@@ -121,17 +121,12 @@ impl StoreReader {
         items: impl ExactSizeIterator<Item = T>,
         row_key: impl Fn(&rusqlite::Connection, T) -> Result<Option<i64>>,
     ) -> Result<Vec<(u64, MessageRecord)>> {
-        let conn = &self.conn;
-        let snapshot = if conn.is_autocommit() {
-            Some(conn.unchecked_transaction()?)
-        } else {
-            None
-        };
-        let mut out = Vec::with_capacity(items.len());
-        {
+        self.snapshot(|me| {
+            let conn = &me.conn;
             let mut st = conn.prepare_cached(&format!(
                 "SELECT {RECORD_COLS}, id FROM messages WHERE mkey = ?1 AND has_message = 1"
             ))?;
+            let mut out = Vec::with_capacity(items.len());
             for item in items {
                 let Some(k) = row_key(conn, item)? else { continue };
                 let row = st
@@ -141,11 +136,8 @@ impl StoreReader {
                     .optional()?;
                 out.extend(row);
             }
-        }
-        if let Some(tx) = snapshot {
-            tx.commit()?;
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Every text a message has had (empty if never edited: its text is the record's).

@@ -63,10 +63,14 @@ impl StoreReader {
 
     /// Runs `f` in one read transaction, so everything it reads is one snapshot of the archive
     /// (a case bundle's events, records and chain head agree while `run` keeps appending).
+    /// Inside another snapshot, `f` simply reads that one.
     pub fn snapshot<T, E: From<crate::StoreError>>(
         &self,
         f: impl FnOnce(&Self) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
         let tx = self
             .conn
             .unchecked_transaction()
