@@ -198,13 +198,7 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
 }
 
 fn cpu_ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    t(11) + t(12)
+    crate::cpu::stat_ticks(&format!("/proc/{pid}/stat")).map_or(0, |(_, t)| t)
 }
 
 /// The connector's own RSA step ([`Keys::random_key`](ingest::wecom_archive::keys::Keys)) on

@@ -6,6 +6,7 @@
 //! export` in a child) to build its archive, so it must stay reachable as that subcommand.
 
 mod archive;
+mod cpu;
 mod error;
 mod export;
 mod pipeline;

@@ -9,13 +9,16 @@
 //! `--push-items 1` gives the one-message-per-frame load earlier figures were measured with.
 //!
 //! The simulators run in a child process ([`super::sims`]), so the peak RSS printed is
-//! chatvault's alone; the child's own figures are printed beside it.
+//! chatvault's alone; the child's own figures are printed beside it. The CPU of each stage
+//! (threads by name, the simulators' process as one) follows the table, with the CPU per
+//! message that half the raw insert's rate would leave ([`super::cpu`]).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sim::corpus::Corpus;
 
+use super::cpu::{self, StageCpu};
 use super::sims::{self, SimsProcess};
 use super::util::{announced_scratch_dir, fmt_rate, peak_rss_mib, reset_peak_rss, runtime};
 use crate::BenchError;
@@ -39,7 +42,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     let sims = SimsProcess::spawn(args)?;
     reset_peak_rss();
     let rt = runtime()?;
-    let r = rt.block_on(pipeline(&dir.path().join("data"), &sims.sections, n))?;
+    let r = rt.block_on(pipeline(&dir.path().join("data"), &sims.sections, n, sims.pid()))?;
     let rss = peak_rss_mib();
     drop(rt);
     let sims_rss = (sims.rss_mib, sims.finish()?);
@@ -86,6 +89,18 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         fmt_rate(n as f64 / fts_secs)
     );
     println!();
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    println!("Where the CPU went, from the pipeline's start until the index caught up:");
+    println!();
+    print!("{}", cpu::table(&r.cpu, r.messages, r.indexed_secs, cores));
+    let half = 0.5 * n as f64 / sql_secs;
+    println!();
+    println!(
+        "Half the raw insert's rate, {} msgs/s, leaves {:.1} µs of CPU per message on {cores} cores for all of the stages above.",
+        fmt_rate(half),
+        cores as f64 * 1e6 / half
+    );
+    println!();
     println!("Python Parquet baselines: `chatvault bench export` runs them (pyarrow and DuckDB, via .venv).");
     Ok(())
 }
@@ -97,6 +112,8 @@ struct Run {
     indexed_secs: f64,
     lag_at_store_done: u64,
     max_lag: u64,
+    /// CPU seconds per stage, simulators included.
+    cpu: Vec<(String, f64)>,
 }
 
 /// The simulators a run feeds, kept alive until it ends (each stops when dropped).
@@ -152,28 +169,42 @@ pub(crate) async fn start_sims(args: &crate::BenchArgs, n: usize) -> Result<(Sim
     Ok((sims, sections))
 }
 
-async fn pipeline(data: &Path, sections: &str, n: usize) -> Result<Run, BenchError> {
+async fn pipeline(data: &Path, sections: &str, n: usize, sims_pid: u32) -> Result<Run, BenchError> {
+    let mut cpu = StageCpu::start(Some(sims_pid));
     let run = running::start(data, sections, true, Duration::from_millis(50)).await?;
+    let mut index: Option<search::SearchIndex> = None;
+    // The index is opened once, not at every look: opening it costs more CPU than the look,
+    // and that CPU would be taken from the pipeline being measured.
+    let mut lag = || -> Option<u64> {
+        if index.is_none() {
+            index = search::SearchIndex::open(data).ok();
+        }
+        let indexed = index.as_ref()?.indexed_seq().ok()?;
+        Some(run.reader.head().ok()?.seq.saturating_sub(indexed))
+    };
     let mut max_lag = 0;
     let store_secs = run
         .wait_archived(
             n,
             Duration::from_millis(100),
             || {
-                if let Ok(lag) = search::index_lag(data) {
-                    max_lag = max_lag.max(lag);
+                cpu.sample();
+                if let Some(l) = lag() {
+                    max_lag = max_lag.max(l);
                 }
             },
             ("the pipeline", "messages"),
         )
         .await?;
-    let lag_at_store_done = search::index_lag(data).unwrap_or(0);
+    let lag_at_store_done = lag().unwrap_or(0);
     let indexed_secs = loop {
-        if search::index_lag(data).map(|l| l == 0).unwrap_or(false) {
+        if lag() == Some(0) {
             break run.started.elapsed().as_secs_f64();
         }
+        cpu.sample();
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    cpu.sample();
     let reader = run.stop().await?;
     // The database file and whatever the shutdown checkpoint left in its WAL.
     let size = |name: String| std::fs::metadata(data.join(name)).map(|m| m.len()).unwrap_or(0);
@@ -185,6 +216,7 @@ async fn pipeline(data: &Path, sections: &str, n: usize) -> Result<Run, BenchErr
         indexed_secs,
         lag_at_store_done,
         max_lag,
+        cpu: cpu.stages("simulators (their own process)"),
     })
 }
 

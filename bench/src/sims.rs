@@ -94,6 +94,11 @@ impl SimsProcess {
         })
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the simulators and returns the child's peak resident MiB.
     pub fn finish(mut self) -> Result<f64, BenchError> {
         drop(self.child.stdin.take());

@@ -25,15 +25,7 @@ fn proc_status_mib(field: &str) -> f64 {
 /// `/proc/self/stat`, 10 ms resolution; 0 elsewhere). Beside wall time it shows the cost of a
 /// stage even when other work shares the cores.
 pub fn cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
-    (ticks(11) + ticks(12)) / 100.0
+    crate::cpu::process_secs(std::process::id())
 }
 
 /// Resets the peak RSS counter (Linux: writing 5 to `clear_refs`), so each measured stage
