@@ -14,7 +14,11 @@ const TICKS_PER_SEC: f64 = 100.0;
 
 /// `(command name, utime + stime ticks)` of one `/proc/.../stat` file.
 pub fn stat_ticks(path: &str) -> Option<(String, u64)> {
-    let stat = std::fs::read_to_string(path).ok()?;
+    parse_stat(&std::fs::read_to_string(path).ok()?)
+}
+
+/// `(command name, utime + stime ticks)` of the text of a `stat` file.
+fn parse_stat(stat: &str) -> Option<(String, u64)> {
     // The command name is in parentheses and may hold spaces and parentheses itself; the
     // fields after it start after the last ')'.
     let (head, rest) = stat.rsplit_once(')')?;
@@ -166,11 +170,10 @@ mod tests {
 
     #[test]
     fn a_thread_name_with_spaces_and_parentheses_keeps_its_fields() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("stat");
         // pid (comm) state ppid … utime (14) stime (15) …
-        std::fs::write(&p, "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 250 30 0 0").unwrap();
-        assert_eq!(stat_ticks(p.to_str().unwrap()), Some(("a (b) c".to_string(), 280)));
+        let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 250 30 0 0";
+        assert_eq!(parse_stat(stat), Some(("a (b) c".to_string(), 280)));
+        assert_eq!(parse_stat("42 no name"), None);
     }
 
     #[test]
