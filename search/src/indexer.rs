@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use proto::{EventKind, MessageRecord};
-use store::StoreReader;
+use proto::{EventKind, MessageKey, MessageRecord};
+use store::{MessageRow, StoreReader};
 use tantivy::IndexWriter;
 
 use crate::SearchError;
@@ -199,20 +199,23 @@ impl Indexer {
             None => store.last_message_arrival()?,
         };
         self.documented_upto = Some(upto);
+        let (fields, writer, documented_upto) = (&self.ix.fields, &mut self.writer, &mut self.documented_upto);
         for chunk in rows.chunks(KEYS_PER_FETCH) {
-            for (arrival, r) in store.messages_by_row_keys(chunk)? {
-                let earlier = earlier_texts(store, &r)?;
-                let doc = schema::document(&self.ix.fields, &r, &earlier);
+            store.visit_messages_by_row_keys(chunk, &mut |arrival, row| -> Result<(), SearchError> {
+                let m = schema::Indexed::from(row);
+                let earlier = earlier_texts(store, row)?;
+                let key = m.key();
                 if arrival > upto {
                     // Raised before the add: should this step fail later and be read again,
                     // the message is then replaced, not added twice.
                     upto = arrival;
-                    self.documented_upto = Some(upto);
+                    *documented_upto = Some(upto);
                 } else {
-                    self.writer.delete_term(schema::key_term(&self.ix.fields, &r.key));
+                    writer.delete_term(schema::key_term(fields, &key));
                 }
-                self.writer.add_document(doc)?;
-            }
+                writer.add_document(schema::document(fields, &m, key, &earlier))?;
+                Ok(())
+            })?;
         }
         self.seq = changes.last_seq;
         Ok(changes.read)
@@ -220,7 +223,9 @@ impl Indexer {
 
     /// Adds a document without deleting an older one (bulk loads of new messages only).
     pub fn add_new(&mut self, r: &MessageRecord) -> Result<(), SearchError> {
-        self.writer.add_document(schema::document(&self.ix.fields, r, &[]))?;
+        let m = schema::Indexed::from(r);
+        self.writer
+            .add_document(schema::document(&self.ix.fields, &m, m.key(), &[]))?;
         self.documented_upto = None;
         Ok(())
     }
@@ -290,12 +295,18 @@ impl Indexer {
 }
 
 /// Texts the message had before its current one (for `--all-revisions`).
-fn earlier_texts(store: &StoreReader, r: &MessageRecord) -> Result<Vec<String>, SearchError> {
+fn earlier_texts(store: &StoreReader, r: &MessageRow<'_>) -> Result<Vec<String>, SearchError> {
     if r.revision == 0 {
         return Ok(Vec::new());
     }
+    let key = MessageKey {
+        platform: r.platform,
+        account: r.account.to_owned(),
+        chat_id: r.chat_id.to_owned(),
+        msg_id: r.msg_id.to_owned(),
+    };
     let mut out: Vec<String> = Vec::new();
-    for rev in store.revisions(&r.key)? {
+    for rev in store.revisions(&key)? {
         if rev.text != r.text && !out.contains(&rev.text) {
             out.push(rev.text);
         }

@@ -7,6 +7,7 @@ use tantivy::schema::{Field, IndexRecordOption, NumericOptions, Schema, TextFiel
 use tantivy::{Index, TantivyDocument, Term};
 
 use proto::{ContentType, MessageKey, MessageRecord, MessageState, Platform};
+use store::MessageRow;
 
 use crate::tokenizer::{BIGRAM, BigramTokenizer};
 
@@ -111,7 +112,11 @@ pub fn state_ord(s: MessageState) -> u64 {
 
 /// The stored key of a message.
 pub fn key_string(k: &MessageKey) -> String {
-    format!("{}{SEP}{}{SEP}{}{SEP}{}", k.platform, k.account, k.chat_id, k.msg_id)
+    key_of(k.platform, &k.account, &k.chat_id, &k.msg_id)
+}
+
+fn key_of(platform: Platform, account: &str, chat_id: &str, msg_id: &str) -> String {
+    format!("{platform}{SEP}{account}{SEP}{chat_id}{SEP}{msg_id}")
 }
 
 /// Parses a stored key.
@@ -139,34 +144,101 @@ pub fn sender_key(platform: Platform, sender_id: &str) -> String {
     format!("{platform}{SEP}{sender_id}")
 }
 
+/// What a message's document is made of, borrowed from an owned record or from a row as
+/// the store reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Indexed<'a> {
+    /// Platform.
+    pub platform: Platform,
+    /// Account (connector name).
+    pub account: &'a str,
+    /// Chat id.
+    pub chat_id: &'a str,
+    /// Message id.
+    pub msg_id: &'a str,
+    /// Chat display name.
+    pub chat_name: Option<&'a str>,
+    /// Sender id.
+    pub sender_id: &'a str,
+    /// Sender display name.
+    pub sender_name: Option<&'a str>,
+    /// Current text.
+    pub text: &'a str,
+    /// Content kind.
+    pub content_type: ContentType,
+    /// Lifecycle state.
+    pub state: MessageState,
+    /// Platform send time, UTC ms.
+    pub sent_at: i64,
+}
+
+impl<'a> From<&'a MessageRecord> for Indexed<'a> {
+    fn from(r: &'a MessageRecord) -> Self {
+        Indexed {
+            platform: r.key.platform,
+            account: &r.key.account,
+            chat_id: &r.key.chat_id,
+            msg_id: &r.key.msg_id,
+            chat_name: r.chat_name.as_deref(),
+            sender_id: &r.sender_id,
+            sender_name: r.sender_name.as_deref(),
+            text: &r.text,
+            content_type: r.content_type,
+            state: r.state,
+            sent_at: r.sent_at,
+        }
+    }
+}
+
+impl<'a> From<&MessageRow<'a>> for Indexed<'a> {
+    fn from(r: &MessageRow<'a>) -> Self {
+        Indexed {
+            platform: r.platform,
+            account: r.account,
+            chat_id: r.chat_id,
+            msg_id: r.msg_id,
+            chat_name: r.chat_name,
+            sender_id: r.sender_id,
+            sender_name: r.sender_name,
+            text: r.text,
+            content_type: r.content_type,
+            state: r.state,
+            sent_at: r.sent_at,
+        }
+    }
+}
+
+impl Indexed<'_> {
+    /// The stored key (the same as [`key_string`] of its [`MessageKey`]).
+    pub fn key(&self) -> String {
+        key_of(self.platform, self.account, self.chat_id, self.msg_id)
+    }
+}
+
 /// The term deleting a message's document.
-pub fn key_term(f: &Fields, k: &MessageKey) -> Term {
-    Term::from_field_text(f.key, &key_string(k))
+pub fn key_term(f: &Fields, key: &str) -> Term {
+    Term::from_field_text(f.key, key)
 }
 
 /// The document of a message: its current state, plus earlier texts when it was edited.
-pub fn document(f: &Fields, r: &MessageRecord, earlier_texts: &[String]) -> TantivyDocument {
-    let k = &r.key;
+/// `key` is [`Indexed::key`].
+pub fn document(f: &Fields, m: &Indexed<'_>, key: String, earlier_texts: &[String]) -> TantivyDocument {
     let mut d = TantivyDocument::default();
-    d.add_text(f.key, key_string(k));
-    d.add_text(f.text, &r.text);
+    d.add_text(f.key, key);
+    d.add_text(f.text, m.text);
     for t in earlier_texts {
         d.add_text(f.old_text, t);
     }
-    let chat_name = r.chat_name.as_deref().unwrap_or("");
-    let sender_name = r.sender_name.as_deref().unwrap_or("");
-    d.add_text(
-        f.chat,
-        format!("{}{SEP}{chat_name}", chat_key(k.platform, &k.account, &k.chat_id)),
-    );
-    d.add_text(
-        f.sender,
-        format!("{}{SEP}{sender_name}", sender_key(k.platform, &r.sender_id)),
-    );
-    d.add_u64(f.platform, platform_ord(k.platform));
-    d.add_u64(f.content_type, content_type_ord(r.content_type));
-    d.add_u64(f.state, state_ord(r.state));
-    d.add_i64(f.sent_at, r.sent_at);
+    let chat_name = m.chat_name.unwrap_or("");
+    let sender_name = m.sender_name.unwrap_or("");
+    // `chat_key` and `sender_key`, each followed by the name.
+    let (p, account, chat_id, sender_id) = (m.platform, m.account, m.chat_id, m.sender_id);
+    d.add_text(f.chat, format!("{p}{SEP}{account}{SEP}{chat_id}{SEP}{chat_name}"));
+    d.add_text(f.sender, format!("{p}{SEP}{sender_id}{SEP}{sender_name}"));
+    d.add_u64(f.platform, platform_ord(m.platform));
+    d.add_u64(f.content_type, content_type_ord(m.content_type));
+    d.add_u64(f.state, state_ord(m.state));
+    d.add_i64(f.sent_at, m.sent_at);
     d
 }
 

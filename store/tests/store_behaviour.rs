@@ -6,7 +6,7 @@ mod common;
 use chatvault_store as store;
 use common::*;
 use proto::{ConnectorStatus, EventBody, MessageState};
-use store::{AuditFilter, StoreReader};
+use store::{AuditFilter, StoreError, StoreReader};
 
 #[test]
 fn audit_shows_every_revision_of_an_edited_then_withdrawn_message() {
@@ -392,6 +392,26 @@ fn the_log_names_the_row_of_every_message_an_event_changed_and_that_row_reads_as
         r.messages_by_keys(&[key("c1", "m1"), key("c1", "m2"), key("c1", "m1"), key("c1", "m2")])
             .unwrap()
     );
+    // The borrowed visit sees the same rows, and may read the store while it holds one.
+    let mut visited = Vec::new();
+    r.visit_messages_by_row_keys(&rows, &mut |arrival, row| {
+        let revisions = r.revisions(&key(row.chat_id, row.msg_id))?.len();
+        visited.push((arrival, row.to_record()?, revisions));
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let arrivals_and_records: Vec<_> = visited.iter().map(|(n, m, _)| (*n, m.clone())).collect();
+    assert_eq!(arrivals_and_records, r.messages_by_row_keys(&rows).unwrap());
+    let revisions: Vec<usize> = visited.iter().map(|(_, _, n)| *n).collect();
+    assert_eq!(revisions, [2, 0, 2, 0], "m1's two texts, read during the visit");
+    // The callback's error stops the visit and comes back as it was.
+    let mut calls = 0;
+    let stopped = r.visit_messages_by_row_keys(&rows, &mut |_, _| {
+        calls += 1;
+        Err(StoreError::Corrupt("stop here".into()))
+    });
+    assert!(matches!(stopped, Err(StoreError::Corrupt(m)) if m == "stop here"));
+    assert_eq!(calls, 1);
 
     let first = r.message_changes_since(0, 2).unwrap();
     assert_eq!((first.read, first.last_seq, first.targets.len()), (2, 2, 2));

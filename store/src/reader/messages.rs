@@ -5,9 +5,7 @@ use proto::{MessageKey, MessageRecord, Platform, TimestampMs};
 use rusqlite::{OptionalExtension, params};
 
 use super::StoreReader;
-use super::rows::{
-    EVENT_COLS, MessageRow, RECORD_COLS, RECORD_COLS_LEN, event_from_row, message_row, parse, record_from_row,
-};
+use super::rows::{EVENT_COLS, MessageRow, RECORD_COLS, RECORD_COLS_LEN, event_from_row, message_row, parse};
 use crate::dedup::resolve;
 use crate::types::{MessageHistory, RawRow, Revision};
 use crate::{Result, StoreError};
@@ -104,6 +102,18 @@ impl StoreReader {
         self.records_by_row_keys(row_keys.iter(), |_, k| Ok(Some(*k)))
     }
 
+    /// The same rows as [`StoreReader::messages_by_row_keys`], in one read transaction, each
+    /// borrowed for the duration of `f` (see [`MessageRow`]): the search indexer builds its
+    /// documents from them without an owned copy of each record. `f` may read this store;
+    /// its error stops the visit and is returned as is.
+    pub fn visit_messages_by_row_keys<E: From<StoreError>>(
+        &self,
+        row_keys: &[i64],
+        f: &mut dyn FnMut(u64, &MessageRow<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.visit_by_row_keys(row_keys.iter(), |_, k| Ok(Some(*k)), f)
+    }
+
     /// The highest arrival number of a `messages` row (0 when there is none): every row made
     /// so far has one at most this.
     pub fn last_message_arrival(&self) -> Result<u64> {
@@ -113,30 +123,46 @@ impl StoreReader {
         Ok(id as u64)
     }
 
-    /// The records (with arrival numbers) of the rows `row_key` finds for each item, in one
-    /// read transaction: otherwise each lookup opens and closes its own, which was most of
-    /// the search indexer's catch-up time.
+    /// The records (with arrival numbers) of the rows `row_key` finds for each item.
     fn records_by_row_keys<T>(
         &self,
         items: impl ExactSizeIterator<Item = T>,
         row_key: impl Fn(&rusqlite::Connection, T) -> Result<Option<i64>>,
     ) -> Result<Vec<(u64, MessageRecord)>> {
+        let mut out = Vec::with_capacity(items.len());
+        self.visit_by_row_keys(items, row_key, &mut |arrival, row: &MessageRow<'_>| {
+            out.push((arrival, row.to_record()?));
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Visits the row (with its arrival number) `row_key` finds for each item, in one read
+    /// transaction: otherwise each lookup opens and closes its own, which was most of the
+    /// search indexer's catch-up time.
+    fn visit_by_row_keys<T, E: From<StoreError>>(
+        &self,
+        items: impl Iterator<Item = T>,
+        row_key: impl Fn(&rusqlite::Connection, T) -> Result<Option<i64>>,
+        f: &mut dyn FnMut(u64, &MessageRow<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let sql = |e: rusqlite::Error| E::from(StoreError::from(e));
         self.snapshot(|me| {
             let conn = &me.conn;
-            let mut st = conn.prepare_cached(&format!(
-                "SELECT {RECORD_COLS}, id FROM messages WHERE mkey = ?1 AND has_message = 1"
-            ))?;
-            let mut out = Vec::with_capacity(items.len());
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLS}, id FROM messages WHERE mkey = ?1 AND has_message = 1"
+                ))
+                .map_err(sql)?;
             for item in items {
                 let Some(k) = row_key(conn, item)? else { continue };
-                let row = st
-                    .query_row([k], |r| {
-                        Ok((r.get::<_, i64>(RECORD_COLS_LEN)? as u64, record_from_row(r)?))
-                    })
-                    .optional()?;
-                out.extend(row);
+                let mut rows = st.query([k]).map_err(sql)?;
+                if let Some(r) = rows.next().map_err(sql)? {
+                    let arrival = r.get::<_, i64>(RECORD_COLS_LEN).map_err(sql)? as u64;
+                    f(arrival, &message_row(r).map_err(sql)?)?;
+                }
             }
-            Ok(out)
+            Ok(())
         })
     }
 
