@@ -231,10 +231,13 @@ pub fn document(f: &Fields, m: &Indexed<'_>, key: String, earlier_texts: &[Strin
     }
     let chat_name = m.chat_name.unwrap_or("");
     let sender_name = m.sender_name.unwrap_or("");
-    // `chat_key` and `sender_key`, each followed by the name.
-    let (p, account, chat_id, sender_id) = (m.platform, m.account, m.chat_id, m.sender_id);
-    d.add_text(f.chat, format!("{p}{SEP}{account}{SEP}{chat_id}{SEP}{chat_name}"));
-    d.add_text(f.sender, format!("{p}{SEP}{sender_id}{SEP}{sender_name}"));
+    let named = |mut key: String, name: &str| {
+        key.push(SEP);
+        key.push_str(name);
+        key
+    };
+    d.add_text(f.chat, named(chat_key(m.platform, m.account, m.chat_id), chat_name));
+    d.add_text(f.sender, named(sender_key(m.platform, m.sender_id), sender_name));
     d.add_u64(f.platform, platform_ord(m.platform));
     d.add_u64(f.content_type, content_type_ord(m.content_type));
     d.add_u64(f.state, state_ord(m.state));

@@ -65,7 +65,7 @@ pub struct MessageChanges {
     /// The seq of the last event read (the position asked for, when none was).
     pub last_seq: u64,
     /// The kind and `messages` row key of every event read that targets a message, in log
-    /// order (row keys: see `keys.rs`; [`crate::StoreReader::messages_by_row_keys`] reads them).
+    /// order (row keys: see `keys.rs`; [`crate::StoreReader::visit_messages_by_row_keys`] reads them).
     pub targets: Vec<(EventKind, i64)>,
 }
 

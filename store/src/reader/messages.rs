@@ -95,17 +95,12 @@ impl StoreReader {
 
     /// Current state of the messages whose `messages` rows have these row keys (as
     /// [`StoreReader::message_changes_since`] gives them; missing ones and rows that hold only
-    /// edits of an unseen message are skipped): one index probe each. Each comes with its
+    /// edits of an unseen message are skipped), in one read transaction, one index probe each,
+    /// each borrowed for the duration of `f` (see [`MessageRow`]): the search indexer builds
+    /// its documents from them without an owned copy of each record. Each comes with its
     /// row's arrival number (`messages.id`: rows are numbered as they are made, never
-    /// renumbered while the archive is open, and never removed).
-    pub fn messages_by_row_keys(&self, row_keys: &[i64]) -> Result<Vec<(u64, MessageRecord)>> {
-        self.records_by_row_keys(row_keys.iter(), |_, k| Ok(Some(*k)))
-    }
-
-    /// The same rows as [`StoreReader::messages_by_row_keys`], in one read transaction, each
-    /// borrowed for the duration of `f` (see [`MessageRow`]): the search indexer builds its
-    /// documents from them without an owned copy of each record. `f` may read this store;
-    /// its error stops the visit and is returned as is.
+    /// renumbered while the archive is open, and never removed). `f` may read this store; its
+    /// error stops the visit and is returned as is.
     pub fn visit_messages_by_row_keys<E: From<StoreError>>(
         &self,
         row_keys: &[i64],
