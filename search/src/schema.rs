@@ -144,32 +144,21 @@ pub fn sender_key(platform: Platform, sender_id: &str) -> String {
     format!("{platform}{SEP}{sender_id}")
 }
 
-/// What a message's document is made of, borrowed from an owned record or from a row as
-/// the store reads it.
+/// What a message's document is made of (the fields of [`MessageRecord`] the index reads),
+/// borrowed from an owned record or from a row as the store reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct Indexed<'a> {
-    /// Platform.
-    pub platform: Platform,
-    /// Account (connector name).
-    pub account: &'a str,
-    /// Chat id.
-    pub chat_id: &'a str,
-    /// Message id.
-    pub msg_id: &'a str,
-    /// Chat display name.
-    pub chat_name: Option<&'a str>,
-    /// Sender id.
-    pub sender_id: &'a str,
-    /// Sender display name.
-    pub sender_name: Option<&'a str>,
-    /// Current text.
-    pub text: &'a str,
-    /// Content kind.
-    pub content_type: ContentType,
-    /// Lifecycle state.
-    pub state: MessageState,
-    /// Platform send time, UTC ms.
-    pub sent_at: i64,
+    platform: Platform,
+    account: &'a str,
+    chat_id: &'a str,
+    msg_id: &'a str,
+    chat_name: Option<&'a str>,
+    sender_id: &'a str,
+    sender_name: Option<&'a str>,
+    text: &'a str,
+    content_type: ContentType,
+    state: MessageState,
+    sent_at: i64,
 }
 
 impl<'a> From<&'a MessageRecord> for Indexed<'a> {
