@@ -110,12 +110,8 @@ pub fn state_ord(s: MessageState) -> u64 {
     ordinal(MessageState::ALL, &s)
 }
 
-/// The stored key of a message.
-pub fn key_string(k: &MessageKey) -> String {
-    key_of(k.platform, &k.account, &k.chat_id, &k.msg_id)
-}
-
-fn key_of(platform: Platform, account: &str, chat_id: &str, msg_id: &str) -> String {
+/// The stored key of a message (what [`parse_key`] reads back).
+pub fn key_string(platform: Platform, account: &str, chat_id: &str, msg_id: &str) -> String {
     format!("{platform}{SEP}{account}{SEP}{chat_id}{SEP}{msg_id}")
 }
 
@@ -198,9 +194,9 @@ impl<'a> From<&MessageRow<'a>> for Indexed<'a> {
 }
 
 impl Indexed<'_> {
-    /// The stored key (the same as [`key_string`] of its [`MessageKey`]).
+    /// The stored key ([`key_string`]).
     pub fn key(&self) -> String {
-        key_of(self.platform, self.account, self.chat_id, self.msg_id)
+        key_string(self.platform, self.account, self.chat_id, self.msg_id)
     }
 }
 
@@ -246,7 +242,8 @@ mod tests {
             chat_id: "g1".into(),
             msg_id: "m/1 2".into(),
         };
-        assert_eq!(parse_key(&key_string(&k)), Some(k));
+        let stored = key_string(k.platform, &k.account, &k.chat_id, &k.msg_id);
+        assert_eq!(parse_key(&stored), Some(k));
         assert_eq!(parse_key("nope"), None);
     }
 }
