@@ -122,7 +122,7 @@ async fn archive(data: &Path, inst: &sim::wecom_archive::Installed, n: usize) ->
         )
         .await?;
     workers.sample();
-    let reader = run.stop().await?;
+    let (reader, _) = run.stop().await?;
     let rejects = reader.rejects(10)?;
     if !rejects.is_empty() {
         return Err(BenchError::Failed(format!(

@@ -101,6 +101,8 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         cores as f64 * 1e6 / half
     );
     println!();
+    println!("{}", writer_line(&r.writer, r.store_secs));
+    println!();
     println!("Python Parquet baselines: `chatvault bench export` runs them (pyarrow and DuckDB, via .venv).");
     Ok(())
 }
@@ -114,6 +116,8 @@ struct Run {
     max_lag: u64,
     /// CPU seconds per stage, simulators included.
     cpu: Vec<(String, f64)>,
+    /// The store writer's totals, from the start to the drain at the end.
+    writer: store::WriterStats,
 }
 
 /// The simulators a run feeds, kept alive until it ends (each stops when dropped).
@@ -205,7 +209,7 @@ async fn pipeline(data: &Path, sections: &str, n: usize, sims_pid: u32) -> Resul
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     cpu.sample();
-    let reader = run.stop().await?;
+    let (reader, writer) = run.stop().await?;
     // The database file and whatever the shutdown checkpoint left in its WAL.
     let size = |name: String| std::fs::metadata(data.join(name)).map(|m| m.len()).unwrap_or(0);
     let db_bytes = size(store::DB_FILE.to_string()) + size(format!("{}-wal", store::DB_FILE));
@@ -217,7 +221,26 @@ async fn pipeline(data: &Path, sections: &str, n: usize, sims_pid: u32) -> Resul
         lag_at_store_done,
         max_lag,
         cpu: cpu.stages("simulators (their own process)"),
+        writer,
     })
+}
+
+/// How the commit stage spent the `archive_secs` until every message was archived: busy
+/// committing, held for the index, or without a prepared batch (the rest), with the transactions'
+/// sizes.
+fn writer_line(w: &store::WriterStats, archive_secs: f64) -> String {
+    let pct = |d: Duration| 100.0 * d.as_secs_f64() / archive_secs.max(f64::MIN_POSITIVE);
+    format!(
+        "Store writer: {} transactions, {:.0} events each on average, {} at the most; a transaction in flight {:.1} s ({:.0} % of the time to archive), commits held for the search index {:.1} s ({:.0} %) in {} holds; in the rest, the writer had no prepared batch to commit.",
+        w.commits,
+        (w.appended + w.duplicates) as f64 / w.commits.max(1) as f64,
+        w.largest_group,
+        w.committing.as_secs_f64(),
+        pct(w.committing),
+        w.index_held.as_secs_f64(),
+        pct(w.index_held),
+        w.index_holds
+    )
 }
 
 /// `n` split into `k` even shares, the last taking the remainder.

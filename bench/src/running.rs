@@ -99,10 +99,11 @@ impl Running {
         }
     }
 
-    /// Stops the pipeline and waits for it to drain; the reader of what it archived.
-    pub async fn stop(self) -> Result<store::StoreReader, BenchError> {
+    /// Stops the pipeline and waits for it to drain; the reader of what it archived and the
+    /// store writer's totals.
+    pub async fn stop(self) -> Result<(store::StoreReader, store::WriterStats), BenchError> {
         self.shutdown.cancel();
-        self.pipeline.wait().await?;
-        Ok(self.reader)
+        let stats = self.pipeline.wait().await?;
+        Ok((self.reader, stats))
     }
 }

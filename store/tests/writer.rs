@@ -353,9 +353,23 @@ async fn a_commit_waits_for_a_lagging_index_but_not_longer_than_its_hold() {
         "waited {waited:?}"
     );
     drop(tx);
-    writer.join().await.unwrap();
+    let stats = writer.join().await.unwrap();
     let reader = store::StoreReader::open(dir.path()).unwrap();
     assert_eq!(reader.head().unwrap().seq, 4, "every message committed");
+    // The two holds are counted with their length, for operators and the benchmark.
+    assert_eq!(stats.index_holds, 2, "{stats:?}");
+    assert!(
+        stats.index_held
+            >= held.saturating_sub(Duration::from_millis(500)) + waited.saturating_sub(Duration::from_millis(500))
+            && stats.index_held <= held + waited,
+        "held {:?} in all, the senders waited {held:?} and {waited:?}",
+        stats.index_held
+    );
+    assert!(
+        stats.committing > Duration::ZERO && stats.committing < held,
+        "{stats:?}"
+    );
+    assert_eq!(stats.largest_group, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,4 +408,5 @@ async fn a_transaction_holds_at_most_max_events_however_many_wait() {
     // 36 events, at most 7 a transaction: at least 6 transactions (two batches of three each
     // at the most). Unbounded, the queued batches went into a few large ones.
     assert!(stats.commits >= 6, "{} transactions for 36 events", stats.commits);
+    assert!((3..=7).contains(&stats.largest_group), "{stats:?}");
 }

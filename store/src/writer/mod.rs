@@ -92,6 +92,16 @@ pub struct WriterStats {
     pub duplicates: u64,
     /// Transactions that failed (their notices reported the error).
     pub failures: u64,
+    /// Events in the largest transaction committed.
+    pub largest_group: u64,
+    /// Wall time with a transaction in flight, from its start to its outcome (fsync
+    /// included): against the writer's life, how busy the commit stage was.
+    pub committing: Duration,
+    /// Commits that waited for the search index ([`IndexGate`]).
+    pub index_holds: u64,
+    /// How long they waited in all: time in which nothing was committed because the index
+    /// was behind.
+    pub index_held: Duration,
 }
 
 /// A running writer; [`WriterHandle::join`] waits for it to drain (all senders dropped).
@@ -238,14 +248,29 @@ async fn writer_loop(
     let mut commits = 0u64;
     // When the next commit began to wait for the index (see `gate`).
     let mut hold_since = None;
+    // When the current hold began, for the stats (the gate's `since` restarts on its own).
+    let mut held_from: Option<Instant> = None;
+    // When the transaction in flight started.
+    let mut commit_started = Instant::now();
     loop {
         let held = match (&opts.index_gate, &store) {
             // A closing channel (shutdown) drains at once.
             (Some(gate), Some(s)) if open && inflight.is_none() && !waiting.ready.is_empty() => {
-                gate.holds(s.head().0, &mut hold_since, std::time::Instant::now())
+                gate.holds(s.head().0, &mut hold_since, Instant::now())
             }
             _ => false,
         };
+        match (held, held_from) {
+            (true, None) => held_from = Some(Instant::now()),
+            (false, Some(from)) => {
+                held_from = None;
+                let waited = from.elapsed();
+                stats.index_holds += 1;
+                stats.index_held += waited;
+                metrics::histogram!("chatvault_store_index_hold_seconds").record(waited.as_secs_f64());
+            }
+            _ => {}
+        }
         if inflight.is_none() && !waiting.ready.is_empty() && !held {
             let full = waiting.ready_events >= max_events || waiting.ready.len() >= max_batches;
             // Batches prepared while the last group committed need no further wait.
@@ -259,6 +284,7 @@ async fn writer_loop(
                 let s = store.take().expect("store is put back after every commit");
                 commits += 1;
                 let panic = opts.panic_at_commit == Some(commits);
+                commit_started = Instant::now();
                 inflight = Some(tokio::task::spawn_blocking(move || commit_with_retry(s, group, panic)));
             }
         }
@@ -275,6 +301,7 @@ async fn writer_loop(
             biased;
             done = async { inflight.as_mut().expect("guarded").await }, if inflight.is_some() => {
                 inflight = None;
+                stats.committing += commit_started.elapsed();
                 let failures = stats.failures;
                 match finish(done, &mut stats) {
                     Ok(s) => {
@@ -371,11 +398,14 @@ fn finish(done: std::result::Result<Committed, tokio::task::JoinError>, stats: &
         Ok(infos) => {
             stats.commits += 1;
             stats.batches += group.len() as u64;
+            let mut events = 0;
             for (batch, info) in group.into_iter().zip(infos) {
+                events += info.appended + info.duplicates;
                 stats.appended += info.appended;
                 stats.duplicates += info.duplicates;
                 let _ = batch.committed.send(Ok(info));
             }
+            stats.largest_group = stats.largest_group.max(events);
         }
         Err(e) => fail(group, &e, stats),
     }
