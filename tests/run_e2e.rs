@@ -89,3 +89,66 @@ fn run_without_connectors_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no connectors configured"), "{err}");
 }
+
+/// Each thread of process `pid`: its name and nice value, from `/proc/<pid>/task/*/stat`.
+fn thread_nice(pid: u32) -> Vec<(String, i64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // "tid (name) state ppid …": the name may hold spaces and parentheses; nice is the
+            // 19th field, the 17th after the name.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_string();
+            let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
+            Some((name, nice))
+        })
+        .collect()
+}
+
+/// Archiving gets the cores first: under `run` the search indexer and the tantivy threads it
+/// starts run 10 nicer than the rest of the process (the connectors, the store's commit,
+/// prepare and checkpoint threads), so the commit that every message waits for is not made to
+/// wait for a core by the derived index.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_run_the_search_indexer_yields_the_cpu_to_archiving() {
+    let sim = sim::eoffice::EofficeSim::start(sim::eoffice::SimOptions::new(sim::eoffice::Script::DemoDay))
+        .await
+        .unwrap();
+    let RunDir { dir, cfg, .. } = RunDir::new(&[sim.config_section("oa")]);
+    let run = Running::start(&cfg, dir.path());
+    let pid = run.child.id();
+    let is_index = |name: &str| {
+        name == "search-indexer"
+            || name.contains("tantivy")
+            || name.starts_with("merge_thread")
+            || name == "segment_updater"
+    };
+    let started = std::time::Instant::now();
+    let threads = loop {
+        let t = thread_nice(pid);
+        let indexer = t.iter().any(|(n, _)| n == "search-indexer");
+        let tantivy = t.iter().any(|(n, _)| n != "search-indexer" && is_index(n));
+        if indexer && tantivy {
+            break t;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no indexer or tantivy thread after 30 s: {t:?}; log:\n{}",
+            run.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let main = threads.iter().find(|(n, _)| n == "chatvault").map(|&(_, n)| n);
+    let main = main.unwrap_or_else(|| panic!("no main thread in {threads:?}"));
+    for (name, nice) in &threads {
+        let want = if is_index(name) { (main + 10).min(19) } else { main };
+        assert_eq!(*nice, want, "thread {name:?} (main thread at {main}): {threads:?}");
+    }
+    run.signal("TERM");
+    let (status, log) = run.wait(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status:?}; log:\n{log}");
+}

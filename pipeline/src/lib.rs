@@ -14,6 +14,7 @@
 pub mod alerts;
 mod error;
 pub mod export_job;
+pub mod index_priority;
 pub mod lock;
 pub mod scheduled_export;
 
@@ -275,6 +276,7 @@ impl Pipeline {
                 .spawn(move || {
                     // However it ends (an error, a panic, shutdown), the writer stops waiting on it.
                     let _clear = ClearOnExit(progress.clone());
+                    index_priority::lower_this_thread();
                     search::follow(&dir, s, Duration::from_millis(500), Some(progress))
                 })
                 .map_err(PipelineError::IndexerThread)?;
