@@ -16,7 +16,7 @@ use crate::checkpoint::Checkpointer;
 use crate::compress::{Codebook, Packed, insert_dict};
 use crate::dedup::{PROBE_SQL, Probe, is_duplicate, probe_message, resolve_from};
 use crate::keys::content_key;
-use crate::open::{StoreOptions, open_writer};
+use crate::open::{StoreOptions, WRITER_BUSY, open_writer};
 use crate::prepare::{EventPrep, ItemPrep, Prepared};
 use crate::project::{Projector, Target};
 use crate::reader::StoreReader;
@@ -40,7 +40,7 @@ impl Store {
     /// Opens the archive in `data_dir`, creating the directory (0700) and database (0600) if
     /// needed. A foreign or corrupt file is refused and left untouched.
     pub fn open(data_dir: &Path, opts: StoreOptions) -> Result<Store> {
-        let (conn, path) = open_writer(data_dir, &opts)?;
+        let (mut conn, path) = open_writer(data_dir, &opts)?;
         let (head_seq, head_hash) = read_head(&conn)?;
         let book = Arc::new(Codebook::load(&conn)?);
         let dicts_stored = conn
@@ -48,6 +48,7 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<HashSet<i64>>>()?;
         let checkpointer = Checkpointer::start(&path, opts.synchronous_full)?;
+        checkpointer.count_commits_of(&mut conn)?;
         Ok(Store {
             conn,
             checkpointer,
@@ -74,10 +75,16 @@ impl Store {
         (self.head_seq, self.head_hash)
     }
 
-    /// Sets the WAL size (pages) above which the checkpointer restarts the WAL (default
-    /// 65 536); a small one makes the restart path easy to exercise.
+    /// Sets the WAL size (pages) above which the checkpointer tries to restart the WAL
+    /// (default 65 536, 256 MiB; the writer restarts it itself at four times that, see
+    /// `checkpoint.rs`); a small one makes the restart paths easy to exercise.
     pub fn set_wal_limit_pages(&self, pages: i64) {
         self.checkpointer.set_limit(pages);
+    }
+
+    /// Raised while this store restarts its WAL (the prepare threads wait on it).
+    pub(crate) fn restart_flag(&self) -> crate::checkpoint::RestartFlag {
+        self.checkpointer.restart_flag()
     }
 
     /// The dictionaries batches are compressed with (shared with the prepare threads).
@@ -102,6 +109,8 @@ impl Store {
         // IMMEDIATE: take the write lock first, under the busy timeout. A deferred transaction
         // that has read cannot wait for the lock (SQLite returns BUSY at once), and the
         // checkpointer's restart holds it for the length of one copy.
+        // Between two transactions, the one moment the write lock is free under load.
+        self.checkpointer.restart_if_due(&self.conn, WRITER_BUSY);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ap = Appender {
             tx: &tx,

@@ -4,20 +4,33 @@
 //! SQLite's automatic checkpoint runs inside the committing call, on the writer, and at scale
 //! (random-order key indexes dirtying thousands of pages per transaction) it was half of the
 //! writer's time. A passive checkpoint never blocks the writer; durability is unchanged, since a
-//! transaction is durable once its WAL frames are fsynced. If the WAL still outgrows
-//! [`WAL_LIMIT_PAGES`] (the writer appending faster than pages are copied), a restart checkpoint
-//! makes the writer wait for one full copy so the WAL starts over instead of growing without end.
+//! transaction is durable once its WAL frames are fsynced.
 //!
-//! A restart holds the write lock while it waits for every reader to leave the WAL, so with a
-//! long reader (`verify`, `export --full`, `backup` of a large archive) a patient restart would
-//! lock the writer out until its commits fail with "database is locked". The restart therefore
-//! waits only [`RESTART_PATIENCE`] for readers and, when it gives up, is not tried again for
-//! [`RESTART_BACKOFF`]: the writer waits at most that long per attempt, and the WAL grows while
-//! the long reader runs (it cannot start over under a reader's snapshot anyway).
+//! A passive checkpoint copies pages but never makes the WAL start over: only a restart does,
+//! and a restart needs the write lock and every reader gone from the WAL. Once the WAL passes
+//! [`WAL_LIMIT_PAGES`], this thread tries a restart after its passive checkpoint, off the
+//! writer's path. Under sustained load that try fails nearly every time: one transaction starts
+//! as the last one ends, and the writer's own prepare threads read the WAL for the next batches.
+//! The WAL then grew without end: 2.3 GB beside a 720 MB database after `bench store --n
+//! 1000000`, and every page read that missed the WAL searched an index of all its frames. So
+//! once the WAL holds [`WRITER_RESTART_FACTOR`] times the limit (as SQLite's WAL hook counted
+//! it at the writer's last commit), the **writer** restarts it between two transactions
+//! ([`Checkpointer::restart_if_due`]), with its prepare threads holding back their reads
+//! ([`RestartFlag`]): it waits for one copy of what the passive checkpoints have not copied
+//! yet, and the WAL starts over. The writer pays for that copy, so it is the bound, not the
+//! first resort: restarting at the limit itself made `bench pipeline --n 1000000` about 12 %
+//! slower (docs/performance.md).
+//!
+//! A restart also waits for every reader to leave the WAL, so with a long reader (`verify`,
+//! `export --full`, `backup` of a large archive) a patient restart would stall the writer for
+//! as long as the reader runs. The restart therefore waits only [`RESTART_PATIENCE`] for
+//! readers and, when it gives up, is not tried again for [`RESTART_BACKOFF`]: the writer waits
+//! at most that long per attempt, and the WAL grows while the long reader runs (it cannot start
+//! over under a reader's snapshot anyway).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,8 +42,16 @@ use crate::Result;
 /// WAL size (pages) above which the checkpointer makes the writer wait for a full copy.
 pub const WAL_LIMIT_PAGES: i64 = 65_536;
 
+/// The writer restarts the WAL itself once it holds this many times [`WAL_LIMIT_PAGES`]: the
+/// checkpoint thread's own restarts, tried from [`WAL_LIMIT_PAGES`] on, did not keep it there.
+pub const WRITER_RESTART_FACTOR: i64 = 4;
+
 /// How long a restart checkpoint waits for readers (holding the write lock) before it gives up.
 pub const RESTART_PATIENCE: Duration = Duration::from_millis(50);
+
+/// How long a restart waits for a passive checkpoint in progress on this thread to finish
+/// (SQLite lets one checkpoint run at a time and does not wait for another).
+const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
 
 /// How long after a restart gave up the next one is tried.
 pub const RESTART_BACKOFF: Duration = Duration::from_secs(1);
@@ -43,6 +64,14 @@ pub(crate) struct Checkpointer {
     nudge: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
     limit: Arc<AtomicI64>,
+    /// Pages in the WAL after the writer's last commit (SQLite's WAL hook counts them).
+    wal_pages: Arc<AtomicI64>,
+    /// Set while the writer restarts the WAL: this thread starts no passive checkpoint and
+    /// the prepare threads start no read (see [`RestartFlag`]) meanwhile, or they could hold
+    /// the checkpoint lock or the WAL again before every retry.
+    restart_wanted: RestartFlag,
+    /// No restart is tried before this (set when one gave way to a reader).
+    next_restart: Instant,
 }
 
 impl Checkpointer {
@@ -53,18 +82,75 @@ impl Checkpointer {
         conn.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
         let (nudge, rx) = sync_channel(1);
         let limit = Arc::new(AtomicI64::new(WAL_LIMIT_PAGES));
+        let wal_pages = Arc::new(AtomicI64::new(0));
+        let restart_wanted = RestartFlag::default();
         let thread = {
-            let limit = Arc::clone(&limit);
+            let (limit, restart_wanted) = (Arc::clone(&limit), restart_wanted.clone());
             std::thread::Builder::new()
                 .name("chatvault-checkpoint".into())
-                .spawn(move || run(conn, rx, &limit))
+                .spawn(move || run(conn, rx, &limit, &restart_wanted))
                 .map_err(|e| crate::StoreError::io("cannot start the WAL checkpoint thread", e))?
         };
         Ok(Checkpointer {
             nudge: Some(nudge),
             thread: Some(thread),
             limit,
+            wal_pages,
+            restart_wanted,
+            next_restart: Instant::now(),
         })
+    }
+
+    /// What the prepare threads wait on before they read the archive.
+    pub(crate) fn restart_flag(&self) -> RestartFlag {
+        self.restart_wanted.clone()
+    }
+
+    /// Counts the WAL's pages after every commit of the writer's connection `conn`, for
+    /// [`Checkpointer::restart_if_due`]. Replaces SQLite's automatic checkpoint, which the
+    /// writer has turned off anyway.
+    pub(crate) fn count_commits_of(&self, conn: &mut Connection) -> Result<()> {
+        let pages = Arc::clone(&self.wal_pages);
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: std::ffi::c_int| {
+            pages.store(i64::from(n), Ordering::Relaxed);
+            Ok(())
+        }))?;
+        Ok(())
+    }
+
+    /// Called by the writer between two transactions, on its own connection (`conn`, whose
+    /// busy timeout is `busy` otherwise): restarts the WAL if it has outgrown the limit (see
+    /// the module doc). Never fails the writer: a restart that cannot finish is tried again
+    /// later, and the WAL keeps growing meanwhile.
+    pub(crate) fn restart_if_due(&mut self, conn: &Connection, busy: Duration) {
+        let hard = self.limit.load(Ordering::Relaxed).saturating_mul(WRITER_RESTART_FACTOR);
+        if self.wal_pages.load(Ordering::Relaxed) <= hard || Instant::now() < self.next_restart {
+            return;
+        }
+        let started = Instant::now();
+        self.restart_wanted.0.store(true, Ordering::Relaxed);
+        let outcome = conn.busy_timeout(RESTART_PATIENCE).and_then(|()| {
+            loop {
+                match restart(conn)? {
+                    Restart::CheckpointRunning if started.elapsed() < CHECKPOINT_WAIT => {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    other => break Ok(other),
+                }
+            }
+        });
+        self.restart_wanted.0.store(false, Ordering::Relaxed);
+        if let Err(e) = conn.busy_timeout(busy) {
+            tracing::warn!(error = %e, "could not reset the writer's busy timeout after a WAL restart");
+        }
+        match outcome {
+            Ok(Restart::Done) => self.wal_pages.store(0, Ordering::Relaxed),
+            Ok(_) => self.next_restart = Instant::now() + RESTART_BACKOFF,
+            Err(e) => {
+                self.next_restart = Instant::now() + RESTART_BACKOFF;
+                tracing::debug!(error = %e, "WAL restart checkpoint gave way to a reader; retrying later");
+            }
+        }
     }
 
     /// Sets the WAL size (pages) above which a restart checkpoint is tried.
@@ -91,23 +177,21 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<()>, limit: &AtomicI64) {
+fn run(conn: Connection, rx: Receiver<()>, limit: &AtomicI64, restart_wanted: &RestartFlag) {
     let mut next_restart = Instant::now();
     while rx.recv().is_ok() {
+        if restart_wanted.0.load(Ordering::Relaxed) {
+            // The writer's restart copies everything; this nudge is covered by it.
+            continue;
+        }
         match checkpoint(&conn, "PASSIVE") {
             Ok(log) if log > limit.load(Ordering::Relaxed) && Instant::now() >= next_restart => {
-                let restarted = conn
-                    .busy_timeout(RESTART_PATIENCE)
-                    .and_then(|()| checkpoint_complete(&conn, "RESTART"));
+                // Off the writer's path: it succeeds whenever the write lock and the WAL's
+                // readers leave it a moment, and costs the writer nothing when it fails.
+                let restarted = conn.busy_timeout(RESTART_PATIENCE).and_then(|()| restart(&conn));
                 let _ = conn.busy_timeout(PATIENCE);
-                match restarted {
-                    Ok(true) => {}
-                    // A reader is still on the WAL: let the writer go on and try later.
-                    Ok(false) => next_restart = Instant::now() + RESTART_BACKOFF,
-                    Err(e) => {
-                        next_restart = Instant::now() + RESTART_BACKOFF;
-                        tracing::debug!(error = %e, "WAL restart checkpoint gave way to a reader; retrying later");
-                    }
+                if !matches!(restarted, Ok(Restart::Done)) {
+                    next_restart = Instant::now() + RESTART_BACKOFF;
                 }
             }
             Ok(_) => {}
@@ -130,8 +214,40 @@ fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1))
 }
 
-/// Runs a checkpoint of `mode`; `false` if it could not finish (SQLite reports busy).
-fn checkpoint_complete(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(0))
-        .map(|busy| busy == 0)
+/// Raised while the writer restarts the WAL. A restart waits for every reader to leave the
+/// WAL, and under load the writer's own prepare threads read it almost all the time (each
+/// batch's lookups of stored messages are one read transaction), so they start no new read
+/// while it is raised; a long reader elsewhere still makes the restart give way.
+#[derive(Clone, Default)]
+pub(crate) struct RestartFlag(Arc<AtomicBool>);
+
+impl RestartFlag {
+    /// Waits while a restart is under way (for [`CHECKPOINT_WAIT`] at most).
+    pub(crate) fn wait_until_lowered(&self) {
+        let started = Instant::now();
+        while self.0.load(Ordering::Relaxed) && started.elapsed() < CHECKPOINT_WAIT {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// What a restart checkpoint did.
+#[derive(Debug, PartialEq, Eq)]
+enum Restart {
+    /// Every frame copied; the next transaction writes the WAL from its start.
+    Done,
+    /// A reader still uses the WAL (SQLite counted the WAL, then gave up waiting).
+    Readers,
+    /// Another checkpoint holds the checkpoint lock (SQLite reports the WAL as -1 pages).
+    CheckpointRunning,
+}
+
+fn restart(conn: &Connection) -> rusqlite::Result<Restart> {
+    let (busy, log): (i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(match (busy, log) {
+        (0, _) => Restart::Done,
+        (_, -1) => Restart::CheckpointRunning,
+        _ => Restart::Readers,
+    })
 }

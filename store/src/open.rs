@@ -34,6 +34,10 @@ impl Default for StoreOptions {
     }
 }
 
+/// How long the writer's connection waits for a lock (a checkpoint, a restart) before SQLite
+/// reports the database busy.
+pub(crate) const WRITER_BUSY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The writer's connection on `data_dir`'s archive, created (with its directory) if needed and
 /// migrated to the current schema version. Returns the database path too.
 pub(crate) fn open_writer(data_dir: &Path, opts: &StoreOptions) -> Result<(Connection, PathBuf)> {
@@ -61,7 +65,7 @@ pub(crate) fn open_writer(data_dir: &Path, opts: &StoreOptions) -> Result<(Conne
     } else {
         schema::check_marker(&conn, &path)?;
     }
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(WRITER_BUSY)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(
         None,

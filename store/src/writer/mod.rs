@@ -236,7 +236,7 @@ async fn writer_loop(
     // Received but not committed: at most one group being prepared or waiting besides the
     // one committing, as before the pipeline; the channel pushes back on the senders beyond.
     let (max_events, max_batches, max_bytes) = (opts.max_events.max(1), opts.max_batches.max(1), opts.max_bytes.max(1));
-    let preparer = PreparePool::start(max_batches + 1, store.dir(), store.codebook())?;
+    let preparer = PreparePool::start(max_batches + 1, store.dir(), store.codebook(), store.restart_flag())?;
     let mut stats = WriterStats::default();
     let mut store = Some(store);
     let mut inflight: Option<tokio::task::JoinHandle<Committed>> = None;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use proto::EventBatch;
 use tokio::sync::oneshot;
 
+use crate::checkpoint::RestartFlag;
 use crate::compress::Codebook;
 use crate::dedup::StoredProbe;
 use crate::{Prepared, Result, StoreError};
@@ -30,7 +31,8 @@ impl PreparePool {
     /// `capacity`: the most batches the writer has submitted and not yet collected, so
     /// [`PreparePool::submit`] never blocks. `data_dir`: the archive, read to recognise stored
     /// messages early ([`StoredProbe`]). `book`: the writer's compression dictionaries.
-    pub fn start(capacity: usize, data_dir: &Path, book: Arc<Codebook>) -> Result<PreparePool> {
+    /// `restart`: raised while the writer restarts the WAL, when no thread starts a read.
+    pub fn start(capacity: usize, data_dir: &Path, book: Arc<Codebook>, restart: RestartFlag) -> Result<PreparePool> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(EventBatch, oneshot::Sender<Done>)>(capacity);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for n in 0..threads() {
@@ -45,6 +47,7 @@ impl PreparePool {
             };
             let rx = Arc::clone(&rx);
             let book = Arc::clone(&book);
+            let restart = restart.clone();
             std::thread::Builder::new()
                 .name(format!("chatvault-prepare-{n}"))
                 .spawn(move || {
@@ -52,6 +55,7 @@ impl PreparePool {
                         // One thread waits in `recv` holding the lock, the other for the lock.
                         let next = rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((batch, reply))) = next else { break };
+                        restart.wait_until_lowered();
                         let prepared = Prepared::new(&batch, &book, stored.as_mut());
                         let _ = reply.send((batch, prepared));
                     }
