@@ -16,8 +16,9 @@
 //! once the WAL holds [`WRITER_RESTART_FACTOR`] times the limit (as SQLite's WAL hook counted
 //! it at the writer's last commit), the **writer** restarts it between two transactions
 //! ([`Checkpointer::restart_if_due`]), with its prepare threads holding back their reads
-//! ([`RestartFlag`]): it waits for one copy of what the passive checkpoints have not copied
-//! yet, and the WAL starts over. The writer pays for that copy, so it is the bound, not the
+//! ([`RestartFlag`]): it waits for a passive checkpoint in progress to end (up to
+//! `CHECKPOINT_WAIT`) and for one copy of what the passive checkpoints have not copied yet,
+//! and the WAL starts over. The writer pays for that copy, so it is the bound, not the
 //! first resort: restarting at the limit itself made `bench pipeline --n 1000000` about 12 %
 //! slower (docs/performance.md).
 //!
@@ -39,7 +40,8 @@ use rusqlite::Connection;
 
 use crate::Result;
 
-/// WAL size (pages) above which the checkpointer makes the writer wait for a full copy.
+/// WAL size (pages) above which the checkpoint thread tries to restart the WAL (the writer
+/// restarts it itself at [`WRITER_RESTART_FACTOR`] times this).
 pub const WAL_LIMIT_PAGES: i64 = 65_536;
 
 /// The writer restarts the WAL itself once it holds this many times [`WAL_LIMIT_PAGES`]: the
