@@ -48,7 +48,7 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<HashSet<i64>>>()?;
         let checkpointer = Checkpointer::start(&path, opts.synchronous_full)?;
-        checkpointer.count_commits_of(&mut conn)?;
+        checkpointer.count_wal_pages_of(&mut conn)?;
         Ok(Store {
             conn,
             checkpointer,

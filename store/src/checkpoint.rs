@@ -111,7 +111,7 @@ impl Checkpointer {
     /// Counts the WAL's pages after every commit of the writer's connection `conn`, for
     /// [`Checkpointer::restart_if_due`]. Replaces SQLite's automatic checkpoint, which the
     /// writer has turned off anyway.
-    pub(crate) fn count_commits_of(&self, conn: &mut Connection) -> Result<()> {
+    pub(crate) fn count_wal_pages_of(&self, conn: &mut Connection) -> Result<()> {
         let pages = Arc::clone(&self.wal_pages);
         conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: std::ffi::c_int| {
             pages.store(i64::from(n), Ordering::Relaxed);
