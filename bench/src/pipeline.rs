@@ -231,7 +231,7 @@ async fn pipeline(data: &Path, sections: &str, n: usize, sims_pid: u32) -> Resul
 fn writer_line(w: &store::WriterStats, archive_secs: f64) -> String {
     let pct = |d: Duration| 100.0 * d.as_secs_f64() / archive_secs.max(f64::MIN_POSITIVE);
     format!(
-        "Store writer: {} transactions, {:.0} events each on average, {} at the most; a transaction in flight {:.1} s ({:.0} % of the time to archive), commits held for the search index {:.1} s ({:.0} %) in {} holds; in the rest, it waited for prepared batches or for its group-commit window.",
+        "Store writer: {} transactions, {:.0} events each on average, {} at the most; a transaction in flight {:.1} s ({:.0} % of the time to archive), commits held for the search index {:.1} s ({:.0} %) in {} holds; in the rest, it waited for prepared batches or for its group-commit window. {} WAL checkpoints beside them.",
         w.commits,
         (w.appended + w.duplicates) as f64 / w.commits.max(1) as f64,
         w.largest_group,
@@ -239,7 +239,8 @@ fn writer_line(w: &store::WriterStats, archive_secs: f64) -> String {
         pct(w.committing),
         w.index_held.as_secs_f64(),
         pct(w.index_held),
-        w.index_holds
+        w.index_holds,
+        w.checkpoints
     )
 }
 

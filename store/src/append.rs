@@ -82,6 +82,12 @@ impl Store {
         self.checkpointer.set_limit(pages);
     }
 
+    /// WAL checkpoints run so far by the checkpoint thread (at most one per
+    /// [`CHECKPOINT_INTERVAL`](crate::checkpoint::CHECKPOINT_INTERVAL), however many commits).
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpointer.checkpoints()
+    }
+
     /// Raised while this store restarts its WAL (the prepare threads wait on it).
     pub(crate) fn restart_flag(&self) -> crate::checkpoint::RestartFlag {
         self.checkpointer.restart_flag()

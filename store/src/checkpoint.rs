@@ -4,7 +4,8 @@
 //! SQLite's automatic checkpoint runs inside the committing call, on the writer, and at scale
 //! (random-order key indexes dirtying thousands of pages per transaction) it was half of the
 //! writer's time. A passive checkpoint never blocks the writer; durability is unchanged, since a
-//! transaction is durable once its WAL frames are fsynced.
+//! transaction is durable once its WAL frames are fsynced. Commits nudge the thread, and it
+//! copies at most once per [`CHECKPOINT_INTERVAL`], for every commit since its last copy.
 //!
 //! A passive checkpoint copies pages but never makes the WAL start over: only a restart does,
 //! and a restart needs the write lock and every reader gone from the WAL. Once the WAL passes
@@ -31,8 +32,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,15 @@ pub const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 /// Normal checkpoints wait this long for the write lock (a commit in progress).
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Passive checkpoints are at least this far apart; the commits of the interval are copied
+/// together. Each checkpoint copies every page the WAL holds a newer version of and fsyncs
+/// the database file, and the random-order key indexes dirty the same pages commit after
+/// commit: one copy per commit (the checkpoint thread's earlier rhythm) copied them again
+/// each time. With 1 s, `bench pipeline` spent 1.7–2.6 µs of checkpoint CPU per message at 1M
+/// instead of 4.0–5.3 (docs/performance.md). Durability does not depend on it: a
+/// transaction is durable once its WAL frames are fsynced, and readers read the WAL.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A running checkpointer; dropping it runs a last checkpoint and joins the thread.
 pub(crate) struct Checkpointer {
     nudge: Option<SyncSender<()>>,
@@ -74,6 +84,8 @@ pub(crate) struct Checkpointer {
     restart_wanted: RestartFlag,
     /// No restart is tried before this (set when one gave way to a reader).
     next_restart: Instant,
+    /// Passive checkpoints run by the thread.
+    done: Arc<AtomicU64>,
 }
 
 impl Checkpointer {
@@ -86,11 +98,12 @@ impl Checkpointer {
         let limit = Arc::new(AtomicI64::new(WAL_LIMIT_PAGES));
         let wal_pages = Arc::new(AtomicI64::new(0));
         let restart_wanted = RestartFlag::default();
+        let done = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (limit, restart_wanted) = (Arc::clone(&limit), restart_wanted.clone());
+            let (limit, restart_wanted, done) = (Arc::clone(&limit), restart_wanted.clone(), Arc::clone(&done));
             std::thread::Builder::new()
                 .name("chatvault-checkpoint".into())
-                .spawn(move || run(conn, rx, &limit, &restart_wanted))
+                .spawn(move || run(conn, rx, &limit, &restart_wanted, &done))
                 .map_err(|e| crate::StoreError::io("cannot start the WAL checkpoint thread", e))?
         };
         Ok(Checkpointer {
@@ -100,6 +113,7 @@ impl Checkpointer {
             wal_pages,
             restart_wanted,
             next_restart: Instant::now(),
+            done,
         })
     }
 
@@ -160,6 +174,11 @@ impl Checkpointer {
         self.limit.store(pages.max(1), Ordering::Relaxed);
     }
 
+    /// Passive checkpoints run so far.
+    pub(crate) fn checkpoints(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
     /// Asks for a checkpoint soon; never blocks (a pending request already covers this one).
     pub(crate) fn nudge(&self) {
         if let Some(tx) = &self.nudge {
@@ -179,14 +198,26 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<()>, limit: &AtomicI64, restart_wanted: &RestartFlag) {
+fn run(conn: Connection, rx: Receiver<()>, limit: &AtomicI64, restart_wanted: &RestartFlag, done: &AtomicU64) {
     let mut next_restart = Instant::now();
+    // Far in the past: the first commit is copied at once.
+    let mut last = Instant::now()
+        .checked_sub(CHECKPOINT_INTERVAL)
+        .unwrap_or_else(Instant::now);
     while rx.recv().is_ok() {
+        if !gather_nudges(&rx, last + CHECKPOINT_INTERVAL) {
+            break;
+        }
         if restart_wanted.0.load(Ordering::Relaxed) {
             // The writer's restart copies everything; this nudge is covered by it.
             continue;
         }
-        match checkpoint(&conn, "PASSIVE") {
+        last = Instant::now();
+        let passive = checkpoint(&conn, "PASSIVE");
+        if passive.is_ok() {
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+        match passive {
             Ok(log) if log > limit.load(Ordering::Relaxed) && Instant::now() >= next_restart => {
                 // Off the writer's path: it succeeds whenever the write lock and the WAL's
                 // readers leave it a moment, and costs the writer nothing when it fails.
@@ -208,6 +239,18 @@ fn run(conn: Connection, rx: Receiver<()>, limit: &AtomicI64, restart_wanted: &R
     let _ = conn.busy_timeout(std::time::Duration::from_secs(2));
     if let Err(e) = checkpoint(&conn, "TRUNCATE") {
         tracing::warn!(error = %e, "final WAL checkpoint failed; the WAL is replayed on next open");
+    }
+}
+
+/// Waits until `due`, taking in the commits' nudges meanwhile; `false` if the writer is gone
+/// (its last checkpoint is then the final one).
+fn gather_nudges(rx: &Receiver<()>, due: Instant) -> bool {
+    loop {
+        match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
     }
 }
 

@@ -61,6 +61,7 @@ mod writer;
 
 pub use append::Store;
 pub use backup::backup;
+pub use checkpoint::CHECKPOINT_INTERVAL;
 pub use detail::bounded as bounded_detail;
 pub use error::StoreError;
 pub use fold::{FoldInput, fold_message};

@@ -101,3 +101,39 @@ async fn back_to_back_commits_keep_the_wal_near_its_limit() {
         LIMIT_PAGES * 4096
     );
 }
+
+/// The checkpoint thread copies the WAL into the database at most once per
+/// `CHECKPOINT_INTERVAL`, covering every commit since the last copy: a copy per commit
+/// rewrote, commit after commit, the pages the random-order key indexes keep dirtying, and
+/// fsynced the database file each time.
+#[test]
+fn commits_in_quick_succession_share_one_checkpoint_per_interval() {
+    let (_dir, mut s) = temp_store();
+    let started = Instant::now();
+    s.append(&[&batch(vec![payload(msg("c1", "m0", "起点", T0), T0)])])
+        .unwrap();
+    // The first commit is copied at once.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.checkpoints() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(s.checkpoints(), 1, "the first commit was checkpointed");
+
+    for n in 1..80 {
+        let id = format!("m{n}");
+        s.append(&[&batch(vec![payload(msg("c1", &id, "文本", T0 + n), T0 + n)])])
+            .unwrap();
+    }
+    let elapsed = started.elapsed();
+    // The commits after the first are copied together once the interval has passed.
+    let deadline = Instant::now() + chatvault_store::CHECKPOINT_INTERVAL * 3;
+    while s.checkpoints() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let done = s.checkpoints();
+    let intervals = elapsed.as_secs_f64() / chatvault_store::CHECKPOINT_INTERVAL.as_secs_f64();
+    assert!(
+        done >= 2 && (done as f64) <= intervals.ceil() + 2.0,
+        "{done} checkpoints for 80 commits in {elapsed:?}: at most one per interval after the first, and the later commits copied too"
+    );
+}

@@ -102,6 +102,9 @@ pub struct WriterStats {
     /// How long they waited in all: time in which nothing was committed because the index
     /// was behind.
     pub index_held: Duration,
+    /// WAL checkpoints run beside the commits (each copies what the WAL holds into the
+    /// database file; one per interval at most, however many commits it covers).
+    pub checkpoints: u64,
 }
 
 /// A running writer; [`WriterHandle::join`] waits for it to drain (all senders dropped).
@@ -351,6 +354,7 @@ async fn writer_loop(
             _ = tokio::time::sleep(std::time::Duration::from_millis(10)), if held => {}
         }
     }
+    stats.checkpoints = store.as_ref().map_or(0, Store::checkpoints);
     Ok(stats)
 }
 
