@@ -26,16 +26,18 @@ async fn disk_full_fails_commits_acks_nothing_and_recovers() {
     assert!(!ok.status.success(), "no archive yet");
     let log_path = dir.path().join("run.log");
     // 600 KiB per file; SIGXFSZ ignored so the write fails with EFBIG instead of killing us.
-    let mut child = Command::new("bash")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -S -f 600; exec \"$0\" -c \"$1\" run 2> \"$2\"")
-        .arg(env!("CARGO_BIN_EXE_chatvault"))
-        .arg(&cfg)
-        .arg(&log_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new("bash")
+            .arg("-c")
+            .arg("trap '' XFSZ; ulimit -S -f 600; exec \"$0\" -c \"$1\" run 2> \"$2\"")
+            .arg(env!("CARGO_BIN_EXE_chatvault"))
+            .arg(&cfg)
+            .arg(&log_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !log().contains("store commit failed") && Instant::now() < deadline {

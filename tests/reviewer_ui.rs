@@ -89,14 +89,16 @@ fn a_reviewer_searches_reads_downloads_and_is_logged_in_a_real_browser() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let port = crate::support::free_port();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_chatvault"))
-        .arg("-c")
-        .arg(&a.config)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut serve = crate::support::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_chatvault"))
+            .arg("-c")
+            .arg(&a.config)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
     let started = Instant::now();
     let base = loop {

@@ -4,14 +4,14 @@
 //! disk takes writes again, health returns and archiving resumes in place. A writer that dies
 //! outright (an injected panic in its commit thread) stops the process with a non-zero exit.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 
 /// `chatvault run` with the file-size limit `kib` (KiB or `unlimited`) (SIGXFSZ ignored, so a write past it fails
 /// with EFBIG like a full disk instead of killing the process), stderr to `log`.
-fn run_limited(cfg: &std::path::Path, log: &std::path::Path, kib: &str, envs: &[(&str, &str)]) -> Child {
+fn run_limited(cfg: &std::path::Path, log: &std::path::Path, kib: &str, envs: &[(&str, &str)]) -> KillOnDrop {
     let mut c = Command::new("bash");
     c.arg("-c")
         .arg("trap '' XFSZ; ulimit -S -f \"$3\"; exec \"$0\" -c \"$1\" run 2> \"$2\"")
@@ -24,7 +24,7 @@ fn run_limited(cfg: &std::path::Path, log: &std::path::Path, kib: &str, envs: &[
     for (k, v) in envs {
         c.env(k, v);
     }
-    c.spawn().unwrap()
+    KillOnDrop(c.spawn().unwrap())
 }
 
 async fn wait_for_server(port: u16) -> bool {

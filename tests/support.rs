@@ -104,9 +104,35 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A child process that is killed when dropped: a test that fails half-way leaves no
+/// `chatvault` behind it, holding a port and a deleted archive.
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `chatvault run` in the background, logs captured to a file.
 pub struct Running {
-    pub child: Child,
+    pub child: KillOnDrop,
     pub log: PathBuf,
 }
 
@@ -122,7 +148,10 @@ impl Running {
             .stderr(f)
             .spawn()
             .expect("spawn chatvault run");
-        Running { child, log }
+        Running {
+            child: KillOnDrop(child),
+            log,
+        }
     }
 
     /// Sends a signal by name (TERM, KILL).
