@@ -83,7 +83,7 @@ impl Store {
     }
 
     /// WAL checkpoints run so far by the checkpoint thread (at most one per
-    /// [`CHECKPOINT_INTERVAL`](crate::checkpoint::CHECKPOINT_INTERVAL), however many commits).
+    /// [`CHECKPOINT_INTERVAL`](crate::CHECKPOINT_INTERVAL), however many commits).
     pub fn checkpoints(&self) -> u64 {
         self.checkpointer.checkpoints()
     }
