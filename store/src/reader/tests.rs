@@ -225,3 +225,49 @@ fn a_chat_timeline_is_read_through_the_per_chat_index() {
         "one before (the later arrival of the two at T0), then from T0 + 1 on"
     );
 }
+
+/// `message_count` counts the messages that arrived, not an edit's placeholder row for a
+/// message not seen yet, and SQLite answers it from an index, not by reading every row.
+#[test]
+fn the_message_count_leaves_out_edits_of_unseen_messages_and_reads_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(archive(dir.path()));
+    let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let edit = ChatEvent::message(
+        "c1",
+        "not-yet",
+        EventBody::Edit {
+            text: "改过的".into(),
+            content_type: Some(ContentType::Text),
+            edited_at: Some(T0 + 5),
+            text_format: Some(proto::TextFormat::Plain),
+            source_text: None,
+        },
+    );
+    let item = Ingested::Payload {
+        raw: RawPayload {
+            received_at: T0 + 6,
+            media_type: media::JSON.into(),
+            bytes: br#"{"edit":"not-yet"}"#.to_vec().into(),
+        },
+        events: vec![edit],
+    };
+    let batch = EventBatch::new(Platform::Yunhu, "team", vec![item], None).0;
+    assert_eq!(store.append(&[&batch]).unwrap()[0].appended, 1);
+    drop(store);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert_eq!(reader.message_count().unwrap(), 3);
+    assert_eq!(reader.stats().unwrap().messages, 3);
+    let plan: Vec<String> = reader
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", super::summary::MESSAGE_COUNT_SQL))
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|d| d.contains("USING") && d.contains("INDEX")),
+        "{plan:?}"
+    );
+}
