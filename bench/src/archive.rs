@@ -53,7 +53,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
 
     reset_peak_rss();
     let cpu1 = cpu_secs();
-    let (store_secs, store_rss) = super::store::store_append(&dir.path().join("store"), n)?;
+    let (store_secs, store_rss, _) = super::store::store_append(&dir.path().join("store"), n)?;
     let store_cpu = cpu_secs() - cpu1;
 
     let rsa_rate = connector_rsa_per_second(2000)?;

@@ -22,7 +22,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
 
     reset_peak_rss();
     let cpu0 = cpu_secs();
-    let (store_secs, store_rss) = store_append(dir.path(), n)?;
+    let (store_secs, store_rss, writer) = store_append(dir.path(), n)?;
     let cpu1 = cpu_secs();
     let replay_n = n.min(100_000);
     // Each replay reopens the store (a cold SQLite cache) and its rate varies from run to run
@@ -62,6 +62,8 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         replay_cpu / REPLAYS as f64
     );
     println!();
+    println!("{}", super::pipeline::writer_line(&writer, store_secs));
+    println!();
     println!("store / baseline = {ratio:.2}x");
     let runs: Vec<String> = replays
         .iter()
@@ -72,8 +74,11 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
 }
 
 /// Sends `batches` through the writer task and waits for every commit notice; returns the
-/// seconds from the first send to the last notice.
-fn drive(dir: &std::path::Path, batches: impl Iterator<Item = EventBatch> + Send + 'static) -> Result<f64, BenchError> {
+/// seconds from the first send to the last notice, and the writer's totals.
+fn drive(
+    dir: &std::path::Path,
+    batches: impl Iterator<Item = EventBatch> + Send + 'static,
+) -> Result<(f64, store::WriterStats), BenchError> {
     let rt = runtime()?;
     rt.block_on(async {
         let store = store::Store::open(dir, store::StoreOptions::default())?;
@@ -92,11 +97,11 @@ fn drive(dir: &std::path::Path, batches: impl Iterator<Item = EventBatch> + Send
             notices
         });
         let notices = producer.await?;
-        writer.join().await?;
+        let stats = writer.join().await?;
         for rx in notices {
             rx.await.map_err(|_| BenchError::Failed("notice dropped".into()))??;
         }
-        Ok(started.elapsed().as_secs_f64())
+        Ok((started.elapsed().as_secs_f64(), stats))
     })
 }
 
@@ -108,9 +113,10 @@ fn corpus_batches(n: usize) -> impl Iterator<Item = EventBatch> + Send + 'static
     std::iter::from_fn(move || next_platform_batches(&mut rows, BATCH, |_| now)).flatten()
 }
 
-pub(super) fn store_append(dir: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
-    let secs = drive(dir, corpus_batches(n))?;
-    Ok((secs, peak_rss_mib()))
+/// Seconds, peak RSS (MiB) and the writer's totals.
+pub(super) fn store_append(dir: &std::path::Path, n: usize) -> Result<(f64, f64, store::WriterStats), BenchError> {
+    let (secs, writer) = drive(dir, corpus_batches(n))?;
+    Ok((secs, peak_rss_mib(), writer))
 }
 
 /// The replay's input is built before the clock starts: the figure is the store's rate of
@@ -119,7 +125,7 @@ pub(super) fn store_append(dir: &std::path::Path, n: usize) -> Result<(f64, f64)
 fn store_replay(dir: &std::path::Path, n: usize) -> Result<(f64, f64), BenchError> {
     let batches: Vec<EventBatch> = corpus_batches(n).collect();
     let cpu = cpu_secs();
-    let secs = drive(dir, batches.into_iter())?;
+    let (secs, _) = drive(dir, batches.into_iter())?;
     Ok((secs, cpu_secs() - cpu))
 }
 

@@ -88,6 +88,13 @@ impl Store {
         self.checkpointer.checkpoints()
     }
 
+    /// WAL restarts this store's writer completed itself (the WAL had passed four times its
+    /// limit, see `checkpoint.rs`), and the time its attempts took, done or not: time in
+    /// which no transaction could start.
+    pub fn wal_restarts(&self) -> (u64, std::time::Duration) {
+        self.checkpointer.restarts()
+    }
+
     /// Raised while this store restarts its WAL (the prepare threads wait on it).
     pub(crate) fn restart_flag(&self) -> crate::checkpoint::RestartFlag {
         self.checkpointer.restart_flag()

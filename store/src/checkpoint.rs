@@ -86,6 +86,10 @@ pub(crate) struct Checkpointer {
     next_restart: Instant,
     /// Passive checkpoints run by the thread.
     done: Arc<AtomicU64>,
+    /// WAL restarts the writer completed, and the time it spent in every attempt (its
+    /// commits wait meanwhile).
+    restarts: u64,
+    restarting: Duration,
 }
 
 impl Checkpointer {
@@ -114,6 +118,8 @@ impl Checkpointer {
             restart_wanted,
             next_restart: Instant::now(),
             done,
+            restarts: 0,
+            restarting: Duration::ZERO,
         })
     }
 
@@ -159,8 +165,12 @@ impl Checkpointer {
         if let Err(e) = conn.busy_timeout(busy) {
             tracing::warn!(error = %e, "could not reset the writer's busy timeout after a WAL restart");
         }
+        self.restarting += started.elapsed();
         match outcome {
-            Ok(Restart::Done) => self.wal_pages.store(0, Ordering::Relaxed),
+            Ok(Restart::Done) => {
+                self.restarts += 1;
+                self.wal_pages.store(0, Ordering::Relaxed);
+            }
             Ok(_) => self.next_restart = Instant::now() + RESTART_BACKOFF,
             Err(e) => {
                 self.next_restart = Instant::now() + RESTART_BACKOFF;
@@ -177,6 +187,11 @@ impl Checkpointer {
     /// Passive checkpoints run so far.
     pub(crate) fn checkpoints(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
+    }
+
+    /// WAL restarts the writer completed, and the time its attempts took (done or not).
+    pub(crate) fn restarts(&self) -> (u64, Duration) {
+        (self.restarts, self.restarting)
     }
 
     /// Asks for a checkpoint soon; never blocks (a pending request already covers this one).

@@ -90,7 +90,9 @@ async fn back_to_back_commits_keep_the_wal_near_its_limit() {
         notice.await.unwrap().unwrap();
     }
     let wal = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
-    writer.join().await.unwrap();
+    let stats = writer.join().await.unwrap();
+    assert!(stats.wal_restarts > 0, "the writer reports no WAL restart: {stats:?}");
+    assert!(!stats.wal_restarting.is_zero(), "{stats:?}");
     let db = std::fs::metadata(dir.path().join("chatvault.db")).unwrap().len();
     // Restarted by the writer at four times the limit, the WAL holds that and one transaction
     // (here up to ~700 pages, about an eighth of the database, as the random-order indexes

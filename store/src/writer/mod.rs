@@ -105,6 +105,12 @@ pub struct WriterStats {
     /// WAL checkpoints run beside the commits (each copies what the WAL holds into the
     /// database file; one per interval at most, however many commits it covers).
     pub checkpoints: u64,
+    /// WAL restarts the writer ran itself between two transactions, once the WAL had passed
+    /// four times its limit.
+    pub wal_restarts: u64,
+    /// The time those restarts took (attempts that gave way to a reader included): time in
+    /// which no transaction could start.
+    pub wal_restarting: Duration,
 }
 
 /// A running writer; [`WriterHandle::join`] waits for it to drain (all senders dropped).
@@ -355,6 +361,7 @@ async fn writer_loop(
         }
     }
     stats.checkpoints = store.as_ref().map_or(0, Store::checkpoints);
+    (stats.wal_restarts, stats.wal_restarting) = store.as_ref().map_or((0, Duration::ZERO), Store::wal_restarts);
     Ok(stats)
 }
 
