@@ -62,7 +62,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         replay_cpu / REPLAYS as f64
     );
     println!();
-    println!("{}", super::pipeline::writer_line(&writer, store_secs));
+    println!("{}", super::util::writer_line(&writer, store_secs));
     println!();
     println!("store / baseline = {ratio:.2}x");
     let runs: Vec<String> = replays
