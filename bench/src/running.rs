@@ -59,7 +59,7 @@ pub async fn start(data: &Path, sections: &str, index: bool, poll: Duration) -> 
 }
 
 /// Messages in the archive (0 while it cannot say). One index count: the full `stats`
-/// reads every row several times, seconds of this process's CPU at a million messages, and
+/// reads every message row twice, seconds of this process's CPU at a million messages, and
 /// [`Running::wait_archived`] asks while the clock runs.
 pub fn messages(reader: &store::StoreReader) -> u64 {
     reader.message_count().unwrap_or(0)

@@ -63,7 +63,7 @@ impl StoreReader {
     /// Messages the archive holds: identities whose message event has arrived (an edit or a
     /// withdrawal of a message not seen yet does not count). One pass over a narrow index, so
     /// it stays cheap on a large archive, unlike [`StoreReader::stats`], which reads every row
-    /// several times.
+    /// twice.
     pub fn message_count(&self) -> Result<u64> {
         let n: i64 = self
             .conn
