@@ -32,8 +32,8 @@ fn main() {
         .enumerate()
         .map(|(i, m)| {
             let pts = 1_700_000_000_000_000 + i as i64 + 1;
-            let item = wire::push_item(&wire::chat_item(m));
-            wire::sync_push(&format!("{i} 0"), "bench", vec![item], pts, pts, m.sent_at).to_string()
+            let item = wire::push_item_raw(&wire::chat_item(m));
+            wire::sync_push(&format!("{i} 0"), "bench", &[&item], pts, pts, m.sent_at)
         })
         .collect();
     drop(msgs);

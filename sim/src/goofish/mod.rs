@@ -246,7 +246,7 @@ impl GoofishSim {
 
     /// Messages released so far (the server's history), in pts order.
     pub fn messages(&self) -> Vec<SimMessage> {
-        self.shared.lock().released.iter().map(|(_, m)| m.clone()).collect()
+        self.shared.lock().released.iter().map(|r| r.held.msg.clone()).collect()
     }
 
     /// Scripted live messages not released yet.

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -42,8 +43,8 @@ pub(crate) struct Unacked {
 
 /// Everything the simulator knows and recorded.
 pub(crate) struct State {
-    pub released: Vec<(i64, SimMessage)>,
-    pub pending_live: VecDeque<SimMessage>,
+    pub released: Vec<Released>,
+    pub pending_live: VecDeque<Held>,
     pub live_started: bool,
     pub next_pts: i64,
     pub unacked: BTreeMap<String, Unacked>,
@@ -61,10 +62,44 @@ pub(crate) struct State {
     push_no: u64,
 }
 
+/// A message the server holds, with its wire form encoded once, when the script is loaded: a
+/// platform catching a client up has its messages ready, and the encoding is the simulator's
+/// work, not the client's, yet it ran on the same cores as the client when done at push time.
+pub(crate) struct Held {
+    pub msg: SimMessage,
+    /// Its `data[]` entry (pushes splice it).
+    item: Box<RawValue>,
+    /// The id its push acknowledges (a recall's is the recalled message's).
+    acked_id: String,
+}
+
+impl Held {
+    pub(crate) fn new(msg: SimMessage) -> Held {
+        let acked_id = match &msg.content {
+            SimContent::Recall { target } => target.clone(),
+            _ => msg.msg_id.clone(),
+        };
+        Held {
+            item: wire::push_item_raw(&wire::chat_item(&msg)),
+            msg,
+            acked_id,
+        }
+    }
+}
+
+/// A released message: the server's history, and what it pushes.
+pub(crate) struct Released {
+    pub pts: i64,
+    pub held: Held,
+}
+
 impl State {
-    fn release(&mut self, m: SimMessage) {
+    fn release(&mut self, held: Held) {
         self.next_pts += 1;
-        self.released.push((self.next_pts, m));
+        self.released.push(Released {
+            pts: self.next_pts,
+            held,
+        });
     }
 }
 
@@ -116,9 +151,9 @@ impl Shared {
         };
         let mut msgs = msgs.into_iter();
         for m in msgs.by_ref().take(offline) {
-            state.release(m);
+            state.release(Held::new(m));
         }
-        state.pending_live = msgs.collect();
+        state.pending_live = msgs.map(Held::new).collect();
         Arc::new(Shared {
             state: Mutex::new(state),
             version: watch::channel(0).0,
@@ -140,7 +175,8 @@ impl Shared {
 
     /// Releases a message now (it becomes history and is pushed to connected clients).
     pub(crate) fn release(&self, m: SimMessage) {
-        self.lock().release(m);
+        let held = Held::new(m);
+        self.lock().release(held);
         self.bump();
     }
 }
@@ -252,7 +288,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
                     // unacked pushes are forgotten.
                     let mut st = shared.lock();
                     st.unacked.retain(|_, u| u.conn == conn);
-                    st.released.last().map_or(BASE_PTS, |(pts, _)| *pts)
+                    st.released.last().map_or(BASE_PTS, |r| r.pts)
                 };
                 if pusher.is_none() {
                     pusher = Some(tokio::spawn(push_loop(
@@ -403,51 +439,46 @@ async fn push_loop(shared: Arc<Shared>, tx: mpsc::Sender<Message>, conn: u32, fr
     let mut last = from;
     loop {
         let next = {
-            let mut st = shared.lock();
+            let mut guard = shared.lock();
+            // A plain reference, so that the batch can borrow the history while the fault
+            // switches and counters change beside it.
+            let st: &mut State = &mut guard;
             if st.unacked.len() >= shared.opts.window {
                 None
             } else {
-                let start = st.released.partition_point(|(pts, _)| *pts <= last);
-                let batch: Vec<(i64, SimMessage)> = st.released[start..]
-                    .iter()
-                    .take(shared.opts.items_per_push.max(1))
-                    .cloned()
-                    .collect();
+                let start = st.released.partition_point(|r| r.pts <= last);
+                let batch = &st.released[start..st.released.len().min(start + shared.opts.items_per_push.max(1))];
                 if batch.is_empty() {
                     None
                 } else {
+                    let end = batch.last().map(|r| r.pts).unwrap_or(last);
+                    let first = batch[0].pts;
+                    let msg_ids: Vec<String> = batch.iter().map(|r| r.held.acked_id.clone()).collect();
                     let garbage = std::mem::take(&mut st.faults.garbage_next);
+                    let (bad_base64, bad_item);
+                    let mut items: Vec<&RawValue> = Vec::with_capacity(batch.len() + 2);
+                    if garbage {
+                        bad_base64 =
+                            to_raw_value(&json!({"bizType": 40, "data": "%%% not base64 %%%", "objectType": 40000}))
+                                .expect("a JSON value serializes");
+                        items.push(&bad_base64);
+                    }
+                    items.extend(batch.iter().map(|r| &*r.held.item));
+                    if garbage {
+                        bad_item = wire::push_item_raw(&[0xc1, 0x00, 0x01]);
+                        items.push(&bad_item);
+                    }
                     st.push_no += 1;
                     let mid = format!("{}{} 0", st.push_no % 1000, proto::time::now_ms());
                     let mid = format!("{mid}#{}", st.push_no);
-                    let end = batch.last().map(|(p, _)| *p).unwrap_or(last);
-                    let mut items: Vec<Value> = batch
-                        .iter()
-                        .map(|(_, m)| wire::push_item(&wire::chat_item(m)))
-                        .collect();
-                    if garbage {
-                        items.insert(
-                            0,
-                            json!({"bizType": 40, "data": "%%% not base64 %%%", "objectType": 40000}),
-                        );
-                        items.push(wire::push_item(&[0xc1, 0x00, 0x01]));
-                    }
-                    let frame = wire::sync_push(
+                    let text = wire::sync_push(
                         &mid,
                         &format!("sim-sid-{conn}"),
-                        items,
-                        batch[0].0,
+                        &items,
+                        first,
                         end,
                         proto::time::now_ms(),
                     );
-                    let msg_ids: Vec<String> = batch
-                        .iter()
-                        .map(|(_, m)| match &m.content {
-                            SimContent::Recall { target } => target.clone(),
-                            _ => m.msg_id.clone(),
-                        })
-                        .collect();
-                    let text = frame.to_string();
                     st.unacked.insert(
                         mid.clone(),
                         Unacked {
@@ -565,7 +596,7 @@ fn conversations(convs: &[SimConversation], groups: &[String], st: &State, body:
                 .released
                 .iter()
                 .rev()
-                .map(|(_, m)| m)
+                .map(|r| &r.held.msg)
                 .find(|m| m.cid == c.cid && m.is_message())?;
             Some((last.sent_at, c, last))
         })
@@ -591,7 +622,7 @@ fn history(st: &State, groups: &[String], body: &Value) -> Value {
     let mut older: Vec<&SimMessage> = st
         .released
         .iter()
-        .map(|(_, m)| m)
+        .map(|r| &r.held.msg)
         .filter(|m| m.cid == cid && m.is_message() && m.sent_at < cursor)
         .collect();
     older.sort_by_key(|b| std::cmp::Reverse(b.sent_at));

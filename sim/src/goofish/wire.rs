@@ -4,6 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rmpv::Value as Mp;
+use serde::Serialize;
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
 use super::script::{SimContent, SimConversation, SimMessage};
@@ -108,25 +110,88 @@ pub fn push_item(bytes: &[u8]) -> Value {
     json!({"bizType": 40, "data": STANDARD.encode(bytes), "streamId": "0", "objectType": 40000})
 }
 
-/// A `/s/sync` push frame.
-pub fn sync_push(mid: &str, sid: &str, items: Vec<Value>, start_pts: i64, end_pts: i64, now: i64) -> Value {
-    json!({
-        "lwp": "/s/sync",
-        "headers": {"mid": mid, "sid": sid, "app-key": ingest::goofish::frame::APP_KEY, "dt": "j"},
-        "body": {
-            "syncPushPackage": {
-                "maxHighPts": end_pts,
-                "startSeq": start_pts,
-                "endSeq": end_pts,
-                "minCreateTime": now,
-                "data": items,
-                "maxPts": end_pts,
-                "hasMore": 0,
-                "timestamp": now,
+/// [`push_item`] as JSON text: what the server holds for each released message, so that a push
+/// splices its items instead of encoding every message again at every push.
+pub fn push_item_raw(bytes: &[u8]) -> Box<RawValue> {
+    // A JSON value always serializes.
+    to_raw_value(&push_item(bytes)).expect("a JSON value serializes")
+}
+
+/// A `/s/sync` push frame, as JSON text. The structs below declare their fields in the order a
+/// `serde_json::Value` object writes them (sorted), so the frame reads as it did when built as one.
+pub fn sync_push(mid: &str, sid: &str, items: &[&RawValue], start_pts: i64, end_pts: i64, now: i64) -> String {
+    let frame = SyncPush {
+        body: PushBody {
+            sync_extension_model: ExtensionModel {
+                failover: false,
+                fingerprint: format!("fp{end_pts}"),
+                reconnect_type: 0,
             },
-            "syncExtensionModel": {"reconnectType": 0, "failover": false, "fingerprint": format!("fp{end_pts}")},
-        }
-    })
+            sync_push_package: PushPackage {
+                data: items,
+                end_seq: end_pts,
+                has_more: 0,
+                max_high_pts: end_pts,
+                max_pts: end_pts,
+                min_create_time: now,
+                start_seq: start_pts,
+                timestamp: now,
+            },
+        },
+        headers: PushHeaders {
+            app_key: ingest::goofish::frame::APP_KEY,
+            dt: "j",
+            mid,
+            sid,
+        },
+        lwp: "/s/sync",
+    };
+    // Strings, numbers and JSON texts always serialize.
+    serde_json::to_string(&frame).expect("a push frame serializes")
+}
+
+#[derive(Serialize)]
+struct SyncPush<'a> {
+    body: PushBody<'a>,
+    headers: PushHeaders<'a>,
+    lwp: &'static str,
+}
+
+#[derive(Serialize)]
+struct PushHeaders<'a> {
+    #[serde(rename = "app-key")]
+    app_key: &'a str,
+    dt: &'static str,
+    mid: &'a str,
+    sid: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PushBody<'a> {
+    sync_extension_model: ExtensionModel,
+    sync_push_package: PushPackage<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExtensionModel {
+    failover: bool,
+    fingerprint: String,
+    reconnect_type: u8,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PushPackage<'a> {
+    data: &'a [&'a RawValue],
+    end_seq: i64,
+    has_more: u8,
+    max_high_pts: i64,
+    max_pts: i64,
+    min_create_time: i64,
+    start_seq: i64,
+    timestamp: i64,
 }
 
 /// One `userMessageModels[]` entry of `/r/MessageManager/listUserMessages`;
@@ -180,4 +245,42 @@ pub fn conversation(c: &SimConversation, self_uid: &str, last: Option<&SimMessag
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client sees the same push whether the server holds its items as text or builds the
+    /// frame as one JSON value, down to the byte.
+    #[test]
+    fn a_push_spliced_from_held_items_reads_as_one_built_whole() {
+        let items = [
+            push_item(b"\x81\xa11\x01"),
+            json!({"bizType": 40, "data": "%%% not base64 %%%", "objectType": 40000}),
+            push_item("会议改到三点".as_bytes()),
+        ];
+        let (start, end, now) = (1_700_000_000_000_001, 1_700_000_000_000_003, 1_733_000_000_123);
+        let whole = json!({
+            "lwp": "/s/sync",
+            "headers": {"mid": "12 0#1", "sid": "sim-sid-1", "app-key": ingest::goofish::frame::APP_KEY, "dt": "j"},
+            "body": {
+                "syncPushPackage": {
+                    "maxHighPts": end,
+                    "startSeq": start,
+                    "endSeq": end,
+                    "minCreateTime": now,
+                    "data": items,
+                    "maxPts": end,
+                    "hasMore": 0,
+                    "timestamp": now,
+                },
+                "syncExtensionModel": {"reconnectType": 0, "failover": false, "fingerprint": format!("fp{end}")},
+            }
+        })
+        .to_string();
+        let held: Vec<Box<RawValue>> = items.iter().map(|v| to_raw_value(v).unwrap()).collect();
+        let refs: Vec<&RawValue> = held.iter().map(|b| &**b).collect();
+        assert_eq!(sync_push("12 0#1", "sim-sid-1", &refs, start, end, now), whole);
+    }
 }
