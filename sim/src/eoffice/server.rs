@@ -48,7 +48,7 @@ pub enum Control {
 #[derive(Default)]
 pub(crate) struct State {
     pub offline: Vec<OfflineMessage>,
-    pub live: VecDeque<LivePush>,
+    pub live: VecDeque<ReadyPush>,
     pub log: Vec<LogEntry>,
     pub next_ack: u64,
     pub outstanding: HashMap<u64, Vec<String>>,
@@ -221,7 +221,7 @@ async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<Str
                     return None;
                 }
                 Some(Control::Push(p)) => {
-                    if let Err(e) = push(&mut ws, shared, conn, &p).await {
+                    if let Err(e) = push(&mut ws, shared, conn, ReadyPush::new(&p)).await {
                         return Some(e);
                     }
                 }
@@ -245,7 +245,7 @@ async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<Str
             _ = live_turn(opts.live_interval), if live_ready => {
                 for _ in 0..LIVE_BURST {
                     let Some(p) = shared.lock().live.pop_front() else { break };
-                    if let Err(e) = push(&mut ws, shared, conn, &p).await {
+                    if let Err(e) = push(&mut ws, shared, conn, p).await {
                         return Some(e);
                     }
                     if !opts.live_interval.is_zero() {
@@ -290,14 +290,31 @@ fn msg_ids(v: &Value) -> Vec<String> {
     }
 }
 
-async fn push(ws: &mut Ws, shared: &Shared, conn: u32, p: &LivePush) -> Result<(), String> {
-    let frame = Sio::event(&p.event, vec![p.body.clone()], None).to_frame();
-    send(ws, shared, frame).await?;
+/// A live push with its frame encoded once, when the script is loaded: the encoding is the
+/// simulator's work, and done at push time it ran on the same cores as the client under test.
+pub(crate) struct ReadyPush {
+    event: String,
+    frame: String,
+    msg_ids: Vec<String>,
+}
+
+impl ReadyPush {
+    pub(crate) fn new(p: &LivePush) -> ReadyPush {
+        ReadyPush {
+            event: p.event.clone(),
+            frame: Sio::event(&p.event, vec![p.body.clone()], None).to_frame(),
+            msg_ids: msg_ids(&p.body),
+        }
+    }
+}
+
+async fn push(ws: &mut Ws, shared: &Shared, conn: u32, p: ReadyPush) -> Result<(), String> {
+    send(ws, shared, p.frame).await?;
     shared.log(SimEvent::Sent {
         conn,
-        event: p.event.clone(),
+        event: p.event,
         ack_id: None,
-        msg_ids: msg_ids(&p.body),
+        msg_ids: p.msg_ids,
     });
     Ok(())
 }
