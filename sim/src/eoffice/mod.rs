@@ -135,7 +135,7 @@ impl EofficeSim {
         ]);
         let state = State {
             offline: feed.offline,
-            live: feed.live.iter().map(server::ReadyPush::new).collect(),
+            live: feed.live.into_iter().map(server::ReadyPush::new).collect(),
             chat_list,
             ..State::default()
         };

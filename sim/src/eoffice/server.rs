@@ -221,7 +221,7 @@ async fn serve(stream: TcpStream, conn: u32, shared: &Arc<Shared>) -> Option<Str
                     return None;
                 }
                 Some(Control::Push(p)) => {
-                    if let Err(e) = push(&mut ws, shared, conn, ReadyPush::new(&p)).await {
+                    if let Err(e) = push(&mut ws, shared, conn, ReadyPush::new(p)).await {
                         return Some(e);
                     }
                 }
@@ -299,11 +299,12 @@ pub(crate) struct ReadyPush {
 }
 
 impl ReadyPush {
-    pub(crate) fn new(p: &LivePush) -> ReadyPush {
+    pub(crate) fn new(p: LivePush) -> ReadyPush {
+        let msg_ids = msg_ids(&p.body);
         ReadyPush {
-            event: p.event.clone(),
-            frame: Sio::event(&p.event, vec![p.body.clone()], None).to_frame(),
-            msg_ids: msg_ids(&p.body),
+            frame: Sio::event(&p.event, vec![p.body], None).to_frame(),
+            event: p.event,
+            msg_ids,
         }
     }
 }
