@@ -59,9 +59,9 @@ impl IndexGate {
     /// A gate on `progress` with the defaults `run` uses: commits are held while the indexer
     /// has more than 40,000 events left to take in, for 2 s at most. The searchable lag then
     /// stays under 100,000: 40,000, plus one full group of 20,000, plus what the indexer takes
-    /// in before its next commit (every 0.5 s while busy: 12,000–15,000 at the 1M rates below).
+    /// in before its next commit (every 0.5 s while busy: half a second of the archive's rate).
     /// `bench pipeline --n 1000000` saw 72,270 and 74,217 at most with this bound; 25,000 held
-    /// commits for 19 % of the run, 50,000 let the lag reach 84,703 (docs/performance.md).
+    /// commits for 16–19 % of the run, 50,000 let the lag reach 84,703 (docs/performance.md).
     pub fn new(progress: IndexProgress) -> IndexGate {
         IndexGate {
             progress,
