@@ -149,11 +149,12 @@ pub fn next_platform_batches(
 
 /// How the commit stage spent the `archive_secs` until every message was archived: busy
 /// committing, held for the index, or waiting for prepared batches or its group-commit window
-/// (the rest), with the transactions' sizes and the WAL's checkpoints and restarts beside them.
+/// (the rest), with the transactions' sizes, the batches they were made of, and the WAL's
+/// checkpoints and restarts beside them.
 pub fn writer_line(w: &store::WriterStats, archive_secs: f64) -> String {
     let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / archive_secs.max(f64::MIN_POSITIVE);
     format!(
-        "Store writer: {} transactions, {:.0} events each on average, {} at the most, from {} batches ({:.0} events each); a transaction in flight {:.1} s ({:.0} % of the time to archive), commits held for the search index {:.1} s ({:.0} %) in {} holds; in the rest, it waited for prepared batches or for its group-commit window. {} WAL checkpoints beside them; WAL restarts run by the writer itself: {}, taking {:.1} s of the time in flight.",
+        "Store writer: {} transactions, {:.0} events each on average, {} at the most, from {} batches ({:.0} events a batch on average); a transaction in flight {:.1} s ({:.0} % of the time to archive), commits held for the search index {:.1} s ({:.0} %) in {} holds; in the rest, it waited for prepared batches or for its group-commit window. {} WAL checkpoints beside them; WAL restarts run by the writer itself: {}, taking {:.1} s of the time in flight.",
         w.commits,
         (w.appended + w.duplicates) as f64 / w.commits.max(1) as f64,
         w.largest_group,
