@@ -55,6 +55,11 @@ pub fn init_logging(default_level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // When stderr cannot be written (its file on a full disk), the subscriber would report
+        // that with `eprintln!`, which panics on the same error: every thread that logged
+        // died, and archiving did not resume once the disk had space again. A line that
+        // cannot be written is dropped instead.
+        .log_internal_errors(false)
         .try_init();
 }
 

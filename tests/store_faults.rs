@@ -1,8 +1,8 @@
 //! The store failing under a running `chatvault run` is never silent: while its transactions
 //! fail (here a file-size limit that SQLite's writes run into and that is not lifted for a
 //! while), `/healthz` answers 503, the log says so, and no callback is answered 200 unless its
-//! message was committed; when the disk takes writes again, health returns and archiving
-//! resumes in place. A writer that dies outright (an injected panic in its commit thread)
+//! message was committed; when the disk takes writes again (the log's file included, which
+//! could not be written meanwhile), health returns and archiving resumes in place. A writer that dies outright (an injected panic in its commit thread)
 //! stops the process with a non-zero exit.
 
 use std::process::{Command, Stdio};
@@ -103,6 +103,8 @@ async fn a_failing_disk_fails_health_and_acknowledges_only_what_it_committed() {
     // did, 3.6 s after a checkpoint had failed; likely one small enough for what was left of
     // the WAL's allowance, as the limit is per file), and is then rightly acknowledged: so the
     // check is "acknowledged ⇒ archived", not "nothing acknowledged".
+    // And the disk is full for the log too: from here no line can be written to it.
+    set_file_size_limit(child.id(), Some(log().len() as u64));
     let acked_at_failure = acked_wecom_ids(&poster);
     let failing: Vec<_> = (next..next + 10).map(cb).collect();
     next += 10;

@@ -312,10 +312,17 @@ pub fn cv_isolated(config: Option<&Path>, args: &[&str]) -> Output {
 /// Lifts the file size limit of running process `pid` (the disk "has space again" for a
 /// process started under `RLIMIT_FSIZE`).
 pub fn lift_file_size_limit(pid: u32) {
+    set_file_size_limit(pid, None);
+}
+
+/// Sets the file-size limit of the running process `pid` (bytes; `None`: none). A write at or
+/// past the limit fails, whatever the file's size.
+pub fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
+    let soft = bytes.map_or_else(|| "unlimited".to_string(), |b| b.to_string());
     let st = Command::new("prlimit")
         .arg("--pid")
         .arg(pid.to_string())
-        .arg("--fsize=unlimited:unlimited")
+        .arg(format!("--fsize={soft}:unlimited"))
         .status()
         .unwrap();
     assert!(st.success());
