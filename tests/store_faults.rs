@@ -2,8 +2,9 @@
 //! fail (here a file-size limit that SQLite's writes run into and that is not lifted for a
 //! while), `/healthz` answers 503, the log says so, and no callback is answered 200 unless its
 //! message was committed; when the disk takes writes again (the log's file included, which
-//! could not be written meanwhile), health returns and archiving resumes in place. A writer that dies outright (an injected panic in its commit thread)
-//! stops the process with a non-zero exit.
+//! could not be written meanwhile), health returns and archiving resumes in place. A writer
+//! that dies outright (an injected panic in its commit thread) stops the process with a
+//! non-zero exit.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
