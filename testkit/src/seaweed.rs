@@ -4,8 +4,8 @@
 //! real deployment.
 //!
 //! [`shared`] starts one server per test binary; [`Seaweed::start`] gives a test a server of
-//! its own that it may [`kill`](Seaweed::kill) and [`restart`](Seaweed::restart) (same ports,
-//! same data). Each server runs under a watcher shell that ends it when the test process is
+//! its own that it may [`kill`](Seaweed::kill) and [`restart`](Seaweed::restart) (same S3
+//! endpoint, same data). Each server runs under a watcher shell that ends it when the test process is
 //! gone, so no server outlives the tests even when a test panics.
 //!
 //! A missing binary fails the tests: skipping would let an export that no S3 server accepts
@@ -41,8 +41,59 @@ pub fn lake_venv() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/lake")
 }
 
+/// The ports of SeaweedFS's services apart from S3 (the S3 port is the endpoint the tests
+/// hold, so it never changes once a server has started).
+const SERVICE_PORTS: [&str; 10] = [
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+    "debug.port",
+];
+
+/// A loopback port that is free now, below the kernel's ephemeral range and not handed out
+/// before by this process.
+///
+/// Binding port 0 would pick from the ephemeral range, where any outgoing connection (the
+/// servers' own gRPC links, the tests' clients) can take the port between this check and
+/// SeaweedFS's bind; it did once ("bind: address already in use"). Below the range only a
+/// listener can take it, and `launch` retries with new ports if one does.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_low > 12_000 {
+        (10_000u32, u32::from(ephemeral_low))
+    } else {
+        (u32::from(ephemeral_low).max(1024), 65_536)
+    };
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    // A cheap spread that differs between processes and calls; no random crate is needed.
+    let mut x = u64::from(std::process::id()) << 32
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = (low + (x % u64::from(high - low)) as u32) as u16;
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high}");
 }
 
 /// The body of a plain HTTP/1.0 GET (the master's status page; no client crate is needed for
@@ -69,6 +120,13 @@ pub fn shared() -> &'static Seaweed {
 impl Seaweed {
     /// Starts a server of its own on free loopback ports and waits until S3 answers.
     pub fn start() -> Seaweed {
+        let mut s = Seaweed::configure();
+        s.launch();
+        s
+    }
+
+    /// A server's folder, configuration and ports, not started.
+    fn configure() -> Seaweed {
         let weed = lake_venv().join("bin/weed");
         assert!(
             weed.exists(),
@@ -104,30 +162,17 @@ impl Seaweed {
             format!("-s3.config={}", config.display()),
             format!("-s3.port={s3_port}"),
         ];
-        for flag in [
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-            "debug.port",
-        ] {
+        for flag in SERVICE_PORTS {
             args.push(format!("-{flag}={}", free_port()));
         }
-        let mut s = Seaweed {
+        Seaweed {
             endpoint: format!("http://127.0.0.1:{s3_port}"),
             args,
             dir,
             s3_port,
             starts: 0,
             watchers: Vec::new(),
-        };
-        s.launch();
-        s
+        }
     }
 
     fn log(&self) -> PathBuf {
@@ -138,7 +183,25 @@ impl Seaweed {
         self.dir.path().join("weed.pid")
     }
 
+    /// Starts the server and waits until it serves; tries new service ports when one of them
+    /// was taken.
     fn launch(&mut self) {
+        const ATTEMPTS: u32 = 5;
+        for attempt in 1..=ATTEMPTS {
+            if self.launch_once(attempt == ATTEMPTS) {
+                return;
+            }
+            // Another process took one of the ports after `free_port` found it free. The S3
+            // port is kept, as the tests hold its endpoint; if it was the one taken, every
+            // attempt fails the same way and the last one reports it.
+            self.stop();
+            self.new_service_ports();
+        }
+    }
+
+    /// One start: true once the server serves, false if a port was taken (unless `last`,
+    /// which panics with the log instead).
+    fn launch_once(&mut self, last: bool) -> bool {
         self.starts += 1;
         let _ = std::fs::remove_file(self.pid_file());
         let quoted: Vec<String> = self.args.iter().map(|a| format!("'{a}'")).collect();
@@ -163,17 +226,39 @@ impl Seaweed {
         self.watchers.push(watcher);
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            let up = TcpStream::connect(("127.0.0.1", self.s3_port)).is_ok()
-                && std::fs::read_to_string(self.log()).is_ok_and(|l| l.contains("S3 Endpoint"));
-            if up && self.volumes_known() {
-                return;
+            let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+            // SeaweedFS checks its ports before it binds them ("Port allocation failed"); a
+            // port taken after that check fails the bind itself.
+            let taken = log.contains("Port allocation failed") || log.contains("address already in use");
+            if taken && !last {
+                return false;
             }
-            assert!(
-                Instant::now() < deadline,
-                "SeaweedFS did not start: {}",
-                std::fs::read_to_string(self.log()).unwrap_or_default()
-            );
+            let up = TcpStream::connect(("127.0.0.1", self.s3_port)).is_ok() && log.contains("S3 Endpoint");
+            if up && self.volumes_known() {
+                return true;
+            }
+            assert!(Instant::now() < deadline, "SeaweedFS did not start: {log}");
             std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Ends the running server (SIGKILL) and waits for its watcher.
+    fn stop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.pid_file()) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+        for w in &mut self.watchers {
+            let _ = w.wait();
+        }
+    }
+
+    /// Gives every service but S3 a new port.
+    fn new_service_ports(&mut self) {
+        for flag in SERVICE_PORTS {
+            let prefix = format!("-{flag}=");
+            if let Some(arg) = self.args.iter_mut().find(|a| a.starts_with(&prefix)) {
+                *arg = format!("{prefix}{}", free_port());
+            }
         }
     }
 
@@ -231,7 +316,8 @@ impl Seaweed {
         }
     }
 
-    /// Starts the killed server again on the same ports with the same data.
+    /// Starts the killed server again on the same S3 port with the same data (its other
+    /// services move only if another process took their ports meanwhile).
     pub fn restart(&mut self) {
         self.launch();
     }
@@ -266,13 +352,8 @@ impl Seaweed {
 impl Drop for Seaweed {
     fn drop(&mut self) {
         // SIGKILL: its data goes with the test, and SIGTERM can leave it shutting down forever.
-        if let Ok(pid) = std::fs::read_to_string(self.pid_file()) {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-        }
         // Each watcher ends once its server is gone.
-        for w in &mut self.watchers {
-            let _ = w.wait();
-        }
+        self.stop();
     }
 }
 
@@ -284,4 +365,39 @@ pub fn unique_prefix(name: &str) -> String {
         std::process::id(),
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_and_outside_the_ephemeral_range() {
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
+        assert!(
+            ports.iter().all(|&p| p < low),
+            "a port in the ephemeral range: {ports:?}"
+        );
+    }
+
+    #[test]
+    fn a_taken_port_is_replaced_and_the_server_still_starts() {
+        let mut s = Seaweed::configure();
+        // Another process takes the volume server's port after it was picked.
+        let taken: u16 = s.flag("volume.port").parse().unwrap();
+        let _holder = TcpListener::bind(("127.0.0.1", taken)).unwrap();
+        s.launch();
+        assert_ne!(s.flag("volume.port"), taken.to_string());
+        assert!(s.starts >= 2, "started once on a taken port");
+        assert!(TcpStream::connect(("127.0.0.1", s.s3_port)).is_ok());
+    }
 }
