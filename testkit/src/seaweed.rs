@@ -5,8 +5,8 @@
 //!
 //! [`shared`] starts one server per test binary; [`Seaweed::start`] gives a test a server of
 //! its own that it may [`kill`](Seaweed::kill) and [`restart`](Seaweed::restart) (same S3
-//! endpoint, same data). Each server runs under a watcher shell that ends it when the test process is
-//! gone, so no server outlives the tests even when a test panics.
+//! endpoint, same data). Each server runs under a watcher shell that ends it when the test
+//! process is gone, so no server outlives the tests even when a test panics.
 //!
 //! A missing binary fails the tests: skipping would let an export that no S3 server accepts
 //! pass CI.
@@ -61,8 +61,8 @@ const SERVICE_PORTS: [&str; 10] = [
 ///
 /// Binding port 0 would pick from the ephemeral range, where any outgoing connection (the
 /// servers' own gRPC links, the tests' clients) can take the port between this check and
-/// SeaweedFS's bind; it did once ("bind: address already in use"). Below the range only a
-/// listener can take it, and `launch` retries with new ports if one does.
+/// SeaweedFS's bind, which then fails with "bind: address already in use". Below the range
+/// only a listener can take it, and `launch` retries with new ports if one does.
 fn free_port() -> u16 {
     use std::collections::HashSet;
     use std::sync::Mutex;
