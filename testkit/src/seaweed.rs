@@ -56,8 +56,8 @@ const SERVICE_PORTS: [&str; 10] = [
     "debug.port",
 ];
 
-/// A loopback port that is free now, below the kernel's ephemeral range and not handed out
-/// before by this process.
+/// A loopback port that is free now, outside the kernel's ephemeral range (below it where
+/// there is room) and not handed out before by this process.
 ///
 /// Binding port 0 would pick from the ephemeral range, where any outgoing connection (the
 /// servers' own gRPC links, the tests' clients) can take the port between this check and
@@ -67,14 +67,12 @@ fn free_port() -> u16 {
     use std::collections::HashSet;
     use std::sync::Mutex;
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768);
+    let (ephemeral_low, ephemeral_high) = ephemeral_range();
+    // Below the range when there is room there, else above it.
     let (low, high) = if ephemeral_low > 12_000 {
         (10_000u32, u32::from(ephemeral_low))
     } else {
-        (u32::from(ephemeral_low).max(1024), 65_536)
+        (u32::from(ephemeral_high) + 1, 65_536)
     };
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     let given = given.get_or_insert_with(HashSet::new);
@@ -94,6 +92,18 @@ fn free_port() -> u16 {
         }
     }
     panic!("no free loopback port in {low}..{high}");
+}
+
+/// The kernel's range of ports for outgoing connections (Linux's default where it cannot be
+/// read).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.split_whitespace().map(str::parse);
+            Some((it.next()?.ok()?, it.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 /// The body of a plain HTTP/1.0 GET (the master's status page; no client crate is needed for
@@ -373,19 +383,13 @@ mod tests {
 
     #[test]
     fn free_ports_are_distinct_and_outside_the_ephemeral_range() {
-        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (low, high) = ephemeral_range();
         let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
         let distinct: std::collections::HashSet<_> = ports.iter().collect();
         assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
         assert!(
-            ports.iter().all(|&p| p < low),
-            "a port in the ephemeral range: {ports:?}"
+            ports.iter().all(|p| !(low..=high).contains(p)),
+            "a port in the ephemeral range {low}..={high}: {ports:?}"
         );
     }
 
