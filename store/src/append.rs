@@ -15,7 +15,7 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, Tran
 use crate::checkpoint::Checkpointer;
 use crate::compress::{Codebook, Packed, insert_dict};
 use crate::dedup::{PROBE_SQL, Probe, is_duplicate, probe_message, resolve_from};
-use crate::keys::content_key;
+use crate::keys::{KeyScheme, content_key};
 use crate::open::{StoreOptions, WRITER_BUSY, open_writer};
 use crate::prepare::{EventPrep, ItemPrep, Prepared};
 use crate::project::{Projector, Target};
@@ -34,6 +34,8 @@ pub struct Store {
     book: Arc<Codebook>,
     /// Dictionaries the archive holds (committed).
     dicts_stored: HashSet<i64>,
+    /// Where `messages` rows are looked for (set by the migrations, fixed after).
+    scheme: KeyScheme,
 }
 
 impl Store {
@@ -42,6 +44,7 @@ impl Store {
     pub fn open(data_dir: &Path, opts: StoreOptions) -> Result<Store> {
         let (mut conn, path) = open_writer(data_dir, &opts)?;
         let (head_seq, head_hash) = read_head(&conn)?;
+        let scheme = KeyScheme::of(&conn)?;
         let book = Arc::new(Codebook::load(&conn)?);
         let dicts_stored = conn
             .prepare("SELECT id FROM dicts")?
@@ -57,6 +60,7 @@ impl Store {
             head_hash,
             book,
             dicts_stored,
+            scheme,
         })
     }
 
@@ -133,6 +137,7 @@ impl Store {
             prev: self.head_hash,
             dicts_stored: &self.dicts_stored,
             dicts_new: Vec::new(),
+            scheme: self.scheme,
         };
         let mut infos = Vec::with_capacity(batches.len());
         for (batch, prepared) in batches {
@@ -205,6 +210,7 @@ struct Appender<'t, 'c> {
     dicts_stored: &'t HashSet<i64>,
     /// Dictionaries inserted by this transaction.
     dicts_new: Vec<i64>,
+    scheme: KeyScheme,
 }
 
 impl Appender<'_, '_> {
@@ -266,7 +272,7 @@ impl Appender<'_, '_> {
         let targets = ev.body.targets_message();
         let probe = match (&ev.body, prep.identity) {
             (EventBody::Message(_), Some(identity)) if targets => {
-                Some(probe_message(&mut self.hot.probe, identity, content)?)
+                Some(probe_message(&mut self.hot.probe, identity, self.scheme, content)?)
             }
             _ => None,
         };
@@ -282,7 +288,7 @@ impl Appender<'_, '_> {
             };
             let (row_key, row) = match probe {
                 Some(Probe::New(row_key)) => (row_key, None),
-                _ => resolve_from(self.tx, &key, prep.identity)?,
+                _ => resolve_from(self.tx, self.scheme, &key, prep.identity)?,
             };
             Some(Target { key, row_key, row })
         } else {

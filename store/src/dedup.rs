@@ -20,7 +20,7 @@
 use proto::{ChatEvent, EventBody, MessageKey, Platform};
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 
-use crate::keys::{DedupView, content_check, content_key, identity_hash, identity_of};
+use crate::keys::{DedupView, KeyScheme, RowKeys, content_check, content_key, identity_of};
 use crate::{Result, chain};
 
 /// What the messages table already holds for an identity.
@@ -34,21 +34,34 @@ pub(crate) struct ExistingRow {
 pub(crate) enum Probe {
     /// The identity's row was made from this very content.
     Duplicate,
-    /// No row holds the identity hash: a new message, stored under this row key.
+    /// No row holds the identity: a new message, stored under this row key (its ordered key).
     New(i64),
-    /// A row holds the identity hash (another version, a waiting edit, or a colliding
-    /// identity): [`resolve`] decides.
+    /// A row holds a key the identity may have (another version, a waiting edit, or a
+    /// colliding identity): [`resolve`] decides.
     Ask,
 }
 
 /// The SQL of step 2 (and of step 1, on its own connection).
 pub(crate) const PROBE_SQL: &str = "SELECT msg_key FROM messages WHERE mkey = ?1";
 
-/// Step 2. The content key covers the identity, so a match is the same message.
-pub(crate) fn probe_message(probe: &mut Statement<'_>, identity_hash: i64, content_key: i64) -> Result<Probe> {
-    let found: Option<Option<i64>> = probe.query_row([identity_hash], |r| r.get(0)).optional()?;
-    Ok(match found {
-        None => Probe::New(identity_hash),
+/// Step 2 (and step 1's question). The content key covers the identity, so a match is the
+/// same message.
+pub(crate) fn probe_message(
+    probe: &mut Statement<'_>,
+    keys: RowKeys,
+    scheme: KeyScheme,
+    content_key: i64,
+) -> Result<Probe> {
+    let mut at = |k: i64| -> Result<Option<Option<i64>>> { Ok(probe.query_row([k], |r| r.get(0)).optional()?) };
+    match at(keys.ordered)? {
+        Some(Some(k)) if k == content_key => return Ok(Probe::Duplicate),
+        Some(_) => return Ok(Probe::Ask),
+        None if scheme == KeyScheme::Ordered => return Ok(Probe::New(keys.ordered)),
+        None => {}
+    }
+    // A row stored before schema 6 starts its probe sequence at the identity hash.
+    Ok(match at(keys.hash)? {
+        None => Probe::New(keys.ordered),
         Some(Some(k)) if k == content_key => Probe::Duplicate,
         Some(_) => Probe::Ask,
     })
@@ -89,49 +102,58 @@ pub(crate) fn is_duplicate(
     Ok(existing == check)
 }
 
-/// The row key of `key`'s identity, probing past collisions, and the row if one exists.
-pub(crate) fn resolve(conn: &Connection, key: &MessageKey) -> Result<(i64, Option<ExistingRow>)> {
-    resolve_from(conn, key, None)
+/// The row key of `key`'s identity and its row if one exists: the ordered key if the row is
+/// there or (in an archive of [`KeyScheme::Ordered`]) the key is free, else the probe sequence
+/// `hash, hash + 1, …` up to the row or the first free key. A new row takes a free ordered
+/// key, else the first free key of the sequence; rows are never deleted, so each identity
+/// is found where it was put.
+pub(crate) fn resolve(conn: &Connection, scheme: KeyScheme, key: &MessageKey) -> Result<(i64, Option<ExistingRow>)> {
+    resolve_from(conn, scheme, key, None)
 }
 
-/// [`resolve`] starting from the key's identity hash when already known.
+/// [`resolve`] with the key's row keys when already known.
 pub(crate) fn resolve_from(
     conn: &Connection,
+    scheme: KeyScheme,
     key: &MessageKey,
-    identity: Option<i64>,
+    keys: Option<RowKeys>,
 ) -> Result<(i64, Option<ExistingRow>)> {
-    let mut row_key =
-        identity.unwrap_or_else(|| identity_hash(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id));
+    let keys = keys.unwrap_or_else(|| RowKeys::of_key(key));
     let mut st = conn.prepare_cached(
         "SELECT platform, account, chat_id, msg_id, has_message, msg_key FROM messages WHERE mkey = ?1",
     )?;
-    loop {
+    // `None`: the key is free; `Some(None)`: another identity's row.
+    let mut at = |row_key: i64| -> Result<Option<Option<ExistingRow>>> {
         let row = st
             .query_row([row_key], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, bool>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                ))
+                let same = r.get_ref(0)?.as_str()? == key.platform.as_str()
+                    && r.get_ref(1)?.as_str()? == key.account
+                    && r.get_ref(2)?.as_str()? == key.chat_id
+                    && r.get_ref(3)?.as_str()? == key.msg_id;
+                Ok(same
+                    .then(|| -> rusqlite::Result<ExistingRow> {
+                        Ok(ExistingRow {
+                            has_message: r.get(4)?,
+                            content_key: r.get(5)?,
+                        })
+                    })
+                    .transpose()?)
             })
             .optional()?;
-        match row {
-            None => return Ok((row_key, None)),
-            Some((p, a, c, m, has_message, content_key)) => {
-                if p == key.platform.as_str() && a == key.account && c == key.chat_id && m == key.msg_id {
-                    return Ok((
-                        row_key,
-                        Some(ExistingRow {
-                            has_message,
-                            content_key,
-                        }),
-                    ));
-                }
-                row_key = row_key.wrapping_add(1);
-            }
+        Ok(row)
+    };
+    let free_ordered = match at(keys.ordered)? {
+        Some(Some(row)) => return Ok((keys.ordered, Some(row))),
+        None if scheme == KeyScheme::Ordered => return Ok((keys.ordered, None)),
+        None => Some(keys.ordered),
+        Some(None) => None,
+    };
+    let mut row_key = keys.hash;
+    loop {
+        match at(row_key)? {
+            None => return Ok((free_ordered.unwrap_or(row_key), None)),
+            Some(Some(row)) => return Ok((row_key, Some(row))),
+            Some(None) => row_key = row_key.wrapping_add(1),
         }
     }
 }
@@ -143,13 +165,14 @@ pub(crate) fn resolve_from(
 /// the writer empties — should not pay for one each.
 pub(crate) struct StoredProbe {
     conn: Connection,
+    scheme: KeyScheme,
 }
 
 impl StoredProbe {
     pub fn open(data_dir: &std::path::Path) -> Result<StoredProbe> {
-        Ok(StoredProbe {
-            conn: crate::open::open_reader(data_dir)?,
-        })
+        let conn = crate::open::open_reader(data_dir)?;
+        let scheme = KeyScheme::of(&conn)?;
+        Ok(StoredProbe { conn, scheme })
     }
 
     /// The lookups of one batch: one read transaction and one statement for all of them
@@ -160,6 +183,7 @@ impl StoredProbe {
         let stmt = self.conn.prepare_cached(PROBE_SQL).ok()?;
         Some(BatchLookups {
             stmt,
+            scheme: self.scheme,
             _tx: tx,
             asked: false,
             probing: true,
@@ -171,6 +195,7 @@ impl StoredProbe {
 pub(crate) struct BatchLookups<'c> {
     // Declared first: the statement is reset before the transaction ends.
     stmt: rusqlite::CachedStatement<'c>,
+    scheme: KeyScheme,
     _tx: rusqlite::Transaction<'c>,
     /// The batch has had its first lookup.
     asked: bool,
@@ -179,19 +204,21 @@ pub(crate) struct BatchLookups<'c> {
 }
 
 impl BatchLookups<'_> {
-    /// `(content hash, identity hash)` of a `message` event the archive holds with this very
+    /// `(content hash, row keys)` of a `message` event the archive holds with this very
     /// content, else `None`.
-    pub(crate) fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<([u8; 32], i64)> {
+    pub(crate) fn known(&mut self, platform: Platform, account: &str, ev: &ChatEvent) -> Option<([u8; 32], RowKeys)> {
         if !self.probing || !matches!(ev.body, EventBody::Message(_)) || ev.validate().is_err() {
             return None;
         }
         let content_hash = chain::sha_json(&DedupView::of(platform, account, ev)).ok()?;
-        let identity = identity_of(platform, account, ev);
-        let stored: Option<Option<i64>> = self.stmt.query_row([identity], |r| r.get(0)).optional().ok()?;
-        let known = stored == Some(Some(content_key(&content_hash)));
+        let keys = identity_of(platform, account, ev);
+        let known = matches!(
+            probe_message(&mut self.stmt, keys, self.scheme, content_key(&content_hash)).ok()?,
+            Probe::Duplicate
+        );
         if !self.asked {
             (self.asked, self.probing) = (true, known);
         }
-        known.then_some((content_hash, identity))
+        known.then_some((content_hash, keys))
     }
 }

@@ -4,8 +4,9 @@
 //! | Rust name | What it is | Stored in |
 //! |---|---|---|
 //! | [`proto::MessageKey`] | a message's identity: platform, account, chat id, message id | `messages`, `events` (text columns) |
-//! | identity hash ([`identity_hash`]) | 64-bit hash of an identity: the first row key tried | — |
-//! | row key | the 64-bit key an identity's `messages` row holds: its identity hash, or the next free value after it if another identity holds that one ([`crate::dedup::resolve`]) | `messages.mkey`, `events.mkey`, `revisions.mkey` |
+//! | ordered key ([`RowKeys::ordered`]) | 64 bits of an identity that keep a chat's numbered messages together and in order: the first row key tried | — |
+//! | identity hash ([`RowKeys::hash`]) | 64-bit hash of an identity: where the probe goes on when the ordered key is another identity's (and the first key tried before schema 6) | — |
+//! | row key | the 64-bit key an identity's `messages` row holds: its ordered key, else the first free value of `hash, hash + 1, …` ([`crate::dedup::resolve`]) | `messages.mkey`, `events.mkey`, `revisions.mkey` |
 //! | content hash | sha256 of an event's dedup view (identity, kind, body; never receive or occurred times: `prepare.rs`) | — |
 //! | content key ([`content_key`]) | first 8 bytes of the content hash | `messages.msg_key` (of the `message` event the row was made from), `dedup.k` |
 //! | content check ([`content_check`]) | bytes 8..16 of the content hash | `dedup.h` |
@@ -13,19 +14,102 @@
 //! Two events are the same event when their content key and content check are equal (a false
 //! duplicate needs a 128-bit collision); a `message` row's content key alone is trusted because
 //! the row's identity is compared too.
+//!
+//! **Why an ordered key.** Every new message inserts its row key into `messages_by_key`, and a
+//! transaction writes each index page it touched to the WAL whole. With the identity hash as
+//! the key, the messages of one commit land on as many pages as they are messages (the index
+//! has more leaves than a commit has messages once an archive holds a few hundred thousand),
+//! so the key index alone wrote more WAL pages than every new row together. The ordered key
+//! puts a chat's messages in one run of the index (its high half is a hash of the chat) and,
+//! where the platform numbers its messages, in the order they come (its low half is that
+//! number): a commit then touches about one page per chat it holds, as the
+//! `UNIQUE(platform, chat_id, msg_id)` index of a hand-written insert does
+//! (`docs/performance.md`, "Pipeline"). Message ids that are not numbers get the low half of
+//! the identity hash: their chat's run is in random order, as the whole index was before.
+//! Correctness never rests on the order: a key held by another identity moves the probe on.
 
-use proto::{ChatEvent, Platform};
+use proto::{ChatEvent, MessageKey, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// The identity hash of a message: 64 bits of sha256 over the length-prefixed parts.
-pub fn identity_hash(platform: &str, account: &str, chat_id: &str, msg_id: &str) -> i64 {
-    let mut h = Sha256::new();
-    for part in [platform, account, chat_id, msg_id] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
+/// Where a message identity's row is looked for: [`RowKeys::ordered`] first, then the probe
+/// sequence `hash, hash + 1, …` ([`crate::dedup::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowKeys {
+    /// High 32 bits: a hash of the chat (platform, account, chat id). Low 32 bits: the
+    /// message id's number ([`msg_number`]) if it has one, else the low half of `hash`.
+    pub ordered: i64,
+    /// 64 bits of sha256 over the length-prefixed platform, account, chat id and message id.
+    pub hash: i64,
+}
+
+impl RowKeys {
+    pub(crate) fn of(platform: &str, account: &str, chat_id: &str, msg_id: &str) -> RowKeys {
+        let mut h = Sha256::new();
+        for part in [platform, account, chat_id] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        let chat = content_key(&h.clone().finalize().into()) as u64;
+        h.update((msg_id.len() as u64).to_be_bytes());
+        h.update(msg_id.as_bytes());
+        let hash = content_key(&h.finalize().into());
+        let low = msg_number(msg_id).unwrap_or(hash as u64) & 0xFFFF_FFFF;
+        RowKeys {
+            ordered: ((chat & !0xFFFF_FFFF) | low) as i64,
+            hash,
+        }
     }
-    content_key(&h.finalize().into())
+
+    pub(crate) fn of_key(key: &MessageKey) -> RowKeys {
+        RowKeys::of(key.platform.as_str(), &key.account, &key.chat_id, &key.msg_id)
+    }
+}
+
+/// Which row keys an archive's `messages` rows may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyScheme {
+    /// Every row was stored at its ordered key or, when another identity held that, in its
+    /// hash sequence: a free ordered key means the identity has no row.
+    Ordered,
+    /// Rows stored before schema 6 sit in their hash sequence whatever their ordered key
+    /// holds: a free ordered key sends the probe on to the hash sequence.
+    Mixed,
+}
+
+/// `meta` key set by the schema 6 migration on an archive that held messages before it.
+pub(crate) const HASH_KEYED_ROWS: &str = "hash_keyed_rows";
+
+impl KeyScheme {
+    /// The scheme of the archive `conn` is open on. An archive before schema 6 (one a reader
+    /// opens before any writer has migrated it) may hold rows at their identity hash.
+    pub(crate) fn of(conn: &rusqlite::Connection) -> rusqlite::Result<KeyScheme> {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let flagged: i64 = conn.query_row("SELECT count(*) FROM meta WHERE key = ?1", [HASH_KEYED_ROWS], |r| {
+            r.get(0)
+        })?;
+        Ok(if version < 6 || flagged > 0 {
+            KeyScheme::Mixed
+        } else {
+            KeyScheme::Ordered
+        })
+    }
+}
+
+/// The number a platform gave a message, when its id spells one: its decimal digits read as
+/// one number, if there are 6 to 19 of them (`4263141580162.PNM` → 4263141580162,
+/// `m000001234` → 1234). Fewer digits say little; more do not fit 64 bits.
+fn msg_number(msg_id: &str) -> Option<u64> {
+    let digits = msg_id.bytes().filter(u8::is_ascii_digit).count();
+    if !(6..=19).contains(&digits) {
+        return None;
+    }
+    Some(
+        msg_id
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+    )
 }
 
 /// The content key of a content hash (its first 8 bytes as an SQLite integer).
@@ -38,9 +122,9 @@ pub fn content_check(content_hash: &[u8; 32]) -> i64 {
     i64::from_be_bytes(content_hash[8..16].try_into().expect("8 bytes"))
 }
 
-/// The identity hash of an event's message (events that target one).
-pub(crate) fn identity_of(platform: Platform, account: &str, ev: &ChatEvent) -> i64 {
-    identity_hash(
+/// The row keys of an event's message (events that target one).
+pub(crate) fn identity_of(platform: Platform, account: &str, ev: &ChatEvent) -> RowKeys {
+    RowKeys::of(
         platform.as_str(),
         account,
         &ev.chat_id,
@@ -70,5 +154,64 @@ impl<'a> DedupView<'a> {
             msg_id: ev.msg_id.as_deref(),
             body: &ev.body,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RowKeys, msg_number};
+
+    /// The identity hash is where every row of a version 5 archive sits: it must not change.
+    #[test]
+    fn the_identity_hash_is_the_one_earlier_archives_were_keyed_by() {
+        // sha256(len ‖ "goofish" ‖ len ‖ "shop" ‖ len ‖ "48011000001" ‖ len ‖ "4263141580162.PNM"),
+        // first 8 bytes, as written by schema versions 1 to 5.
+        let k = RowKeys::of("goofish", "shop", "48011000001", "4263141580162.PNM");
+        assert_eq!(k.hash, -6_228_798_300_111_365_368);
+        assert_eq!(
+            RowKeys::of("yunhu", "team", "c1", "m1").hash,
+            -6_103_079_523_148_126_414
+        );
+    }
+
+    #[test]
+    fn a_numbered_message_is_keyed_by_its_chat_then_its_number() {
+        let k = RowKeys::of("goofish", "shop", "48011000001", "4263141580162.PNM");
+        let chat = 0xe989_1722_u64 << 32;
+        assert_eq!(k.ordered, (chat | (4_263_141_580_162u64 & 0xFFFF_FFFF)) as i64);
+        // The chat's next messages follow it in the key index, another chat's are elsewhere.
+        let next: Vec<i64> = (1..=5)
+            .map(|i| {
+                RowKeys::of(
+                    "goofish",
+                    "shop",
+                    "48011000001",
+                    &format!("{}.PNM", 4_263_141_580_162u64 + i),
+                )
+                .ordered
+            })
+            .collect();
+        assert!(next.windows(2).all(|w| w[1] == w[0] + 1) && next[0] == k.ordered + 1);
+        let other = RowKeys::of("goofish", "shop", "48011000002", "4263141580162.PNM");
+        assert_ne!(other.ordered >> 32, k.ordered >> 32);
+    }
+
+    #[test]
+    fn an_id_without_a_number_takes_the_low_half_of_its_hash() {
+        for id in ["m1", "yh-d002", "abc-12345", "12345"] {
+            let k = RowKeys::of("yunhu", "team", "c1", id);
+            assert_eq!(k.ordered & 0xFFFF_FFFF, k.hash & 0xFFFF_FFFF, "{id}");
+            assert_eq!(k.ordered >> 32, RowKeys::of("yunhu", "team", "c1", "m2").ordered >> 32);
+        }
+    }
+
+    #[test]
+    fn six_to_nineteen_digits_make_a_number() {
+        assert_eq!(msg_number("m000001234"), Some(1234));
+        assert_eq!(msg_number("4263141580162.PNM"), Some(4_263_141_580_162));
+        assert_eq!(msg_number("123456"), Some(123_456));
+        assert_eq!(msg_number("12345"), None);
+        assert_eq!(msg_number("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(msg_number("12345678901234567890"), None);
     }
 }

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compress::{Blob, Codebook, Packed};
 use crate::dedup::StoredProbe;
-use crate::keys::identity_of;
+use crate::keys::{RowKeys, identity_of};
 use crate::{Result, StoreError, chain, detail};
 
 /// A batch's precomputed hashes, envelopes and compressed blobs, item by item; see the module
@@ -51,8 +51,8 @@ pub(crate) struct EventPrep {
     pub payload: Vec<u8>,
     /// `payload` as stored (the `payload` column); `None` when `stored`.
     pub packed: Option<Packed>,
-    /// The identity hash of the event's message, for events that target one.
-    pub identity: Option<i64>,
+    /// The row keys of the event's message, for events that target one.
+    pub identity: Option<RowKeys>,
     /// The archive holds this `message` event already (step 1 of `dedup.rs`); `payload` is
     /// empty.
     pub stored: bool,
@@ -60,7 +60,7 @@ pub(crate) struct EventPrep {
 
 impl EventPrep {
     /// The parts of a `message` event found stored: nothing to write.
-    pub(crate) fn stored(content_hash: [u8; 32], identity: i64) -> EventPrep {
+    pub(crate) fn stored(content_hash: [u8; 32], identity: RowKeys) -> EventPrep {
         EventPrep {
             content_hash,
             payload: Vec::new(),

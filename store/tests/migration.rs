@@ -7,7 +7,8 @@
 //! schema version 2 with `examples/write_fixture.rs`; its head is recorded in [`V2_HEAD`].
 //! `fixtures/archive-v3.db`: the same program run with the schema version 3 store (the same
 //! events, so the same head, stored compressed). `fixtures/archive-v4.db`: the same, with the
-//! schema version 4 store.
+//! schema version 4 store. `fixtures/archive-v5.db`: the same, with the schema version 5 store
+//! (its rows at their identity hash).
 
 mod common;
 
@@ -45,7 +46,7 @@ fn fixture_archive(name: &str, version: i64) -> tempfile::TempDir {
 /// Opens the archive in `dir`, checking it is migrated to the current schema.
 fn open_migrated(dir: &std::path::Path) -> store::Store {
     let s = open(dir);
-    assert_eq!(user_version(dir), 5);
+    assert_eq!(user_version(dir), 6);
     assert!(has_chat_index(dir));
     s
 }
@@ -185,35 +186,7 @@ fn a_version_2_archive_is_compressed_in_place_without_losing_anything() {
     let stats = r.stats().unwrap();
     assert_eq!((stats.events, stats.raw_payloads), (12, 11));
 
-    // Redeliveries from before the migration are duplicates; a new event links to the old head.
-    let b = proto::EventBatch::new(
-        proto::Platform::Goofish,
-        "shop",
-        vec![
-            goofish::carried(
-                fixture_binary(2),
-                vec![msg("g1", "1.PNM", "还在吗？能便宜点吗", T0 + 400_000)],
-                T0 + 500_000,
-            ),
-            goofish::carried(
-                fixture_binary(3),
-                vec![msg("g1", "2.PNM", "新消息", T0 + 500_000)],
-                T0 + 500_001,
-            ),
-        ],
-        None,
-    )
-    .0;
-    let info = s.append(&[&b]).unwrap().remove(0);
-    assert_eq!((info.duplicates, info.appended), (1, 1));
-    let info = s
-        .append(&[&batch(vec![payload(msg("c1", "m1", "合同明天签", T0), T0 + 999)])])
-        .unwrap()
-        .remove(0);
-    assert_eq!((info.duplicates, info.appended), (1, 0));
-    assert_eq!(s.head().0, 13);
-    let report = s.reader().unwrap().verify(&mut |_| {}).unwrap();
-    assert!(report.ok, "verify after appending to the migrated archive: {report:?}");
+    appends_after_the_upgrade(&mut s);
 }
 
 #[test]
@@ -306,4 +279,71 @@ fn a_version_4_archive_gains_the_per_chat_index() {
         .unwrap();
     assert!(rows > 0);
     assert_eq!(all.len() as i64, rows);
+}
+
+/// Redeliveries of the fixture's events from before the migration are duplicates; a new event
+/// links to the old head, and the archive verifies.
+fn appends_after_the_upgrade(s: &mut store::Store) {
+    let b = proto::EventBatch::new(
+        proto::Platform::Goofish,
+        "shop",
+        vec![
+            goofish::carried(
+                fixture_binary(2),
+                vec![msg("g1", "1.PNM", "还在吗？能便宜点吗", T0 + 400_000)],
+                T0 + 500_000,
+            ),
+            goofish::carried(
+                fixture_binary(3),
+                vec![msg("g1", "2.PNM", "新消息", T0 + 500_000)],
+                T0 + 500_001,
+            ),
+        ],
+        None,
+    )
+    .0;
+    let info = s.append(&[&b]).unwrap().remove(0);
+    assert_eq!((info.duplicates, info.appended), (1, 1));
+    let info = s
+        .append(&[&batch(vec![payload(msg("c1", "m1", "合同明天签", T0), T0 + 999)])])
+        .unwrap()
+        .remove(0);
+    assert_eq!((info.duplicates, info.appended), (1, 0));
+    assert_eq!(s.head().0, 13);
+    let report = s.reader().unwrap().verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "verify after appending to the migrated archive: {report:?}");
+}
+
+#[test]
+fn a_version_5_archive_finds_its_rows_at_their_identity_hash() {
+    let dir = fixture_archive("archive-v5.db", 5);
+    let mut s = open_migrated(dir.path());
+    assert_v2_head(&s);
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    let marked: i64 = conn
+        .query_row("SELECT count(*) FROM meta WHERE key = 'hash_keyed_rows'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(marked, 1, "rows stored before schema 6 are looked for where they are");
+    appends_after_the_upgrade(&mut s);
+    // An edit of a message stored before the upgrade lands on its row, not on a new one.
+    let rows_before: i64 = conn
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    s.append(&[&batch(vec![payload(
+        edit("c1", "m1", "合同后天签", T0 + 5_000),
+        T0 + 5_001,
+    )])])
+    .unwrap();
+    let rows_after: i64 = conn
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows_after, rows_before);
+    let r = s.reader().unwrap();
+    assert_eq!(
+        r.messages_by_keys(&[key("c1", "m1")]).unwrap().pop().unwrap().text,
+        "合同后天签"
+    );
+    assert!(r.verify(&mut |_| {}).unwrap().ok);
 }

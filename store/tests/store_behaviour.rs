@@ -419,3 +419,91 @@ fn the_log_names_the_row_of_every_message_an_event_changed_and_that_row_reads_as
     let none = r.message_changes_since(6, 100).unwrap();
     assert_eq!((none.read, none.last_seq, none.targets.len()), (0, 6, 0));
 }
+
+/// Ids whose numbers are equal share an ordered row key (`keys.rs`): the second and later
+/// identities go on to their hash sequence, and each is still its own message.
+#[test]
+fn messages_whose_ids_share_a_number_stay_apart() {
+    let (dir, mut s) = temp_store();
+    let ids = ["a1000001", "b1000001", "1000001"];
+    // In one transaction: each new row is seen by the next lookup.
+    let first: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| payload(msg("c1", id, &format!("第{i}条"), T0 + i as i64), T0))
+        .collect();
+    let info = s.append(&[&batch(first)]).unwrap();
+    assert_eq!((info[0].appended, info[0].duplicates), (3, 0), "each is new");
+    // An edit of a fourth one before its message, then the message.
+    s.append(&[&batch(vec![payload(edit("c1", "c1000001", "先到的修改", T0 + 9), T0)])])
+        .unwrap();
+    s.append(&[&batch(vec![payload(msg("c1", "c1000001", "原文", T0 + 3), T0)])])
+        .unwrap();
+    let again: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| payload(msg("c1", id, &format!("第{i}条"), T0 + i as i64), T0 + 50))
+        .collect();
+    let info = s.append(&[&batch(again)]).unwrap();
+    assert_eq!(
+        (info[0].appended, info[0].duplicates),
+        (0, 3),
+        "redeliveries are recognised"
+    );
+    s.append(&[&batch(vec![payload(
+        edit("c1", "b1000001", "改过的", T0 + 20),
+        T0 + 21,
+    )])])
+    .unwrap();
+
+    let r = s.reader().unwrap();
+    let texts: Vec<String> = r
+        .messages_by_keys(&[
+            key("c1", "a1000001"),
+            key("c1", "b1000001"),
+            key("c1", "1000001"),
+            key("c1", "c1000001"),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["第0条", "改过的", "第2条", "先到的修改"]);
+    assert_eq!(r.revisions(&key("c1", "b1000001")).unwrap().len(), 2);
+    assert_eq!(r.stats().unwrap().messages, 4);
+    let report = r.verify(&mut |_| {}).unwrap();
+    assert!(report.ok, "{report:?}");
+    drop(s);
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    let distinct: i64 = conn
+        .query_row("SELECT count(DISTINCT mkey) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(distinct, 4, "one row key each");
+}
+
+/// A chat's numbered messages take neighbouring row keys, in order, so a commit writes the
+/// key index near one place per chat rather than one page per message.
+#[test]
+fn a_chats_numbered_messages_sit_together_in_the_key_index() {
+    let (dir, mut s) = temp_store();
+    let items = (1..=40)
+        .map(|i| {
+            let chat = if i % 2 == 0 { "c1" } else { "c2" };
+            payload(msg(chat, &format!("m{i:09}"), "你好", T0 + i), T0 + i)
+        })
+        .collect();
+    s.append(&[&batch(items)]).unwrap();
+    drop(s);
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    for chat in ["c1", "c2"] {
+        let keys: Vec<i64> = conn
+            .prepare("SELECT mkey FROM messages WHERE chat_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([chat], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys.len(), 20);
+        assert!(keys.windows(2).all(|w| w[1] == w[0] + 2), "{chat}: {keys:?}");
+    }
+}

@@ -86,8 +86,9 @@ impl StoreReader {
 
     /// Current state of the given messages (missing ones are skipped).
     pub fn messages_by_keys(&self, keys: &[MessageKey]) -> Result<Vec<MessageRecord>> {
+        let scheme = self.scheme;
         let found = self.records_by_row_keys(keys.iter(), |conn, key| {
-            let (row_key, exists) = resolve(conn, key)?;
+            let (row_key, exists) = resolve(conn, scheme, key)?;
             Ok(exists.map(|_| row_key))
         })?;
         Ok(found.into_iter().map(|(_, rec)| rec).collect())
@@ -163,7 +164,7 @@ impl StoreReader {
 
     /// Every text a message has had (empty if never edited: its text is the record's).
     pub fn revisions(&self, key: &MessageKey) -> Result<Vec<Revision>> {
-        let (row_key, exists) = resolve(&self.conn, key)?;
+        let (row_key, exists) = resolve(&self.conn, self.scheme, key)?;
         if exists.is_none() {
             return Ok(Vec::new());
         }

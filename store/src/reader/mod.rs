@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Result;
 use crate::compress::Unpacker;
+use crate::keys::KeyScheme;
 
 pub use chat::EventCheck;
 pub use chat_names::NamedChat;
@@ -40,16 +41,21 @@ pub struct StoreReader {
     pub(crate) unpacker: RefCell<Unpacker>,
     /// The data directory (its anchors file is part of `verify`).
     pub(crate) dir: PathBuf,
+    /// Where `messages` rows are looked for.
+    pub(crate) scheme: KeyScheme,
 }
 
 impl StoreReader {
     /// Opens the archive in `data_dir` read-only. Fails with [`crate::StoreError::NotFound`] if
     /// there is none, [`crate::StoreError::Foreign`] if the file is not a chatvault database.
     pub fn open(data_dir: &Path) -> Result<Self> {
+        let conn = crate::open::open_reader(data_dir)?;
+        let scheme = KeyScheme::of(&conn)?;
         Ok(StoreReader {
-            conn: crate::open::open_reader(data_dir)?,
+            conn,
             unpacker: RefCell::new(Unpacker::default()),
             dir: data_dir.to_path_buf(),
+            scheme,
         })
     }
 

@@ -6,21 +6,22 @@
 //! entry; 3 (`v2_to_v3.rs`) compresses raw payloads and event envelopes (`zdict` columns,
 //! `dicts` table); 4 (`v3_to_v4.rs`) keeps each message's highest stream offset, its text
 //! format, the markup as sent and per-user deletions in `messages`; 5 (`v4_to_v5.rs`) indexes
-//! `messages` per chat in time order (the reviewer UI's chat timeline). Each migration is tested
-//! against a fixture archive written by the version
-//! before it (`tests/migration.rs`).
+//! `messages` per chat in time order (the reviewer UI's chat timeline); 6 (`v5_to_v6.rs`)
+//! stores new `messages` rows at their ordered key (`keys.rs`). Each migration is tested
+//! against a fixture archive written by the version before it (`tests/migration.rs`).
 
 mod v1_to_v2;
 mod v2_to_v3;
 mod v3_to_v4;
 mod v4_to_v5;
+mod v5_to_v6;
 
 use rusqlite::Connection;
 
 use crate::{Result, StoreError};
 
 /// Current schema version.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// Value of `meta.app` in every chatvault database.
 pub const APP_MARKER: &str = "chatvault";
@@ -218,6 +219,9 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     }
     if version <= 4 {
         v4_to_v5::migrate(conn)?;
+    }
+    if version <= 5 {
+        v5_to_v6::migrate(conn)?;
     }
     // An interrupted compression of a version 2 archive goes on where it stopped.
     v2_to_v3::finish(conn)

@@ -75,7 +75,7 @@ impl StoreReader {
         let mut dedup = state::load_dedup(&tx)?;
         let walk = chain::walk(&tx, &mut unpacker, &all, &mut dedup, progress)?;
         let mut mismatches = Vec::new();
-        let folded = projection::walk(&tx, &mut unpacker, &mut mismatches)?;
+        let folded = projection::walk(&tx, self.scheme, &mut unpacker, &mut mismatches)?;
         state::check_chats(&tx, &folded.chats, &walk.chat_names, &mut mismatches)?;
         state::check_members(&tx, &walk.members, &mut mismatches)?;
         let mut bookkeeping = Vec::new();

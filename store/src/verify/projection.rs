@@ -13,6 +13,7 @@ use super::push_listed;
 use crate::compress::Unpacker;
 use crate::dedup::resolve;
 use crate::fold::{FoldInput, fold_message};
+use crate::keys::KeyScheme;
 use crate::reader::{RECORD_COLS, record_from_row};
 use crate::types::{Envelope, Revision};
 use crate::{Result, StoreError};
@@ -37,7 +38,12 @@ pub(super) struct Folded {
 /// its `stream_end`.
 type Actual = (proto::MessageRecord, Vec<Revision>, Option<u64>, Option<i64>);
 
-pub(super) fn walk(conn: &Connection, unpacker: &mut Unpacker, mismatches: &mut Vec<String>) -> Result<Folded> {
+pub(super) fn walk(
+    conn: &Connection,
+    scheme: KeyScheme,
+    unpacker: &mut Unpacker,
+    mismatches: &mut Vec<String>,
+) -> Result<Folded> {
     let kinds = [
         EventKind::Message,
         EventKind::Edit,
@@ -65,7 +71,7 @@ pub(super) fn walk(conn: &Connection, unpacker: &mut Unpacker, mismatches: &mut 
     };
     let check = |key: &MessageKey, inputs: &[FoldInput], out: &mut Folded, mismatches: &mut Vec<String>| {
         let (expected, expected_revs) = fold_message(key, inputs);
-        let actual = load_actual(conn, key, end_col)?;
+        let actual = load_actual(conn, scheme, key, end_col)?;
         let base_seq = inputs
             .iter()
             .filter(|i| i.event.body.kind() == EventKind::Message)
@@ -145,8 +151,8 @@ pub(super) fn walk(conn: &Connection, unpacker: &mut Unpacker, mismatches: &mut 
     Ok(out)
 }
 
-fn load_actual(conn: &Connection, key: &MessageKey, end_col: &str) -> Result<Option<Actual>> {
-    let (row_key, exists) = resolve(conn, key)?;
+fn load_actual(conn: &Connection, scheme: KeyScheme, key: &MessageKey, end_col: &str) -> Result<Option<Actual>> {
+    let (row_key, exists) = resolve(conn, scheme, key)?;
     if exists.is_none() {
         return Ok(None);
     }
