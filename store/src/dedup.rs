@@ -130,14 +130,13 @@ pub(crate) fn resolve_from(
                     && r.get_ref(1)?.as_str()? == key.account
                     && r.get_ref(2)?.as_str()? == key.chat_id
                     && r.get_ref(3)?.as_str()? == key.msg_id;
-                Ok(same
-                    .then(|| -> rusqlite::Result<ExistingRow> {
-                        Ok(ExistingRow {
-                            has_message: r.get(4)?,
-                            content_key: r.get(5)?,
-                        })
-                    })
-                    .transpose()?)
+                if !same {
+                    return Ok(None);
+                }
+                Ok(Some(ExistingRow {
+                    has_message: r.get(4)?,
+                    content_key: r.get(5)?,
+                }))
             })
             .optional()?;
         Ok(row)
