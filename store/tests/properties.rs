@@ -11,7 +11,7 @@ use proto::{ChatEvent, MessageKey, MessageRecord, Platform};
 /// Message `i`'s id. The even ones share a number, so they share an ordered row key and all but
 /// the first to arrive are stored in their hash sequence (`keys.rs`); the odd ones have none.
 fn id(i: usize) -> String {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!("{}1000001", ["a", "b", "c"][i / 2 % 3])
     } else {
         format!("m{i}")
