@@ -270,9 +270,9 @@ impl Appender<'_, '_> {
     ) -> Result<Option<Option<Target>>> {
         let content = content_key(&prep.content_hash);
         let targets = ev.body.targets_message();
-        let probe = match (&ev.body, prep.identity) {
-            (EventBody::Message(_), Some(identity)) if targets => {
-                Some(probe_message(&mut self.hot.probe, identity, self.scheme, content)?)
+        let probe = match (&ev.body, prep.row_keys) {
+            (EventBody::Message(_), Some(keys)) if targets => {
+                Some(probe_message(&mut self.hot.probe, keys, self.scheme, content)?)
             }
             _ => None,
         };
@@ -288,7 +288,7 @@ impl Appender<'_, '_> {
             };
             let (row_key, row) = match probe {
                 Some(Probe::New(row_key)) => (row_key, None),
-                _ => resolve_from(self.tx, self.scheme, &key, prep.identity)?,
+                _ => resolve_from(self.tx, self.scheme, &key, prep.row_keys)?,
             };
             Some(Target { key, row_key, row })
         } else {

@@ -20,7 +20,7 @@
 use proto::{ChatEvent, EventBody, MessageKey, Platform};
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 
-use crate::keys::{DedupView, KeyScheme, RowKeys, content_check, content_key, identity_of};
+use crate::keys::{DedupView, KeyScheme, RowKeys, content_check, content_key, row_keys_of};
 use crate::{Result, chain};
 
 /// What the messages table already holds for an identity.
@@ -210,7 +210,7 @@ impl BatchLookups<'_> {
             return None;
         }
         let content_hash = chain::sha_json(&DedupView::of(platform, account, ev)).ok()?;
-        let keys = identity_of(platform, account, ev);
+        let keys = row_keys_of(platform, account, ev);
         let known = matches!(
             probe_message(&mut self.stmt, keys, self.scheme, content_key(&content_hash)).ok()?,
             Probe::Duplicate

@@ -123,7 +123,7 @@ pub fn content_check(content_hash: &[u8; 32]) -> i64 {
 }
 
 /// The row keys of an event's message (events that target one).
-pub(crate) fn identity_of(platform: Platform, account: &str, ev: &ChatEvent) -> RowKeys {
+pub(crate) fn row_keys_of(platform: Platform, account: &str, ev: &ChatEvent) -> RowKeys {
     RowKeys::of(
         platform.as_str(),
         account,

@@ -1,5 +1,5 @@
 //! The per-event work of an append that needs no database: the stored envelope, its content
-//! hash (dedup), the identity hash, the raw payload's hash, and the compressed forms of the
+//! hash (dedup), the row keys (`keys.rs`), the raw payload's hash, and the compressed forms of the
 //! envelope and the raw payload (`compress.rs`). [`Prepared`] is computed apart from the
 //! transaction — the writer task prepares the next group while the current one commits — so
 //! the single SQLite thread only does what must be sequential: lookups, inserts and the hash
@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compress::{Blob, Codebook, Packed};
 use crate::dedup::StoredProbe;
-use crate::keys::{RowKeys, identity_of};
+use crate::keys::{RowKeys, row_keys_of};
 use crate::{Result, StoreError, chain, detail};
 
 /// A batch's precomputed hashes, envelopes and compressed blobs, item by item; see the module
@@ -52,7 +52,7 @@ pub(crate) struct EventPrep {
     /// `payload` as stored (the `payload` column); `None` when `stored`.
     pub packed: Option<Packed>,
     /// The row keys of the event's message, for events that target one.
-    pub identity: Option<RowKeys>,
+    pub row_keys: Option<RowKeys>,
     /// The archive holds this `message` event already (step 1 of `dedup.rs`); `payload` is
     /// empty.
     pub stored: bool,
@@ -60,12 +60,12 @@ pub(crate) struct EventPrep {
 
 impl EventPrep {
     /// The parts of a `message` event found stored: nothing to write.
-    pub(crate) fn stored(content_hash: [u8; 32], identity: RowKeys) -> EventPrep {
+    pub(crate) fn stored(content_hash: [u8; 32], row_keys: RowKeys) -> EventPrep {
         EventPrep {
             content_hash,
             payload: Vec::new(),
             packed: None,
-            identity: Some(identity),
+            row_keys: Some(row_keys),
             stored: true,
         }
     }
@@ -91,7 +91,7 @@ impl Prepared {
                                 .as_mut()
                                 .and_then(|l| l.known(batch.platform, &batch.account, ev));
                             match known {
-                                Some((content_hash, identity)) => Ok(EventPrep::stored(content_hash, identity)),
+                                Some((content_hash, row_keys)) => Ok(EventPrep::stored(content_hash, row_keys)),
                                 None => {
                                     let mut prep = prepare_event(batch.platform, &batch.account, raw.received_at, ev)?;
                                     prep.packed = Some(book.pack(Blob::Event, platform, &prep.payload)?);
@@ -176,12 +176,12 @@ fn prepare_event(platform: Platform, account: &str, received_at: i64, ev: &ChatE
     h.update(&out[body]);
     let content_hash: [u8; 32] = h.finalize().into();
 
-    let identity = ev.body.targets_message().then(|| identity_of(platform, account, ev));
+    let row_keys = ev.body.targets_message().then(|| row_keys_of(platform, account, ev));
     Ok(EventPrep {
         content_hash,
         payload: out,
         packed: None,
-        identity,
+        row_keys,
         stored: false,
     })
 }
@@ -214,7 +214,7 @@ mod tests {
         );
         let view = DedupView::of(platform, account, ev);
         assert_eq!(prep.content_hash, chain::sha_json(&view).unwrap());
-        assert_eq!(prep.identity.is_some(), ev.body.targets_message());
+        assert_eq!(prep.row_keys.is_some(), ev.body.targets_message());
     }
 
     fn message(text: String) -> EventBody {
