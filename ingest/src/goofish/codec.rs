@@ -8,7 +8,7 @@
 //! decoded it is the item as received.
 
 use bytes::Bytes;
-use proto::{Ingested, RawPayload, TimestampMs, batch::media};
+use proto::{ChatEvent, Ingested, RawPayload, TimestampMs, batch::media};
 use serde_json::Value;
 
 use super::content::{as_i64, decode_b64};
@@ -111,6 +111,16 @@ pub fn decode_item(item: &Value, received_at: TimestampMs) -> Ingested {
         Ok(_) => return reject(CodecError::Base64("empty".into()), as_received()),
         Err(e) => return reject(CodecError::Base64(e.to_string()), as_received()),
     };
+    if let Some(events) = plain_messages(&bytes) {
+        return Ingested::Payload {
+            events,
+            raw: RawPayload {
+                received_at,
+                media_type: media::MSGPACK.into(),
+                bytes: bytes.into(),
+            },
+        };
+    }
     match decode_bytes(&bytes) {
         Ok(Decoded::Json(v)) => Ingested::Payload {
             events: message::from_json_item(&v),
@@ -144,6 +154,22 @@ pub fn decode_item(item: &Value, received_at: TimestampMs) -> Ingested {
             },
         ),
     }
+}
+
+/// The events of an item whose MessagePack values are all plain chat messages, read in place
+/// (`node.rs`); `None` for anything else (JSON, other items, bad bytes), which
+/// [`decode_bytes`] then decodes with the meaning, and the errors, it always had.
+fn plain_messages(bytes: &[u8]) -> Option<Vec<ChatEvent>> {
+    if matches!(bytes.first(), None | Some(b'{') | Some(b'[')) {
+        return None;
+    }
+    let mut rd = bytes;
+    let mut events = Vec::with_capacity(1);
+    while !rd.is_empty() {
+        let v = rmpv::decode::read_value_ref_with_max_depth(&mut rd, MAX_MSGPACK_DEPTH).ok()?;
+        events.push(message::plain_message(&v).ok()??);
+    }
+    Some(events)
 }
 
 /// What an item's bytes hold.
@@ -217,5 +243,168 @@ pub fn to_json(v: rmpv::Value) -> Value {
                 .collect(),
         ),
         rmpv::Value::Ext(_, b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use rmpv::Value as Mp;
+
+    use super::*;
+
+    /// The events the converted path gives: every value → JSON → `from_sync_item`.
+    fn converted(bytes: &[u8]) -> Option<Vec<ChatEvent>> {
+        let Ok(Decoded::Msgpack(values)) = decode_bytes(bytes) else {
+            return None;
+        };
+        let mut events = Vec::new();
+        for v in &values {
+            events.append(&mut message::from_sync_item(v).ok()?);
+        }
+        Some(events)
+    }
+
+    fn encode(values: &[Mp]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for v in values {
+            rmpv::encode::write_value(&mut out, v).expect("writes to a Vec");
+        }
+        out
+    }
+
+    /// A key as a MessagePack writer may send it: an integer, its string, or (rarely) a float.
+    fn key(n: i64) -> BoxedStrategy<Mp> {
+        prop_oneof![
+            20 => Just(Mp::from(n)),
+            20 => Just(Mp::from(n.to_string())),
+            1 => Just(Mp::F64(n as f64)),
+            1 => Just(Mp::from(format!("0{n}"))),
+        ]
+        .boxed()
+    }
+
+    fn text() -> BoxedStrategy<Mp> {
+        prop_oneof![
+            3 => Just(Mp::from("2200123456789@goofish")),
+            3 => Just(Mp::from("4263141580162.PNM")),
+            3 => Just(Mp::from(1_733_000_000_123_i64)),
+            3 => Just(Mp::from("1733000000123")),
+            1 => Just(Mp::from("")),
+            1 => Just(Mp::F64(1.5e12)),
+            1 => Just(Mp::Binary(b"\xffbin".to_vec())),
+            1 => Just(Mp::Nil),
+        ]
+        .boxed()
+    }
+
+    /// An entry `n → v` that is sometimes missing and sometimes given twice.
+    fn entry(n: i64, v: BoxedStrategy<Mp>) -> BoxedStrategy<Vec<(Mp, Mp)>> {
+        (key(n), v, 0..20u8, text())
+            .prop_map(|(k, v, shape, other)| match shape {
+                0 => Vec::new(),
+                1 => vec![(k.clone(), other), (k, v)],
+                2 => vec![(k.clone(), v), (k, other)],
+                _ => vec![(k, v)],
+            })
+            .boxed()
+    }
+
+    fn ext() -> BoxedStrategy<Mp> {
+        let field = |name: &'static str, present: u32| {
+            prop_oneof![
+                10 - present => Just(None),
+                present => text().prop_map(move |v| Some((Mp::from(name), v))),
+            ]
+        };
+        (
+            field("reminderContent", 9),
+            field("reminderTitle", 5),
+            field("senderUserId", 5),
+            field("recallFeature", 1),
+            any::<bool>(),
+        )
+            .prop_map(|(a, b, c, d, as_json)| {
+                let pairs: Vec<(Mp, Mp)> = [a, b, c, d].into_iter().flatten().collect();
+                if as_json {
+                    let json = to_json(Mp::Map(pairs));
+                    Mp::from(json.to_string())
+                } else {
+                    Mp::Map(pairs)
+                }
+            })
+            .boxed()
+    }
+
+    fn body() -> BoxedStrategy<Mp> {
+        let inner = prop_oneof![
+            Just(Mp::from(r#"{"contentType":1,"text":{"text":"可以小刀吗"}}"#)),
+            Just(Mp::from("not json")),
+            Just(Mp::from(1)),
+        ]
+        .boxed();
+        let b64 = Just(Mp::from("eyJjb250ZW50VHlwZSI6MSwidGV4dCI6eyJ0ZXh0Ijoi5YyF6YKu5ZCXIn19")).boxed();
+        (entry(5, inner), entry(1, b64), entry(1, text()))
+            .prop_map(|(a, b, c)| {
+                let three = Mp::Map(a.into_iter().chain(b).collect());
+                Mp::Map(c.into_iter().chain([(Mp::from(3), three)]).collect())
+            })
+            .boxed()
+    }
+
+    fn item() -> BoxedStrategy<Mp> {
+        let m = (
+            entry(1, text()),
+            entry(2, text()),
+            entry(3, text()),
+            entry(5, text()),
+            entry(6, body()),
+            entry(10, ext()),
+        )
+            .prop_map(|(a, b, c, d, e, f)| Mp::Map([a, b, c, d, e, f].concat()))
+            .boxed();
+        let push = prop_oneof![
+            Just(Mp::from("false")),
+            Just(Mp::from("true")),
+            Just(Mp::Boolean(false))
+        ]
+        .prop_map(|v| Mp::Map(vec![(Mp::from("needPush"), v)]))
+        .boxed();
+        (entry(1, m), entry(3, push))
+            .prop_map(|(a, b)| Mp::Map([a, b].concat()))
+            .boxed()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Whatever shape an item has, reading it in place gives the converted path's events,
+        /// or leaves the item to that path.
+        #[test]
+        fn reading_in_place_means_what_the_conversion_means(values in prop::collection::vec(item(), 1..3)) {
+            let bytes = encode(&values);
+            if let Some(events) = plain_messages(&bytes) {
+                prop_assert_eq!(Some(events), converted(&bytes));
+            }
+        }
+    }
+
+    #[test]
+    fn a_chat_message_is_read_in_place() {
+        let ext = Mp::Map(vec![
+            (Mp::from("reminderContent"), Mp::from("包邮吗")),
+            (Mp::from("reminderTitle"), Mp::from("买家")),
+            (Mp::from("senderUserId"), Mp::from("2200123456789")),
+        ]);
+        let m = Mp::Map(vec![
+            (Mp::from(2), Mp::from("55501@goofish")),
+            (Mp::from(3), Mp::from("4263141580162.PNM")),
+            (Mp::from(5), Mp::from(1_733_000_000_123_i64)),
+            (Mp::from(10), ext),
+        ]);
+        let bytes = encode(&[Mp::Map(vec![(Mp::from(1), m)])]);
+        let events = plain_messages(&bytes).expect("read in place");
+        assert_eq!(Some(events.clone()), converted(&bytes));
+        assert_eq!(events[0].msg_id.as_deref(), Some("4263141580162.PNM"));
+        assert_eq!(events[0].chat_id, "55501");
     }
 }

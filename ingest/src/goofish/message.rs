@@ -18,22 +18,24 @@ use proto::{ChatEvent, ChatType, EventBody, NewMessage};
 use serde_json::{Value, json};
 
 use super::content::{self, as_i64};
+use super::node::{Node, Unsure};
 
 /// Suffix of Goofish user and conversation ids on the wire.
 const SUFFIX: &str = "@goofish";
 
 /// Events of one decoded msgpack item.
 pub fn from_sync_item(v: &Value) -> Result<Vec<ChatEvent>, String> {
-    let one = v.get("1");
-    match one {
-        Some(Value::Object(_)) => {
-            let m = &v["1"];
+    match plain_message(v) {
+        Ok(Some(e)) => return Ok(vec![e]),
+        Err(Miss::Layout(reason)) => return Err(reason),
+        // A JSON tree is never unsure of itself.
+        Ok(None) | Err(Miss::Unsure) => {}
+    }
+    match v.get("1") {
+        Some(m @ Value::Object(_)) => {
             let ext = m.get("10").map(ext_object).unwrap_or(Cow::Owned(Value::Null));
             if let Some(feature) = ext.get("recallFeature") {
                 return withdraw(m, feature).map(|e| vec![e]);
-            }
-            if ext.get("reminderContent").is_some() {
-                return push_message(v, m, &ext).map(|e| vec![e]);
             }
             Ok(vec![other("sync_item", chat_of(m.get("2")), v)])
         }
@@ -49,6 +51,38 @@ pub fn from_sync_item(v: &Value) -> Result<Vec<ChatEvent>, String> {
         }
         _ => Ok(vec![other("sync_item", String::new(), v)]),
     }
+}
+
+/// Why [`plain_message`] gave no event.
+#[derive(Debug)]
+pub(crate) enum Miss {
+    /// A chat message lacking a field it needs: the item is rejected with this reason.
+    Layout(String),
+    /// A borrowed MessagePack tree that only its JSON conversion can answer for.
+    Unsure,
+}
+
+impl From<Unsure> for Miss {
+    fn from(_: Unsure) -> Miss {
+        Miss::Unsure
+    }
+}
+
+/// The event of an item that is a plain chat message (`"1"` a map whose extension has
+/// `reminderContent` and no `recallFeature`); `None` for any other item.
+pub(crate) fn plain_message<N: Node>(root: &N) -> Result<Option<ChatEvent>, Miss> {
+    let Some(m) = root.at("1")?.filter(|m| m.is_map()) else {
+        return Ok(None);
+    };
+    let ext = match m.at("10")?.map(Node::json) {
+        Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
+        Some(other) => other,
+        None => Value::Null,
+    };
+    if ext.get("recallFeature").is_some() || ext.get("reminderContent").is_none() {
+        return Ok(None);
+    }
+    push_message(root, m, &ext).map(Some)
 }
 
 /// Events of one Base64(JSON) item (system and status items: kept as `other`).
@@ -96,30 +130,26 @@ pub fn chat_type(v: Option<&Value>) -> ChatType {
     }
 }
 
-fn push_message(root: &Value, m: &Value, ext: &Value) -> Result<ChatEvent, String> {
-    let chat_id = bare(m.get("2")).ok_or("chat item without conversation id (\"1\".\"2\")")?;
-    let msg_id = id_string(m.get("3")).ok_or("chat item without message id (\"1\".\"3\")")?;
-    let sent_at = m
-        .get("5")
+fn push_message<N: Node>(root: &N, m: &N, ext: &Value) -> Result<ChatEvent, Miss> {
+    let layout = |reason: &str| Miss::Layout(reason.into());
+    let leaf = |key: &str| -> Result<Option<Value>, Miss> { Ok(m.at(key)?.map(Node::json)) };
+    let chat_id = bare(leaf("2")?.as_ref()).ok_or_else(|| layout("chat item without conversation id (\"1\".\"2\")"))?;
+    let msg_id = id_string(leaf("3")?.as_ref()).ok_or_else(|| layout("chat item without message id (\"1\".\"3\")"))?;
+    let sent_at = leaf("5")?
+        .as_ref()
         .and_then(as_i64)
-        .ok_or("chat item without create time (\"1\".\"5\")")?;
-    let sender_id = ext_str(ext, "senderUserId")
-        .map(str::to_string)
-        .or_else(|| bare(m.get("1")))
-        .unwrap_or_default();
+        .ok_or_else(|| layout("chat item without create time (\"1\".\"5\")"))?;
+    let sender_id = match ext_str(ext, "senderUserId") {
+        Some(s) => s.to_string(),
+        None => bare(leaf("1")?.as_ref()).unwrap_or_default(),
+    };
     let summary = ext_str(ext, "reminderContent");
-    let body = m.get("6");
-    let inner = body
-        .and_then(|b| b.get("3"))
-        .and_then(|c| {
-            c.get("5")
-                .and_then(Value::as_str)
-                .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                .or_else(|| c.get("1").and_then(Value::as_str).and_then(content::decode_b64_json))
-        })
-        .unwrap_or_else(|| json!({ "contentType": body.and_then(|b| b.get("1")).cloned().unwrap_or(Value::Null) }));
-    let c = content::interpret(&inner, summary);
-    let system = is_false(root.get("3").and_then(|p| p.get("needPush")));
+    let c = content::interpret(&inner_content(m.at("6")?)?, summary);
+    let needs_push = match root.at("3")? {
+        Some(p) => p.at("needPush")?.map(Node::json),
+        None => None,
+    };
+    let system = is_false(needs_push.as_ref());
     Ok(message_event(
         chat_id,
         msg_id,
@@ -129,6 +159,35 @@ fn push_message(root: &Value, m: &Value, ext: &Value) -> Result<ChatEvent, Strin
         c,
         system,
     ))
+}
+
+/// The inner content object of body `"1"."6"`: the JSON string at `"3"."5"`, else the Base64
+/// JSON at `"3"."1"`, else just the body's content type (`"1"`).
+fn inner_content<N: Node>(body: Option<&N>) -> Result<Value, Miss> {
+    let c = match body {
+        Some(b) => b.at("3")?,
+        None => None,
+    };
+    if let Some(c) = c {
+        let parsed = |key: &str, parse: fn(&str) -> Option<Value>| -> Result<Option<Value>, Miss> {
+            Ok(c.at(key)?
+                .map(Node::json)
+                .as_ref()
+                .and_then(Value::as_str)
+                .and_then(parse))
+        };
+        if let Some(v) = parsed("5", |s| serde_json::from_str::<Value>(s).ok())? {
+            return Ok(v);
+        }
+        if let Some(v) = parsed("1", content::decode_b64_json)? {
+            return Ok(v);
+        }
+    }
+    let content_type = match body {
+        Some(b) => b.at("1")?.map(Node::json),
+        None => None,
+    };
+    Ok(json!({ "contentType": content_type.unwrap_or(Value::Null) }))
 }
 
 fn withdraw(m: &Value, feature: &Value) -> Result<ChatEvent, String> {

@@ -42,6 +42,7 @@ pub mod content;
 pub mod cursor;
 pub mod frame;
 pub mod message;
+mod node;
 mod recover;
 pub mod token;
 mod transport;
