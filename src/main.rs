@@ -11,6 +11,11 @@ mod timearg;
 
 use clap::Parser;
 
+/// Every message crosses threads (connector → prepare threads → writer → indexer), and glibc's
+/// allocator paid for those frees in lock and consolidation work on every thread.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // The 会话存档 worker (a child of `run`): before clap and logging, which it needs neither of.
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(ingest::wecom_archive::WORKER_SUBCOMMAND)) {
