@@ -134,10 +134,19 @@ impl Position {
     /// message.
     pub fn advance(&mut self, chat_id: &str, chat_type: u64, seq: u64) {
         let from_live = !self.want_history;
-        let e = self.chats.entry(chat_id.to_string()).or_insert_with(|| ChatPos {
-            from_live,
-            ..ChatPos::new(chat_type, 0)
-        });
+        // Looked up before `entry`, which would allocate the id for every message.
+        if !self.chats.contains_key(chat_id) {
+            self.chats.insert(
+                chat_id.to_string(),
+                ChatPos {
+                    from_live,
+                    ..ChatPos::new(chat_type, 0)
+                },
+            );
+        }
+        let Some(e) = self.chats.get_mut(chat_id) else {
+            return;
+        };
         if chat_type != 0 {
             e.chat_type = chat_type;
         }
@@ -164,10 +173,15 @@ impl Position {
     /// messages already archived keep the name they were archived with.
     pub fn name_from(&mut self, chat_id: &str, name: &str) {
         let next = self.chats.get(chat_id).map_or(0, |p| p.seq.max(p.live)) + 1;
-        let list = self.names.entry(chat_id.to_string()).or_default();
-        if list.last().is_some_and(|(_, n)| n == name) {
+        if self
+            .names
+            .get(chat_id)
+            .and_then(|l| l.last())
+            .is_some_and(|(_, n)| n == name)
+        {
             return;
         }
+        let list = self.names.entry(chat_id.to_string()).or_default();
         list.push((next, name.to_string()));
         if list.len() > MAX_NAMES {
             list.remove(0);
