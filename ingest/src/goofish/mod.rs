@@ -21,7 +21,8 @@
 //!
 //! # Layout
 //! `frame.rs` (LWP frames), `codec.rs` (push items: Base64 → JSON or MessagePack),
-//! `message.rs` (§3.8 field layout → events), `content.rs` (§3.9 content types),
+//! `message.rs` (§3.8 field layout → events), `node.rs` (a plain chat message read in place
+//! from its MessagePack bytes), `content.rs` (§3.9 content types),
 //! `token.rs` + `auth.rs` (credentials), `transport.rs` (the socket: requests matched to
 //! responses, heartbeat), `backfill.rs`, `connector.rs` (the session on the shared
 //! [`crate::runtime`]: register, catch up, live pushes acked through its window).
