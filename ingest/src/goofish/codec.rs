@@ -388,6 +388,38 @@ mod tests {
         }
     }
 
+    /// Empty extension fields count as absent: the sender id then comes from `"1"."1"` and
+    /// the message has no sender name. Both paths share this code, so the property above
+    /// cannot see it; this pins it, with the extension as a map and as a JSON string.
+    #[test]
+    fn empty_extension_fields_fall_back() {
+        let pairs = vec![
+            (Mp::from("reminderContent"), Mp::from("包邮吗")),
+            (Mp::from("reminderTitle"), Mp::from("")),
+            (Mp::from("senderUserId"), Mp::from("")),
+        ];
+        for ext in [Mp::Map(pairs.clone()), Mp::from(to_json(Mp::Map(pairs)).to_string())] {
+            let m = Mp::Map(vec![
+                (Mp::from(1), Mp::from("2200999@goofish")),
+                (Mp::from(2), Mp::from("55501@goofish")),
+                (Mp::from(3), Mp::from("4263141580162.PNM")),
+                (Mp::from(5), Mp::from(1_733_000_000_123_i64)),
+                (Mp::from(10), ext),
+            ]);
+            let bytes = encode(&[Mp::Map(vec![(Mp::from(1), m)])]);
+            for events in [
+                plain_messages(&bytes).expect("read in place"),
+                converted(&bytes).unwrap(),
+            ] {
+                let proto::EventBody::Message(msg) = &events[0].body else {
+                    panic!("not a message: {events:?}");
+                };
+                assert_eq!((msg.sender_id.as_str(), msg.sender_name.as_deref()), ("2200999", None));
+                assert_eq!(msg.text, "包邮吗");
+            }
+        }
+    }
+
     #[test]
     fn a_chat_message_is_read_in_place() {
         let ext = Mp::Map(vec![

@@ -74,12 +74,15 @@ pub(crate) fn plain_message<N: Node>(root: &N) -> Result<Option<ChatEvent>, Miss
     let Some(m) = root.at("1")?.filter(|m| m.is_map()) else {
         return Ok(None);
     };
-    let ext = match m.at("10")?.map(Node::json) {
-        Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
-        Some(other) => other,
-        None => Value::Null,
+    let ext = match m.at("10")? {
+        Some(e) if e.is_map() => Ext::Tree(e),
+        Some(e) => Ext::Parsed(match e.json() {
+            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
+            other => other,
+        }),
+        None => Ext::Parsed(Value::Null),
     };
-    if ext.get("recallFeature").is_some() || ext.get("reminderContent").is_none() {
+    if ext.has("recallFeature")? || !ext.has("reminderContent")? {
         return Ok(None);
     }
     push_message(root, m, &ext).map(Some)
@@ -130,7 +133,36 @@ pub fn chat_type(v: Option<&Value>) -> ChatType {
     }
 }
 
-fn push_message<N: Node>(root: &N, m: &N, ext: &Value) -> Result<ChatEvent, Miss> {
+/// A chat item's extension (`"1"."10"`): a map read in place, or the JSON some variants send
+/// as a string, parsed. Read in place, a message converts only the fields it uses, not every
+/// field of the extension.
+enum Ext<'a, N> {
+    Tree(&'a N),
+    Parsed(Value),
+}
+
+impl<N: Node> Ext<'_, N> {
+    fn has(&self, key: &str) -> Result<bool, Unsure> {
+        Ok(match self {
+            Ext::Tree(n) => n.at(key)?.is_some(),
+            Ext::Parsed(v) => v.get(key).is_some(),
+        })
+    }
+
+    /// The non-empty string at `key` ([`ext_str`]).
+    fn text(&self, key: &str) -> Result<Option<String>, Unsure> {
+        let v = match self {
+            Ext::Tree(n) => n.at(key)?.map(Node::json),
+            Ext::Parsed(v) => v.get(key).cloned(),
+        };
+        Ok(match v {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        })
+    }
+}
+
+fn push_message<N: Node>(root: &N, m: &N, ext: &Ext<'_, N>) -> Result<ChatEvent, Miss> {
     let layout = |reason: &str| Miss::Layout(reason.into());
     let leaf = |key: &str| -> Result<Option<Value>, Miss> { Ok(m.at(key)?.map(Node::json)) };
     let chat_id = bare(leaf("2")?.as_ref()).ok_or_else(|| layout("chat item without conversation id (\"1\".\"2\")"))?;
@@ -139,12 +171,16 @@ fn push_message<N: Node>(root: &N, m: &N, ext: &Value) -> Result<ChatEvent, Miss
         .as_ref()
         .and_then(as_i64)
         .ok_or_else(|| layout("chat item without create time (\"1\".\"5\")"))?;
-    let sender_id = match ext_str(ext, "senderUserId") {
-        Some(s) => s.to_string(),
+    let sender_id = match ext.text("senderUserId")? {
+        Some(s) => s,
         None => bare(leaf("1")?.as_ref()).unwrap_or_default(),
     };
-    let summary = ext_str(ext, "reminderContent");
-    let c = content::interpret(&inner_content(m.at("6")?)?, summary);
+    let summary = ext.text("reminderContent")?;
+    let c = content::interpret(&inner_content(m.at("6")?)?, summary.as_deref());
+    let sender_name = match ext.text("reminderTitle")? {
+        Some(name) => Some(name),
+        None => ext.text("senderNick")?,
+    };
     let needs_push = match root.at("3")? {
         Some(p) => p.at("needPush")?.map(Node::json),
         None => None,
@@ -154,7 +190,7 @@ fn push_message<N: Node>(root: &N, m: &N, ext: &Value) -> Result<ChatEvent, Miss
         chat_id,
         msg_id,
         sender_id,
-        sender_name(ext),
+        sender_name,
         sent_at,
         c,
         system,
