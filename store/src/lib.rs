@@ -24,6 +24,8 @@
 //! - `compress.rs`: how blobs are stored (zstd, one trained dictionary per platform).
 //! - `chain.rs`: the hash chain.
 //! - `checkpoint.rs`: copies the WAL into the database on its own thread, off the commit path.
+//! - `vfs.rs`: the writer's SQLite VFS, which hands each commit's WAL frames to the kernel in
+//!   a few large writes; the crate's only `unsafe`.
 //!
 //! Opening and reading:
 //! - `open.rs`: directory and file permissions, pragmas, refusing foreign files; [`StoreOptions`].
@@ -57,6 +59,7 @@ mod reader;
 mod schema;
 mod types;
 mod verify;
+mod vfs;
 mod writer;
 
 pub use append::Store;

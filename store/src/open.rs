@@ -1,7 +1,8 @@
 //! Opening the archive file: the data directory and file permissions (0700 / 0600), refusing a
 //! foreign or too-new file untouched, and the connection settings of the writer and of readers.
 //!
-//! Writer settings: WAL; `synchronous=FULL` unless told otherwise; a page cache of
+//! Writer settings: WAL; `synchronous=FULL` unless told otherwise, and then the VFS of
+//! `vfs.rs`, which gathers each commit's WAL frames into a few large writes; a page cache of
 //! [`StoreOptions::cache_mib`] (the key indexes must stay cached for appends to stay fast); no
 //! automatic checkpoint (`checkpoint.rs` copies the WAL on its own thread); 64 cached
 //! statements. Readers: read-only, a 64 MiB page cache, the same 10 s busy timeout.
@@ -46,8 +47,20 @@ pub(crate) fn open_writer(data_dir: &Path, opts: &StoreOptions) -> Result<(Conne
     if !path.exists() {
         create_private_file(&path)?;
     }
-    let mut conn =
-        Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| foreign_or(e, &path))?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
+    // Gathering the WAL's writes is sound only when every commit syncs (`vfs.rs`).
+    let mut conn = if opts.synchronous_full {
+        let vfs = crate::vfs::register().map_err(|code| {
+            StoreError::io(
+                "cannot register the writer's SQLite VFS",
+                std::io::Error::other(format!("SQLite error code {code}")),
+            )
+        })?;
+        Connection::open_with_flags_and_vfs(&path, flags, vfs)
+    } else {
+        Connection::open_with_flags(&path, flags)
+    }
+    .map_err(|e| foreign_or(e, &path))?;
     // Read before anything writes: a file that is not SQLite fails here, untouched.
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
