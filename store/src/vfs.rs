@@ -236,7 +236,18 @@ impl File {
     }
 }
 
-/// The default VFS's method `$m`, or `$missing` if it has none.
+/// Runs `op` on the file SQLite handed over once what it gathered is passed on; a failed
+/// flush is the call's answer.
+fn flushed(f: *mut ffi::sqlite3_file, op: impl FnOnce(&mut File) -> c_int) -> c_int {
+    let file = File::of(f);
+    match file.flush() {
+        ffi::SQLITE_OK => op(file),
+        rc => rc,
+    }
+}
+
+/// The default VFS's method `$m`, or `$missing` if it has none (returned from the enclosing
+/// function or closure).
 macro_rules! real_method {
     ($file:expr, $m:ident, $missing:expr) => {
         match $file.methods().$m {
@@ -365,36 +376,27 @@ unsafe extern "C" fn x_write(f: *mut ffi::sqlite3_file, buf: *const c_void, amt:
 }
 
 unsafe extern "C" fn x_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    let file = File::of(f);
-    let rc = file.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let truncate = real_method!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE);
-    // SAFETY: forwards the call to the default VFS's open file.
-    unsafe { truncate(file.real, size) }
+    flushed(f, |file| {
+        let truncate = real_method!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE);
+        // SAFETY: forwards the call to the default VFS's open file.
+        unsafe { truncate(file.real, size) }
+    })
 }
 
 unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    let file = File::of(f);
-    let rc = file.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let sync = real_method!(file, xSync, ffi::SQLITE_IOERR_FSYNC);
-    // SAFETY: forwards the call to the default VFS's open file.
-    unsafe { sync(file.real, flags) }
+    flushed(f, |file| {
+        let sync = real_method!(file, xSync, ffi::SQLITE_IOERR_FSYNC);
+        // SAFETY: forwards the call to the default VFS's open file.
+        unsafe { sync(file.real, flags) }
+    })
 }
 
 unsafe extern "C" fn x_file_size(f: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    let file = File::of(f);
-    let rc = file.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let file_size = real_method!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT);
-    // SAFETY: forwards SQLite's out-pointer to the default VFS.
-    unsafe { file_size(file.real, size) }
+    flushed(f, |file| {
+        let file_size = real_method!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT);
+        // SAFETY: forwards SQLite's out-pointer to the default VFS.
+        unsafe { file_size(file.real, size) }
+    })
 }
 
 unsafe extern "C" fn x_lock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
@@ -419,16 +421,13 @@ unsafe extern "C" fn x_check_reserved_lock(f: *mut ffi::sqlite3_file, out: *mut 
 }
 
 unsafe extern "C" fn x_file_control(f: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
-    let file = File::of(f);
     // A file control may look at the file in ways this shim does not know of: let it see
     // every write first.
-    let rc = file.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let control = real_method!(file, xFileControl, ffi::SQLITE_NOTFOUND);
-    // SAFETY: forwards the op and its argument, as SQLite passed them, to the default VFS.
-    unsafe { control(file.real, op, arg) }
+    flushed(f, |file| {
+        let control = real_method!(file, xFileControl, ffi::SQLITE_NOTFOUND);
+        // SAFETY: forwards the op and its argument, as SQLite passed them, to the default VFS.
+        unsafe { control(file.real, op, arg) }
+    })
 }
 
 unsafe extern "C" fn x_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
