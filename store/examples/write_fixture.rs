@@ -5,6 +5,10 @@
 //! before raw payloads and envelopes were compressed; `tests/migration.rs` checks that an
 //! archive of that version is migrated with nothing lost. Run against a later store, it writes
 //! the same content in that version's format (the start of the next version's fixture).
+//!
+//! With `--numbered` after the directory it then adds two Goofish chats whose message ids are
+//! the platform's numbers (`4263141580162.PNM`…), whose row keys schema 7 computes differently
+//! from schema 6: `tests/fixtures/archive-v6.db` was written that way by the schema 6 store.
 
 use chatvault_store as store;
 use proto::{
@@ -41,7 +45,9 @@ fn state(status: ConnectorStatus, detail: Option<&str>, at: i64) -> Ingested {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).ok_or("usage: write_fixture <dir>")?;
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or("usage: write_fixture <dir> [--numbered]")?;
     let mut s = store::Store::open(
         std::path::Path::new(&dir),
         store::StoreOptions {
@@ -132,6 +138,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .0;
     s.append(&[&second])?;
+    if std::env::args().nth(2).as_deref() == Some("--numbered") {
+        let numbered = EventBatch::new(
+            Platform::Goofish,
+            "shop",
+            (0..4u64)
+                .map(|i| {
+                    let chat = if i.is_multiple_of(2) { "g2" } else { "g3" };
+                    let id = format!("{}.PNM", 4_263_141_580_162u64 + i);
+                    json(
+                        message(chat, &id, &format!("第{i}条"), T0 + 500_000 + i as i64),
+                        T0 + 500_100,
+                    )
+                })
+                .collect(),
+            None,
+        )
+        .0;
+        s.append(&[&numbered])?;
+    }
     let (seq, hash) = s.head();
     println!("head {seq} {}", hex::encode(hash));
     Ok(())

@@ -53,15 +53,16 @@ pub(crate) fn probe_message(
     content_key: i64,
 ) -> Result<Probe> {
     let mut at = |k: i64| -> Result<Option<Option<i64>>> { Ok(probe.query_row([k], |r| r.get(0)).optional()?) };
-    match at(keys.ordered)? {
+    let first = keys.first(scheme);
+    match at(first)? {
         Some(Some(k)) if k == content_key => return Ok(Probe::Duplicate),
         Some(_) => return Ok(Probe::Ask),
-        None if scheme == KeyScheme::Ordered => return Ok(Probe::New(keys.ordered)),
+        None if scheme.free_means_new() => return Ok(Probe::New(first)),
         None => {}
     }
     // A row stored before schema 6 starts its probe sequence at the identity hash.
     Ok(match at(keys.hash)? {
-        None => Probe::New(keys.ordered),
+        None => Probe::New(first),
         Some(Some(k)) if k == content_key => Probe::Duplicate,
         Some(_) => Probe::Ask,
     })
@@ -103,7 +104,7 @@ pub(crate) fn is_duplicate(
 }
 
 /// The row key of `key`'s identity and its row if one exists: the ordered key if the row is
-/// there or (in an archive of [`KeyScheme::Ordered`]) the key is free, else the probe sequence
+/// there or (unless the archive is [`KeyScheme::Mixed`]) the key is free, else the probe sequence
 /// `hash, hash + 1, …` up to the row or the first free key. A new row takes a free ordered
 /// key, else the first free key of the sequence; rows are never deleted, so each identity
 /// is found where it was put.
@@ -141,10 +142,11 @@ pub(crate) fn resolve_from(
             .optional()?;
         Ok(row)
     };
-    let free_ordered = match at(keys.ordered)? {
-        Some(Some(row)) => return Ok((keys.ordered, Some(row))),
-        None if scheme == KeyScheme::Ordered => return Ok((keys.ordered, None)),
-        None => Some(keys.ordered),
+    let first = keys.first(scheme);
+    let free_ordered = match at(first)? {
+        Some(Some(row)) => return Ok((first, Some(row))),
+        None if scheme.free_means_new() => return Ok((first, None)),
+        None => Some(first),
         Some(None) => None,
     };
     let mut row_key = keys.hash;

@@ -4,7 +4,7 @@
 //! | Rust name | What it is | Stored in |
 //! |---|---|---|
 //! | [`proto::MessageKey`] | a message's identity: platform, account, chat id, message id | `messages`, `events` (text columns) |
-//! | ordered key ([`RowKeys::ordered`]) | 64 bits of an identity that keep a chat's numbered messages together and in order: the first row key tried | — |
+//! | ordered key ([`RowKeys::first`]) | 64 bits of an identity that keep numbered messages together and in order: the first row key tried. Which of two it is depends on the archive ([`KeyScheme`]): [`RowKeys::by_number`] (schema 7) or [`RowKeys::by_chat`] (archives that held messages under schema 6) | — |
 //! | identity hash ([`RowKeys::hash`]) | 64-bit hash of an identity: where the probe goes on when the ordered key is another identity's (and the first key tried before schema 6) | — |
 //! | row key | the 64-bit key an identity's `messages` row holds: its ordered key, else the first free value of `hash, hash + 1, …` ([`crate::dedup::resolve`]) | `messages.mkey`, `events.mkey`, `revisions.mkey` |
 //! | content hash | sha256 of an event's dedup view (identity, kind, body; never receive or occurred times: `prepare.rs`) | — |
@@ -19,45 +19,73 @@
 //! transaction writes each index page it touched to the WAL whole. With the identity hash as
 //! the key, the messages of one commit land on as many pages as they are messages (the index
 //! has more leaves than a commit has messages once an archive holds a few hundred thousand),
-//! so the key index alone wrote more WAL pages than every new row together. The ordered key
-//! puts a chat's messages in one run of the index (its high half is a hash of the chat) and,
-//! where the platform numbers its messages, in the order they come (its low half is that
-//! number): a commit then touches about one page per chat it holds, as the
-//! `UNIQUE(platform, chat_id, msg_id)` index of a hand-written insert does
-//! (`docs/performance.md`, "Pipeline"). Message ids that are not numbers get the low half of
-//! the identity hash: their chat's run is in random order, as the whole index was before.
-//! Correctness never rests on the order: a key held by another identity moves the probe on.
+//! so the key index alone wrote more WAL pages than every new row together. Schema 6's ordered
+//! key ([`RowKeys::by_chat`]) puts a chat's messages in one run of the index (its high half is
+//! a hash of the chat) and, where the platform numbers its messages, in the order they come
+//! (its low half is that number): a commit then touches about one page per chat it holds, as
+//! the `UNIQUE(platform, chat_id, msg_id)` index of a hand-written insert does. Schema 7's
+//! ([`RowKeys::by_number`]) orders a numbered message by its number alone within its account,
+//! since the platforms that number messages (Goofish, e-office) number them across chats: a
+//! catch-up commit of ~700 messages from ~200 chats then appends to one run of the index
+//! instead of rewriting ~200 of its pages (`docs/performance.md`, "Pipeline"). Message ids that
+//! are not numbers get their chat's hash and the low half of the identity hash: their chat's
+//! run is in random order, as the whole index was before schema 6. Correctness never rests on
+//! the order: a key held by another identity moves the probe on.
 
 use proto::{ChatEvent, MessageKey, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Where a message identity's row is looked for: [`RowKeys::ordered`] first, then the probe
-/// sequence `hash, hash + 1, …` ([`crate::dedup::resolve`]).
+/// Where a message identity's row is looked for: its ordered key ([`RowKeys::first`]) first,
+/// then the probe sequence `hash, hash + 1, …` ([`crate::dedup::resolve`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RowKeys {
-    /// High 32 bits: a hash of the chat (platform, account, chat id). Low 32 bits: the
-    /// message id's number ([`msg_number`]) if it has one, else the low half of `hash`.
-    pub ordered: i64,
+    /// Schema 6's ordered key. High 32 bits: a hash of the chat (platform, account, chat id).
+    /// Low 32 bits: the message id's number ([`msg_number`]) if it has one, else the low half
+    /// of `hash`.
+    pub by_chat: i64,
+    /// Schema 7's ordered key. For an id with a number: high 8 bits a hash of the account
+    /// (platform, account), low 56 bits the number. Otherwise `by_chat`.
+    pub by_number: i64,
     /// 64 bits of sha256 over the length-prefixed platform, account, chat id and message id.
     pub hash: i64,
 }
 
+/// The bits of [`RowKeys::by_number`] that hold the number.
+const NUMBER_BITS: u64 = 0x00FF_FFFF_FFFF_FFFF;
+
 impl RowKeys {
     pub(crate) fn of(platform: &str, account: &str, chat_id: &str, msg_id: &str) -> RowKeys {
         let mut h = Sha256::new();
-        for part in [platform, account, chat_id] {
+        for part in [platform, account] {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part.as_bytes());
         }
+        let number = msg_number(msg_id);
+        let account_hash = number.map(|_| content_key(&h.clone().finalize().into()) as u64);
+        h.update((chat_id.len() as u64).to_be_bytes());
+        h.update(chat_id.as_bytes());
         let chat = content_key(&h.clone().finalize().into()) as u64;
         h.update((msg_id.len() as u64).to_be_bytes());
         h.update(msg_id.as_bytes());
         let hash = content_key(&h.finalize().into());
-        let low = msg_number(msg_id).unwrap_or(hash as u64) & 0xFFFF_FFFF;
+        let by_chat = ((chat & !0xFFFF_FFFF) | (number.unwrap_or(hash as u64) & 0xFFFF_FFFF)) as i64;
+        let by_number = match (number, account_hash) {
+            (Some(n), Some(a)) => ((a & !NUMBER_BITS) | (n & NUMBER_BITS)) as i64,
+            _ => by_chat,
+        };
         RowKeys {
-            ordered: ((chat & !0xFFFF_FFFF) | low) as i64,
+            by_chat,
+            by_number,
             hash,
+        }
+    }
+
+    /// The ordered key: the first row key tried for the identity in an archive of `scheme`.
+    pub(crate) fn first(&self, scheme: KeyScheme) -> i64 {
+        match scheme {
+            KeyScheme::ByNumber => self.by_number,
+            KeyScheme::ByChat | KeyScheme::Mixed => self.by_chat,
         }
     }
 
@@ -69,30 +97,50 @@ impl RowKeys {
 /// Which row keys an archive's `messages` rows may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyScheme {
-    /// Every row was stored at its ordered key or, when another identity held that, in its
-    /// hash sequence: a free ordered key means the identity has no row.
-    Ordered,
+    /// An archive created by schema 7 or later: every row was stored at its
+    /// [`RowKeys::by_number`] or, when another identity held that, in its hash sequence; a
+    /// free ordered key means the identity has no row.
+    ByNumber,
+    /// An archive that held messages under schema 6: the same with [`RowKeys::by_chat`], for
+    /// good (its rows are where schema 6 put them).
+    ByChat,
     /// Rows stored before schema 6 sit in their hash sequence whatever their ordered key
-    /// holds: a free ordered key sends the probe on to the hash sequence.
+    /// ([`RowKeys::by_chat`]) holds: a free ordered key sends the probe on to the hash sequence.
     Mixed,
 }
 
 /// `meta` key set by the schema 6 migration on an archive that held messages before it.
 pub(crate) const HASH_KEYED_ROWS: &str = "hash_keyed_rows";
 
+/// `meta` key set by the schema 7 migration on an archive that held messages before it.
+pub(crate) const CHAT_KEYED_ROWS: &str = "chat_keyed_rows";
+
 impl KeyScheme {
     /// The scheme of the archive `conn` is open on. An archive before schema 6 (one a reader
-    /// opens before any writer has migrated it) may hold rows at their identity hash.
+    /// opens before any writer has migrated it) may hold rows at their identity hash, one
+    /// before schema 7 at their [`RowKeys::by_chat`]. An older archive without messages is
+    /// read as the migration will leave it ([`KeyScheme::ByNumber`]), so that a reader opened
+    /// before a writer migrates it finds the rows that writer adds.
     pub(crate) fn of(conn: &rusqlite::Connection) -> rusqlite::Result<KeyScheme> {
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let flagged: i64 = conn.query_row("SELECT count(*) FROM meta WHERE key = ?1", [HASH_KEYED_ROWS], |r| {
-            r.get(0)
-        })?;
-        Ok(if version < 6 || flagged > 0 {
+        let flagged = |key: &str| -> rusqlite::Result<bool> {
+            conn.query_row("SELECT EXISTS(SELECT 1 FROM meta WHERE key = ?1)", [key], |r| r.get(0))
+        };
+        let unmigrated_rows = || -> rusqlite::Result<bool> {
+            Ok(version < 7 && conn.query_row("SELECT EXISTS(SELECT 1 FROM messages)", [], |r| r.get(0))?)
+        };
+        Ok(if flagged(HASH_KEYED_ROWS)? || (version < 6 && unmigrated_rows()?) {
             KeyScheme::Mixed
+        } else if flagged(CHAT_KEYED_ROWS)? || unmigrated_rows()? {
+            KeyScheme::ByChat
         } else {
-            KeyScheme::Ordered
+            KeyScheme::ByNumber
         })
+    }
+
+    /// Whether a free ordered key means the identity has no row.
+    pub(crate) fn free_means_new(self) -> bool {
+        self != KeyScheme::Mixed
     }
 }
 
@@ -178,7 +226,7 @@ mod tests {
     fn a_numbered_message_is_keyed_by_its_chat_then_its_number() {
         let k = RowKeys::of("goofish", "shop", "48011000001", "4263141580162.PNM");
         let chat = 0xe989_1722_u64 << 32;
-        assert_eq!(k.ordered, (chat | (4_263_141_580_162u64 & 0xFFFF_FFFF)) as i64);
+        assert_eq!(k.by_chat, (chat | (4_263_141_580_162u64 & 0xFFFF_FFFF)) as i64);
         // The chat's next messages follow it in the key index, another chat's are elsewhere.
         let next: Vec<i64> = (1..=5)
             .map(|i| {
@@ -188,20 +236,40 @@ mod tests {
                     "48011000001",
                     &format!("{}.PNM", 4_263_141_580_162u64 + i),
                 )
-                .ordered
+                .by_chat
             })
             .collect();
-        assert!(next.windows(2).all(|w| w[1] == w[0] + 1) && next[0] == k.ordered + 1);
+        assert!(next.windows(2).all(|w| w[1] == w[0] + 1) && next[0] == k.by_chat + 1);
         let other = RowKeys::of("goofish", "shop", "48011000002", "4263141580162.PNM");
-        assert_ne!(other.ordered >> 32, k.ordered >> 32);
+        assert_ne!(other.by_chat >> 32, k.by_chat >> 32);
+    }
+
+    #[test]
+    fn a_numbered_message_is_keyed_by_its_number_across_the_accounts_chats() {
+        // Goofish numbers messages across chats: one commit's messages of many chats follow
+        // one another in the key index.
+        let keys: Vec<i64> = (0..6u64)
+            .map(|i| {
+                let chat = format!("4801100000{}", i % 3);
+                RowKeys::of("goofish", "shop", &chat, &format!("{}.PNM", 4_263_141_580_162 + i)).by_number
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[1] == w[0] + 1), "{keys:?}");
+        assert_eq!(keys[0] & 0x00FF_FFFF_FFFF_FFFF, 4_263_141_580_162);
+        // Another account's numbers sit in another run (the high byte, for these two).
+        let other = RowKeys::of("goofish", "shop2", "48011000000", "4263141580162.PNM").by_number;
+        assert_ne!(other >> 56, keys[0] >> 56);
+        // An id without a number keeps its chat's key.
+        let k = RowKeys::of("yunhu", "team", "c1", "m1");
+        assert_eq!(k.by_number, k.by_chat);
     }
 
     #[test]
     fn an_id_without_a_number_takes_the_low_half_of_its_hash() {
         for id in ["m1", "yh-d002", "abc-12345", "12345"] {
             let k = RowKeys::of("yunhu", "team", "c1", id);
-            assert_eq!(k.ordered & 0xFFFF_FFFF, k.hash & 0xFFFF_FFFF, "{id}");
-            assert_eq!(k.ordered >> 32, RowKeys::of("yunhu", "team", "c1", "m2").ordered >> 32);
+            assert_eq!(k.by_chat & 0xFFFF_FFFF, k.hash & 0xFFFF_FFFF, "{id}");
+            assert_eq!(k.by_chat >> 32, RowKeys::of("yunhu", "team", "c1", "m2").by_chat >> 32);
         }
     }
 

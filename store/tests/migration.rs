@@ -8,7 +8,9 @@
 //! `fixtures/archive-v3.db`: the same program run with the schema version 3 store (the same
 //! events, so the same head, stored compressed). `fixtures/archive-v4.db`: the same, with the
 //! schema version 4 store. `fixtures/archive-v5.db`: the same, with the schema version 5 store
-//! (its rows at their identity hash).
+//! (its rows at their identity hash). `fixtures/archive-v6.db`: the same with the schema version
+//! 6 store, run with `--numbered` (two chats of platform-numbered Goofish messages, their rows at
+//! schema 6's ordered key).
 
 mod common;
 
@@ -26,6 +28,12 @@ fn has_chat_index(dir: &std::path::Path) -> bool {
     )
     .unwrap()
         == 1
+}
+
+/// Whether the archive's `meta` holds `key`.
+fn marked(conn: &rusqlite::Connection, key: &str) -> bool {
+    conn.query_row("SELECT EXISTS(SELECT 1 FROM meta WHERE key = ?1)", [key], |r| r.get(0))
+        .unwrap()
 }
 
 fn user_version(dir: &std::path::Path) -> i64 {
@@ -46,7 +54,7 @@ fn fixture_archive(name: &str, version: i64) -> tempfile::TempDir {
 /// Opens the archive in `dir`, checking it is migrated to the current schema.
 fn open_migrated(dir: &std::path::Path) -> store::Store {
     let s = open(dir);
-    assert_eq!(user_version(dir), 6);
+    assert_eq!(user_version(dir), 7);
     assert!(has_chat_index(dir));
     s
 }
@@ -320,12 +328,10 @@ fn a_version_5_archive_finds_its_rows_at_their_identity_hash() {
     let mut s = open_migrated(dir.path());
     assert_v2_head(&s);
     let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
-    let marked: i64 = conn
-        .query_row("SELECT count(*) FROM meta WHERE key = 'hash_keyed_rows'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(marked, 1, "rows stored before schema 6 are looked for where they are");
+    assert!(
+        marked(&conn, "hash_keyed_rows"),
+        "rows stored before schema 6 are looked for where they are"
+    );
     appends_after_the_upgrade(&mut s);
     // An edit of a message stored before the upgrade lands on its row, not on a new one.
     let rows_before: i64 = conn
@@ -346,4 +352,94 @@ fn a_version_5_archive_finds_its_rows_at_their_identity_hash() {
         "合同后天签"
     );
     assert!(r.verify(&mut |_| {}).unwrap().ok);
+}
+
+/// The Goofish chats `write_fixture --numbered` adds: ids `4263141580162.PNM` + i, chat `g2` for
+/// even i, `g3` for odd, text `第{i}条`.
+fn numbered(i: u64, text: &str) -> proto::ChatEvent {
+    let chat = if i.is_multiple_of(2) { "g2" } else { "g3" };
+    testkit::events::group_text(
+        chat,
+        &format!("{}.PNM", 4_263_141_580_162u64 + i),
+        &format!("群{chat}"),
+        text,
+        T0 + 500_000 + i as i64,
+    )
+}
+
+#[test]
+fn a_version_6_archive_finds_its_numbered_rows_where_schema_6_put_them() {
+    let dir = fixture_archive("archive-v6.db", 6);
+    let mut s = open(dir.path());
+    assert_eq!(user_version(dir.path()), 7);
+    let head = s.head();
+    assert_eq!(head.0, 16, "the fixture's 12 events and 4 numbered messages");
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    assert!(
+        marked(&conn, "chat_keyed_rows"),
+        "rows stored by schema 6 are looked for where they are"
+    );
+    let rows = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .unwrap()
+    };
+    let rows_before = rows(&conn);
+    // Redeliveries of the numbered messages are duplicates, not new rows; an edit lands on
+    // its message's row; a new numbered message is new.
+    let b = proto::EventBatch::new(
+        proto::Platform::Goofish,
+        "shop",
+        vec![
+            payload(numbered(0, "第0条"), T0 + 600_000),
+            payload(numbered(3, "第3条"), T0 + 600_001),
+            payload(
+                testkit::events::edit("g3", "4263141580163.PNM", "第1条（改）", T0 + 600_002),
+                T0 + 600_003,
+            ),
+            payload(numbered(4, "第4条"), T0 + 600_004),
+        ],
+        None,
+    )
+    .0;
+    let info = s.append(&[&b]).unwrap().remove(0);
+    assert_eq!((info.duplicates, info.appended), (2, 2));
+    assert_eq!(rows(&conn), rows_before + 1, "only the new message has a new row");
+    let r = s.reader().unwrap();
+    let k = |chat: &str, n: u64| {
+        testkit::events::key(
+            proto::Platform::Goofish,
+            "shop",
+            chat,
+            &format!("{}.PNM", 4_263_141_580_162u64 + n),
+        )
+    };
+    let got = r.messages_by_keys(&[k("g3", 1), k("g2", 4)]).unwrap();
+    let texts: Vec<&str> = got.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["第1条（改）", "第4条"]);
+    assert!(r.verify(&mut |_| {}).unwrap().ok);
+}
+
+/// A reader opened on an empty archive of an older version, before a writer migrates it, finds
+/// the messages that writer then stores at schema 7's keys.
+#[test]
+fn a_reader_opened_before_an_empty_archive_is_migrated_finds_what_is_written_after() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    // Schemas 6 and 7 differ only in where new rows are keyed: an empty archive of version 6.
+    conn.pragma_update(None, "user_version", 6).unwrap();
+    let reader = store::StoreReader::open(dir.path()).unwrap();
+    let mut s = open(dir.path());
+    assert_eq!(user_version(dir.path()), 7);
+    let b = proto::EventBatch::new(
+        proto::Platform::Goofish,
+        "shop",
+        (0..4).map(|i| payload(numbered(i, "在吗"), T0 + 600_000)).collect(),
+        None,
+    )
+    .0;
+    assert_eq!(s.append(&[&b]).unwrap().remove(0).appended, 4);
+    let k = testkit::events::key(proto::Platform::Goofish, "shop", "g3", "4263141580163.PNM");
+    let found = reader.messages_by_keys(&[k]).unwrap();
+    assert_eq!(found.len(), 1, "the reader looks where the writer put the row");
 }

@@ -507,3 +507,27 @@ fn a_chats_numbered_messages_sit_together_in_the_key_index() {
         assert!(keys.windows(2).all(|w| w[1] == w[0] + 2), "{chat}: {keys:?}");
     }
 }
+
+/// A new archive keeps a catch-up's numbered messages of many chats in one run of the key
+/// index (`keys.rs`): each commit then appends there instead of rewriting a page per chat.
+#[test]
+fn numbered_messages_of_many_chats_take_consecutive_row_keys() {
+    let (dir, mut s) = temp_store();
+    let items: Vec<_> = (0..30u64)
+        .map(|i| {
+            let id = format!("{}.PNM", 4_263_141_580_162 + i);
+            payload(msg(&format!("chat{}", i % 10), &id, "在吗", T0 + i as i64), T0 + 100)
+        })
+        .collect();
+    s.append(&[&batch(items)]).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    let keys: Vec<i64> = conn
+        .prepare("SELECT mkey FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys.len(), 30);
+    assert!(keys.windows(2).all(|w| w[1] == w[0] + 1), "{keys:?}");
+}

@@ -7,7 +7,8 @@
 //! `dicts` table); 4 (`v3_to_v4.rs`) keeps each message's highest stream offset, its text
 //! format, the markup as sent and per-user deletions in `messages`; 5 (`v4_to_v5.rs`) indexes
 //! `messages` per chat in time order (the reviewer UI's chat timeline); 6 (`v5_to_v6.rs`)
-//! stores new `messages` rows at their ordered key (`keys.rs`). Each migration is tested
+//! stores new `messages` rows at their ordered key (`keys.rs`); 7 (`v6_to_v7.rs`) orders a
+//! platform-numbered message's key by its number across the account's chats. Each migration is tested
 //! against a fixture archive written by the version before it (`tests/migration.rs`).
 
 mod v1_to_v2;
@@ -15,13 +16,14 @@ mod v2_to_v3;
 mod v3_to_v4;
 mod v4_to_v5;
 mod v5_to_v6;
+mod v6_to_v7;
 
 use rusqlite::Connection;
 
 use crate::{Result, StoreError};
 
 /// Current schema version.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// Value of `meta.app` in every chatvault database.
 pub const APP_MARKER: &str = "chatvault";
@@ -223,8 +225,25 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     if version <= 5 {
         v5_to_v6::migrate(conn)?;
     }
+    if version <= 6 {
+        v6_to_v7::migrate(conn)?;
+    }
     // An interrupted compression of a version 2 archive goes on where it stopped.
     v2_to_v3::finish(conn)
+}
+
+/// A migration that changes where new rows go and rewrites none: if the archive holds
+/// messages, `meta` gets `flag` (their readers then look where the rows are), with the move to
+/// `version` in one transaction. Instant at any size.
+fn mark_if_held(conn: &mut Connection, flag: &str, version: i64) -> Result<()> {
+    let tx = conn.transaction()?;
+    let held: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM messages)", [], |r| r.get(0))?;
+    if held {
+        tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, '1')", [flag])?;
+    }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// A migration that only runs `ddl`: applied with the move to `version` in one transaction.

@@ -15,15 +15,5 @@ use crate::Result;
 use crate::keys::HASH_KEYED_ROWS;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction()?;
-    let held: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM messages)", [], |r| r.get(0))?;
-    if held {
-        tx.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, '1')",
-            [HASH_KEYED_ROWS],
-        )?;
-    }
-    tx.pragma_update(None, "user_version", 6)?;
-    tx.commit()?;
-    Ok(())
+    super::mark_if_held(conn, HASH_KEYED_ROWS, 6)
 }
