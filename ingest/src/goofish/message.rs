@@ -76,10 +76,7 @@ pub(crate) fn plain_message<N: Node>(root: &N) -> Result<Option<ChatEvent>, Miss
     };
     let ext = match m.at("10")? {
         Some(e) if e.is_map() => Ext::Tree(e),
-        Some(e) => Ext::Parsed(match e.json() {
-            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
-            other => other,
-        }),
+        Some(e) => Ext::Parsed(ext_object(&e.json()).into_owned()),
         None => Ext::Parsed(Value::Null),
     };
     if ext.has("recallFeature")? || !ext.has("reminderContent")? {
@@ -151,14 +148,23 @@ impl<N: Node> Ext<'_, N> {
 
     /// The non-empty string at `key` ([`ext_str`]).
     fn text(&self, key: &str) -> Result<Option<String>, Unsure> {
-        let v = match self {
-            Ext::Tree(n) => n.at(key)?.map(Node::json),
-            Ext::Parsed(v) => v.get(key).cloned(),
-        };
-        Ok(match v {
-            Some(Value::String(s)) if !s.is_empty() => Some(s),
-            _ => None,
+        Ok(match self {
+            Ext::Tree(n) => match n.at(key)?.map(Node::json) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s),
+                _ => None,
+            },
+            Ext::Parsed(v) => ext_str(v, key).map(str::to_string),
         })
+    }
+
+    /// The sender's name ([`SENDER_NAME_KEYS`]).
+    fn sender_name(&self) -> Result<Option<String>, Unsure> {
+        for key in SENDER_NAME_KEYS {
+            if let Some(name) = self.text(key)? {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -177,10 +183,7 @@ fn push_message<N: Node>(root: &N, m: &N, ext: &Ext<'_, N>) -> Result<ChatEvent,
     };
     let summary = ext.text("reminderContent")?;
     let c = content::interpret(&inner_content(m.at("6")?)?, summary.as_deref());
-    let sender_name = match ext.text("reminderTitle")? {
-        Some(name) => Some(name),
-        None => ext.text("senderNick")?,
-    };
+    let sender_name = ext.sender_name()?;
     let needs_push = match root.at("3")? {
         Some(p) => p.at("needPush")?.map(Node::json),
         None => None,
@@ -300,9 +303,13 @@ fn ext_str<'a>(ext: &'a Value, key: &str) -> Option<&'a str> {
     ext.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// Where an extension names the sender: the first of these that is a non-empty string.
+const SENDER_NAME_KEYS: [&str; 2] = ["reminderTitle", "senderNick"];
+
 fn sender_name(ext: &Value) -> Option<String> {
-    ext_str(ext, "reminderTitle")
-        .or_else(|| ext_str(ext, "senderNick"))
+    SENDER_NAME_KEYS
+        .iter()
+        .find_map(|key| ext_str(ext, key))
         .map(str::to_string)
 }
 
