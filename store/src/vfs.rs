@@ -2,11 +2,11 @@
 //! large ones per commit. The store's only module with `unsafe` (SQLite's C VFS interface).
 //!
 //! **Why.** SQLite appends a WAL frame as two writes, its 24-byte header and then the page, so
-//! a page straddles two of the kernel's pages. A Goofish catch-up commit of ~730 messages
-//! appends ~860 frames: ~1,700 `pwrite` calls. In a profile of that load (`perf`, 499 Hz), 23 %
-//! of the writer thread's samples were under `pwrite` and 5 % under `fsync`; gathered into
-//! pieces of 124 KiB, 12 % and 2 %, and the thread's samples fell by 14 %. Gathering as it
-//! comes (a piece written as soon as it is full) did less well than gathering the commit: 14 %
+//! a page straddles two of the kernel's pages. A Goofish catch-up commit of ~700 messages
+//! appended ~860 frames under schema 6: ~1,700 `pwrite` calls. In a profile of that load
+//! (`perf`, 499 Hz), 1,928 of the writer thread's 8,537 samples were under `pwrite` and 412
+//! under `fsync`; gathered into pieces of 124 KiB, 853 and 171 of 7,331. Gathering as it comes
+//! (a piece written as soon as it is full) did less well than gathering the commit: 1,228
 //! under `pwrite`. SQLite has no setting that batches these writes and no crate wraps a VFS
 //! around the default one; a shim is the documented way (`sqlite3_vfs_register`, as SQLite's
 //! own `vfstrace` and `multiplex` do), so it is written here.
@@ -30,6 +30,7 @@
 //! methods from one thread at a time (the connection's mutex), so [`File`] needs no lock.
 #![allow(unsafe_code)]
 
+#[cfg(test)]
 use std::cell::Cell;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
@@ -49,19 +50,24 @@ const CAP: usize = 4 << 20;
 /// masks the length with `0x1ffff`), so a gather goes on in pieces of 31 pages.
 const CHUNK: usize = 31 * 4096;
 
-/// Writes to WAL files SQLite asked for on this thread, and writes this VFS made of them.
+/// Writes to WAL files SQLite asked for on this thread, and writes this VFS made of them
+/// (counted in tests only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct WalWrites {
     pub asked: u64,
     pub made: u64,
 }
 
+#[cfg(test)]
 thread_local! {
     // Per thread, so that a test sees its own connection's writes only.
     static WRITES: Cell<WalWrites> = const { Cell::new(WalWrites { asked: 0, made: 0 }) };
 }
 
+/// Counts a write in tests; nothing on the writer's path otherwise.
+#[cfg_attr(not(test), allow(unused_variables))]
 fn count(f: impl FnOnce(&mut WalWrites)) {
+    #[cfg(test)]
     WRITES.with(|w| {
         let mut v = w.get();
         f(&mut v);
