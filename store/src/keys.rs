@@ -24,10 +24,14 @@
 //! a hash of the chat) and, where the platform numbers its messages, in the order they come
 //! (its low half is that number): a commit then touches about one page per chat it holds, as
 //! the `UNIQUE(platform, chat_id, msg_id)` index of a hand-written insert does. Schema 7's
-//! ([`RowKeys::by_number`]) orders a numbered message by its number alone within its account,
-//! since the platforms that number messages (Goofish, e-office) number them across chats: a
-//! catch-up commit of ~700 messages from ~200 chats then appends to one run of the index
-//! instead of rewriting ~200 of its pages (`docs/performance.md`, "Pipeline"). Message ids that
+//! ([`RowKeys::by_number`]) orders a numbered message by its number alone within its account:
+//! a catch-up commit of ~700 messages from ~200 chats then appends to one run of the index
+//! instead of touching a page per chat (`docs/performance.md`, "Pipeline"). That the numbers
+//! run across chats is an inference: Goofish reads and recalls a message by its `.PNM` id
+//! alone, without its chat (protocols.md §3), and e-office's documentation makes its ids from
+//! `Date.now()` (§1.4). Were a platform to number per chat, its chats' equal numbers would
+//! collide on one key and all but the first take the probe sequence: slower, as correct
+//! (`store/tests/properties.rs` stores messages that share a number). Message ids that
 //! are not numbers get their chat's hash and the low half of the identity hash: their chat's
 //! run is in random order, as the whole index was before schema 6. Correctness never rests on
 //! the order: a key held by another identity moves the probe on.
