@@ -110,15 +110,15 @@ impl Connector for WecomConnector {
             let retry = crate::refetch::Queue::new(&cx.data_dir, &self.cfg.name);
             Arc::new(Enricher::new(api, cx.blobs.clone()).with_retry(retry, self.retry.clone(), &self.cfg.name))
         });
-        let r = receiver::Receiver::new(
-            self.cfg.name.clone(),
+        let r = receiver::Receiver::new(receiver::Setup {
+            name: self.cfg.name.clone(),
             crypto,
-            cx.out.clone(),
-            cx.max_body_bytes,
-            self.timing,
+            out: cx.out.clone(),
+            max_body: cx.max_body_bytes,
+            timing: self.timing,
             enricher,
-            std::time::Duration::from_secs(self.cfg.timestamp_window_secs),
-        );
+            timestamp_window: std::time::Duration::from_secs(self.cfg.timestamp_window_secs),
+        });
         Some(receiver::router(&self.cfg.path, r))
     }
 

@@ -63,14 +63,26 @@ pub struct Receiver {
     inner: Arc<Inner>,
 }
 
+/// What one connector's routes are built from.
+pub struct Setup {
+    /// Connector name (logs, metrics).
+    pub name: String,
+    /// Signature check and decryption with the connector's token, key and corp id.
+    pub crypto: WecomCrypto,
+    /// Where decoded batches go.
+    pub out: EventSender,
+    /// Largest body read; a larger one is refused with 413.
+    pub max_body: usize,
+    /// Waits and deadlines inside WeCom's 5 s.
+    pub timing: Timing,
+    /// API lookups (names, media), when a secret is configured.
+    pub enricher: Option<Arc<Enricher>>,
+    /// How far `timestamp` may be from now before a request counts as a replay.
+    pub timestamp_window: Duration,
+}
+
 struct Inner {
-    name: String,
-    crypto: WecomCrypto,
-    out: EventSender,
-    max_body: usize,
-    timing: Timing,
-    enricher: Option<Arc<Enricher>>,
-    timestamp_window: Duration,
+    setup: Setup,
     permits: RoutePermits,
 }
 
@@ -123,24 +135,10 @@ fn crypto_status(e: &CryptoError) -> StatusCode {
 
 impl Receiver {
     /// Routes' state.
-    pub fn new(
-        name: String,
-        crypto: WecomCrypto,
-        out: EventSender,
-        max_body: usize,
-        timing: Timing,
-        enricher: Option<Arc<Enricher>>,
-        timestamp_window: Duration,
-    ) -> Self {
+    pub fn new(setup: Setup) -> Self {
         Receiver {
             inner: Arc::new(Inner {
-                name,
-                crypto,
-                out,
-                max_body,
-                timing,
-                enricher,
-                timestamp_window,
+                setup,
                 permits: RoutePermits::default(),
             }),
         }
@@ -148,7 +146,7 @@ impl Receiver {
 
     /// Records a refused request, then returns its answer.
     async fn refuse(&self, status: StatusCode, raw: RawPayload, reason: String) -> Response {
-        let me = &self.inner;
+        let me = &self.inner.setup;
         tracing::warn!(connector = %me.name, status = status.as_u16(), %reason, "wecom callback refused");
         let reason = format!("wecom callback answered {}: {reason}", status.as_u16());
         match me
@@ -175,7 +173,7 @@ impl Receiver {
     /// Refuses a request whose body was not read yet: reads it through a hash, keeping only
     /// its head (see the module docs).
     async fn refuse_unread(&self, status: StatusCode, body: Body, why: String) -> Response {
-        let r = RefusedBody::read(body, self.inner.max_body as u64).await;
+        let r = RefusedBody::read(body, self.inner.setup.max_body as u64).await;
         let reason = format!("{why}; {}", r.describe());
         self.refuse(status, RawPayload::now(media::XML, r.head), reason).await
     }
@@ -195,7 +193,7 @@ impl Receiver {
                 .refuse(StatusCode::BAD_REQUEST, raw(), "missing echostr".into())
                 .await;
         };
-        let crypto = &self.inner.crypto;
+        let crypto = &self.inner.setup.crypto;
         let plain = crypto
             .verify(sig, ts, nonce, echostr)
             .and_then(|()| crypto.decrypt(echostr));
@@ -211,7 +209,7 @@ impl Receiver {
     /// POST: a message or event.
     pub async fn receive(&self, query: Option<String>, body: Body) -> Response {
         let started = Instant::now();
-        let me = &self.inner;
+        let me = &self.inner.setup;
         let p = params(query.as_deref());
         let (sig, ts, nonce) = match p.signed() {
             Ok(v) => v,
@@ -222,7 +220,7 @@ impl Receiver {
             return self.refuse_unread(StatusCode::FORBIDDEN, body, why).await;
         }
         let deadline = tokio::time::Instant::from_std(started + me.timing.slot_wait);
-        let Some(_permit) = me.permits.acquire_by(deadline).await else {
+        let Some(_permit) = self.inner.permits.acquire_by(deadline).await else {
             crate::metrics::noticed(&me.name, "route_busy");
             tracing::warn!(connector = %me.name, "every callback permit busy: answering 503 so WeCom retries");
             return answer(StatusCode::SERVICE_UNAVAILABLE, "busy");
