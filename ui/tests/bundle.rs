@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use sha2::{Digest, Sha256};
-use support::{PASSWORD, Ui};
+use support::{Client, PASSWORD, Res, Ui};
 use testkit::ui::{ATTACHMENT, T0};
 
 /// The bundle checks out; its files by name.
@@ -40,18 +40,24 @@ fn search_form<'a>(q: &'a str, csrf: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![("q", q), ("csrf", csrf), ("platform", ""), ("chat", ""), ("state", "")]
 }
 
+/// The results page of 农业, which must show `note` (`why` says where).
+async fn farm_results_show(c: &mut Client, note: &str, why: &str) {
+    let page = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
+    assert!(page.body.contains(note), "{why}");
+}
+
+/// Presses the download button under the results of `q` (a POST with the session's CSRF
+/// token), which must answer `status`.
+async fn bundle_search(c: &mut Client, q: &str, status: u16) -> Res {
+    let csrf = c.session_csrf().await;
+    c.post_expecting("/bundle/search", &search_form(q, &csrf), status).await
+}
+
 #[tokio::test]
 async fn a_search_exports_all_its_results_and_the_log_holds_the_bundles_hash() {
     let (ui, mut c) = Ui::start_as("admin").await;
-    let page = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
-    assert!(
-        page.body.contains("action=\"/bundle/search\""),
-        "a download form under the results"
-    );
-    let csrf = c.session_csrf().await;
-    let r = c
-        .post_expecting("/bundle/search", &search_form("农业", &csrf), 200)
-        .await;
+    farm_results_show(&mut c, "action=\"/bundle/search\"", "a download form under the results").await;
+    let r = bundle_search(&mut c, "农业", 200).await;
     let files = open(&r.bytes);
     let mut got = ids(&files);
     got.sort();
@@ -197,20 +203,18 @@ async fn more_than_1000_results_are_refused_with_a_page_that_says_so() {
     let mut c = ui.client();
     c.lang = "en";
     c.login("admin", PASSWORD).await;
-    let page = c.get("/search?q=%E5%86%9C%E4%B8%9A").await;
-    assert!(
-        page.body.contains("More than 1000 results: narrow the query."),
-        "the button says so"
-    );
-    let csrf = c.session_csrf().await;
-    let r = c
-        .post_expecting("/bundle/search", &search_form("农业", &csrf), 422)
-        .await;
+    farm_results_show(
+        &mut c,
+        "More than 1000 results: narrow the query.",
+        "the button says so",
+    )
+    .await;
+    let r = bundle_search(&mut c, "农业", 422).await;
     assert!(r.body.contains("at most 1000 messages"), "{}", r.body);
     assert!(!r.bytes.starts_with(b"PK"));
     let last = ui.log("admin").pop().unwrap();
     assert_eq!((last.action.as_str(), last.outcome.as_str()), ("case_bundle", "denied"));
     // Narrowed to one day's messages of the original chat: 1000 exactly is fine.
-    let r = c.post_expecting("/bundle/search", &search_form("第", &csrf), 200).await;
+    let r = bundle_search(&mut c, "第", 200).await;
     assert_eq!(ids(&open(&r.bytes)).len(), 1000);
 }
