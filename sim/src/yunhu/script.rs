@@ -74,6 +74,13 @@ pub enum Step {
     Pause(Duration),
 }
 
+impl Step {
+    /// A plain-text message (content type 1), the most common step.
+    pub fn text(msg_id: &str, chat: (&str, u64), sender: (&str, &str), text: &str, minute: u64) -> Step {
+        Step::Post(post(msg_id, chat, sender, 1, text, minute))
+    }
+}
+
 /// Which script to run.
 #[derive(Debug, Clone)]
 pub enum Script {
@@ -146,14 +153,13 @@ fn demo_day() -> Vec<Step> {
     );
     p.content.mentioned = vec![LI.0.into()];
     s.push(Step::Post(p));
-    s.push(Step::Post(post(
+    s.push(Step::text(
         "yh-d002",
         finance,
         LI,
-        1,
         "收到，差旅费用报销的发票我下午发",
         2,
-    )));
+    ));
     let mut img = post("yh-d003", finance, LI, 2, "", 3);
     img.content.image_url = "https://chat-img.example/invoice-0302.jpg".into();
     img.content.file_name = "发票.jpg".into();
@@ -178,14 +184,13 @@ fn demo_day() -> Vec<Step> {
         text: "收到，差旅费用报销的发票和行程单我下午一起发".into(),
         at: at(14),
     });
-    s.push(Step::Post(post(
+    s.push(Step::text(
         "yh-d006",
         zhang_dm,
         ZHANG,
-        1,
         "下午三点在会议室开会，记得带合同",
         20,
-    )));
+    ));
     s.push(Step::Draft {
         chat_id: ZHANG.0.into(),
         input: "好的，我会准时".into(),
@@ -199,22 +204,14 @@ fn demo_day() -> Vec<Step> {
         msg_id: "yh-d007".into(),
         chunk: "\n2. 周五前完成合同续签。".into(),
     });
-    s.push(Step::Post(post(
+    s.push(Step::text(
         "yh-d008",
         agri,
         WANG,
-        1,
         "Please review the contract draft before the meeting, thanks!",
         30,
-    )));
-    s.push(Step::Post(post(
-        "yh-d009",
-        finance,
-        ZHANG,
-        1,
-        "这条发错群了，请忽略",
-        33,
-    )));
+    ));
+    s.push(Step::text("yh-d009", finance, ZHANG, "这条发错群了，请忽略", 33));
     s.push(Step::Recall {
         msg_id: "yh-d009".into(),
         at: at(34),
@@ -246,36 +243,28 @@ fn demo_day() -> Vec<Step> {
     s.push(Step::Pause(Duration::from_millis(300)));
     s.push(Step::Drop {
         offline: vec![
-            Step::Post(post("yh-d011", finance, LI, 1, "报销单已经提交，请审核", 60)),
+            Step::text("yh-d011", finance, LI, "报销单已经提交，请审核", 60),
             Step::Edit {
                 msg_id: "yh-d008".into(),
                 content_type: 1,
                 text: "Please review the contract draft before 3pm, thanks!".into(),
                 at: at(61),
             },
-            Step::Post(post(
+            Step::text(
                 "yh-d012",
                 agri,
                 WANG,
-                1,
                 "会议纪要已经发到群里，请各部门负责人签字确认",
                 63,
-            )),
-            Step::Post(post("yh-d013", li_dm, LI, 1, "新员工入职培训资料在群文件里", 65)),
+            ),
+            Step::text("yh-d013", li_dm, LI, "新员工入职培训资料在群文件里", 65),
             Step::Recall {
                 msg_id: "yh-d012".into(),
                 at: at(66),
             },
         ],
     });
-    s.push(Step::Post(post(
-        "yh-d014",
-        finance,
-        ZHANG,
-        1,
-        "好的，财务部门审核通过 👍",
-        80,
-    )));
+    s.push(Step::text("yh-d014", finance, ZHANG, "好的，财务部门审核通过 👍", 80));
     let mut voice = post("yh-d015", agri, WANG, 11, "", 85);
     voice.content.audio_url = "https://chat-audio.example/0302-1.m4a".into();
     voice.content.audio_time = 12;

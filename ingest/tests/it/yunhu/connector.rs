@@ -16,6 +16,10 @@ use crate::support::{Rig, eventually};
 
 pub(super) const WAIT: Duration = Duration::from_secs(30);
 
+/// The group and the sender of the tests that need one of each.
+const GROUP: (&str, u64) = ("g-1", 2);
+const ZHANG: (&str, &str) = ("u1", "张三");
+
 /// The rig plus what these tests read from it.
 pub(super) struct Running(pub(super) Rig);
 
@@ -246,10 +250,8 @@ async fn demo_day_maps_every_cmd_and_catches_up_after_the_drop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_and_recall_made_offline_keep_every_revision() {
-    let chat = ("g-1", 2);
-    let who = ("u1", "张三");
     let steps = vec![
-        Step::Post(post("m1", chat, who, 1, "合同初稿", 0)),
+        Step::text("m1", GROUP, ZHANG, "合同初稿", 0),
         Step::Pause(Duration::from_millis(200)),
         Step::Drop {
             offline: vec![
@@ -291,7 +293,7 @@ async fn catch_up_after_a_drop_loses_nothing_and_duplicates_nothing() {
     let mut next = |chat: &str| {
         n += 1;
         let text = corpus.text();
-        Step::Post(post(&format!("c{n:04}"), (chat, 2), ("u9", "李四"), 1, &text, n))
+        Step::text(&format!("c{n:04}"), (chat, 2), ("u9", "李四"), &text, n)
     };
     for i in 0..60 {
         steps.push(next(["ga", "gb", "gc"][i % 3]));
@@ -359,7 +361,7 @@ async fn resumes_after_the_committed_cursor() {
     let chat = ("g-r", 2);
     let who = ("u1", "王五");
     let offline: Vec<Step> = (1..=5)
-        .map(|i| Step::Post(post(&format!("r{i}"), chat, who, 1, &format!("第{i}条"), i)))
+        .map(|i| Step::text(&format!("r{i}"), chat, who, &format!("第{i}条"), i))
         .collect();
     let steps = vec![Step::Pause(Duration::from_millis(300)), Step::Drop { offline }];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
@@ -373,13 +375,11 @@ async fn resumes_after_the_committed_cursor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_rejected_and_archiving_goes_on() {
-    let chat = ("g-x", 2);
-    let who = ("u1", "张三");
     let steps = vec![
-        Step::Post(post("x1", chat, who, 1, "第一条", 1)),
+        Step::text("x1", GROUP, ZHANG, "第一条", 1),
         Step::Garbage(vec![0xff, 0x01, 0x02, 0x03]),
         Step::UnknownCmd("mystery_cmd".into()),
-        Step::Post(post("x2", chat, who, 1, "第二条", 2)),
+        Step::text("x2", GROUP, ZHANG, "第二条", 2),
     ];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     let run = start(&sim, None);
@@ -398,7 +398,7 @@ async fn bad_frames_are_rejected_and_archiving_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_login_is_recorded_and_retried() {
-    let steps = vec![Step::Post(post("a1", ("g-a", 2), ("u1", "张三"), 1, "登录后第一条", 1))];
+    let steps = vec![Step::text("a1", GROUP, ZHANG, "登录后第一条", 1)];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     sim.refuse_logins(2);
     let run = start(&sim, None);
@@ -431,7 +431,7 @@ async fn refused_login_is_recorded_and_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_is_detected_and_reconnected() {
-    let steps = vec![Step::Post(post("s1", ("g-s", 2), ("u1", "张三"), 1, "心跳测试", 1))];
+    let steps = vec![Step::text("s1", GROUP, ZHANG, "心跳测试", 1)];
     let sim = YunhuSim::start(Script::Steps(steps)).await.unwrap();
     let run = start(&sim, None);
     assert!(run.until(|r| !r.message_ids().is_empty()).await);

@@ -12,7 +12,7 @@ use chatvault_ingest::yunhu::YunhuConnector;
 use proto::ConnectorStatus;
 use serde_json::json;
 use sim::fake_store::FakeStore;
-use sim::yunhu::{Script, Step, YunhuSim, post};
+use sim::yunhu::{Script, Step, YunhuSim};
 
 use super::connector::{Running, WAIT, start, tuning};
 use crate::support::{Rig, eventually};
@@ -24,14 +24,13 @@ const WHO: (&str, &str) = ("u1", "张三");
 fn posts(prefix: &str, n: u64, minute0: u64) -> Vec<Step> {
     (1..=n)
         .map(|i| {
-            Step::Post(post(
+            Step::text(
                 &format!("{prefix}{i:04}"),
                 CHAT,
                 WHO,
-                1,
                 &format!("第{i}条：合同审批进度"),
                 minute0 + i,
-            ))
+            )
         })
         .collect()
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chatvault_ingest::yunhu::YunhuConnector;
 use proto::EventBody;
-use sim::yunhu::{Script, Step, YunhuSim, post};
+use sim::yunhu::{Script, Step, YunhuSim};
 
 use super::connector::{Running, tuning};
 use crate::support::Rig;
@@ -42,7 +42,7 @@ fn once_each(run: &Running) -> bool {
 }
 
 fn post_in(chat: (&str, u64), id: &str, minute: u64) -> Step {
-    Step::Post(post(id, chat, WHO, 1, &format!("{id}：合同审批进度"), minute))
+    Step::text(id, chat, WHO, &format!("{id}：合同审批进度"), minute)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

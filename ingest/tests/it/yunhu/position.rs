@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sim::yunhu::{Script, Step, YunhuSim, post};
+use sim::yunhu::{Script, Step, YunhuSim};
 
 use super::connector::{start_tuned, tuning};
 
@@ -17,7 +17,7 @@ async fn a_burst_of_small_batches_stores_the_position_a_few_times_and_exactly_at
         .flat_map(|i| {
             (0..CHATS).map(move |c| {
                 let chat = format!("g-{c}");
-                Step::Post(post(&format!("m{c}-{i}"), (&chat, 2), who, 1, &format!("第{i}条"), i))
+                Step::text(&format!("m{c}-{i}"), (&chat, 2), who, &format!("第{i}条"), i)
             })
         })
         .collect();

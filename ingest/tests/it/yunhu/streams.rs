@@ -7,7 +7,7 @@ use std::time::Duration;
 use prost::Message as _;
 use proto::yunhu::StreamMessage;
 use proto::{EventBody, EventKind};
-use sim::yunhu::{Script, Step, YunhuSim, post};
+use sim::yunhu::{Script, Step, YunhuSim};
 
 use super::connector::start;
 
@@ -18,8 +18,8 @@ const BOT: (&str, &str) = ("9000001", "项目助手");
 async fn a_reply_streamed_into_a_group_grows_the_message_in_that_group() {
     let chunks = ["农业局项目：", "合同已盖章，", "下周三前寄出。"];
     let mut steps = vec![
-        Step::Post(post("s-0001", GROUP, ("u1", "张三"), 1, "@项目助手 合同进度？", 1)),
-        Step::Post(post("s-0002", GROUP, BOT, 1, "进度汇总：", 2)),
+        Step::text("s-0001", GROUP, ("u1", "张三"), "@项目助手 合同进度？", 1),
+        Step::text("s-0002", GROUP, BOT, "进度汇总：", 2),
     ];
     for c in chunks {
         steps.push(Step::Pause(Duration::from_millis(20)));
