@@ -284,7 +284,7 @@ fn check_events(contents: &BTreeMap<String, Vec<u8>>, manifest: &Manifest) -> Ch
                 ),
             ));
         }
-        let hash = hex::encode(link(&prev, l.seq, l.payload.as_bytes(), &raw_sha));
+        let hash = hex::encode(store::chain_link(&prev, l.seq, l.payload.as_bytes(), &raw_sha));
         if hash != l.hash {
             return Err(problem(
                 item,
@@ -534,17 +534,4 @@ fn check_expected(expect: &[Expected], manifest: &Manifest) -> Checked<u64> {
 
 fn hash32(hex_s: &str) -> Option<[u8; 32]> {
     hex::decode(hex_s).ok()?.try_into().ok()
-}
-
-/// The archive's chain link (`store/src/chain.rs`): `sha256(prev ‖ seq as 8 bytes BE ‖
-/// payload ‖ sha256(raw))`. Written out here because the checker must not need the store's
-/// internals, only the definition the archive documents; the round-trip test fails if the two
-/// ever differ.
-fn link(prev: &[u8; 32], seq: u64, payload: &[u8], raw_sha: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(seq.to_be_bytes());
-    h.update(payload);
-    h.update(raw_sha);
-    h.finalize().into()
 }

@@ -64,6 +64,7 @@ mod writer;
 
 pub use append::Store;
 pub use backup::backup;
+pub use chain::link as chain_link;
 pub use checkpoint::CHECKPOINT_INTERVAL;
 pub use detail::bounded as bounded_detail;
 pub use error::StoreError;

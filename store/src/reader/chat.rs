@@ -6,7 +6,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::StoreReader;
-use super::rows::{EVENT_COLS, RECORD_COLS, event_from_row, record_from_row};
+use super::rows::{EVENT_COLS, RECORD_COLS, all, event_from_row, record_from_row};
 use crate::Result;
 use crate::chain;
 
@@ -46,12 +46,12 @@ impl StoreReader {
         after: usize,
     ) -> Result<Vec<MessageRecord>> {
         let side = |earlier: bool, limit: usize| -> Result<Vec<MessageRecord>> {
-            let mut st = self.conn.prepare_cached(&timeline_sql(earlier))?;
-            let rows = st.query_map(
+            all(
+                &self.conn,
+                &timeline_sql(earlier),
                 params![platform.as_str(), account, chat_id, at, limit as i64],
                 record_from_row,
-            )?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            )
         };
         let mut out = side(true, before)?;
         out.reverse();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use proto::Platform;
 
 use super::StoreReader;
-use super::rows::parse;
+use super::rows::{all, parse};
 use crate::Result;
 
 /// A chat with every name it was recorded under.
@@ -32,19 +32,19 @@ impl StoreReader {
     /// chat name when no id matches (one scan of `messages`).
     pub fn chats_named(&self, spec: &str) -> Result<Vec<NamedChat>> {
         let spec = spec.trim();
-        let mut by_id = self
-            .conn
-            .prepare_cached("SELECT platform, account, chat_id, name FROM chats WHERE chat_id = ?1")?;
-        let exact = by_id
-            .query_map([spec], |r| {
+        let exact = all(
+            &self.conn,
+            "SELECT platform, account, chat_id, name FROM chats WHERE chat_id = ?1",
+            [spec],
+            |r| {
                 Ok(NamedChat {
                     platform: parse(&r.get::<_, String>(0)?, "platform")?,
                     account: r.get(1)?,
                     chat_id: r.get(2)?,
                     names: r.get::<_, Option<String>>(3)?.into_iter().collect(),
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         if !exact.is_empty() {
             return Ok(exact);
         }

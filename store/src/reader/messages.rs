@@ -173,18 +173,7 @@ impl StoreReader {
 
     /// The revisions of the message whose row key is `row_key`.
     pub(crate) fn revisions_of(&self, row_key: i64) -> Result<Vec<Revision>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
-        let rows = st.query_map([row_key], |r| {
-            Ok(Revision {
-                revision: r.get(0)?,
-                text: r.get(1)?,
-                at: r.get(2)?,
-                seq: r.get::<_, i64>(3)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        super::rows::revisions_of(&self.conn, row_key)
     }
 
     /// Messages matching `platform`/`chat_id`/`msg_id` in any account (for `show`).

@@ -33,7 +33,7 @@ use crate::keys::KeyScheme;
 pub use chat::EventCheck;
 pub use chat_names::NamedChat;
 pub use rows::{EventRow, MessageRow};
-pub(crate) use rows::{RECORD_COLS, record_from_row};
+pub(crate) use rows::{RECORD_COLS, record_from_row, revisions_of};
 
 /// A read-only view of the archive.
 pub struct StoreReader {

@@ -13,7 +13,7 @@ use rusqlite::{Connection, Row};
 
 use crate::Result;
 use crate::compress::Unpacker;
-use crate::types::StoredEvent;
+use crate::types::{Revision, StoredEvent};
 
 /// One `messages` row as [`StoreReader::visit_messages_in_range`] hands it to its callback:
 /// the fields of a [`MessageRecord`] borrowed from SQLite's row buffer, so a bulk reader
@@ -111,6 +111,36 @@ pub(crate) const RECORD_COLS: &str = "platform, account, chat_id, msg_id, chat_t
 
 /// How many columns [`RECORD_COLS`] selects (a query's next column is at this index).
 pub(crate) const RECORD_COLS_LEN: usize = 28;
+
+/// Every row `sql` gives for `params`, mapped by `f`: the prepare, query and collect each list
+/// query would otherwise spell out.
+pub(crate) fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(params, f)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The revisions of the message whose row key is `row_key`, oldest first (read and verify).
+pub(crate) fn revisions_of(conn: &Connection, row_key: i64) -> Result<Vec<Revision>> {
+    all(
+        conn,
+        "SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision",
+        [row_key],
+        |r| {
+            Ok(Revision {
+                revision: r.get(0)?,
+                text: r.get(1)?,
+                at: r.get(2)?,
+                seq: r.get::<_, i64>(3)? as u64,
+            })
+        },
+    )
+}
 
 pub(crate) fn parse<T: std::str::FromStr>(s: &str, what: &str) -> rusqlite::Result<T> {
     s.parse().map_err(|_| {

@@ -4,7 +4,7 @@ use proto::{Cursor, EventBody, Platform};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreReader;
-use super::rows::parse;
+use super::rows::{all, parse};
 use crate::types::*;
 use crate::{Result, StoreError};
 
@@ -15,20 +15,21 @@ pub(crate) const MESSAGE_COUNT_SQL: &str = "SELECT count(*) FROM messages WHERE 
 impl StoreReader {
     /// Every known chat with its latest name.
     pub fn chats(&self) -> Result<Vec<ChatRow>> {
-        let mut st = self.conn.prepare_cached(
+        all(
+            &self.conn,
             "SELECT platform, account, chat_id, name, chat_type, messages FROM chats ORDER BY platform, account, chat_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(ChatRow {
-                platform: parse(&r.get::<_, String>(0)?, "platform")?,
-                account: r.get(1)?,
-                chat_id: r.get(2)?,
-                name: r.get(3)?,
-                chat_type: r.get(4)?,
-                messages: r.get::<_, i64>(5)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            [],
+            |r| {
+                Ok(ChatRow {
+                    platform: parse(&r.get::<_, String>(0)?, "platform")?,
+                    account: r.get(1)?,
+                    chat_id: r.get(2)?,
+                    name: r.get(3)?,
+                    chat_type: r.get(4)?,
+                    messages: r.get::<_, i64>(5)? as u64,
+                })
+            },
+        )
     }
 
     /// A connector's committed cursor.
@@ -44,20 +45,21 @@ impl StoreReader {
 
     /// Rejected payloads, newest first.
     pub fn rejects(&self, limit: usize) -> Result<Vec<RejectRow>> {
-        let mut st = self.conn.prepare_cached(
+        all(
+            &self.conn,
             "SELECT id, platform, account, received_at, reason, bytes FROM rejects ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = st.query_map([limit as i64], |r| {
-            Ok(RejectRow {
-                id: r.get::<_, i64>(0)? as u64,
-                platform: r.get(1)?,
-                account: r.get(2)?,
-                received_at: r.get(3)?,
-                reason: r.get(4)?,
-                bytes: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            [limit as i64],
+            |r| {
+                Ok(RejectRow {
+                    id: r.get::<_, i64>(0)? as u64,
+                    platform: r.get(1)?,
+                    account: r.get(2)?,
+                    received_at: r.get(3)?,
+                    reason: r.get(4)?,
+                    bytes: r.get(5)?,
+                })
+            },
+        )
     }
 
     /// Messages the archive holds: identities whose message event has arrived (an edit or a
@@ -96,20 +98,20 @@ impl StoreReader {
             by_kind: counts(conn, "SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")?,
             ..Default::default()
         };
-        let mut st = conn.prepare(
+        stats.rejects_by_connector = all(
+            conn,
             "SELECT platform, account, count(*), (SELECT reason FROM rejects r2 WHERE r2.platform = r.platform AND r2.account = r.account ORDER BY id DESC LIMIT 1)
              FROM rejects r GROUP BY platform, account ORDER BY platform, account",
-        )?;
-        stats.rejects_by_connector = st
-            .query_map([], |r| {
+            [],
+            |r| {
                 Ok(RejectSummary {
                     platform: r.get(0)?,
                     account: r.get(1)?,
                     count: r.get::<_, i64>(2)? as u64,
                     last_reason: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         stats.connectors = self.connectors()?;
         stats.head = Some(self.head()?);
         Ok(stats)
@@ -122,19 +124,19 @@ impl StoreReader {
         let mut out = Vec::new();
         // The log has few accounts, so one grouped scan of the (platform, account) pairs plus
         // point queries is enough.
-        let mut st = conn.prepare(
+        let pairs = all(
+            conn,
             "SELECT platform, account, count(*), max(received_at) FROM events GROUP BY platform, account ORDER BY platform, account",
-        )?;
-        let pairs = st
-            .query_map([], |r| {
+            [],
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, Option<i64>>(3)?,
                 ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         for (platform, account, events, last) in pairs {
             let state: Option<(i64, Vec<u8>, Option<i64>)> = conn
                 .prepare_cached(
@@ -172,7 +174,7 @@ impl StoreReader {
 }
 
 fn counts(conn: &Connection, sql: &str) -> Result<Vec<(String, u64)>> {
-    let mut st = conn.prepare(sql)?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    all(conn, sql, [], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })
 }

@@ -14,7 +14,7 @@ use crate::compress::Unpacker;
 use crate::dedup::resolve;
 use crate::fold::{FoldInput, fold_message};
 use crate::keys::KeyScheme;
-use crate::reader::{RECORD_COLS, record_from_row};
+use crate::reader::{RECORD_COLS, record_from_row, revisions_of};
 use crate::types::{Envelope, Revision};
 use crate::{Result, StoreError};
 
@@ -170,17 +170,6 @@ fn load_actual(conn: &Connection, scheme: KeyScheme, key: &MessageKey, end_col: 
     let Some((rec, msg_seq, end)) = rec else {
         return Ok(None);
     };
-    let mut st =
-        conn.prepare_cached("SELECT revision, text, at, seq FROM revisions WHERE mkey = ?1 ORDER BY revision")?;
-    let revs = st
-        .query_map([row_key], |r| {
-            Ok(Revision {
-                revision: r.get(0)?,
-                text: r.get(1)?,
-                at: r.get(2)?,
-                seq: r.get::<_, i64>(3)? as u64,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let revs = revisions_of(conn, row_key)?;
     Ok(Some((rec, revs, msg_seq, end)))
 }
