@@ -145,6 +145,10 @@ async fn serve_and_measure(data: &Path, opts: &UiBenchOptions, prepared: Prepare
     let mut client = Client::login(format!("http://{addr}"), USER, PASSWORD).await?;
     let searcher = ::search::Searcher::open(data)?;
     let reader = store::StoreReader::open(data)?;
+    let library = search::Library {
+        searcher: &searcher,
+        reader: &reader,
+    };
     let mut fsync = Fsync::open(data)?;
     let mut searches = Vec::new();
     for (q, filters) in QUERIES {
@@ -162,7 +166,7 @@ async fn serve_and_measure(data: &Path, opts: &UiBenchOptions, prepared: Prepare
             })
             .collect();
         eprintln!("  search {q} {filters:?}");
-        searches.push(search::search_row(&mut client, data, opts, &searcher, &reader, &mut fsync, q, &filters).await?);
+        searches.push(search::search_row(&mut client, data, opts, &library, &mut fsync, q, &filters).await?);
     }
     let mut pages = Vec::new();
     for p in pages::page_specs(&prepared) {

@@ -19,14 +19,13 @@ pub(super) async fn search_row(
     client: &mut Client,
     data: &Path,
     opts: &UiBenchOptions,
-    searcher: &Searcher,
-    reader: &store::StoreReader,
+    library: &Library<'_>,
     fsync: &mut Fsync,
     q: &str,
     filters: &[(&str, &str)],
 ) -> Result<SearchRow, BenchError> {
-    let req = request(searcher, reader, q, filters)?;
-    let hits = searcher.count(&req)?;
+    let req = library.request(q, filters)?;
+    let hits = library.searcher.count(&req)?;
     let lines = hits.min(PAGE);
     let mut query = vec![("q", q)];
     query.extend_from_slice(filters);
@@ -52,7 +51,7 @@ pub(super) async fn search_row(
             }
         }
         let started = Instant::now();
-        let printed = library_search(searcher, reader, q, filters)?;
+        let printed = library.search(q, filters)?;
         let took = started.elapsed();
         if printed != lines {
             return Err(BenchError::Failed(format!(
@@ -102,34 +101,58 @@ fn cli_search(exe: &Path, data: &Path, q: &str, filters: &[(&str, &str)]) -> Res
     ))
 }
 
-/// The request `chatvault search` builds for `q` and `filters`.
-fn request(
-    searcher: &Searcher,
-    reader: &store::StoreReader,
-    q: &str,
-    filters: &[(&str, &str)],
-) -> Result<SearchRequest, BenchError> {
-    let mut f = Filters::default();
-    for (k, v) in filters {
-        match *k {
-            "platform" => {
-                let p: proto::Platform = v.parse().map_err(|_| BenchError::Failed(format!("platform `{v}`")))?;
-                f.platforms.push(search::schema::platform_ord(p));
+/// What `chatvault search` works on: the index, and the archive its hits are read back from.
+pub(super) struct Library<'a> {
+    pub(super) searcher: &'a Searcher,
+    pub(super) reader: &'a store::StoreReader,
+}
+
+impl Library<'_> {
+    /// The request `chatvault search` builds for `q` and `filters`.
+    fn request(&self, q: &str, filters: &[(&str, &str)]) -> Result<SearchRequest, BenchError> {
+        let mut f = Filters::default();
+        for (k, v) in filters {
+            match *k {
+                "platform" => {
+                    let p: proto::Platform = v.parse().map_err(|_| BenchError::Failed(format!("platform `{v}`")))?;
+                    f.platforms.push(search::schema::platform_ord(p));
+                }
+                "chat" => {
+                    f.chats = resolve(&self.searcher.chats_with_archive(self.reader)?, k, v)?;
+                }
+                "sender" => f.senders = resolve(&self.searcher.senders()?, k, v)?,
+                other => return Err(BenchError::Failed(format!("unknown filter `{other}`"))),
             }
-            "chat" => {
-                f.chats = resolve(&searcher.chats_with_archive(reader)?, k, v)?;
-            }
-            "sender" => f.senders = resolve(&searcher.senders()?, k, v)?,
-            other => return Err(BenchError::Failed(format!("unknown filter `{other}`"))),
         }
+        Ok(SearchRequest {
+            query: search::parse(q)?,
+            filters: f,
+            all_revisions: false,
+            sort: Sort::Relevance,
+            limit: PAGE,
+        })
     }
-    Ok(SearchRequest {
-        query: search::parse(q)?,
-        filters: f,
-        all_revisions: false,
-        sort: Sort::Relevance,
-        limit: PAGE,
-    })
+
+    /// The CLI's work once started: resolve, search, read the records back, highlight each
+    /// line.
+    fn search(&self, q: &str, filters: &[(&str, &str)]) -> Result<usize, BenchError> {
+        self.searcher.reload()?;
+        let req = self.request(q, filters)?;
+        let hits = self.searcher.search(&req)?;
+        let found = search::with_records(self.reader, hits)?;
+        let terms: Vec<&str> = req.query.positive_terms().collect();
+        let mut out = String::new();
+        let mut lines = 0;
+        for (_, r) in found {
+            for seg in search::highlight::highlight(&r.text, terms.iter().copied(), 160) {
+                out.push_str(&seg.text);
+            }
+            out.push('\n');
+            lines += 1;
+        }
+        std::hint::black_box(out);
+        Ok(lines)
+    }
 }
 
 /// The keys `spec` names; none is an error, as in `chatvault search` (an empty list would
@@ -143,29 +166,4 @@ fn resolve(known: &[Named], what: &str, spec: &str) -> Result<Vec<String>, Bench
         return Err(BenchError::Failed(format!("no {what} `{spec}` in the archive")));
     }
     Ok(keys)
-}
-
-/// The CLI's work once started: resolve, search, read the records back, highlight each line.
-fn library_search(
-    searcher: &Searcher,
-    reader: &store::StoreReader,
-    q: &str,
-    filters: &[(&str, &str)],
-) -> Result<usize, BenchError> {
-    searcher.reload()?;
-    let req = request(searcher, reader, q, filters)?;
-    let hits = searcher.search(&req)?;
-    let found = search::with_records(reader, hits)?;
-    let terms: Vec<&str> = req.query.positive_terms().collect();
-    let mut out = String::new();
-    let mut lines = 0;
-    for (_, r) in found {
-        for seg in search::highlight::highlight(&r.text, terms.iter().copied(), 160) {
-            out.push_str(&seg.text);
-        }
-        out.push('\n');
-        lines += 1;
-    }
-    std::hint::black_box(out);
-    Ok(lines)
 }
