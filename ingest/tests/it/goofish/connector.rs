@@ -90,19 +90,33 @@ fn all_archived(sim: &GoofishSim, store: &FakeStore, total: usize) -> bool {
     sim.live_remaining() == 0 && sim.messages().len() == total && script_ids(sim).iter().all(|id| have.contains_key(id))
 }
 
+/// The demo day with live pushes every 5 ms.
+fn demo_day() -> SimOptions {
+    let mut opts = SimOptions::new(Script::DemoDay);
+    opts.live_interval = Duration::from_millis(5);
+    opts
+}
+
+/// Starts the connector with `login` on a fresh fake store and waits until `sim` has played
+/// the whole demo day and every scripted message is archived.
+async fn archive_the_demo_day(sim: &GoofishSim, login: Login) -> (mpsc::Sender<EventBatch>, FakeStore, Rig) {
+    let total = Script::DemoDay.build().1.len();
+    let (tx, store) = FakeStore::channel(64);
+    let run = start(config(sim, login), tuning(), (&tx, &store), None);
+    assert!(
+        eventually(Duration::from_secs(20), || all_archived(sim, &store, total)).await,
+        "{:?}",
+        message_counts(&store)
+    );
+    (tx, store, run)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_day_registration_backfill_and_live_pushes() {
     let mut opts = SimOptions::new(Script::DemoDay);
     opts.live_interval = Duration::from_millis(15);
     let sim = GoofishSim::start(opts).await.unwrap();
-    let total = Script::DemoDay.build().1.len();
-    let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Cookies), tuning(), (&tx, &store), None);
-    assert!(
-        eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await,
-        "{:?}",
-        message_counts(&store)
-    );
+    let (_tx, store, run) = archive_the_demo_day(&sim, Login::Cookies).await;
     assert!(
         eventually(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await,
         "every push acked"
@@ -335,14 +349,10 @@ async fn restart_resumes_from_the_cursor_and_catches_up_when_the_server_does_not
 }
 
 async fn restart_resumes_from_the_cursor_and_catches_up(replays: bool) {
-    let mut opts = SimOptions::new(Script::DemoDay);
-    opts.live_interval = Duration::from_millis(5);
+    let mut opts = demo_day();
     opts.server_replays = replays;
     let sim = GoofishSim::start(opts).await.unwrap();
-    let total = Script::DemoDay.build().1.len();
-    let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
-    assert!(eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    let (tx, store, run) = archive_the_demo_day(&sim, Login::Token(SIM_TOKEN)).await;
     assert!(eventually(Duration::from_secs(5), || sim.pushes().len() == sim.acks().len()).await);
     run.stop().await;
 
@@ -526,14 +536,9 @@ async fn a_token_that_cannot_be_renewed_is_auth_failed_without_a_hot_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_rides_out_flow_control() {
-    let mut opts = SimOptions::new(Script::DemoDay);
-    opts.live_interval = Duration::from_millis(5);
-    let sim = GoofishSim::start(opts).await.unwrap();
+    let sim = GoofishSim::start(demo_day()).await.unwrap();
     sim.flow_control_next(2);
-    let total = Script::DemoDay.build().1.len();
-    let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
-    assert!(eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    let (_tx, _store, run) = archive_the_demo_day(&sim, Login::Token(SIM_TOKEN)).await;
     let lists = sim
         .requests()
         .iter()
@@ -692,14 +697,10 @@ async fn the_conversation_list_is_asked_for_in_the_positional_form_only() {
 /// a group, whether its messages come from history or from live pushes (which carry no type).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_conversations_are_not_labelled_direct() {
-    let mut opts = SimOptions::new(Script::DemoDay);
-    opts.live_interval = Duration::from_millis(5);
+    let mut opts = demo_day();
     opts.group_cids = vec!["48011000002".into()];
     let sim = GoofishSim::start(opts).await.unwrap();
-    let total = Script::DemoDay.build().1.len();
-    let (tx, store) = FakeStore::channel(64);
-    let run = start(config(&sim, Login::Token(SIM_TOKEN)), tuning(), (&tx, &store), None);
-    assert!(eventually(Duration::from_secs(20), || all_archived(&sim, &store, total)).await);
+    let (_tx, store, run) = archive_the_demo_day(&sim, Login::Token(SIM_TOKEN)).await;
     let mut seen = HashMap::new();
     for c in store.events() {
         if let EventBody::Message(m) = c.event.body {
