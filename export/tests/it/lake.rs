@@ -19,6 +19,15 @@ fn options(a: &Archive, prefix: &str, format: LakeFormat) -> LakeOptions {
     lake_options(a, seaweed(), prefix, format)
 }
 
+/// A fresh archive, a prefix of its own on the shared server (named after `name`), and the
+/// options that export the one to the other in `format`.
+fn fresh(name: &str, format: LakeFormat) -> (Archive, String, LakeOptions) {
+    let a = archive();
+    let prefix = unique_prefix(name);
+    let opts = options(&a, &prefix, format);
+    (a, prefix, opts)
+}
+
 fn export(opts: &LakeOptions) -> LakeSummary {
     run_lake_export(opts, &mut |_| {}).unwrap()
 }
@@ -43,9 +52,8 @@ con.execute("CREATE SECRET (TYPE s3, KEY_ID '{ACCESS_KEY}', SECRET '{SECRET_KEY}
 
 #[test]
 fn s3_export_has_the_local_layout_and_duckdb_reads_it_over_httpfs() {
-    let a = archive();
-    let prefix = unique_prefix("layout");
-    let s = export(&options(&a, &prefix, LakeFormat::Parquet));
+    let (a, prefix, opts) = fresh("layout", LakeFormat::Parquet);
+    let s = export(&opts);
     assert_eq!(s.target, format!("s3://{BUCKET}/{prefix}"));
     assert_eq!(s.export.total_messages, 5);
     assert_eq!(s.files_skipped, 0);
@@ -95,9 +103,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn incremental_runs_send_only_touched_partitions_and_new_events() {
-    let mut a = archive();
-    let prefix = unique_prefix("incremental");
-    let opts = options(&a, &prefix, LakeFormat::Parquet);
+    let (mut a, prefix, opts) = fresh("incremental", LakeFormat::Parquet);
     let first = export(&opts);
     let before = objects(seaweed(), &prefix);
 
@@ -146,9 +152,7 @@ fn incremental_runs_send_only_touched_partitions_and_new_events() {
 
 #[test]
 fn an_interrupted_upload_keeps_the_old_manifest_and_the_next_run_sends_only_the_rest() {
-    let mut a = archive();
-    let prefix = unique_prefix("resume");
-    let opts = options(&a, &prefix, LakeFormat::Parquet);
+    let (mut a, prefix, opts) = fresh("resume", LakeFormat::Parquet);
     export(&opts);
     let old = remote_manifest(seaweed(), &prefix);
 
@@ -198,9 +202,7 @@ fn an_interrupted_upload_keeps_the_old_manifest_and_the_next_run_sends_only_the_
 
 #[test]
 fn bad_credentials_name_the_target_and_never_the_secret() {
-    let a = archive();
-    let prefix = unique_prefix("creds");
-    let mut opts = options(&a, &prefix, LakeFormat::Parquet);
+    let (_a, prefix, mut opts) = fresh("creds", LakeFormat::Parquet);
     opts.s3.secret_access_key = Some(Credential::new("wrong-SECRET-value"));
     let err = run_lake_export(&opts, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains(&format!("s3://{BUCKET}/{prefix}")), "{err}");
@@ -227,9 +229,7 @@ fn a_missing_bucket_is_a_clear_error() {
 
 #[test]
 fn delta_tables_on_s3_show_the_latest_snapshot_and_earlier_versions() {
-    let mut a = archive();
-    let prefix = unique_prefix("delta");
-    let opts = options(&a, &prefix, LakeFormat::Delta);
+    let (mut a, prefix, opts) = fresh("delta", LakeFormat::Delta);
     let first = export(&opts);
     assert_eq!(
         first.delta_commits,
