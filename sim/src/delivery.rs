@@ -1,8 +1,9 @@
 //! Posting a list of callbacks the way a platform does: one after another, or as a burst
-//! with a bounded number in flight. The WeCom and WorkTool posters differ only in how one
-//! callback is posted.
+//! with a bounded number in flight, and the standalone run around it. The WeCom and WorkTool
+//! posters differ only in how one callback is posted.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A poster of one platform's callbacks.
 pub(crate) trait Deliver: Clone + Send + Sync + 'static {
@@ -22,6 +23,28 @@ pub(crate) async fn in_order<P: Deliver>(poster: &P, callbacks: &[P::Callback]) 
         }
     }
     acked
+}
+
+/// The standalone poster's run: asks `answers` every 2 s until the receiver at `url` answers,
+/// then runs `post`, then waits for Ctrl-C (which also ends a wait for a receiver that never
+/// comes).
+pub(crate) async fn post_when_up(
+    url: &str,
+    mut answers: impl AsyncFnMut() -> bool,
+    post: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let run = async {
+        eprintln!("waiting for a receiver at {url} …");
+        while !answers().await {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        post.await;
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = run => Ok(()),
+        r = tokio::signal::ctrl_c() => r,
+    }
 }
 
 /// Posts `callbacks` in order with up to `concurrency` (at least one) in flight; how many

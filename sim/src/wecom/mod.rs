@@ -28,8 +28,6 @@ pub use script::{
     open_approval_change, text,
 };
 
-use std::time::Duration;
-
 /// The simulated corp id.
 pub const CORP_ID: &str = "wwc4a7f0de5b1e2d3c";
 /// The simulated callback token.
@@ -79,24 +77,16 @@ pub async fn run_standalone(port: Option<u16>) -> Result<(), SimError> {
     );
     let url = format!("http://127.0.0.1:8088{DEFAULT_PATH}");
     let poster = WecomPoster::sim(&url);
+    let answers = async || poster.verify_url("chatvault-sim-echo").await.status == 200;
     let post = async {
-        eprintln!("waiting for a receiver at {url} …");
-        loop {
-            if poster.verify_url("chatvault-sim-echo").await.status == 200 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
         let callbacks = Script::DemoDay.callbacks(CORP_ID);
         let acked = poster.run(&callbacks).await;
         eprintln!(
             "wecom simulator: {acked}/{} callbacks acknowledged; Ctrl-C to stop",
             callbacks.len()
         );
-        std::future::pending::<()>().await;
     };
-    tokio::select! {
-        _ = post => Ok(()),
-        r = tokio::signal::ctrl_c() => r.map_err(SimError::Io),
-    }
+    crate::delivery::post_when_up(&url, answers, post)
+        .await
+        .map_err(SimError::Io)
 }

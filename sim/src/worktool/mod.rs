@@ -28,8 +28,6 @@ pub use api::FakeApi;
 pub use poster::{Attempt, DEADLINE, Encoding, Fault, Probe, WorktoolPoster};
 pub use script::{Callback, DEMO_EXTERNAL_GROUP, DEMO_GROUP, PNG_BASE64, Script, room};
 
-use std::time::Duration;
-
 /// The simulated callback key.
 pub const KEY: &str = "wt-sim-key-2026";
 /// The simulated robot id.
@@ -67,26 +65,17 @@ pub async fn run_standalone(port: Option<u16>) -> Result<(), WorktoolSimError> {
     );
     let url = format!("http://127.0.0.1:8088{DEFAULT_PATH}");
     let poster = WorktoolPoster::sim(&url);
+    let script = Script::DemoDay.callbacks();
+    // The first callback doubles as the probe: it is posted until someone answers.
+    let answers = async || poster.deliver(&script[0]).await.status != 0;
     let post = async {
-        eprintln!("waiting for a receiver at {url} …");
-        let script = Script::DemoDay.callbacks();
-        // The first callback doubles as the probe: it is posted until someone answers.
-        loop {
-            if poster.deliver(&script[0]).await.status != 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
         let acked = 1 + poster.run(&script[1..]).await;
         eprintln!(
             "posted {} callbacks, {acked} acknowledged; Ctrl-C to stop",
             script.len()
         );
-        std::future::pending::<()>().await;
     };
-    tokio::select! {
-        _ = post => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    // A Ctrl-C handler that cannot be installed ends the run as Ctrl-C does.
+    let _ = crate::delivery::post_when_up(&url, answers, post).await;
     Ok(())
 }
