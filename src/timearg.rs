@@ -1,4 +1,4 @@
-//! Time arguments of `search`, `audit` and `export` (`--since`, `--until`).
+//! Time arguments of `search`, `audit` and `access-log` (`--since`, `--until`).
 //!
 //! Accepted forms, all turned into UTC milliseconds:
 //! - a date, `2026-03-01`: midnight of that day in the configured zone;
@@ -40,6 +40,14 @@ pub fn parse_time(s: &str, tz: Tz, now: DateTime<Utc>) -> Result<i64, String> {
         }
     }
     Err(format!("cannot read `{s}` as a time; {FORMS}"))
+}
+
+/// The time flag `--{flag}` given as `value`, if given; a value that does not parse is a usage
+/// error (exit 2) naming the flag.
+pub fn flag(flag: &str, value: Option<&str>, tz: Tz, now: DateTime<Utc>) -> anyhow::Result<Option<i64>> {
+    value
+        .map(|s| parse_time(s, tz, now).map_err(|e| crate::exit::usage(format!("--{flag}: {e}"))))
+        .transpose()
 }
 
 /// `Ok(None)` when `s` is not of the relative form at all, so the other forms are tried.

@@ -10,11 +10,7 @@ use crate::{exit, render, timearg};
 
 /// Runs the command.
 pub fn run(ctx: &Ctx, args: AccessLogArgs) -> anyhow::Result<()> {
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| timearg::parse_time(s, ctx.tz(), chrono::Utc::now()).map_err(|e| exit::usage(format!("--since: {e}"))))
-        .transpose()?;
+    let since = timearg::flag("since", args.since.as_deref(), ctx.tz(), chrono::Utc::now())?;
     let Some(db) = AccessDb::open_existing(&ctx.data_dir)? else {
         eprintln!(
             "no access log in `{}` (no UI user was ever added)",

@@ -11,20 +11,14 @@ use serde_json::{Value, json};
 use store::{AuditEntry, AuditFilter, Gap};
 
 use crate::context::Ctx;
-use crate::render;
-use crate::timearg::parse_time;
+use crate::{render, timearg};
 
 /// Runs the command.
 pub fn run(ctx: &Ctx, args: crate::cli::AuditArgs) -> anyhow::Result<()> {
     let tz = ctx.tz();
     let now = chrono::Utc::now();
-    let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
-        v.as_deref()
-            .map(|s| parse_time(s, tz, now).map_err(|e| crate::exit::usage(format!("--{flag}: {e}"))))
-            .transpose()
-    };
-    let since = time("since", &args.since)?;
-    let until = time("until", &args.until)?;
+    let since = timearg::flag("since", args.since.as_deref(), tz, now)?;
+    let until = timearg::flag("until", args.until.as_deref(), tz, now)?;
     let platform = args.platform.as_deref().map(render::platform_arg).transpose()?;
     let reader = ctx.reader()?;
 

@@ -42,13 +42,8 @@ pub fn run(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
     let states: Vec<MessageState> = parse_list("state", args.state.as_deref())?;
     filters.states = states.into_iter().map(search::schema::state_ord).collect();
     let now = chrono::Utc::now();
-    let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
-        v.as_deref()
-            .map(|s| timearg::parse_time(s, ctx.tz(), now).map_err(|e| exit::usage(format!("--{flag}: {e}"))))
-            .transpose()
-    };
-    filters.since = time("since", &args.since)?;
-    filters.until = time("until", &args.until)?;
+    filters.since = timearg::flag("since", args.since.as_deref(), ctx.tz(), now)?;
+    filters.until = timearg::flag("until", args.until.as_deref(), ctx.tz(), now)?;
     let sort = match args.sort.as_str() {
         "relevance" => Sort::Relevance,
         "time" => Sort::Time,
