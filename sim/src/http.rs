@@ -1,5 +1,6 @@
 //! What the fake HTTP APIs (WeCom, 会话存档 names, WorkTool) share: starting on a loopback
-//! port and serving in the background, their base URL, and WeCom's error answer.
+//! port and serving in the background, their base URL, and WeCom's answers (errors, and the
+//! member and group-chat lookups both fake WeCom APIs serve).
 
 use std::net::SocketAddr;
 
@@ -43,4 +44,20 @@ pub(crate) fn ok(mut v: Value) -> Response {
     v["errcode"] = json!(0);
     v["errmsg"] = json!("ok");
     Json(v).into_response()
+}
+
+/// `user/get`'s answer for `userid` from a directory of (userid, name).
+pub(crate) fn user(directory: &[(&str, &str)], userid: &str) -> Response {
+    match directory.iter().find(|(u, _)| *u == userid) {
+        Some((u, name)) => ok(json!({"userid": u, "name": name, "department": [1]})),
+        None => errcode(60111, "userid not found"),
+    }
+}
+
+/// `externalcontact/groupchat/get`'s answer for a group found as (chat id, name), or for none.
+pub(crate) fn group_chat(found: Option<(&str, &str)>) -> Response {
+    match found {
+        Some((id, name)) => ok(json!({"group_chat": {"chat_id": id, "name": name, "owner": "zhangsan"}})),
+        None => errcode(86001, "chat not exist"),
+    }
 }

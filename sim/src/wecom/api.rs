@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::SimError;
 use super::script::{APPROVAL_SP_NO, CUSTOMERS, DEMO_GROUP, MEMBERS, OPEN_APPROVAL_THIRD_NO};
-use crate::http::{errcode, ok};
+use crate::http::{errcode, group_chat, ok, user};
 
 #[derive(Default)]
 struct Counters {
@@ -140,20 +140,11 @@ async fn gettoken(State(api): State<FakeApi>, Query(q): Query<HashMap<String, St
 }
 
 async fn user_get(Query(q): Query<HashMap<String, String>>) -> Response {
-    let id = q.get("userid").cloned().unwrap_or_default();
-    match MEMBERS.iter().find(|(u, _)| *u == id) {
-        Some((u, name)) => ok(json!({"userid": u, "name": name, "department": [1]})),
-        None => errcode(60111, "userid not found"),
-    }
+    user(&MEMBERS, q.get("userid").map(String::as_str).unwrap_or(""))
 }
 
 async fn groupchat_get(Json(body): Json<Value>) -> Response {
-    let (gid, name) = DEMO_GROUP;
-    if body["chat_id"] == gid {
-        ok(json!({"group_chat": {"chat_id": gid, "name": name, "owner": "zhangsan"}}))
-    } else {
-        errcode(86001, "chat not exist")
-    }
+    group_chat((body["chat_id"] == DEMO_GROUP.0).then_some(DEMO_GROUP))
 }
 
 async fn external_contact_get(Query(q): Query<HashMap<String, String>>) -> Response {

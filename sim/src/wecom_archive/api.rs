@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::{CORP_ID, CUSTOMER, CUSTOMER_GROUP, INTERNAL_GROUP};
-use crate::http::{errcode, ok};
+use crate::http::{errcode, group_chat, ok, user};
 
 /// The 会话存档 secret of the world (what [`super::config_toml`] configures).
 pub const ARCHIVE_SECRET: &str = "standin-secret";
@@ -186,12 +186,14 @@ async fn customer_groupchat(
         return r;
     }
     let id = body["chat_id"].as_str().unwrap_or("");
-    match lock(&api.shared.groups).get(id) {
-        Some(name) if id == CUSTOMER_GROUP => {
-            ok(json!({"group_chat": {"chat_id": id, "name": name, "owner": "zhangsan"}}))
-        }
-        _ => errcode(86001, "chat not exist"),
-    }
+    let groups = lock(&api.shared.groups);
+    // Only customer groups are known to this API; an internal group is not found here.
+    group_chat(
+        groups
+            .get(id)
+            .filter(|_| id == CUSTOMER_GROUP)
+            .map(|name| (id, name.as_str())),
+    )
 }
 
 async fn external_contact(State(api): State<NamesApi>, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -211,9 +213,5 @@ async fn user_get(State(api): State<NamesApi>, Query(q): Query<HashMap<String, S
     if let Some(r) = api.refusal(&q, &[Scope::Users]) {
         return r;
     }
-    let id = q.get("userid").map(String::as_str).unwrap_or("");
-    match EMPLOYEES.iter().find(|(u, _)| *u == id) {
-        Some((u, name)) => ok(json!({"userid": u, "name": name, "department": [1]})),
-        None => errcode(60111, "userid not found"),
-    }
+    user(&EMPLOYEES, q.get("userid").map(String::as_str).unwrap_or(""))
 }
