@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use script::{SELF_NAME, SELF_UID, Script, SimContent, SimConversation, SimMessage};
+pub use script::{Numbering, SELF_NAME, SELF_UID, Script, SimContent, SimConversation, SimMessage};
 use server::Shared;
 
 /// Access token the simulator accepts without the mtop call.
@@ -87,6 +87,8 @@ pub struct SimOptions {
     /// 2 (a group); every other conversation is 1, the single chat every published client
     /// sends (seed `002`).
     pub group_cids: Vec<String>,
+    /// How message ids are numbered (across the account's conversations unless set).
+    pub numbering: Numbering,
 }
 
 impl SimOptions {
@@ -106,6 +108,7 @@ impl SimOptions {
             token_lifetime_ms: 86_400_000,
             server_replays: false,
             group_cids: Vec::new(),
+            numbering: Numbering::AcrossChats,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! What the Goofish simulator says: a scripted day of a company shop account on 闲鱼, or bulk
 //! messages from the benchmark corpus.
 
+use std::collections::HashMap;
+
 use crate::corpus::Corpus;
 
 /// The account the simulator logs in as (the company's shop).
@@ -20,6 +22,48 @@ pub enum Script {
     Bulk(usize),
     /// Nothing (tests add messages themselves).
     Empty,
+}
+
+/// How the account's message ids are numbered. No source says whether Goofish numbers an
+/// account's messages across its conversations or within each one (the client reads and
+/// recalls a message by its `.PNM` id alone, which suggests the first); the archive's keys
+/// are laid out for the first (`store/src/keys.rs`), so the simulator plays both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Numbering {
+    /// One sequence for the whole account: the scripts' own ids.
+    #[default]
+    AcrossChats,
+    /// Each conversation counts from the same number, so the same id stands in many
+    /// conversations.
+    PerChat,
+}
+
+/// The first number of every conversation under [`Numbering::PerChat`].
+const PER_CHAT_BASE: u64 = 4_263_141_580_000;
+
+impl Numbering {
+    /// Renumbers `msgs` (in script order) this way; recalls keep naming the message they
+    /// recall.
+    pub fn apply(self, msgs: &mut [SimMessage]) {
+        if self == Numbering::AcrossChats {
+            return;
+        }
+        let mut next: HashMap<String, u64> = HashMap::new();
+        let mut renamed: HashMap<String, String> = HashMap::new();
+        for m in msgs.iter_mut() {
+            let n = next.entry(m.cid.clone()).or_insert(PER_CHAT_BASE);
+            let id = format!("{n}.PNM");
+            *n += 1;
+            renamed.insert(std::mem::replace(&mut m.msg_id, id.clone()), id);
+        }
+        for m in msgs.iter_mut() {
+            if let SimContent::Recall { target } = &mut m.content
+                && let Some(id) = renamed.get(target.as_str())
+            {
+                *target = id.clone();
+            }
+        }
+    }
 }
 
 /// What a message carries.
@@ -315,6 +359,40 @@ fn conv(cid: &str, peer: &str, name: &str, item: &str, title: &str) -> SimConver
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_chat_numbering_repeats_ids_across_conversations_and_keeps_the_recall() {
+        let (_, mut msgs) = Script::DemoDay.build();
+        let recalled = |msgs: &[SimMessage]| {
+            let target = msgs
+                .iter()
+                .find_map(|m| match &m.content {
+                    SimContent::Recall { target } => Some((m.cid.clone(), target.clone())),
+                    _ => None,
+                })
+                .expect("a recall");
+            let hit: Vec<_> = msgs
+                .iter()
+                .filter(|m| (&m.cid, &m.msg_id) == (&target.0, &target.1))
+                .collect();
+            assert_eq!(hit.len(), 1, "{target:?}");
+            hit[0].text().to_string()
+        };
+        let before = recalled(&msgs);
+        Numbering::PerChat.apply(&mut msgs);
+        assert_eq!(recalled(&msgs), before);
+        let ids: std::collections::HashSet<_> = msgs.iter().map(|m| &m.msg_id).collect();
+        let per_chat: std::collections::HashSet<_> = msgs.iter().map(|m| (&m.cid, &m.msg_id)).collect();
+        assert_eq!(per_chat.len(), msgs.len(), "unique within a conversation");
+        assert!(ids.len() < msgs.len(), "ids repeat across conversations");
+        let first: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.msg_id == "4263141580000.PNM")
+            .map(|m| &m.cid)
+            .collect();
+        let convs: std::collections::HashSet<_> = msgs.iter().map(|m| &m.cid).collect();
+        assert_eq!(first.len(), convs.len(), "every conversation starts at the same number");
+    }
 
     #[test]
     fn demo_day_is_a_plausible_day() {

@@ -121,7 +121,8 @@ pub struct Shared {
 
 impl Shared {
     pub(crate) fn new(opts: SimOptions) -> Arc<Shared> {
-        let (convs, msgs) = opts.script.build();
+        let (convs, mut msgs) = opts.script.build();
+        opts.numbering.apply(&mut msgs);
         let offline = opts.offline.unwrap_or(opts.script.default_offline()).min(msgs.len());
         let mut state = State {
             released: Vec::new(),
