@@ -7,6 +7,7 @@ mod disk_faults;
 mod eoffice_store;
 mod export_cli;
 mod five_platforms;
+mod goofish_store;
 mod hostile;
 mod read_commands;
 mod reviewer_ui;
