@@ -40,6 +40,11 @@ pub struct BenchArgs {
     /// `pipeline`: Goofish pushes the simulator keeps unacknowledged at most.
     #[arg(long, default_value_t = 8)]
     pub pushes_in_flight: usize,
+    /// `pipeline`: how the Goofish simulator numbers its messages: `across-chats` (one
+    /// sequence for the account, what the archive's keys are laid out for) or `per-chat`
+    /// (each conversation from the same number; the same id stands in many chats).
+    #[arg(long, default_value = "across-chats", value_parser = ["across-chats", "per-chat"])]
+    pub goofish_numbering: String,
     /// `pipeline`: connectors to feed, comma-separated (`eoffice,goofish,yunhu`); the
     /// messages are split evenly between them.
     #[arg(long, value_delimiter = ',', default_value = "eoffice,goofish,yunhu")]

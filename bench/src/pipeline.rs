@@ -33,10 +33,11 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         args,
         "pipeline",
         format_args!(
-            "{n} messages from {} (Goofish: {} per push, {} pushes unacknowledged at most),",
+            "{n} messages from {} (Goofish: {} per push, {} pushes unacknowledged at most, numbered {}),",
             args.connectors.join(", "),
             args.push_items,
             args.pushes_in_flight,
+            args.goofish_numbering,
         ),
     )?;
     let sims = SimsProcess::spawn(args)?;
@@ -54,7 +55,7 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
     println!("| path | messages | time | rate | notes |");
     println!("|---|---|---|---|---|");
     println!(
-        "| chatvault pipeline: simulators ({}) → connectors → store (synchronous=FULL) | {} | {:.1} s | {} msgs/s | peak RSS {rss:.0} MiB (chatvault's process; the simulators run in another: {:.0} MiB once their messages were built, {:.0} MiB at their peak); Goofish {} per push, {} in flight |",
+        "| chatvault pipeline: simulators ({}) → connectors → store (synchronous=FULL) | {} | {:.1} s | {} msgs/s | peak RSS {rss:.0} MiB (chatvault's process; the simulators run in another: {:.0} MiB once their messages were built, {:.0} MiB at their peak); Goofish {} per push, {} in flight, numbered {} |",
         args.connectors.join(", "),
         r.messages,
         r.store_secs,
@@ -62,7 +63,8 @@ pub fn run(args: &crate::BenchArgs) -> Result<(), BenchError> {
         sims_rss.0,
         sims_rss.1,
         args.push_items,
-        args.pushes_in_flight
+        args.pushes_in_flight,
+        args.goofish_numbering
     );
     println!(
         "| … and searchable (index caught up) | {} | {:.1} s | {} msgs/s | index lag at store completion: {} events, caught up {:.1} s later; max lag seen {} events |",
@@ -147,6 +149,9 @@ pub(crate) async fn start_sims(args: &crate::BenchArgs, n: usize) -> Result<(Sim
                 let mut opts = goofish::SimOptions::new(goofish::Script::Bulk(share));
                 opts.items_per_push = args.push_items.max(1);
                 opts.window = args.pushes_in_flight.max(1);
+                if args.goofish_numbering == "per-chat" {
+                    opts.numbering = goofish::Numbering::PerChat;
+                }
                 let s = goofish::GoofishSim::start(opts).await.map_err(sim_error)?;
                 // The load under test is the push window. The simulator has every message
                 // released before the connector starts, so a first start's backfill (200 deep)

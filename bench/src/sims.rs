@@ -66,6 +66,8 @@ impl SimsProcess {
                 &args.push_items.to_string(),
                 "--pushes-in-flight",
                 &args.pushes_in_flight.to_string(),
+                "--goofish-numbering",
+                &args.goofish_numbering,
             ])
             .env(SIMS_ONLY_ENV, "1")
             .stdin(Stdio::piped())
