@@ -30,8 +30,12 @@
 //! run across chats is an inference: Goofish reads and recalls a message by its `.PNM` id
 //! alone, without its chat (protocols.md §3), and e-office's documentation makes its ids from
 //! `Date.now()` (§1.4). Were a platform to number per chat, its chats' equal numbers would
-//! collide on one key and all but the first take the probe sequence: slower, as correct
-//! (`store/tests/properties.rs` stores messages that share a number). Message ids that
+//! collide on one key and all but the first take the probe sequence, in random order: as
+//! correct (`store/tests/properties.rs` stores messages that share a number; the root test
+//! `goofish_store.rs` archives a simulator that numbers per chat), but slower — Goofish 1M
+//! through the pipeline ran at 0.37×–0.42× of the raw insert numbered per chat against
+//! 0.53×–0.54× numbered across chats (`bench pipeline --goofish-numbering`,
+//! `docs/performance.md`). Message ids that
 //! are not numbers get their chat's hash and the low half of the identity hash: their chat's
 //! run is in random order, as the whole index was before schema 6. Correctness never rests on
 //! the order: a key held by another identity moves the probe on.
