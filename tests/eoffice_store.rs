@@ -8,10 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ingest::backoff::Backoff;
+use crate::support::{quick_tuning, real_writer};
 use ingest::blobs::BlobStore;
 use ingest::eoffice::EofficeConnector;
-use ingest::runtime::Tuning;
 use ingest::{Connector, ConnectorContext};
 use proto::{ConnectorStatus, MessageState, Platform};
 use sim::eoffice::{EofficeSim, Script, SimOptions};
@@ -41,14 +40,9 @@ async fn demo_day_with_faults_gives_a_clean_audit() {
         .unwrap()
         .eoffice[0]
         .clone();
-    let connector = EofficeConnector::new(cfg).with_tuning(
-        Tuning::for_platform(Platform::Eoffice)
-            .backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(200)).with_jitter(0.0)),
-    );
+    let connector = EofficeConnector::new(cfg).with_tuning(quick_tuning(Platform::Eoffice));
 
-    let store = store::Store::open(dir.path(), store::StoreOptions::default()).unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let writer = store::spawn_writer(store, rx, store::WriterOptions::default());
+    let (tx, writer) = real_writer(dir.path());
     let reader = Arc::new(Mutex::new(StoreReader::open(dir.path()).unwrap()));
 
     // At the instant the simulator receives an ack, the acked messages must be in SQLite.

@@ -10,13 +10,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ingest::backoff::Backoff;
 use ingest::goofish::GoofishConnector;
-use ingest::runtime::Tuning;
 use ingest::{Connector, ConnectorContext};
 use proto::Platform;
 use sim::goofish::{GoofishSim, Numbering, Script, SimOptions};
 use store::StoreReader;
+
+use crate::support::{quick_tuning, real_writer};
 
 const MESSAGES: usize = 600;
 const WAIT: Duration = Duration::from_secs(60);
@@ -76,13 +76,8 @@ async fn archive_with_reconnects(numbering: Numbering) {
         .unwrap()
         .goofish[0]
         .clone();
-    let connector = GoofishConnector::new(cfg).with_tuning(
-        Tuning::for_platform(Platform::Goofish)
-            .backoff(Backoff::new(Duration::from_millis(50), Duration::from_millis(200)).with_jitter(0.0)),
-    );
-    let store = store::Store::open(dir.path(), store::StoreOptions::default()).unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let writer = store::spawn_writer(store, rx, store::WriterOptions::default());
+    let connector = GoofishConnector::new(cfg).with_tuning(quick_tuning(Platform::Goofish));
+    let (tx, writer) = real_writer(dir.path());
     let cx = ConnectorContext::new(Platform::Goofish, "shop", tx, dir.path());
     let shutdown = cx.shutdown.clone();
     // The seventh push's connection is cut before its ack, then every connection once more

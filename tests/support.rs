@@ -367,3 +367,17 @@ pub async fn http_get(port: u16, path: &str) -> String {
     s.read_to_end(&mut out).await.unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A connector's timers for tests run in process: reconnects after 50–200 ms, no jitter.
+pub fn quick_tuning(platform: proto::Platform) -> ingest::runtime::Tuning {
+    ingest::runtime::Tuning::for_platform(platform)
+        .backoff(ingest::backoff::Backoff::new(Duration::from_millis(50), Duration::from_millis(200)).with_jitter(0.0))
+}
+
+/// The real store writer on a new archive in `dir`, and the channel connectors send it
+/// batches through.
+pub fn real_writer(dir: &Path) -> (tokio::sync::mpsc::Sender<proto::EventBatch>, store::WriterHandle) {
+    let store = store::Store::open(dir, store::StoreOptions::default()).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    (tx, store::spawn_writer(store, rx, store::WriterOptions::default()))
+}
