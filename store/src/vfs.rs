@@ -15,8 +15,8 @@
 //! collect in memory ([`Pending`], up to [`CAP`] bytes) while each one continues the last, and
 //! reach the file, in order, when a write does not continue them or would pass [`CAP`], and
 //! before anything could look at the file: a sync (every commit under `synchronous=FULL`), a
-//! read of a gathered range, the size, a truncation, a file control, a memory map, the close. Every other call goes to the default VFS unchanged, locks and
-//! shared memory included.
+//! read of a gathered range, the size, a truncation, a file control, a memory map, the close.
+//! Every other call goes to the default VFS unchanged, locks and shared memory included.
 //!
 //! **Why it is safe only with `synchronous=FULL`.** Other connections find committed frames
 //! through the WAL index (shared memory), which SQLite updates after the commit's frames are
